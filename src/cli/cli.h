@@ -1,0 +1,29 @@
+/*
+ * cli.h -- the stetho command's subcommands and shared helpers.
+ *
+ * Contract: each cmd_* takes the arguments after its name and returns the
+ * process exit status.  Errors that are the user's (bad flags, bad pid, not
+ * Python, ...) print one line "stetho: ..." on stderr and give status 2
+ * (STETHO_EXIT_USAGE); see docs/cli.md.
+ */
+#ifndef STETHO_CLI_H
+#define STETHO_CLI_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#define STETHO_EXIT_USAGE 2
+
+int cmd_dump(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* Print "stetho: <message>\n" on stderr; returns STETHO_EXIT_USAGE. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a positive pid; -1 if `s` is not one. */
+pid_t cli_parse_pid(const char *s);
+
+/* Write s as a JSON string literal (quotes included); NULL -> null. */
+void json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * dump.c -- `stetho dump [--json] PID`: every thread's Python stack, now.
+ *
+ * The process is not stopped: the stacks are read while it runs, each
+ * thread's consistent with itself in practice because a blocked or busy
+ * thread's frames change slowly compared with one walk (~µs per frame).
+ */
+#include "cli/cli.h"
+#include "cpython/target.h"
+#include "cpython/walker.h"
+#include "proc/reader_image.h"
+#include "proc/threads.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void dump_usage(FILE *f)
+{
+    fputs("usage: stetho dump [--json] PID\n"
+          "  Print the current Python stack of every thread of process PID,\n"
+          "  innermost frame first.\n"
+          "  --json         one JSON object: {pid, python_version, threads: [{tid, name,\n"
+          "                 holds_gil, frames: [{function, file, line}]}]}\n", f);
+}
+
+static void thread_label(pid_t pid, const struct py_thread *th, char *name, size_t len)
+{
+    name[0] = 0;
+    if (th->tid > 0 && thread_name(pid, th->tid, name, len) < 0)
+        name[0] = 0;
+}
+
+static void print_text(const struct py_target *t, const struct py_snapshot *s)
+{
+    printf("Process %d: Python %s (%s)\n", (int)t->pid, t->version, t->binary);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct py_thread *th = &s->threads[i];
+        char name[64];
+        thread_label(t->pid, th, name, sizeof name);
+        printf("\nThread %d", (int)th->tid);
+        if (name[0])
+            printf(" \"%s\"", name);
+        if (th->holds_gil == 1)
+            printf(" (holds the GIL)");
+        if (th->n == 0)
+            printf(" (no Python frames)");
+        putchar('\n');
+        for (size_t k = 0; k < th->n; k++) {
+            const struct py_frame *f = &s->frames[th->first + k];
+            if (f->code)
+                printf("    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
+            else
+                printf("    %s\n", py_frame_name(f));
+        }
+    }
+}
+
+static void print_json(const struct py_target *t, const struct py_snapshot *s)
+{
+    printf("{\"pid\": %d, \"python_version\": ", (int)t->pid);
+    json_string(stdout, t->version);
+    fputs(", \"threads\": [", stdout);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct py_thread *th = &s->threads[i];
+        char name[64];
+        thread_label(t->pid, th, name, sizeof name);
+        printf("%s{\"tid\": %d, \"name\": ", i ? ", " : "", (int)th->tid);
+        json_string(stdout, name[0] ? name : NULL);
+        printf(", \"holds_gil\": %s, \"frames\": [",
+               th->holds_gil < 0 ? "null" : th->holds_gil ? "true" : "false");
+        for (size_t k = 0; k < th->n; k++) {
+            const struct py_frame *f = &s->frames[th->first + k];
+            fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
+            json_string(stdout, py_frame_name(f));
+            fputs(", \"file\": ", stdout);
+            json_string(stdout, py_frame_file(f));
+            printf(", \"line\": %d}", f->line);
+        }
+        fputs("]}", stdout);
+    }
+    fputs("]}\n", stdout);
+}
+
+int cmd_dump(int argc, char **argv)
+{
+    int json = 0;
+    const char *record = NULL, *pidarg = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--record")) {         /* test aid, see docs/cli.md */
+            if (++i == argc)
+                return cli_error("--record needs a file name");
+            record = argv[i];
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            dump_usage(stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_error("dump: unknown option '%s' (see 'stetho dump --help')", a);
+        } else if (pidarg) {
+            return cli_error("dump: one PID only (got '%s' and '%s')", pidarg, a);
+        } else {
+            pidarg = a;
+        }
+    }
+    if (!pidarg)
+        return cli_error("dump: missing PID (usage: stetho dump [--json] PID)");
+    pid_t pid = cli_parse_pid(pidarg);
+    if (pid < 0)
+        return cli_error("dump: '%s' is not a process id", pidarg);
+
+    struct py_target t;
+    struct py_error err;
+    if (py_target_open(&t, pid, &err) != PY_OK)
+        return cli_error("%s", err.msg);
+
+    struct image *img = NULL;
+    struct reader remote = t.rd;
+    if (record) {
+        img = image_new();
+        t.rd = reader_recording(img, &remote);
+        /* discovery read the start of _PyRuntime (3.13+: the debug offsets)
+         * before recording began; read it again so the image has it */
+        uint8_t head[1024];
+        reader_read(&t.rd, t.runtime, head, sizeof head);
+    }
+    struct py_snapshot snap = {0};
+    int rc = py_walk(&t, &snap);
+    if (rc < 0) {
+        rc = cli_error("could not read the Python threads of process %d (it exited?)",
+                       (int)pid);
+    } else {
+        if (json)
+            print_json(&t, &snap);
+        else
+            print_text(&t, &snap);
+        rc = 0;
+    }
+    if (img) {
+        struct image_meta m = { pid, t.major, t.minor, t.micro, t.runtime, t.code_type };
+        if (rc == 0 && image_save(img, &m, record) < 0)
+            rc = cli_error("cannot write %s", record);
+        image_free(img);
+    }
+    py_snapshot_free(&snap);
+    py_target_close(&t);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * main.c -- `stetho COMMAND ...`: dispatch to a subcommand.
+ */
+#include "cli/cli.h"
+
+#include <string.h>
+
+#ifndef STETHO_VERSION
+#define STETHO_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fputs("usage: stetho COMMAND [options] ...\n"
+          "\n"
+          "commands:\n"
+          "  run [options] [--] PROGRAM...  run a Python program and profile it\n"
+          "                                 (script.py args | -m module args | -c code\n"
+          "                                 | -- /path/to/python args)\n"
+          "  dump [--json] PID              print every thread's Python stack\n"
+          "\n"
+          "  stetho COMMAND --help          options of a command\n"
+          "  stetho --version\n", f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return STETHO_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        puts("stetho " STETHO_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "dump"))
+        return cmd_dump(argc - 2, argv + 2);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 2, argv + 2);
+    if (cmd[0] == '-')
+        return cli_error("unknown option '%s' (see 'stetho --help')", cmd);
+    return cli_error("unknown command '%s' (see 'stetho --help')", cmd);
+}

@@ -1,0 +1,159 @@
+/*
+ * codecache.c -- an open-addressing hash table of decoded code objects.
+ *
+ * Code objects are immortal for most programs' lifetimes, so a table that
+ * only grows (and is dropped whole when full) serves the steady state with
+ * no eviction bookkeeping.  An address reused by a new code object keeps
+ * the stale entry until the next drop; sampling tolerates that.
+ */
+#include "cpython/codecache.h"
+#include "cpython/pystr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NAME 1024
+#define MAX_FILE 4096
+#define MAX_TABLE (1u << 20)
+
+struct codecache {
+    struct code_info **slots;
+    size_t cap, used, max;
+    uint64_t generation;
+};
+
+static void entry_free(struct code_info *e)
+{
+    if (!e)
+        return;
+    free(e->name);
+    free(e->filename);
+    free(e->linetable);
+    free(e);
+}
+
+struct codecache *codecache_new(size_t max_entries)
+{
+    struct codecache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->cap = 1024;
+    c->max = max_entries < 64 ? 64 : max_entries;
+    c->slots = calloc(c->cap, sizeof *c->slots);
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void clear(struct codecache *c)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        entry_free(c->slots[i]);
+        c->slots[i] = NULL;
+    }
+    c->used = 0;
+    c->generation++;
+}
+
+void codecache_free(struct codecache *c)
+{
+    if (!c)
+        return;
+    clear(c);
+    free(c->slots);
+    free(c);
+}
+
+uint64_t codecache_generation(const struct codecache *c)
+{
+    return c->generation;
+}
+
+static size_t hash(uint64_t a)
+{
+    a ^= a >> 33;
+    a *= 0xff51afd7ed558ccdULL;
+    a ^= a >> 33;
+    return (size_t)a;
+}
+
+static int grow(struct codecache *c)
+{
+    size_t ncap = c->cap * 2;
+    struct code_info **ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < c->cap; i++) {
+        struct code_info *e = c->slots[i];
+        if (!e)
+            continue;
+        size_t j = hash(e->addr) & (ncap - 1);
+        while (ns[j])
+            j = (j + 1) & (ncap - 1);
+        ns[j] = e;
+    }
+    free(c->slots);
+    c->slots = ns;
+    c->cap = ncap;
+    return 0;
+}
+
+static struct code_info *decode(struct reader *r, const struct py_layout *l,
+                                uint64_t code_type, uint64_t addr)
+{
+    uint8_t buf[512];
+    if (l->co_size > sizeof buf || reader_read(r, addr, buf, l->co_size) < 0)
+        return NULL;
+    uint64_t type, filename, name, linetable;
+    int32_t firstlineno;
+    memcpy(&type, buf + 8, 8);          /* ob_type follows ob_refcnt */
+    if (code_type && type != code_type)
+        return NULL;
+    memcpy(&filename, buf + l->co_filename, 8);
+    memcpy(&name, buf + (l->co_qualname != PY_NOFIELD ? l->co_qualname : l->co_name), 8);
+    memcpy(&linetable, buf + l->co_linetable, 8);
+    memcpy(&firstlineno, buf + l->co_firstlineno, 4);
+
+    struct code_info *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->addr = addr;
+    e->firstlineno = firstlineno;
+    e->name = py_read_str(r, l, name, MAX_NAME);
+    e->filename = py_read_str(r, l, filename, MAX_FILE);
+    e->linetable = py_read_bytes(r, l, linetable, MAX_TABLE, &e->linetable_len);
+    if (!e->name || !e->filename || !e->linetable) {
+        entry_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+const struct code_info *codecache_get(struct codecache *c, struct reader *r,
+                                      const struct py_layout *l, uint64_t code_type,
+                                      uint64_t addr)
+{
+    size_t i = hash(addr) & (c->cap - 1);
+    while (c->slots[i]) {
+        if (c->slots[i]->addr == addr)
+            return c->slots[i];
+        i = (i + 1) & (c->cap - 1);
+    }
+    struct code_info *e = decode(r, l, code_type, addr);
+    if (!e)
+        return NULL;
+    if (c->used + 1 > c->max)
+        clear(c);
+    if ((c->used + 1) * 2 > c->cap && grow(c) < 0) {
+        entry_free(e);
+        return NULL;
+    }
+    i = hash(addr) & (c->cap - 1);
+    while (c->slots[i])
+        i = (i + 1) & (c->cap - 1);
+    c->slots[i] = e;
+    c->used++;
+    return e;
+}

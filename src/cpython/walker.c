@@ -1,0 +1,282 @@
+/*
+ * walker.c -- interpreters -> thread states -> frames, over a reader.
+ *
+ * Cost: one read per thread state and one per frame; code objects come from
+ * the code cache.  Bounds: PY_MAX_THREADS thread states per interpreter,
+ * PY_MAX_DEPTH frames per stack, and Brent's cycle check on frame chains
+ * (a torn read can link a frame back to itself).
+ */
+#include "cpython/walker.h"
+#include "cpython/linetable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INTERPS 256
+#define OWNED_BY_GENERATOR 1
+#define OWNED_BY_CSTACK 3     /* 3.12+: shim frames; 3.14 adds 4, also not Python's */
+
+static int push_frame(struct py_snapshot *s, const struct code_info *code, int line,
+                      enum py_marker marker)
+{
+    if (s->nframes == s->cap_frames) {
+        size_t ncap = s->cap_frames ? s->cap_frames * 2 : 256;
+        struct py_frame *nf = realloc(s->frames, ncap * sizeof *nf);
+        if (!nf)
+            return -1;
+        s->frames = nf;
+        s->cap_frames = ncap;
+    }
+    s->frames[s->nframes++] = (struct py_frame){ code, line, marker };
+    return 0;
+}
+
+static struct py_thread *push_thread(struct py_snapshot *s)
+{
+    if (s->nthreads == s->cap_threads) {
+        size_t ncap = s->cap_threads ? s->cap_threads * 2 : 16;
+        struct py_thread *nt = realloc(s->threads, ncap * sizeof *nt);
+        if (!nt)
+            return NULL;
+        s->threads = nt;
+        s->cap_threads = ncap;
+    }
+    struct py_thread *th = &s->threads[s->nthreads++];
+    memset(th, 0, sizeof *th);
+    return th;
+}
+
+static uint64_t get_u64(const uint8_t *buf, uint64_t off)
+{
+    uint64_t v;
+    memcpy(&v, buf + off, sizeof v);
+    return v;
+}
+
+static int32_t get_i32(const uint8_t *buf, uint64_t off)
+{
+    int32_t v;
+    memcpy(&v, buf + off, sizeof v);
+    return v;
+}
+
+/* The line executing in a frame, from the instruction position. */
+static int frame_line(const struct py_layout *l, const struct code_info *ci,
+                      int64_t pos_units)
+{
+    int64_t off = l->linetable_kind == PY_LINES_LOCATIONS ? pos_units : pos_units * 2;
+    return linetable_line(l->linetable_kind, ci->linetable, ci->linetable_len,
+                          ci->firstlineno, off);
+}
+
+/* Walk one frame chain; innermost first. */
+static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t frame)
+{
+    const struct py_layout *l = &t->layout;
+    uint8_t buf[512];
+    size_t depth = 0, power = 1, lam = 0;
+    uint64_t tortoise = 0;
+
+    if (l->fr_size > sizeof buf)
+        return push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
+    while (frame) {
+        if (depth >= PY_MAX_DEPTH || frame == tortoise)
+            return push_frame(s, NULL, -1, PY_MARK_TRUNCATED);
+        if (lam++ == power) {           /* Brent: move the tortoise */
+            tortoise = frame;
+            power *= 2;
+            lam = 1;
+        }
+        if (reader_read(&t->rd, frame, buf, l->fr_size) < 0)
+            return push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
+        uint64_t prev = get_u64(buf, l->fr_previous);
+        uint64_t code = get_u64(buf, l->fr_code) & ~(uint64_t)3;   /* 3.14 tags refs */
+        int64_t pos;                    /* in code units (3.10+) or bytes (3.9) */
+
+        if (l->frame_model == PY_FRAMES_INTERP) {
+            uint8_t owner = buf[l->fr_owner];
+            if (owner >= OWNED_BY_CSTACK) {
+                frame = prev;
+                continue;
+            }
+            uint64_t instr = get_u64(buf, l->fr_instr);
+            pos = ((int64_t)instr - (int64_t)(code + l->co_code_adaptive)) / 2;
+            /* 3.11/3.12: a frame pushed but not started has prev_instr one
+             * before its first unit; it is not on the stack yet. */
+            if (pos < 0 && owner != OWNED_BY_GENERATOR) {
+                frame = prev;
+                continue;
+            }
+        } else {
+            pos = get_i32(buf, l->fr_lasti);
+        }
+
+        const struct code_info *ci = codecache_get(t->codes, &t->rd, l, t->code_type, code);
+        int line = -1;
+        if (ci)
+            line = pos < 0 ? ci->firstlineno : frame_line(l, ci, pos);
+        /* 3.9 counts f_lasti in bytes, the others in code units */
+        if (ci && l->linetable_kind == PY_LINES_LNOTAB)
+            line = pos < 0 ? ci->firstlineno
+                           : linetable_line(l->linetable_kind, ci->linetable,
+                                            ci->linetable_len, ci->firstlineno, pos);
+        if (push_frame(s, ci, line, ci ? PY_MARK_NONE : PY_MARK_UNREADABLE) < 0)
+            return -1;
+        depth++;
+        frame = prev;
+    }
+    return 0;
+}
+
+/* 3.9/3.10 keep only the pthread_t; glibc stores the kernel tid inside the
+ * struct pthread it points to.  Find where by looking for the pid in the
+ * main thread's struct (its tid is the pid). */
+static void find_tid_offset(struct py_target *t)
+{
+    const struct py_layout *l = &t->layout;
+    uint64_t main_thread;
+    int32_t words[256];
+    t->tid_offset = -2;                 /* tried */
+    if (l->rt_main_thread == PY_NOFIELD ||
+        reader_ptr(&t->rd, t->runtime + l->rt_main_thread, &main_thread) < 0 || !main_thread ||
+        reader_read(&t->rd, main_thread, words, sizeof words) < 0)
+        return;
+    for (int i = 4; i < 256; i++)       /* past the tcb's self pointers */
+        if (words[i] == (int32_t)t->pid) {
+            t->tid_offset = i * 4;
+            return;
+        }
+}
+
+static pid_t thread_tid(struct py_target *t, const uint8_t *ts)
+{
+    const struct py_layout *l = &t->layout;
+    if (l->ts_native_thread_id != PY_NOFIELD)
+        return (pid_t)get_u64(ts, l->ts_native_thread_id);
+    if (t->tid_offset == -1)
+        find_tid_offset(t);
+    int32_t tid;
+    uint64_t pthread = get_u64(ts, l->ts_thread_id);
+    if (t->tid_offset < 0 || !pthread ||
+        reader_read(&t->rd, pthread + (uint64_t)t->tid_offset, &tid, sizeof tid) < 0 || tid <= 0)
+        return 0;
+    return tid;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* The GIL's holder, or 0 if it is free; -1 if it cannot be told. */
+static int64_t gil_holder(struct py_target *t, uint64_t interp)
+{
+    const struct py_layout *l = &t->layout;
+    uint64_t base, locked_off, holder_off;
+    if (l->rt_gil_locked != PY_NOFIELD) {
+        base = t->runtime;
+        locked_off = l->rt_gil_locked;
+        holder_off = l->rt_gil_holder;
+    } else if (l->is_gil_ptr != PY_NOFIELD) {
+        if (reader_ptr(&t->rd, interp + l->is_gil_ptr, &base) < 0 || !base)
+            return -1;
+        locked_off = l->is_gil_locked;
+        holder_off = l->is_gil_holder;
+    } else {
+        return -1;
+    }
+    int32_t locked;
+    uint64_t holder;
+    if (reader_read(&t->rd, base + locked_off, &locked, sizeof locked) < 0 ||
+        reader_ptr(&t->rd, base + holder_off, &holder) < 0)
+        return -1;
+    return locked ? (int64_t)holder : 0;
+}
+
+static int walk_once(struct py_target *t, struct py_snapshot *s)
+{
+    const struct py_layout *l = &t->layout;
+    uint64_t interp;
+    s->nthreads = s->nframes = 0;
+    s->gc_collecting = -1;
+    if (reader_ptr(&t->rd, t->runtime + l->rt_interpreters_head, &interp) < 0 || !interp)
+        return -1;
+
+    size_t ts_size = max_u64(max_u64(l->ts_next, l->ts_frame),
+                             max_u64(l->ts_thread_id,
+                                     l->ts_native_thread_id == PY_NOFIELD
+                                         ? 0 : l->ts_native_thread_id)) + 8;
+    uint8_t ts[1024];
+    if (ts_size > sizeof ts)
+        return -1;
+
+    for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
+        int64_t holder = gil_holder(t, interp);
+        if (ni == 0) {
+            int32_t collecting;
+            if (reader_read(&t->rd, interp + l->is_gc_collecting, &collecting,
+                            sizeof collecting) == 0)
+                s->gc_collecting = collecting != 0;
+        }
+        uint64_t tstate;
+        if (reader_ptr(&t->rd, interp + l->is_threads_head, &tstate) < 0)
+            break;
+        for (int nt = 0; tstate && nt < PY_MAX_THREADS; nt++) {
+            if (reader_read(&t->rd, tstate, ts, ts_size) < 0)
+                break;
+            struct py_thread *th = push_thread(s);
+            if (!th)
+                return -1;
+            th->tstate = tstate;
+            th->thread_id = get_u64(ts, l->ts_thread_id);
+            th->tid = thread_tid(t, ts);
+            th->holds_gil = holder < 0 ? -1 : (uint64_t)holder == tstate;
+            th->first = s->nframes;
+
+            uint64_t frame = get_u64(ts, l->ts_frame);
+            if (frame && l->cframe_current_frame != PY_NOFIELD &&
+                reader_ptr(&t->rd, frame + l->cframe_current_frame, &frame) < 0)
+                push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
+            else if (walk_frames(t, s, frame) < 0)
+                return -1;
+            th = &s->threads[s->nthreads - 1];  /* frames may have moved, not threads */
+            th->n = s->nframes - th->first;
+            tstate = get_u64(ts, l->ts_next);
+        }
+        if (reader_ptr(&t->rd, interp + l->is_next, &interp) < 0)
+            break;
+    }
+    return 0;
+}
+
+int py_walk(struct py_target *t, struct py_snapshot *s)
+{
+    /* If the code cache was emptied mid-walk, earlier frames point at freed
+     * entries: walk again (the second walk fits, the cache was just emptied). */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        uint64_t gen = codecache_generation(t->codes);
+        int rc = walk_once(t, s);
+        if (rc < 0 || gen == codecache_generation(t->codes))
+            return rc;
+    }
+    return -1;
+}
+
+void py_snapshot_free(struct py_snapshot *s)
+{
+    free(s->threads);
+    free(s->frames);
+    memset(s, 0, sizeof *s);
+}
+
+const char *py_frame_name(const struct py_frame *f)
+{
+    if (f->code)
+        return f->code->name;
+    return f->marker == PY_MARK_TRUNCATED ? "[truncated]" : "[unreadable]";
+}
+
+const char *py_frame_file(const struct py_frame *f)
+{
+    return f->code ? f->code->filename : "";
+}

@@ -1,0 +1,59 @@
+/*
+ * walker.h -- read every Python thread's stack: interpreters -> thread
+ * states -> frames -> code objects.
+ *
+ * Contract: py_walk() fills a snapshot (reused between calls to avoid
+ * allocation) with one entry per thread state, innermost frame first.  It
+ * never stops the target, so what it reads may be torn: every loop is
+ * bounded, frame cycles are detected, and a frame that cannot be read ends
+ * its stack with a marker frame (code == NULL, marker set) instead of
+ * failing the whole walk.  Returns 0, or -1 if not even the interpreter list
+ * could be read (the process exited or is not running Python any more).
+ */
+#ifndef STETHO_CPYTHON_WALKER_H
+#define STETHO_CPYTHON_WALKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "cpython/target.h"
+
+#define PY_MAX_DEPTH 16384
+#define PY_MAX_THREADS 4096
+
+enum py_marker {
+    PY_MARK_NONE = 0,
+    PY_MARK_UNREADABLE,     /* the rest of this stack could not be read */
+    PY_MARK_TRUNCATED,      /* deeper than PY_MAX_DEPTH or a frame cycle */
+};
+
+struct py_frame {
+    const struct code_info *code;   /* valid until the next py_walk */
+    int line;                       /* -1 if unknown */
+    enum py_marker marker;
+};
+
+struct py_thread {
+    uint64_t tstate;
+    uint64_t thread_id;     /* pthread_t */
+    pid_t tid;              /* kernel thread id, 0 if unknown */
+    int holds_gil;          /* 1, 0, or -1 if unknown */
+    size_t first, n;        /* frames[first .. first+n) of the snapshot */
+};
+
+struct py_snapshot {
+    struct py_thread *threads;
+    size_t nthreads, cap_threads;
+    struct py_frame *frames;
+    size_t nframes, cap_frames;
+    int gc_collecting;      /* 1, 0, or -1 if unknown */
+};
+
+int py_walk(struct py_target *t, struct py_snapshot *s);
+void py_snapshot_free(struct py_snapshot *s);
+
+/* The name to print for a frame: the function, or "[unreadable]" etc. */
+const char *py_frame_name(const struct py_frame *f);
+const char *py_frame_file(const struct py_frame *f);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * reader.h -- an abstract "read bytes at an address" used by the frame walker.
+ *
+ * Contract: read(ctx, addr, dst, len) copies exactly len bytes from addr in
+ * some address space into dst and returns 0, or returns -1 with errno set if
+ * any byte could not be read (dst is then unspecified).  Implementations:
+ * remote (process_vm_readv, reader_remote.c), replay (a recorded image, for
+ * tests, reader_image.c), and later a local one for the in-process agent.
+ * A reader never blocks for long and never crashes on a bad address.
+ */
+#ifndef STETHO_PROC_READER_H
+#define STETHO_PROC_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct reader {
+    int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
+    void *ctx;
+    uint64_t reads;     /* number of read calls, for cost accounting */
+};
+
+static inline int reader_read(struct reader *r, uint64_t addr, void *dst, size_t len)
+{
+    r->reads++;
+    return r->read(r->ctx, addr, dst, len);
+}
+
+static inline int reader_ptr(struct reader *r, uint64_t addr, uint64_t *out)
+{
+    return reader_read(r, addr, out, sizeof *out);
+}
+
+/* A reader of process `pid`'s memory via process_vm_readv. */
+struct reader reader_remote(pid_t pid);
+
+#endif

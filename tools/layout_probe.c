@@ -1,0 +1,220 @@
+/*
+ * layout_probe.c -- print a `struct py_layout` initializer (see
+ * src/cpython/layout.h) for the CPython version whose headers this file is
+ * compiled against.  Only offsetof/sizeof are used, so it needs the headers
+ * but not libpython:
+ *
+ *   cc -DPy_BUILD_CORE=1 -I<prefix>/include/python3.X \
+ *      -I<prefix>/include/python3.X/internal tools/layout_probe.c -o probe
+ *   ./probe
+ *
+ * Normally run by tools/gen_layouts.py, which collects one initializer per
+ * version into src/cpython/layout_tables.c.  Supports 3.9 through 3.13.
+ * Exits non-zero if a self-check fails.
+ */
+#ifndef Py_BUILD_CORE
+#define Py_BUILD_CORE 1
+#endif
+
+#include <Python.h>
+
+#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
+#error "layout_probe supports CPython 3.9 to 3.13 only"
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h>          /* PyFrameObject (3.9/3.10) */
+#endif
+#include "pycore_runtime.h"       /* _PyRuntimeState */
+#include "pycore_interp.h"        /* PyInterpreterState */
+#include "pycore_gil.h"           /* struct _gil_runtime_state */
+#if PY_VERSION_HEX >= 0x030B0000
+#include "pycore_frame.h"         /* _PyInterpreterFrame */
+#include "pycore_code.h"
+#endif
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+static void field(const char *name, size_t value)
+{
+    printf("    .%s = %zu,\n", name, value);
+}
+
+static void nofield(const char *name)
+{
+    printf("    .%s = PY_NOFIELD,\n", name);
+}
+
+#define F(name, value) field(#name, (size_t)(value))
+#define NF(name) nofield(#name)
+
+/* The offset of PyASCIIObject.state, the word holding the kind/compact/ascii
+ * bitfields: it follows `hash`.  Cross-checked at run time below. */
+#define STR_STATE_OFFSET (offsetof(PyASCIIObject, hash) + sizeof(Py_hash_t))
+
+_Static_assert(offsetof(PyASCIIObject, state) == STR_STATE_OFFSET,
+               "PyASCIIObject.state does not follow hash");
+
+/* Set the bitfields in a local object and find the first changed byte: it
+ * must fall inside the 4-byte word at STR_STATE_OFFSET. */
+static int check_str_state(void)
+{
+    PyASCIIObject a;
+    memset(&a, 0, sizeof a);
+    a.state.kind = 7;
+    a.state.compact = 1;
+    a.state.ascii = 1;
+    const unsigned char *p = (const unsigned char *)&a;
+    size_t i;
+    for (i = 0; i < sizeof a && p[i] == 0; i++)
+        ;
+    if (i >= sizeof a || i < STR_STATE_OFFSET || i >= STR_STATE_OFFSET + 4) {
+        fprintf(stderr, "layout_probe: PyASCIIObject.state bitfields found at "
+                "byte %zu, expected in [%zu, %zu)\n", i,
+                (size_t)STR_STATE_OFFSET, (size_t)STR_STATE_OFFSET + 4);
+        return -1;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    if (check_str_state() < 0)
+        return 1;
+
+    printf("/* CPython %s (PY_VERSION_HEX 0x%08lx) */\n", PY_VERSION,
+           (unsigned long)PY_VERSION_HEX);
+    printf("{\n");
+    printf("    .major = %d, .minor = %d,\n", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+#if PY_VERSION_HEX < 0x030B0000
+    printf("    .frame_model = PY_FRAMES_OBJECT,\n");
+#else
+    printf("    .frame_model = PY_FRAMES_INTERP,\n");
+#endif
+#if PY_VERSION_HEX < 0x030A0000
+    printf("    .linetable_kind = PY_LINES_LNOTAB,\n");
+#elif PY_VERSION_HEX < 0x030B0000
+    printf("    .linetable_kind = PY_LINES_310,\n");
+#else
+    printf("    .linetable_kind = PY_LINES_LOCATIONS,\n");
+#endif
+
+    /* _PyRuntimeState */
+    F(rt_interpreters_head, offsetof(_PyRuntimeState, interpreters.head));
+    F(rt_main_thread, offsetof(_PyRuntimeState, main_thread));
+#if PY_VERSION_HEX < 0x030C0000
+    F(rt_gil_locked, offsetof(_PyRuntimeState, ceval.gil.locked));
+    F(rt_gil_holder, offsetof(_PyRuntimeState, ceval.gil.last_holder));
+#else
+    NF(rt_gil_locked);
+    NF(rt_gil_holder);
+#endif
+
+    /* PyInterpreterState */
+    F(is_next, offsetof(PyInterpreterState, next));
+#if PY_VERSION_HEX < 0x030B0000
+    F(is_threads_head, offsetof(PyInterpreterState, tstate_head));
+#else
+    F(is_threads_head, offsetof(PyInterpreterState, threads.head));
+#endif
+    F(is_gc_collecting, offsetof(PyInterpreterState, gc.collecting));
+#if PY_VERSION_HEX >= 0x030C0000
+    F(is_gil_locked, offsetof(struct _gil_runtime_state, locked));
+    F(is_gil_holder, offsetof(struct _gil_runtime_state, last_holder));
+    F(is_gil_ptr, offsetof(PyInterpreterState, ceval.gil));
+#else
+    NF(is_gil_locked);
+    NF(is_gil_holder);
+    NF(is_gil_ptr);
+#endif
+
+    /* PyThreadState */
+    F(ts_next, offsetof(PyThreadState, next));
+    F(ts_interp, offsetof(PyThreadState, interp));
+#if PY_VERSION_HEX < 0x030B0000
+    F(ts_frame, offsetof(PyThreadState, frame));
+#elif PY_VERSION_HEX < 0x030D0000
+    F(ts_frame, offsetof(PyThreadState, cframe));
+#else
+    F(ts_frame, offsetof(PyThreadState, current_frame));
+#endif
+    F(ts_thread_id, offsetof(PyThreadState, thread_id));
+#if PY_VERSION_HEX >= 0x030B0000
+    F(ts_native_thread_id, offsetof(PyThreadState, native_thread_id));
+#else
+    NF(ts_native_thread_id);
+#endif
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+    F(cframe_current_frame, offsetof(_PyCFrame, current_frame));
+#else
+    NF(cframe_current_frame);
+#endif
+
+    /* Frames */
+#if PY_VERSION_HEX < 0x030B0000
+    F(fr_size, sizeof(PyFrameObject));
+    F(fr_previous, offsetof(PyFrameObject, f_back));
+    F(fr_code, offsetof(PyFrameObject, f_code));
+    F(fr_lasti, offsetof(PyFrameObject, f_lasti));
+    NF(fr_instr);
+    NF(fr_owner);
+    printf("    .fr_instr_is_prev = 0,\n");
+#else
+    F(fr_size, offsetof(_PyInterpreterFrame, localsplus));
+    F(fr_previous, offsetof(_PyInterpreterFrame, previous));
+#if PY_VERSION_HEX < 0x030D0000
+    F(fr_code, offsetof(_PyInterpreterFrame, f_code));
+#else
+    F(fr_code, offsetof(_PyInterpreterFrame, f_executable));
+#endif
+    NF(fr_lasti);
+#if PY_VERSION_HEX < 0x030D0000
+    F(fr_instr, offsetof(_PyInterpreterFrame, prev_instr));
+#else
+    F(fr_instr, offsetof(_PyInterpreterFrame, instr_ptr));
+#endif
+    F(fr_owner, offsetof(_PyInterpreterFrame, owner));
+#if PY_VERSION_HEX < 0x030D0000
+    printf("    .fr_instr_is_prev = 1,\n");
+#else
+    printf("    .fr_instr_is_prev = 0,\n");
+#endif
+#endif
+
+    /* PyCodeObject */
+#if PY_VERSION_HEX < 0x030B0000
+    F(co_size, sizeof(PyCodeObject));
+#else
+    F(co_size, offsetof(PyCodeObject, co_code_adaptive));
+#endif
+    F(co_filename, offsetof(PyCodeObject, co_filename));
+    F(co_name, offsetof(PyCodeObject, co_name));
+#if PY_VERSION_HEX >= 0x030B0000
+    F(co_qualname, offsetof(PyCodeObject, co_qualname));
+#else
+    NF(co_qualname);
+#endif
+    F(co_firstlineno, offsetof(PyCodeObject, co_firstlineno));
+#if PY_VERSION_HEX < 0x030A0000
+    F(co_linetable, offsetof(PyCodeObject, co_lnotab));
+#else
+    F(co_linetable, offsetof(PyCodeObject, co_linetable));
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    F(co_code_adaptive, offsetof(PyCodeObject, co_code_adaptive));
+#else
+    NF(co_code_adaptive);
+#endif
+
+    /* PyUnicodeObject / PyBytesObject */
+    F(str_length, offsetof(PyASCIIObject, length));
+    F(str_state, STR_STATE_OFFSET);
+    F(str_ascii_size, sizeof(PyASCIIObject));
+    F(str_compact_size, sizeof(PyCompactUnicodeObject));
+    F(bytes_size, offsetof(PyBytesObject, ob_base.ob_size));
+    F(bytes_sval, offsetof(PyBytesObject, ob_sval));
+    printf("}\n");
+    return 0;
+}
