@@ -138,7 +138,10 @@ def interp_params(limit=None):
 def find_stetho():
     env = os.environ.get("STETHO")
     if env:
-        return env if os.path.isfile(env) else None
+        for cand in (env, str(REPO / env)):
+            if os.path.isfile(cand):
+                return os.path.abspath(cand)
+        return None
     built = REPO / "build" / "stetho"
     if built.is_file():
         return str(built)

@@ -104,10 +104,13 @@ int main(void)
     /* _PyRuntimeState */
     F(rt_interpreters_head, offsetof(_PyRuntimeState, interpreters.head));
     F(rt_main_thread, offsetof(_PyRuntimeState, main_thread));
+    F(rt_finalizing, offsetof(_PyRuntimeState, _finalizing));
 #if PY_VERSION_HEX < 0x030C0000
+    F(rt_gil, offsetof(_PyRuntimeState, ceval.gil));
     F(rt_gil_locked, offsetof(_PyRuntimeState, ceval.gil.locked));
     F(rt_gil_holder, offsetof(_PyRuntimeState, ceval.gil.last_holder));
 #else
+    NF(rt_gil);
     NF(rt_gil_locked);
     NF(rt_gil_holder);
 #endif
@@ -120,6 +123,7 @@ int main(void)
     F(is_threads_head, offsetof(PyInterpreterState, threads.head));
 #endif
     F(is_gc_collecting, offsetof(PyInterpreterState, gc.collecting));
+    F(gil_size, sizeof(struct _gil_runtime_state));
 #if PY_VERSION_HEX >= 0x030C0000
     F(is_gil_locked, offsetof(struct _gil_runtime_state, locked));
     F(is_gil_holder, offsetof(struct _gil_runtime_state, last_holder));

@@ -16,6 +16,15 @@
 
 int cmd_dump(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_tree(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+struct session_result;
+/* What `run` and `attach` print at the end: the call tree of the capture
+ * just written, and where it is (report_run.c). */
+void report_after_run(const char *capture_path, const struct session_result *res, FILE *out);
 
 /* Print "stetho: <message>\n" on stderr; returns STETHO_EXIT_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,7 +17,11 @@ static void usage(FILE *f)
           "  run [options] [--] PROGRAM...  run a Python program and profile it\n"
           "                                 (script.py args | -m module args | -c code\n"
           "                                 | -- /path/to/python args)\n"
+          "  attach [options] PID           profile a running Python process\n"
           "  dump [--json] PID              print every thread's Python stack\n"
+          "  tree CAPTURE [options]         the call tree of a capture\n"
+          "  table CAPTURE [options]        the functions (or lines) that took the time\n"
+          "  export CAPTURE --format json   the capture for other tools\n"
           "\n"
           "  stetho COMMAND --help          options of a command\n"
           "  stetho --version\n", f);
@@ -42,6 +46,14 @@ int main(int argc, char **argv)
         return cmd_dump(argc - 2, argv + 2);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "attach"))
+        return cmd_attach(argc - 2, argv + 2);
+    if (!strcmp(cmd, "tree"))
+        return cmd_tree(argc - 2, argv + 2);
+    if (!strcmp(cmd, "table"))
+        return cmd_table(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 2, argv + 2);
     if (cmd[0] == '-')
         return cli_error("unknown option '%s' (see 'stetho --help')", cmd);
     return cli_error("unknown command '%s' (see 'stetho --help')", cmd);

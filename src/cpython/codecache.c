@@ -1,10 +1,10 @@
 /*
  * codecache.c -- an open-addressing hash table of decoded code objects.
  *
- * Code objects are immortal for most programs' lifetimes, so a table that
- * only grows (and is dropped whole when full) serves the steady state with
- * no eviction bookkeeping.  An address reused by a new code object keeps
- * the stale entry until the next drop; sampling tolerates that.
+ * Most code objects live as long as the program, so a table that only
+ * grows (and is dropped whole when full) serves the steady state with no
+ * eviction bookkeeping; an entry whose object died and whose address now
+ * holds another code object is caught by the identity check and replaced.
  */
 #include "cpython/codecache.h"
 #include "cpython/pystr.h"
@@ -100,10 +100,39 @@ static int grow(struct codecache *c)
     return 0;
 }
 
+void codecache_ident(const struct py_layout *l, uint64_t *offset, size_t *len)
+{
+    uint64_t f[5] = { l->co_filename, l->co_name, l->co_qualname, l->co_firstlineno,
+                      l->co_linetable };
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < 5; i++) {
+        if (f[i] == PY_NOFIELD)
+            continue;
+        if (f[i] < lo)
+            lo = f[i];
+        if (f[i] + 8 > hi)
+            hi = f[i] + 8;
+    }
+    if (hi - lo > CODE_IDENT_MAX)       /* cannot happen with known layouts */
+        hi = lo + CODE_IDENT_MAX;
+    *offset = lo;
+    *len = (size_t)(hi - lo);
+}
+
+int codecache_same(const struct code_info *e, const void *window)
+{
+    return memcmp(e->ident, window, e->ident_len) == 0;
+}
+
 static struct code_info *decode(struct reader *r, const struct py_layout *l,
                                 uint64_t code_type, uint64_t addr)
 {
     uint8_t buf[512];
+    uint64_t ioff;
+    size_t ilen;
+    codecache_ident(l, &ioff, &ilen);
+    if (ioff + ilen > l->co_size)
+        return NULL;
     if (l->co_size > sizeof buf || reader_read(r, addr, buf, l->co_size) < 0)
         return NULL;
     uint64_t type, filename, name, linetable;
@@ -120,6 +149,8 @@ static struct code_info *decode(struct reader *r, const struct py_layout *l,
     if (!e)
         return NULL;
     e->addr = addr;
+    memcpy(e->ident, buf + ioff, ilen);
+    e->ident_len = ilen;
     e->firstlineno = firstlineno;
     e->name = py_read_str(r, l, name, MAX_NAME);
     e->filename = py_read_str(r, l, filename, MAX_FILE);
@@ -131,29 +162,57 @@ static struct code_info *decode(struct reader *r, const struct py_layout *l,
     return e;
 }
 
-const struct code_info *codecache_get(struct codecache *c, struct reader *r,
-                                      const struct py_layout *l, uint64_t code_type,
-                                      uint64_t addr)
+static size_t slot_of(const struct codecache *c, uint64_t addr)
 {
     size_t i = hash(addr) & (c->cap - 1);
-    while (c->slots[i]) {
-        if (c->slots[i]->addr == addr)
-            return c->slots[i];
+    while (c->slots[i] && c->slots[i]->addr != addr)
         i = (i + 1) & (c->cap - 1);
-    }
+    return i;
+}
+
+const struct code_info *codecache_find(const struct codecache *c, uint64_t addr)
+{
+    return c->slots[slot_of(c, addr)];
+}
+
+const struct code_info *codecache_load(struct codecache *c, struct reader *r,
+                                       const struct py_layout *l, uint64_t code_type,
+                                       uint64_t addr)
+{
     struct code_info *e = decode(r, l, code_type, addr);
     if (!e)
         return NULL;
+    size_t i = slot_of(c, addr);
+    if (c->slots[i]) {                  /* a dead object's entry: replace it */
+        entry_free(c->slots[i]);
+        c->slots[i] = e;
+        c->generation++;
+        return e;
+    }
     if (c->used + 1 > c->max)
         clear(c);
     if ((c->used + 1) * 2 > c->cap && grow(c) < 0) {
         entry_free(e);
         return NULL;
     }
-    i = hash(addr) & (c->cap - 1);
-    while (c->slots[i])
-        i = (i + 1) & (c->cap - 1);
-    c->slots[i] = e;
+    c->slots[slot_of(c, addr)] = e;
     c->used++;
     return e;
+}
+
+const struct code_info *codecache_get(struct codecache *c, struct reader *r,
+                                      const struct py_layout *l, uint64_t code_type,
+                                      uint64_t addr)
+{
+    const struct code_info *e = codecache_find(c, addr);
+    if (e) {
+        uint8_t window[CODE_IDENT_MAX];
+        uint64_t off;
+        size_t len;
+        codecache_ident(l, &off, &len);
+        if (len == e->ident_len && reader_read(r, addr + off, window, len) == 0 &&
+            codecache_same(e, window))
+            return e;
+    }
+    return codecache_load(c, r, l, code_type, addr);
 }

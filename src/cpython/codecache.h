@@ -7,7 +7,12 @@
  * Entries live until codecache_free() (or until the cache is full, when it
  * is emptied and refilled -- so a caller must not keep entry pointers across
  * calls that may miss; codecache_generation() changes when that happens).
- * A steady-state walk therefore costs one read per frame, not per field.
+ * Code objects die (a module's body after import, exec'd code) and their
+ * addresses are reused, so an entry is trusted only after checking that a
+ * small window of the object (the pointers to its names, file and line
+ * table, and its first line: codecache_ident) still holds the same bytes.
+ * A walker batches those checks into one read for a whole stack, so a
+ * steady-state walk costs about one read per frame, not one per field.
  */
 #ifndef STETHO_CPYTHON_CODECACHE_H
 #define STETHO_CPYTHON_CODECACHE_H
@@ -17,8 +22,12 @@
 #include "cpython/layout.h"
 #include "proc/reader.h"
 
+#define CODE_IDENT_MAX 128
+
 struct code_info {
     uint64_t addr;
+    uint8_t ident[CODE_IDENT_MAX];  /* the identity window, as decoded */
+    size_t ident_len;
     char *name;             /* co_qualname where it exists, else co_name */
     char *filename;
     int firstlineno;
@@ -30,9 +39,21 @@ struct codecache;
 
 struct codecache *codecache_new(size_t max_entries);
 void codecache_free(struct codecache *c);
+/* Find, check (one read) and if need be (re)load: the simple way. */
 const struct code_info *codecache_get(struct codecache *c, struct reader *r,
                                       const struct py_layout *l, uint64_t code_type,
                                       uint64_t addr);
+
+/* The pieces, for batched checks: the cached entry (unchecked) or NULL;
+ * where the identity window is; whether `window` matches an entry; and a
+ * fresh decode that replaces any entry for addr (changing the generation
+ * if it did). */
+const struct code_info *codecache_find(const struct codecache *c, uint64_t addr);
+void codecache_ident(const struct py_layout *l, uint64_t *offset, size_t *len);
+int codecache_same(const struct code_info *e, const void *window);
+const struct code_info *codecache_load(struct codecache *c, struct reader *r,
+                                       const struct py_layout *l, uint64_t code_type,
+                                       uint64_t addr);
 uint64_t codecache_generation(const struct codecache *c);
 
 #endif

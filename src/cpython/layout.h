@@ -36,6 +36,9 @@ struct py_layout {
     /* _PyRuntimeState */
     uint64_t rt_interpreters_head;  /* interpreters.head */
     uint64_t rt_main_thread;        /* main_thread (pthread_t) */
+    uint64_t rt_finalizing;         /* _finalizing (PyThreadState *): non-NULL
+                                       once Py_FinalizeEx has begun */
+    uint64_t rt_gil;                /* ceval.gil, the GIL's struct (3.9-3.11) */
     uint64_t rt_gil_locked;         /* ceval.gil.locked (3.9-3.11) */
     uint64_t rt_gil_holder;         /* ceval.gil.last_holder (3.9-3.11) */
 
@@ -46,6 +49,8 @@ struct py_layout {
     uint64_t is_gil_locked;         /* 3.12+: offset from the interp to the */
     uint64_t is_gil_holder;         /*   GIL's locked / last_holder, via   */
     uint64_t is_gil_ptr;            /*   pointer at is_gil_ptr if not NOFIELD */
+    uint64_t gil_size;              /* sizeof(struct _gil_runtime_state): a
+                                       futex inside it is a wait for the GIL */
 
     /* PyThreadState */
     uint64_t ts_next;

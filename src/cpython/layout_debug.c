@@ -19,7 +19,7 @@ struct debug_desc {
     int minor;
     int words;                  /* how many words to read */
     int free_threaded;
-    int rt_size, rt_interpreters_head;
+    int rt_size, rt_finalizing, rt_interpreters_head;
     int is_size, is_next, is_threads_head, is_gc, is_ceval_gil,
         is_gil_state, is_gil_locked, is_gil_holder;
     int ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
@@ -34,7 +34,7 @@ struct debug_desc {
 /* From Include/internal/pycore_runtime.h of 3.13.0. */
 static const struct debug_desc desc_313 = {
     .minor = 13, .words = 73, .free_threaded = 2,
-    .rt_size = 3, .rt_interpreters_head = 5,
+    .rt_size = 3, .rt_finalizing = 4, .rt_interpreters_head = 5,
     .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_gc = 10, .is_ceval_gil = 14,
     .is_gil_state = 15, .is_gil_locked = 17, .is_gil_holder = 18,
     .ts_size = 19, .ts_next = 21, .ts_interp = 22, .ts_current_frame = 23,
@@ -94,7 +94,8 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     l.frame_model = PY_FRAMES_INTERP;
     l.linetable_kind = PY_LINES_LOCATIONS;
     l.rt_interpreters_head = w[d->rt_interpreters_head];
-    l.rt_gil_locked = l.rt_gil_holder = PY_NOFIELD;
+    l.rt_finalizing = w[d->rt_finalizing];
+    l.rt_gil = l.rt_gil_locked = l.rt_gil_holder = PY_NOFIELD;
     l.is_next = w[d->is_next];
     l.is_threads_head = w[d->is_threads_head];
     l.is_gc_collecting = w[d->is_gc] + w[d->gc_collecting];
@@ -133,7 +134,8 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     /* Plausibility: every offset inside its struct, as CPython states. */
     uint64_t rt = w[d->rt_size], is = w[d->is_size], ts = w[d->ts_size],
              fr = w[d->fr_size], co = w[d->co_size];
-    if (l.rt_interpreters_head >= rt || l.is_next >= is || l.is_threads_head >= is ||
+    if (l.rt_interpreters_head >= rt || l.rt_finalizing >= rt ||
+        l.is_next >= is || l.is_threads_head >= is ||
         l.is_gil_ptr >= is || l.ts_next >= ts || l.ts_frame >= ts ||
         l.ts_native_thread_id >= ts || l.fr_previous >= fr || l.fr_code >= fr ||
         l.fr_instr >= fr || l.fr_owner >= fr || l.co_size > co || l.co_size > 512 ||

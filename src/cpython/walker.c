@@ -60,71 +60,152 @@ static int32_t get_i32(const uint8_t *buf, uint64_t off)
     return v;
 }
 
-/* The line executing in a frame, from the instruction position. */
-static int frame_line(const struct py_layout *l, const struct code_info *ci,
-                      int64_t pos_units)
-{
-    int64_t off = l->linetable_kind == PY_LINES_LOCATIONS ? pos_units : pos_units * 2;
-    return linetable_line(l->linetable_kind, ci->linetable, ci->linetable_len,
-                          ci->firstlineno, off);
-}
-
-/* Walk one frame chain; innermost first. */
-static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t frame)
+/* Read the frame at *frame into *out and move *frame to its caller.
+ * 1: a Python frame; 0: a frame to skip (a C shim, or pushed but not
+ * started); -1: unreadable. */
+static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame *out)
 {
     const struct py_layout *l = &t->layout;
     uint8_t buf[512];
-    size_t depth = 0, power = 1, lam = 0;
-    uint64_t tortoise = 0;
+    if (l->fr_size > sizeof buf || reader_read(&t->rd, *frame, buf, l->fr_size) < 0)
+        return -1;
+    out->addr = *frame;
+    *frame = get_u64(buf, l->fr_previous);
+    out->code = get_u64(buf, l->fr_code) & ~(uint64_t)3;   /* 3.14 tags refs */
+    if (l->frame_model == PY_FRAMES_OBJECT) {
+        int32_t lasti = get_i32(buf, l->fr_lasti);
+        /* 3.9 counts f_lasti in bytes, 3.10 in code units; its table in bytes */
+        out->pos = l->linetable_kind == PY_LINES_310 && lasti >= 0 ? (int64_t)lasti * 2 : lasti;
+        return 1;
+    }
+    uint8_t owner = buf[l->fr_owner];
+    if (owner >= OWNED_BY_CSTACK)
+        return 0;
+    uint64_t instr = get_u64(buf, l->fr_instr);
+    out->pos = ((int64_t)instr - (int64_t)(out->code + l->co_code_adaptive)) / 2;
+    /* 3.11/3.12: a frame pushed but not started has prev_instr one before
+     * its first unit; it is not on the stack yet. */
+    if (out->pos < 0 && owner != OWNED_BY_GENERATOR)
+        return 0;
+    return 1;
+}
 
-    if (l->fr_size > sizeof buf)
-        return push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
+int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
+                enum py_marker *end)
+{
+    size_t n = 0, power = 1, lam = 0;
+    uint64_t tortoise = 0;
+    *end = PY_MARK_NONE;
     while (frame) {
-        if (depth >= PY_MAX_DEPTH || frame == tortoise)
-            return push_frame(s, NULL, -1, PY_MARK_TRUNCATED);
-        if (lam++ == power) {           /* Brent: move the tortoise */
+        if (n >= max || frame == tortoise) {
+            *end = PY_MARK_TRUNCATED;
+            break;
+        }
+        if (lam++ == power) {           /* Brent's cycle check */
             tortoise = frame;
             power *= 2;
             lam = 1;
         }
-        if (reader_read(&t->rd, frame, buf, l->fr_size) < 0)
-            return push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
-        uint64_t prev = get_u64(buf, l->fr_previous);
-        uint64_t code = get_u64(buf, l->fr_code) & ~(uint64_t)3;   /* 3.14 tags refs */
-        int64_t pos;                    /* in code units (3.10+) or bytes (3.9) */
-
-        if (l->frame_model == PY_FRAMES_INTERP) {
-            uint8_t owner = buf[l->fr_owner];
-            if (owner >= OWNED_BY_CSTACK) {
-                frame = prev;
-                continue;
-            }
-            uint64_t instr = get_u64(buf, l->fr_instr);
-            pos = ((int64_t)instr - (int64_t)(code + l->co_code_adaptive)) / 2;
-            /* 3.11/3.12: a frame pushed but not started has prev_instr one
-             * before its first unit; it is not on the stack yet. */
-            if (pos < 0 && owner != OWNED_BY_GENERATOR) {
-                frame = prev;
-                continue;
-            }
-        } else {
-            pos = get_i32(buf, l->fr_lasti);
+        int r = read_frame(t, &frame, &raw[n]);
+        if (r < 0) {
+            *end = PY_MARK_UNREADABLE;
+            break;
         }
+        n += (size_t)r;
+    }
+    return (int)n;
+}
 
-        const struct code_info *ci = codecache_get(t->codes, &t->rd, l, t->code_type, code);
+/* The line executing at f->pos (the first line if not started yet). */
+static int frame_line(const struct py_layout *l, const struct code_info *ci, int64_t pos)
+{
+    if (pos < 0)
+        return ci->firstlineno;
+    return linetable_line(l->linetable_kind, ci->linetable, ci->linetable_len,
+                          ci->firstlineno, pos);
+}
+
+const struct code_info *py_resolve(struct py_target *t, const struct py_raw_frame *f, int *line)
+{
+    const struct py_layout *l = &t->layout;
+    const struct code_info *ci = codecache_get(t->codes, &t->rd, l, t->code_type, f->code);
+    *line = ci ? frame_line(l, ci, f->pos) : -1;
+    return ci;
+}
+
+int py_thread_frame(struct py_target *t, uint64_t tstate, uint64_t *frame)
+{
+    const struct py_layout *l = &t->layout;
+    if (reader_ptr(&t->rd, tstate + l->ts_frame, frame) < 0)
+        return -1;
+    if (*frame && l->cframe_current_frame != PY_NOFIELD &&
+        reader_ptr(&t->rd, *frame + l->cframe_current_frame, frame) < 0)
+        return -1;
+    return 0;
+}
+
+/* Room for n raw frames and their identity windows. */
+static int reserve_raw(struct py_snapshot *s, size_t n)
+{
+    if (s->cap_raw >= n)
+        return 0;
+    struct py_raw_frame *nr = realloc(s->raw, n * sizeof *nr);
+    if (!nr)
+        return -1;
+    s->raw = nr;
+    uint8_t *nw = realloc(s->windows, n * CODE_IDENT_MAX);
+    if (!nw)
+        return -1;
+    s->windows = nw;
+    struct reader_iov *ni = realloc(s->iov, n * sizeof *ni);
+    if (!ni)
+        return -1;
+    s->iov = ni;
+    s->cap_raw = n;
+    return 0;
+}
+
+/* Walk one frame chain into the snapshot; innermost first.  The cached
+ * code objects of the whole chain are checked with one batched read. */
+static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t frame)
+{
+    const struct py_layout *l = &t->layout;
+    enum py_marker end;
+    if (reserve_raw(s, PY_MAX_DEPTH) < 0)
+        return -1;
+    int n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+
+    uint64_t off;
+    size_t len;
+    codecache_ident(l, &off, &len);
+    size_t nio = 0;
+    for (int i = 0; i < n; i++) {
+        const struct code_info *e = codecache_find(t->codes, s->raw[i].code);
+        if (e && e->ident_len == len)
+            s->iov[nio++] = (struct reader_iov){ s->raw[i].code + off,
+                                                 s->windows + (size_t)i * CODE_IDENT_MAX, len, 0 };
+    }
+    reader_readv(&t->rd, s->iov, nio);
+
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        const struct py_raw_frame *f = &s->raw[i];
+        const struct code_info *ci = codecache_find(t->codes, f->code);
+        int checked = 0;
+        if (ci && ci->ident_len == len && k < nio && s->iov[k].addr == f->code + off) {
+            checked = s->iov[k].ok && codecache_same(ci, s->iov[k].dst);
+            k++;
+        }
+        if (!checked)
+            ci = codecache_load(t->codes, &t->rd, l, t->code_type, f->code);
         int line = -1;
         if (ci)
-            line = pos < 0 ? ci->firstlineno : frame_line(l, ci, pos);
-        /* 3.9 counts f_lasti in bytes, the others in code units */
-        if (ci && l->linetable_kind == PY_LINES_LNOTAB)
-            line = pos < 0 ? ci->firstlineno
-                           : linetable_line(l->linetable_kind, ci->linetable,
-                                            ci->linetable_len, ci->firstlineno, pos);
+            line = frame_line(l, ci, f->pos);
         if (push_frame(s, ci, line, ci ? PY_MARK_NONE : PY_MARK_UNREADABLE) < 0)
             return -1;
-        depth++;
-        frame = prev;
     }
+    if (end != PY_MARK_NONE && push_frame(s, NULL, -1, end) < 0)
+        return -1;
     return 0;
 }
 
@@ -168,8 +249,9 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
     return a > b ? a : b;
 }
 
-/* The GIL's holder, or 0 if it is free; -1 if it cannot be told. */
-static int64_t gil_holder(struct py_target *t, uint64_t interp)
+/* The GIL's holder, or 0 if it is free; -1 if it cannot be told.  Also
+ * where the GIL's struct is. */
+static int64_t gil_holder(struct py_target *t, uint64_t interp, uint64_t *gil_addr)
 {
     const struct py_layout *l = &t->layout;
     uint64_t base, locked_off, holder_off;
@@ -177,11 +259,14 @@ static int64_t gil_holder(struct py_target *t, uint64_t interp)
         base = t->runtime;
         locked_off = l->rt_gil_locked;
         holder_off = l->rt_gil_holder;
+        if (l->rt_gil != PY_NOFIELD)
+            *gil_addr = t->runtime + l->rt_gil;
     } else if (l->is_gil_ptr != PY_NOFIELD) {
         if (reader_ptr(&t->rd, interp + l->is_gil_ptr, &base) < 0 || !base)
             return -1;
         locked_off = l->is_gil_locked;
         holder_off = l->is_gil_holder;
+        *gil_addr = base;
     } else {
         return -1;
     }
@@ -199,6 +284,7 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
     uint64_t interp;
     s->nthreads = s->nframes = 0;
     s->gc_collecting = -1;
+    s->gil_addr = 0;
     if (reader_ptr(&t->rd, t->runtime + l->rt_interpreters_head, &interp) < 0 || !interp)
         return -1;
 
@@ -211,8 +297,10 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
         return -1;
 
     for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
-        int64_t holder = gil_holder(t, interp);
+        uint64_t gil_addr = 0;
+        int64_t holder = gil_holder(t, interp, &gil_addr);
         if (ni == 0) {
+            s->gil_addr = gil_addr;
             int32_t collecting;
             if (reader_read(&t->rd, interp + l->is_gc_collecting, &collecting,
                             sizeof collecting) == 0)
@@ -266,6 +354,9 @@ void py_snapshot_free(struct py_snapshot *s)
 {
     free(s->threads);
     free(s->frames);
+    free(s->raw);
+    free(s->windows);
+    free(s->iov);
     memset(s, 0, sizeof *s);
 }
 

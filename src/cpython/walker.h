@@ -41,15 +41,45 @@ struct py_thread {
     size_t first, n;        /* frames[first .. first+n) of the snapshot */
 };
 
+/* A frame as read, before its code object is decoded: what a caller that
+ * caches by identity (the agent) compares. */
+struct py_raw_frame {
+    uint64_t addr;          /* the frame */
+    uint64_t code;          /* its code object */
+    int64_t pos;            /* instruction offset in line-table units; -1:
+                               not started */
+};
+
 struct py_snapshot {
     struct py_thread *threads;
     size_t nthreads, cap_threads;
     struct py_frame *frames;
     size_t nframes, cap_frames;
     int gc_collecting;      /* 1, 0, or -1 if unknown */
+    uint64_t gil_addr;      /* the GIL's struct (a futex wait inside it is a
+                               wait for the GIL), 0 if unknown */
+    struct py_raw_frame *raw;   /* scratch for walks: */
+    uint8_t *windows;           /*   code identity windows */
+    struct reader_iov *iov;     /*   batched checks */
+    size_t cap_raw;
 };
 
 int py_walk(struct py_target *t, struct py_snapshot *s);
+
+/* The frames of one chain starting at `frame` (a thread state's current
+ * frame), innermost first, shims skipped: at most max; *end says why the
+ * walk stopped early (PY_MARK_NONE if it reached the root).  Returns the
+ * number of frames. */
+int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
+                enum py_marker *end);
+
+/* The first frame of a thread state (following 3.11/3.12's cframe); 0 if
+ * none; -1 if unreadable. */
+int py_thread_frame(struct py_target *t, uint64_t tstate, uint64_t *frame);
+
+/* Decode a raw frame's code (through the cache) and its current line. */
+const struct code_info *py_resolve(struct py_target *t, const struct py_raw_frame *f,
+                                   int *line);
 void py_snapshot_free(struct py_snapshot *s);
 
 /* The name to print for a frame: the function, or "[unreadable]" etc. */

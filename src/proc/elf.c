@@ -105,7 +105,8 @@ static void index_add(struct elf_file *f, uint32_t gi, const Elf64_Sym *s, const
             continue;
         Elf64_Sym old;
         sym_at(f, sl->ref - 1, &old);
-        if (strcmp(sym_name(f, sl->ref - 1, &old), name) != 0)
+        const char *oname = sym_name(f, sl->ref - 1, &old);   /* never NULL once indexed */
+        if (!oname || strcmp(oname, name) != 0)
             continue;
         if (ELF64_ST_BIND(old.st_info) == STB_LOCAL && ELF64_ST_BIND(s->st_info) != STB_LOCAL)
             sl->ref = gi + 1;
@@ -301,7 +302,8 @@ int elf_symbol(const struct elf_file *f, const char *name, uint64_t *value, uint
         Elf64_Sym s;
         uint32_t gi = f->slots[i].ref - 1;
         sym_at(f, gi, &s);
-        if (strcmp(sym_name(f, gi, &s), name) == 0) {
+        const char *sname = sym_name(f, gi, &s);
+        if (sname && strcmp(sname, name) == 0) {
             if (value)
                 *value = s.st_value;
             if (size)

@@ -15,16 +15,40 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* One piece of a batched read. */
+struct reader_iov {
+    uint64_t addr;
+    void *dst;
+    size_t len;
+    int ok;             /* set by reader_readv */
+};
+
 struct reader {
     int (*read)(void *ctx, uint64_t addr, void *dst, size_t len);
     void *ctx;
     uint64_t reads;     /* number of read calls, for cost accounting */
+    /* optional: many reads at once (one system call for the remote
+     * reader); sets each iov's ok.  NULL: reader_readv loops over read. */
+    void (*readv)(void *ctx, struct reader_iov *iov, size_t n);
 };
 
 static inline int reader_read(struct reader *r, uint64_t addr, void *dst, size_t len)
 {
     r->reads++;
     return r->read(r->ctx, addr, dst, len);
+}
+
+static inline void reader_readv(struct reader *r, struct reader_iov *iov, size_t n)
+{
+    if (!n)
+        return;
+    r->reads++;
+    if (r->readv) {
+        r->readv(r->ctx, iov, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        iov[i].ok = r->read(r->ctx, iov[i].addr, iov[i].dst, iov[i].len) == 0;
 }
 
 static inline int reader_ptr(struct reader *r, uint64_t addr, uint64_t *out)

@@ -30,8 +30,43 @@ static int remote_read(void *ctx, uint64_t addr, void *dst, size_t len)
     return 0;
 }
 
+/* Up to BATCH pieces per system call.  process_vm_readv stops at the first
+ * piece it cannot read: the pieces before it are whole, that one failed,
+ * and the ones after it are tried again in the next call. */
+#define BATCH 64
+
+static void remote_readv(void *ctx, struct reader_iov *iov, size_t n)
+{
+    pid_t pid = (pid_t)(intptr_t)ctx;
+    size_t i = 0;
+    while (i < n) {
+        struct iovec local[BATCH], remote[BATCH];
+        size_t k = 0, want = 0;
+        for (; k < BATCH && i + k < n; k++) {
+            local[k] = (struct iovec){ iov[i + k].dst, iov[i + k].len };
+            remote[k] = (struct iovec){ (void *)(uintptr_t)iov[i + k].addr, iov[i + k].len };
+            want += iov[i + k].len;
+        }
+        ssize_t got = process_vm_readv(pid, local, k, remote, k, 0);
+        if (got < 0)
+            got = 0;
+        size_t done = 0, j = 0;
+        for (; j < k && done + iov[i + j].len <= (size_t)got; j++) {
+            done += iov[i + j].len;
+            iov[i + j].ok = 1;
+        }
+        if ((size_t)got == want) {
+            i += k;
+            continue;
+        }
+        iov[i + j].ok = 0;          /* the piece it stopped in */
+        i += j + 1;
+    }
+}
+
 struct reader reader_remote(pid_t pid)
 {
-    struct reader r = { .read = remote_read, .ctx = (void *)(intptr_t)pid, .reads = 0 };
+    struct reader r = { .read = remote_read, .ctx = (void *)(intptr_t)pid, .reads = 0,
+                        .readv = remote_readv };
     return r;
 }

@@ -1,7 +1,9 @@
 """`stetho run` must behave exactly like running the program directly.
 
 Each test runs the program directly and under `stetho run` with the same
-interpreter and compares.  Two spellings of "which interpreter":
+interpreter and compares.  Everything runs with its cwd in a per-test
+temporary work directory holding copies of tests/programs (stetho may write
+capture files into the cwd; they must not land in the repository).  Two spellings of "which interpreter":
   explicit: stetho run [opts] -- /path/to/python ARGS...
   path:     stetho run [opts] ARGS...   (python3 resolved through PATH, which
             the test points at the interpreter under test)
@@ -10,18 +12,22 @@ interpreter and compares.  Two spellings of "which interpreter":
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 
+import time
+
 import pytest
 
-from conftest import (PROGRAMS, READY_TIMEOUT, path_env_with_python3,
-                      read_line_with_prefix, run)
+from conftest import (PROGRAMS, READY_TIMEOUT, kill_tree, path_env_with_python3,
+                      read_line_with_prefix, run, thread_states)
 
 P = {name: str(PROGRAMS / name) for name in (
     "argv_echo.py", "proc_state.py", "echo_stdin.py", "write_output.py",
     "exit_code.py", "raise_exc.py", "signals.py", "killself.py", "forker.py",
-    "spawner.py", "execer.py", "burn.py")}
+    "spawner.py", "execer.py", "burn.py", "stopper.py", "flood.py", "orphan.py",
+    "burn_thread.py")}
 
 TRICKY_ARGS = ["plain", "with space", "", "  ", "--quiet", "--json", "-m", "--",
                "-c", "dump", "ünïcödé", "a\nb", "$HOME", "*"]
@@ -34,6 +40,10 @@ class Runner:
         self.stetho = stetho
         self.python = python
         self.form = form
+        self.workdir = tmp_path / "work"
+        if not self.workdir.exists():
+            shutil.copytree(PROGRAMS, self.workdir,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         if form == "path":
             self.env = path_env_with_python3(python, tmp_path / "pybin")
         else:
@@ -49,11 +59,19 @@ class Runner:
 
     def direct(self, args, **kw):
         kw.setdefault("env", self.env)
+        kw.setdefault("cwd", self.workdir)
         return run(self.direct_cmd(args), **kw)
 
     def under(self, args, opts=(), **kw):
         kw.setdefault("env", self.env)
+        kw.setdefault("cwd", self.workdir)
         return run(self.stetho_cmd(args, opts), **kw)
+
+    def popen(self, spawn, args, opts=(), **kw):
+        kw.setdefault("env", self.env)
+        kw.setdefault("cwd", self.workdir)
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        return spawn.popen(self.stetho_cmd(args, opts), **kw)
 
 
 @pytest.fixture
@@ -76,8 +94,8 @@ def err(cp):
 
 def test_argv_passed_exactly(runner):
     args = ["argv_echo.py", *TRICKY_ARGS]
-    d = runner.direct(args, cwd=PROGRAMS)
-    s = runner.under(args, cwd=PROGRAMS)
+    d = runner.direct(args)
+    s = runner.under(args)
     assert d.returncode == 0, err(d)
     assert s.returncode == 0, err(s)
     assert json.loads(s.stdout) == ["argv_echo.py", *TRICKY_ARGS]
@@ -86,12 +104,12 @@ def test_argv_passed_exactly(runner):
 
 def test_module_form(runner):
     args = ["-m", "argv_echo", "x", "with space", "", "--quiet"]
-    d = runner.direct(args, cwd=PROGRAMS)
-    s = runner.under(args, cwd=PROGRAMS)
+    d = runner.direct(args)
+    s = runner.under(args)
     assert d.returncode == 0, err(d)
     assert s.returncode == 0, err(s)
     argv = json.loads(s.stdout)
-    assert argv[0] == P["argv_echo.py"]
+    assert argv[0] == str(runner.workdir / "argv_echo.py")
     assert argv[1:] == ["x", "with space", "", "--quiet"]
     assert s.stdout == d.stdout
 
@@ -153,7 +171,7 @@ def test_stdin_passthrough(explicit):
 
 def test_stdin_passthrough_path_form(runner):
     data = b"hello\x00world\n\xff\xfe binary ok\n"
-    s = runner.under(["echo_stdin.py"], cwd=PROGRAMS, input=data)
+    s = runner.under(["echo_stdin.py"], input=data)
     assert s.returncode == 0, err(s)
     assert s.stdout == data
 
@@ -182,7 +200,7 @@ def test_quiet_prints_nothing_of_its_own(explicit):
 
 @pytest.mark.parametrize("code", [0, 3, 255])
 def test_exit_status(runner, code):
-    s = runner.under(["exit_code.py", str(code)], cwd=PROGRAMS)
+    s = runner.under(["exit_code.py", str(code)])
     assert s.returncode == code, err(s)
     assert s.stdout == f"exiting with {code}\n".encode()
 
@@ -213,8 +231,7 @@ def test_killed_by_sigkill_gives_137(explicit):
 # --------------------------------------------------------------------------
 
 def start_signals(spawn, explicit, mode, opts=()):
-    proc = spawn.popen(explicit.stetho_cmd([P["signals.py"], mode], opts),
-                       env=explicit.env, stdin=subprocess.DEVNULL)
+    proc = explicit.popen(spawn, [P["signals.py"], mode], opts)
     line, _, rest = read_line_with_prefix(proc, b"READY", READY_TIMEOUT)
     return proc, rest
 
@@ -300,3 +317,89 @@ def test_quiet_has_no_summary(explicit):
     assert s.returncode == 0, err(s)
     assert s.stdout == b"done\n"
     assert s.stderr == b"", f"--quiet printed: {err(s)}"
+
+
+def test_summary_names_hot_function_in_thread(explicit):
+    s = explicit.under([P["burn_thread.py"], "0.6"])
+    assert s.returncode == 0, err(s)
+    assert s.stdout == b"done\n"
+    assert "burn_in_thread" in err(s), f"summary does not mention burn_in_thread:\n{err(s)}"
+
+
+# --------------------------------------------------------------------------
+# Job control, pipes, lingering descendants
+# --------------------------------------------------------------------------
+
+def wait_state(pid, letters, timeout=10):
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = thread_states(pid).get(pid)
+        if st in letters:
+            return st
+        time.sleep(0.005)
+    pytest.fail(f"pid {pid} never reached state {letters!r} (last {st!r})")
+
+
+def test_stopped_program_is_waited_for_and_resumes(spawn, explicit):
+    """The program SIGSTOPs itself; stetho must keep waiting (like a plain
+    parent would), and after SIGCONT the program finishes normally."""
+    proc = explicit.popen(spawn, [P["stopper.py"]])
+    line, _, rest = read_line_with_prefix(proc, b"STOPPING", READY_TIMEOUT)
+    child = int(line.split()[1])
+    wait_state(child, "tT")
+    time.sleep(0.2)  # give a broken stetho the chance to react to the stop
+    assert proc.poll() is None, f"stetho exited ({proc.returncode}) while the program was only stopped"
+    os.kill(child, signal.SIGCONT)
+    out, e = finish(proc)
+    assert b"resumed" in rest + out, f"program never resumed; stderr {e!r}"
+    assert proc.returncode == 0, f"status {proc.returncode}; stderr {e!r}"
+
+
+def _closed_reader_status(cmd, env, cwd):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                         stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        got = p.stdout.read(1000)
+        p.stdout.close()
+        _, e = p.communicate(timeout=20)
+        return p.returncode, got, e
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{cmd!r} did not exit after its stdout reader went away")
+    finally:
+        kill_tree(p)
+
+
+def test_stdout_reader_goes_away(explicit):
+    """`prog | head`: the program gets EPIPE exactly as when run directly."""
+    d_rc, d_out, d_err = _closed_reader_status(explicit.direct_cmd([P["flood.py"]]), explicit.env,
+                                                explicit.workdir)
+    s_rc, s_out, s_err = _closed_reader_status(explicit.stetho_cmd([P["flood.py"]]), explicit.env,
+                                                explicit.workdir)
+    assert s_out == d_out
+    assert d_rc != 3, "direct run did not see EPIPE; test setup broken"
+    assert s_rc == d_rc, f"status {s_rc}, direct {d_rc}; stderr {s_err[-500:]!r}"
+    assert b"BrokenPipeError" in s_err
+
+
+def test_exits_when_program_exits_despite_lingering_descendant(spawn, explicit):
+    """A grandchild keeps stdout/stderr open; stetho must still exit as soon
+    as the program does (it must not wait for EOF on the program's output)."""
+    proc = explicit.popen(spawn, [P["orphan.py"]])
+    line, _, _ = read_line_with_prefix(proc, b"spawned", READY_TIMEOUT)
+    sleeper = int(line.split()[1])
+    try:
+        t0 = time.monotonic()
+        try:
+            rc = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("stetho still running 10 s after the program exited "
+                        "(waiting for a descendant / EOF?)")
+        assert rc == 0
+        assert time.monotonic() - t0 < 5
+        assert os.path.exists(f"/proc/{sleeper}"), "stetho killed the program's descendant"
+    finally:
+        try:
+            os.kill(sleeper, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

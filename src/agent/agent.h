@@ -1,0 +1,172 @@
+/*
+ * agent.h -- what the parts of libstetho_agent.so share: the process-wide
+ * state, the per-thread state, and the calls between interpose.c (the
+ * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
+ * (turning an allocation into records), chunk.c (per-thread buffers and
+ * the FIFO), stack.c (Python stacks) and sample.c (sampled mode).
+ *
+ * Reentrancy: every path into the agent sets the thread-local agent_guard
+ * first; while it is set, every hook only forwards.  So the agent's own
+ * allocations, the allocations made inside a wrapped Python allocator, and
+ * a signal handler's malloc interrupting the agent are never recorded, and
+ * no lock of ours is ever taken twice by one thread.
+ */
+#ifndef STETHO_AGENT_AGENT_H
+#define STETHO_AGENT_AGENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/protocol.h"
+#include "cpython/target.h"
+
+#define AGENT_HIDDEN __attribute__((visibility("hidden")))
+#define AGENT_EXPORT __attribute__((visibility("default")))
+#define AGENT_TLS __thread __attribute__((tls_model("initial-exec")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum agent_state {
+    AGENT_OFF = 0,          /* forward only: not Python, no FIFO, turned off */
+    AGENT_WAIT_PY,          /* waiting for the interpreter to be initialized */
+    AGENT_ON,               /* recording */
+    AGENT_CLOSED,           /* the process is exiting: buffers were flushed */
+};
+
+/* Process-wide state, set up by the constructor (agent.c). */
+struct agent {
+    int fd;                     /* the FIFO, write end */
+    dev_t fifo_dev;             /* to notice the program closing our fd */
+    ino_t fifo_ino;
+    int sampled;                /* 0: exact mode */
+    uint64_t mean;              /* sampled: mean bytes between samples */
+    int follow;                 /* STETHO_AGENT_FOLLOW=1 */
+    pid_t pid;
+
+    /* Python (pyhooks.c) */
+    struct py_target target;    /* template: each thread copies it */
+    uint64_t runtime;           /* &_PyRuntime */
+    uint64_t main_interp;       /* interpreters.head when hooks went in */
+    int python;                 /* the symbols were found and a layout fits */
+    int safe_reads;             /* process_vm_readv on ourselves works */
+};
+
+extern struct agent agent AGENT_HIDDEN;
+extern _Atomic int agent_state AGENT_HIDDEN;
+extern _Atomic int agent_finalizing AGENT_HIDDEN;      /* FINALIZING was sent */
+extern _Atomic uint64_t agent_code_epoch AGENT_HIDDEN; /* a code object was freed */
+extern _Atomic uint64_t agent_tstate_epoch AGENT_HIDDEN; /* a thread state was freed */
+extern AGENT_TLS int agent_guard AGENT_HIDDEN;
+
+struct stack_state;
+
+/* One per thread that has recorded something; owned by that thread.  The
+ * lock guards the chunk against the exit flusher; the owner takes it per
+ * event, nobody else takes it on the hot path. */
+struct agent_thread {
+    struct agent_thread *next, *prev;       /* registry (chunk.c) */
+    pthread_mutex_t lock;
+    pid_t tid;
+    int new_stream;             /* the next chunk starts this (pid, tid)'s
+                                   id space afresh */
+    int announced;              /* SAMPLED was sent in this stream */
+    uint64_t t0;                /* the chunk's t_ns; 0: no chunk started */
+    size_t len;                 /* bytes used in chunk, header included */
+    uint8_t chunk[AGENT_CHUNK_MAX];
+
+    int64_t countdown;          /* sampled: bytes to the next sample */
+    uint64_t rng;
+
+    struct stack_state *stack;  /* NULL until a Python stack is wanted */
+};
+
+/* ---- interpose.c ---- */
+struct agent_real {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    void (*free)(void *);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+};
+extern struct agent_real agent_real AGENT_HIDDEN;
+void agent_resolve(void) AGENT_HIDDEN;
+
+/* ---- agent.c ---- */
+int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up */
+uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
+void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
+
+/* Should this call be recorded?  The hot-path test of every hook. */
+static inline int agent_should_record(void)
+{
+    int st = atomic_load_explicit(&agent_state, memory_order_relaxed);
+    if (LIKELY(st == AGENT_ON))
+        return !agent_guard;
+    if (st == AGENT_WAIT_PY && !agent_guard)
+        return agent_try_start();
+    return 0;
+}
+
+/* ---- pyhooks.c ---- */
+int pyhooks_init(void) AGENT_HIDDEN;            /* constructor: find Python */
+int pyhooks_ready(void) AGENT_HIDDEN;           /* initialized, on its main thread */
+void pyhooks_install(void) AGENT_HIDDEN;
+
+/* ---- record.c (caller holds agent_guard) ---- */
+void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
+void record_free(int allocator, const void *p) AGENT_HIDDEN;
+void record_realloc(int allocator, const void *old, const void *p, size_t size,
+                    uint64_t t_before) AGENT_HIDDEN;
+void record_finalizing(void) AGENT_HIDDEN;
+
+/* ---- chunk.c ---- */
+struct agent_thread *thread_get(void) AGENT_HIDDEN;    /* NULL: cannot record */
+void thread_lock(struct agent_thread *th) AGENT_HIDDEN;
+void thread_unlock(struct agent_thread *th) AGENT_HIDDEN;
+/* Room for `need` more bytes in th's chunk (flushing it first if it is full
+ * or old); returns where to write, or NULL if recording stopped. */
+uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts) AGENT_HIDDEN;
+void chunk_commit(struct agent_thread *th, uint8_t *end) AGENT_HIDDEN;
+void chunk_flush(struct agent_thread *th) AGENT_HIDDEN;    /* caller holds th->lock */
+void chunks_init(void) AGENT_HIDDEN;
+void chunks_flush_all(void) AGENT_HIDDEN;
+void chunks_atfork_prepare(void) AGENT_HIDDEN;
+void chunks_atfork_parent(void) AGENT_HIDDEN;
+void chunks_atfork_child(int keep) AGENT_HIDDEN;
+
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+#define VARINT_MAX 10
+
+/* ---- stack.c (caller holds th->lock) ---- */
+uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;
+void stack_free(struct stack_state *s) AGENT_HIDDEN;
+void stack_reset(struct stack_state *s) AGENT_HIDDEN;  /* new stream: ids from 1 */
+
+/* ---- sample.c ---- */
+void sample_init(void) AGENT_HIDDEN;
+void sample_thread_init(struct agent_thread *th) AGENT_HIDDEN;
+int sample_take(struct agent_thread *th, size_t size) AGENT_HIDDEN;   /* 1: record it */
+void sample_add(const void *p) AGENT_HIDDEN;
+int sample_remove(const void *p) AGENT_HIDDEN;     /* 1: it was sampled */
+void sample_atfork_child(void) AGENT_HIDDEN;
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * interpose.c -- the functions the agent exports in place of libc's: the
+ * malloc family and anonymous mmap/munmap/mremap.
+ *
+ * Each one forwards to the next definition (dlsym RTLD_NEXT) and, when the
+ * agent records and this thread is not already inside the agent, records
+ * the event.  The real functions are looked up on first use; dlsym itself
+ * may call calloc/malloc before that lookup finished, so those early calls
+ * are served from a static bootstrap arena whose blocks are never handed to
+ * libc's free.  mmap & co fall back to raw system calls until resolved.
+ */
+#include "agent/agent.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct agent_real agent_real;
+
+static AGENT_TLS int resolving;
+
+/* ---- bootstrap arena: what dlsym allocates before malloc is known ---- */
+
+#define BOOT_SIZE (64 * 1024)
+static _Alignas(16) unsigned char boot[BOOT_SIZE];
+static _Atomic size_t boot_used;
+
+static void *boot_alloc(size_t n)
+{
+    /* a size word before each block, so realloc can copy it out */
+    size_t need = (n + 16 + 15) & ~(size_t)15;
+    size_t at = atomic_fetch_add(&boot_used, need);
+    if (at + need > BOOT_SIZE)
+        return NULL;
+    memcpy(boot + at, &n, sizeof n);
+    return boot + at + 16;          /* the arena is zeroed and never reused */
+}
+
+static int in_boot(const void *p)
+{
+    return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + BOOT_SIZE;
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const unsigned char *)p - 16, sizeof n);
+    return n;
+}
+
+/* ---- finding the real functions ---- */
+
+#define LOOKUP(name) \
+    __atomic_store_n((void **)&agent_real.name, dlsym(RTLD_NEXT, #name), __ATOMIC_RELEASE)
+
+void agent_resolve(void)
+{
+    if (resolving)
+        return;
+    resolving = 1;
+    int saved = errno;
+    /* calloc first: dlsym's own first allocation is usually a calloc */
+    LOOKUP(calloc);
+    LOOKUP(malloc);
+    LOOKUP(free);
+    LOOKUP(realloc);
+    LOOKUP(reallocarray);
+    LOOKUP(posix_memalign);
+    LOOKUP(aligned_alloc);
+    LOOKUP(memalign);
+    LOOKUP(valloc);
+    LOOKUP(pvalloc);
+    LOOKUP(mmap);
+    LOOKUP(munmap);
+    LOOKUP(mremap);
+    errno = saved;
+    resolving = 0;
+}
+
+#define REAL(name) (LIKELY(agent_real.name) ? agent_real.name : (agent_resolve(), agent_real.name))
+
+/* ---- the malloc family ---- */
+
+AGENT_EXPORT void *malloc(size_t n)
+{
+    void *(*real)(size_t) = REAL(malloc);
+    if (UNLIKELY(!real))
+        return boot_alloc(n);
+    if (LIKELY(!agent_should_record()))
+        return real(n);
+    agent_guard = 1;
+    void *p = real(n);
+    if (p)
+        record_alloc(AGENT_ALLOC_MALLOC, p, n);
+    agent_guard = 0;
+    return p;
+}
+
+AGENT_EXPORT void *calloc(size_t n, size_t size)
+{
+    void *(*real)(size_t, size_t) = REAL(calloc);
+    if (UNLIKELY(!real)) {
+        if (size && n > SIZE_MAX / size)
+            return NULL;
+        return boot_alloc(n * size);
+    }
+    if (LIKELY(!agent_should_record()))
+        return real(n, size);
+    agent_guard = 1;
+    void *p = real(n, size);
+    if (p)
+        record_alloc(AGENT_ALLOC_CALLOC, p, n * size);
+    agent_guard = 0;
+    return p;
+}
+
+AGENT_EXPORT void free(void *p)
+{
+    if (!p || UNLIKELY(in_boot(p)))
+        return;
+    void (*real)(void *) = REAL(free);
+    if (UNLIKELY(!real))
+        return;                     /* only while dlsym runs: leak it */
+    if (LIKELY(!agent_should_record())) {
+        real(p);
+        return;
+    }
+    agent_guard = 1;
+    record_free(AGENT_ALLOC_MALLOC, p);     /* before: the address may be reused at once */
+    real(p);
+    agent_guard = 0;
+}
+
+/* realloc of a bootstrap block: copy it out into a real one. */
+static void *boot_realloc(void *p, size_t n)
+{
+    void *q = malloc(n);
+    if (q) {
+        size_t old = boot_size(p);
+        memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+}
+
+AGENT_EXPORT void *realloc(void *p, size_t n)
+{
+    if (UNLIKELY(p && in_boot(p)))
+        return boot_realloc(p, n);
+    void *(*real)(void *, size_t) = REAL(realloc);
+    if (UNLIKELY(!real))
+        return p ? NULL : boot_alloc(n);
+    if (LIKELY(!agent_should_record()))
+        return real(p, n);
+    agent_guard = 1;
+    uint64_t t = p ? agent_now() : 0;
+    void *q = real(p, n);
+    if (q || (p && n == 0))             /* realloc(p, 0) frees p */
+        record_realloc(AGENT_ALLOC_REALLOC, p, q, n, t);
+    agent_guard = 0;
+    return q;
+}
+
+AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    if (UNLIKELY(p && in_boot(p))) {
+        if (size && n > SIZE_MAX / size) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return boot_realloc(p, n * size);
+    }
+    void *(*real)(void *, size_t, size_t) = REAL(reallocarray);
+    if (UNLIKELY(!real))
+        return NULL;
+    if (LIKELY(!agent_should_record()))
+        return real(p, n, size);
+    agent_guard = 1;
+    uint64_t t = p ? agent_now() : 0;
+    void *q = real(p, n, size);
+    if (q || (p && n * size == 0))
+        record_realloc(AGENT_ALLOC_REALLOC, p, q, n * size, t);
+    agent_guard = 0;
+    return q;
+}
+
+AGENT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    int (*real)(void **, size_t, size_t) = REAL(posix_memalign);
+    if (UNLIKELY(!real))
+        return ENOMEM;
+    if (LIKELY(!agent_should_record()))
+        return real(out, align, n);
+    agent_guard = 1;
+    int rc = real(out, align, n);
+    if (rc == 0 && *out)
+        record_alloc(AGENT_ALLOC_MEMALIGN, *out, n);
+    agent_guard = 0;
+    return rc;
+}
+
+/* aligned_alloc, memalign: the same shape. */
+#define ALIGNED(name)                                                   \
+    AGENT_EXPORT void *name(size_t align, size_t n)                     \
+    {                                                                   \
+        void *(*real)(size_t, size_t) = REAL(name);                     \
+        if (UNLIKELY(!real))                                            \
+            return NULL;                                                \
+        if (LIKELY(!agent_should_record()))                             \
+            return real(align, n);                                      \
+        agent_guard = 1;                                                \
+        void *p = real(align, n);                                       \
+        if (p)                                                          \
+            record_alloc(AGENT_ALLOC_MEMALIGN, p, n);                   \
+        agent_guard = 0;                                                \
+        return p;                                                       \
+    }
+ALIGNED(aligned_alloc)
+ALIGNED(memalign)
+
+/* valloc, pvalloc: page-aligned; pvalloc rounds the size up to pages. */
+#define PAGED(name, round)                                              \
+    AGENT_EXPORT void *name(size_t n)                                   \
+    {                                                                   \
+        void *(*real)(size_t) = REAL(name);                             \
+        if (UNLIKELY(!real))                                            \
+            return NULL;                                                \
+        if (LIKELY(!agent_should_record()))                             \
+            return real(n);                                             \
+        agent_guard = 1;                                                \
+        void *p = real(n);                                              \
+        if (p) {                                                        \
+            size_t page = (size_t)sysconf(_SC_PAGESIZE);                \
+            record_alloc(AGENT_ALLOC_MEMALIGN, p,                       \
+                         round ? (n + page - 1) / page * page : n);     \
+        }                                                               \
+        agent_guard = 0;                                                \
+        return p;                                                       \
+    }
+PAGED(valloc, 0)
+PAGED(pvalloc, 1)
+
+/* ---- anonymous mappings ---- */
+
+AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *(*real)(void *, size_t, int, int, int, off_t) = agent_real.mmap;
+    if (UNLIKELY(!real)) {
+        long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+        return (void *)r;       /* the syscall wrapper already set errno */
+    }
+    if (LIKELY(!(flags & MAP_ANONYMOUS) || !agent_should_record()))
+        return real(addr, len, prot, flags, fd, off);
+    agent_guard = 1;
+    void *p = real(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED)
+        record_alloc(AGENT_ALLOC_MMAP, p, len);
+    agent_guard = 0;
+    return p;
+}
+
+AGENT_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+AGENT_EXPORT int munmap(void *addr, size_t len)
+{
+    int (*real)(void *, size_t) = agent_real.munmap;
+    if (UNLIKELY(!real))
+        return (int)syscall(SYS_munmap, addr, len);
+    if (LIKELY(!agent_should_record()))
+        return real(addr, len);
+    /* We do not know whether the range was anonymous: stetho drops frees
+     * of addresses it never saw allocated. */
+    agent_guard = 1;
+    record_free(AGENT_ALLOC_MMAP, addr);
+    int rc = real(addr, len);
+    agent_guard = 0;
+    return rc;
+}
+
+AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
+{
+    void *want = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        want = va_arg(ap, void *);
+        va_end(ap);
+    }
+    void *(*real)(void *, size_t, size_t, int, ...) = agent_real.mremap;
+    if (UNLIKELY(!real))
+        return (void *)syscall(SYS_mremap, old, old_len, len, flags, want);
+    if (LIKELY(!agent_should_record()))
+        return real(old, old_len, len, flags, want);
+    agent_guard = 1;
+    uint64_t t = agent_now();
+    void *p = real(old, old_len, len, flags, want);
+    if (p != MAP_FAILED)
+        record_realloc(AGENT_ALLOC_MMAP, old, p, len, t);
+    agent_guard = 0;
+    return p;
+}

@@ -1,0 +1,143 @@
+/*
+ * capture.h -- the capture file: what one profiled run recorded.
+ *
+ * A capture is written while the program runs (capw_*) and read back whole
+ * by every report and export (capture_load).  Format: docs/capture-format.md.
+ * In short: an 16-byte file header, then self-contained zstd-compressed
+ * blocks of records.  Strings, frames and stacks are interned: each is
+ * defined once (in the block that first uses it, or earlier) and referred
+ * to by a small id afterwards.  Because every block is complete in itself,
+ * a file cut anywhere (SIGKILL, disk full, a crash) reads back up to its
+ * last whole block; capture_load() then sets `truncated`.
+ *
+ * Writer contract: ids are dense from 1 (0 = none / the empty stack); the
+ * writer keeps bounded memory besides its intern tables (one block buffer,
+ * flushed when full or on capw_flush / capw_close).  Functions return 0 or
+ * an id on success, -1 (or 0 for ids) on I/O error, after which the writer
+ * only fails.  Not thread-safe: one writer, one thread.
+ *
+ * Reader contract: capture_load() validates everything it reads (bounded
+ * sizes, ids defined before use, checksums); a corrupt or foreign file
+ * gives -1 and one line in `err`, never a crash.  Unknown record types of
+ * a newer minor format version are skipped.
+ */
+#ifndef STETHO_CAPTURE_H
+#define STETHO_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum cap_frame_kind {
+    CAP_FRAME_PYTHON = 0,
+    CAP_FRAME_NATIVE = 1,
+    CAP_FRAME_SYNTHETIC = 2,    /* [gc], [native], [unreadable], ... */
+};
+
+/* Why a thread was not on a CPU; indexes cap_sample.wait_ns. */
+enum cap_wait {
+    CAP_WAIT_IO = 0,
+    CAP_WAIT_SLEEP = 1,
+    CAP_WAIT_LOCK = 2,
+    CAP_WAIT_GIL = 3,
+    CAP_WAIT_OTHER = 4,
+    CAP_WAIT_KINDS = 5,
+};
+
+/* One thread's sample: the stack it was in, and the time since that
+ * thread's previous sample, split as the kernel accounted it.  Invariant
+ * (kept by the sampler): wall_ns = user_ns + sys_ns + sum(wait_ns). */
+struct cap_sample {
+    int32_t pid, tid;
+    uint32_t stack;             /* id; 0 = no Python frames */
+    uint64_t t_ns;              /* when, since the capture's start */
+    uint64_t wall_ns, user_ns, sys_ns;
+    uint64_t wait_ns[CAP_WAIT_KINDS];
+};
+
+/* A profiled process (the program, and each followed child). */
+struct cap_process {
+    int32_t pid, ppid;
+    uint64_t start_ns;          /* since the capture's start */
+    char *python_version;       /* "3.11.7", or NULL if unknown */
+    char *python_executable;
+    int argc;
+    char **argv;
+    int has_exit;
+    int32_t exit_code;          /* shell style: 128+N if killed by signal N */
+    uint64_t end_ns;
+};
+
+struct cap_thread {
+    int32_t pid, tid;
+    char *name;                 /* may be NULL */
+};
+
+struct cap_frame {
+    uint32_t function, file;    /* string ids */
+    int32_t line, first_line;
+    uint8_t kind;               /* enum cap_frame_kind */
+};
+
+struct cap_stack {
+    uint32_t parent;            /* stack id; 0 = this is a root frame */
+    uint32_t frame;             /* frame id, the innermost of this stack */
+    uint32_t depth;             /* 1 for a root frame */
+};
+
+/* ---- writing ---- */
+
+struct capture_writer;
+
+/* Creates (truncates) path.  interval_ns: the sampling interval asked for. */
+struct capture_writer *capw_open(const char *path, uint64_t interval_ns);
+uint32_t capw_string(struct capture_writer *w, const char *s);
+uint32_t capw_frame(struct capture_writer *w, const char *function, const char *file,
+                    int32_t line, int32_t first_line, enum cap_frame_kind kind);
+/* The stack made of `parent` with `frame` called from its innermost frame. */
+uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame);
+int capw_process(struct capture_writer *w, const struct cap_process *p);
+int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
+                      uint64_t end_ns);
+int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name);
+int capw_sample(struct capture_writer *w, const struct cap_sample *s);
+/* Ends the current block (written and fsync-free, so readable at once). */
+int capw_flush(struct capture_writer *w);
+/* Records the run's end and duration, flushes, closes; frees w. */
+int capw_close(struct capture_writer *w, uint64_t duration_ns);
+/* Bytes written so far (header and blocks). */
+uint64_t capw_bytes(const struct capture_writer *w);
+
+/* ---- reading ---- */
+
+struct capture {
+    uint32_t format_version;
+    uint64_t interval_ns;
+    uint64_t start_unix_ns;     /* wall-clock time of the capture's start */
+    int has_duration;
+    uint64_t duration_ns;
+    int truncated;              /* stopped at a cut or corrupt block */
+    char *truncation;           /* why, if truncated */
+
+    char **strings;             /* [id], [0] = NULL */
+    size_t nstrings;
+    struct cap_frame *frames;   /* [id], [0] unused */
+    size_t nframes;
+    struct cap_stack *stacks;   /* [id], [0] = empty stack */
+    size_t nstacks;
+    struct cap_process *processes;
+    size_t nprocesses;
+    struct cap_thread *threads;
+    size_t nthreads;
+    struct cap_sample *samples;
+    size_t nsamples;
+};
+
+/* 0 on success (possibly truncated), -1 with a one-line reason in err. */
+int capture_load(const char *path, struct capture *c, char *err, size_t errlen);
+/* The same from memory (for the fuzzer and tests). */
+int capture_load_mem(const uint8_t *data, size_t size, struct capture *c,
+                     char *err, size_t errlen);
+void capture_free(struct capture *c);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * varint.h -- LEB128 varints and zigzag, the encoding of every field inside
+ * a capture record; a growable byte buffer for writing them and a bounded
+ * cursor for reading them.
+ *
+ * A varint holds 7 bits per byte, low bits first, the high bit set on every
+ * byte but the last; a uint64 takes at most 10 bytes.  Zigzag maps signed
+ * values to unsigned ones so small negative numbers stay short:
+ * 0, -1, 1, -2, ... -> 0, 1, 2, 3, ...
+ */
+#ifndef STETHO_CAPTURE_VARINT_H
+#define STETHO_CAPTURE_VARINT_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t unzigzag(uint64_t u)
+{
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* ---- writing ---- */
+
+struct vbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;                    /* an allocation failed; the contents are short */
+};
+
+static inline int vbuf_reserve(struct vbuf *b, size_t more)
+{
+    if (b->oom)
+        return -1;
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < more)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline void vbuf_put(struct vbuf *b, const void *src, size_t n)
+{
+    if (n && vbuf_reserve(b, n) == 0) {
+        memcpy(b->p + b->len, src, n);
+        b->len += n;
+    }
+}
+
+static inline void vbuf_varint(struct vbuf *b, uint64_t v)
+{
+    if (vbuf_reserve(b, 10) < 0)
+        return;
+    while (v >= 0x80) {
+        b->p[b->len++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b->p[b->len++] = (uint8_t)v;
+}
+
+static inline void vbuf_svarint(struct vbuf *b, int64_t v)
+{
+    vbuf_varint(b, zigzag(v));
+}
+
+/* ---- reading ---- */
+
+/* Reading past the end or an over-long varint sets `bad` and yields zeros,
+ * so a decoder can read a whole record and check `bad` once. */
+struct vcur {
+    const uint8_t *p, *end;
+    int bad;
+};
+
+static inline uint64_t vcur_varint(struct vcur *c)
+{
+    uint64_t v = 0;
+
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (c->p >= c->end)
+            break;
+        uint8_t b = *c->p++;
+        if (shift == 63 && b > 1)
+            break;              /* more than 64 bits */
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = 1;
+    c->p = c->end;
+    return 0;
+}
+
+static inline int64_t vcur_svarint(struct vcur *c)
+{
+    return unzigzag(vcur_varint(c));
+}
+
+static inline size_t vcur_left(const struct vcur *c)
+{
+    return (size_t)(c->end - c->p);
+}
+
+#endif

@@ -1,0 +1,447 @@
+/*
+ * writer.c -- writing a capture file while the program runs (capw_*).
+ *
+ * Records are encoded into one raw block buffer; a block is compressed and
+ * written when the buffer passes CAPF_BLOCK_TARGET, on capw_flush and on
+ * capw_close.  All blocks are pieces of one zstd stream, each ended with a
+ * zstd flush, so a small block (the sampler flushes every 200 ms) still
+ * compresses against the data before it, yet decodes as soon as it is
+ * written.  Interned definitions are emitted the moment they are first
+ * seen, which is always before the record that uses them.
+ */
+#include "capture/capture.h"
+#include "capture/format.h"
+#include "capture/intern.h"
+#include "capture/varint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define ZSTD_LEVEL 6            /* cheap at sampling rates; level 3 is ~10% bigger */
+
+struct capture_writer {
+    int fd;
+    int failed;                 /* an I/O or memory error: only fail from now */
+    int err;                    /* errno of that error, for capw_close */
+    uint64_t bytes;             /* written so far */
+    ZSTD_CCtx *zc;
+    struct intern in;
+    struct vbuf raw;            /* the current block's records */
+    struct vbuf rec;            /* the payload of the record being built */
+    struct vbuf out;            /* block header + compressed bytes */
+    /* What the next SAMPLE is delta-encoded against; reset per block. */
+    int32_t prev_pid, prev_tid;
+    uint64_t prev_t;
+    struct capf_last last[CAPF_THREAD_SLOTS];
+};
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t r = write(fd, p, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Marks the writer failed, remembering why. */
+static int fail(struct capture_writer *w, int err)
+{
+    if (!w->failed) {
+        w->failed = 1;
+        w->err = err;
+    }
+    return -1;
+}
+
+/* Compresses the raw buffer as the next block and writes it.  Mode
+ * ZSTD_e_end also ends the zstd frame (only for the last block). */
+static int flush_block(struct capture_writer *w, ZSTD_EndDirective mode)
+{
+    if (w->failed)
+        return -1;
+    if (w->raw.oom || w->rec.oom)
+        return fail(w, ENOMEM);
+    if (w->raw.len == 0 && mode != ZSTD_e_end)
+        return 0;
+
+    ZSTD_inBuffer in = { w->raw.p, w->raw.len, 0 };
+    w->out.len = 0;
+    if (vbuf_reserve(&w->out, CAPF_BLOCK_HEADER_LEN) < 0)
+        return fail(w, ENOMEM);
+    w->out.len = CAPF_BLOCK_HEADER_LEN;     /* filled in below */
+    for (;;) {
+        if (vbuf_reserve(&w->out, ZSTD_CStreamOutSize()) < 0)
+            return fail(w, ENOMEM);
+        ZSTD_outBuffer o = { w->out.p + w->out.len, w->out.cap - w->out.len, 0 };
+        size_t r = ZSTD_compressStream2(w->zc, &o, &in, mode);
+        if (ZSTD_isError(r))
+            return fail(w, ENOMEM);     /* zstd fails only for memory */
+        w->out.len += o.pos;
+        if (r == 0 && in.pos == in.size)
+            break;
+    }
+
+    uint8_t *h = w->out.p;
+    size_t clen = w->out.len - CAPF_BLOCK_HEADER_LEN;
+    capf_put32(h, CAPF_BLOCK_MAGIC);
+    capf_put32(h + 4, (uint32_t)w->raw.len);
+    capf_put32(h + 8, (uint32_t)clen);
+    capf_put32(h + 12, capf_crc32(h + CAPF_BLOCK_HEADER_LEN, clen));
+    if (write_all(w->fd, w->out.p, w->out.len) < 0)
+        return fail(w, errno);
+    w->bytes += w->out.len;
+
+    w->raw.len = 0;
+    w->prev_pid = w->prev_tid = 0;
+    w->prev_t = 0;
+    memset(w->last, 0, sizeof w->last);
+    /* A huge record (a long argv) may have grown the buffers: give the
+     * memory back so the steady state stays small. */
+    if (w->raw.cap > 4 * CAPF_BLOCK_TARGET) {
+        free(w->raw.p);
+        w->raw.p = NULL;
+        w->raw.cap = 0;
+    }
+    if (w->out.cap > 4 * CAPF_BLOCK_TARGET) {
+        free(w->out.p);
+        w->out.p = NULL;
+        w->out.cap = w->out.len = 0;
+    }
+    return 0;
+}
+
+/* Appends the record built in w->rec to the block, flushing a full block. */
+static int emit(struct capture_writer *w, enum capf_record type)
+{
+    if (w->failed)
+        return -1;
+    vbuf_varint(&w->raw, type);
+    vbuf_varint(&w->raw, w->rec.len);
+    vbuf_put(&w->raw, w->rec.p, w->rec.len);
+    w->rec.len = 0;
+    if (w->raw.oom || w->rec.oom)
+        return fail(w, ENOMEM);
+    if (w->raw.len >= CAPF_BLOCK_TARGET)
+        return flush_block(w, ZSTD_e_flush);
+    return 0;
+}
+
+/* How much of s to keep: at most CAPF_STRING_MAX bytes, not splitting a
+ * UTF-8 sequence. */
+static size_t string_len(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n <= CAPF_STRING_MAX)
+        return n;
+    n = CAPF_STRING_MAX;
+    while (n > 0 && ((uint8_t)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+/* A string field inside a record: varint 0 for NULL, else length + 1 and
+ * the bytes. */
+static void put_str(struct vbuf *b, const char *s)
+{
+    if (!s) {
+        vbuf_varint(b, 0);
+        return;
+    }
+    size_t n = string_len(s);
+    vbuf_varint(b, (uint64_t)n + 1);
+    vbuf_put(b, s, n);
+}
+
+static size_t str_cost(const char *s)
+{
+    return s ? string_len(s) + 10 : 1;
+}
+
+struct capture_writer *capw_open(const char *path, uint64_t interval_ns)
+{
+    struct capture_writer *w = calloc(1, sizeof *w);
+    uint8_t header[CAPF_HEADER_LEN];
+    struct timespec now;
+    int saved;
+
+    if (!w)
+        return NULL;
+    intern_init(&w->in);
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        free(w);
+        return NULL;
+    }
+    w->zc = ZSTD_createCCtx();
+    if (!w->zc ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, ZSTD_LEVEL)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_windowLog, CAPF_WINDOW_LOG))) {
+        errno = ENOMEM;
+        goto fail;
+    }
+
+    memcpy(header, CAPF_MAGIC, CAPF_MAGIC_LEN);
+    capf_put32(header + 8, CAPF_VERSION);
+    capf_put32(header + 12, 0);
+    if (write_all(w->fd, header, sizeof header) < 0)
+        goto fail;
+    w->bytes = sizeof header;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    vbuf_varint(&w->rec, interval_ns);
+    vbuf_varint(&w->rec, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+    if (emit(w, CAPF_META) < 0) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    return w;
+
+fail:
+    saved = errno;
+    close(w->fd);
+    ZSTD_freeCCtx(w->zc);
+    free(w->rec.p);
+    free(w->raw.p);
+    free(w);
+    errno = saved;
+    return NULL;
+}
+
+static uint32_t string_id(struct capture_writer *w, const char *s)
+{
+    int fresh;
+    uint32_t id;
+
+    if (!s)
+        return 0;
+    size_t n = string_len(s);
+    id = intern_string(&w->in, s, n, &fresh);
+    if (!id) {
+        fail(w, ENOMEM);
+        return 0;
+    }
+    if (fresh) {
+        vbuf_put(&w->rec, s, n);
+        if (emit(w, CAPF_STRING) < 0)
+            return 0;
+    }
+    return id;
+}
+
+uint32_t capw_string(struct capture_writer *w, const char *s)
+{
+    if (!w || w->failed)
+        return 0;
+    return string_id(w, s);
+}
+
+uint32_t capw_frame(struct capture_writer *w, const char *function, const char *file,
+                    int32_t line, int32_t first_line, enum cap_frame_kind kind)
+{
+    struct ikey_frame k;
+    int fresh;
+    uint32_t id;
+
+    if (!w || w->failed)
+        return 0;
+    k.function = string_id(w, function);
+    k.file = string_id(w, file);
+    if (w->failed)
+        return 0;
+    k.line = line;
+    k.first_line = first_line;
+    k.kind = (uint8_t)kind;
+    id = intern_frame(&w->in, &k, &fresh);
+    if (!id) {
+        fail(w, ENOMEM);
+        return 0;
+    }
+    if (fresh) {
+        vbuf_varint(&w->rec, k.function);
+        vbuf_varint(&w->rec, k.file);
+        vbuf_svarint(&w->rec, k.line);
+        vbuf_svarint(&w->rec, k.first_line);
+        vbuf_varint(&w->rec, k.kind);
+        if (emit(w, CAPF_FRAME) < 0)
+            return 0;
+    }
+    return id;
+}
+
+uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame)
+{
+    int fresh;
+    uint32_t id;
+
+    if (!w || w->failed)
+        return 0;
+    /* An id never handed out would make readers drop the whole block. */
+    if (parent > w->in.nstacks || frame == 0 || frame > w->in.nframes) {
+        errno = EINVAL;
+        return 0;
+    }
+    id = intern_stack(&w->in, parent, frame, &fresh);
+    if (!id) {
+        fail(w, ENOMEM);
+        return 0;
+    }
+    if (fresh) {
+        vbuf_varint(&w->rec, parent);
+        vbuf_varint(&w->rec, frame);
+        if (emit(w, CAPF_STACK) < 0)
+            return 0;
+    }
+    return id;
+}
+
+int capw_process(struct capture_writer *w, const struct cap_process *p)
+{
+    size_t used;
+    int argc = 0;
+
+    if (!w || w->failed)
+        return -1;
+    vbuf_svarint(&w->rec, p->pid);
+    vbuf_svarint(&w->rec, p->ppid);
+    vbuf_varint(&w->rec, p->start_ns);
+    put_str(&w->rec, p->python_version);
+    put_str(&w->rec, p->python_executable);
+    /* Keep the record within CAPF_RECORD_MAX: drop trailing arguments. */
+    used = w->rec.len + 10;
+    while (argc < p->argc && used + str_cost(p->argv[argc]) <= CAPF_RECORD_MAX)
+        used += str_cost(p->argv[argc++]);
+    vbuf_varint(&w->rec, (uint64_t)argc);
+    for (int i = 0; i < argc; i++)
+        put_str(&w->rec, p->argv[i]);
+    if (emit(w, CAPF_PROCESS) < 0)
+        return -1;
+    if (p->has_exit)
+        return capw_process_exit(w, p->pid, p->exit_code, p->end_ns);
+    return 0;
+}
+
+int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
+                      uint64_t end_ns)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_svarint(&w->rec, pid);
+    vbuf_svarint(&w->rec, exit_code);
+    vbuf_varint(&w->rec, end_ns);
+    return emit(w, CAPF_PROCESS_EXIT);
+}
+
+int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_svarint(&w->rec, pid);
+    vbuf_svarint(&w->rec, tid);
+    put_str(&w->rec, name);
+    return emit(w, CAPF_THREAD);
+}
+
+int capw_sample(struct capture_writer *w, const struct cap_sample *s)
+{
+    uint64_t comp[CAPF_COMPONENTS] = { s->user_ns, s->sys_ns };
+    uint64_t sum = 0, predicted;
+    unsigned flags = 0;
+    int overflow = 0, implied = -1;
+
+    if (!w || w->failed)
+        return -1;
+    if (s->stack > w->in.nstacks) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (int i = 0; i < CAP_WAIT_KINDS; i++)
+        comp[2 + i] = s->wait_ns[i];
+    for (int i = 0; i < CAPF_COMPONENTS; i++) {
+        if (comp[i])
+            flags |= 1u << i;
+        if (comp[i] && (implied < 0 || comp[i] > comp[implied]))
+            implied = i;
+        overflow |= sum + comp[i] < sum;
+        sum += comp[i];
+    }
+    /* The sampler keeps wall = user + sys + waits, so one component is
+     * free; and wall itself is usually the time since the thread's last
+     * sample, so it is free too. */
+    if (implied >= 0 && !overflow && sum == s->wall_ns)
+        flags |= (unsigned)(implied + 1) << CAPF_S_IMPLIED_SHIFT;
+    else
+        implied = -1;
+    if (!capf_predict(w->last, s->pid, s->tid, s->t_ns, &predicted) || predicted != s->wall_ns)
+        flags |= CAPF_S_WALL;
+    if (s->pid != w->prev_pid)
+        flags |= CAPF_S_PID;
+
+    vbuf_varint(&w->rec, flags);
+    if (flags & CAPF_S_PID)
+        vbuf_svarint(&w->rec, (int64_t)s->pid - w->prev_pid);
+    vbuf_svarint(&w->rec, (int64_t)s->tid - w->prev_tid);
+    vbuf_varint(&w->rec, s->stack);
+    vbuf_svarint(&w->rec, (int64_t)(s->t_ns - w->prev_t));
+    if (flags & CAPF_S_WALL)
+        vbuf_varint(&w->rec, s->wall_ns);
+    for (int i = 0; i < CAPF_COMPONENTS; i++)
+        if (comp[i] && i != implied)
+            vbuf_varint(&w->rec, comp[i]);
+    w->prev_pid = s->pid;
+    w->prev_tid = s->tid;
+    w->prev_t = s->t_ns;
+    capf_remember(w->last, s->pid, s->tid, s->t_ns);
+    return emit(w, CAPF_SAMPLE);
+}
+
+int capw_flush(struct capture_writer *w)
+{
+    if (!w)
+        return -1;
+    return flush_block(w, ZSTD_e_flush);
+}
+
+int capw_close(struct capture_writer *w, uint64_t duration_ns)
+{
+    int rc;
+
+    if (!w)
+        return -1;
+    if (!w->failed) {
+        vbuf_varint(&w->rec, duration_ns);
+        if (emit(w, CAPF_END) == 0)
+            flush_block(w, ZSTD_e_end);
+    }
+    /* close() errors matter (NFS reports write errors there); on Linux
+     * the fd is gone even when it says EINTR, so never retry. */
+    if (close(w->fd) < 0 && errno != EINTR)
+        fail(w, errno);
+    rc = w->failed ? -1 : 0;
+    ZSTD_freeCCtx(w->zc);
+    intern_free(&w->in);
+    free(w->raw.p);
+    free(w->rec.p);
+    free(w->out.p);
+    if (rc < 0)
+        errno = w->err;
+    free(w);
+    return rc;
+}
+
+uint64_t capw_bytes(const struct capture_writer *w)
+{
+    return w ? w->bytes : 0;
+}

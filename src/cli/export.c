@@ -1,0 +1,108 @@
+/*
+ * export.c -- `stetho export CAPTURE --format F [-o FILE]`: write a capture
+ * in a format other tools read.  Each format is one function (export.h).
+ */
+#include "cli/cli.h"
+#include "cli/export.h"
+#include "cli/report_args.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*write)(const struct capture *c, FILE *out);
+} formats[] = {
+    { "json", export_json },
+};
+
+#define NFORMATS (sizeof formats / sizeof formats[0])
+
+static void export_usage(FILE *f)
+{
+    fputs("usage: stetho export CAPTURE --format FORMAT [-o FILE]\n"
+          "options:\n"
+          "  -f, --format FORMAT   json (stetho-profile/1, see docs/json-schema.md)\n"
+          "  -o, --output FILE     write to FILE instead of standard output\n", f);
+}
+
+static int unknown_format(const char *name)
+{
+    char known[256] = "";
+    for (size_t i = 0; i < NFORMATS; i++) {
+        if (i)
+            strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, formats[i].name, sizeof known - strlen(known) - 1);
+    }
+    if (!name)
+        return cli_error("export: --format needs a format (known: %s)", known);
+    return cli_error("export: unknown format '%s' (known: %s)", name, known);
+}
+
+int cmd_export(int argc, char **argv)
+{
+    const char *path = NULL, *format = NULL, *output = NULL;
+    int options = 1;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!options || a[0] != '-' || !a[1]) {
+            if (path)
+                return cli_error("export: one capture at a time ('%s' and '%s')", path, a);
+            path = a;
+        } else if (!strcmp(a, "--")) {
+            options = 0;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            export_usage(stdout);
+            return 0;
+        } else if (cli_option(argc, argv, &i, "--format", &v) ||
+                   cli_option(argc, argv, &i, "-f", &v)) {
+            if (!v)
+                return unknown_format(NULL);
+            format = v;
+        } else if (cli_option(argc, argv, &i, "--output", &v) ||
+                   cli_option(argc, argv, &i, "-o", &v)) {
+            if (!v || !v[0])
+                return cli_error("export: -o needs a file name");
+            output = v;
+        } else {
+            return cli_error("export: unknown option '%s' (see 'stetho export --help')", a);
+        }
+    }
+    if (!format)
+        return unknown_format(NULL);
+    size_t k = 0;
+    while (k < NFORMATS && strcmp(formats[k].name, format))
+        k++;
+    if (k == NFORMATS)
+        return unknown_format(format);
+    if (!path)
+        return cli_error("export: which capture? (usage: stetho export CAPTURE --format %s)",
+                         format);
+
+    struct capture c;
+    if (cli_load_capture("export", path, &c) < 0)
+        return STETHO_EXIT_USAGE;
+    FILE *out = stdout;
+    if (output && strcmp(output, "-") && !(out = fopen(output, "w"))) {
+        int e = errno;
+        capture_free(&c);
+        return cli_error("export: cannot write %s: %s", output, strerror(e));
+    }
+    int rc = formats[k].write(&c, out);
+    int failed = rc < 0 || ferror(out), to_file = out != stdout;
+    int e = errno;
+    if (to_file ? fclose(out) != 0 : fflush(out) != 0) {
+        failed = 1;
+        e = errno;
+    }
+    capture_free(&c);
+    if (failed) {
+        if (to_file)
+            remove(output);     /* not half a file that looks whole */
+        return cli_error("export: cannot write %s: %s", output ? output : "standard output",
+                         rc < 0 ? "out of memory" : strerror(e));
+    }
+    return 0;
+}

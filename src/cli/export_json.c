@@ -1,0 +1,244 @@
+/*
+ * export_json.c -- the capture as one JSON document, schema
+ * "stetho-profile/1" (docs/json-schema.md): the program, its threads, the
+ * frame table, one entry per distinct (pid, tid, stack) with its summed
+ * metrics, and the totals.
+ *
+ * Seconds are printed as exact decimals of the recorded nanoseconds (not
+ * rounded floats), so the stacks' values add up exactly to the totals.
+ */
+#include "cli/cli.h"
+#include "cli/export.h"
+#include "report/kmap.h"
+#include "report/profile.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct stack_row {
+    int32_t pid, tid;
+    uint32_t stack;
+    struct prof_metrics m;
+};
+
+struct thread_row {
+    int32_t pid, tid;
+    const char *name;
+};
+
+/* Grow *v (of *cap elements of size sz) to hold one more than n. */
+static int reserve(void **v, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *nv = realloc(*v, ncap * sz);
+    if (!nv)
+        return -1;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+/* ns as decimal seconds: 1500000000 -> 1.5, 7 -> 0.000000007 */
+static void put_secs(FILE *f, uint64_t ns)
+{
+    unsigned long long whole = ns / 1000000000u, frac = ns % 1000000000u;
+    if (!frac) {
+        fprintf(f, "%llu", whole);
+        return;
+    }
+    int digits = 9;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    fprintf(f, "%llu.%0*llu", whole, digits, frac);
+}
+
+static void put_metrics(FILE *f, const struct prof_metrics *m)
+{
+    static const char *const wait_keys[CAP_WAIT_KINDS] = {
+        "wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s",
+    };
+    fprintf(f, "\"samples\": %llu, \"wall_s\": ", (unsigned long long)m->samples);
+    put_secs(f, m->wall_ns);
+    fputs(", \"cpu_user_s\": ", f);
+    put_secs(f, m->user_ns);
+    fputs(", \"cpu_sys_s\": ", f);
+    put_secs(f, m->sys_ns);
+    for (int k = 0; k < CAP_WAIT_KINDS; k++) {
+        fprintf(f, ", \"%s\": ", wait_keys[k]);
+        put_secs(f, m->wait_ns[k]);
+    }
+}
+
+static const char *string_at(const struct capture *c, uint32_t id)
+{
+    return id < c->nstrings && c->strings[id] ? c->strings[id] : "";
+}
+
+static void put_program(FILE *f, const struct capture *c)
+{
+    const struct cap_process *p = c->nprocesses ? &c->processes[0] : NULL;
+    uint64_t duration = c->duration_ns;
+    if (!c->has_duration) {
+        /* cut short: the run lasted at least until its last sample */
+        duration = 0;
+        for (size_t i = 0; i < c->nsamples; i++)
+            if (c->samples[i].t_ns > duration)
+                duration = c->samples[i].t_ns;
+    }
+    fputs(" \"program\": {\"argv\": [", f);
+    for (int i = 0; p && i < p->argc; i++) {
+        if (i)
+            fputs(", ", f);
+        json_string(f, p->argv[i] ? p->argv[i] : "");
+    }
+    fputs("], \"python_version\": ", f);
+    json_string(f, p ? p->python_version : NULL);
+    fputs(", \"python_executable\": ", f);
+    json_string(f, p ? p->python_executable : NULL);
+    if (p)
+        fprintf(f, ", \"pid\": %d", (int)p->pid);
+    else
+        fputs(", \"pid\": null", f);
+    if (p && p->has_exit)
+        fprintf(f, ", \"exit_code\": %d", (int)p->exit_code);
+    else
+        fputs(", \"exit_code\": null", f);
+    fputs(", \"duration_s\": ", f);
+    put_secs(f, duration);
+    fputs(", \"interval_s\": ", f);
+    put_secs(f, c->interval_ns);
+    fputs("},\n", f);
+}
+
+/* Every thread: those the capture names, then any only seen in samples. */
+static int put_threads(FILE *f, const struct capture *c)
+{
+    struct kmap index = {0};
+    struct thread_row *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = -1, isnew;
+
+    for (size_t i = 0; i < c->nthreads + c->nsamples; i++) {
+        int from_record = i < c->nthreads;
+        int32_t pid = from_record ? c->threads[i].pid : c->samples[i - c->nthreads].pid;
+        int32_t tid = from_record ? c->threads[i].tid : c->samples[i - c->nthreads].tid;
+        uint32_t *slot = kmap_put(&index, (uint32_t)pid, (uint32_t)tid, (uint32_t)n, &isnew);
+        if (!slot)
+            goto out;
+        if (isnew) {
+            if (reserve((void **)&v, &cap, n, sizeof *v) < 0)
+                goto out;
+            v[n++] = (struct thread_row){ pid, tid, NULL };
+        }
+        /* a thread renamed later keeps its latest name */
+        if (from_record && c->threads[i].name)
+            v[*slot].name = c->threads[i].name;
+    }
+    fputs(" \"threads\": [", f);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s\n  {\"pid\": %d, \"tid\": %d, \"name\": ", i ? "," : "",
+                (int)v[i].pid, (int)v[i].tid);
+        json_string(f, v[i].name);
+        fputc('}', f);
+    }
+    fputs("],\n", f);
+    rc = 0;
+out:
+    kmap_free(&index);
+    free(v);
+    return rc;
+}
+
+static void put_frames(FILE *f, const struct capture *c)
+{
+    static const char *const kinds[] = { "python", "native", "synthetic" };
+    fputs(" \"frames\": [", f);
+    for (size_t id = 1; id < c->nframes; id++) {
+        const struct cap_frame *fr = &c->frames[id];
+        fprintf(f, "%s\n  {\"function\": ", id > 1 ? "," : "");
+        json_string(f, string_at(c, fr->function));
+        fputs(", \"file\": ", f);
+        json_string(f, string_at(c, fr->file));
+        fprintf(f, ", \"line\": %d, \"first_line\": %d, \"kind\": \"%s\"}", (int)fr->line,
+                (int)fr->first_line, kinds[fr->kind <= CAP_FRAME_SYNTHETIC ? fr->kind : 2]);
+    }
+    fputs("],\n", f);
+}
+
+/* Frame indices of stack, root first (frame id - 1, as "frames" lists them). */
+static void put_stack_frames(FILE *f, const struct capture *c, uint32_t stack,
+                             uint32_t *buf, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t s = stack; s && s < c->nstacks && n < cap; s = c->stacks[s].parent) {
+        uint32_t fr = c->stacks[s].frame;
+        if (fr && fr < c->nframes)
+            buf[n++] = fr - 1;
+    }
+    fputc('[', f);
+    for (size_t i = n; i > 0; i--)
+        fprintf(f, "%s%u", i < n ? ", " : "", (unsigned)buf[i - 1]);
+    fputc(']', f);
+}
+
+static int put_stacks(FILE *f, const struct capture *c, struct prof_metrics *total)
+{
+    struct kmap index = {0};
+    struct stack_row *v = NULL;
+    uint32_t *buf = malloc((c->nstacks ? c->nstacks : 1) * sizeof *buf);
+    size_t n = 0, cap = 0;
+    int rc = -1, isnew;
+    if (!buf)
+        goto out;
+
+    for (size_t i = 0; i < c->nsamples; i++) {
+        const struct cap_sample *s = &c->samples[i];
+        uint64_t who = (uint64_t)(uint32_t)s->pid << 32 | (uint32_t)s->tid;
+        uint32_t *slot = kmap_put(&index, who, s->stack, (uint32_t)n, &isnew);
+        if (!slot)
+            goto out;
+        if (isnew) {
+            if (reserve((void **)&v, &cap, n, sizeof *v) < 0)
+                goto out;
+            v[n++] = (struct stack_row){ s->pid, s->tid, s->stack, {0} };
+        }
+        prof_metrics_add(&v[*slot].m, s);
+        prof_metrics_add(total, s);
+    }
+    fputs(" \"stacks\": [", f);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s\n  {\"pid\": %d, \"tid\": %d, \"frames\": ", i ? "," : "",
+                (int)v[i].pid, (int)v[i].tid);
+        put_stack_frames(f, c, v[i].stack, buf, c->nstacks);
+        fputs(", ", f);
+        put_metrics(f, &v[i].m);
+        fputc('}', f);
+    }
+    fputs("],\n", f);
+    rc = 0;
+out:
+    kmap_free(&index);
+    free(v);
+    free(buf);
+    return rc;
+}
+
+int export_json(const struct capture *c, FILE *out)
+{
+    struct prof_metrics total = {0};
+    fputs("{\"schema\": \"stetho-profile/1\",\n", out);
+    put_program(out, c);
+    if (put_threads(out, c) < 0)
+        return -1;
+    put_frames(out, c);
+    if (put_stacks(out, c, &total) < 0)
+        return -1;
+    fputs(" \"totals\": {", out);
+    put_metrics(out, &total);
+    fputs("}}\n", out);
+    return 0;
+}

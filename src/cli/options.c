@@ -1,0 +1,96 @@
+/* options.c -- the options `run` and `attach` share. */
+#include "cli/options.h"
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void options_defaults(struct common_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->interval_ms = 10;
+}
+
+/* The value of "--name=value", "--name value" or "-x value". */
+static const char *value_of(int argc, char **argv, int *i, const char *longname,
+                            const char *shortname)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(longname);
+    if (!strncmp(a, longname, n) && a[n] == '=')
+        return a + n + 1;
+    if (!strcmp(a, longname) || (shortname && !strcmp(a, shortname))) {
+        if (*i + 1 >= argc)
+            return "";
+        return argv[++*i];
+    }
+    return NULL;
+}
+
+static int number(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= lo && d <= hi))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        o->quiet = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--subprocesses")) {
+        o->subprocesses = 1;
+        return 1;
+    }
+    if ((v = value_of(argc, argv, i, "--interval", "-i"))) {
+        if (number(v, 0.05, 10000, &o->interval_ms) < 0) {
+            cli_error("--interval takes milliseconds from 0.05 to 10000 (got '%s')", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((v = value_of(argc, argv, i, "--output", "-o"))) {
+        if (!*v) {
+            cli_error("--output needs a file name");
+            return -1;
+        }
+        o->output = v;
+        return 1;
+    }
+    if ((v = value_of(argc, argv, i, "--duration", NULL))) {
+        if (number(v, 0.001, 1e9, &o->duration_s) < 0) {
+            cli_error("--duration takes seconds (got '%s')", v);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+void options_capture_path(const struct common_opts *o, const char *name, pid_t pid,
+                          char *out, size_t len)
+{
+    if (o->output) {
+        snprintf(out, len, "%s", o->output);
+        return;
+    }
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    char clean[64];
+    size_t k = 0;
+    for (const char *p = base; *p && k + 1 < sizeof clean; p++) {
+        if (!strcmp(p, ".py"))
+            break;
+        char c = *p;
+        clean[k++] = (c == '/' || c == ' ' || c < 32) ? '_' : c;
+    }
+    clean[k] = 0;
+    snprintf(out, len, "stetho-%s-%d.stetho", k ? clean : "python", (int)pid);
+}

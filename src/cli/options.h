@@ -1,0 +1,35 @@
+/*
+ * options.h -- options shared by `run` and `attach`.
+ *
+ * Contract: options_parse_one() looks at argv[*i]; if it is a shared
+ * option it consumes it (and its value, advancing *i) and returns 1; 0 if
+ * it is not one of them; -1 after printing a one-line error for a bad
+ * value.  options_capture_path() picks the output: -o as given, else
+ * "stetho-<name>-<pid>.stetho" in the working directory.
+ */
+#ifndef STETHO_CLI_OPTIONS_H
+#define STETHO_CLI_OPTIONS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct common_opts {
+    double interval_ms;         /* default 10 */
+    const char *output;         /* -o, or NULL */
+    int quiet;
+    int subprocesses;
+    double duration_s;          /* attach only; 0 = none */
+};
+
+void options_defaults(struct common_opts *o);
+int options_parse_one(struct common_opts *o, int argc, char **argv, int *i);
+void options_capture_path(const struct common_opts *o, const char *name, pid_t pid,
+                          char *out, size_t len);
+
+#define OPTIONS_HELP \
+    "  -o, --output PATH     the capture file (default stetho-NAME-PID.stetho)\n" \
+    "  -i, --interval MS     sampling interval in milliseconds (default 10, jittered)\n" \
+    "  --subprocesses        also profile child Python processes\n" \
+    "  -q, --quiet           print nothing of stetho's own\n"
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * report_run.c -- what `run` and `attach` print when recording ends: the
+ * call tree of the capture just written (like pyinstrument), then where
+ * the capture is and how to look at it again.
+ */
+#include "cli/cli.h"
+#include "cli/session.h"
+#include "capture/capture.h"
+#include "report/tree_print.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+void report_after_run(const char *capture_path, const struct session_result *res, FILE *out)
+{
+    if (res->samples == 0) {
+        if (res->error[0])
+            fprintf(out, "stetho: no samples: %s\n", res->error);
+        else
+            fprintf(out, "stetho: no samples (the program ended before its first sample)\n");
+    } else {
+        struct capture c;
+        char err[256];
+        if (capture_load(capture_path, &c, err, sizeof err) == 0) {
+            struct tree_opts o;
+            tree_opts_init(&o);
+            o.color = isatty(fileno(out)) && !getenv("NO_COLOR");
+            fputc('\n', out);
+            report_tree_print(&c, &o, out);
+            capture_free(&c);
+        } else {
+            fprintf(out, "stetho: cannot read back %s: %s\n", capture_path, err);
+        }
+    }
+    fprintf(out, "\nstetho: %llu samples in %.2f s, saved in %s (view again: stetho tree %s)\n",
+            (unsigned long long)res->samples, res->seconds, capture_path, capture_path);
+}

@@ -1,0 +1,36 @@
+/*
+ * session.h -- record one profiling session into a capture file.
+ *
+ * Contract: session_record() samples `pid` (and, if asked, its
+ * descendants) every interval (jittered) until the program exits, a
+ * SIGINT/SIGTERM reaches stetho (attach only: for `run` those go to the
+ * program), or `duration_s` passes; it flushes the capture every 200 ms, so
+ * a killed stetho leaves a readable file.  If `child` is set, pid is our
+ * child: its exit status is reaped into *exit_status (shell style).
+ * Returns 0, or -1 with a one-line message printed (capture not writable).
+ */
+#ifndef STETHO_CLI_SESSION_H
+#define STETHO_CLI_SESSION_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct session_opts {
+    uint64_t interval_ns;
+    int follow_children;
+    double duration_s;          /* 0: no limit */
+    const char *capture_path;
+    char *const *argv;          /* the program's, for the capture */
+};
+
+struct session_result {
+    int exit_status;            /* -1 if unknown */
+    uint64_t samples;
+    double seconds;
+    char error[512];            /* why nothing was sampled, if so */
+};
+
+int session_record(pid_t pid, int child, const struct session_opts *o,
+                   struct session_result *res);
+
+#endif

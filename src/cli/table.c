@@ -1,0 +1,170 @@
+/*
+ * table.c -- `stetho table CAPTURE [options]`: the functions (or lines)
+ * that took the most time, one row each, with the time split into CPU and
+ * the kinds of waiting.
+ *
+ * The user/sys/wait columns and the sample count follow --sort: with
+ * "self" they split each row's self time, with "total" its total time, so
+ * a row's columns always add up to the time it is sorted by (for wall).
+ */
+#include "cli/cli.h"
+#include "cli/report_args.h"
+#include "report/location.h"
+#include "report/profile.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct table_opts {
+    int lines;
+    int by_total;
+    enum prof_metric metric;
+    long limit;                 /* 0 = every row */
+};
+
+static void table_usage(FILE *f)
+{
+    fputs("usage: stetho table CAPTURE [options]\n"
+          "options:\n"
+          "  --lines               one row per line, not per function\n"
+          "  --sort self|total     order by own time (default) or time including callees\n"
+          "  --metric M            wall (default), cpu, user, sys or wait\n"
+          "  --limit N             print the first N rows (default 30, 0 = all)\n", f);
+}
+
+/* qsort has no context argument: sort pointers to rows paired with keys. */
+struct row {
+    const struct prof_site *site;
+    uint64_t key, tiebreak;
+};
+
+static int by_key(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? 1 : -1;
+    if (x->tiebreak != y->tiebreak)
+        return x->tiebreak < y->tiebreak ? 1 : -1;
+    return x->site < y->site ? -1 : x->site > y->site;
+}
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static int print_table(const struct profile *p, const struct table_opts *o, FILE *f)
+{
+    const struct prof_site *sites = o->lines ? p->lines : p->funcs;
+    size_t n = o->lines ? p->nlines : p->nfuncs, nrows = 0;
+    struct row *rows = malloc((n ? n : 1) * sizeof *rows);
+    if (!rows)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct prof_site *s = &sites[i];
+        if (!s->total.samples)
+            continue;
+        uint64_t self = prof_metric_ns(&s->self, o->metric);
+        uint64_t total = prof_metric_ns(&s->total, o->metric);
+        rows[nrows++] = (struct row){ s, o->by_total ? total : self, o->by_total ? self : total };
+    }
+    qsort(rows, nrows, sizeof *rows, by_key);
+
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = '\0';
+    const char *m = prof_metric_name(o->metric);
+    fprintf(f, "%s by %s %s time; user..other split the %s time (seconds)\n",
+            o->lines ? "Lines" : "Functions", o->by_total ? "total" : "self", m,
+            o->by_total ? "total" : "self");
+    char self_h[16], total_h[16];
+    snprintf(self_h, sizeof self_h, "self %s", m);
+    snprintf(total_h, sizeof total_h, "total %s", m);
+    fprintf(f, "%10s %10s %8s %8s %8s %8s %8s %8s %8s %8s  %s\n", self_h, total_h, "user",
+            "sys", "io", "sleep", "lock", "gil", "other", "samples",
+            o->lines ? "line" : "function");
+    uint64_t whole = prof_metric_ns(&p->total, o->metric);
+    for (size_t i = 0; i < nrows && (o->limit == 0 || (long)i < o->limit); i++) {
+        const struct prof_site *s = rows[i].site;
+        const struct prof_metrics *split = o->by_total ? &s->total : &s->self;
+        fprintf(f, "%10.3f %10.3f %8.3f %8.3f", secs(prof_metric_ns(&s->self, o->metric)),
+                secs(prof_metric_ns(&s->total, o->metric)), secs(split->user_ns),
+                secs(split->sys_ns));
+        for (int k = 0; k < CAP_WAIT_KINDS; k++)
+            fprintf(f, " %8.3f", secs(split->wait_ns[k]));
+        fprintf(f, " %8llu  %s", (unsigned long long)split->samples, s->function);
+        if (s->file[0])
+            fprintf(f, "  %s", loc_short(s->file, cwd));
+        if (s->line > 0)
+            fprintf(f, ":%d", (int)s->line);
+        fputc('\n', f);
+    }
+    if (o->limit && nrows > (size_t)o->limit)
+        fprintf(f, "... %zu more (--limit 0 shows every row)\n", nrows - (size_t)o->limit);
+    fprintf(f, "%10s %10.3f %8.3f %8.3f", "", secs(whole), secs(p->total.user_ns),
+            secs(p->total.sys_ns));
+    for (int k = 0; k < CAP_WAIT_KINDS; k++)
+        fprintf(f, " %8.3f", secs(p->total.wait_ns[k]));
+    fprintf(f, " %8llu  (all samples)\n", (unsigned long long)p->total.samples);
+    free(rows);
+    return 0;
+}
+
+int cmd_table(int argc, char **argv)
+{
+    struct table_opts o = { .metric = PROF_WALL, .limit = 30 };
+    const char *path = NULL;
+    int options = 1;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!options || a[0] != '-' || !a[1]) {
+            if (path)
+                return cli_error("table: one capture at a time ('%s' and '%s')", path, a);
+            path = a;
+        } else if (!strcmp(a, "--")) {
+            options = 0;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            table_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--lines")) {
+            o.lines = 1;
+        } else if (cli_option(argc, argv, &i, "--sort", &v)) {
+            if (v && !strcmp(v, "self"))
+                o.by_total = 0;
+            else if (v && !strcmp(v, "total"))
+                o.by_total = 1;
+            else
+                return cli_error("table: --sort takes self or total");
+        } else if (cli_option(argc, argv, &i, "--metric", &v)) {
+            if (cli_metric("table", v, &o.metric) < 0)
+                return STETHO_EXIT_USAGE;
+        } else if (cli_option(argc, argv, &i, "--limit", &v)) {
+            char *end;
+            long n = v ? strtol(v, &end, 10) : -1;
+            if (!v || end == v || *end || n < 0)
+                return cli_error("table: --limit takes a number of rows (0 = all)");
+            o.limit = n;
+        } else {
+            return cli_error("table: unknown option '%s' (see 'stetho table --help')", a);
+        }
+    }
+    if (!path)
+        return cli_error("table: which capture? (usage: stetho table CAPTURE)");
+
+    struct capture c;
+    if (cli_load_capture("table", path, &c) < 0)
+        return STETHO_EXIT_USAGE;
+    struct profile p;
+    int rc = profile_build(&p, &c, NULL);
+    if (rc == 0) {
+        rc = print_table(&p, &o, stdout);
+        profile_free(&p);
+    }
+    capture_free(&c);
+    if (fflush(stdout) != 0 || rc < 0)
+        return cli_error("table: cannot print the table (out of memory or output closed)");
+    return 0;
+}

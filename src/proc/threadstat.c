@@ -1,0 +1,206 @@
+/*
+ * threadstat.c -- per-thread scheduler accounting from /proc, cheaply.
+ *
+ * Three small files per thread per sample; keeping them open and pread()ing
+ * from offset 0 avoids an open/close pair each (procfs regenerates the
+ * contents on every read from the start).
+ */
+#include "proc/threadstat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum { F_SCHEDSTAT, F_STAT, F_SYSCALL, NFILES };
+static const char *const file_names[NFILES] = { "schedstat", "stat", "syscall" };
+
+struct entry {
+    pid_t tid;                  /* 0: free */
+    int fd[NFILES];
+    int used;                   /* read since the last sweep */
+};
+
+struct threadstat {
+    pid_t pid;
+    struct entry *v;
+    size_t n, cap;
+};
+
+struct threadstat *threadstat_new(pid_t pid)
+{
+    struct threadstat *ts = calloc(1, sizeof *ts);
+    if (ts)
+        ts->pid = pid;
+    return ts;
+}
+
+static void entry_close(struct entry *e)
+{
+    for (int i = 0; i < NFILES; i++)
+        if (e->fd[i] >= 0)
+            close(e->fd[i]);
+    e->tid = 0;
+}
+
+void threadstat_free(struct threadstat *ts)
+{
+    if (!ts)
+        return;
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->v[i].tid)
+            entry_close(&ts->v[i]);
+    free(ts->v);
+    free(ts);
+}
+
+void threadstat_sweep(struct threadstat *ts)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        struct entry *e = &ts->v[i];
+        if (!e->used) {
+            entry_close(e);
+            continue;
+        }
+        e->used = 0;
+        ts->v[k++] = *e;
+    }
+    ts->n = k;
+}
+
+static struct entry *get(struct threadstat *ts, pid_t tid)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->v[i].tid == tid)
+            return &ts->v[i];
+    if (ts->n == ts->cap) {
+        size_t ncap = ts->cap ? ts->cap * 2 : 16;
+        struct entry *nv = realloc(ts->v, ncap * sizeof *nv);
+        if (!nv)
+            return NULL;
+        ts->v = nv;
+        ts->cap = ncap;
+    }
+    struct entry *e = &ts->v[ts->n];
+    e->tid = tid;
+    e->used = 0;
+    for (int i = 0; i < NFILES; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/%s", (int)ts->pid, (int)tid,
+                 file_names[i]);
+        e->fd[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (e->fd[i] < 0 && i != F_SYSCALL) {   /* syscall needs ptrace rights */
+            for (int j = 0; j < i; j++)
+                if (e->fd[j] >= 0)
+                    close(e->fd[j]);
+            return NULL;
+        }
+    }
+    ts->n++;
+    return e;
+}
+
+static ssize_t read_file(int fd, char *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = pread(fd, buf, len - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        buf[n] = 0;
+    return n;
+}
+
+/* /stat: "tid (comm) S ppid ... utime stime ..."; comm may hold spaces and
+ * parentheses, so parse from the last ')'. */
+static int parse_stat(const char *buf, struct thread_times *t)
+{
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return -1;
+    t->state = p[2];
+    /* fields after the state: ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime (utime is the 11th) */
+    p += 3;
+    for (int i = 0; i < 11; i++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    unsigned long long ut, st;
+    if (sscanf(p, "%llu %llu", &ut, &st) != 2)
+        return -1;
+    t->utime = ut;
+    t->stime = st;
+    return 0;
+}
+
+int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *t)
+{
+    struct entry *e = get(ts, tid);
+    char buf[1024];
+    if (!e)
+        return -1;
+    e->used = 1;
+    unsigned long long on, wait;
+    if (read_file(e->fd[F_SCHEDSTAT], buf, sizeof buf) <= 0 ||
+        sscanf(buf, "%llu %llu", &on, &wait) != 2)
+        return -1;
+    t->cpu_ns = on;
+    t->runq_ns = wait;
+    if (read_file(e->fd[F_STAT], buf, sizeof buf) <= 0 || parse_stat(buf, t) < 0)
+        return -1;
+    t->syscall = -1;
+    t->syscall_arg0 = 0;
+    /* "running", or "-1 sp pc" (blocked outside a syscall), or
+     * "nr arg0 ... sp pc"; only worth asking when the thread sleeps */
+    if (t->state != 'R' && e->fd[F_SYSCALL] >= 0 &&
+        read_file(e->fd[F_SYSCALL], buf, sizeof buf) > 0) {
+        long nr;
+        unsigned long long a0;
+        if (sscanf(buf, "%ld 0x%llx", &nr, &a0) == 2 && nr >= 0) {
+            t->syscall = nr;
+            t->syscall_arg0 = a0;
+        }
+    }
+    return 0;
+}
+
+enum wait_class wait_classify(long nr)
+{
+    switch (nr) {
+    case SYS_nanosleep:
+    case SYS_clock_nanosleep:
+    case SYS_pause:
+        return WAITC_SLEEP;
+    case SYS_futex:
+#ifdef SYS_futex_waitv
+    case SYS_futex_waitv:
+#endif
+        return WAITC_FUTEX;
+    case SYS_read: case SYS_write: case SYS_readv: case SYS_writev:
+    case SYS_pread64: case SYS_pwrite64: case SYS_preadv: case SYS_pwritev:
+    case SYS_preadv2: case SYS_pwritev2:
+    case SYS_recvfrom: case SYS_sendto: case SYS_recvmsg: case SYS_sendmsg:
+    case SYS_recvmmsg: case SYS_sendmmsg: case SYS_sendfile: case SYS_splice:
+    case SYS_poll: case SYS_ppoll: case SYS_select: case SYS_pselect6:
+    case SYS_epoll_wait: case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+    case SYS_epoll_pwait2:
+#endif
+    case SYS_accept: case SYS_accept4: case SYS_connect:
+    case SYS_open: case SYS_openat: case SYS_fsync: case SYS_fdatasync:
+    case SYS_io_getevents:
+#ifdef SYS_io_uring_enter
+    case SYS_io_uring_enter:
+#endif
+        return WAITC_IO;
+    default:
+        return WAITC_OTHER;
+    }
+}

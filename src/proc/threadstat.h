@@ -1,0 +1,43 @@
+/*
+ * threadstat.h -- what the kernel says a thread has been doing.
+ *
+ * Contract: threadstat_read() fills a thread's cumulative CPU time
+ * (/proc/PID/task/TID/schedstat: on-CPU and run-queue ns, exact), its user
+ * and system clock ticks (/stat: utime, stime; the kernel scales them so
+ * their sum tracks the exact CPU time), its scheduler state letter, and --
+ * if it is blocked -- the system call it is blocked in with its first
+ * argument (/syscall).  File descriptors are kept open in a small cache
+ * keyed by tid, so a steady-state read is three preads.  -1 if the thread
+ * is gone.  Also: classify a blocking system call into a wait kind.
+ */
+#ifndef STETHO_PROC_THREADSTAT_H
+#define STETHO_PROC_THREADSTAT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct thread_times {
+    uint64_t cpu_ns;            /* time on a CPU */
+    uint64_t runq_ns;           /* time runnable, waiting for a CPU */
+    uint64_t utime, stime;      /* clock ticks */
+    char state;                 /* 'R', 'S', 'D', 'T', 'Z', ... */
+    long syscall;               /* blocked in this syscall; -1 none/unknown */
+    uint64_t syscall_arg0;
+};
+
+enum wait_class {
+    WAITC_IO, WAITC_SLEEP, WAITC_FUTEX, WAITC_OTHER,
+};
+
+struct threadstat;
+
+struct threadstat *threadstat_new(pid_t pid);
+void threadstat_free(struct threadstat *ts);
+int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *out);
+/* Close the descriptors of threads not read since the last call (gone or
+ * no longer sampled). */
+void threadstat_sweep(struct threadstat *ts);
+
+enum wait_class wait_classify(long syscall_nr);
+
+#endif

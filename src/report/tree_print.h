@@ -1,0 +1,37 @@
+/*
+ * tree_print.h -- the call tree as text, the way `stetho tree` and the end
+ * of `stetho run` show it.
+ *
+ * A header (program, Python, duration, samples, and wall = user + sys +
+ * waiting with the numbers), then one line per node:
+ *
+ *   1.234s 45.6%  compute  app.py:12  [user 1.10 sys 0.02 wait 0.11 (io 0.10 lock 0.01)]
+ *
+ * children below their parent with tree guides, largest first, nodes
+ * under min_percent of the whole left out.  Library frames are collapsed
+ * unless show_all (see profile.h).  Colour is ANSI escapes, only if asked.
+ */
+#ifndef STETHO_REPORT_TREE_PRINT_H
+#define STETHO_REPORT_TREE_PRINT_H
+
+#include <stdio.h>
+#include "capture/capture.h"
+#include "report/profile.h"
+
+struct tree_opts {
+    enum prof_metric metric;    /* sorts, cuts and heads each line */
+    int show_all;               /* no library-frame collapsing */
+    double min_percent;         /* leave out nodes under this share */
+    int merge_threads;          /* one tree, not one per thread */
+    int color;
+    int has_range;              /* only samples in [t0_ns, t1_ns) */
+    uint64_t t0_ns, t1_ns;
+};
+
+/* Defaults: wall, collapsed, 1%, per thread, no colour, everything. */
+void tree_opts_init(struct tree_opts *o);
+
+/* 0, or -1 when out of memory or `out` failed. */
+int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *out);
+
+#endif

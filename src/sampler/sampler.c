@@ -1,0 +1,344 @@
+/*
+ * sampler.c -- the sampling loop's body: processes -> threads -> samples.
+ */
+#include "sampler/sampler.h"
+#include "sampler/timesplit.h"
+#include "cpython/target.h"
+#include "cpython/walker.h"
+#include "proc/threadstat.h"
+#include "proc/threads.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHILD_SCAN_EVERY 5      /* ticks between looks for new children */
+#define EAGER_ATTEMPTS 200      /* discovery on every tick at first ... */
+#define LAZY_EVERY 25           /* ... then on every 25th */
+
+struct thread_slot {
+    pid_t tid;
+    int seen;                   /* in the latest snapshot */
+    int named;
+    struct timesplit split;
+};
+
+struct process {
+    pid_t pid, ppid;
+    int alive;
+    int open;                   /* target usable */
+    int announced;              /* PROCESS record written */
+    unsigned attempts;
+    int walk_failures;
+    struct py_target target;
+    struct threadstat *stat;
+    struct thread_slot *threads;
+    size_t nthreads, cap;
+};
+
+struct sampler {
+    struct capture_writer *w;
+    struct sampler_opts opts;
+    uint64_t start_ns;
+    struct process *procs;
+    size_t nprocs, cap;
+    struct py_snapshot snap;
+    uint64_t ticks, samples;
+    char last_error[512];
+    uint32_t synthetic_gc;      /* frame ids, made on first use */
+    char cmdline[65536];        /* scratch for /proc/PID/cmdline */
+};
+
+struct sampler *sampler_new(struct capture_writer *w, const struct sampler_opts *o,
+                            uint64_t start_ns)
+{
+    struct sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->w = w;
+    s->opts = *o;
+    s->start_ns = start_ns;
+    return s;
+}
+
+static void process_close(struct process *p)
+{
+    if (p->open)
+        py_target_close(&p->target);
+    p->open = 0;
+    threadstat_free(p->stat);
+    p->stat = NULL;
+    free(p->threads);
+    p->threads = NULL;
+    p->nthreads = p->cap = 0;
+}
+
+void sampler_free(struct sampler *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nprocs; i++)
+        process_close(&s->procs[i]);
+    free(s->procs);
+    py_snapshot_free(&s->snap);
+    free(s);
+}
+
+static struct process *find_process(struct sampler *s, pid_t pid)
+{
+    for (size_t i = 0; i < s->nprocs; i++)
+        if (s->procs[i].pid == pid)
+            return &s->procs[i];
+    return NULL;
+}
+
+int sampler_add(struct sampler *s, pid_t pid, pid_t ppid)
+{
+    if (find_process(s, pid))
+        return 0;
+    if (s->nprocs == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 4;
+        struct process *np = realloc(s->procs, ncap * sizeof *np);
+        if (!np)
+            return -1;
+        s->procs = np;
+        s->cap = ncap;
+    }
+    struct process *p = &s->procs[s->nprocs++];
+    memset(p, 0, sizeof *p);
+    p->pid = pid;
+    p->ppid = ppid;
+    p->alive = 1;
+    return 0;
+}
+
+static uint64_t rel(const struct sampler *s, uint64_t now)
+{
+    return now > s->start_ns ? now - s->start_ns : 0;
+}
+
+/* Read /proc/PID/cmdline into an argv (for the PROCESS record). */
+static int read_cmdline(pid_t pid, char *buf, size_t len, char **argv, int max)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    int argc = 0;
+    for (size_t i = 0; i < n && argc < max; i += strlen(buf + i) + 1)
+        argv[argc++] = buf + i;
+    return argc;
+}
+
+static void announce(struct sampler *s, struct process *p, uint64_t now)
+{
+    char *argv[512];
+    struct cap_process cp = {0};
+    cp.pid = p->pid;
+    cp.ppid = p->ppid;
+    cp.start_ns = rel(s, now);
+    cp.python_version = p->open ? p->target.version : NULL;
+    cp.python_executable = p->open ? p->target.binary : NULL;
+    cp.argc = read_cmdline(p->pid, s->cmdline, sizeof s->cmdline, argv, 512);
+    cp.argv = argv;
+    if (cp.argc == 0 && p->ppid == 0 && s->opts.argv) {
+        while (s->opts.argv[cp.argc])
+            cp.argc++;
+        cp.argv = (char **)s->opts.argv;
+    }
+    capw_process(s->w, &cp);
+    p->announced = 1;
+}
+
+static int try_open(struct sampler *s, struct process *p, uint64_t now)
+{
+    if (p->attempts >= EAGER_ATTEMPTS && s->ticks % LAZY_EVERY)
+        return 0;
+    p->attempts++;
+    struct py_error err;
+    if (py_target_open(&p->target, p->pid, &err) != PY_OK) {
+        if (p->ppid == 0)
+            snprintf(s->last_error, sizeof s->last_error, "%s", err.msg);
+        return 0;
+    }
+    p->open = 1;
+    p->walk_failures = 0;
+    if (!p->stat)
+        p->stat = threadstat_new(p->pid);
+    if (!p->announced)
+        announce(s, p, now);
+    return 1;
+}
+
+static struct thread_slot *thread_slot(struct process *p, pid_t tid)
+{
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i].tid == tid)
+            return &p->threads[i];
+    if (p->nthreads == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 8;
+        struct thread_slot *nt = realloc(p->threads, ncap * sizeof *nt);
+        if (!nt)
+            return NULL;
+        p->threads = nt;
+        p->cap = ncap;
+    }
+    struct thread_slot *t = &p->threads[p->nthreads++];
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    return t;
+}
+
+/* Forget threads that were not in this snapshot (ended). */
+static void drop_unseen(struct process *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->nthreads; i++)
+        if (p->threads[i].seen) {
+            p->threads[i].seen = 0;
+            p->threads[k++] = p->threads[i];
+        }
+    p->nthreads = k;
+}
+
+static uint32_t intern_stack(struct sampler *s, const struct py_thread *th, int gc)
+{
+    uint32_t stack = 0;
+    for (size_t k = th->n; k-- > 0;) {         /* root (outermost) first */
+        const struct py_frame *f = &s->snap.frames[th->first + k];
+        uint32_t frame;
+        if (f->code)
+            frame = capw_frame(s->w, f->code->name, f->code->filename, f->line,
+                               f->code->firstlineno, CAP_FRAME_PYTHON);
+        else
+            frame = capw_frame(s->w, py_frame_name(f), "", 0, 0, CAP_FRAME_SYNTHETIC);
+        stack = capw_stack(s->w, stack, frame);
+    }
+    if (gc) {
+        if (!s->synthetic_gc)
+            s->synthetic_gc = capw_frame(s->w, "[gc]", "", 0, 0, CAP_FRAME_SYNTHETIC);
+        stack = capw_stack(s->w, stack, s->synthetic_gc);
+    }
+    return stack;
+}
+
+static void sample_process(struct sampler *s, struct process *p, uint64_t now)
+{
+    if (!p->open && !try_open(s, p, now))
+        return;
+    if (py_walk(&p->target, &s->snap) < 0) {
+        /* finalised, exec'd, or gone: look for it again on later ticks */
+        if (++p->walk_failures >= 3) {
+            py_target_close(&p->target);
+            p->open = 0;
+            p->attempts = 0;
+        }
+        return;
+    }
+    p->walk_failures = 0;
+    const struct py_layout *l = &p->target.layout;
+    for (size_t i = 0; i < s->snap.nthreads; i++) {
+        const struct py_thread *th = &s->snap.threads[i];
+        struct thread_times tt;
+        if (th->tid <= 0 || threadstat_read(p->stat, th->tid, &tt) < 0)
+            continue;
+        struct thread_slot *slot = thread_slot(p, th->tid);
+        if (!slot)
+            continue;
+        slot->seen = 1;
+        if (!slot->named) {
+            char name[64];
+            capw_thread(s->w, p->pid, th->tid,
+                        thread_name(p->pid, th->tid, name, sizeof name) == 0 ? name : NULL);
+            slot->named = 1;
+        }
+        struct split sp;
+        if (!timesplit_update(&slot->split, now, &tt, s->snap.gil_addr, l->gil_size, &sp))
+            continue;
+        struct cap_sample cs = {
+            .pid = p->pid, .tid = th->tid, .t_ns = rel(s, now),
+            .wall_ns = sp.wall, .user_ns = sp.user, .sys_ns = sp.sys,
+        };
+        memcpy(cs.wait_ns, sp.wait, sizeof cs.wait_ns);
+        cs.stack = intern_stack(s, th, s->snap.gc_collecting == 1 && th->holds_gil == 1);
+        capw_sample(s->w, &cs);
+        s->samples++;
+    }
+    drop_unseen(p);
+    threadstat_sweep(p->stat);
+}
+
+/* Children of pid, from /proc/PID/task/TID/children (all its threads). */
+static void scan_children(struct sampler *s, pid_t pid, uint64_t now)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char cpath[300];
+        snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", (int)pid, de->d_name);
+        FILE *f = fopen(cpath, "r");
+        if (!f)
+            continue;
+        int child;
+        while (fscanf(f, "%d", &child) == 1)
+            if (!find_process(s, child))
+                sampler_add(s, child, pid);
+        fclose(f);
+    }
+    closedir(d);
+    (void)now;
+}
+
+void sampler_tick(struct sampler *s, uint64_t now)
+{
+    s->ticks++;
+    /* sampler_add may move procs: iterate by index, re-fetch each time */
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (!s->procs[i].alive)
+            continue;
+        if (s->opts.follow_children && s->ticks % CHILD_SCAN_EVERY == 1)
+            scan_children(s, s->procs[i].pid, now);
+        struct process *p = &s->procs[i];
+        if (p->ppid != 0 && kill(p->pid, 0) < 0 && errno == ESRCH) {
+            sampler_exited(s, p->pid, -1, now);    /* a descendant we can't wait for */
+            continue;
+        }
+        sample_process(s, p, now);
+    }
+}
+
+void sampler_exited(struct sampler *s, pid_t pid, int exit_code, uint64_t now)
+{
+    struct process *p = find_process(s, pid);
+    if (!p || !p->alive)
+        return;
+    p->alive = 0;
+    if (!p->announced && p->ppid == 0)
+        announce(s, p, now);        /* the program, even if never Python */
+    if (p->announced)
+        capw_process_exit(s->w, pid, exit_code, rel(s, now));
+    process_close(p);
+}
+
+uint64_t sampler_samples(const struct sampler *s)
+{
+    return s->samples;
+}
+
+const char *sampler_last_error(const struct sampler *s)
+{
+    return s->last_error;
+}

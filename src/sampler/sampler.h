@@ -1,0 +1,46 @@
+/*
+ * sampler.h -- sample Python processes from outside into a capture.
+ *
+ * Contract: a sampler watches a set of processes (the program, and with
+ * `follow_children` every descendant it finds).  Each sampler_tick() reads
+ * every Python thread's stack and the kernel's time accounting for it, and
+ * writes one sample per thread to the capture, weighted by the real time
+ * since that thread's previous sample.  Processes whose interpreter is not
+ * up yet (or that exec'd) are rediscovered on later ticks; a process that
+ * is not Python is watched (for its children) but not sampled.  The target
+ * is never stopped or modified.
+ */
+#ifndef STETHO_SAMPLER_H
+#define STETHO_SAMPLER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "capture/capture.h"
+
+struct sampler_opts {
+    int follow_children;
+    char *const *argv;          /* the program's argv, if /proc no longer has it */
+};
+
+struct sampler;
+
+/* start_ns: CLOCK_MONOTONIC time the capture's t=0 refers to. */
+struct sampler *sampler_new(struct capture_writer *w, const struct sampler_opts *o,
+                            uint64_t start_ns);
+void sampler_free(struct sampler *s);
+
+/* Watch pid (ppid 0 for the program itself). */
+int sampler_add(struct sampler *s, pid_t pid, pid_t ppid);
+
+/* Sample everything once; now_ns on CLOCK_MONOTONIC. */
+void sampler_tick(struct sampler *s, uint64_t now_ns);
+
+/* Record that pid ended (exit_code < 0: unknown, e.g. not our child). */
+void sampler_exited(struct sampler *s, pid_t pid, int exit_code, uint64_t now_ns);
+
+/* Number of samples written, and the last discovery error of the program
+ * (for a message when nothing could be sampled). */
+uint64_t sampler_samples(const struct sampler *s);
+const char *sampler_last_error(const struct sampler *s);
+
+#endif

@@ -1,0 +1,561 @@
+/*
+ * test_profile.c -- the report aggregates (report/profile.h) on captures
+ * made by hand in memory, where every number is known: self and total per
+ * tree node, recursion counted once in function totals, threads apart and
+ * merged, processes, the time range, library-frame collapsing, the text
+ * tree, and the JSON export adding up.  Then, through the capture writer
+ * and reader, the same tree from a real file.
+ */
+#include "check.h"
+#include "capture/capture.h"
+#include "cli/export.h"
+#include "report/profile.h"
+#include "report/tree_print.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MS 1000000ull
+
+/* A capture built in place; the arrays are the capture's. */
+struct fixture {
+    struct capture c;
+    char *strings[64];
+    struct cap_frame frames[32];
+    struct cap_stack stacks[32];
+    struct cap_sample samples[64];
+    struct cap_process procs[4];
+    struct cap_thread threads[8];
+    char *argv[3];
+};
+
+static void fx_init(struct fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->c.format_version = 1;
+    f->c.interval_ns = 10 * MS;
+    f->c.has_duration = 1;
+    f->c.duration_ns = 1000 * MS;
+    f->c.strings = f->strings;
+    f->c.nstrings = 1;
+    f->c.frames = f->frames;
+    f->c.nframes = 1;
+    f->c.stacks = f->stacks;
+    f->c.nstacks = 1;
+    f->c.samples = f->samples;
+    f->c.processes = f->procs;
+    f->c.threads = f->threads;
+    f->argv[0] = "python3";
+    f->argv[1] = "app.py";
+    f->procs[0] = (struct cap_process){ .pid = 100, .python_version = "3.11.7",
+                                        .python_executable = "/usr/bin/python3",
+                                        .argc = 2, .argv = f->argv, .has_exit = 1 };
+    f->c.nprocesses = 1;
+}
+
+static void fx_free(struct fixture *f)
+{
+    for (size_t i = 1; i < f->c.nstrings; i++)
+        free(f->strings[i]);
+}
+
+static uint32_t fx_str(struct fixture *f, const char *s)
+{
+    for (size_t i = 1; i < f->c.nstrings; i++)
+        if (!strcmp(f->strings[i], s))
+            return (uint32_t)i;
+    f->strings[f->c.nstrings] = strdup(s);
+    return (uint32_t)f->c.nstrings++;
+}
+
+static uint32_t fx_frame(struct fixture *f, const char *fn, const char *file, int first, int line)
+{
+    f->frames[f->c.nframes] = (struct cap_frame){ fx_str(f, fn), fx_str(f, file), line, first,
+                                                  CAP_FRAME_PYTHON };
+    return (uint32_t)f->c.nframes++;
+}
+
+static uint32_t fx_stack(struct fixture *f, uint32_t parent, uint32_t frame)
+{
+    uint32_t depth = parent ? f->stacks[parent].depth + 1 : 1;
+    f->stacks[f->c.nstacks] = (struct cap_stack){ parent, frame, depth };
+    return (uint32_t)f->c.nstacks++;
+}
+
+/* Times in ms: user, sys, then io, sleep, lock, gil, other waits. */
+static void fx_sample(struct fixture *f, int32_t pid, int32_t tid, uint32_t stack, uint64_t t,
+                      uint64_t user, uint64_t sys, uint64_t io, uint64_t sleep, uint64_t lock,
+                      uint64_t gil, uint64_t other)
+{
+    struct cap_sample *s = &f->samples[f->c.nsamples++];
+    *s = (struct cap_sample){ .pid = pid, .tid = tid, .stack = stack, .t_ns = t * MS,
+                              .user_ns = user * MS, .sys_ns = sys * MS,
+                              .wait_ns = { io * MS, sleep * MS, lock * MS, gil * MS, other * MS } };
+    s->wall_ns = s->user_ns + s->sys_ns;
+    for (int k = 0; k < CAP_WAIT_KINDS; k++)
+        s->wall_ns += s->wait_ns[k];
+}
+
+/* The child of node `parent` whose function is `fn` (or kind THREAD with tid). */
+static const struct prof_node *child(const struct profile *p, const struct prof_node *parent,
+                                     const char *fn)
+{
+    for (uint32_t i = 0; i < parent->nchildren; i++) {
+        const struct prof_node *n = &p->nodes[p->children[parent->first_child + i]];
+        const struct prof_site *s = prof_node_site(p, n);
+        if (s && !strcmp(s->function, fn))
+            return n;
+    }
+    return NULL;
+}
+
+static const struct prof_node *thread_node(const struct profile *p, const struct prof_node *parent,
+                                           int32_t tid)
+{
+    for (uint32_t i = 0; i < parent->nchildren; i++) {
+        const struct prof_node *n = &p->nodes[p->children[parent->first_child + i]];
+        if (n->kind == PROF_NODE_THREAD && n->tid == tid)
+            return n;
+    }
+    return NULL;
+}
+
+static const struct prof_site *func(const struct profile *p, const char *fn)
+{
+    for (size_t i = 0; i < p->nfuncs; i++)
+        if (!strcmp(p->funcs[i].function, fn))
+            return &p->funcs[i];
+    return NULL;
+}
+
+static const struct prof_site *line_of(const struct profile *p, const char *fn, int line)
+{
+    for (size_t i = 0; i < p->nlines; i++)
+        if (!strcmp(p->lines[i].function, fn) && p->lines[i].line == line)
+            return &p->lines[i];
+    return NULL;
+}
+
+/*
+ * <module> -> main -> compute (lines 13 and 14)
+ *                  -> fib -> fib
+ * thread 1 of pid 100, plus one sample with no Python stack.
+ */
+static void app_capture(struct fixture *f)
+{
+    fx_init(f);
+    uint32_t mod = fx_frame(f, "<module>", "/home/u/app.py", 1, 30);
+    uint32_t mainf = fx_frame(f, "main", "/home/u/app.py", 5, 6);
+    uint32_t comp13 = fx_frame(f, "compute", "/home/u/app.py", 12, 13);
+    uint32_t comp14 = fx_frame(f, "compute", "/home/u/app.py", 12, 14);
+    uint32_t fib = fx_frame(f, "fib", "/home/u/app.py", 20, 21);
+    uint32_t s1 = fx_stack(f, 0, mod);
+    uint32_t s2 = fx_stack(f, s1, mainf);
+    uint32_t s3 = fx_stack(f, s2, comp13);
+    uint32_t s4 = fx_stack(f, s2, comp14);
+    uint32_t s5 = fx_stack(f, s2, fib);
+    uint32_t s6 = fx_stack(f, s5, fib);
+    fx_sample(f, 100, 1, s3, 10, 10, 0, 0, 0, 0, 0, 0);
+    fx_sample(f, 100, 1, s4, 20, 15, 5, 0, 0, 0, 0, 0);
+    fx_sample(f, 100, 1, s6, 30, 0, 0, 30, 0, 0, 0, 0);
+    fx_sample(f, 100, 1, s2, 40, 0, 0, 0, 40, 0, 0, 0);
+    fx_sample(f, 100, 1, 0, 50, 0, 0, 0, 0, 0, 0, 5);
+    f->threads[f->c.nthreads++] = (struct cap_thread){ 100, 1, "MainThread" };
+}
+
+static void test_tree_and_flat(void)
+{
+    struct fixture f;
+    app_capture(&f);
+    struct profile p;
+    CHECK_EQ_INT(profile_build(&p, &f.c, NULL), 0);
+    CHECK_EQ_INT(p.total.samples, 5);
+    CHECK_EQ_INT(p.total.wall_ns, 105 * MS);
+    CHECK_EQ_INT(p.nodes[0].total.wall_ns, 105 * MS);
+
+    const struct prof_node *th = thread_node(&p, &p.nodes[0], 1);
+    CHECK(th != NULL);
+    if (!th)
+        return;
+    CHECK_EQ_INT(th->total.wall_ns, 105 * MS);
+    CHECK_EQ_INT(th->self.wall_ns, 5 * MS);        /* the sample without Python */
+    CHECK_EQ_INT(th->self.wait_ns[CAP_WAIT_OTHER], 5 * MS);
+    const struct prof_node *mod = child(&p, th, "<module>");
+    const struct prof_node *mainn = mod ? child(&p, mod, "main") : NULL;
+    CHECK(mainn != NULL);
+    if (!mainn)
+        return;
+    CHECK_EQ_INT(mod->self.samples, 0);
+    CHECK_EQ_INT(mod->total.wall_ns, 100 * MS);
+    CHECK_EQ_INT(mainn->self.wall_ns, 40 * MS);
+    CHECK_EQ_INT(mainn->total.wall_ns, 100 * MS);
+    CHECK_EQ_INT(mainn->nchildren, 2);             /* compute's two lines are one node */
+    const struct prof_node *comp = child(&p, mainn, "compute");
+    CHECK(comp && comp->self.wall_ns == 30 * MS && comp->total.wall_ns == 30 * MS);
+    CHECK(comp && comp->total.user_ns == 25 * MS && comp->total.sys_ns == 5 * MS);
+    const struct prof_node *fib = child(&p, mainn, "fib");
+    const struct prof_node *fib2 = fib ? child(&p, fib, "fib") : NULL;
+    CHECK(fib && fib->self.wall_ns == 0 && fib->total.wall_ns == 30 * MS);
+    CHECK(fib2 && fib2->self.wall_ns == 30 * MS && fib2->total.wait_ns[CAP_WAIT_IO] == 30 * MS);
+
+    /* flat: fib recursing is counted once in its total */
+    const struct prof_site *ffib = func(&p, "fib"), *fmain = func(&p, "main");
+    CHECK(ffib && ffib->total.wall_ns == 30 * MS && ffib->total.samples == 1);
+    CHECK(ffib && ffib->self.wall_ns == 30 * MS);
+    CHECK(fmain && fmain->self.wall_ns == 40 * MS && fmain->total.wall_ns == 100 * MS);
+    CHECK(fmain && fmain->first_line == 5);
+    const struct prof_site *fcomp = func(&p, "compute");
+    CHECK(fcomp && fcomp->self.samples == 2 && fcomp->total.wall_ns == 30 * MS);
+    const struct prof_site *l13 = line_of(&p, "compute", 13), *l14 = line_of(&p, "compute", 14);
+    CHECK(l13 && l13->self.wall_ns == 10 * MS && l13->total.wall_ns == 10 * MS);
+    CHECK(l14 && l14->self.wall_ns == 20 * MS && l14->self.user_ns == 15 * MS);
+    const struct prof_site *lfib = line_of(&p, "fib", 21);
+    CHECK(lfib && lfib->total.samples == 1 && lfib->self.samples == 1);
+    profile_free(&p);
+
+    /* per line, compute splits in two nodes */
+    struct profile_opts lo = { .by_line = 1 };
+    CHECK_EQ_INT(profile_build(&p, &f.c, &lo), 0);
+    th = thread_node(&p, &p.nodes[0], 1);
+    mod = th ? child(&p, th, "<module>") : NULL;
+    mainn = mod ? child(&p, mod, "main") : NULL;
+    CHECK(mainn && mainn->nchildren == 3);
+    profile_free(&p);
+    fx_free(&f);
+}
+
+static void test_threads_processes_range(void)
+{
+    struct fixture f;
+    app_capture(&f);
+    /* thread 2 runs compute too; then a child process */
+    uint32_t s3 = 3;
+    fx_sample(&f, 100, 2, s3, 60, 50, 0, 0, 0, 0, 0, 0);
+    f.threads[f.c.nthreads++] = (struct cap_thread){ 100, 2, "worker" };
+
+    struct profile p;
+    CHECK_EQ_INT(profile_build(&p, &f.c, NULL), 0);
+    CHECK_EQ_INT(p.nprocesses, 1);
+    CHECK_EQ_INT(p.nodes[0].nchildren, 2);
+    const struct prof_node *t2 = thread_node(&p, &p.nodes[0], 2);
+    CHECK(t2 && t2->total.wall_ns == 50 * MS);
+    const struct prof_node *t1 = thread_node(&p, &p.nodes[0], 1);
+    CHECK(t1 && t1->total.wall_ns == 105 * MS);
+    profile_free(&p);
+
+    struct profile_opts merged = { .merge_threads = 1 };
+    CHECK_EQ_INT(profile_build(&p, &f.c, &merged), 0);
+    const struct prof_node *mod = child(&p, &p.nodes[0], "<module>");
+    const struct prof_node *mainn = mod ? child(&p, mod, "main") : NULL;
+    const struct prof_node *comp = mainn ? child(&p, mainn, "compute") : NULL;
+    CHECK(comp && comp->total.wall_ns == 80 * MS && comp->total.samples == 3);
+    CHECK_EQ_INT(p.nodes[0].self.wall_ns, 5 * MS);
+    profile_free(&p);
+
+    /* [15 ms, 45 ms): the samples at 20, 30 and 40 */
+    struct profile_opts range = { .has_range = 1, .t0_ns = 15 * MS, .t1_ns = 45 * MS };
+    CHECK_EQ_INT(profile_build(&p, &f.c, &range), 0);
+    CHECK_EQ_INT(p.total.samples, 3);
+    CHECK_EQ_INT(p.total.wall_ns, 90 * MS);
+    CHECK_EQ_INT(p.t_first_ns, 20 * MS);
+    CHECK_EQ_INT(p.t_last_ns, 40 * MS);
+    const struct prof_site *fcomp = func(&p, "compute");
+    CHECK(fcomp && fcomp->total.wall_ns == 20 * MS);
+    profile_free(&p);
+
+    /* only thread 2 */
+    struct profile_opts one = { .tid = 2 };
+    CHECK_EQ_INT(profile_build(&p, &f.c, &one), 0);
+    CHECK_EQ_INT(p.total.wall_ns, 50 * MS);
+    profile_free(&p);
+
+    /* a second process: a root per process above its threads */
+    fx_sample(&f, 200, 200, s3, 70, 7, 0, 0, 0, 0, 0, 0);
+    f.procs[f.c.nprocesses++] = (struct cap_process){ .pid = 200, .ppid = 100 };
+    CHECK_EQ_INT(profile_build(&p, &f.c, NULL), 0);
+    CHECK_EQ_INT(p.nprocesses, 2);
+    CHECK_EQ_INT(p.nodes[0].nchildren, 2);
+    int procs = 0;
+    for (uint32_t i = 0; i < p.nodes[0].nchildren; i++) {
+        const struct prof_node *n = &p.nodes[p.children[i]];
+        procs += n->kind == PROF_NODE_PROCESS;
+        if (n->pid == 200)
+            CHECK(n->total.wall_ns == 7 * MS && thread_node(&p, n, 200) != NULL);
+        if (n->pid == 100)
+            CHECK(n->total.wall_ns == 155 * MS && n->nchildren == 2);
+    }
+    CHECK_EQ_INT(procs, 2);
+    profile_free(&p);
+    fx_free(&f);
+}
+
+/*
+ * threading._bootstrap -> threading.run -> worker
+ *     [-> requests.get -> selectors.select]     (folded into worker)
+ *     [-> requests.get -> callback]             (a group, then callback)
+ * and a stack of only threading frames.
+ */
+static void lib_capture(struct fixture *f)
+{
+    fx_init(f);
+    uint32_t boot = fx_frame(f, "_bootstrap", "/usr/lib/python3.11/threading.py", 990, 995);
+    uint32_t run = fx_frame(f, "run", "/usr/lib/python3.11/threading.py", 1000, 1010);
+    uint32_t worker = fx_frame(f, "worker", "/home/u/app.py", 30, 31);
+    uint32_t get = fx_frame(f, "get", "/usr/lib/python3/dist-packages/requests/api.py", 60, 73);
+    uint32_t sel = fx_frame(f, "select", "/usr/lib/python3.11/selectors.py", 400, 415);
+    uint32_t cb = fx_frame(f, "callback", "/home/u/app.py", 40, 41);
+    uint32_t s1 = fx_stack(f, 0, boot);
+    uint32_t s2 = fx_stack(f, s1, run);
+    uint32_t s3 = fx_stack(f, s2, worker);
+    uint32_t s4 = fx_stack(f, s3, get);
+    uint32_t s5 = fx_stack(f, s4, sel);
+    uint32_t s6 = fx_stack(f, s4, cb);
+    fx_sample(f, 100, 7, s3, 10, 100, 0, 0, 0, 0, 0, 0);
+    fx_sample(f, 100, 7, s5, 20, 0, 10, 200, 0, 0, 0, 0);
+    fx_sample(f, 100, 7, s6, 30, 300, 0, 0, 0, 0, 0, 0);
+    fx_sample(f, 100, 7, s2, 40, 0, 0, 0, 0, 400, 0, 0);
+}
+
+static void test_collapse(void)
+{
+    struct fixture f;
+    lib_capture(&f);
+    struct profile_opts o = { .collapse_libs = 1 };
+    struct profile p;
+    CHECK_EQ_INT(profile_build(&p, &f.c, &o), 0);
+    const struct prof_node *th = thread_node(&p, &p.nodes[0], 7);
+    CHECK(th && th->nchildren == 1);
+    if (!th || th->nchildren != 1)
+        return;
+    /* the threading run: one group of 2 hidden frames, keyed by _bootstrap */
+    const struct prof_node *g = &p.nodes[p.children[th->first_child]];
+    CHECK_EQ_INT(g->kind, PROF_NODE_GROUP);
+    CHECK_EQ_INT(g->nhidden, 2);
+    CHECK_EQ_STR(prof_node_site(&p, g)->function, "_bootstrap");
+    CHECK_EQ_INT(g->total.wall_ns, 1010 * MS);
+    /* the threading-only stack stays visible as the group's own time */
+    CHECK_EQ_INT(g->self.wall_ns, 400 * MS);
+    const struct prof_node *w = child(&p, g, "worker");
+    CHECK(w && w->total.wall_ns == 610 * MS);
+    /* requests -> selectors led nowhere shown: worker's own time */
+    CHECK(w && w->self.wall_ns == 310 * MS && w->self.wait_ns[CAP_WAIT_IO] == 200 * MS);
+    const struct prof_node *g2 = w && w->nchildren == 1 ? &p.nodes[p.children[w->first_child]]
+                                                        : NULL;
+    CHECK(g2 && g2->kind == PROF_NODE_GROUP && g2->nhidden == 1 && g2->total.wall_ns == 300 * MS);
+    const struct prof_node *cb = g2 ? child(&p, g2, "callback") : NULL;
+    CHECK(cb && cb->self.wall_ns == 300 * MS);
+    /* flat tables are not collapsed */
+    const struct prof_site *sel = func(&p, "select");
+    CHECK(sel && sel->self.wall_ns == 210 * MS);
+    profile_free(&p);
+
+    /* shown in full: no groups */
+    CHECK_EQ_INT(profile_build(&p, &f.c, NULL), 0);
+    int groups = 0;
+    for (size_t i = 0; i < p.nnodes; i++)
+        groups += p.nodes[i].kind == PROF_NODE_GROUP;
+    CHECK_EQ_INT(groups, 0);
+    CHECK_EQ_INT(p.nnodes, 8);      /* root, thread, 6 frames */
+    profile_free(&p);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    struct tree_opts to;
+    tree_opts_init(&to);
+    CHECK_EQ_INT(report_tree_print(&f.c, &to, mem), 0);
+    fclose(mem);
+    CHECK(strstr(text, "[2 frames hidden]  threading") != NULL);
+    CHECK(strstr(text, "[1 frame hidden]  requests") != NULL);
+    CHECK(strstr(text, "worker  /home/u/app.py:30") != NULL ||
+          strstr(text, "worker  app.py:30") != NULL);
+    CHECK(strstr(text, "   └─ 0.400s 39.6%  [self]  [user 0.00 sys 0.00 wait 0.40 (lock 0.40)]"));
+    CHECK(strstr(text, "wall 1.010 s = user 0.400 + sys 0.010 + waiting 0.600") != NULL);
+    CHECK(strstr(text, "\033[") == NULL);          /* no colour unless asked */
+    free(text);
+    fx_free(&f);
+}
+
+static char *tree_text(const struct capture *c, const struct tree_opts *o)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return NULL;
+    int rc = report_tree_print(c, o, mem);
+    fclose(mem);
+    if (rc < 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static void test_tree_text(void)
+{
+    struct fixture f;
+    app_capture(&f);
+    struct tree_opts o;
+    tree_opts_init(&o);
+    char *text = tree_text(&f.c, &o);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    printf("# ---- tree ----\n");
+    for (char *l = text, *e; *l; l = e + 1) {
+        e = strchr(l, '\n');
+        if (!e)
+            break;
+        printf("# %.*s\n", (int)(e - l), l);
+    }
+    CHECK(strstr(text, "Program:  python3 app.py  (exit 0)") != NULL);
+    CHECK(strstr(text, "Python:   3.11.7  /usr/bin/python3") != NULL);
+    CHECK(strstr(text, "0.105s 100.0%  Thread 1 (MainThread)") != NULL);
+    CHECK(strstr(text, "├─ 0.100s 95.2%  <module>") != NULL);
+    CHECK(strstr(text, "│  └─ 0.100s 95.2%  main") != NULL);
+    CHECK(strstr(text, "│     ├─ 0.040s 38.1%  [self]") != NULL);
+    CHECK(strstr(text, "│        └─ 0.030s 28.6%  fib") != NULL);
+    CHECK(strstr(text, "└─ 0.005s  4.8%  [no Python frames]") != NULL);
+    CHECK(strstr(text, "[user 0.00 sys 0.00 wait 0.03 (io 0.03)]") != NULL);
+    CHECK(strstr(text, "[user 0.03 sys 0.01 wait 0.00]") != NULL);
+    free(text);
+
+    /* --min-percent 50 keeps <module> and main only */
+    o.min_percent = 50;
+    text = tree_text(&f.c, &o);
+    CHECK(text && strstr(text, "main") && !strstr(text, "compute"));
+    free(text);
+
+    /* by cpu: the io-bound fib is 0% of it and cut */
+    o.min_percent = 1;
+    o.metric = PROF_CPU;
+    text = tree_text(&f.c, &o);
+    CHECK(text && strstr(text, "compute") && !strstr(text, "fib"));
+    CHECK(text && strstr(text, "0.030s 100.0%  Thread 1"));
+    free(text);
+
+    o.metric = PROF_WALL;
+    o.color = 1;
+    text = tree_text(&f.c, &o);
+    CHECK(text && strstr(text, "\033[31m0.105s 100.0%"));
+    free(text);
+    fx_free(&f);
+}
+
+/* The numbers of every "key": in the part of s from `from` to `to`. */
+static double sum_of(const char *s, const char *from, const char *to, const char *key, int *n)
+{
+    const char *p = strstr(s, from), *end = strstr(s, to);
+    double sum = 0;
+    *n = 0;
+    while (p && (p = strstr(p, key)) && p < end) {
+        p += strlen(key);
+        sum += strtod(p, NULL);
+        (*n)++;
+    }
+    return sum;
+}
+
+static void test_json(void)
+{
+    struct fixture f;
+    app_capture(&f);
+    /* a name with a quote and a control character */
+    f.frames[5].function = fx_str(&f, "we\"ird\x01\n");
+    fx_sample(&f, 100, 1, 3, 60, 0, 0, 1, 0, 0, 0, 0);     /* same stack as the first */
+    f.samples[f.c.nsamples - 1].user_ns = 123456789;
+    f.samples[f.c.nsamples - 1].wall_ns += 123456789;
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    CHECK_EQ_INT(export_json(&f.c, mem), 0);
+    fclose(mem);
+    CHECK(strstr(text, "{\"schema\": \"stetho-profile/1\",") == text);
+    CHECK(strstr(text, "\"argv\": [\"python3\", \"app.py\"], \"python_version\": \"3.11.7\"") != NULL);
+    CHECK(strstr(text, "\"pid\": 100, \"exit_code\": 0, \"duration_s\": 1, \"interval_s\": 0.01}") != NULL);
+    CHECK(strstr(text, "{\"pid\": 100, \"tid\": 1, \"name\": \"MainThread\"}") != NULL);
+    CHECK(strstr(text, "\"function\": \"we\\\"ird\\u0001\\n\"") != NULL);
+    CHECK(strstr(text, "{\"function\": \"compute\", \"file\": \"/home/u/app.py\", \"line\": 13, "
+                       "\"first_line\": 12, \"kind\": \"python\"}") != NULL);
+    /* fib -> fib, root first: frames 0 (module), 1 (main), 4, 4 */
+    CHECK(strstr(text, "\"frames\": [0, 1, 4, 4], \"samples\": 1, \"wall_s\": 0.03,") != NULL);
+    CHECK(strstr(text, "\"frames\": [], \"samples\": 1, \"wall_s\": 0.005") != NULL);
+    /* the two samples of stack 3 are one entry */
+    CHECK(strstr(text, "\"frames\": [0, 1, 2], \"samples\": 2, \"wall_s\": 0.134456789, "
+                       "\"cpu_user_s\": 0.133456789") != NULL);
+    CHECK(strstr(text, "\"totals\": {\"samples\": 6, \"wall_s\": 0.229456789, "
+                       "\"cpu_user_s\": 0.148456789, \"cpu_sys_s\": 0.005, \"wait_io_s\": 0.031, "
+                       "\"wait_sleep_s\": 0.04, \"wait_lock_s\": 0, \"wait_gil_s\": 0, "
+                       "\"wait_other_s\": 0.005}}\n") != NULL);
+    const char *keys[] = { "\"wall_s\": ", "\"cpu_user_s\": ", "\"wait_io_s\": ", "\"samples\": " };
+    for (int k = 0; k < 4; k++) {
+        int n, m;
+        double stacks = sum_of(text, "\"stacks\"", "\"totals\"", keys[k], &n);
+        double total = sum_of(text, "\"totals\"", text + len - 1 > text ? "}}" : "", keys[k], &m);
+        CHECK(n == 5 && m == 1 && stacks - total < 1e-12 && total - stacks < 1e-12);
+    }
+    free(text);
+    fx_free(&f);
+}
+
+/* The same capture through the writer and reader gives the same tree. */
+static void test_round_trip(void)
+{
+    struct fixture f;
+    lib_capture(&f);
+    char path[] = "/tmp/stetho-test-profile-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    struct capture_writer *w = capw_open(path, f.c.interval_ns);
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    uint32_t fmap[32] = {0}, smap[32] = {0};
+    capw_process(w, &f.procs[0]);
+    for (size_t i = 1; i < f.c.nframes; i++)
+        fmap[i] = capw_frame(w, f.strings[f.frames[i].function], f.strings[f.frames[i].file],
+                             f.frames[i].line, f.frames[i].first_line, f.frames[i].kind);
+    for (size_t i = 1; i < f.c.nstacks; i++)
+        smap[i] = capw_stack(w, smap[f.stacks[i].parent], fmap[f.stacks[i].frame]);
+    for (size_t i = 0; i < f.c.nsamples; i++) {
+        struct cap_sample s = f.samples[i];
+        s.stack = smap[s.stack];
+        capw_sample(w, &s);
+    }
+    capw_process_exit(w, 100, 0, f.c.duration_ns);
+    CHECK_EQ_INT(capw_close(w, f.c.duration_ns), 0);
+
+    struct capture c;
+    char err[256] = "";
+    CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
+    if (err[0])
+        printf("# %s\n", err);
+    unlink(path);
+    struct tree_opts o;
+    tree_opts_init(&o);
+    char *want = tree_text(&f.c, &o), *got = tree_text(&c, &o);
+    CHECK(want && got && !strcmp(want, got));
+    if (want && got && strcmp(want, got))
+        printf("# want:\n%s\n# got:\n%s\n", want, got);
+    free(want);
+    free(got);
+    capture_free(&c);
+    fx_free(&f);
+}
+
+int main(void)
+{
+    test_tree_and_flat();
+    test_threads_processes_range();
+    test_collapse();
+    test_tree_text();
+    test_json();
+    test_round_trip();
+    return CHECK_DONE();
+}
