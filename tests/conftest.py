@@ -122,7 +122,7 @@ INTERPRETERS = discover_interpreters()
 AVAILABLE = [i for i in INTERPRETERS if not i.missing]
 
 
-def interp_params(limit=None):
+def interp_params():
     """pytest.param list over all interpreters; missing ones are loud skips."""
     params = []
     for i in INTERPRETERS:

@@ -9,6 +9,9 @@
  * are served from a static bootstrap arena whose blocks are never handed to
  * libc's free.  mmap & co fall back to raw system calls until resolved.
  */
+/* With _FILE_OFFSET_BITS=64 the headers rename mmap to mmap64; we define
+ * both names ourselves (they are one function on x86_64). */
+#undef _FILE_OFFSET_BITS
 #include "agent/agent.h"
 
 #include <dlfcn.h>

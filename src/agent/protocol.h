@@ -24,7 +24,15 @@
  *                     program's own code is over: what is live now leaked)
  *   AGENT_REC_SAMPLED v mean_bytes: from now on ALLOC records of this
  *                     thread are Poisson samples by bytes with this mean;
- *                     each stands for `size` bytes estimated (see docs)
+ *                     one of `size` bytes stands for
+ *                     size / (1 - exp(-size / mean)) bytes (docs/memory.md);
+ *                     FREE records then come only for sampled blocks
+ *
+ * FRAME kind: enum agent_frame_kind.  line and first_line are 0 if unknown.
+ *
+ * Chunk flags: AGENT_CHUNK_NEW_STREAM is set on the first chunk of a thread's
+ * stream: its (pid, tid) is new, or reused (a kernel tid of an exited thread,
+ * or a forked child's): forget the ids defined under it before.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
  * stetho can order events in time.  Addresses are sent as they are (the
@@ -60,7 +68,18 @@ enum agent_record {
     AGENT_REC_SAMPLED = 6,
 };
 
-/* Which allocator an event came through (for `stetho stats`). */
+#define AGENT_CHUNK_NEW_STREAM 0x01u
+
+enum agent_frame_kind {
+    AGENT_FRAME_PYTHON = 0,         /* a Python function */
+    AGENT_FRAME_TRUNCATED = 1,      /* root marker: deeper than the agent reads */
+    AGENT_FRAME_UNREADABLE = 2,     /* root marker: the rest could not be read */
+};
+
+/* Which allocator an event came through (for `stetho stats`).  A FREE names
+ * the family: MALLOC for free() whatever allocated the block, MMAP for
+ * munmap (of any mapping: stetho drops frees of unknown addresses), the
+ * domain for Python's. */
 enum agent_allocator {
     AGENT_ALLOC_MALLOC = 0,
     AGENT_ALLOC_CALLOC = 1,

@@ -3,23 +3,30 @@
  *
  * A capture is written while the program runs (capw_*) and read back whole
  * by every report and export (capture_load).  Format: docs/capture-format.md.
- * In short: an 16-byte file header, then self-contained zstd-compressed
- * blocks of records.  Strings, frames and stacks are interned: each is
- * defined once (in the block that first uses it, or earlier) and referred
- * to by a small id afterwards.  Because every block is complete in itself,
- * a file cut anywhere (SIGKILL, disk full, a crash) reads back up to its
- * last whole block; capture_load() then sets `truncated`.
+ * In short: a 16-byte file header, then checksummed blocks of whole
+ * records, zstd-compressed (one stream, flushed at the end of each block,
+ * so a block decodes given the ones before it).  Strings, frames and
+ * stacks are interned: each is defined once (in the block that first uses
+ * it, or earlier) and referred to by a small id afterwards.  Because every
+ * block holds whole records, a file cut anywhere (SIGKILL, disk full, a
+ * crash) reads back up to its last whole block; capture_load() then sets
+ * `truncated`.
  *
  * Writer contract: ids are dense from 1 (0 = none / the empty stack); the
  * writer keeps bounded memory besides its intern tables (one block buffer,
  * flushed when full or on capw_flush / capw_close).  Functions return 0 or
  * an id on success, -1 (or 0 for ids) on I/O error, after which the writer
- * only fails.  Not thread-safe: one writer, one thread.
+ * only fails.  An undefined stack or frame id passed in is refused the same
+ * way (errno EINVAL) but does no harm.  Not thread-safe: one writer, one
+ * thread.
  *
  * Reader contract: capture_load() validates everything it reads (bounded
- * sizes, ids defined before use, checksums); a corrupt or foreign file
- * gives -1 and one line in `err`, never a crash.  Unknown record types of
- * a newer minor format version are skipped.
+ * sizes, ids defined before use, checksums), never crashing.  A foreign
+ * file or an unsupported version gives -1 and one line in `err`; a corrupt
+ * or cut block ends the read there: 0, with `truncated` set, keeping the
+ * blocks before it.  A file whose END record is missing is `truncated` too.
+ * Unknown record types of a newer minor format version are skipped.  After
+ * -1, *c is empty (capture_free is harmless).
  */
 #ifndef STETHO_CAPTURE_H
 #define STETHO_CAPTURE_H

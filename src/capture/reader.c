@@ -440,26 +440,45 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
     return 0;
 }
 
+/* Makes ld->raw at least n bytes: 0, or -2. */
+static int raw_reserve(struct loader *ld, size_t n)
+{
+    if (n <= ld->raw_cap)
+        return 0;
+    uint8_t *p = realloc(ld->raw, n);
+    if (!p)
+        return -2;
+    ld->raw = p;
+    ld->raw_cap = n;
+    return 0;
+}
+
 /* Decompresses one block's payload into ld->raw: 0, -1 (bad), -2 (OOM). */
 static int inflate_block(struct loader *ld, const uint8_t *comp, size_t clen, size_t rlen)
 {
     /* One byte of slack: a payload that decodes to more than rlen shows
-     * as filling it. */
-    if (rlen + 1 > ld->raw_cap) {
-        uint8_t *p = realloc(ld->raw, rlen + 1);
-        if (!p)
-            return -2;
-        ld->raw = p;
-        ld->raw_cap = rlen + 1;
-    }
+     * as filling it.  The buffer grows with what actually decodes, so a
+     * damaged raw length costs no memory. */
+    size_t want = rlen + 1, size = want < (1u << 20) ? want : (1u << 20);
+
+    if (raw_reserve(ld, size) < 0)
+        return -2;
     ZSTD_inBuffer in = { comp, clen, 0 };
-    ZSTD_outBuffer out = { ld->raw, rlen + 1, 0 };
+    ZSTD_outBuffer out = { ld->raw, ld->raw_cap < want ? ld->raw_cap : want, 0 };
     for (;;) {
         size_t in0 = in.pos, out0 = out.pos;
         size_t r = ZSTD_decompressStream(ld->dz, &out, &in);
         if (ZSTD_isError(r)) {
             snprintf(ld->why, sizeof ld->why, "zstd: %s", ZSTD_getErrorName(r));
             return -1;
+        }
+        if (out.pos == out.size && out.size < want) {
+            size = out.size * 2 < want ? out.size * 2 : want;
+            if (raw_reserve(ld, size) < 0)
+                return -2;
+            out.dst = ld->raw;
+            out.size = size;
+            continue;
         }
         if (out.pos > rlen || (in.pos == in.size && out.pos < out.size) ||
             (in.pos == in0 && out.pos == out0))

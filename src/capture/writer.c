@@ -65,6 +65,16 @@ static int fail(struct capture_writer *w, int err)
     return -1;
 }
 
+/* Frees an empty buffer that grew well past the usual block size. */
+static void shrink(struct vbuf *b)
+{
+    if (b->len == 0 && b->cap > 4 * CAPF_BLOCK_TARGET) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
+}
+
 /* Compresses the raw buffer as the next block and writes it.  Mode
  * ZSTD_e_end also ends the zstd frame (only for the last block). */
 static int flush_block(struct capture_writer *w, ZSTD_EndDirective mode)
@@ -107,18 +117,12 @@ static int flush_block(struct capture_writer *w, ZSTD_EndDirective mode)
     w->prev_pid = w->prev_tid = 0;
     w->prev_t = 0;
     memset(w->last, 0, sizeof w->last);
+    w->out.len = 0;
     /* A huge record (a long argv) may have grown the buffers: give the
      * memory back so the steady state stays small. */
-    if (w->raw.cap > 4 * CAPF_BLOCK_TARGET) {
-        free(w->raw.p);
-        w->raw.p = NULL;
-        w->raw.cap = 0;
-    }
-    if (w->out.cap > 4 * CAPF_BLOCK_TARGET) {
-        free(w->out.p);
-        w->out.p = NULL;
-        w->out.cap = w->out.len = 0;
-    }
+    shrink(&w->raw);
+    shrink(&w->rec);
+    shrink(&w->out);
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * outside sampling as `run`.
  */
 #include "cli/cli.h"
+#include "cli/export.h"
 #include "cli/options.h"
 #include "cli/session.h"
 #include "cpython/target.h"
@@ -56,7 +57,7 @@ int cmd_attach(int argc, char **argv)
     py_target_close(&t);
 
     char path[4096];
-    options_capture_path(&o, "attach", pid, path, sizeof path);
+    const char *render = options_capture_path(&o, "attach", pid, path, sizeof path);
     struct session_opts so = {
         .interval_ns = (uint64_t)(o.interval_ms * 1e6),
         .follow_children = o.subprocesses,
@@ -71,5 +72,7 @@ int cmd_attach(int argc, char **argv)
         return 1;
     if (!o.quiet)
         report_after_run(path, &res, stderr);
+    if (render && export_to_file(path, render, o.output) == 0 && !o.quiet)
+        fprintf(stderr, "stetho: wrote %s\n", o.output);
     return 0;
 }

@@ -1,9 +1,9 @@
 /*
  * dump.c -- `stetho dump [--json] PID`: every thread's Python stack, now.
  *
- * The process is not stopped: the stacks are read while it runs, each
- * thread's consistent with itself in practice because a blocked or busy
- * thread's frames change slowly compared with one walk (~µs per frame).
+ * The process is not stopped: the stacks are read while it runs.  A stack
+ * that changed while it was read is read again (walker.h), up to 200 times,
+ * so a busy thread still gets a stack it really had.
  */
 #include "cli/cli.h"
 #include "cpython/target.h"
@@ -115,6 +115,7 @@ int cmd_dump(int argc, char **argv)
     if (py_target_open(&t, pid, &err) != PY_OK)
         return cli_error("%s", err.msg);
 
+    t.walk_retries = 200;               /* a dump is worth a consistent stack */
     struct image *img = NULL;
     struct reader remote = t.rd;
     if (record) {

@@ -19,6 +19,15 @@ static const struct {
 
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
+/* `stetho run -o NAME.EXT` renders directly; longest suffixes first. */
+static const struct {
+    const char *suffix, *format;
+} extensions[] = {
+    { ".json", "json" },
+};
+
+static int write_format(const char *path, size_t k, const char *output);
+
 static void export_usage(FILE *f)
 {
     fputs("usage: stetho export CAPTURE --format FORMAT [-o FILE]\n"
@@ -81,14 +90,22 @@ int cmd_export(int argc, char **argv)
         return cli_error("export: which capture? (usage: stetho export CAPTURE --format %s)",
                          format);
 
+    return write_format(path, k, output) < 0 ? STETHO_EXIT_USAGE : 0;
+}
+
+/* Export the capture at path with formats[k] to output (NULL, "-": stdout).
+ * 0, or -1 after a one-line error. */
+static int write_format(const char *path, size_t k, const char *output)
+{
     struct capture c;
     if (cli_load_capture("export", path, &c) < 0)
-        return STETHO_EXIT_USAGE;
+        return -1;
     FILE *out = stdout;
     if (output && strcmp(output, "-") && !(out = fopen(output, "w"))) {
         int e = errno;
         capture_free(&c);
-        return cli_error("export: cannot write %s: %s", output, strerror(e));
+        cli_error("export: cannot write %s: %s", output, strerror(e));
+        return -1;
     }
     int rc = formats[k].write(&c, out);
     int failed = rc < 0 || ferror(out), to_file = out != stdout;
@@ -101,8 +118,29 @@ int cmd_export(int argc, char **argv)
     if (failed) {
         if (to_file)
             remove(output);     /* not half a file that looks whole */
-        return cli_error("export: cannot write %s: %s", output ? output : "standard output",
-                         rc < 0 ? "out of memory" : strerror(e));
+        cli_error("export: cannot write %s: %s", output ? output : "standard output",
+                  rc < 0 ? "out of memory" : strerror(e));
+        return -1;
     }
     return 0;
+}
+
+const char *export_format_for(const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
+        size_t m = strlen(extensions[i].suffix);
+        if (n > m && !strcmp(path + n - m, extensions[i].suffix))
+            return extensions[i].format;
+    }
+    return NULL;
+}
+
+int export_to_file(const char *capture_path, const char *format, const char *output)
+{
+    for (size_t k = 0; k < NFORMATS; k++)
+        if (!strcmp(formats[k].name, format))
+            return write_format(capture_path, k, output);
+    cli_error("export: unknown format '%s'", format);
+    return -1;
 }

@@ -227,9 +227,10 @@ out:
     return rc;
 }
 
-int export_json(const struct capture *c, FILE *out)
+int export_json(const struct capture *c, const struct export_opts *o, FILE *out)
 {
     struct prof_metrics total = {0};
+    (void)o;                    /* every metric, every thread: nothing to choose */
     fputs("{\"schema\": \"stetho-profile/1\",\n", out);
     put_program(out, c);
     if (put_threads(out, c) < 0)

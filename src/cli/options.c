@@ -1,6 +1,7 @@
 /* options.c -- the options `run` and `attach` share. */
 #include "cli/options.h"
 #include "cli/cli.h"
+#include "cli/export.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,12 +75,21 @@ int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
     return 0;
 }
 
-void options_capture_path(const struct common_opts *o, const char *name, pid_t pid,
-                          char *out, size_t len)
+const char *options_capture_path(const struct common_opts *o, const char *name, pid_t pid,
+                                 char *out, size_t len)
 {
     if (o->output) {
-        snprintf(out, len, "%s", o->output);
-        return;
+        const char *format = export_format_for(o->output);
+        if (!format) {
+            snprintf(out, len, "%s", o->output);
+            return NULL;
+        }
+        /* "x.json": the capture beside it as "x.stetho" */
+        const char *dot = strrchr(o->output, '.'), *slash = strrchr(o->output, '/');
+        int keep = dot && (!slash || dot > slash) ? (int)(dot - o->output)
+                                                  : (int)strlen(o->output);
+        snprintf(out, len, "%.*s.stetho", keep, o->output);
+        return format;
     }
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
@@ -93,4 +103,5 @@ void options_capture_path(const struct common_opts *o, const char *name, pid_t p
     }
     clean[k] = 0;
     snprintf(out, len, "stetho-%s-%d.stetho", k ? clean : "python", (int)pid);
+    return NULL;
 }

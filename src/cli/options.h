@@ -4,8 +4,9 @@
  * Contract: options_parse_one() looks at argv[*i]; if it is a shared
  * option it consumes it (and its value, advancing *i) and returns 1; 0 if
  * it is not one of them; -1 after printing a one-line error for a bad
- * value.  options_capture_path() picks the output: -o as given, else
- * "stetho-<name>-<pid>.stetho" in the working directory.
+ * value.  options_capture_path() picks the capture file: -o as given, else
+ * "stetho-<name>-<pid>.stetho" in the working directory; an -o whose
+ * extension names an export format (x.json) is rendered after recording.
  */
 #ifndef STETHO_CLI_OPTIONS_H
 #define STETHO_CLI_OPTIONS_H
@@ -23,11 +24,14 @@ struct common_opts {
 
 void options_defaults(struct common_opts *o);
 int options_parse_one(struct common_opts *o, int argc, char **argv, int *i);
-void options_capture_path(const struct common_opts *o, const char *name, pid_t pid,
-                          char *out, size_t len);
+/* Returns the export format to render -o into when -o names one by its
+ * extension ("x.json"); the capture then goes beside it ("x.stetho"). */
+const char *options_capture_path(const struct common_opts *o, const char *name, pid_t pid,
+                                 char *out, size_t len);
 
 #define OPTIONS_HELP \
-    "  -o, --output PATH     the capture file (default stetho-NAME-PID.stetho)\n" \
+    "  -o, --output PATH     the capture file (default stetho-NAME-PID.stetho);\n" \
+    "                        PATH.json: also render it as JSON there\n" \
     "  -i, --interval MS     sampling interval in milliseconds (default 10, jittered)\n" \
     "  --subprocesses        also profile child Python processes\n" \
     "  -q, --quiet           print nothing of stetho's own\n"

@@ -8,6 +8,7 @@
  */
 #include "cli/child.h"
 #include "cli/cli.h"
+#include "cli/export.h"
 #include "cli/options.h"
 #include "cli/session.h"
 
@@ -115,7 +116,7 @@ int cmd_run(int argc, char **argv)
     child_forward_signals(child);
 
     char path[4096];
-    options_capture_path(&o, program_name(cmd), child, path, sizeof path);
+    const char *render = options_capture_path(&o, program_name(cmd), child, path, sizeof path);
     struct session_opts so = {
         .interval_ns = (uint64_t)(o.interval_ms * 1e6),
         .follow_children = o.subprocesses,
@@ -132,6 +133,8 @@ int cmd_run(int argc, char **argv)
     }
     if (!o.quiet)
         report_after_run(path, &res, stderr);
+    if (render && export_to_file(path, render, o.output) == 0 && !o.quiet)
+        fprintf(stderr, "stetho: wrote %s\n", o.output);
     free(cmd);
     return res.exit_status < 0 ? 1 : res.exit_status;
 }

@@ -154,6 +154,7 @@ enum py_status py_target_init(struct py_target *t, pid_t pid, struct reader rd,
     t->minor = minor;
     t->micro = micro;
     t->tid_offset = -1;
+    t->walk_retries = 3;
     if (micro >= 0)
         snprintf(t->version, sizeof t->version, "%d.%d.%d", major, minor, micro);
     else
@@ -241,6 +242,7 @@ enum py_status py_target_open(struct py_target *t, pid_t pid, struct py_error *e
     memcpy(binary, t->binary, sizeof binary);
     st = py_target_init(t, pid, rd, major, minor, micro, runtime, code_type, err);
     memcpy(t->binary, binary, sizeof binary);
+    snprintf(t->exe, sizeof t->exe, "%s", exe);
     if (st == PY_EPERM)
         return perm_error(err, pid);
     if (st != PY_OK)

@@ -43,9 +43,12 @@ struct py_target {
     int major, minor, micro;
     char version[32];           /* "3.11.7" */
     char binary[PATH_MAX];      /* file holding _PyRuntime, as mapped */
+    char exe[PATH_MAX];         /* the process's executable */
     int tid_offset;             /* 3.9/3.10: offset of the kernel tid in
                                    glibc's struct pthread; -1 = not found yet */
     struct codecache *codes;
+    int walk_retries;           /* per stack, when it changes while read
+                                   (walker.h); default 3 */
 };
 
 /* Discovery of a live process through the remote reader. */

@@ -70,10 +70,11 @@ static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame 
     if (l->fr_size > sizeof buf || reader_read(&t->rd, *frame, buf, l->fr_size) < 0)
         return -1;
     out->addr = *frame;
-    *frame = get_u64(buf, l->fr_previous);
+    *frame = out->prev = get_u64(buf, l->fr_previous);
     out->code = get_u64(buf, l->fr_code) & ~(uint64_t)3;   /* 3.14 tags refs */
     if (l->frame_model == PY_FRAMES_OBJECT) {
         int32_t lasti = get_i32(buf, l->fr_lasti);
+        out->instr = (uint64_t)(int64_t)lasti;
         /* 3.9 counts f_lasti in bytes, 3.10 in code units; its table in bytes */
         out->pos = l->linetable_kind == PY_LINES_310 && lasti >= 0 ? (int64_t)lasti * 2 : lasti;
         return 1;
@@ -81,7 +82,7 @@ static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame 
     uint8_t owner = buf[l->fr_owner];
     if (owner >= OWNED_BY_CSTACK)
         return 0;
-    uint64_t instr = get_u64(buf, l->fr_instr);
+    uint64_t instr = out->instr = get_u64(buf, l->fr_instr);
     out->pos = ((int64_t)instr - (int64_t)(out->code + l->co_code_adaptive)) / 2;
     /* 3.11/3.12: a frame pushed but not started has prev_instr one before
      * its first unit; it is not on the stack yet. */
@@ -165,15 +166,75 @@ static int reserve_raw(struct py_snapshot *s, size_t n)
     return 0;
 }
 
-/* Walk one frame chain into the snapshot; innermost first.  The cached
- * code objects of the whole chain are checked with one batched read. */
-static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t frame)
+/* The span of a frame holding what a stability check compares. */
+static void frame_span(const struct py_layout *l, uint64_t *lo, size_t *len)
+{
+    uint64_t pos = l->frame_model == PY_FRAMES_OBJECT ? l->fr_lasti : l->fr_instr;
+    uint64_t a = l->fr_previous < l->fr_code ? l->fr_previous : l->fr_code;
+    uint64_t b = l->fr_previous > l->fr_code ? l->fr_previous : l->fr_code;
+    a = pos < a ? pos : a;
+    b = pos > b ? pos : b;
+    *lo = a;
+    *len = (size_t)(b + 8 - a);
+}
+
+/* Read the thread's first frame pointer and the walked frames again, in
+ * one go: is it the same chain, same code, callers at the same place?
+ * (The innermost frame's position moves on as it runs; that is no tear.) */
+static int chain_stable(struct py_target *t, struct py_snapshot *s, uint64_t tstate,
+                        uint64_t start, const struct py_raw_frame *raw, int n)
+{
+    const struct py_layout *l = &t->layout;
+    uint64_t lo;
+    size_t len;
+    frame_span(l, &lo, &len);
+    if (len > CODE_IDENT_MAX)
+        return 1;                       /* cannot check: trust the walk */
+    uint64_t first = 0;
+    struct reader_iov *iov = s->iov;
+    size_t k = 0;
+    iov[k++] = (struct reader_iov){ tstate + l->ts_frame, &first, 8, 0 };
+    for (int i = 0; i < n; i++)
+        iov[k++] = (struct reader_iov){ raw[i].addr + lo, s->windows + (size_t)i * CODE_IDENT_MAX,
+                                        len, 0 };
+    reader_readv(&t->rd, iov, k);
+    for (size_t i = 0; i < k; i++)
+        if (!iov[i].ok)
+            return 0;
+    if (l->cframe_current_frame != PY_NOFIELD && first &&
+        reader_ptr(&t->rd, first + l->cframe_current_frame, &first) < 0)
+        return 0;
+    if (first != start)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *w = s->windows + (size_t)i * CODE_IDENT_MAX;
+        uint64_t prev = get_u64(w, l->fr_previous - lo);
+        uint64_t code = get_u64(w, l->fr_code - lo) & ~(uint64_t)3;
+        uint64_t instr = l->frame_model == PY_FRAMES_OBJECT
+                             ? (uint64_t)(int64_t)get_i32(w, l->fr_lasti - lo)
+                             : get_u64(w, l->fr_instr - lo);
+        if (prev != raw[i].prev || code != raw[i].code || (i > 0 && instr != raw[i].instr))
+            return 0;
+    }
+    return 1;
+}
+
+/* Walk one thread's frame chain into the snapshot; innermost first.  The
+ * cached code objects of the whole chain are checked with one batched read. */
+static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tstate,
+                       uint64_t frame)
 {
     const struct py_layout *l = &t->layout;
     enum py_marker end;
-    if (reserve_raw(s, PY_MAX_DEPTH) < 0)
+    if (reserve_raw(s, PY_MAX_DEPTH + 1) < 0)
         return -1;
     int n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+    for (int attempt = 0; attempt < t->walk_retries && !chain_stable(t, s, tstate, frame, s->raw, n);
+         attempt++) {
+        if (py_thread_frame(t, tstate, &frame) < 0)
+            break;
+        n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+    }
 
     uint64_t off;
     size_t len;
@@ -325,7 +386,7 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
             if (frame && l->cframe_current_frame != PY_NOFIELD &&
                 reader_ptr(&t->rd, frame + l->cframe_current_frame, &frame) < 0)
                 push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
-            else if (walk_frames(t, s, frame) < 0)
+            else if (walk_frames(t, s, tstate, frame) < 0)
                 return -1;
             th = &s->threads[s->nthreads - 1];  /* frames may have moved, not threads */
             th->n = s->nframes - th->first;

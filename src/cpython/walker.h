@@ -7,7 +7,11 @@
  * never stops the target, so what it reads may be torn: every loop is
  * bounded, frame cycles are detected, and a frame that cannot be read ends
  * its stack with a marker frame (code == NULL, marker set) instead of
- * failing the whole walk.  Returns 0, or -1 if not even the interpreter list
+ * failing the whole walk.  A thread running while it is read can give a
+ * chain no program could have (frames of different moments); so each stack
+ * is read again in one batched read right after its walk, and walked anew
+ * (up to t->walk_retries times) until the chain, the code of every frame
+ * and the position of every caller read the same twice.  Returns 0, or -1 if not even the interpreter list
  * could be read (the process exited or is not running Python any more).
  */
 #ifndef STETHO_CPYTHON_WALKER_H
@@ -45,6 +49,8 @@ struct py_thread {
  * caches by identity (the agent) compares. */
 struct py_raw_frame {
     uint64_t addr;          /* the frame */
+    uint64_t prev;          /* its caller's frame, as read */
+    uint64_t instr;         /* its instruction pointer or f_lasti, as read */
     uint64_t code;          /* its code object */
     int64_t pos;            /* instruction offset in line-table units; -1:
                                not started */

@@ -59,4 +59,8 @@ static inline int reader_ptr(struct reader *r, uint64_t addr, uint64_t *out)
 /* A reader of process `pid`'s memory via process_vm_readv. */
 struct reader reader_remote(pid_t pid);
 
+/* A reader of our own memory (memcpy), for the in-process agent: it
+ * faults on a bad address, see reader_local.c. */
+struct reader reader_local(void);
+
 #endif

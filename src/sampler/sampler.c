@@ -145,7 +145,7 @@ static void announce(struct sampler *s, struct process *p, uint64_t now)
     cp.ppid = p->ppid;
     cp.start_ns = rel(s, now);
     cp.python_version = p->open ? p->target.version : NULL;
-    cp.python_executable = p->open ? p->target.binary : NULL;
+    cp.python_executable = p->open ? p->target.exe : NULL;
     cp.argc = read_cmdline(p->pid, s->cmdline, sizeof s->cmdline, argv, 512);
     cp.argv = argv;
     if (cp.argc == 0 && p->ppid == 0 && s->opts.argv) {

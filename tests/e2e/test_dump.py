@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import (PROGRAMS, READY_TIMEOUT, load_json_stdout, kill_tree,
+from conftest import (PROGRAMS, READY_TIMEOUT, load_json_stdout,
                       note_timing, read_line_with_prefix, run, thread_states,
                       wait_all_sleeping, Spawner)
 

@@ -284,6 +284,42 @@ static void test_big(void)
     capture_free(&c);
 }
 
+/* ---- writer limits: long strings are cut, a huge argv is shortened ---- */
+
+static void test_limits(void)
+{
+    const char *path = tmp_path("limits.cap");
+    size_t big = 2u << 20;
+    char *s = malloc(big + 1), *argv[20];
+    struct capture c;
+    char err[256];
+
+    /* "é" is two bytes: an odd cut would split one */
+    for (size_t i = 0; i + 1 < big; i += 2)
+        s[i] = '\xc3', s[i + 1] = '\xa9';
+    s[big] = '\0';
+    memmove(s, s + 1, big);             /* start on a continuation byte's partner */
+    s[0] = 'x';
+    for (int i = 0; i < 20; i++)
+        argv[i] = s;
+    struct cap_process p = { 1, 0, 0, NULL, NULL, 20, argv, 0, 0, 0 };
+    struct capture_writer *w = capw_open(path, 1);
+    uint32_t id = capw_string(w, s);
+    CHECK(id == 1);
+    CHECK(capw_process(w, &p) == 0);
+    CHECK(capw_close(w, 1) == 0);
+    CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
+    CHECK(!c.truncated);
+    size_t n = c.nstrings == 2 ? strlen(c.strings[1]) : 0;
+    CHECK(n > 0 && n <= CAPF_STRING_MAX && n >= CAPF_STRING_MAX - 1);
+    CHECK(n > 0 && memcmp(c.strings[1], s, n) == 0 && ((uint8_t)s[n] & 0xc0) != 0x80);
+    CHECK(c.nprocesses == 1 && c.processes[0].argc > 10 && c.processes[0].argc < 20);
+    printf("# argv of 20 x 2 MiB kept as %d x %zu bytes\n",
+           c.nprocesses ? c.processes[0].argc : 0, c.nprocesses ? strlen(c.processes[0].argv[0]) : 0);
+    capture_free(&c);
+    free(s);
+}
+
 /* ---- cut and damaged files ---- */
 
 struct counts { size_t strings, frames, stacks, processes, threads, samples; };
@@ -756,6 +792,7 @@ int main(void)
     }
     test_roundtrip();
     test_big();
+    test_limits();
     test_cuts();
     test_foreign();
     test_crafted();

@@ -471,7 +471,7 @@ static void test_json(void)
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
-    CHECK_EQ_INT(export_json(&f.c, mem), 0);
+    CHECK_EQ_INT(export_json(&f.c, &(struct export_opts){0}, mem), 0);
     fclose(mem);
     CHECK(strstr(text, "{\"schema\": \"stetho-profile/1\",") == text);
     CHECK(strstr(text, "\"argv\": [\"python3\", \"app.py\"], \"python_version\": \"3.11.7\"") != NULL);

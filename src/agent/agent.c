@@ -1,0 +1,254 @@
+/*
+ * agent.c -- the agent's life: set-up when the library loads (environment,
+ * FIFO, mode, finding Python), the start of recording once the interpreter
+ * is initialized, fork, and the last flush at exit.
+ *
+ * Set-up happens in a constructor, before the program's main(): that is
+ * where the agent takes itself out of LD_PRELOAD and removes its STETHO_AGENT*
+ * variables (unless children are followed), so the program and whatever it
+ * runs see the environment they would have had without stetho.
+ */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct agent agent = { .fd = -1 };
+_Atomic int agent_state = AGENT_OFF;
+_Atomic int agent_finalizing;
+_Atomic uint64_t agent_code_epoch;
+_Atomic uint64_t agent_tstate_epoch;
+AGENT_TLS int agent_guard;
+
+static _Atomic int installing;
+
+extern char **environ;
+
+uint64_t agent_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+void agent_turn_off(void)
+{
+    atomic_store(&agent_state, AGENT_OFF);
+}
+
+/* Called by a hook while waiting for Python: once the interpreter is
+ * initialized, its main thread wraps the allocator domains and recording
+ * starts.  Nothing is recorded before: pymalloc's arenas mapped then would
+ * be counted once as mmap and again object by object. */
+int agent_try_start(void)
+{
+    agent_guard = 1;
+    int started = 0;
+    if (pyhooks_ready() && atomic_exchange(&installing, 1) == 0) {
+        pyhooks_install();
+        atomic_store(&agent_state, AGENT_ON);
+        started = 1;
+    }
+    agent_guard = 0;
+    return started;
+}
+
+/* ---- environment ---- */
+
+static int is_agent_path(const char *s, size_t n)
+{
+    const char *base = s;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '/')
+            base = s + i + 1;
+    return (size_t)(s + n - base) >= 15 && strncmp(base, "libstetho_agent", 15) == 0;
+}
+
+/* LD_PRELOAD without us: what stetho saved, or the list minus our entries. */
+static void restore_preload(void)
+{
+    const char *orig = getenv(AGENT_ENV_PRELOAD_ORIG);
+    if (orig) {
+        if (*orig)
+            setenv("LD_PRELOAD", orig, 1);
+        else
+            unsetenv("LD_PRELOAD");
+        return;
+    }
+    const char *cur = getenv("LD_PRELOAD");
+    if (!cur)
+        return;
+    size_t len = strlen(cur), o = 0;
+    char *kept = malloc(len + 1);
+    if (!kept)
+        return;
+    for (const char *p = cur; *p;) {
+        size_t n = strcspn(p, ": ");
+        if (n && !is_agent_path(p, n)) {
+            if (o)
+                kept[o++] = ':';
+            memcpy(kept + o, p, n);
+            o += n;
+        }
+        p += n;
+        if (*p)
+            p++;
+    }
+    kept[o] = 0;
+    if (o)
+        setenv("LD_PRELOAD", kept, 1);
+    else
+        unsetenv("LD_PRELOAD");
+    free(kept);
+}
+
+static void clean_env(void)
+{
+    restore_preload();
+    for (int again = 1; again;) {          /* unsetenv reshuffles environ */
+        again = 0;
+        for (char **e = environ; e && *e; e++) {
+            if (strncmp(*e, "STETHO_AGENT", 12) != 0)
+                continue;
+            char name[256];
+            size_t n = strcspn(*e, "=");
+            if (n >= sizeof name)
+                continue;
+            memcpy(name, *e, n);
+            name[n] = 0;
+            unsetenv(name);
+            again = 1;
+            break;
+        }
+    }
+}
+
+static int parse_mode(const char *mode)
+{
+    if (!mode || !*mode || strcmp(mode, "exact") == 0) {
+        agent.sampled = 0;
+        return 0;
+    }
+    if (strncmp(mode, "sampled:", 8) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long mean = strtoull(mode + 8, &end, 10);
+    if (errno || end == mode + 8 || *end || mean == 0)
+        return -1;
+    agent.sampled = 1;
+    agent.mean = mean;
+    return 0;
+}
+
+/* Our descriptor goes high, out of the way of programs that expect the
+ * numbers open() hands out. */
+static int open_fifo(const char *path)
+{
+    /* O_NONBLOCK: with nobody reading, fail at once instead of hanging */
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        close(fd);
+        return -1;
+    }
+    static const int high[] = { 1000, 500, 200, 100 };
+    for (size_t i = 0; i < sizeof high / sizeof high[0]; i++) {
+        int hfd = fcntl(fd, F_DUPFD_CLOEXEC, high[i]);
+        if (hfd >= 0) {
+            close(fd);
+            fd = hfd;
+            break;
+        }
+    }
+    agent.fifo_dev = st.st_dev;
+    agent.fifo_ino = st.st_ino;
+    return fd;
+}
+
+/* ---- fork ---- */
+
+static void atfork_prepare(void)
+{
+    chunks_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+    chunks_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+    int st = atomic_load(&agent_state);
+    int keep = agent.follow && (st == AGENT_ON || st == AGENT_WAIT_PY);
+    agent.pid = getpid();
+    sample_atfork_child();
+    chunks_atfork_child(keep);
+    atomic_fetch_add(&agent_tstate_epoch, 1);       /* thread ids changed */
+    if (!keep) {
+        atomic_store(&agent_state, AGENT_OFF);
+        if (agent.fd >= 0)
+            close(agent.fd);    /* so stetho sees EOF when the parent is done */
+        agent.fd = -1;
+    }
+}
+
+/* ---- load and exit ---- */
+
+__attribute__((constructor)) static void agent_load(void)
+{
+    agent_guard = 1;
+    agent_resolve();
+    char path[4096] = "", mode[64] = "";
+    const char *v = getenv(AGENT_ENV_FIFO);
+    int have_path = v && *v && strlen(v) < sizeof path;
+    if (have_path)
+        strcpy(path, v);
+    v = getenv(AGENT_ENV_MODE);
+    int mode_ok = !v || strlen(v) < sizeof mode;
+    if (v && mode_ok)
+        strcpy(mode, v);
+    v = getenv(AGENT_ENV_FOLLOW);
+    agent.follow = v && strcmp(v, "1") == 0;
+    if (!agent.follow)
+        clean_env();
+    agent.pid = getpid();
+
+    if (!have_path || !mode_ok || parse_mode(mode) < 0 || pyhooks_init() < 0) {
+        agent_guard = 0;
+        return;                             /* inert: only forward */
+    }
+    agent.fd = open_fifo(path);
+    if (agent.fd < 0) {
+        agent_guard = 0;
+        return;
+    }
+    chunks_init();
+    sample_init();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    atomic_store(&agent_state, AGENT_WAIT_PY);
+    agent_guard = 0;
+}
+
+__attribute__((destructor)) static void agent_unload(void)
+{
+    int st = AGENT_ON;
+    if (!atomic_compare_exchange_strong(&agent_state, &st, AGENT_CLOSED)) {
+        st = AGENT_WAIT_PY;
+        atomic_compare_exchange_strong(&agent_state, &st, AGENT_OFF);
+        return;
+    }
+    int guard = agent_guard;
+    agent_guard = 1;
+    chunks_flush_all();
+    agent_guard = guard;
+}

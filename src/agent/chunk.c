@@ -1,0 +1,238 @@
+/*
+ * chunk.c -- per-thread state and its event buffer: one chunk of at most
+ * AGENT_CHUNK_MAX bytes, sent to the FIFO with a single write(2) when it is
+ * full, when it is 50 ms old (checked as events arrive: a thread that stops
+ * allocating keeps its last chunk until it exits), at thread exit, and at
+ * process exit.
+ *
+ * A registry of every thread's state lets the exit flusher send what is
+ * left; its lock is taken only when a thread starts or ends, at fork and
+ * at exit -- never per event.  There is no helper thread: one would show up
+ * in the program (3.12 warns on fork() with more than one OS thread).
+ */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FLUSH_AGE_NS (50 * 1000000ull)
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct agent_thread *registry;
+static pthread_key_t thread_key;
+static int have_key;
+
+static AGENT_TLS struct agent_thread *self;
+static AGENT_TLS int self_gone;        /* this thread's state was torn down */
+
+static pid_t my_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* ---- writing to the FIFO ---- */
+
+/* The program may have closed our descriptor and opened something else
+ * under its number: never write into a file that is not our FIFO. */
+static int fifo_is_ours(void)
+{
+    struct stat st;
+    return fstat(agent.fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+           st.st_dev == agent.fifo_dev && st.st_ino == agent.fifo_ino;
+}
+
+/* One write of a whole chunk (<= PIPE_BUF, so the kernel keeps it whole).
+ * SIGPIPE is blocked around it: if stetho went away, the program must not
+ * die of it; we stop recording instead. */
+static void fifo_write(const void *buf, size_t len)
+{
+    if (!fifo_is_ours()) {
+        agent_turn_off();
+        return;
+    }
+    sigset_t pipe, old;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    ssize_t r;
+    do
+        r = write(agent.fd, buf, len);
+    while (r < 0 && errno == EINTR);
+    if (r != (ssize_t)len) {
+        int saved = errno;
+        if (r < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
+            struct timespec zero = { 0, 0 };
+            sigtimedwait(&pipe, NULL, &zero);     /* drop the pending SIGPIPE */
+        }
+        errno = saved;
+        agent_turn_off();
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void chunk_flush(struct agent_thread *th)
+{
+    if (th->len > sizeof(struct agent_chunk_header)) {
+        struct agent_chunk_header h = {
+            .magic = AGENT_MAGIC,
+            .version = AGENT_VERSION,
+            .flags = th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0,
+            .len = (uint16_t)th->len,
+            .pid = agent.pid,
+            .tid = th->tid,
+            .t_ns = th->t0,
+        };
+        memcpy(th->chunk, &h, sizeof h);
+        fifo_write(th->chunk, th->len);
+        th->new_stream = 0;
+    }
+    th->len = 0;
+}
+
+uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
+{
+    if (th->len && (th->len + need > AGENT_CHUNK_MAX ||
+                    (ts > th->t0 && ts - th->t0 >= FLUSH_AGE_NS)))
+        chunk_flush(th);
+    if (atomic_load_explicit(&agent_state, memory_order_relaxed) == AGENT_OFF)
+        return NULL;
+    if (!th->len) {
+        th->t0 = ts;
+        th->len = sizeof(struct agent_chunk_header);
+        if (agent.sampled && !th->announced) {
+            uint8_t *w = th->chunk + th->len;
+            *w++ = AGENT_REC_SAMPLED;
+            w = put_varint(w, agent.mean);
+            th->len = (size_t)(w - th->chunk);
+            th->announced = 1;
+        }
+    }
+    return th->chunk + th->len;
+}
+
+void chunk_commit(struct agent_thread *th, uint8_t *end)
+{
+    th->len = (size_t)(end - th->chunk);
+}
+
+/* ---- per-thread state ---- */
+
+void thread_lock(struct agent_thread *th)
+{
+    pthread_mutex_lock(&th->lock);
+}
+
+void thread_unlock(struct agent_thread *th)
+{
+    pthread_mutex_unlock(&th->lock);
+}
+
+static void thread_exit(void *arg)
+{
+    struct agent_thread *th = arg;
+    int guard = agent_guard;
+    agent_guard = 1;
+    pthread_mutex_lock(&registry_lock);
+    if (th->prev)
+        th->prev->next = th->next;
+    else
+        registry = th->next;
+    if (th->next)
+        th->next->prev = th->prev;
+    pthread_mutex_unlock(&registry_lock);
+    thread_lock(th);
+    chunk_flush(th);
+    thread_unlock(th);
+    self = NULL;
+    self_gone = 1;
+    stack_free(th->stack);
+    pthread_mutex_destroy(&th->lock);
+    agent_real.free(th);
+    agent_guard = guard;
+}
+
+static struct agent_thread *thread_new(void)
+{
+    struct agent_thread *th = agent_real.calloc(1, sizeof *th);
+    if (!th)
+        return NULL;
+    pthread_mutex_init(&th->lock, NULL);
+    th->tid = my_tid();
+    th->new_stream = 1;
+    sample_thread_init(th);
+    pthread_mutex_lock(&registry_lock);
+    th->next = registry;
+    if (registry)
+        registry->prev = th;
+    registry = th;
+    pthread_mutex_unlock(&registry_lock);
+    self = th;
+    if (have_key)
+        pthread_setspecific(thread_key, th);
+    return th;
+}
+
+struct agent_thread *thread_get(void)
+{
+    if (LIKELY(self))
+        return self;
+    if (self_gone)
+        return NULL;    /* after our TLS destructor ran: the thread is ending */
+    return thread_new();
+}
+
+void chunks_init(void)
+{
+    have_key = pthread_key_create(&thread_key, thread_exit) == 0;
+}
+
+void chunks_flush_all(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct agent_thread *th = registry; th; th = th->next) {
+        thread_lock(th);
+        chunk_flush(th);
+        thread_unlock(th);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* No lock of ours may be held across fork(): the registry's is taken here
+ * so the child gets the list whole; a thread's own lock is only held while
+ * that thread is inside the agent, and fork() is never called from there. */
+void chunks_atfork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+void chunks_atfork_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* In the child only the forking thread exists.  The other threads' states
+ * are left as they are (one may have been half-way through an update):
+ * a small leak, in the child only.  keep: record on, as a new stream. */
+void chunks_atfork_child(int keep)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    registry = self;
+    if (!self)
+        return;
+    self->next = self->prev = NULL;
+    pthread_mutex_init(&self->lock, NULL);
+    self->len = 0;          /* the parent's events: the parent sends them */
+    if (!keep)
+        return;
+    self->tid = my_tid();
+    self->new_stream = 1;
+    self->announced = 0;
+    sample_thread_init(self);
+    if (self->stack)
+        stack_reset(self->stack);
+}

@@ -1,0 +1,229 @@
+/*
+ * pyhooks.c -- the interpreter in our own process: find it when the agent
+ * loads, wrap its RAW, MEM and OBJ allocator domains once it is
+ * initialized, and notice when it starts to finalize.
+ *
+ * The wrappers call the allocator they replaced and record the block, with
+ * agent_guard set around the call: what that allocator does underneath
+ * (pymalloc's arena mmaps, PyMem_RawMalloc -> malloc, a large PyObject_Malloc
+ * that falls through to the RAW domain) is then not recorded a second time.
+ * The Python C API is called only here at set-up, never on the hot path.
+ */
+#include "agent/agent.h"
+#include "cpython/layout.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* PyMemAllocatorEx and PyMemAllocatorDomain: unchanged since 3.5. */
+struct py_allocator {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t size);
+    void (*free)(void *ctx, void *ptr);
+};
+enum { DOMAIN_RAW = 0, DOMAIN_MEM = 1, DOMAIN_OBJ = 2, DOMAINS = 3 };
+
+struct domain {
+    struct py_allocator prev;
+    int allocator;              /* AGENT_ALLOC_PYMEM_RAW ... */
+    int domain;
+};
+
+static struct domain domains[DOMAINS] = {
+    { .allocator = AGENT_ALLOC_PYMEM_RAW, .domain = DOMAIN_RAW },
+    { .allocator = AGENT_ALLOC_PYMEM, .domain = DOMAIN_MEM },
+    { .allocator = AGENT_ALLOC_PYOBJECT, .domain = DOMAIN_OBJ },
+};
+
+static int (*py_is_initialized)(void);
+static void (*py_get_allocator)(int domain, struct py_allocator *a);
+static void (*py_set_allocator)(int domain, struct py_allocator *a);
+static uintptr_t code_type;         /* &PyCode_Type */
+static uintptr_t finalizing_at;     /* &_PyRuntime._finalizing, 0 if unknown */
+static uintptr_t main_thread_at;    /* &_PyRuntime.main_thread */
+static uint64_t ts_interp;          /* offsetof(PyThreadState, interp) */
+
+/* ---- recording from the wrappers ---- */
+
+/* Python-domain events are recorded until the interpreter finalizes: from
+ * then on its thread states and frames are being torn down. */
+static int py_recording(void)
+{
+    if (UNLIKELY(atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON))
+        return 0;
+    if (UNLIKELY(atomic_load_explicit(&agent_finalizing, memory_order_relaxed)))
+        return 0;
+    if (UNLIKELY(finalizing_at && __atomic_load_n((void **)finalizing_at, __ATOMIC_RELAXED))) {
+        record_finalizing();
+        return 0;
+    }
+    return 1;
+}
+
+/* A block is about to be freed: if it is a code object or a thread state,
+ * the stack caches that may hold its address must be dropped.  A code
+ * object is not GC-tracked, so the block starts with the object and its
+ * type is at +8; a thread state's interp pointer is at ts_interp.  A false
+ * positive only costs a cache refill. */
+static void note_free(const struct domain *d, const void *p)
+{
+    if (d->domain == DOMAIN_OBJ) {
+        if (((const uintptr_t *)p)[1] == code_type && code_type)
+            atomic_fetch_add_explicit(&agent_code_epoch, 1, memory_order_relaxed);
+    } else if (d->domain == DOMAIN_RAW && agent.main_interp) {
+        uint64_t interp;
+        memcpy(&interp, (const char *)p + ts_interp, sizeof interp);
+        if (interp == agent.main_interp)
+            atomic_fetch_add_explicit(&agent_tstate_epoch, 1, memory_order_relaxed);
+    }
+}
+
+static void *w_malloc(void *ctx, size_t n)
+{
+    struct domain *d = ctx;
+    if (agent_guard || !py_recording())
+        return d->prev.malloc(d->prev.ctx, n);
+    agent_guard = 1;
+    void *p = d->prev.malloc(d->prev.ctx, n);
+    if (p)
+        record_alloc(d->allocator, p, n);
+    agent_guard = 0;
+    return p;
+}
+
+static void *w_calloc(void *ctx, size_t n, size_t size)
+{
+    struct domain *d = ctx;
+    if (agent_guard || !py_recording())
+        return d->prev.calloc(d->prev.ctx, n, size);
+    agent_guard = 1;
+    void *p = d->prev.calloc(d->prev.ctx, n, size);
+    if (p)
+        record_alloc(d->allocator, p, n * size);
+    agent_guard = 0;
+    return p;
+}
+
+static void *w_realloc(void *ctx, void *p, size_t n)
+{
+    struct domain *d = ctx;
+    if (agent_guard || !py_recording())
+        return d->prev.realloc(d->prev.ctx, p, n);
+    agent_guard = 1;
+    uint64_t t = p ? agent_now() : 0;
+    void *q = d->prev.realloc(d->prev.ctx, p, n);
+    if (q)
+        record_realloc(d->allocator, p, q, n, t);
+    agent_guard = 0;
+    return q;
+}
+
+static void w_free(void *ctx, void *p)
+{
+    struct domain *d = ctx;
+    if (!p || agent_guard) {
+        d->prev.free(d->prev.ctx, p);
+        return;
+    }
+    agent_guard = 1;
+    if (atomic_load_explicit(&agent_state, memory_order_relaxed) == AGENT_ON)
+        note_free(d, p);
+    agent_guard = 0;
+    if (!py_recording()) {
+        d->prev.free(d->prev.ctx, p);
+        return;
+    }
+    agent_guard = 1;
+    record_free(d->allocator, p);
+    d->prev.free(d->prev.ctx, p);
+    agent_guard = 0;
+}
+
+/* ---- set-up ---- */
+
+static int version_of(int *major, int *minor, int *micro)
+{
+    const unsigned long *hex = dlsym(RTLD_DEFAULT, "Py_Version");       /* 3.11+ */
+    if (hex) {
+        *major = (int)((*hex >> 24) & 0xff);
+        *minor = (int)((*hex >> 16) & 0xff);
+        *micro = (int)((*hex >> 8) & 0xff);
+        return 0;
+    }
+    const char *(*get_version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT,
+                                                                    "Py_GetVersion");
+    if (!get_version)
+        return -1;
+    const char *v = get_version();      /* "3.9.18 (main, ...": no init needed */
+    if (!v || sscanf(v, "%d.%d.%d", major, minor, micro) < 2)
+        return -1;
+    return 0;
+}
+
+/* process_vm_readv on ourselves: a read that cannot fault, for the walk of
+ * the interpreter's thread list, which other threads change under us.
+ * Seccomp may forbid it; stack.c then falls back to plain reads. */
+static int safe_reads_work(void)
+{
+    uint64_t probe = 0x5354, out = 0;
+    struct iovec l = { &out, sizeof out }, r = { &probe, sizeof probe };
+    return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)sizeof out && out == probe;
+}
+
+int pyhooks_init(void)
+{
+    void *runtime = dlsym(RTLD_DEFAULT, "_PyRuntime");
+    *(void **)&py_is_initialized = dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+    *(void **)&py_get_allocator = dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
+    *(void **)&py_set_allocator = dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
+    if (!runtime || !py_is_initialized || !py_get_allocator || !py_set_allocator)
+        return -1;
+    int major = 0, minor = 0, micro = -1;
+    if (version_of(&major, &minor, &micro) < 0)
+        return -1;
+    code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
+
+    struct py_error err;
+    if (py_target_init(&agent.target, getpid(), reader_local(), major, minor, micro,
+                       (uintptr_t)runtime, code_type, &err) != PY_OK)
+        return -1;
+    const struct py_layout *l = &agent.target.layout;
+    if (l->rt_main_thread == PY_NOFIELD || l->ts_interp == PY_NOFIELD)
+        return -1;
+    agent.runtime = (uintptr_t)runtime;
+    main_thread_at = agent.runtime + l->rt_main_thread;
+    finalizing_at = l->rt_finalizing == PY_NOFIELD ? 0 : agent.runtime + l->rt_finalizing;
+    ts_interp = l->ts_interp;
+    agent.safe_reads = safe_reads_work();
+    agent.python = 1;
+    return 0;
+}
+
+/* Initialized, and we are on the thread that initialized it (so no other
+ * thread runs Python code yet while we swap the allocators). */
+int pyhooks_ready(void)
+{
+    if (!py_is_initialized())
+        return 0;
+    pthread_t main_thread;
+    memcpy(&main_thread, (const void *)main_thread_at, sizeof main_thread);
+    return pthread_equal(main_thread, pthread_self());
+}
+
+void pyhooks_install(void)
+{
+    const struct py_layout *l = &agent.target.layout;
+    memcpy(&agent.main_interp, (const void *)(agent.runtime + l->rt_interpreters_head),
+           sizeof agent.main_interp);
+    for (int i = 0; i < DOMAINS; i++) {
+        struct domain *d = &domains[i];
+        py_get_allocator(d->domain, &d->prev);
+        struct py_allocator w = { d, w_malloc, w_calloc, w_realloc, w_free };
+        py_set_allocator(d->domain, &w);
+    }
+}

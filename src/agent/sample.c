@@ -1,0 +1,208 @@
+/*
+ * sample.c -- sampled mode: which allocations to record, and which frees.
+ *
+ * Allocations are Poisson samples over bytes: every byte allocated is a
+ * sample point with probability 1/mean, independently.  Each thread keeps
+ * the distance to its next point (an exponential draw); an allocation that
+ * reaches it is recorded with its size, and the next distance is drawn
+ * afresh from its end (the exponential forgets, so that is exact).  An
+ * allocation of s bytes is thus sampled with probability 1 - exp(-s/mean).
+ *
+ * Frees are recorded only for sampled blocks, so the live sampled
+ * addresses are kept in a process-wide set: 64 stripes, each an
+ * open-addressing table under a spin lock, in front of a table of counters
+ * indexed by the address's hash.  A free whose counter is 0 (most of them:
+ * most blocks were never sampled) costs one load and no lock.
+ */
+#include "agent/agent.h"
+
+#include <math.h>
+#include <string.h>
+
+#define STRIPES 64
+#define FILTER_BITS 20
+
+struct stripe {
+    _Atomic int locked;
+    uintptr_t *slots;       /* 0: empty */
+    size_t cap, used;
+};
+
+static struct stripe stripes[STRIPES];
+static _Atomic uint16_t filter[1u << FILTER_BITS];
+
+static uint64_t mix(uint64_t a)
+{
+    a ^= a >> 33;
+    a *= 0xff51afd7ed558ccdULL;
+    a ^= a >> 33;
+    a *= 0xc4ceb9fe1a85ec53ULL;
+    a ^= a >> 33;
+    return a;
+}
+
+/* ---- deciding ---- */
+
+static uint64_t rng_next(uint64_t *s)     /* xorshift64* */
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1dULL;
+}
+
+static int64_t draw(struct agent_thread *th)
+{
+    /* u in (0, 1]: never log(0) */
+    double u = (double)((rng_next(&th->rng) >> 11) + 1) * (1.0 / 9007199254740992.0);
+    double d = -log(u) * (double)agent.mean;
+    return d > 4e18 ? (int64_t)4e18 : (int64_t)d;
+}
+
+void sample_thread_init(struct agent_thread *th)
+{
+    th->rng = mix((uint64_t)th->tid ^ agent_now() ^ (uintptr_t)th) | 1;
+    th->countdown = agent.sampled ? draw(th) : 0;
+}
+
+int sample_take(struct agent_thread *th, size_t size)
+{
+    if ((uint64_t)th->countdown >= size) {
+        th->countdown -= (int64_t)size;
+        return 0;
+    }
+    th->countdown = draw(th);
+    return 1;
+}
+
+/* ---- the set of live sampled addresses ---- */
+
+static void lock(struct stripe *s)
+{
+    for (;;) {
+        int expected = 0;
+        if (atomic_compare_exchange_weak_explicit(&s->locked, &expected, 1,
+                                                  memory_order_acquire, memory_order_relaxed))
+            return;
+        __builtin_ia32_pause();
+    }
+}
+
+static void unlock(struct stripe *s)
+{
+    atomic_store_explicit(&s->locked, 0, memory_order_release);
+}
+
+static size_t slot_of(const struct stripe *s, uintptr_t p)
+{
+    return (size_t)(mix(p) >> 32) & (s->cap - 1);
+}
+
+static int grow(struct stripe *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 256;
+    uintptr_t *ns = agent_real.calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    uintptr_t *old = s->slots;
+    size_t ocap = s->cap;
+    s->slots = ns;
+    s->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (!old[i])
+            continue;
+        size_t j = slot_of(s, old[i]);
+        while (ns[j])
+            j = (j + 1) & (ncap - 1);
+        ns[j] = old[i];
+    }
+    agent_real.free(old);
+    return 0;
+}
+
+void sample_add(const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    uint64_t h = mix(p);
+    struct stripe *s = &stripes[(h >> FILTER_BITS) % STRIPES];
+    int added = 0;
+    lock(s);
+    if ((s->used + 1) * 2 <= s->cap || grow(s) == 0) {
+        size_t i = slot_of(s, p);
+        while (s->slots[i] && s->slots[i] != p)
+            i = (i + 1) & (s->cap - 1);
+        if (!s->slots[i]) {
+            s->slots[i] = p;
+            s->used++;
+            added = 1;
+        }
+    }
+    unlock(s);
+    if (added)
+        atomic_fetch_add_explicit(&filter[h & ((1u << FILTER_BITS) - 1)], 1,
+                                  memory_order_release);
+}
+
+int sample_remove(const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    uint64_t h = mix(p);
+    _Atomic uint16_t *f = &filter[h & ((1u << FILTER_BITS) - 1)];
+    if (LIKELY(atomic_load_explicit(f, memory_order_acquire) == 0))
+        return 0;
+    struct stripe *s = &stripes[(h >> FILTER_BITS) % STRIPES];
+    int found = 0;
+    lock(s);
+    if (s->cap) {
+        size_t i = slot_of(s, p);
+        while (s->slots[i] && s->slots[i] != p)
+            i = (i + 1) & (s->cap - 1);
+        if (s->slots[i]) {
+            found = 1;
+            s->used--;
+            /* backward-shift deletion keeps probe chains whole */
+            size_t j = i;
+            for (;;) {
+                s->slots[i] = 0;
+                for (;;) {
+                    j = (j + 1) & (s->cap - 1);
+                    if (!s->slots[j])
+                        goto done;
+                    size_t k = slot_of(s, s->slots[j]);
+                    /* can slots[j] move to i?  only if k is not in (i, j] */
+                    if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                        continue;
+                    break;
+                }
+                s->slots[i] = s->slots[j];
+                i = j;
+            }
+        }
+    }
+done:
+    unlock(s);
+    if (found)
+        atomic_fetch_sub_explicit(f, 1, memory_order_relaxed);
+    return found;
+}
+
+void sample_init(void)
+{
+    memset(stripes, 0, sizeof stripes);
+}
+
+/* A stripe locked at fork time was being changed by a thread that does not
+ * exist in the child: start it empty (its counters stay up, which only
+ * costs a lookup now and then). */
+void sample_atfork_child(void)
+{
+    for (int i = 0; i < STRIPES; i++) {
+        if (atomic_load(&stripes[i].locked)) {
+            stripes[i].slots = NULL;
+            stripes[i].cap = stripes[i].used = 0;
+            atomic_store(&stripes[i].locked, 0);
+        }
+    }
+}

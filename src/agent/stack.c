@@ -1,0 +1,464 @@
+/*
+ * stack.c -- the calling thread's Python stack, as a stack id of its own
+ * stream, defining new frames and stacks (FRAME, STACK records) on the way.
+ *
+ * The walk goes through the shared frame walker over the local reader.
+ * Consecutive allocations mostly come from the same stack with only the
+ * innermost frame moved on, so each thread keeps its previous walk, root
+ * first: the levels that are equal (frame address, code object, position)
+ * at the same distance from the root keep their stack ids, and only the
+ * levels after the first difference are resolved and interned.  Frame ids
+ * are keyed by what a frame says (name, file, lines), so a code cache
+ * refill or a code object freed and reallocated never splits or mixes
+ * them; a direct-mapped cache (code, position) -> frame id skips the
+ * decoding for positions seen before.  Everything here is per thread: no
+ * locks.
+ *
+ * Which thread state is ours: found once by walking the interpreter's
+ * thread list (with reads that cannot fault, since other threads change
+ * it), then cached; the cache holds while no thread state was freed
+ * (agent_tstate_epoch) and the cached one still names this thread.
+ */
+#include "agent/agent.h"
+#include "cpython/walker.h"
+
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CODES_MAX 4096          /* code objects per thread cache */
+#define FAST_SIZE 2048          /* (code, pos) -> frame id */
+#define FIRST_DEPTH 128
+#define NAME_MAX_BYTES 512      /* a FRAME record must fit in a chunk */
+#define FILE_MAX_BYTES 2048
+#define MAX_INTERPS 64
+#define BACKOFF_MAX 1024
+
+struct fast_entry {
+    uint64_t code;
+    int64_t pos;
+    uint32_t id;
+};
+
+struct frame_entry {
+    uint64_t hash;              /* 0: empty slot */
+    uint32_t id;
+    int line, firstline, kind;
+    char *name, *file;
+};
+
+struct stack_entry {
+    uint64_t key;               /* parent << 32 | frame; 0: empty */
+    uint32_t id;
+};
+
+struct stack_state {
+    struct py_target t;         /* a copy of agent.target with its own code cache */
+
+    uint64_t tstate;            /* ours, 0 if not known */
+    uint64_t tstate_epoch;
+    uint32_t miss_wait, miss_backoff;
+    uint64_t code_epoch;
+
+    struct py_raw_frame *scratch;   /* the walker's output, innermost first */
+    struct py_raw_frame *last;      /* the previous walk, root first */
+    uint32_t *last_stack;           /* its stack id at each level */
+    size_t n_last, cap;             /* cap: frames; the last arrays hold cap + 1 */
+    enum py_marker last_end;
+
+    struct fast_entry *fast;
+    struct frame_entry *frames;
+    size_t frames_cap, frames_used;
+    struct stack_entry *stacks;
+    size_t stacks_cap, stacks_used;
+    uint32_t next_frame, next_stack;
+};
+
+static uint64_t mix(uint64_t a)
+{
+    a ^= a >> 33;
+    a *= 0xff51afd7ed558ccdULL;
+    a ^= a >> 33;
+    a *= 0xc4ceb9fe1a85ec53ULL;
+    a ^= a >> 33;
+    return a;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;      /* FNV-1a */
+    return h;
+}
+
+/* ---- state ---- */
+
+static int set_depth(struct stack_state *s, size_t cap)
+{
+    struct py_raw_frame *sc = agent_real.realloc(s->scratch, cap * sizeof *sc);
+    if (!sc)
+        return -1;
+    s->scratch = sc;
+    struct py_raw_frame *last = agent_real.realloc(s->last, (cap + 1) * sizeof *last);
+    if (!last)
+        return -1;
+    s->last = last;
+    uint32_t *ls = agent_real.realloc(s->last_stack, (cap + 1) * sizeof *ls);
+    if (!ls)
+        return -1;
+    s->last_stack = ls;
+    s->cap = cap;
+    return 0;
+}
+
+static void clear_ids(struct stack_state *s)
+{
+    for (size_t i = 0; i < s->frames_cap; i++) {
+        agent_real.free(s->frames[i].name);
+        agent_real.free(s->frames[i].file);
+    }
+    memset(s->frames, 0, s->frames_cap * sizeof *s->frames);
+    memset(s->stacks, 0, s->stacks_cap * sizeof *s->stacks);
+    memset(s->fast, 0, FAST_SIZE * sizeof *s->fast);
+    s->frames_used = s->stacks_used = 0;
+    s->next_frame = s->next_stack = 1;
+    s->n_last = 0;
+}
+
+static struct stack_state *stack_new(void)
+{
+    struct stack_state *s = agent_real.calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->t = agent.target;
+    s->t.codes = codecache_new(CODES_MAX);
+    s->fast = agent_real.calloc(FAST_SIZE, sizeof *s->fast);
+    s->next_frame = s->next_stack = 1;
+    s->code_epoch = atomic_load(&agent_code_epoch);
+    if (!s->t.codes || !s->fast || set_depth(s, FIRST_DEPTH) < 0) {
+        stack_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void stack_free(struct stack_state *s)
+{
+    if (!s)
+        return;
+    clear_ids(s);
+    codecache_free(s->t.codes);
+    agent_real.free(s->frames);
+    agent_real.free(s->stacks);
+    agent_real.free(s->fast);
+    agent_real.free(s->scratch);
+    agent_real.free(s->last);
+    agent_real.free(s->last_stack);
+    agent_real.free(s);
+}
+
+void stack_reset(struct stack_state *s)
+{
+    clear_ids(s);
+    s->tstate = 0;
+    s->miss_wait = s->miss_backoff = 0;
+}
+
+/* ---- which thread state is ours ---- */
+
+static uint64_t my_id(const struct py_layout *l, uint64_t *off)
+{
+    if (l->ts_native_thread_id != PY_NOFIELD) {         /* 3.11+: the kernel tid */
+        *off = l->ts_native_thread_id;
+        return (uint64_t)syscall(SYS_gettid);
+    }
+    *off = l->ts_thread_id;                             /* 3.9/3.10: pthread_self() */
+    return (uint64_t)pthread_self();
+}
+
+static uint64_t lookup_tstate(struct stack_state *s)
+{
+    const struct py_layout *l = &s->t.layout;
+    struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
+    uint64_t off, want = my_id(l, &off), interp;
+    if (reader_ptr(&r, agent.runtime + l->rt_interpreters_head, &interp) < 0)
+        return 0;
+    for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
+        uint64_t ts, id;
+        if (reader_ptr(&r, interp + l->is_threads_head, &ts) < 0)
+            return 0;
+        for (int nt = 0; ts && nt < PY_MAX_THREADS; nt++) {
+            if (reader_ptr(&r, ts + off, &id) < 0)
+                return 0;
+            if (id == want)
+                return ts;
+            if (reader_ptr(&r, ts + l->ts_next, &ts) < 0)
+                return 0;
+        }
+        if (reader_ptr(&r, interp + l->is_next, &interp) < 0)
+            return 0;
+    }
+    return 0;
+}
+
+static uint64_t find_tstate(struct stack_state *s)
+{
+    uint64_t epoch = atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed);
+    if (s->tstate_epoch == epoch) {
+        if (s->tstate) {
+            uint64_t off, want = my_id(&s->t.layout, &off), id;
+            memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
+            if (id == want)
+                return s->tstate;
+        } else if (s->miss_wait) {
+            s->miss_wait--;             /* not a Python thread (yet): ask again later */
+            return 0;
+        }
+    }
+    s->tstate_epoch = epoch;
+    s->tstate = lookup_tstate(s);
+    if (s->tstate) {
+        s->miss_backoff = 0;
+    } else {
+        s->miss_backoff = s->miss_backoff ? s->miss_backoff * 2 : 4;
+        if (s->miss_backoff > BACKOFF_MAX)
+            s->miss_backoff = BACKOFF_MAX;
+        s->miss_wait = s->miss_backoff;
+    }
+    return s->tstate;
+}
+
+/* ---- ids ---- */
+
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    while (max && ((uint8_t)s[max] & 0xc0) == 0x80)
+        max--;                          /* do not split a character */
+    return max;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = agent_real.malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static int emit_frame(struct agent_thread *th, const struct frame_entry *e, uint64_t ts)
+{
+    size_t nl = strlen(e->name), fl = strlen(e->file);
+    uint8_t *w = chunk_reserve(th, 1 + 6 * VARINT_MAX + nl + fl, ts);
+    if (!w)
+        return -1;
+    *w++ = AGENT_REC_FRAME;
+    w = put_varint(w, e->id);
+    w = put_varint(w, e->line > 0 ? (uint64_t)e->line : 0);
+    w = put_varint(w, e->firstline > 0 ? (uint64_t)e->firstline : 0);
+    w = put_varint(w, (uint64_t)e->kind);
+    w = put_varint(w, nl);
+    memcpy(w, e->name, nl);
+    w += nl;
+    w = put_varint(w, fl);
+    memcpy(w, e->file, fl);
+    w += fl;
+    chunk_commit(th, w);
+    return 0;
+}
+
+static int grow_frames(struct stack_state *s)
+{
+    size_t ncap = s->frames_cap ? s->frames_cap * 2 : 256;
+    struct frame_entry *nf = agent_real.calloc(ncap, sizeof *nf);
+    if (!nf)
+        return -1;
+    for (size_t i = 0; i < s->frames_cap; i++) {
+        if (!s->frames[i].hash)
+            continue;
+        size_t j = s->frames[i].hash & (ncap - 1);
+        while (nf[j].hash)
+            j = (j + 1) & (ncap - 1);
+        nf[j] = s->frames[i];
+    }
+    agent_real.free(s->frames);
+    s->frames = nf;
+    s->frames_cap = ncap;
+    return 0;
+}
+
+/* The id of the frame (name, file, firstline, line, kind); 0 on failure. */
+static uint32_t frame_intern(struct stack_state *s, struct agent_thread *th, const char *name,
+                             const char *file, int firstline, int line, int kind, uint64_t ts)
+{
+    size_t nl = utf8_cut(name, NAME_MAX_BYTES), fl = utf8_cut(file, FILE_MAX_BYTES);
+    uint64_t h = mix(hash_str(hash_str(0xcbf29ce484222325ULL, name), file) ^
+                     ((uint64_t)(uint32_t)line << 32 | (uint32_t)firstline) ^
+                     (uint64_t)kind << 60) | 1;
+    if ((s->frames_used + 1) * 2 > s->frames_cap && grow_frames(s) < 0)
+        return 0;
+    size_t i = h & (s->frames_cap - 1);
+    for (; s->frames[i].hash; i = (i + 1) & (s->frames_cap - 1)) {
+        struct frame_entry *e = &s->frames[i];
+        if (e->hash == h && e->line == line && e->firstline == firstline && e->kind == kind &&
+            strncmp(e->name, name, nl) == 0 && e->name[nl] == 0 &&
+            strncmp(e->file, file, fl) == 0 && e->file[fl] == 0)
+            return e->id;
+    }
+    struct frame_entry e = { h, s->next_frame, line, firstline, kind, dup_n(name, nl),
+                             dup_n(file, fl) };
+    if (!e.name || !e.file || emit_frame(th, &e, ts) < 0) {
+        agent_real.free(e.name);
+        agent_real.free(e.file);
+        return 0;
+    }
+    s->next_frame++;
+    s->frames[i] = e;
+    s->frames_used++;
+    return e.id;
+}
+
+static uint32_t marker_frame(struct stack_state *s, struct agent_thread *th,
+                             enum py_marker m, uint64_t ts)
+{
+    if (m == PY_MARK_TRUNCATED)
+        return frame_intern(s, th, "[truncated]", "", 0, 0, AGENT_FRAME_TRUNCATED, ts);
+    return frame_intern(s, th, "[unreadable]", "", 0, 0, AGENT_FRAME_UNREADABLE, ts);
+}
+
+static uint32_t frame_id(struct stack_state *s, struct agent_thread *th,
+                         const struct py_raw_frame *f, uint64_t ts)
+{
+    struct fast_entry *fe = &s->fast[mix(f->code ^ ((uint64_t)f->pos << 40)) & (FAST_SIZE - 1)];
+    if (fe->id && fe->code == f->code && fe->pos == f->pos)
+        return fe->id;
+    int line;
+    const struct code_info *ci = py_resolve(&s->t, f, &line);
+    if (!ci)
+        return marker_frame(s, th, PY_MARK_UNREADABLE, ts);
+    uint32_t id = frame_intern(s, th, ci->name, ci->filename, ci->firstlineno, line,
+                               AGENT_FRAME_PYTHON, ts);
+    if (id)
+        *fe = (struct fast_entry){ f->code, f->pos, id };
+    return id;
+}
+
+static int grow_stacks(struct stack_state *s)
+{
+    size_t ncap = s->stacks_cap ? s->stacks_cap * 2 : 1024;
+    struct stack_entry *ns = agent_real.calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (size_t i = 0; i < s->stacks_cap; i++) {
+        if (!s->stacks[i].key)
+            continue;
+        size_t j = mix(s->stacks[i].key) & (ncap - 1);
+        while (ns[j].key)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = s->stacks[i];
+    }
+    agent_real.free(s->stacks);
+    s->stacks = ns;
+    s->stacks_cap = ncap;
+    return 0;
+}
+
+static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uint32_t parent,
+                             uint32_t frame, uint64_t ts)
+{
+    uint64_t key = (uint64_t)parent << 32 | frame;
+    if ((s->stacks_used + 1) * 2 > s->stacks_cap && grow_stacks(s) < 0)
+        return 0;
+    size_t i = mix(key) & (s->stacks_cap - 1);
+    for (; s->stacks[i].key; i = (i + 1) & (s->stacks_cap - 1))
+        if (s->stacks[i].key == key)
+            return s->stacks[i].id;
+    uint8_t *w = chunk_reserve(th, 1 + 3 * VARINT_MAX, ts);
+    if (!w)
+        return 0;
+    uint32_t id = s->next_stack++;
+    *w++ = AGENT_REC_STACK;
+    w = put_varint(w, id);
+    w = put_varint(w, parent);
+    w = put_varint(w, frame);
+    chunk_commit(th, w);
+    s->stacks[i] = (struct stack_entry){ key, id };
+    s->stacks_used++;
+    return id;
+}
+
+/* ---- the walk ---- */
+
+static int raw_eq(const struct py_raw_frame *a, const struct py_raw_frame *b)
+{
+    return a->addr == b->addr && a->code == b->code && a->pos == b->pos;
+}
+
+uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
+{
+    if (atomic_load_explicit(&agent_finalizing, memory_order_relaxed) || !agent.python)
+        return 0;
+    struct stack_state *s = th->stack;
+    if (!s && !(s = th->stack = stack_new()))
+        return 0;
+
+    uint64_t ce = atomic_load_explicit(&agent_code_epoch, memory_order_relaxed);
+    if (UNLIKELY(ce != s->code_epoch)) {
+        /* a code object was freed: its address may now hold another */
+        struct codecache *c = codecache_new(CODES_MAX);
+        if (!c)
+            return 0;
+        codecache_free(s->t.codes);
+        s->t.codes = c;
+        memset(s->fast, 0, FAST_SIZE * sizeof *s->fast);
+        s->n_last = 0;
+        s->code_epoch = ce;
+    }
+
+    uint64_t tstate = find_tstate(s), frame;
+    if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
+        return 0;
+    enum py_marker end;
+    int n;
+    for (;;) {
+        n = py_walk_raw(&s->t, frame, s->scratch, s->cap, &end);
+        if (end != PY_MARK_TRUNCATED || (size_t)n < s->cap || s->cap >= PY_MAX_DEPTH ||
+            set_depth(s, s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4) < 0)
+            break;
+    }
+    size_t m = end != PY_MARK_NONE, levels = m + (size_t)n;
+    if (!levels)
+        return 0;
+
+    size_t common = 0;
+    if (end == s->last_end && s->n_last >= m) {
+        common = m;
+        while (common < levels && common < s->n_last &&
+               raw_eq(&s->scratch[levels - 1 - common], &s->last[common]))
+            common++;
+    }
+    uint32_t parent = common ? s->last_stack[common - 1] : 0;
+    for (size_t k = common; k < levels; k++) {
+        uint32_t fid;
+        if (k < m) {
+            fid = marker_frame(s, th, end, ts);
+            s->last[k] = (struct py_raw_frame){ .pos = (int64_t)end };
+        } else {
+            fid = frame_id(s, th, &s->scratch[levels - 1 - k], ts);
+            s->last[k] = s->scratch[levels - 1 - k];
+        }
+        parent = fid ? stack_intern(s, th, parent, fid, ts) : 0;
+        if (!parent) {
+            s->n_last = 0;          /* out of memory or switched off */
+            return 0;
+        }
+        s->last_stack[k] = parent;
+    }
+    s->n_last = levels;
+    s->last_end = end;
+    return parent;
+}

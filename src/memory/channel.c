@@ -1,0 +1,130 @@
+/*
+ * channel.c -- a FIFO between the agents and stetho.
+ *
+ * Agents write whole chunks of at most PIPE_BUF bytes, which the kernel
+ * never interleaves; a read may still return several chunks or end inside
+ * one, so bytes are buffered and cut by each chunk's length field.
+ */
+#include "memory/channel.h"
+#include "agent/protocol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF_SIZE (1u << 20)
+
+struct channel {
+    int rfd, wfd;
+    char dir[64], path[96];
+    uint8_t *buf;
+    size_t have;
+};
+
+struct channel *channel_open(void)
+{
+    struct channel *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    ch->rfd = ch->wfd = -1;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(ch->dir, sizeof ch->dir, "%s/stetho-XXXXXX",
+             tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    ch->buf = malloc(BUF_SIZE);
+    if (!ch->buf || !mkdtemp(ch->dir))
+        goto fail;
+    snprintf(ch->path, sizeof ch->path, "%s/agent.fifo", ch->dir);
+    if (mkfifo(ch->path, 0600) < 0)
+        goto fail;
+    ch->rfd = open(ch->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ch->wfd = open(ch->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (ch->rfd < 0 || ch->wfd < 0)
+        goto fail;
+    fcntl(ch->rfd, F_SETPIPE_SZ, 1 << 20);     /* best effort */
+    return ch;
+fail:
+    channel_close(ch);
+    return NULL;
+}
+
+const char *channel_path(const struct channel *ch)
+{
+    return ch->path;
+}
+
+/* Hand over every whole chunk in the buffer; keep a partial one. */
+static void cut(struct channel *ch, channel_fn fn, void *ctx)
+{
+    size_t off = 0;
+    while (ch->have - off >= sizeof(struct agent_chunk_header)) {
+        struct agent_chunk_header h;
+        memcpy(&h, ch->buf + off, sizeof h);
+        if (h.magic != AGENT_MAGIC || h.len < sizeof h || h.len > AGENT_CHUNK_MAX) {
+            off = ch->have;             /* lost sync: cannot happen with whole writes */
+            break;
+        }
+        if (ch->have - off < h.len)
+            break;
+        fn(ctx, ch->buf + off, h.len);
+        off += h.len;
+    }
+    memmove(ch->buf, ch->buf + off, ch->have - off);
+    ch->have -= off;
+}
+
+void channel_drain(struct channel *ch, channel_fn fn, void *ctx)
+{
+    for (;;) {
+        ssize_t n = read(ch->rfd, ch->buf + ch->have, BUF_SIZE - ch->have);
+        if (n <= 0)
+            break;
+        ch->have += (size_t)n;
+        cut(ch, fn, ctx);
+    }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void channel_wait(struct channel *ch, uint64_t deadline, channel_fn fn, void *ctx)
+{
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return;
+        struct pollfd p = { ch->rfd, POLLIN, 0 };
+        uint64_t wait_ms = (deadline - now + 999999) / 1000000;
+        int r = poll(&p, 1, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms));
+        if (r < 0)
+            return;                     /* a signal: let the caller look */
+        if (r > 0)
+            channel_drain(ch, fn, ctx);
+    }
+}
+
+void channel_close(struct channel *ch)
+{
+    if (!ch)
+        return;
+    if (ch->rfd >= 0)
+        close(ch->rfd);
+    if (ch->wfd >= 0)
+        close(ch->wfd);
+    if (ch->path[0])
+        unlink(ch->path);
+    if (ch->dir[0] && strstr(ch->dir, "stetho-"))
+        rmdir(ch->dir);
+    free(ch->buf);
+    free(ch);
+}

@@ -1,0 +1,28 @@
+/*
+ * channel.h -- the FIFO the agents write their chunks into.
+ *
+ * Contract: channel_open() makes a private FIFO (in a fresh mkdtemp
+ * directory) and opens it for reading, non-blocking, with a large pipe
+ * buffer; it also holds a write end itself so the FIFO never reads as
+ * closed while no agent has it open.  channel_wait() sleeps until the
+ * deadline (CLOCK_MONOTONIC ns) or until a signal, handing every whole
+ * chunk that arrives meanwhile to the callback; channel_drain() hands what
+ * is buffered now.  channel_close() removes the FIFO and its directory.
+ */
+#ifndef STETHO_MEMORY_CHANNEL_H
+#define STETHO_MEMORY_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef void (*channel_fn)(void *ctx, const uint8_t *chunk, size_t len);
+
+struct channel;
+
+struct channel *channel_open(void);
+const char *channel_path(const struct channel *ch);
+void channel_wait(struct channel *ch, uint64_t deadline_ns, channel_fn fn, void *ctx);
+void channel_drain(struct channel *ch, channel_fn fn, void *ctx);
+void channel_close(struct channel *ch);
+
+#endif

@@ -1,0 +1,612 @@
+/*
+ * memtrack.c -- live blocks, per-stack metrics and the heap's peak.
+ *
+ * Peak without copying everything at every new high: the heap's peak is
+ * only known once it starts going down, so a snapshot is taken at the first
+ * free after a new high (until then every event was an allocation, so the
+ * state then is the state at the peak).  The snapshot only updates the
+ * stacks whose live bytes changed since the previous one (a dirty list), so
+ * its cost follows the activity, not the number of stacks.
+ */
+#include "memory/memtrack.h"
+#include "agent/protocol.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_NAMESPACES 65536
+
+struct stack_metrics {
+    uint64_t alloc_bytes, alloc_count, live, peak, leaked, temporary;
+    uint64_t tick_bytes, tick_count;    /* allocated since the last tick */
+    uint64_t peak_written;              /* peak value last written */
+    uint8_t dirty, tick_dirty, peak_dirty;
+};
+
+struct block {
+    uint64_t addr;                      /* 0: empty slot */
+    int32_t pid;
+    uint32_t stack;
+    uint64_t size;                      /* estimated bytes (sampling weight) */
+    uint8_t allocator;
+};
+
+/* One thread's id spaces (frames and stacks are per thread, protocol.h). */
+struct ns {
+    int32_t pid, tid;
+    uint32_t *frames, *stacks;          /* agent id -> capture id */
+    size_t nframes, nstacks;
+    uint32_t native_root;               /* capture stack of "[native]" */
+    uint64_t last_alloc;                /* for "temporary" */
+    uint64_t sample_mean;               /* 0: exact */
+};
+
+struct proc_state {
+    int32_t pid;
+    int finalized;
+};
+
+struct memtrack {
+    struct capture_writer *w;
+    uint64_t start_ns;
+    struct ns *ns;
+    size_t nns, capns;
+    struct proc_state *procs;
+    size_t nprocs, capprocs;
+
+    struct block *blocks;               /* open addressing, tombstone-free */
+    size_t capblocks, nblocks;
+
+    struct stack_metrics *stacks;       /* by capture stack id */
+    size_t capstacks;
+    uint32_t *dirty, *tick_dirty;       /* stack ids */
+    size_t ndirty, capdirty, ntick, captick;
+
+    uint64_t heap, peak_heap, peak_t;
+    int peak_pending, peak_changed;
+    struct cap_mem_totals totals;
+    uint64_t events, dropped;
+    uint32_t native_frame;
+};
+
+struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
+{
+    struct memtrack *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->w = w;
+    m->start_ns = start_ns;
+    m->capblocks = 1 << 16;
+    m->blocks = calloc(m->capblocks, sizeof *m->blocks);
+    if (!m->blocks) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void memtrack_free(struct memtrack *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nns; i++) {
+        free(m->ns[i].frames);
+        free(m->ns[i].stacks);
+    }
+    free(m->ns);
+    free(m->procs);
+    free(m->blocks);
+    free(m->stacks);
+    free(m->dirty);
+    free(m->tick_dirty);
+    free(m);
+}
+
+uint64_t memtrack_events(const struct memtrack *m) { return m->events; }
+uint64_t memtrack_dropped(const struct memtrack *m) { return m->dropped; }
+
+static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*p, ncap * elem);
+    if (!np)
+        return -1;
+    memset((char *)np + *cap * elem, 0, (ncap - *cap) * elem);
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+static struct stack_metrics *metrics(struct memtrack *m, uint32_t stack)
+{
+    if (grow_array((void **)&m->stacks, &m->capstacks, (size_t)stack + 1, sizeof *m->stacks) < 0)
+        return NULL;
+    return &m->stacks[stack];
+}
+
+/* Stacks with something to write at the next tick. */
+static void tick_touch(struct memtrack *m, uint32_t stack, struct stack_metrics *s)
+{
+    if (!s->tick_dirty && grow_array((void **)&m->tick_dirty, &m->captick, m->ntick + 1,
+                                     sizeof *m->tick_dirty) == 0) {
+        s->tick_dirty = 1;
+        m->tick_dirty[m->ntick++] = stack;
+    }
+}
+
+/* Stacks whose live bytes changed since the last peak snapshot. */
+static void mark(struct memtrack *m, uint32_t stack, struct stack_metrics *s)
+{
+    if (!s->dirty && grow_array((void **)&m->dirty, &m->capdirty, m->ndirty + 1,
+                                sizeof *m->dirty) == 0) {
+        s->dirty = 1;
+        m->dirty[m->ndirty++] = stack;
+    }
+}
+
+/* ---- live blocks ---- */
+
+static size_t bhash(int32_t pid, uint64_t addr)
+{
+    uint64_t h = addr ^ ((uint64_t)(uint32_t)pid << 47);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
+static struct block *bfind(struct memtrack *m, int32_t pid, uint64_t addr)
+{
+    size_t mask = m->capblocks - 1, i = bhash(pid, addr) & mask;
+    while (m->blocks[i].addr) {
+        if (m->blocks[i].addr == addr && m->blocks[i].pid == pid)
+            return &m->blocks[i];
+        i = (i + 1) & mask;
+    }
+    return NULL;
+}
+
+static int binsert(struct memtrack *m, const struct block *b);
+
+static int bgrow(struct memtrack *m)
+{
+    struct block *old = m->blocks;
+    size_t oldcap = m->capblocks;
+    struct block *nb = calloc(oldcap * 2, sizeof *nb);
+    if (!nb)
+        return -1;
+    m->blocks = nb;
+    m->capblocks = oldcap * 2;
+    m->nblocks = 0;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].addr)
+            binsert(m, &old[i]);
+    free(old);
+    return 0;
+}
+
+static int binsert(struct memtrack *m, const struct block *b)
+{
+    if ((m->nblocks + 1) * 4 > m->capblocks * 3 && bgrow(m) < 0)
+        return -1;
+    size_t mask = m->capblocks - 1, i = bhash(b->pid, b->addr) & mask;
+    while (m->blocks[i].addr) {
+        if (m->blocks[i].addr == b->addr && m->blocks[i].pid == b->pid) {
+            m->blocks[i] = *b;          /* a free we never saw: replace */
+            return 1;
+        }
+        i = (i + 1) & mask;
+    }
+    m->blocks[i] = *b;
+    m->nblocks++;
+    return 0;
+}
+
+/* Backward-shift deletion keeps probe chains whole without tombstones. */
+static void bdelete(struct memtrack *m, struct block *b)
+{
+    size_t mask = m->capblocks - 1, i = (size_t)(b - m->blocks), j = i;
+    m->blocks[i].addr = 0;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!m->blocks[j].addr)
+            break;
+        size_t home = bhash(m->blocks[j].pid, m->blocks[j].addr) & mask;
+        /* can the entry at j move to the hole at i? */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            m->blocks[i] = m->blocks[j];
+            m->blocks[j].addr = 0;
+            i = j;
+        }
+    }
+    m->nblocks--;
+}
+
+/* ---- peak ---- */
+
+static void snapshot_peak(struct memtrack *m)
+{
+    for (size_t i = 0; i < m->ndirty; i++) {
+        struct stack_metrics *s = &m->stacks[m->dirty[i]];
+        s->dirty = 0;
+        if (s->peak != s->live) {
+            s->peak = s->live;
+            s->peak_dirty = 1;
+            tick_touch(m, m->dirty[i], s);
+        }
+    }
+    m->ndirty = 0;
+    m->peak_pending = 0;
+    m->peak_changed = 1;
+}
+
+/* ---- namespaces ---- */
+
+static struct proc_state *proc(struct memtrack *m, int32_t pid)
+{
+    for (size_t i = 0; i < m->nprocs; i++)
+        if (m->procs[i].pid == pid)
+            return &m->procs[i];
+    if (grow_array((void **)&m->procs, &m->capprocs, m->nprocs + 1, sizeof *m->procs) < 0)
+        return NULL;
+    struct proc_state *p = &m->procs[m->nprocs++];
+    p->pid = pid;
+    p->finalized = 0;
+    return p;
+}
+
+static struct ns *namespace(struct memtrack *m, int32_t pid, int32_t tid)
+{
+    for (size_t i = m->nns; i-- > 0;)
+        if (m->ns[i].tid == tid && m->ns[i].pid == pid)
+            return &m->ns[i];
+    if (m->nns >= MAX_NAMESPACES ||
+        grow_array((void **)&m->ns, &m->capns, m->nns + 1, sizeof *m->ns) < 0)
+        return NULL;
+    struct ns *n = &m->ns[m->nns++];
+    memset(n, 0, sizeof *n);
+    n->pid = pid;
+    n->tid = tid;
+    return n;
+}
+
+static uint32_t capture_stack(struct memtrack *m, struct ns *n, uint64_t agent_stack)
+{
+    if (agent_stack == 0) {
+        if (!n->native_root) {
+            if (!m->native_frame)
+                m->native_frame = capw_frame(m->w, "[native]", "", 0, 0, CAP_FRAME_SYNTHETIC);
+            n->native_root = capw_stack(m->w, 0, m->native_frame);
+        }
+        return n->native_root;
+    }
+    return agent_stack < n->nstacks ? n->stacks[agent_stack] : 0;
+}
+
+/* ---- decoding ---- */
+
+struct cursor {
+    const uint8_t *p, *end;
+    int bad;
+};
+
+static uint64_t v(struct cursor *c)
+{
+    uint64_t val = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (c->p >= c->end) {
+            c->bad = 1;
+            return 0;
+        }
+        uint8_t b = *c->p++;
+        val |= (uint64_t)(b & 127) << shift;
+        if (!(b & 128))
+            return val;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+static const char *bytes(struct cursor *c, size_t *len)
+{
+    uint64_t n = v(c);
+    if (c->bad || n > (uint64_t)(c->end - c->p)) {
+        c->bad = 1;
+        return NULL;
+    }
+    const char *s = (const char *)c->p;
+    c->p += n;
+    *len = (size_t)n;
+    return s;
+}
+
+static int set_id(uint32_t **arr, size_t *n, uint64_t id, uint32_t value)
+{
+    if (id == 0 || id > (1u << 26))
+        return -1;
+    if (id >= *n) {
+        size_t ncap = *n ? *n : 64;
+        while (ncap <= id)
+            ncap *= 2;
+        uint32_t *na = realloc(*arr, ncap * sizeof *na);
+        if (!na)
+            return -1;
+        memset(na + *n, 0, (ncap - *n) * sizeof *na);
+        *arr = na;
+        *n = ncap;
+    }
+    (*arr)[id] = value;
+    return 0;
+}
+
+static uint64_t weight(uint64_t size, uint64_t mean)
+{
+    if (!mean)
+        return size;
+    /* a block of `size` bytes is sampled with probability 1 - e^(-size/mean):
+     * each sample stands for size / that probability (Horvitz-Thompson) */
+    double p = -expm1(-(double)size / (double)mean);
+    return p > 0 ? (uint64_t)((double)size / p + 0.5) : mean;
+}
+
+static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
+                     uint64_t size, uint64_t stack_id)
+{
+    uint32_t stack = capture_stack(m, n, stack_id);
+    struct stack_metrics *s = metrics(m, stack);
+    if (!s)
+        return;
+    uint64_t w = weight(size, n->sample_mean);
+    struct block b = { addr, n->pid, stack, w, (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0) };
+    struct block *old = bfind(m, n->pid, addr);
+    if (old) {                          /* its free never reached us */
+        struct stack_metrics *os = &m->stacks[old->stack];
+        os->live -= old->size < os->live ? old->size : os->live;
+        mark(m, old->stack, os);
+        m->heap -= old->size < m->heap ? old->size : m->heap;
+    }
+    binsert(m, &b);
+    s->alloc_bytes += w;
+    s->alloc_count++;
+    s->live += w;
+    s->tick_bytes += w;
+    s->tick_count++;
+    tick_touch(m, stack, s);
+    mark(m, stack, s);
+    m->heap += w;
+    m->totals.alloc_bytes += w;
+    m->totals.alloc_count++;
+    m->totals.by_allocator_bytes[b.allocator] += w;
+    m->totals.by_allocator_count[b.allocator]++;
+    int bucket = size ? 64 - __builtin_clzll(size) : 0;
+    m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1]++;
+    n->last_alloc = addr;
+}
+
+static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t now)
+{
+    struct block *b = bfind(m, n->pid, addr);
+    if (!b)
+        return;                         /* made before the hooks, or not sampled */
+    if (m->heap > m->peak_heap) {       /* the heap starts going down: a peak */
+        m->peak_heap = m->heap;
+        m->peak_t = now;
+        m->peak_pending = 1;
+    }
+    if (m->peak_pending)
+        snapshot_peak(m);
+    struct stack_metrics *s = &m->stacks[b->stack];
+    s->live -= b->size < s->live ? b->size : s->live;
+    if (n->last_alloc == addr) {
+        s->temporary++;
+        m->totals.temporary_count++;
+        n->last_alloc = 0;
+    }
+    mark(m, b->stack, s);
+    m->heap -= b->size < m->heap ? b->size : m->heap;
+    bdelete(m, b);
+}
+
+/* The process began to finalize: what it still holds has leaked. */
+static void on_finalizing(struct memtrack *m, int32_t pid)
+{
+    struct proc_state *p = proc(m, pid);
+    if (!p || p->finalized)
+        return;
+    p->finalized = 1;
+    for (size_t i = 0; i < m->capblocks; i++) {
+        const struct block *b = &m->blocks[i];
+        if (b->addr && b->pid == pid) {
+            m->stacks[b->stack].leaked += b->size;
+            m->totals.leaked_bytes += b->size;
+        }
+    }
+}
+
+int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
+{
+    struct agent_chunk_header h;
+    if (len < sizeof h) {
+        m->dropped++;
+        return -1;
+    }
+    memcpy(&h, chunk, sizeof h);
+    if (h.magic != AGENT_MAGIC || h.version != AGENT_VERSION || h.len != len) {
+        m->dropped++;
+        return -1;
+    }
+    struct proc_state *p = proc(m, h.pid);
+    struct ns *n = namespace(m, h.pid, h.tid);
+    if (!p || !n) {
+        m->dropped++;
+        return -1;
+    }
+    struct cursor c = { chunk + sizeof h, chunk + len, 0 };
+    while (c.p < c.end && !c.bad) {
+        uint8_t type = *c.p++;
+        uint64_t id, a, b, d, dt;
+        size_t nl, fl;
+        const char *name, *file;
+        switch (type) {
+        case AGENT_REC_FRAME:
+            id = v(&c); a = v(&c); b = v(&c); d = v(&c);
+            name = bytes(&c, &nl);
+            file = bytes(&c, &fl);
+            if (c.bad)
+                break;
+            {
+                char nbuf[1024], fbuf[4096];
+                snprintf(nbuf, sizeof nbuf, "%.*s", (int)nl, name);
+                snprintf(fbuf, sizeof fbuf, "%.*s", (int)fl, file);
+                uint32_t f = capw_frame(m->w, nbuf, fbuf, (int32_t)a, (int32_t)b,
+                                        d <= CAP_FRAME_SYNTHETIC ? (enum cap_frame_kind)d
+                                                                 : CAP_FRAME_PYTHON);
+                if (set_id(&n->frames, &n->nframes, id, f) < 0)
+                    c.bad = 1;
+            }
+            break;
+        case AGENT_REC_STACK:
+            id = v(&c); a = v(&c); b = v(&c);
+            if (c.bad || (a && (a >= n->nstacks || !n->stacks[a])) ||
+                b >= n->nframes || !n->frames[b]) {
+                c.bad = 1;
+                break;
+            }
+            if (set_id(&n->stacks, &n->nstacks, id,
+                       capw_stack(m->w, a ? n->stacks[a] : 0, n->frames[b])) < 0)
+                c.bad = 1;
+            break;
+        case AGENT_REC_ALLOC:
+            a = v(&c); b = v(&c); d = v(&c); id = v(&c); dt = v(&c);
+            if (c.bad || (id && (id >= n->nstacks || !n->stacks[id]))) {
+                c.bad = 1;
+                break;
+            }
+            m->events++;
+            if (!p->finalized)
+                on_alloc(m, n, a, b, d, id);
+            break;
+        case AGENT_REC_FREE:
+            a = v(&c); b = v(&c); dt = v(&c);
+            if (c.bad)
+                break;
+            m->events++;
+            if (!p->finalized)
+                on_free(m, n, b, h.t_ns + dt);
+            break;
+        case AGENT_REC_FINALIZING:
+            dt = v(&c);
+            if (!c.bad)
+                on_finalizing(m, h.pid);
+            break;
+        case AGENT_REC_SAMPLED:
+            a = v(&c);
+            if (!c.bad) {
+                n->sample_mean = a;
+                m->totals.sample_mean = a;
+            }
+            break;
+        default:
+            c.bad = 1;
+        }
+    }
+    if (c.bad) {
+        m->dropped++;
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t rss_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long long size, resident;
+    if (!f)
+        return 0;
+    int ok = fscanf(f, "%llu %llu", &size, &resident) == 2;
+    fclose(f);
+    return ok ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static uint64_t rel(const struct memtrack *m, uint64_t now)
+{
+    return now > m->start_ns ? now - m->start_ns : 0;
+}
+
+/* What changed since the last tick: allocations per stack, and the peak. */
+static void write_changes(struct memtrack *m, uint64_t t)
+{
+    if (m->peak_changed)
+        capw_mem_peak(m->w, rel(m, m->peak_t), m->peak_heap);
+    for (size_t i = 0; i < m->ntick; i++) {
+        uint32_t id = m->tick_dirty[i];
+        struct stack_metrics *s = &m->stacks[id];
+        if (s->tick_count)
+            capw_mem_allocs(m->w, t, id, s->tick_bytes, s->tick_count);
+        if (s->peak_dirty && s->peak != s->peak_written) {
+            capw_mem_peak_stack(m->w, id, s->peak);
+            s->peak_written = s->peak;
+        }
+        s->tick_bytes = s->tick_count = 0;
+        s->tick_dirty = s->peak_dirty = 0;
+    }
+    m->ntick = 0;
+    m->peak_changed = 0;
+}
+
+void memtrack_tick(struct memtrack *m, uint64_t now, const pid_t *pids, size_t npids)
+{
+    uint64_t rss = 0;
+    for (size_t i = 0; i < npids; i++)
+        rss += rss_of(pids[i]);
+    uint64_t t = rel(m, now);
+    if (rss > m->totals.peak_rss_bytes) {
+        m->totals.peak_rss_bytes = rss;
+        m->totals.peak_rss_t_ns = t;
+    }
+    capw_timeline(m->w, t, rss, m->heap);
+    write_changes(m, t);
+}
+
+void memtrack_finish(struct memtrack *m, uint64_t now)
+{
+    uint64_t t = rel(m, now);
+    if (m->heap > m->peak_heap) {       /* still at its peak at the end */
+        m->peak_heap = m->heap;
+        m->peak_t = now;
+        m->peak_pending = 1;
+    }
+    if (m->peak_pending)
+        snapshot_peak(m);
+    /* processes that never finalized (killed, os._exit): what they held at
+     * the end is all we can call leaked */
+    for (size_t i = 0; i < m->capblocks; i++) {
+        const struct block *b = &m->blocks[i];
+        struct proc_state *p = b->addr ? proc(m, b->pid) : NULL;
+        if (p && !p->finalized) {
+            m->stacks[b->stack].leaked += b->size;
+            m->totals.leaked_bytes += b->size;
+        }
+    }
+    write_changes(m, t);
+    for (size_t id = 0; id < m->capstacks; id++) {
+        const struct stack_metrics *s = &m->stacks[id];
+        if (!s->alloc_count && !s->peak && !s->leaked)
+            continue;
+        struct cap_mem_stack ms = { (uint32_t)id, s->alloc_bytes, s->alloc_count, s->peak,
+                                    s->leaked, s->temporary };
+        capw_mem_stack(m->w, &ms);
+    }
+    m->totals.peak_heap_bytes = m->peak_heap;
+    m->totals.peak_heap_t_ns = rel(m, m->peak_t);
+    capw_mem_totals(m->w, &m->totals);
+}

@@ -1,0 +1,44 @@
+/*
+ * memtrack.h -- stetho's side of memory profiling: turn the agent's event
+ * stream into per-stack memory metrics in the capture.
+ *
+ * Contract: memtrack_feed() takes whole agent chunks (protocol.h) in the
+ * order they arrived, from any number of processes and threads; it maps
+ * each thread's frame and stack ids into the capture's, keeps the table of
+ * live blocks (per process), and maintains for every capture stack:
+ * allocated bytes and count, live bytes, the bytes it held when the heap
+ * (the sum of live tracked blocks) peaked, the bytes still live when its
+ * process began to finalize (leaked), and temporary allocations (freed
+ * before the same thread allocated anything else).  memtrack_tick() adds a
+ * timeline point (RSS of the processes, tracked heap) and writes what
+ * changed since the last tick, so a capture cut short still has memory up
+ * to its last block; memtrack_finish() writes the final per-stack metrics
+ * and totals.  A malformed chunk is dropped whole (counted), never trusted.
+ */
+#ifndef STETHO_MEMORY_MEMTRACK_H
+#define STETHO_MEMORY_MEMTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "capture/capture.h"
+
+struct memtrack;
+
+struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns);
+void memtrack_free(struct memtrack *m);
+
+/* One chunk as read from the FIFO; -1 if it was malformed (dropped). */
+int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len);
+
+/* A timeline point at now_ns (CLOCK_MONOTONIC) with the RSS of these pids. */
+void memtrack_tick(struct memtrack *m, uint64_t now_ns, const pid_t *pids, size_t npids);
+
+/* Final metrics and totals into the capture. */
+void memtrack_finish(struct memtrack *m, uint64_t now_ns);
+
+/* For the run's summary and tests. */
+uint64_t memtrack_events(const struct memtrack *m);
+uint64_t memtrack_dropped(const struct memtrack *m);
+
+#endif

@@ -1,0 +1,231 @@
+"""End-to-end tests of libstetho_agent.so, run against every interpreter.
+
+Each test starts a program from tests/agent/programs with the agent
+preloaded (harness.py), decodes the FIFO's chunks (decode.py) and checks
+what the agent saw.  The agent is build/libstetho_agent.so, or
+$STETHO_AGENT_LIB.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import PROGRAMS, agent_path, run_agent, run_plain  # noqa: E402
+
+PY_ALLOCATORS = ("pymem_raw", "pymem", "pyobject")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agent_built():
+    if not os.path.isfile(agent_path()):
+        pytest.skip(f"agent not built: {agent_path()} (ninja -C build)")
+
+
+def line_of(program, marker):
+    for i, text in enumerate((PROGRAMS / program).read_text().splitlines(), 1):
+        if "# " + marker in text:
+            return i
+    raise AssertionError(f"no {marker} in {program}")
+
+
+def live_at(events, stop):
+    """addr -> alloc event for the blocks live when event `stop` came."""
+    live = {}
+    for e in events:
+        if e is stop:
+            return live
+        if e.kind == "alloc":
+            live[e.addr] = e
+        elif e.kind == "free":
+            live.pop(e.addr, None)
+    raise AssertionError("stop event not found")
+
+
+def has_frame(e, name):
+    return any(f.name == name or f.name.endswith("." + name) for f in e.stack)
+
+
+# --------------------------------------------------------------------------
+
+def test_basic_attribution(python):
+    prog = str(PROGRAMS / "basic.py")
+    r = run_agent(python.path, [prog])
+    plain, _ = run_plain(python.path, [prog])
+    # the program's output and status are its own
+    assert r.returncode == plain.returncode == 3, r.stderr
+    assert r.stdout == plain.stdout
+    out = json.loads(r.stdout)
+    assert out["env"] == {}, "the program saw stetho's environment"
+    info = json.loads(r.stderr.strip().splitlines()[-1])
+
+    allocs = [e for e in r.events if e.kind == "alloc"]
+    assert allocs and all(e.pid == allocs[0].pid for e in r.events)
+
+    # 10 MB bytearray: one ALLOC, innermost frame big_bytearray at its line
+    big = [e for e in allocs if 10_000_000 <= e.size <= 10_000_100]
+    assert len(big) == 1, [(e.allocator, e.size) for e in big]
+    big = big[0]
+    assert big.allocator in PY_ALLOCATORS
+    assert big.stack[0].name == "big_bytearray"
+    assert big.stack[0].line == line_of("basic.py", "BIG_LINE")
+    assert big.stack[0].file == prog
+    assert big.stack[-1].name == "<module>"
+    # ... and its FREE (del b), after it
+    i = r.events.index(big)
+    assert any(e.kind == "free" and e.addr == big.addr for e in r.events[i + 1:])
+
+    # ctypes malloc(5_000_000): a MALLOC from native_malloc, then its free
+    nat = [e for e in allocs if e.allocator == "malloc" and e.size == 5_000_000]
+    assert len(nat) == 1
+
+    # 1000 bytes objects of 1000 bytes, alive while native_malloc runs:
+    # attributed to many_bytes within 2%
+    live = live_at(r.events, nat[0])
+    many = sum(e.size for e in live.values() if has_frame(e, "many_bytes"))
+    assert abs(many - info["many_bytes"]) <= 0.02 * info["many_bytes"], (many, info)
+    assert nat[0].addr == info["native_addr"]
+    assert nat[0].stack[0].name == "native_malloc"
+    assert nat[0].stack[0].line == line_of("basic.py", "NATIVE_LINE")
+    assert any(e.kind == "free" and e.allocator == "malloc" and e.addr == nat[0].addr
+               for e in r.events)
+
+    # FINALIZING exactly once; no Python-domain event after it
+    fin = [i for i, e in enumerate(r.events) if e.kind == "finalizing"]
+    assert len(fin) == 1
+    assert not [e for e in r.events[fin[0]:] if e.allocator in PY_ALLOCATORS]
+    # every domain was seen
+    seen = {e.allocator for e in allocs}
+    assert {"pymem_raw", "pymem", "pyobject", "malloc"} <= seen, seen
+
+
+def test_threads(python):
+    r = run_agent(python.path, [str(PROGRAMS / "threads.py")])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "800"
+    tids = {}
+    for i in range(4):
+        size = 10_000 + 1000 * i + 1
+        mine = [e for e in r.events if e.kind == "alloc" and e.size == size]
+        assert len(mine) >= 200, (i, len(mine))
+        assert all(has_frame(e, f"worker_{i}") for e in mine), mine[0].stack
+        tids[i] = {e.tid for e in mine}
+        assert len(tids[i]) == 1
+    assert len(set.union(*tids.values())) == 4
+    assert all(t != r.events[0].pid for s in tids.values() for t in s)
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["nofollow", "follow"])
+def test_fork_and_subprocess(python, follow):
+    r = run_agent(python.path, [str(PROGRAMS / "forker.py")], follow=follow, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["child"] == "7000000" and out["status"] == 0
+    pids = {e.pid for e in r.events}
+    parent = min(pids, key=lambda p: min(e.t_ns for e in r.events if e.pid == p))
+    child = out["child_pid"]
+    if not follow:
+        assert out["sub_env"] == []
+        assert pids == {parent}, pids
+        return
+    assert "STETHO_AGENT_FIFO" in out["sub_env"] and "LD_PRELOAD" in out["sub_env"]
+    cev = [e for e in r.events if e.pid == child and e.kind == "alloc" and e.size >= 7_000_000]
+    assert cev and cev[0].stack[0].name == "child_work"
+    assert cev[0].stack[0].line == line_of("forker.py", "CHILD_LINE")
+    # the exec'd subprocess opened the FIFO itself
+    others = pids - {parent, child}
+    assert others, pids
+    sub = [e for e in r.events if e.pid in others and e.kind == "alloc"
+           and e.size >= 3_000_000]
+    assert sub and sub[0].stack and sub[0].stack[0].name == "<module>"
+
+
+def test_code_objects_recycled_deep_and_generators(python):
+    r = run_agent(python.path, [str(PROGRAMS / "tricky.py")])
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+    allocs = [e for e in r.events if e.kind == "alloc"]
+    for i in range(200):
+        mine = [e for e in allocs if e.size == 100_000 + i + 1]
+        assert mine, i
+        assert mine[0].stack[0].name == f"f_{i}", (i, mine[0].stack[:2])
+    deep = [e for e in allocs if e.size == 2_000_001]
+    assert len(deep) == 1
+    assert sum(1 for f in deep[0].stack if f.name == "deep") == 301
+    assert deep[0].stack[0].line == line_of("tricky.py", "DEEP_LINE")
+    gen = [e for e in allocs if e.size == 3_000_001]
+    assert gen and gen[0].stack[0].name == "gen"
+    assert gen[0].stack[0].line == line_of("tricky.py", "GEN_LINE")
+
+
+def test_numpy(python):
+    probe = subprocess.run([python.path, "-c", "import numpy"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"numpy not installed for {python.id}")
+    r = run_agent(python.path, [str(PROGRAMS / "with_numpy.py")])
+    assert r.returncode == 0 and r.stdout.strip() == "16000000", r.stderr
+    arr = [e for e in r.events if e.kind == "alloc" and e.size == 16_000_000]
+    assert len(arr) == 1
+    assert arr[0].allocator in ("malloc", "calloc", "memalign")
+    assert arr[0].stack[0].name == "make_array"
+    assert arr[0].stack[0].line == line_of("with_numpy.py", "NUMPY_LINE")
+
+
+def test_sampled_estimate(python):
+    prog = [str(PROGRAMS / "sampled.py")]
+    exact = run_agent(python.path, prog, mode="exact")
+    mean = 65536
+    samp = run_agent(python.path, prog, mode=f"sampled:{mean}")
+    assert exact.returncode == samp.returncode == 0
+    assert exact.stdout == samp.stdout
+    truth = sum(e.size for e in exact.events if e.kind == "alloc")
+    assert truth > 200_000_000
+    sallocs = [e for e in samp.events if e.kind == "alloc"]
+    assert sallocs and all(e.sampled_mean == mean for e in sallocs)
+    est = sum(e.size / -math.expm1(-e.size / mean) for e in sallocs)
+    assert abs(est - truth) <= 0.10 * truth, (est, truth)
+    # frees only of sampled blocks
+    live = set()
+    for e in samp.events:
+        if e.kind == "alloc":
+            live.add(e.addr)
+        elif e.kind == "free":
+            assert e.addr in live, hex(e.addr)
+            live.discard(e.addr)
+    assert len(samp.events) < len(exact.events) / 20
+
+
+def test_non_python_is_inert(tmp_path):
+    r = run_agent("/bin/sh", ["-c", 'echo "[$STETHO_AGENT_FIFO][$LD_PRELOAD]"; exit 5'])
+    assert r.returncode == 5
+    assert r.stdout == "[][]\n"
+    assert r.raw_bytes == 0
+
+
+def test_no_reader_is_inert(python, tmp_path):
+    prog = str(PROGRAMS / "basic.py")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = agent_path()
+    env["STETHO_AGENT_FIFO"] = str(tmp_path / "missing")
+    p = subprocess.run([python.path, prog], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 3 and json.loads(p.stdout)["env"] == {}
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)                     # exists, but nobody reads it
+    env["STETHO_AGENT_FIFO"] = str(fifo)
+    p = subprocess.run([python.path, prog], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 3 and json.loads(p.stdout)["env"] == {}
+
+
+def test_preload_restored(python):
+    code = "import os; print(os.environ.get('LD_PRELOAD'))"
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = "libm.so.6"
+    r = run_agent(python.path, ["-c", code], env=env)
+    assert r.returncode == 0 and r.stdout == "libm.so.6\n", r.stderr
