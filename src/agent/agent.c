@@ -239,8 +239,13 @@ __attribute__((constructor)) static void agent_load(void)
     agent_guard = 0;
 }
 
-__attribute__((destructor)) static void agent_unload(void)
+/* The last flush: at exit (destructor) and at _exit (interpose.c), which
+ * forked children use.  Not in a vfork child (it shares our memory but is
+ * another process: agent.pid is still its parent's). */
+void agent_flush_at_exit(void)
 {
+    if (getpid() != agent.pid)
+        return;
     int st = AGENT_ON;
     if (!atomic_compare_exchange_strong(&agent_state, &st, AGENT_CLOSED)) {
         st = AGENT_WAIT_PY;
@@ -251,4 +256,9 @@ __attribute__((destructor)) static void agent_unload(void)
     agent_guard = 1;
     chunks_flush_all();
     agent_guard = guard;
+}
+
+__attribute__((destructor)) static void agent_unload(void)
+{
+    agent_flush_at_exit();
 }

@@ -106,6 +106,7 @@ void agent_resolve(void) AGENT_HIDDEN;
 int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up */
 uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
+void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
 
 /* Should this call be recorded?  The hot-path test of every hook. */
 static inline int agent_should_record(void)

@@ -308,3 +308,25 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
     agent_guard = 0;
     return p;
 }
+
+/* ---- _exit: forked children leave with it, skipping the destructors ---- */
+
+static _Noreturn void leave(const char *name, int status)
+{
+    agent_flush_at_exit();
+    void (*real)(int) = (void (*)(int))dlsym(RTLD_NEXT, name);
+    if (real)
+        real(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+AGENT_EXPORT void _exit(int status)
+{
+    leave("_exit", status);
+}
+
+AGENT_EXPORT void _Exit(int status)
+{
+    leave("_Exit", status);
+}

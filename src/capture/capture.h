@@ -92,6 +92,42 @@ struct cap_stack {
     uint32_t depth;             /* 1 for a root frame */
 };
 
+/* ---- memory (from the in-process agent, through stetho) ---- */
+
+#define CAP_MEM_ALLOCATORS 8    /* agent/protocol.h enum agent_allocator */
+#define CAP_MEM_HIST 48         /* allocation sizes: bucket k holds sizes
+                                   in [2^(k-1), 2^k), bucket 0 size 0 */
+
+struct cap_timeline_point {
+    uint64_t t_ns, rss_bytes, heap_bytes;
+};
+
+/* A stack's memory metrics in one thread: allocated in all, held when the
+ * heap peaked, still held when its process began to finalize (leaked), and
+ * how many of its blocks were freed before the thread allocated anything
+ * else.  Memory, like time, is per (pid, tid, stack). */
+struct cap_mem_stack {
+    int32_t pid, tid;
+    uint32_t stack;
+    uint64_t alloc_bytes, alloc_count, peak_bytes, leaked_bytes, temporary_count;
+};
+
+/* What a (pid, tid, stack) allocated in the interval ending at t_ns. */
+struct cap_mem_interval {
+    uint64_t t_ns;
+    int32_t pid, tid;
+    uint32_t stack;
+    uint64_t bytes, count;
+};
+
+struct cap_mem_totals {
+    uint64_t peak_heap_bytes, peak_heap_t_ns, peak_rss_bytes, peak_rss_t_ns;
+    uint64_t alloc_bytes, alloc_count, leaked_bytes, temporary_count;
+    uint64_t sample_mean;       /* 0: exact; else Poisson sampling mean (bytes) */
+    uint64_t by_allocator_bytes[CAP_MEM_ALLOCATORS], by_allocator_count[CAP_MEM_ALLOCATORS];
+    uint64_t size_hist[CAP_MEM_HIST];
+};
+
 /* ---- writing ---- */
 
 struct capture_writer;
@@ -108,6 +144,18 @@ int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
                       uint64_t end_ns);
 int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name);
 int capw_sample(struct capture_writer *w, const struct cap_sample *s);
+/* Memory: a timeline point; what a stack allocated since the last
+ * interval; a new peak of the heap, then the stacks whose share of it
+ * changed; at the end, each stack's final metrics and the totals. */
+int capw_timeline(struct capture_writer *w, uint64_t t_ns, uint64_t rss, uint64_t heap);
+/* capw_mem_allocs: m's alloc_bytes/count are the interval's;
+ * capw_mem_peak_stack: m's peak_bytes. */
+int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m);
+int capw_mem_peak(struct capture_writer *w, uint64_t t_ns, uint64_t heap);
+int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m);
+int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
+int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);
+
 /* Ends the current block (written and fsync-free, so readable at once). */
 int capw_flush(struct capture_writer *w);
 /* Records the run's end and duration, flushes, closes; frees w. */
@@ -138,6 +186,20 @@ struct capture {
     size_t nthreads;
     struct cap_sample *samples;
     size_t nsamples;
+
+    /* memory; has_memory = 0 when the run recorded none */
+    int has_memory;
+    struct cap_timeline_point *timeline;
+    size_t ntimeline;
+    struct cap_mem_interval *mem_allocs;
+    size_t nmem_allocs;
+    struct cap_mem_stack *mem;  /* one per (pid, tid, stack); for a run cut
+                                   short, built from what it wrote:
+                                   allocations so far, the last peak, no
+                                   leaks */
+    size_t nmem;
+    struct cap_mem_totals mem_totals;   /* likewise derived if cut short */
+    int has_mem_totals;         /* written by the run itself */
 };
 
 /* 0 on success (possibly truncated), -1 with a one-line reason in err. */

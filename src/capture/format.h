@@ -41,6 +41,12 @@ enum capf_record {
     CAPF_SAMPLE = 7,
     CAPF_META = 8,
     CAPF_END = 9,
+    CAPF_TIMELINE = 10,
+    CAPF_MEM_ALLOCS = 11,
+    CAPF_MEM_PEAK = 12,
+    CAPF_MEM_PEAK_STACK = 13,
+    CAPF_MEM_STACK = 14,
+    CAPF_MEM_TOTALS = 15,
 };
 
 /* SAMPLE flags.  Bits 0..6 say which of the seven time components are

@@ -27,6 +27,9 @@
 struct loader {
     struct capture *c;
     size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
+    size_t timeline_cap, allocs_cap, mem_cap;
+    size_t *mem_index, mem_index_cap;   /* (pid, tid, stack) -> mem[i - 1] */
+    int mem_final;              /* MEM_STACK records seen: they are the truth */
     ZSTD_DCtx *dz;
     uint8_t *raw;               /* the current block, decompressed */
     size_t raw_cap;
@@ -375,6 +378,167 @@ static int rec_sample(struct loader *ld, struct blockstate *bs, struct vcur *r, 
     return 0;
 }
 
+static size_t mem_hash(int32_t pid, int32_t tid, uint64_t stack)
+{
+    uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) * 0x9e3779b97f4a7c15ULL;
+    h ^= stack * 0xff51afd7ed558ccdULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The metrics entry of (pid, tid, stack), made (zeroed) if new. */
+static struct cap_mem_stack *mem_slot(struct loader *ld, int32_t pid, int32_t tid,
+                                      uint64_t stack)
+{
+    struct capture *c = ld->c;
+    if ((c->nmem + 1) * 2 > ld->mem_index_cap) {
+        size_t ncap = ld->mem_index_cap ? ld->mem_index_cap * 2 : 1024;
+        size_t *ni = calloc(ncap, sizeof *ni);
+        if (!ni)
+            return NULL;
+        for (size_t k = 0; k < c->nmem; k++) {
+            size_t i = mem_hash(c->mem[k].pid, c->mem[k].tid, c->mem[k].stack) & (ncap - 1);
+            while (ni[i])
+                i = (i + 1) & (ncap - 1);
+            ni[i] = k + 1;
+        }
+        free(ld->mem_index);
+        ld->mem_index = ni;
+        ld->mem_index_cap = ncap;
+    }
+    size_t i = mem_hash(pid, tid, stack) & (ld->mem_index_cap - 1);
+    while (ld->mem_index[i]) {
+        struct cap_mem_stack *m = &c->mem[ld->mem_index[i] - 1];
+        if (m->stack == stack && m->tid == tid && m->pid == pid)
+            return m;
+        i = (i + 1) & (ld->mem_index_cap - 1);
+    }
+    struct cap_mem_stack *a = grow(c->mem, &ld->mem_cap, c->nmem, sizeof *a);
+    if (!a)
+        return NULL;
+    c->mem = a;
+    a[c->nmem] = (struct cap_mem_stack){ .pid = pid, .tid = tid, .stack = (uint32_t)stack };
+    ld->mem_index[i] = ++c->nmem;
+    return &a[c->nmem - 1];
+}
+
+/* TIMELINE and MEM_* records (docs/capture-format.md). */
+static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, uint64_t type,
+                      int apply)
+{
+    struct capture *c = ld->c;
+    uint64_t t = 0, f[5] = {0}, stack = 0;
+    int32_t pid = 0, tid = 0;
+    size_t nf = 0;
+    int keyed = type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK_STACK || type == CAPF_MEM_STACK;
+    struct cap_mem_totals tot;
+
+    if (type == CAPF_TIMELINE || type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK)
+        t = vcur_varint(r);
+    if (keyed) {
+        pid = get_i32(r);
+        tid = get_i32(r);
+        stack = vcur_varint(r);
+    }
+    nf = type == CAPF_TIMELINE ? 2 : type == CAPF_MEM_ALLOCS ? 2 : type == CAPF_MEM_PEAK ? 1
+       : type == CAPF_MEM_PEAK_STACK ? 1 : type == CAPF_MEM_STACK ? 5 : 0;
+    for (size_t i = 0; i < nf; i++)
+        f[i] = vcur_varint(r);
+    if (type == CAPF_MEM_TOTALS) {
+        memset(&tot, 0, sizeof tot);
+        uint64_t *head[] = { &tot.peak_heap_bytes, &tot.peak_heap_t_ns, &tot.peak_rss_bytes,
+                             &tot.peak_rss_t_ns, &tot.alloc_bytes, &tot.alloc_count,
+                             &tot.leaked_bytes, &tot.temporary_count, &tot.sample_mean };
+        for (size_t i = 0; i < 9; i++)
+            *head[i] = vcur_varint(r);
+        uint64_t na = vcur_varint(r);
+        for (uint64_t i = 0; i < na && !r->bad; i++) {
+            uint64_t b = vcur_varint(r), n = vcur_varint(r);
+            if (i < CAP_MEM_ALLOCATORS) {
+                tot.by_allocator_bytes[i] = b;
+                tot.by_allocator_count[i] = n;
+            }
+        }
+        uint64_t nh = vcur_varint(r);
+        for (uint64_t i = 0; i < nh && !r->bad; i++)
+            tot.size_hist[i < CAP_MEM_HIST ? i : CAP_MEM_HIST - 1] += vcur_varint(r);
+    }
+    if (r->bad || stack >= bs->nstacks)     /* stacks defined first, as for samples */
+        return snprintf(ld->why, sizeof ld->why, "bad memory record"), -1;
+    if (!apply)
+        return 0;
+    c->has_memory = 1;
+    struct cap_mem_stack *m = NULL;
+    if (keyed && !(m = mem_slot(ld, pid, tid, stack)))
+        return -2;
+    switch (type) {
+    case CAPF_TIMELINE: {
+        struct cap_timeline_point *a = grow(c->timeline, &ld->timeline_cap, c->ntimeline,
+                                            sizeof *a);
+        if (!a)
+            return -2;
+        c->timeline = a;
+        a[c->ntimeline++] = (struct cap_timeline_point){ t, f[0], f[1] };
+        break;
+    }
+    case CAPF_MEM_ALLOCS: {
+        struct cap_mem_interval *a = grow(c->mem_allocs, &ld->allocs_cap, c->nmem_allocs,
+                                          sizeof *a);
+        if (!a)
+            return -2;
+        c->mem_allocs = a;
+        a[c->nmem_allocs++] = (struct cap_mem_interval){ t, pid, tid, (uint32_t)stack,
+                                                         f[0], f[1] };
+        if (!ld->mem_final) {
+            m->alloc_bytes += f[0];
+            m->alloc_count += f[1];
+        }
+        break;
+    }
+    case CAPF_MEM_PEAK:
+        c->mem_totals.peak_heap_t_ns = t;
+        c->mem_totals.peak_heap_bytes = f[0];
+        break;
+    case CAPF_MEM_PEAK_STACK:
+        m->peak_bytes = f[0];
+        break;
+    case CAPF_MEM_STACK:
+        if (!ld->mem_final) {           /* the final word replaces the running sums */
+            for (size_t i = 0; i < c->nmem; i++)
+                c->mem[i].alloc_bytes = c->mem[i].alloc_count = 0;
+            ld->mem_final = 1;
+        }
+        m->alloc_bytes = f[0];
+        m->alloc_count = f[1];
+        m->peak_bytes = f[2];
+        m->leaked_bytes = f[3];
+        m->temporary_count = f[4];
+        break;
+    case CAPF_MEM_TOTALS:
+        c->mem_totals = tot;
+        c->has_mem_totals = 1;
+        break;
+    }
+    return 0;
+}
+
+/* After loading: totals derived for a run that did not write its own. */
+static void finish_memory(struct loader *ld)
+{
+    struct capture *c = ld->c;
+    if (!c->has_memory || c->has_mem_totals)
+        return;
+    struct cap_mem_totals *t = &c->mem_totals;
+    for (size_t i = 0; i < c->nmem; i++) {
+        t->alloc_bytes += c->mem[i].alloc_bytes;
+        t->alloc_count += c->mem[i].alloc_count;
+    }
+    for (size_t i = 0; i < c->ntimeline; i++)
+        if (c->timeline[i].rss_bytes > t->peak_rss_bytes) {
+            t->peak_rss_bytes = c->timeline[i].rss_bytes;
+            t->peak_rss_t_ns = c->timeline[i].t_ns;
+        }
+}
+
 /* Walks one decompressed block: 0, -1 (bad, reason in ld->why), -2 (OOM). */
 static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
 {
@@ -406,6 +570,10 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
         case CAPF_PROCESS_EXIT: rc = rec_process_exit(ld, &r, apply); break;
         case CAPF_THREAD: rc = rec_thread(ld, &r, apply); break;
         case CAPF_SAMPLE: rc = rec_sample(ld, &bs, &r, apply); break;
+        case CAPF_TIMELINE: case CAPF_MEM_ALLOCS: case CAPF_MEM_PEAK:
+        case CAPF_MEM_PEAK_STACK: case CAPF_MEM_STACK: case CAPF_MEM_TOTALS:
+            rc = rec_memory(ld, &bs, &r, type, apply);
+            break;
         case CAPF_META: {
             uint64_t interval = vcur_varint(&r), start = vcur_varint(&r);
             if (r.bad) {
@@ -600,6 +768,9 @@ int capture_load_mem(const uint8_t *data, size_t size, struct capture *c,
     rc = ld.dz && !ZSTD_isError(ZSTD_DCtx_setParameter(ld.dz, ZSTD_d_windowLogMax,
                                                        CAPF_WINDOW_LOG_MAX)) &&
          init_tables(&ld) == 0 ? read_blocks(&ld, data, size) : -2;
+    if (rc >= 0)
+        finish_memory(&ld);
+    free(ld.mem_index);
     ZSTD_freeDCtx(ld.dz);
     free(ld.raw);
     if (rc < 0) {
@@ -679,6 +850,9 @@ void capture_free(struct capture *c)
         free(c->threads[i].name);
     free(c->threads);
     free(c->samples);
+    free(c->timeline);
+    free(c->mem_allocs);
+    free(c->mem);
     free(c->truncation);
     memset(c, 0, sizeof *c);
 }

@@ -411,6 +411,91 @@ int capw_sample(struct capture_writer *w, const struct cap_sample *s)
     return emit(w, CAPF_SAMPLE);
 }
 
+int capw_timeline(struct capture_writer *w, uint64_t t_ns, uint64_t rss, uint64_t heap)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_varint(&w->rec, t_ns);
+    vbuf_varint(&w->rec, rss);
+    vbuf_varint(&w->rec, heap);
+    return emit(w, CAPF_TIMELINE);
+}
+
+static int put_mem_key(struct capture_writer *w, const struct cap_mem_stack *m)
+{
+    if (m->stack > w->in.nstacks) {
+        errno = EINVAL;
+        return -1;
+    }
+    vbuf_svarint(&w->rec, m->pid);
+    vbuf_svarint(&w->rec, m->tid);
+    vbuf_varint(&w->rec, m->stack);
+    return 0;
+}
+
+int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_varint(&w->rec, t_ns);
+    if (put_mem_key(w, m) < 0) {
+        w->rec.len = 0;
+        return -1;
+    }
+    vbuf_varint(&w->rec, m->alloc_bytes);
+    vbuf_varint(&w->rec, m->alloc_count);
+    return emit(w, CAPF_MEM_ALLOCS);
+}
+
+int capw_mem_peak(struct capture_writer *w, uint64_t t_ns, uint64_t heap)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_varint(&w->rec, t_ns);
+    vbuf_varint(&w->rec, heap);
+    return emit(w, CAPF_MEM_PEAK);
+}
+
+int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m)
+{
+    if (!w || w->failed || put_mem_key(w, m) < 0)
+        return -1;
+    vbuf_varint(&w->rec, m->peak_bytes);
+    return emit(w, CAPF_MEM_PEAK_STACK);
+}
+
+int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
+{
+    if (!w || w->failed || put_mem_key(w, m) < 0)
+        return -1;
+    vbuf_varint(&w->rec, m->alloc_bytes);
+    vbuf_varint(&w->rec, m->alloc_count);
+    vbuf_varint(&w->rec, m->peak_bytes);
+    vbuf_varint(&w->rec, m->leaked_bytes);
+    vbuf_varint(&w->rec, m->temporary_count);
+    return emit(w, CAPF_MEM_STACK);
+}
+
+int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
+{
+    if (!w || w->failed)
+        return -1;
+    const uint64_t head[] = { t->peak_heap_bytes, t->peak_heap_t_ns, t->peak_rss_bytes,
+                              t->peak_rss_t_ns, t->alloc_bytes, t->alloc_count,
+                              t->leaked_bytes, t->temporary_count, t->sample_mean };
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+        vbuf_varint(&w->rec, head[i]);
+    vbuf_varint(&w->rec, CAP_MEM_ALLOCATORS);
+    for (int i = 0; i < CAP_MEM_ALLOCATORS; i++) {
+        vbuf_varint(&w->rec, t->by_allocator_bytes[i]);
+        vbuf_varint(&w->rec, t->by_allocator_count[i]);
+    }
+    vbuf_varint(&w->rec, CAP_MEM_HIST);
+    for (int i = 0; i < CAP_MEM_HIST; i++)
+        vbuf_varint(&w->rec, t->size_hist[i]);
+    return emit(w, CAPF_MEM_TOTALS);
+}
+
 int capw_flush(struct capture_writer *w)
 {
     if (!w)

@@ -20,6 +20,7 @@ int cmd_attach(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_html(int argc, char **argv);
 
 struct session_result;
 /* What `run` and `attach` print at the end: the call tree of the capture

@@ -12,9 +12,15 @@
 
 static const struct {
     const char *name;
-    int (*write)(const struct capture *c, FILE *out);
+    int (*write)(const struct capture *c, const struct export_opts *o, FILE *out);
 } formats[] = {
     { "json", export_json },
+    { "speedscope", export_speedscope },
+    { "collapsed", export_collapsed },
+    { "pprof", export_pprof },
+    { "pstats", export_pstats },
+    { "chrome", export_chrome },
+    { "html", export_html },
 };
 
 #define NFORMATS (sizeof formats / sizeof formats[0])
@@ -23,17 +29,34 @@ static const struct {
 static const struct {
     const char *suffix, *format;
 } extensions[] = {
+    { ".speedscope.json", "speedscope" },
+    { ".chrome.json", "chrome" },
+    { ".trace.json", "chrome" },
+    { ".collapsed", "collapsed" },
+    { ".pstats", "pstats" },
+    { ".folded", "collapsed" },
+    { ".pprof", "pprof" },
+    { ".pb.gz", "pprof" },
     { ".json", "json" },
+    { ".prof", "pstats" },
+    { ".html", "html" },
 };
 
-static int write_format(const char *path, size_t k, const char *output);
+static int write_format(const char *path, size_t k, const char *output,
+                        const struct export_opts *o);
 
 static void export_usage(FILE *f)
 {
     fputs("usage: stetho export CAPTURE --format FORMAT [-o FILE]\n"
           "options:\n"
-          "  -f, --format FORMAT   json (stetho-profile/1, see docs/json-schema.md)\n"
-          "  -o, --output FILE     write to FILE instead of standard output\n", f);
+          "  -f, --format FORMAT   json (stetho-profile/1, see docs/json-schema.md),\n"
+          "                        speedscope, collapsed, pprof, pstats, chrome,\n"
+          "                        html (one offline page, see docs/html-report.md)\n"
+          "                        (see docs/exports.md)\n"
+          "  -o, --output FILE     write to FILE instead of standard output\n"
+          "  --metric M            collapsed: wall (default), cpu, user, sys, wait\n"
+          "                        (microseconds) or samples\n"
+          "  --merge-threads       collapsed: no root frame per thread\n", f);
 }
 
 static int unknown_format(const char *name)
@@ -52,6 +75,7 @@ static int unknown_format(const char *name)
 int cmd_export(int argc, char **argv)
 {
     const char *path = NULL, *format = NULL, *output = NULL;
+    struct export_opts o = { .metric = PROF_WALL };
     int options = 1;
 
     for (int i = 0; i < argc; i++) {
@@ -75,6 +99,17 @@ int cmd_export(int argc, char **argv)
             if (!v || !v[0])
                 return cli_error("export: -o needs a file name");
             output = v;
+        } else if (cli_option(argc, argv, &i, "--metric", &v)) {
+            enum prof_metric m;
+            if (v && !strcmp(v, "samples"))
+                o.metric = EXPORT_SAMPLES;
+            else if (v && prof_metric_parse(v, &m) == 0)
+                o.metric = (int)m;
+            else
+                return cli_error("export: --metric takes wall, cpu, user, sys, wait or samples"
+                                 " (got '%s')", v ? v : "");
+        } else if (!strcmp(a, "--merge-threads")) {
+            o.merge_threads = 1;
         } else {
             return cli_error("export: unknown option '%s' (see 'stetho export --help')", a);
         }
@@ -90,12 +125,13 @@ int cmd_export(int argc, char **argv)
         return cli_error("export: which capture? (usage: stetho export CAPTURE --format %s)",
                          format);
 
-    return write_format(path, k, output) < 0 ? STETHO_EXIT_USAGE : 0;
+    return write_format(path, k, output, &o) < 0 ? STETHO_EXIT_USAGE : 0;
 }
 
 /* Export the capture at path with formats[k] to output (NULL, "-": stdout).
  * 0, or -1 after a one-line error. */
-static int write_format(const char *path, size_t k, const char *output)
+static int write_format(const char *path, size_t k, const char *output,
+                        const struct export_opts *o)
 {
     struct capture c;
     if (cli_load_capture("export", path, &c) < 0)
@@ -107,7 +143,7 @@ static int write_format(const char *path, size_t k, const char *output)
         cli_error("export: cannot write %s: %s", output, strerror(e));
         return -1;
     }
-    int rc = formats[k].write(&c, out);
+    int rc = formats[k].write(&c, o, out);
     int failed = rc < 0 || ferror(out), to_file = out != stdout;
     int e = errno;
     if (to_file ? fclose(out) != 0 : fflush(out) != 0) {
@@ -140,7 +176,7 @@ int export_to_file(const char *capture_path, const char *format, const char *out
 {
     for (size_t k = 0; k < NFORMATS; k++)
         if (!strcmp(formats[k].name, format))
-            return write_format(capture_path, k, output);
+            return write_format(capture_path, k, output, &(struct export_opts){0});
     cli_error("export: unknown format '%s'", format);
     return -1;
 }

@@ -35,5 +35,7 @@ int export_collapsed(const struct capture *c, const struct export_opts *o, FILE 
 int export_pprof(const struct capture *c, const struct export_opts *o, FILE *out);
 int export_pstats(const struct capture *c, const struct export_opts *o, FILE *out);
 int export_chrome(const struct capture *c, const struct export_opts *o, FILE *out);
+/* the HTML report (docs/html-report.md): writer in cli/html.c */
+int export_html(const struct capture *c, const struct export_opts *o, FILE *out);
 
 #endif

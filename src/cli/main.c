@@ -22,6 +22,7 @@ static void usage(FILE *f)
           "  tree CAPTURE [options]         the call tree of a capture\n"
           "  table CAPTURE [options]        the functions (or lines) that took the time\n"
           "  export CAPTURE --format json   the capture for other tools\n"
+          "  html CAPTURE [-o FILE]         the capture as an HTML page (flame graph, timeline)\n"
           "\n"
           "  stetho COMMAND --help          options of a command\n"
           "  stetho --version\n", f);
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return cmd_table(argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 2, argv + 2);
+    if (!strcmp(cmd, "html"))
+        return cmd_html(argc - 2, argv + 2);
     if (cmd[0] == '-')
         return cli_error("unknown option '%s' (see 'stetho --help')", cmd);
     return cli_error("unknown command '%s' (see 'stetho --help')", cmd);

@@ -11,6 +11,8 @@ void options_defaults(struct common_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->interval_ms = 10;
+    o->memory = MEMORY_SAMPLED;
+    o->sample_mean = DEFAULT_SAMPLE_MEAN;
 }
 
 /* The value of "--name=value", "--name value" or "-x value". */
@@ -63,6 +65,23 @@ int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
             return -1;
         }
         o->output = v;
+        return 1;
+    }
+    if ((v = value_of(argc, argv, i, "--memory", NULL))) {
+        double mean;
+        if (!strcmp(v, "off")) {
+            o->memory = MEMORY_OFF;
+        } else if (!strcmp(v, "exact")) {
+            o->memory = MEMORY_EXACT;
+        } else if (!strcmp(v, "sampled")) {
+            o->memory = MEMORY_SAMPLED;
+        } else if (!strncmp(v, "sampled:", 8) && number(v + 8, 1, 1e12, &mean) == 0) {
+            o->memory = MEMORY_SAMPLED;
+            o->sample_mean = (uint64_t)mean;
+        } else {
+            cli_error("--memory takes exact, sampled, sampled:BYTES or off (got '%s')", v);
+            return -1;
+        }
         return 1;
     }
     if ((v = value_of(argc, argv, i, "--duration", NULL))) {

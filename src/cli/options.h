@@ -12,10 +12,17 @@
 #define STETHO_CLI_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+enum memory_mode { MEMORY_OFF, MEMORY_EXACT, MEMORY_SAMPLED };
+
+#define DEFAULT_SAMPLE_MEAN (64u << 10)
 
 struct common_opts {
     double interval_ms;         /* default 10 */
+    enum memory_mode memory;    /* run only */
+    uint64_t sample_mean;       /* bytes, for MEMORY_SAMPLED */
     const char *output;         /* -o, or NULL */
     int quiet;
     int subprocesses;
@@ -34,6 +41,8 @@ const char *options_capture_path(const struct common_opts *o, const char *name, 
     "                        PATH.json: also render it as JSON there\n" \
     "  -i, --interval MS     sampling interval in milliseconds (default 10, jittered)\n" \
     "  --subprocesses        also profile child Python processes\n" \
+    "  --memory MODE         run: exact (every allocation), sampled[:BYTES]\n" \
+    "                        (Poisson sampling, mean 64 KiB), or off (default sampled)\n" \
     "  -q, --quiet           print nothing of stetho's own\n"
 
 #endif

@@ -12,9 +12,14 @@
 #include "cli/options.h"
 #include "cli/session.h"
 
+#include "agent/protocol.h"
+#include "memory/channel.h"
+
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void run_usage(FILE *f)
 {
@@ -98,6 +103,66 @@ static int parse(int argc, char **argv, struct common_opts *o, char ***cmd)
     return *cmd ? 0 : cli_error("out of memory");
 }
 
+/* The agent library: $STETHO_AGENT, else beside the stetho executable. */
+static int find_agent(char *out, size_t len)
+{
+    const char *env = getenv("STETHO_AGENT");
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return access(out, R_OK) == 0 ? 0 : -1;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    if ((size_t)snprintf(out, len, "%.*s/libstetho_agent.so", (int)(len - 32), exe) >= len)
+        return -1;
+    return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+/* The environment the program starts with: the agent preloaded and told
+ * where to write.  The agent puts the user's own environment back before
+ * the program's main() (protocol.h). */
+static struct channel *memory_setup(const struct common_opts *o)
+{
+    char agent[PATH_MAX], mode[64];
+    if (find_agent(agent, sizeof agent) < 0) {
+        if (!o->quiet)
+            fprintf(stderr, "stetho: memory profiling is off: libstetho_agent.so not found "
+                            "beside stetho (set STETHO_AGENT)\n");
+        return NULL;
+    }
+    struct channel *ch = channel_open();
+    if (!ch) {
+        cli_error("memory profiling is off: cannot make a FIFO: %s", strerror(errno));
+        return NULL;
+    }
+    const char *orig = getenv("LD_PRELOAD");
+    size_t need = strlen(agent) + (orig ? strlen(orig) : 0) + 2;
+    char *preload = malloc(need);
+    if (!preload) {
+        channel_close(ch);
+        return NULL;
+    }
+    snprintf(preload, need, "%s%s%s", agent, orig && *orig ? " " : "", orig ? orig : "");
+    if (o->memory == MEMORY_EXACT)
+        snprintf(mode, sizeof mode, "exact");
+    else
+        snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o->sample_mean);
+    setenv(AGENT_ENV_PRELOAD_ORIG, orig ? orig : "", 1);
+    setenv("LD_PRELOAD", preload, 1);
+    setenv(AGENT_ENV_FIFO, channel_path(ch), 1);
+    setenv(AGENT_ENV_MODE, mode, 1);
+    setenv(AGENT_ENV_FOLLOW, o->subprocesses ? "1" : "0", 1);
+    free(preload);
+    return ch;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct common_opts o;
@@ -106,10 +171,12 @@ int cmd_run(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
 
+    struct channel *memory = o.memory != MEMORY_OFF ? memory_setup(&o) : NULL;
     pid_t child = child_spawn(cmd);
     if (child < 0) {
         int e = errno;
         cli_error("cannot run '%s': %s", cmd[0], strerror(e));
+        channel_close(memory);
         free(cmd);
         return e == ENOENT ? 127 : 126;
     }
@@ -122,9 +189,12 @@ int cmd_run(int argc, char **argv)
         .follow_children = o.subprocesses,
         .capture_path = path,
         .argv = cmd,
+        .memory = memory,
     };
     struct session_result res;
-    if (session_record(child, 1, &so, &res) < 0) {
+    int recorded = session_record(child, 1, &so, &res);
+    channel_close(memory);
+    if (recorded < 0) {
         /* no capture: still wait for the program and give its status */
         int status = 1;
         child_wait(child, &status, 1);

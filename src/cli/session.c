@@ -5,6 +5,8 @@
 #include "cli/child.h"
 #include "cli/cli.h"
 #include "capture/capture.h"
+#include "memory/channel.h"
+#include "memory/memtrack.h"
 #include "sampler/sampler.h"
 
 #include <errno.h>
@@ -49,6 +51,11 @@ static uint64_t jittered(uint64_t *state, uint64_t interval)
     return interval * 3 / 4 + x % (interval / 2 + 1);
 }
 
+static void feed(void *ctx, const uint8_t *chunk, size_t len)
+{
+    memtrack_feed(ctx, chunk, len);
+}
+
 int session_record(pid_t pid, int child, const struct session_opts *o,
                    struct session_result *res)
 {
@@ -76,6 +83,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         return -1;
     }
     sampler_add(s, pid, 0);
+    struct memtrack *mem = o->memory ? memtrack_new(w, start) : NULL;
 
     for (;;) {
         uint64_t now = now_ns();
@@ -93,6 +101,11 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         if (stop_requested || (o->duration_s > 0 && (double)(now - start) / 1e9 >= o->duration_s))
             break;
         sampler_tick(s, now);
+        if (mem) {
+            pid_t pids[64];
+            size_t n = sampler_pids(s, pids, 64);
+            memtrack_tick(mem, now, pids, n);
+        }
         if (now - last_flush >= FLUSH_EVERY_NS) {
             capw_flush(w);
             last_flush = now;
@@ -101,9 +114,18 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         now = now_ns();
         if (next < now)
             next = now;                 /* fell behind: no bursts */
-        sleep_until(next);
+        if (mem)
+            channel_wait(o->memory, next, feed, mem);
+        else
+            sleep_until(next);
     }
     uint64_t end = now_ns();
+    if (mem) {
+        channel_drain(o->memory, feed, mem);    /* what the agents flushed at exit */
+        memtrack_finish(mem, end);
+        res->memory_events = memtrack_events(mem);
+        memtrack_free(mem);
+    }
     res->samples = sampler_samples(s);
     res->seconds = (double)(end - start) / 1e9;
     snprintf(res->error, sizeof res->error, "%s", sampler_last_error(s));

@@ -7,6 +7,8 @@
  * program), or `duration_s` passes; it flushes the capture every 200 ms, so
  * a killed stetho leaves a readable file.  If `child` is set, pid is our
  * child: its exit status is reaped into *exit_status (shell style).
+ * With `memory`, the agents' events are read between ticks and turned into
+ * memory metrics in the same capture (memory/memtrack.h).
  * Returns 0, or -1 with a one-line message printed (capture not writable).
  */
 #ifndef STETHO_CLI_SESSION_H
@@ -15,8 +17,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct channel;
+
 struct session_opts {
     uint64_t interval_ns;
+    struct channel *memory;     /* the agents' FIFO, or NULL: time only */
     int follow_children;
     double duration_s;          /* 0: no limit */
     const char *capture_path;
@@ -26,6 +31,7 @@ struct session_opts {
 struct session_result {
     int exit_status;            /* -1 if unknown */
     uint64_t samples;
+    uint64_t memory_events;
     double seconds;
     char error[512];            /* why nothing was sampled, if so */
 };

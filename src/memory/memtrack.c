@@ -19,7 +19,10 @@
 
 #define MAX_NAMESPACES 65536
 
+/* Metrics of one (pid, tid, stack): memory is per thread, like time. */
 struct stack_metrics {
+    int32_t pid, tid;
+    uint32_t stack;
     uint64_t alloc_bytes, alloc_count, live, peak, leaked, temporary;
     uint64_t tick_bytes, tick_count;    /* allocated since the last tick */
     uint64_t peak_written;              /* peak value last written */
@@ -29,7 +32,7 @@ struct stack_metrics {
 struct block {
     uint64_t addr;                      /* 0: empty slot */
     int32_t pid;
-    uint32_t stack;
+    uint32_t stack;                     /* index into memtrack.stacks */
     uint64_t size;                      /* estimated bytes (sampling weight) */
     uint8_t allocator;
 };
@@ -60,8 +63,10 @@ struct memtrack {
     struct block *blocks;               /* open addressing, tombstone-free */
     size_t capblocks, nblocks;
 
-    struct stack_metrics *stacks;       /* by capture stack id */
-    size_t capstacks;
+    struct stack_metrics *stacks;       /* [0] unused */
+    size_t nstacks, capstacks;
+    uint32_t *index;                    /* (pid, tid, stack) -> stacks[i], open addressing */
+    size_t capindex;
     uint32_t *dirty, *tick_dirty;       /* stack ids */
     size_t ndirty, capdirty, ntick, captick;
 
@@ -100,6 +105,7 @@ void memtrack_free(struct memtrack *m)
     free(m->procs);
     free(m->blocks);
     free(m->stacks);
+    free(m->index);
     free(m->dirty);
     free(m->tick_dirty);
     free(m);
@@ -124,11 +130,54 @@ static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static struct stack_metrics *metrics(struct memtrack *m, uint32_t stack)
+static size_t khash(int32_t pid, int32_t tid, uint32_t stack)
 {
-    if (grow_array((void **)&m->stacks, &m->capstacks, (size_t)stack + 1, sizeof *m->stacks) < 0)
-        return NULL;
-    return &m->stacks[stack];
+    uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) * 0x9e3779b97f4a7c15ULL;
+    h ^= stack * 0xff51afd7ed558ccdULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int reindex(struct memtrack *m)
+{
+    size_t ncap = m->capindex ? m->capindex * 2 : 1024;
+    uint32_t *ni = calloc(ncap, sizeof *ni);
+    if (!ni)
+        return -1;
+    for (size_t k = 1; k < m->nstacks; k++) {
+        const struct stack_metrics *s = &m->stacks[k];
+        size_t i = khash(s->pid, s->tid, s->stack) & (ncap - 1);
+        while (ni[i])
+            i = (i + 1) & (ncap - 1);
+        ni[i] = (uint32_t)k;
+    }
+    free(m->index);
+    m->index = ni;
+    m->capindex = ncap;
+    return 0;
+}
+
+/* The metrics index of (pid, tid, capture stack); 0 if out of memory. */
+static uint32_t metrics_of(struct memtrack *m, int32_t pid, int32_t tid, uint32_t stack)
+{
+    if ((m->nstacks + 1) * 2 > m->capindex && reindex(m) < 0)
+        return 0;
+    size_t i = khash(pid, tid, stack) & (m->capindex - 1);
+    while (m->index[i]) {
+        const struct stack_metrics *s = &m->stacks[m->index[i]];
+        if (s->stack == stack && s->tid == tid && s->pid == pid)
+            return m->index[i];
+        i = (i + 1) & (m->capindex - 1);
+    }
+    if (!m->nstacks)
+        m->nstacks = 1;                 /* [0] stays unused */
+    if (grow_array((void **)&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks) < 0)
+        return 0;
+    uint32_t k = (uint32_t)m->nstacks++;
+    m->stacks[k].pid = pid;
+    m->stacks[k].tid = tid;
+    m->stacks[k].stack = stack;
+    m->index[i] = k;
+    return k;
 }
 
 /* Stacks with something to write at the next tick. */
@@ -359,10 +408,10 @@ static uint64_t weight(uint64_t size, uint64_t mean)
 static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
                      uint64_t size, uint64_t stack_id)
 {
-    uint32_t stack = capture_stack(m, n, stack_id);
-    struct stack_metrics *s = metrics(m, stack);
-    if (!s)
+    uint32_t stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id));
+    if (!stack)
         return;
+    struct stack_metrics *s = &m->stacks[stack];
     uint64_t w = weight(size, n->sample_mean);
     struct block b = { addr, n->pid, stack, w, (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0) };
     struct block *old = bfind(m, n->pid, addr);
@@ -550,10 +599,12 @@ static void write_changes(struct memtrack *m, uint64_t t)
     for (size_t i = 0; i < m->ntick; i++) {
         uint32_t id = m->tick_dirty[i];
         struct stack_metrics *s = &m->stacks[id];
+        struct cap_mem_stack ms = { s->pid, s->tid, s->stack, s->tick_bytes, s->tick_count,
+                                    s->peak, 0, 0 };
         if (s->tick_count)
-            capw_mem_allocs(m->w, t, id, s->tick_bytes, s->tick_count);
+            capw_mem_allocs(m->w, t, &ms);
         if (s->peak_dirty && s->peak != s->peak_written) {
-            capw_mem_peak_stack(m->w, id, s->peak);
+            capw_mem_peak_stack(m->w, &ms);
             s->peak_written = s->peak;
         }
         s->tick_bytes = s->tick_count = 0;
@@ -598,12 +649,12 @@ void memtrack_finish(struct memtrack *m, uint64_t now)
         }
     }
     write_changes(m, t);
-    for (size_t id = 0; id < m->capstacks; id++) {
+    for (size_t id = 1; id < m->nstacks; id++) {
         const struct stack_metrics *s = &m->stacks[id];
         if (!s->alloc_count && !s->peak && !s->leaked)
             continue;
-        struct cap_mem_stack ms = { (uint32_t)id, s->alloc_bytes, s->alloc_count, s->peak,
-                                    s->leaked, s->temporary };
+        struct cap_mem_stack ms = { s->pid, s->tid, s->stack, s->alloc_bytes, s->alloc_count,
+                                    s->peak, s->leaked, s->temporary };
         capw_mem_stack(m->w, &ms);
     }
     m->totals.peak_heap_bytes = m->peak_heap;

@@ -333,6 +333,15 @@ void sampler_exited(struct sampler *s, pid_t pid, int exit_code, uint64_t now)
     process_close(p);
 }
 
+size_t sampler_pids(const struct sampler *s, pid_t *pids, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nprocs && n < max; i++)
+        if (s->procs[i].alive)
+            pids[n++] = s->procs[i].pid;
+    return n;
+}
+
 uint64_t sampler_samples(const struct sampler *s)
 {
     return s->samples;

@@ -38,6 +38,9 @@ void sampler_tick(struct sampler *s, uint64_t now_ns);
 /* Record that pid ended (exit_code < 0: unknown, e.g. not our child). */
 void sampler_exited(struct sampler *s, pid_t pid, int exit_code, uint64_t now_ns);
 
+/* The pids of the processes alive now (at most max); returns how many. */
+size_t sampler_pids(const struct sampler *s, pid_t *pids, size_t max);
+
 /* Number of samples written, and the last discovery error of the program
  * (for a message when nothing could be sampled). */
 uint64_t sampler_samples(const struct sampler *s);

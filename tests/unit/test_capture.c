@@ -541,6 +541,10 @@ static int try_second_block(const struct vbuf *second, const char *what)
         if (*q == ' ')
             *q = '-';
     save_seed(seed, file.p, file.len);
+    /* the bare records too: the fuzzer also reads its input as a block's */
+    memcpy(seed, "records", 7);
+    save_seed(seed, second->p, second->len);
+    save_seed("records-first", raw.p, raw.len);
 
     int rc = capture_load_mem(file.p, file.len, &c, err, sizeof err);
     int kept = rc == 0 && c.nstrings >= 2 && c.nframes >= 2 && c.nstacks >= 2 && c.nsamples >= 1 &&

@@ -1,0 +1,266 @@
+/*
+ * export_pstats.c -- the file Python's pstats.Stats loads (what cProfile's
+ * dump_stats writes, and snakeviz and gprof2dot read): one marshalled dict
+ *
+ *     {(file, line, function): (cc, nc, tottime, cumtime,
+ *                               {caller: (nc, cc, tottime, cumtime)})}
+ *
+ * Sampling sees no calls, so the counts are samples: the number of samples
+ * with the function on the stack, given as both call counts (pstats then
+ * shows one number).  tottime is the function's self wall time, cumtime
+ * its total wall time counted once per sample (recursion does not double
+ * it), in seconds; the callers are the stacks' parent edges, each counted
+ * once per sample, with the callee's self time under its direct caller.
+ * Threads are merged: pstats has no notion of them.  docs/exports.md.
+ *
+ * The encoding is CPython's marshal format (Python/marshal.c), of which
+ * this needs ints, floats, strings, tuples and dicts; it is stable across
+ * Python 3 versions for these types.
+ */
+#include "cli/export.h"
+#include "cli/export_common.h"
+#include "report/kmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* marshal's type codes */
+enum {
+    M_NULL = '0',               /* ends a dict */
+    M_INT = 'i',                /* int32, little-endian */
+    M_LONG = 'l',               /* int32 digit count (sign = sign), 15-bit digits */
+    M_BINARY_FLOAT = 'g',       /* IEEE double, little-endian */
+    M_DICT = '{',
+    M_SMALL_TUPLE = ')',        /* one-byte length */
+    M_SHORT_ASCII = 'z',        /* one-byte length */
+    M_ASCII = 'a',              /* int32 length */
+    M_UNICODE = 'u',            /* int32 length, UTF-8 */
+};
+
+static void m_u32(FILE *f, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        fputc((int)(v >> (8 * i) & 0xff), f);
+}
+
+static void m_int(FILE *f, uint64_t v)
+{
+    if (v <= INT32_MAX) {
+        fputc(M_INT, f);
+        m_u32(f, (uint32_t)v);
+        return;
+    }
+    int ndigits = 0;
+    for (uint64_t t = v; t; t >>= 15)
+        ndigits++;
+    fputc(M_LONG, f);
+    m_u32(f, (uint32_t)ndigits);
+    for (; v; v >>= 15) {
+        fputc((int)(v & 0xff), f);
+        fputc((int)(v >> 8 & 0x7f), f);
+    }
+}
+
+static void m_float(FILE *f, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    fputc(M_BINARY_FLOAT, f);
+    for (int i = 0; i < 8; i++)
+        fputc((int)(bits >> (8 * i) & 0xff), f);
+}
+
+/* Length of the valid UTF-8 character at p, or 0. */
+static size_t utf8_char(const unsigned char *p)
+{
+    size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2
+             : p[0] >= 0xe0 && p[0] < 0xf0 ? 3 : p[0] >= 0xf0 && p[0] < 0xf5 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
+        (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;               /* overlong, or past U+10FFFF */
+    return n;
+}
+
+/* A str.  marshal refuses text that is not UTF-8, so any byte that is
+ * not part of a valid character is written as '?'. */
+static void m_str(FILE *f, const char *s)
+{
+    size_t len = strlen(s);
+    int ascii = 1, valid = 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_char(p);
+        ascii &= n <= 1;        /* a bad byte becomes '?' below */
+        valid &= n != 0;
+        p += n ? n : 1;
+    }
+    if (ascii && len < 256) {
+        fputc(M_SHORT_ASCII, f);
+        fputc((int)len, f);
+    } else {
+        fputc(ascii ? M_ASCII : M_UNICODE, f);
+        m_u32(f, (uint32_t)len);
+    }
+    if (valid) {
+        fwrite(s, 1, len, f);
+        return;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_char(p);
+        if (n)
+            fwrite(p, 1, n, f);
+        else
+            fputc('?', f);
+        p += n ? n : 1;
+    }
+}
+
+static void m_tuple(FILE *f, int n)
+{
+    fputc(M_SMALL_TUPLE, f);
+    fputc(n, f);
+}
+
+/* ---- the statistics ---- */
+
+struct edge {
+    uint32_t caller, callee;
+    uint64_t n, self_ns, total_ns;
+    uint32_t stamp;             /* the stack it was last counted for */
+};
+
+struct func_stats {
+    uint64_t n, self_ns, total_ns;
+    uint32_t stamp;
+};
+
+/* pstats's key: builtins and our synthetic frames as ('~', 0, name), which
+ * pstats prints as just the name. */
+static void put_key(FILE *f, const struct export_func *e)
+{
+    int bare = !e->file[0];
+    m_tuple(f, 3);
+    m_str(f, bare ? "~" : e->file);
+    m_int(f, bare ? 0 : (uint64_t)(e->first_line > 0 ? e->first_line : 0));
+    m_str(f, e->name);
+}
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+int export_pstats(const struct capture *c, const struct export_opts *o, FILE *out)
+{
+    struct export_funcs fn;
+    struct kmap index = {0};
+    struct edge *edges = NULL;
+    size_t nedges = 0, edges_cap = 0, ns = c->nstacks ? c->nstacks : 1;
+    uint64_t *count = calloc(ns, sizeof *count), *wall = calloc(ns, sizeof *wall);
+    uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf), *by_callee = NULL, *first = NULL;
+    struct func_stats *st = NULL;
+    int rc = -1, isnew;
+    (void)o;                    /* wall time is what pstats means by time */
+
+    if (export_funcs_build(&fn, c) < 0) {
+        free(count);
+        free(wall);
+        free(buf);
+        return -1;
+    }
+    st = calloc(fn.n, sizeof *st);
+    first = calloc(fn.n + 1, sizeof *first);
+    if (!count || !wall || !buf || !st || !first)
+        goto out;
+    for (size_t i = 0; i < c->nsamples; i++) {
+        uint32_t s = c->samples[i].stack < c->nstacks ? c->samples[i].stack : 0;
+        count[s]++;
+        wall[s] += c->samples[i].wall_ns;
+    }
+
+    for (uint32_t s = 0; s < ns; s++) {
+        if (!count[s])
+            continue;
+        size_t n = export_stack_funcs(c, &fn, s, buf);
+        st[buf[n - 1]].self_ns += wall[s];
+        for (size_t i = 0; i < n; i++) {
+            struct func_stats *fs = &st[buf[i]];
+            if (fs->stamp != s + 1) {
+                fs->stamp = s + 1;
+                fs->n += count[s];
+                fs->total_ns += wall[s];
+            }
+            if (!i)
+                continue;
+            uint32_t *slot = kmap_put(&index, buf[i - 1], buf[i], (uint32_t)nedges, &isnew);
+            if (!slot)
+                goto out;
+            if (isnew) {
+                if (export_reserve((void **)&edges, &edges_cap, nedges, sizeof *edges) < 0)
+                    goto out;
+                edges[nedges++] = (struct edge){ buf[i - 1], buf[i], 0, 0, 0, 0 };
+            }
+            struct edge *e = &edges[*slot];
+            if (e->stamp != s + 1) {
+                e->stamp = s + 1;
+                e->n += count[s];
+                e->total_ns += wall[s];
+            }
+            if (i == n - 1)
+                e->self_ns += wall[s];
+        }
+    }
+
+    /* the edges grouped by callee (counting sort), for each one's callers */
+    by_callee = malloc((nedges ? nedges : 1) * sizeof *by_callee);
+    if (!by_callee)
+        goto out;
+    for (size_t k = 0; k < nedges; k++)
+        first[edges[k].callee + 1]++;
+    for (size_t i = 0; i < fn.n; i++)
+        first[i + 1] += first[i];
+    for (size_t k = 0; k < nedges; k++)
+        by_callee[first[edges[k].callee]++] = (uint32_t)k;
+    for (size_t i = fn.n; i > 0; i--)
+        first[i] = first[i - 1];
+    first[0] = 0;
+
+    fputc(M_DICT, out);
+    for (size_t i = 0; i < fn.n; i++) {
+        const struct func_stats *fs = &st[i];
+        if (!fs->n)
+            continue;
+        put_key(out, &fn.v[i]);
+        m_tuple(out, 5);
+        m_int(out, fs->n);      /* primitive calls */
+        m_int(out, fs->n);      /* all calls */
+        m_float(out, secs(fs->self_ns));
+        m_float(out, secs(fs->total_ns));
+        fputc(M_DICT, out);
+        for (uint32_t k = first[i]; k < first[i + 1]; k++) {
+            const struct edge *e = &edges[by_callee[k]];
+            put_key(out, &fn.v[e->caller]);
+            m_tuple(out, 4);
+            m_int(out, e->n);
+            m_int(out, e->n);
+            m_float(out, secs(e->self_ns));
+            m_float(out, secs(e->total_ns));
+        }
+        fputc(M_NULL, out);
+    }
+    fputc(M_NULL, out);
+    rc = 0;
+out:
+    export_funcs_free(&fn);
+    kmap_free(&index);
+    free(edges);
+    free(count);
+    free(wall);
+    free(buf);
+    free(st);
+    free(first);
+    free(by_callee);
+    return rc;
+}

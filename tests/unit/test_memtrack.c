@@ -1,0 +1,216 @@
+/*
+ * test_memtrack.c -- agent event streams in, per-stack memory metrics out:
+ * allocated, peak (what each stack held when the heap peaked), leaked (live
+ * when finalizing began), temporary, sampled estimates, and malformed
+ * chunks refused.  Chunks are built by hand as the agent writes them.
+ */
+#include "check.h"
+#include "agent/protocol.h"
+#include "capture/capture.h"
+#include "memory/memtrack.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct chunk {
+    uint8_t b[AGENT_CHUNK_MAX];
+    size_t n;
+};
+
+static void begin(struct chunk *c, int32_t pid, int32_t tid)
+{
+    struct agent_chunk_header h = { AGENT_MAGIC, AGENT_VERSION, 0, 0, 0, pid, tid, 1000 };
+    memcpy(c->b, &h, sizeof h);
+    c->n = sizeof h;
+}
+
+static void put(struct chunk *c, uint64_t v)
+{
+    do {
+        uint8_t byte = v & 127;
+        v >>= 7;
+        c->b[c->n++] = byte | (v ? 128 : 0);
+    } while (v);
+}
+
+static void put_str(struct chunk *c, const char *s)
+{
+    put(c, strlen(s));
+    memcpy(c->b + c->n, s, strlen(s));
+    c->n += strlen(s);
+}
+
+static void frame(struct chunk *c, uint64_t id, const char *name, uint64_t line)
+{
+    c->b[c->n++] = AGENT_REC_FRAME;
+    put(c, id); put(c, line); put(c, line); put(c, 0);
+    put_str(c, name);
+    put_str(c, "prog.py");
+}
+
+static void stack(struct chunk *c, uint64_t id, uint64_t parent, uint64_t fr)
+{
+    c->b[c->n++] = AGENT_REC_STACK;
+    put(c, id); put(c, parent); put(c, fr);
+}
+
+static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
+{
+    c->b[c->n++] = AGENT_REC_ALLOC;
+    put(c, AGENT_ALLOC_MALLOC); put(c, addr); put(c, size); put(c, st); put(c, 0);
+}
+
+static void fre(struct chunk *c, uint64_t addr)
+{
+    c->b[c->n++] = AGENT_REC_FREE;
+    put(c, AGENT_ALLOC_MALLOC); put(c, addr); put(c, 0);
+}
+
+static void end(struct chunk *c)
+{
+    uint16_t len = (uint16_t)c->n;
+    memcpy(c->b + offsetof(struct agent_chunk_header, len), &len, 2);
+}
+
+/* metrics of the stack whose innermost frame is called `name` */
+static const struct cap_mem_stack *by_name(const struct capture *cap, const char *name)
+{
+    for (size_t i = 0; i < cap->nmem; i++) {
+        uint32_t fr = cap->stacks[cap->mem[i].stack].frame;
+        if (!strcmp(cap->strings[cap->frames[fr].function], name))
+            return &cap->mem[i];
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    char path[] = "/tmp/stetho-memtrack-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+
+    /* thread 11: grow() allocates 3 blocks, spike() 1 big one; then spike's
+     * block is freed (the peak is behind us), then grow frees one block */
+    begin(&c, 100, 11);
+    frame(&c, 1, "main", 1);
+    frame(&c, 2, "grow", 10);
+    frame(&c, 3, "spike", 20);
+    stack(&c, 1, 0, 1);
+    stack(&c, 2, 1, 2);
+    stack(&c, 3, 1, 3);
+    alloc(&c, 0x1000, 100, 2);
+    alloc(&c, 0x2000, 100, 2);
+    alloc(&c, 0x3000, 100, 2);
+    alloc(&c, 0x9000, 1000, 3);
+    fre(&c, 0x9000);
+    fre(&c, 0x1000);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+
+    /* thread 12 of the same process: a temporary (freed before its next
+     * allocation), a block with no Python stack, and a free of a block of
+     * thread 11 (cross-thread) */
+    begin(&c, 100, 12);
+    frame(&c, 1, "temp", 30);
+    stack(&c, 1, 0, 1);
+    alloc(&c, 0x5000, 50, 1);
+    fre(&c, 0x5000);
+    alloc(&c, 0x6000, 70, 0);
+    fre(&c, 0x2000);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+
+    /* finalizing: 0x3000 (grow) and 0x6000 ([native]) are leaked; later
+     * events of that process are shutdown noise */
+    begin(&c, 100, 11);
+    c.b[c.n++] = AGENT_REC_FINALIZING;
+    put(&c, 0);
+    fre(&c, 0x3000);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+
+    /* another process with sampling: one 1-byte allocation sampled with a
+     * mean of 1000 stands for about 1000 bytes */
+    begin(&c, 200, 200);
+    c.b[c.n++] = AGENT_REC_SAMPLED;
+    put(&c, 1000);
+    frame(&c, 1, "sampled_fn", 40);
+    stack(&c, 1, 0, 1);
+    alloc(&c, 0x7000, 1, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+
+    /* malformed: a stack naming an undefined frame; a bad length */
+    begin(&c, 100, 13);
+    stack(&c, 1, 0, 7);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n - 1), -1);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, 3), -1);
+    CHECK_EQ_INT(memtrack_dropped(m), 3);
+
+    pid_t none[1] = { 0 };
+    memtrack_tick(m, 5000, none, 0);
+    memtrack_finish(m, 6000);
+    memtrack_free(m);
+    CHECK_EQ_INT(capw_close(w, 6000), 0);
+
+    struct capture cap;
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    CHECK(cap.has_memory);
+    CHECK(cap.has_mem_totals);
+    const struct cap_mem_stack *grow = by_name(&cap, "grow"), *spike = by_name(&cap, "spike"),
+                               *temp = by_name(&cap, "temp"), *native = by_name(&cap, "[native]"),
+                               *sampled = by_name(&cap, "sampled_fn");
+    CHECK(grow && spike && temp && native && sampled);
+    if (grow && spike && temp && native && sampled) {
+        CHECK_EQ_INT(grow->alloc_bytes, 300);
+        CHECK_EQ_INT(grow->alloc_count, 3);
+        CHECK_EQ_INT(grow->peak_bytes, 300);        /* all three live at the peak */
+        CHECK_EQ_INT(spike->peak_bytes, 1000);
+        CHECK_EQ_INT(grow->leaked_bytes, 100);      /* 0x3000 */
+        CHECK_EQ_INT(spike->leaked_bytes, 0);
+        CHECK_EQ_INT(native->leaked_bytes, 70);
+        CHECK_EQ_INT(native->tid, 12);
+        CHECK_EQ_INT(temp->temporary_count, 1);
+        CHECK_EQ_INT(temp->peak_bytes, 0);
+        CHECK(sampled->alloc_bytes > 990 && sampled->alloc_bytes < 1010);
+    }
+    CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, 1300);
+    CHECK_EQ_INT(cap.mem_totals.alloc_count, 7);
+    CHECK_EQ_INT(cap.mem_totals.temporary_count, 2);   /* temp, and spike (freed at once) */
+    CHECK(cap.ntimeline >= 1);
+    capture_free(&cap);
+
+    /* a run cut before its end: the intervals and peak written at the tick
+     * are still there */
+    w = capw_open(path, 10000000);
+    m = memtrack_new(w, 0);
+    begin(&c, 100, 11);
+    frame(&c, 1, "main", 1);
+    stack(&c, 1, 0, 1);
+    alloc(&c, 0x1000, 500, 1);
+    fre(&c, 0x1000);
+    end(&c);
+    memtrack_feed(m, c.b, c.n);
+    memtrack_tick(m, 5000, none, 0);
+    capw_flush(w);
+    /* no finish, no close: as if stetho were killed here */
+    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    CHECK(cap.truncated);
+    CHECK(cap.has_memory);
+    CHECK(!cap.has_mem_totals);
+    CHECK_EQ_INT(cap.mem_totals.alloc_bytes, 500);
+    CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, 500);
+    capture_free(&cap);
+    memtrack_free(m);
+    capw_close(w, 0);
+    unlink(path);
+    return CHECK_DONE();
+}
