@@ -10,6 +10,7 @@
  */
 #include "agent/agent.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -219,7 +220,10 @@ __attribute__((constructor)) static void agent_load(void)
         strcpy(mode, v);
     v = getenv(AGENT_ENV_FOLLOW);
     agent.follow = v && strcmp(v, "1") == 0;
-    if (!agent.follow)
+    /* Only a Python process takes the agent out of the environment: a
+     * wrapper (pyenv's shim is a shell script, a launcher, env) must pass
+     * it on to the Python it execs. */
+    if (!agent.follow && dlsym(RTLD_DEFAULT, "Py_IsInitialized"))
         clean_env();
     agent.pid = getpid();
 

@@ -23,11 +23,10 @@
 #include "cpython/walker.h"
 
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define CODES_MAX 4096          /* code objects per thread cache */
-#define FAST_SIZE 2048          /* (code, pos) -> frame id */
+#define FAST_SIZE 512           /* (code, pos) -> frame id */
 #define FIRST_DEPTH 128
 #define NAME_MAX_BYTES 512      /* a FRAME record must fit in a chunk */
 #define FILE_MAX_BYTES 2048
@@ -166,21 +165,21 @@ void stack_reset(struct stack_state *s)
 
 /* ---- which thread state is ours ---- */
 
-static uint64_t my_id(const struct py_layout *l, uint64_t *off)
+static uint64_t my_id(const struct py_layout *l, pid_t tid, uint64_t *off)
 {
     if (l->ts_native_thread_id != PY_NOFIELD) {         /* 3.11+: the kernel tid */
         *off = l->ts_native_thread_id;
-        return (uint64_t)syscall(SYS_gettid);
+        return (uint64_t)tid;
     }
     *off = l->ts_thread_id;                             /* 3.9/3.10: pthread_self() */
     return (uint64_t)pthread_self();
 }
 
-static uint64_t lookup_tstate(struct stack_state *s)
+static uint64_t lookup_tstate(struct stack_state *s, pid_t tid)
 {
     const struct py_layout *l = &s->t.layout;
     struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
-    uint64_t off, want = my_id(l, &off), interp;
+    uint64_t off, want = my_id(l, tid, &off), interp;
     if (reader_ptr(&r, agent.runtime + l->rt_interpreters_head, &interp) < 0)
         return 0;
     for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
@@ -201,12 +200,12 @@ static uint64_t lookup_tstate(struct stack_state *s)
     return 0;
 }
 
-static uint64_t find_tstate(struct stack_state *s)
+static uint64_t find_tstate(struct stack_state *s, pid_t tid)
 {
     uint64_t epoch = atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed);
     if (s->tstate_epoch == epoch) {
         if (s->tstate) {
-            uint64_t off, want = my_id(&s->t.layout, &off), id;
+            uint64_t off, want = my_id(&s->t.layout, tid, &off), id;
             memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
             if (id == want)
                 return s->tstate;
@@ -216,7 +215,7 @@ static uint64_t find_tstate(struct stack_state *s)
         }
     }
     s->tstate_epoch = epoch;
-    s->tstate = lookup_tstate(s);
+    s->tstate = lookup_tstate(s, tid);
     if (s->tstate) {
         s->miss_backoff = 0;
     } else {
@@ -419,7 +418,7 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
         s->code_epoch = ce;
     }
 
-    uint64_t tstate = find_tstate(s), frame;
+    uint64_t tstate = find_tstate(s, th->tid), frame;
     if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
         return 0;
     enum py_marker end;

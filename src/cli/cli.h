@@ -9,6 +9,7 @@
 #ifndef STETHO_CLI_H
 #define STETHO_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -21,6 +22,7 @@ int cmd_tree(int argc, char **argv);
 int cmd_table(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_html(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 struct session_result;
 /* What `run` and `attach` print at the end: the call tree of the capture
@@ -35,5 +37,12 @@ pid_t cli_parse_pid(const char *s);
 
 /* Write s as a JSON string literal (quotes included); NULL -> null. */
 void json_string(FILE *f, const char *s);
+/* Write ns as exact decimal seconds: 1500000000 -> 1.5, 7 -> 0.000000007. */
+void json_secs(FILE *f, uint64_t ns);
+
+struct capture;
+/* `stetho stats`: the capture's time and memory numbers, as text or as
+ * JSON (docs/json-schema.md); 0, or -1 when out of memory (stats.c). */
+int stats_write(const struct capture *c, int json, FILE *out);
 
 #endif

@@ -103,8 +103,8 @@ int cmd_export(int argc, char **argv)
             enum prof_metric m;
             if (v && !strcmp(v, "samples"))
                 o.metric = EXPORT_SAMPLES;
-            else if (v && prof_metric_parse(v, &m) == 0)
-                o.metric = (int)m;
+            else if (v && prof_metric_parse(v, &m) == 0 && prof_metric_unit(m) == PROF_UNIT_NS)
+                o.metric = (int)m;      /* the exports aggregate samples: time only */
             else
                 return cli_error("export: --metric takes wall, cpu, user, sys, wait or samples"
                                  " (got '%s')", v ? v : "");
@@ -161,13 +161,16 @@ static int write_format(const char *path, size_t k, const char *output,
     return 0;
 }
 
-const char *export_format_for(const char *path)
+const char *export_format_for(const char *path, size_t *suffix_len)
 {
     size_t n = strlen(path);
     for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
         size_t m = strlen(extensions[i].suffix);
-        if (n > m && !strcmp(path + n - m, extensions[i].suffix))
+        if (n > m && !strcmp(path + n - m, extensions[i].suffix)) {
+            if (suffix_len)
+                *suffix_len = m;
             return extensions[i].format;
+        }
     }
     return NULL;
 }

@@ -21,8 +21,9 @@ struct export_opts {
     int merge_threads;          /* no root frame per thread */
 };
 
-/* The format an output file's name asks for ("x.json": "json"), or NULL. */
-const char *export_format_for(const char *path);
+/* The format an output file's name asks for ("x.json": "json"), or NULL;
+ * *suffix_len (if not NULL) gets the length of the suffix that said so. */
+const char *export_format_for(const char *path, size_t *suffix_len);
 
 /* Export the capture file to output in format; 0, or -1 after a one-line
  * error on stderr. */

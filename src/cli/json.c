@@ -1,4 +1,5 @@
-/* json.c -- JSON string literals (the only part of JSON that needs care). */
+/* json.c -- JSON string literals (the only part of JSON that needs care),
+ * and nanoseconds as exact decimal seconds. */
 #include "cli/cli.h"
 
 void json_string(FILE *f, const char *s)
@@ -23,4 +24,19 @@ void json_string(FILE *f, const char *s)
         }
     }
     fputc('"', f);
+}
+
+void json_secs(FILE *f, uint64_t ns)
+{
+    unsigned long long whole = ns / 1000000000u, frac = ns % 1000000000u;
+    if (!frac) {
+        fprintf(f, "%llu", whole);
+        return;
+    }
+    int digits = 9;
+    while (frac % 10 == 0) {
+        frac /= 10;
+        digits--;
+    }
+    fprintf(f, "%llu.%0*llu", whole, digits, frac);
 }

@@ -21,6 +21,7 @@ static void usage(FILE *f)
           "  dump [--json] PID              print every thread's Python stack\n"
           "  tree CAPTURE [options]         the call tree of a capture\n"
           "  table CAPTURE [options]        the functions (or lines) that took the time\n"
+          "  stats CAPTURE [--json]         totals: time, memory, allocation sizes, top places\n"
           "  export CAPTURE --format json   the capture for other tools\n"
           "  html CAPTURE [-o FILE]         the capture as an HTML page (flame graph, timeline)\n"
           "\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return cmd_tree(argc - 2, argv + 2);
     if (!strcmp(cmd, "table"))
         return cmd_table(argc - 2, argv + 2);
+    if (!strcmp(cmd, "stats"))
+        return cmd_stats(argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "html"))

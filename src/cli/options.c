@@ -98,16 +98,14 @@ const char *options_capture_path(const struct common_opts *o, const char *name, 
                                  char *out, size_t len)
 {
     if (o->output) {
-        const char *format = export_format_for(o->output);
+        size_t suffix;
+        const char *format = export_format_for(o->output, &suffix);
         if (!format) {
             snprintf(out, len, "%s", o->output);
             return NULL;
         }
-        /* "x.json": the capture beside it as "x.stetho" */
-        const char *dot = strrchr(o->output, '.'), *slash = strrchr(o->output, '/');
-        int keep = dot && (!slash || dot > slash) ? (int)(dot - o->output)
-                                                  : (int)strlen(o->output);
-        snprintf(out, len, "%.*s.stetho", keep, o->output);
+        /* "x.json", "x.pb.gz": the capture beside it as "x.stetho" */
+        snprintf(out, len, "%.*s.stetho", (int)(strlen(o->output) - suffix), o->output);
         return format;
     }
     const char *base = strrchr(name, '/');

@@ -23,7 +23,8 @@ int cli_option(int argc, char **argv, int *i, const char *name, const char **val
 int cli_metric(const char *cmd, const char *value, enum prof_metric *out)
 {
     if (!value || prof_metric_parse(value, out) < 0) {
-        cli_error("%s: --metric takes wall, cpu, user, sys or wait", cmd);
+        cli_error("%s: --metric takes wall, cpu, user, sys, wait, peak, allocated,"
+                  " allocations or leaked", cmd);
         return -1;
     }
     return 0;

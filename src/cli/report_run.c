@@ -1,7 +1,8 @@
 /*
  * report_run.c -- what `run` and `attach` print when recording ends: the
- * call tree of the capture just written (like pyinstrument), then where
- * the capture is and how to look at it again.
+ * call tree of the capture just written (like pyinstrument), a memory
+ * headline when the run recorded memory, then where the capture is and
+ * how to look at it again.
  */
 #include "cli/cli.h"
 #include "cli/session.h"
@@ -27,6 +28,12 @@ void report_after_run(const char *capture_path, const struct session_result *res
             o.color = isatty(fileno(out)) && !getenv("NO_COLOR");
             fputc('\n', out);
             report_tree_print(&c, &o, out);
+            if (c.has_memory) {
+                fputc('\n', out);
+                report_memory_headline(&c, o.color, out);
+                fprintf(out, "(the whole tree by memory: stetho tree %s --metric peak)\n",
+                        capture_path);
+            }
             capture_free(&c);
         } else {
             fprintf(out, "stetho: cannot read back %s: %s\n", capture_path, err);

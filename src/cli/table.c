@@ -6,6 +6,10 @@
  * The user/sys/wait columns and the sample count follow --sort: with
  * "self" they split each row's self time, with "total" its total time, so
  * a row's columns always add up to the time it is sorted by (for wall).
+ * A capture with memory adds four columns (allocated bytes, allocations,
+ * bytes held at the heap's peak, leaked bytes) that follow --sort too, and
+ * rows for functions that allocated without ever being sampled; --metric
+ * can then be one of them.
  */
 #include "cli/cli.h"
 #include "cli/report_args.h"
@@ -30,7 +34,8 @@ static void table_usage(FILE *f)
           "options:\n"
           "  --lines               one row per line, not per function\n"
           "  --sort self|total     order by own time (default) or time including callees\n"
-          "  --metric M            wall (default), cpu, user, sys or wait\n"
+          "  --metric M            wall (default), cpu, user, sys or wait; or memory:\n"
+          "                        peak, allocated, allocations or leaked\n"
           "  --limit N             print the first N rows (default 30, 0 = all)\n", f);
 }
 
@@ -55,16 +60,38 @@ static double secs(uint64_t ns)
     return (double)ns / 1e9;
 }
 
+/* The self or total column of the sort metric, w wide: seconds as they
+ * always were, bytes and counts as text. */
+static void put_value(FILE *f, int w, enum prof_metric m, uint64_t v)
+{
+    char b[PROF_FMT_LEN];
+    if (prof_metric_unit(m) == PROF_UNIT_NS)
+        fprintf(f, "%*.3f", w, secs(v));
+    else
+        fprintf(f, "%*s", w, prof_fmt_metric(b, sizeof b, m, v));
+}
+
+static void put_memory(FILE *f, const struct prof_metrics *m)
+{
+    char a[PROF_FMT_LEN], n[PROF_FMT_LEN], pk[PROF_FMT_LEN], l[PROF_FMT_LEN];
+    fprintf(f, " %10s %11s %10s %10s", prof_fmt_bytes(a, sizeof a, m->alloc_bytes),
+            prof_fmt_count(n, sizeof n, m->alloc_count),
+            prof_fmt_bytes(pk, sizeof pk, m->peak_bytes),
+            prof_fmt_bytes(l, sizeof l, m->leaked_bytes));
+}
+
 static int print_table(const struct profile *p, const struct table_opts *o, FILE *f)
 {
     const struct prof_site *sites = o->lines ? p->lines : p->funcs;
     size_t n = o->lines ? p->nlines : p->nfuncs, nrows = 0;
+    int memory = p->cap->has_memory;
     struct row *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const struct prof_site *s = &sites[i];
-        if (!s->total.samples)
+        if (!s->total.samples && !(memory && (s->total.alloc_count || s->total.peak_bytes ||
+                                              s->total.leaked_bytes)))
             continue;
         uint64_t self = prof_metric_ns(&s->self, o->metric);
         uint64_t total = prof_metric_ns(&s->total, o->metric);
@@ -75,26 +102,37 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd))
         cwd[0] = '\0';
-    const char *m = prof_metric_name(o->metric);
-    fprintf(f, "%s by %s %s time; user..other split the %s time (seconds)\n",
-            o->lines ? "Lines" : "Functions", o->by_total ? "total" : "self", m,
-            o->by_total ? "total" : "self");
-    char self_h[16], total_h[16];
+    const char *m = prof_metric_name(o->metric), *which = o->by_total ? "total" : "self";
+    int is_time = prof_metric_unit(o->metric) == PROF_UNIT_NS;
+    fprintf(f, "%s by %s %s%s; user..other split the %s time (seconds)",
+            o->lines ? "Lines" : "Functions", which, m, is_time ? " time" : "", which);
+    if (memory)
+        fprintf(f, ", allocated..leaked its memory%s",
+                p->cap->mem_totals.sample_mean ? " (estimated: the run sampled allocations)" : "");
+    fputc('\n', f);
+    char self_h[24], total_h[24];
     snprintf(self_h, sizeof self_h, "self %s", m);
     snprintf(total_h, sizeof total_h, "total %s", m);
-    fprintf(f, "%10s %10s %8s %8s %8s %8s %8s %8s %8s %8s  %s\n", self_h, total_h, "user",
-            "sys", "io", "sleep", "lock", "gil", "other", "samples",
-            o->lines ? "line" : "function");
+    int w = strlen(total_h) > 10 ? (int)strlen(total_h) : 10;     /* "total allocations" */
+    fprintf(f, "%*s %*s %8s %8s %8s %8s %8s %8s %8s %8s", w, self_h, w, total_h, "user",
+            "sys", "io", "sleep", "lock", "gil", "other", "samples");
+    if (memory)
+        fprintf(f, " %10s %11s %10s %10s", "allocated", "allocations", "peak", "leaked");
+    fprintf(f, "  %s\n", o->lines ? "line" : "function");
     uint64_t whole = prof_metric_ns(&p->total, o->metric);
     for (size_t i = 0; i < nrows && (o->limit == 0 || (long)i < o->limit); i++) {
         const struct prof_site *s = rows[i].site;
         const struct prof_metrics *split = o->by_total ? &s->total : &s->self;
-        fprintf(f, "%10.3f %10.3f %8.3f %8.3f", secs(prof_metric_ns(&s->self, o->metric)),
-                secs(prof_metric_ns(&s->total, o->metric)), secs(split->user_ns),
-                secs(split->sys_ns));
+        put_value(f, w, o->metric, prof_metric_ns(&s->self, o->metric));
+        fputc(' ', f);
+        put_value(f, w, o->metric, prof_metric_ns(&s->total, o->metric));
+        fprintf(f, " %8.3f %8.3f", secs(split->user_ns), secs(split->sys_ns));
         for (int k = 0; k < CAP_WAIT_KINDS; k++)
             fprintf(f, " %8.3f", secs(split->wait_ns[k]));
-        fprintf(f, " %8llu  %s", (unsigned long long)split->samples, s->function);
+        fprintf(f, " %8llu", (unsigned long long)split->samples);
+        if (memory)
+            put_memory(f, split);
+        fprintf(f, "  %s", s->function);
         if (s->file[0])
             fprintf(f, "  %s", loc_short(s->file, cwd));
         if (s->line > 0)
@@ -103,11 +141,15 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
     }
     if (o->limit && nrows > (size_t)o->limit)
         fprintf(f, "... %zu more (--limit 0 shows every row)\n", nrows - (size_t)o->limit);
-    fprintf(f, "%10s %10.3f %8.3f %8.3f", "", secs(whole), secs(p->total.user_ns),
-            secs(p->total.sys_ns));
+    fprintf(f, "%*s ", w, "");
+    put_value(f, w, o->metric, whole);
+    fprintf(f, " %8.3f %8.3f", secs(p->total.user_ns), secs(p->total.sys_ns));
     for (int k = 0; k < CAP_WAIT_KINDS; k++)
         fprintf(f, " %8.3f", secs(p->total.wait_ns[k]));
-    fprintf(f, " %8llu  (all samples)\n", (unsigned long long)p->total.samples);
+    fprintf(f, " %8llu", (unsigned long long)p->total.samples);
+    if (memory)
+        put_memory(f, &p->total);
+    fprintf(f, "  (all samples%s)\n", memory ? " and memory" : "");
     free(rows);
     return 0;
 }

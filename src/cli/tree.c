@@ -14,7 +14,8 @@ static void tree_usage(FILE *f)
 {
     fputs("usage: stetho tree CAPTURE [options]\n"
           "options:\n"
-          "  --metric M            wall (default), cpu, user, sys or wait\n"
+          "  --metric M            wall (default), cpu, user, sys or wait; or memory:\n"
+          "                        peak, allocated, allocations or leaked\n"
           "  --show-all            show standard-library and site-packages frames\n"
           "  --min-percent P       leave out lines under P% of the whole (default 1)\n"
           "  --threads MODE        separate (default: a tree per thread) or merged\n"

@@ -26,49 +26,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The columns of a cell: a sample count, then the time split. */
+/* The columns of a cell: a sample count, the time split, then, when the
+ * run recorded memory, what each stack allocated (at the time it did),
+ * held at the heap's peak (at the peak) and leaked (at the end). */
 enum {
     COL_SAMPLES = 0,
     COL_USER = 1,
     COL_SYS = 2,
     COL_WAIT = 3,               /* + enum cap_wait */
-    NCOLS = COL_WAIT + CAP_WAIT_KINDS,
+    COL_ALLOC = COL_WAIT + CAP_WAIT_KINDS,
+    COL_ALLOCS,
+    COL_PEAK,
+    COL_LEAKED,
+    NCOLS,
+    NTIME_COLS = COL_ALLOC,
+};
+
+static const struct {
+    const char *id, *unit;
+} columns[NCOLS] = {
+    { "samples", "count" }, { "user", "ns" }, { "sys", "ns" }, { "io", "ns" },
+    { "sleep", "ns" }, { "lock", "ns" }, { "gil", "ns" }, { "other", "ns" },
+    { "alloc", "bytes" }, { "allocs", "count" }, { "peak", "bytes" }, { "leaked", "bytes" },
 };
 
 
 #define BIT(col) (1u << (col))
 #define WAIT_BITS (((1u << CAP_WAIT_KINDS) - 1) << COL_WAIT)
 
-/* What the page offers to sort, colour and size by: sums of columns. */
+/* What the page offers to sort, colour and size by: sums of columns
+ * (those of columns the data has). */
 static const struct {
-    const char *id, *label;
+    const char *id, *label, *unit;
     unsigned cols;
 } metrics[] = {
-    { "wall", "Wall time", BIT(COL_USER) | BIT(COL_SYS) | WAIT_BITS },
-    { "cpu", "CPU time (user + sys)", BIT(COL_USER) | BIT(COL_SYS) },
-    { "user", "User CPU", BIT(COL_USER) },
-    { "sys", "System CPU", BIT(COL_SYS) },
-    { "wait", "Waiting (any reason)", WAIT_BITS },
-    { "io", "Waiting for I/O", BIT(COL_WAIT + CAP_WAIT_IO) },
-    { "sleep", "Sleeping", BIT(COL_WAIT + CAP_WAIT_SLEEP) },
-    { "lock", "Waiting for a lock", BIT(COL_WAIT + CAP_WAIT_LOCK) },
-    { "gil", "Waiting for the GIL", BIT(COL_WAIT + CAP_WAIT_GIL) },
-    { "other", "Waiting (other)", BIT(COL_WAIT + CAP_WAIT_OTHER) },
-    { "samples", "Samples", BIT(COL_SAMPLES) },
+    { "wall", "Wall time", "ns", BIT(COL_USER) | BIT(COL_SYS) | WAIT_BITS },
+    { "cpu", "CPU time (user + sys)", "ns", BIT(COL_USER) | BIT(COL_SYS) },
+    { "user", "User CPU", "ns", BIT(COL_USER) },
+    { "sys", "System CPU", "ns", BIT(COL_SYS) },
+    { "wait", "Waiting (any reason)", "ns", WAIT_BITS },
+    { "io", "Waiting for I/O", "ns", BIT(COL_WAIT + CAP_WAIT_IO) },
+    { "sleep", "Sleeping", "ns", BIT(COL_WAIT + CAP_WAIT_SLEEP) },
+    { "lock", "Waiting for a lock", "ns", BIT(COL_WAIT + CAP_WAIT_LOCK) },
+    { "gil", "Waiting for the GIL", "ns", BIT(COL_WAIT + CAP_WAIT_GIL) },
+    { "other", "Waiting (other)", "ns", BIT(COL_WAIT + CAP_WAIT_OTHER) },
+    { "alloc", "Memory allocated", "bytes", BIT(COL_ALLOC) },
+    { "allocs", "Allocations", "count", BIT(COL_ALLOCS) },
+    { "peak", "Memory held at the peak", "bytes", BIT(COL_PEAK) },
+    { "leaked", "Memory leaked", "bytes", BIT(COL_LEAKED) },
+    { "samples", "Samples", "count", BIT(COL_SAMPLES) },
 };
 
 #define NMETRICS (sizeof metrics / sizeof metrics[0])
-
-static const char *col_name(int col)
-{
-    if (col == COL_SAMPLES)
-        return "samples";
-    if (col == COL_USER)
-        return "user";
-    if (col == COL_SYS)
-        return "sys";
-    return prof_wait_name(col - COL_WAIT);
-}
 
 struct hfunc {
     uint32_t name, file, short_file, module;    /* output strings */
@@ -92,7 +101,7 @@ struct hthread {
 
 struct hcell {
     uint32_t bucket, thread, node;
-    uint64_t v[NCOLS];          /* samples, then nanoseconds */
+    uint64_t v[NCOLS];          /* samples, nanoseconds, bytes, counts */
 };
 
 struct builder {
@@ -124,6 +133,9 @@ struct builder {
     uint64_t span_ns, bucket_ns;
     uint64_t unit_ns;           /* of the times in cells */
     unsigned nbuckets;
+    int ncols;                  /* NTIME_COLS, or NCOLS with memory */
+    uint64_t fine_bucket_ns;    /* the buckets before any merging */
+    unsigned fine_nbuckets;
 };
 
 /* Room for one more element in *v, which holds n of *cap; 0, or -1. */
@@ -249,18 +261,18 @@ static uint32_t child_node(struct builder *b, uint32_t parent, uint32_t site)
     return (uint32_t)b->nnodes++;
 }
 
-/* The thread (index) of a sample; or UINT32_MAX. */
-static uint32_t sample_thread(struct builder *b, const struct cap_sample *s)
+/* The thread (index) of pid and tid; or UINT32_MAX. */
+static uint32_t thread_of(struct builder *b, int32_t pid, int32_t tid)
 {
     int isnew;
-    uint32_t *slot = kmap_put(&b->thread_map, (uint32_t)s->pid, (uint32_t)s->tid,
+    uint32_t *slot = kmap_put(&b->thread_map, (uint32_t)pid, (uint32_t)tid,
                               (uint32_t)b->nthreads, &isnew);
     if (!slot)
         return UINT32_MAX;
     if (isnew) {
         if (RESERVE(b->threads, b->nthreads, b->threads_cap) < 0)
             return UINT32_MAX;
-        b->threads[b->nthreads++] = (struct hthread){ .pid = s->pid, .tid = s->tid };
+        b->threads[b->nthreads++] = (struct hthread){ .pid = pid, .tid = tid };
     }
     return *slot;
 }
@@ -305,6 +317,7 @@ static uint32_t stack_leaf(struct builder *b, uint32_t stack)
 
 static void sample_values(const struct cap_sample *s, uint64_t v[NCOLS])
 {
+    memset(v, 0, NCOLS * sizeof *v);
     v[COL_SAMPLES] = 1;
     v[COL_USER] = s->user_ns;
     v[COL_SYS] = s->sys_ns;
@@ -357,6 +370,56 @@ static int coarsen(struct builder *b)
     return 0;
 }
 
+/* Add v, memory of (pid, tid, stack), to the cell of time t. */
+static int add_memory_cell(struct builder *b, uint64_t t, int32_t pid, int32_t tid,
+                           uint32_t stack, const uint64_t v[NCOLS])
+{
+    uint32_t thread = thread_of(b, pid, tid);
+    uint32_t leaf = stack_leaf(b, stack < b->c->nstacks ? stack : 0);
+    if (thread == UINT32_MAX || leaf == UINT32_MAX)
+        return -1;
+    uint64_t bucket = t / b->bucket_ns;
+    if (bucket >= b->nbuckets)
+        bucket = b->nbuckets - 1;
+    for (int k = 0; k < NCOLS; k++)
+        b->totals[k] += v[k];
+    return add_cell(b, &b->cell_map, (uint32_t)bucket, thread, leaf, v);
+}
+
+/* Allocations when they happened; what each stack held at the heap's
+ * peak at the peak; leaks at the end. */
+static int add_memory(struct builder *b)
+{
+    const struct capture *c = b->c;
+    uint64_t v[NCOLS], end = b->span_ns - 1;
+    uint64_t peak = c->mem_totals.peak_heap_t_ns ? c->mem_totals.peak_heap_t_ns : end;
+    for (size_t i = 0; i < c->nmem_allocs; i++) {
+        const struct cap_mem_interval *m = &c->mem_allocs[i];
+        memset(v, 0, sizeof v);
+        v[COL_ALLOC] = m->bytes;
+        v[COL_ALLOCS] = m->count;
+        if (add_memory_cell(b, m->t_ns, m->pid, m->tid, m->stack, v) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < c->nmem; i++) {
+        const struct cap_mem_stack *m = &c->mem[i];
+        memset(v, 0, sizeof v);
+        v[COL_PEAK] = m->peak_bytes;
+        if (v[COL_PEAK] && add_memory_cell(b, peak, m->pid, m->tid, m->stack, v) < 0)
+            return -1;
+        memset(v, 0, sizeof v);
+        v[COL_LEAKED] = m->leaked_bytes;
+        if (!c->nmem_allocs) {  /* no intervals: the totals, at the end */
+            v[COL_ALLOC] = m->alloc_bytes;
+            v[COL_ALLOCS] = m->alloc_count;
+        }
+        if ((v[COL_LEAKED] || v[COL_ALLOC] || v[COL_ALLOCS]) &&
+            add_memory_cell(b, end, m->pid, m->tid, m->stack, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int cell_order(const void *pa, const void *pb)
 {
     const struct hcell *a = pa, *b = pb;
@@ -387,6 +450,12 @@ static int aggregate(struct builder *b, const struct html_opts *o)
     for (size_t i = 0; i < c->nsamples; i++)
         if (c->samples[i].t_ns >= span)
             span = c->samples[i].t_ns + 1;
+    for (size_t i = 0; i < c->ntimeline; i++)
+        if (c->timeline[i].t_ns >= span)
+            span = c->timeline[i].t_ns + 1;
+    for (size_t i = 0; i < c->nmem_allocs; i++)
+        if (c->mem_allocs[i].t_ns >= span)
+            span = c->mem_allocs[i].t_ns + 1;
     if (!span)
         span = 1;
     uint64_t interval = c->interval_ns ? c->interval_ns : 1000000;
@@ -403,10 +472,13 @@ static int aggregate(struct builder *b, const struct html_opts *o)
     b->span_ns = span;
     b->bucket_ns = (span + want - 1) / want;
     b->nbuckets = (unsigned)((span + b->bucket_ns - 1) / b->bucket_ns);
+    b->fine_nbuckets = b->nbuckets;
+    b->fine_bucket_ns = b->bucket_ns;
+    b->ncols = c->has_memory ? NCOLS : NTIME_COLS;
 
     for (size_t i = 0; i < c->nsamples; i++) {
         const struct cap_sample *s = &c->samples[i];
-        uint32_t thread = sample_thread(b, s);
+        uint32_t thread = thread_of(b, s->pid, s->tid);
         uint32_t leaf = stack_leaf(b, s->stack < c->nstacks ? s->stack : 0);
         if (thread == UINT32_MAX || leaf == UINT32_MAX)
             return -1;
@@ -419,6 +491,8 @@ static int aggregate(struct builder *b, const struct html_opts *o)
         if (add_cell(b, &b->cell_map, (uint32_t)bucket, thread, leaf, v) < 0)
             return -1;
     }
+    if (c->has_memory && add_memory(b) < 0)
+        return -1;
     while (b->ncells > max_cells && (b->nbuckets + 1) / 2 >= min_buckets)
         if (coarsen(b) < 0)
             return -1;
@@ -500,10 +574,17 @@ static void put_i64(FILE *out, int64_t v)
     }
 }
 
-/* A cell column as written: times rounded to the unit. */
+/* What a column's values are written in: times in the unit, the rest
+ * as they are. */
+static uint64_t col_scale(const struct builder *b, int col)
+{
+    return col == COL_SAMPLES || col >= NTIME_COLS ? 1 : b->unit_ns;
+}
+
 static uint64_t scaled(const struct builder *b, int col, uint64_t v)
 {
-    return col == COL_SAMPLES ? v : (v + b->unit_ns / 2) / b->unit_ns;
+    uint64_t unit = col_scale(b, col);
+    return (v + unit / 2) / unit;
 }
 
 /* Base64 of a stream of bytes, written as they come. */
@@ -568,32 +649,93 @@ static void write_meta(const struct builder *b, FILE *out)
     put_u64(out, c->start_unix_ns);
     fputs(",\"truncated\":", out);
     put_string(out, c->truncated ? (c->truncation ? c->truncation : "truncated") : NULL);
+    if (c->has_memory) {
+        /* 0: every allocation seen; else sampled, one in about this many bytes */
+        fputs(",\"memory_sample_bytes\":", out);
+        put_u64(out, c->mem_totals.sample_mean);
+    }
     fputs("},\n", out);
 
     fputs("\"totals\":{", out);
-    for (int k = 0; k < NCOLS; k++) {
-        fprintf(out, "%s\"%s\":", k ? "," : "", col_name(k));
+    for (int k = 0; k < b->ncols; k++) {
+        fprintf(out, "%s\"%s\":", k ? "," : "", columns[k].id);
         put_u64(out, b->totals[k]);
     }
     fputs("},\n\"columns\":[", out);
-    for (int k = 0; k < NCOLS; k++)
-        fprintf(out, "%s{\"id\":\"%s\",\"unit\":\"%s\",\"scale\":%d}", k ? "," : "",
-                col_name(k), k == COL_SAMPLES ? "count" : "ns",
-                k == COL_SAMPLES ? 1 : (int)b->unit_ns);
+    for (int k = 0; k < b->ncols; k++)
+        fprintf(out, "%s{\"id\":\"%s\",\"unit\":\"%s\",\"scale\":%" PRIu64 "}", k ? "," : "",
+                columns[k].id, columns[k].unit, col_scale(b, k));
     fputs("],\n\"metrics\":[", out);
+    int first_metric = 1;
     for (size_t m = 0; m < NMETRICS; m++) {
-        fprintf(out, "%s\n{\"id\":\"%s\",\"label\":\"%s\",\"unit\":\"%s\",\"sum\":[", m ? "," : "",
-                metrics[m].id, metrics[m].label,
-                metrics[m].cols == BIT(COL_SAMPLES) ? "count" : "ns");
+        if (metrics[m].cols >> b->ncols)
+            continue;           /* a column the data does not have */
+        fprintf(out, "%s\n{\"id\":\"%s\",\"label\":\"%s\",\"unit\":\"%s\",\"sum\":[",
+                first_metric ? "" : ",", metrics[m].id, metrics[m].label, metrics[m].unit);
+        first_metric = 0;
         int first = 1;
-        for (int k = 0; k < NCOLS; k++)
+        for (int k = 0; k < b->ncols; k++)
             if (metrics[m].cols & BIT(k)) {
-                fprintf(out, "%s\"%s\"", first ? "" : ",", col_name(k));
+                fprintf(out, "%s\"%s\"", first ? "" : ",", columns[k].id);
                 first = 0;
             }
         fputs("]}", out);
     }
     fputs("],\n", out);
+}
+
+/* The memory timeline (RSS, heap) on the buckets as they were before any
+ * merging: per bucket the highest value seen in it, or the last value
+ * before it. */
+static int write_series(const struct builder *b, FILE *out)
+{
+    const struct capture *c = b->c;
+    fputs("\"series\":[", out);
+    if (c->ntimeline) {
+        unsigned n = b->fine_nbuckets;
+        uint64_t *rss = calloc(n, sizeof *rss), *heap = calloc(n, sizeof *heap);
+        unsigned char *seen = calloc(n, 1);
+        if (!rss || !heap || !seen) {
+            free(rss);
+            free(heap);
+            free(seen);
+            return -1;
+        }
+        for (size_t i = 0; i < c->ntimeline; i++) {
+            const struct cap_timeline_point *t = &c->timeline[i];
+            uint64_t k = t->t_ns / b->fine_bucket_ns;
+            if (k >= n)
+                k = n - 1;
+            if (!seen[k] || t->rss_bytes > rss[k])
+                rss[k] = t->rss_bytes;
+            if (!seen[k] || t->heap_bytes > heap[k])
+                heap[k] = t->heap_bytes;
+            seen[k] = 1;
+        }
+        for (unsigned k = 1; k < n; k++)
+            if (!seen[k]) {
+                rss[k] = rss[k - 1];
+                heap[k] = heap[k - 1];
+            }
+        static const char *const names[2][2] = { { "rss", "Resident memory (RSS)" },
+                                                  { "heap", "Heap in use" } };
+        for (int s = 0; s < 2; s++) {
+            fprintf(out, "%s\n{\"id\":\"%s\",\"label\":\"%s\",\"unit\":\"bytes\","
+                    "\"t0_ns\":0,\"width_ns\":%" PRIu64 ",\"values\":[",
+                    s ? "," : "", names[s][0], names[s][1], b->fine_bucket_ns);
+            for (unsigned k = 0; k < n; k++) {
+                if (k)
+                    putc(',', out);
+                put_u64(out, s ? heap[k] : rss[k]);
+            }
+            fputs("]}", out);
+        }
+        free(rss);
+        free(heap);
+        free(seen);
+    }
+    fputs("]\n", out);
+    return 0;
 }
 
 static void write_tables(const struct builder *b, FILE *out)
@@ -660,12 +802,12 @@ static void write_cells(const struct builder *b, FILE *out)
                 const struct hcell *cell = &b->cells[i];
                 uint64_t v[NCOLS];
                 unsigned mask = 0;
-                for (int k = 0; k < NCOLS; k++)
+                for (int k = 0; k < b->ncols; k++)
                     if ((v[k] = scaled(b, k, cell->v[k])))
                         mask |= BIT(k);
                 b64_varint(&e, cell->node - prev);
                 b64_varint(&e, mask);
-                for (int k = 0; k < NCOLS; k++)
+                for (int k = 0; k < b->ncols; k++)
                     if (mask & BIT(k))
                         b64_varint(&e, v[k]);
                 prev = cell->node;
@@ -673,7 +815,7 @@ static void write_cells(const struct builder *b, FILE *out)
         }
     }
     b64_flush(&e, 1);
-    fputs("\",\n\"series\":[]\n", out);
+    fputs("\",\n", out);
 }
 
 int html_report_data(const struct capture *c, const struct html_opts *o, FILE *out,
@@ -688,13 +830,14 @@ int html_report_data(const struct capture *c, const struct html_opts *o, FILE *o
     write_meta(&b, out);
     write_tables(&b, out);
     write_cells(&b, out);
+    int rc = write_series(&b, out);
     fputs("}\n", out);
     if (stats)
         *stats = (struct html_stats){ .nodes = b.nnodes, .cells = b.ncells, .funcs = b.nfuncs,
                                       .sites = b.nsites, .buckets = b.nbuckets,
                                       .bucket_ns = b.bucket_ns };
     builder_free(&b);
-    return 0;
+    return rc;
 }
 
 static void put_lines(FILE *out, const char *const *lines)

@@ -4,7 +4,8 @@
  *
  * One pass over the frames first: each frame id is mapped to its function
  * and its line (by content, so a frame recorded twice still lands on one
- * entry) and marked hidden or not.  Then one pass over the samples.  Many
+ * entry) and marked hidden or not.  Then one pass over the samples, and
+ * one over the memory entries, each counted like a sample.  Many
  * samples repeat a stack, so the tree path of (thread root, stack id) is
  * resolved once and cached as its leaf node, and a stack's distinct
  * functions and lines are listed once: a sample then costs the number of
@@ -36,20 +37,36 @@ uint64_t prof_metric_ns(const struct prof_metrics *m, enum prof_metric which)
     case PROF_USER: return m->user_ns;
     case PROF_SYS: return m->sys_ns;
     case PROF_WAIT: return prof_wait_ns(m);
+    case PROF_PEAK: return m->peak_bytes;
+    case PROF_ALLOCATED: return m->alloc_bytes;
+    case PROF_ALLOCATIONS: return m->alloc_count;
+    case PROF_LEAKED: return m->leaked_bytes;
+    case PROF_NMETRICS: break;
     }
     return 0;
 }
 
-static const char *const metric_names[] = { "wall", "cpu", "user", "sys", "wait" };
+enum prof_unit prof_metric_unit(enum prof_metric which)
+{
+    switch (which) {
+    case PROF_PEAK: case PROF_ALLOCATED: case PROF_LEAKED: return PROF_UNIT_BYTES;
+    case PROF_ALLOCATIONS: return PROF_UNIT_COUNT;
+    default: return PROF_UNIT_NS;
+    }
+}
+
+static const char *const metric_names[PROF_NMETRICS] = {
+    "wall", "cpu", "user", "sys", "wait", "peak", "allocated", "allocations", "leaked",
+};
 
 const char *prof_metric_name(enum prof_metric which)
 {
-    return (unsigned)which < 5 ? metric_names[which] : "?";
+    return (unsigned)which < PROF_NMETRICS ? metric_names[which] : "?";
 }
 
 int prof_metric_parse(const char *s, enum prof_metric *out)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < PROF_NMETRICS; i++)
         if (!strcmp(s, metric_names[i])) {
             *out = (enum prof_metric)i;
             return 0;
@@ -63,6 +80,55 @@ const char *prof_wait_name(int kind)
     return kind >= 0 && kind < CAP_WAIT_KINDS ? names[kind] : "?";
 }
 
+char *prof_fmt_ns(char *buf, size_t len, uint64_t ns)
+{
+    snprintf(buf, len, "%.3fs", (double)ns / 1e9);
+    return buf;
+}
+
+char *prof_fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    if (bytes < 1024) {
+        snprintf(buf, len, "%u B", (unsigned)bytes);
+        return buf;
+    }
+    double v = (double)bytes / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    /* three significant digits; a value that rounds up to the next
+     * decade just gets one more digit ("1024 KiB"), which is still true */
+    snprintf(buf, len, v < 9.995 ? "%.2f %s" : v < 99.95 ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+char *prof_fmt_count(char *buf, size_t len, uint64_t n)
+{
+    char digits[24];
+    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n);
+    size_t at = 0;
+    for (int i = 0; i < nd && at + 1 < len; i++) {
+        if (i && (nd - i) % 3 == 0 && at + 2 < len)
+            buf[at++] = ',';
+        buf[at++] = digits[i];
+    }
+    if (len)
+        buf[at < len ? at : len - 1] = '\0';
+    return buf;
+}
+
+char *prof_fmt_metric(char *buf, size_t len, enum prof_metric which, uint64_t v)
+{
+    switch (prof_metric_unit(which)) {
+    case PROF_UNIT_BYTES: return prof_fmt_bytes(buf, len, v);
+    case PROF_UNIT_COUNT: return prof_fmt_count(buf, len, v);
+    default: return prof_fmt_ns(buf, len, v);
+    }
+}
+
 void prof_metrics_add(struct prof_metrics *m, const struct cap_sample *s)
 {
     m->samples++;
@@ -73,6 +139,15 @@ void prof_metrics_add(struct prof_metrics *m, const struct cap_sample *s)
         m->wait_ns[k] += s->wait_ns[k];
 }
 
+void prof_metrics_add_mem(struct prof_metrics *m, const struct cap_mem_stack *s)
+{
+    m->alloc_bytes += s->alloc_bytes;
+    m->alloc_count += s->alloc_count;
+    m->peak_bytes += s->peak_bytes;
+    m->leaked_bytes += s->leaked_bytes;
+    m->temporary_count += s->temporary_count;
+}
+
 static void prof_metrics_sum(struct prof_metrics *m, const struct prof_metrics *add)
 {
     m->samples += add->samples;
@@ -81,6 +156,11 @@ static void prof_metrics_sum(struct prof_metrics *m, const struct prof_metrics *
     m->sys_ns += add->sys_ns;
     for (int k = 0; k < CAP_WAIT_KINDS; k++)
         m->wait_ns[k] += add->wait_ns[k];
+    m->alloc_bytes += add->alloc_bytes;
+    m->alloc_count += add->alloc_count;
+    m->peak_bytes += add->peak_bytes;
+    m->leaked_bytes += add->leaked_bytes;
+    m->temporary_count += add->temporary_count;
 }
 
 /* ---- capture look-ups ---- */
@@ -100,6 +180,23 @@ const struct cap_process *capture_process(const struct capture *c, int32_t pid)
         if (c->processes[i].pid == pid)
             return &c->processes[i];
     return NULL;
+}
+
+const struct cap_frame *capture_stack_site(const struct capture *c, uint32_t stack)
+{
+    const struct cap_frame *inner = NULL;
+    size_t steps = 0;
+    for (uint32_t s = stack; s && s < c->nstacks && steps < c->nstacks;
+         s = c->stacks[s].parent, steps++) {
+        uint32_t f = c->stacks[s].frame;
+        if (!f || f >= c->nframes)
+            continue;
+        if (c->frames[f].kind == CAP_FRAME_PYTHON)
+            return &c->frames[f];
+        if (!inner)
+            inner = &c->frames[f];
+    }
+    return inner;
 }
 
 /* ---- building ---- */
@@ -351,49 +448,83 @@ static uint32_t resolve_path(struct builder *b, uint32_t root, uint32_t stack)
     return node;
 }
 
+static int wanted_in_range(const struct profile_opts *o, uint64_t t_ns)
+{
+    return !o->has_range || (t_ns >= o->t0_ns && t_ns < o->t1_ns);
+}
+
+static int wanted_thread(const struct profile_opts *o, int32_t pid, int32_t tid)
+{
+    return (!o->pid || pid == o->pid) && (!o->tid || tid == o->tid);
+}
+
 static int wanted(const struct profile_opts *o, const struct cap_sample *s)
 {
-    if (o->has_range && (s->t_ns < o->t0_ns || s->t_ns >= o->t1_ns))
+    return wanted_in_range(o, s->t_ns) && wanted_thread(o, s->pid, s->tid);
+}
+
+/* Memory entry i into *m, if it counts: the stack's whole-run metrics, or
+ * with a time range the allocation intervals in it (see profile.h).  The
+ * number of entries to try is mem_entries(). */
+static size_t mem_entries(const struct profile *p)
+{
+    const struct capture *c = p->cap;
+    if (!c->has_memory)
         return 0;
-    if (o->pid && s->pid != o->pid)
-        return 0;
-    if (o->tid && s->tid != o->tid)
-        return 0;
-    return 1;
+    return p->opts.has_range ? c->nmem_allocs : c->nmem;
+}
+
+static int mem_entry(const struct profile *p, size_t i, struct cap_mem_stack *m)
+{
+    const struct capture *c = p->cap;
+    if (p->opts.has_range) {
+        const struct cap_mem_interval *a = &c->mem_allocs[i];
+        if (!wanted_in_range(&p->opts, a->t_ns))
+            return 0;
+        *m = (struct cap_mem_stack){ .pid = a->pid, .tid = a->tid, .stack = a->stack,
+                                     .alloc_bytes = a->bytes, .alloc_count = a->count };
+    } else {
+        *m = c->mem[i];
+    }
+    return wanted_thread(&p->opts, m->pid, m->tid);
 }
 
 static int count_processes(struct profile *p)
 {
     struct kmap pids = {0};
     const struct capture *c = p->cap;
-    int isnew;
+    struct cap_mem_stack m;
+    int isnew, rc = -1;
     for (size_t i = 0; i < c->nsamples; i++)
         if (wanted(&p->opts, &c->samples[i]) &&
-            !kmap_put(&pids, (uint32_t)c->samples[i].pid, 0, 0, &isnew)) {
-            kmap_free(&pids);
-            return -1;
-        }
+            !kmap_put(&pids, (uint32_t)c->samples[i].pid, 0, 0, &isnew))
+            goto out;
+    for (size_t i = 0; i < mem_entries(p); i++)
+        if (mem_entry(p, i, &m) && !kmap_put(&pids, (uint32_t)m.pid, 0, 0, &isnew))
+            goto out;
     p->nprocesses = (int)pids.n;
+    rc = 0;
+out:
     kmap_free(&pids);
-    return 0;
+    return rc;
 }
 
-/* The node a sample's stack hangs from: its thread, or the root. */
-static uint32_t thread_root(struct builder *b, const struct cap_sample *s)
+/* The node a thread's stacks hang from: its thread, or the root. */
+static uint32_t thread_root(struct builder *b, int32_t pid, int32_t tid)
 {
     struct profile *p = b->p;
     if (p->opts.merge_threads)
         return 0;
     uint32_t parent = 0;
     if (p->nprocesses > 1)
-        parent = child_node(b, 0, PROF_NODE_PROCESS, (uint32_t)s->pid);
+        parent = child_node(b, 0, PROF_NODE_PROCESS, (uint32_t)pid);
     if (parent == UINT32_MAX)
         return UINT32_MAX;
     /* a tid is only unique within its process: under its process node,
      * or alone in the only process */
-    uint32_t t = child_node(b, parent, PROF_NODE_THREAD, (uint32_t)s->tid);
+    uint32_t t = child_node(b, parent, PROF_NODE_THREAD, (uint32_t)tid);
     if (t != UINT32_MAX)
-        p->nodes[t].pid = s->pid;
+        p->nodes[t].pid = pid;
     return t;
 }
 
@@ -436,7 +567,7 @@ static int flat_list(struct builder *b, uint32_t stack, const uint32_t *of, uint
  * and line get self time, every distinct one on the stack total time.
  * A stack's distinct lists are made once, so deep recursion costs its
  * depth once per stack, not once per sample. */
-static int add_flat(struct builder *b, const struct cap_sample *s, uint32_t stack)
+static int add_flat(struct builder *b, uint32_t stack, const struct prof_metrics *m)
 {
     struct profile *p = b->p;
     uint32_t at = kmap_get(&b->flat_cache, stack, 0, UINT32_MAX);
@@ -452,15 +583,32 @@ static int add_flat(struct builder *b, const struct cap_sample *s, uint32_t stac
     const uint32_t *funcs = &b->flat[at], *lines = funcs + 1 + funcs[0];
     for (uint32_t i = 0; i < funcs[0]; i++) {
         if (i == 0)
-            prof_metrics_add(&p->funcs[funcs[1]].self, s);
-        prof_metrics_add(&p->funcs[funcs[1 + i]].total, s);
+            prof_metrics_sum(&p->funcs[funcs[1]].self, m);
+        prof_metrics_sum(&p->funcs[funcs[1 + i]].total, m);
     }
     for (uint32_t i = 0; i < lines[0]; i++) {
         if (i == 0)
-            prof_metrics_add(&p->lines[lines[1]].self, s);
-        prof_metrics_add(&p->lines[lines[1 + i]].total, s);
+            prof_metrics_sum(&p->lines[lines[1]].self, m);
+        prof_metrics_sum(&p->lines[lines[1 + i]].total, m);
     }
     return 0;
+}
+
+/* Count m (one sample's, or one memory entry's) for (pid, tid, stack):
+ * the whole, the tree leaf's self, the flat tables. */
+static int add_metrics(struct builder *b, int32_t pid, int32_t tid, uint32_t stack,
+                       const struct prof_metrics *m)
+{
+    struct profile *p = b->p;
+    if (stack >= b->c->nstacks)
+        stack = 0;
+    uint32_t root = thread_root(b, pid, tid);
+    uint32_t leaf = root == UINT32_MAX ? root : resolve_path(b, root, stack);
+    if (leaf == UINT32_MAX)
+        return -1;
+    prof_metrics_sum(&p->total, m);
+    prof_metrics_sum(&p->nodes[leaf].self, m);
+    return add_flat(b, stack, m);
 }
 
 /* Group the nodes' indices by parent into p->children. */
@@ -517,20 +665,25 @@ int profile_build(struct profile *p, const struct capture *c, const struct profi
         const struct cap_sample *s = &c->samples[i];
         if (!wanted(&p->opts, s))
             continue;
-        uint32_t stack = s->stack < c->nstacks ? s->stack : 0;
-        uint32_t root = thread_root(&b, s);
-        uint32_t leaf = root == UINT32_MAX ? root : resolve_path(&b, root, stack);
-        if (leaf == UINT32_MAX)
-            goto fail;
-        prof_metrics_add(&p->total, s);
-        prof_metrics_add(&p->nodes[leaf].self, s);
-        if (add_flat(&b, s, stack) < 0)
+        struct prof_metrics one = {0};
+        prof_metrics_add(&one, s);
+        if (add_metrics(&b, s->pid, s->tid, s->stack, &one) < 0)
             goto fail;
         if (first || s->t_ns < p->t_first_ns)
             p->t_first_ns = s->t_ns;
         if (first || s->t_ns > p->t_last_ns)
             p->t_last_ns = s->t_ns;
         first = 0;
+    }
+    /* memory after the samples, so the time tree's nodes keep their order */
+    for (size_t i = 0; i < mem_entries(p); i++) {
+        struct cap_mem_stack m;
+        struct prof_metrics one = {0};
+        if (!mem_entry(p, i, &m))
+            continue;
+        prof_metrics_add_mem(&one, &m);
+        if (add_metrics(&b, m.pid, m.tid, m.stack, &one) < 0)
+            goto fail;
     }
     /* totals bottom-up, once: a node's index is above its parent's */
     for (size_t i = p->nnodes; i-- > 0;) {

@@ -5,6 +5,10 @@
  * The walk is iterative (an explicit stack of levels) because Python stacks
  * can be thousands of frames deep, and the guide prefix ("│  ├─ ") is one
  * buffer grown and cut as the walk goes down and up.
+ *
+ * A memory metric (peak, allocated, ...) prints the same tree with bytes
+ * or counts in place of seconds; the memory summary after `stetho run`
+ * (report_memory_headline) is here too, as it speaks the same language.
  */
 #include "report/tree_print.h"
 #include "report/kmap.h"
@@ -30,7 +34,7 @@ void tree_opts_init(struct tree_opts *o)
 struct entry {
     uint32_t node;
     int is_self;
-    uint64_t value;             /* the chosen metric, ns */
+    uint64_t value;             /* the chosen metric: ns, bytes or a count */
 };
 
 /* One level of the walk: the entries under one printed node. */
@@ -72,10 +76,29 @@ static const char *color(const struct printer *pr, const char *code)
     return pr->o->color ? code : "";
 }
 
+/* "[12.3 MiB in 1,234 allocations, peak 1.00 MiB, leaked 0 B]"; peak
+ * and leaked are whole-run moments, so a time range leaves them out */
+static void print_memory_split(struct printer *pr, const struct prof_metrics *m)
+{
+    char b[PROF_FMT_LEN], n[PROF_FMT_LEN];
+    fprintf(pr->out, "  %s[%s in %s allocation%s", color(pr, ANSI_DIM),
+            prof_fmt_bytes(b, sizeof b, m->alloc_bytes), prof_fmt_count(n, sizeof n, m->alloc_count),
+            m->alloc_count == 1 ? "" : "s");
+    if (!pr->p->opts.has_range) {
+        fprintf(pr->out, ", peak %s", prof_fmt_bytes(b, sizeof b, m->peak_bytes));
+        fprintf(pr->out, ", leaked %s", prof_fmt_bytes(b, sizeof b, m->leaked_bytes));
+    }
+    fprintf(pr->out, "]%s", color(pr, ANSI_RESET));
+}
+
 /* "[user 1.10 sys 0.02 wait 0.11 (io 0.10 lock 0.01)]" */
 static void print_split(struct printer *pr, const struct prof_metrics *m)
 {
     FILE *f = pr->out;
+    if (prof_metric_unit(pr->o->metric) != PROF_UNIT_NS) {
+        print_memory_split(pr, m);
+        return;
+    }
     fprintf(f, "  %s[user %.2f sys %.2f wait %.2f", color(pr, ANSI_DIM),
             secs(m->user_ns), secs(m->sys_ns), secs(prof_wait_ns(m)));
     int open = 0;
@@ -183,9 +206,10 @@ static void print_line(struct printer *pr, const struct entry *e, const char *gu
 {
     const struct prof_node *n = &pr->p->nodes[e->node];
     double pct = pr->whole ? 100.0 * (double)e->value / (double)pr->whole : 0;
-    fprintf(pr->out, "%.*s%s%s%.3fs %4.1f%%%s  ", (int)pr->prefix_len,
-            pr->prefix ? pr->prefix : "", guide,
-            color(pr, pct_color(pct)), secs(e->value), pct, color(pr, ANSI_RESET));
+    char v[PROF_FMT_LEN];
+    fprintf(pr->out, "%.*s%s%s%s %4.1f%%%s  ", (int)pr->prefix_len,
+            pr->prefix ? pr->prefix : "", guide, color(pr, pct_color(pct)),
+            prof_fmt_metric(v, sizeof v, pr->o->metric, e->value), pct, color(pr, ANSI_RESET));
     print_label(pr, e);
     print_split(pr, e->is_self ? &n->self : &n->total);
     fputc('\n', pr->out);
@@ -218,9 +242,11 @@ static int entries_of(struct printer *pr, uint32_t node, struct entry **v, size_
         if (val >= pr->cutoff)
             (*v)[(*n)++] = (struct entry){ c, 0, val };
     }
-    /* own time gets a line only beside children, as a leaf's total is it */
+    /* own time gets a line only beside children, as a leaf's total is it;
+     * a node's own memory may come without any sample */
     uint64_t self = prof_metric_ns(&nd->self, m);
-    if (*n && nd->self.samples && self >= pr->cutoff)
+    int has_self = prof_metric_unit(m) == PROF_UNIT_NS ? nd->self.samples != 0 : self != 0;
+    if (*n && has_self && self >= pr->cutoff)
         (*v)[(*n)++] = (struct entry){ node, 1, self };
     qsort(*v, *n, sizeof **v, by_value);
     return 0;
@@ -326,6 +352,32 @@ static size_t count_threads(const struct capture *c)
     return n;
 }
 
+/* "Memory:   peak heap 12.3 MiB at 0.512 s, peak RSS ...", then allocated
+ * and leaked on a line of their own */
+static void print_memory_header(struct printer *pr)
+{
+    const struct capture *c = pr->p->cap;
+    const struct cap_mem_totals *t = &c->mem_totals;
+    FILE *f = pr->out;
+    char b[PROF_FMT_LEN], n[PROF_FMT_LEN];
+
+    fprintf(f, "%sMemory:%s   peak heap %s at %.3f s", color(pr, ANSI_BOLD), color(pr, ANSI_RESET),
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+    fprintf(f, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
+            secs(t->peak_rss_t_ns));
+    fprintf(f, "\n          allocated %s", prof_fmt_bytes(b, sizeof b, t->alloc_bytes));
+    fprintf(f, " in %s allocations", prof_fmt_count(n, sizeof n, t->alloc_count));
+    fprintf(f, ", leaked %s", prof_fmt_bytes(b, sizeof b, t->leaked_bytes));
+    if (t->sample_mean)
+        fprintf(f, "; %sestimated (sampled every %s on average)%s", color(pr, ANSI_DIM),
+                prof_fmt_bytes(b, sizeof b, t->sample_mean), color(pr, ANSI_RESET));
+    fputc('\n', f);
+    if (pr->p->opts.has_range)
+        fprintf(f, "          in this range: allocated %s in %s allocations\n",
+                prof_fmt_bytes(b, sizeof b, pr->p->total.alloc_bytes),
+                prof_fmt_count(n, sizeof n, pr->p->total.alloc_count));
+}
+
 static void print_header(struct printer *pr)
 {
     const struct profile *p = pr->p;
@@ -371,8 +423,11 @@ static void print_header(struct printer *pr)
             fprintf(f, "%s%s %.3f", open ? ", " : " (", prof_wait_name(k), secs(t->wait_ns[k]));
             open = 1;
         }
-    fprintf(f, "%s  %s(summed over threads)%s\n\n", open ? ")" : "", color(pr, ANSI_DIM),
+    fprintf(f, "%s  %s(summed over threads)%s\n", open ? ")" : "", color(pr, ANSI_DIM),
             color(pr, ANSI_RESET));
+    if (c->has_memory)
+        print_memory_header(pr);
+    fputc('\n', f);
 }
 
 int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *out)
@@ -397,17 +452,30 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
     if (share > 0 && pr.cutoff == 0)
         pr.cutoff = 1;          /* "at least 1%" never includes nothing */
 
+    static const char *const by[PROF_NMETRICS] = {
+        [PROF_PEAK] = "memory held when the heap peaked",
+        [PROF_ALLOCATED] = "bytes allocated",
+        [PROF_ALLOCATIONS] = "number of allocations",
+        [PROF_LEAKED] = "memory still held when the process began to finalize",
+    };
     print_header(&pr);
     int rc = 0;
-    if (!p.total.samples)
+    int is_time = prof_metric_unit(o->metric) == PROF_UNIT_NS;
+    if (is_time && !p.total.samples)
         fputs("No samples.\n", out);
-    else if (!pr.whole)
+    else if (is_time && !pr.whole)
         fprintf(out, "No %s time in these samples.\n", prof_metric_name(o->metric));
-    else
-        rc = print_tree(&pr);
-
-    if (rc == 0 && p.total.samples && pr.whole) {
-        fprintf(out, "\n%sBy %s time", color(&pr, ANSI_DIM), prof_metric_name(o->metric));
+    else if (!is_time && !c->has_memory)
+        fputs("No memory data: the run was recorded with --memory off.\n", out);
+    else if (!is_time && !pr.whole)
+        fprintf(out, "Nothing to show by %s%s.\n", by[o->metric],
+                p.opts.has_range && (o->metric == PROF_PEAK || o->metric == PROF_LEAKED)
+                ? ": peak and leaked are whole-run figures, not kept for a time range" : "");
+    else if ((rc = print_tree(&pr)) == 0) {
+        if (is_time)
+            fprintf(out, "\n%sBy %s time", color(&pr, ANSI_DIM), prof_metric_name(o->metric));
+        else
+            fprintf(out, "\n%sBy %s", color(&pr, ANSI_DIM), by[o->metric]);
         if (o->min_percent > 0)
             fprintf(out, "; lines under %g%% left out", o->min_percent);
         if (!o->show_all)
@@ -419,4 +487,80 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
     if (rc == 0 && ferror(out))
         rc = -1;
     return rc;
+}
+
+/* One stack's share of the heap at its peak, summed over threads. */
+struct held {
+    uint32_t stack;
+    uint64_t bytes;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+    const struct held *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? 1 : -1;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+int report_memory_headline(const struct capture *c, int use_color, FILE *out)
+{
+    const struct cap_mem_totals *t = &c->mem_totals;
+    const char *bold = use_color ? ANSI_BOLD : "", *dim = use_color ? ANSI_DIM : "",
+               *reset = use_color ? ANSI_RESET : "";
+    char b[PROF_FMT_LEN], cwd[PATH_MAX];
+    if (!c->has_memory)
+        return 0;
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = '\0';
+
+    fprintf(out, "%sMemory:%s peak heap %s at %.3f s", bold, reset,
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+    fprintf(out, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
+            secs(t->peak_rss_t_ns));
+    if (t->sample_mean)
+        fprintf(out, "  %s(estimated: sampled every %s on average)%s", dim,
+                prof_fmt_bytes(b, sizeof b, t->sample_mean), reset);
+    fputc('\n', out);
+
+    /* the same stack in several threads is one line */
+    struct kmap index = {0};
+    struct held *v = malloc((c->nmem ? c->nmem : 1) * sizeof *v);
+    size_t n = 0;
+    int isnew;
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < c->nmem; i++) {
+        if (!c->mem[i].peak_bytes)
+            continue;
+        uint32_t *slot = kmap_put(&index, c->mem[i].stack, 0, (uint32_t)n, &isnew);
+        if (!slot) {
+            kmap_free(&index);
+            free(v);
+            return -1;
+        }
+        if (isnew)
+            v[n++] = (struct held){ c->mem[i].stack, 0 };
+        v[*slot].bytes += c->mem[i].peak_bytes;
+    }
+    kmap_free(&index);
+    qsort(v, n, sizeof *v, by_bytes);
+    if (n)
+        fputs("Held at the peak:\n", out);
+    for (size_t i = 0; i < n && i < 5; i++) {
+        const struct cap_frame *f = capture_stack_site(c, v[i].stack);
+        const char *fn = f && f->function < c->nstrings ? c->strings[f->function] : NULL;
+        const char *file = f && f->file < c->nstrings ? c->strings[f->file] : NULL;
+        fprintf(out, "  %10s  %s", prof_fmt_bytes(b, sizeof b, v[i].bytes),
+                f ? (fn ? fn : "?") : "[no Python frames]");
+        if (file && file[0]) {
+            fprintf(out, "  %s%s", dim, loc_short(file, cwd));
+            if (f->line > 0)
+                fprintf(out, ":%d", (int)f->line);
+            fputs(reset, out);
+        }
+        fputc('\n', out);
+    }
+    free(v);
+    return ferror(out) ? -1 : 0;
 }

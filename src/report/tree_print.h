@@ -8,8 +8,12 @@
  *   1.234s 45.6%  compute  app.py:12  [user 1.10 sys 0.02 wait 0.11 (io 0.10 lock 0.01)]
  *
  * children below their parent with tree guides, largest first, nodes
- * under min_percent of the whole left out.  Library frames are collapsed
- * unless show_all (see profile.h).  Colour is ANSI escapes, only if asked.
+ * under min_percent of the whole left out.  With a memory metric the line
+ * leads with bytes or a count ("12.3 MiB", "1,234") and ends with the
+ * node's memory ([12.3 MiB in 1,234 allocations, peak ..., leaked ...]);
+ * a capture with memory adds a memory line to the header.  Library
+ * frames are collapsed unless show_all (see profile.h).  Colour is ANSI
+ * escapes, only if asked.
  */
 #ifndef STETHO_REPORT_TREE_PRINT_H
 #define STETHO_REPORT_TREE_PRINT_H
@@ -33,5 +37,11 @@ void tree_opts_init(struct tree_opts *o);
 
 /* 0, or -1 when out of memory or `out` failed. */
 int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *out);
+
+/* For a capture with memory: peak heap and RSS and when, then the five
+ * stacks that held the most at the heap's peak (their innermost Python
+ * function, file:line, bytes).  Prints nothing without memory.  0, or -1
+ * as report_tree_print. */
+int report_memory_headline(const struct capture *c, int color, FILE *out);
 
 #endif

@@ -2,7 +2,7 @@
  * synth_capture.c -- write a big synthetic capture, to measure the HTML
  * report on long runs (docs/html-report.md).  A test aid, not a test.
  *
- *   synth_capture OUT.stetho [SAMPLES [THREADS [SEED]]]
+ *   synth_capture OUT.stetho [SAMPLES [THREADS [SEED [memory]]]]
  *
  * Default: 1,000,000 samples from 8 threads sampled every 10 ms (so a run
  * of 1250 s).  The program it pretends to be: 600 functions in user code,
@@ -10,8 +10,10 @@
  * CPU and workers that mostly wait (I/O, locks, sleep, the GIL); ten
  * phases, each with its own hot code.  Stacks are drawn from a pool made
  * by random walks over a fixed call graph, most often the first ones, as
- * in a real program where few stacks take most samples.  Deterministic
- * for a given seed.
+ * in a real program where few stacks take most samples.  With "memory",
+ * also what the memory agent records: every 200 ms each thread's
+ * allocations on a few stacks, RSS and heap every 100 ms, and at the end
+ * each stack's peak and leaked bytes.  Deterministic for a given seed.
  */
 #include "capture/capture.h"
 
@@ -111,7 +113,7 @@ static uint32_t walk(struct capture_writer *w, uint32_t parent, unsigned entry)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: synth_capture OUT.stetho [SAMPLES [THREADS [SEED]]]\n");
+        fprintf(stderr, "usage: synth_capture OUT.stetho [SAMPLES [THREADS [SEED [memory]]]]\n");
         return 2;
     }
     uint64_t nsamples = argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000;
@@ -119,6 +121,7 @@ int main(int argc, char **argv)
     rng_state = argc > 4 ? strtoull(argv[4], NULL, 10) | 1 : 0x9e3779b97f4a7c15ull;
     if (nthreads < 1 || nthreads > 1000)
         nthreads = 8;
+    int memory = argc > 5 && !strcmp(argv[5], "memory");
 
     struct capture_writer *w = capw_open(argv[1], INTERVAL_NS);
     if (!w) {
@@ -160,8 +163,26 @@ int main(int argc, char **argv)
             }
 
     uint64_t ticks = (nsamples + (uint64_t)nthreads - 1) / (uint64_t)nthreads, written = 0;
+    uint64_t heap = 50 << 20, peak = 0, peak_t = 0;
     for (uint64_t tick = 0; tick < ticks && written < nsamples; tick++) {
         int phase = (int)(tick * NPHASES / ticks);
+        if (memory && tick % 10 == 0) {
+            heap = heap + (rnd() % (4 << 20)) - (2 << 20) + (phase == 6 ? (1 << 20) : 0);
+            capw_timeline(w, tick * INTERVAL_NS, heap + (120 << 20), heap);
+            if (heap > peak) {
+                peak = heap;
+                peak_t = tick * INTERVAL_NS;
+                capw_mem_peak(w, peak_t, peak);
+            }
+        }
+        for (int t = 0; memory && tick % 20 == 0 && t < nthreads; t++)
+            for (int k = 0; k < 3; k++) {
+                struct cap_mem_stack m = { .pid = 4242, .tid = 4242 + t,
+                                           .stack = pool[t ? 1 : 0][phase][skewed(POOL)],
+                                           .alloc_bytes = 64 + rnd() % (1 << 20),
+                                           .alloc_count = 1 + rnd() % 2000 };
+                capw_mem_allocs(w, tick * INTERVAL_NS, &m);
+            }
         for (int t = 0; t < nthreads && written < nsamples; t++, written++) {
             struct cap_sample s = { .pid = 4242, .tid = 4242 + t };
             int kind = t ? 1 : 0;
@@ -185,6 +206,22 @@ int main(int argc, char **argv)
         }
     }
     uint64_t duration = ticks * INTERVAL_NS;
+    if (memory) {
+        /* the stacks' final numbers: a few of each pool held memory */
+        struct cap_mem_totals tot = { .peak_heap_bytes = peak, .peak_heap_t_ns = peak_t,
+                                      .sample_mean = 65536 };
+        for (int k = 0; k < 2; k++)
+            for (int p = 0; p < NPHASES; p++)
+                for (int i = 0; i < 40; i++) {
+                    struct cap_mem_stack m = { .pid = 4242, .tid = k ? 4243 : 4242,
+                                               .stack = pool[k][p][i],
+                                               .peak_bytes = rnd() % (1 << 20),
+                                               .leaked_bytes = i % 7 ? 0 : rnd() % (1 << 16) };
+                    tot.leaked_bytes += m.leaked_bytes;
+                    capw_mem_stack(w, &m);
+                }
+        capw_mem_totals(w, &tot);
+    }
     capw_process_exit(w, 4242, 0, duration);
     if (capw_close(w, duration) < 0) {
         fprintf(stderr, "synth_capture: write error\n");

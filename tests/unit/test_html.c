@@ -255,6 +255,44 @@ static void test_budget(void)
     free(f.samples);
 }
 
+static void test_memory(void)
+{
+    /* no samples; one stack allocated, held some at the peak, leaked */
+    struct fixture f;
+    fx_init(&f, 0, 100 * MS);
+    struct cap_mem_interval iv[2] = {
+        { .t_ns = 10 * MS, .pid = 7, .tid = 8, .stack = 3, .bytes = 1000, .count = 10 },
+        { .t_ns = 70 * MS, .pid = 7, .tid = 8, .stack = 3, .bytes = 500, .count = 5 },
+    };
+    struct cap_mem_stack ms = { .pid = 7, .tid = 8, .stack = 3, .alloc_bytes = 1500,
+                                .alloc_count = 15, .peak_bytes = 800, .leaked_bytes = 300 };
+    struct cap_timeline_point tl[2] = { { 5 * MS, 4096, 100 }, { 65 * MS, 8192, 900 } };
+    f.c.has_memory = 1;
+    f.c.mem_allocs = iv;
+    f.c.nmem_allocs = 2;
+    f.c.mem = &ms;
+    f.c.nmem = 1;
+    f.c.timeline = tl;
+    f.c.ntimeline = 2;
+    f.c.mem_totals.peak_heap_t_ns = 65 * MS;
+    f.c.mem_totals.sample_mean = 4096;
+    struct html_stats st;
+    char *d = data_of(&f.c, NULL, &st);
+    CHECK(strstr(d, "\"alloc\":1500,\"allocs\":15,\"peak\":800,\"leaked\":300}") != NULL);
+    CHECK(strstr(d, "{\"id\":\"alloc\",\"label\":\"Memory allocated\",\"unit\":\"bytes\","
+                    "\"sum\":[\"alloc\"]}") != NULL);
+    CHECK(strstr(d, "\"memory_sample_bytes\":4096") != NULL);
+    /* allocations in buckets 0 and 3, the peak in 3 (one cell), leaks at the end */
+    CHECK_EQ_INT(st.buckets, 5);
+    CHECK_EQ_INT(st.cells, 3);
+    /* RSS and heap per bucket: the highest, or the last before */
+    CHECK(strstr(d, "\"id\":\"rss\"") != NULL);
+    CHECK(strstr(d, "\"values\":[4096,4096,4096,8192,8192]") != NULL);
+    CHECK(strstr(d, "\"values\":[100,100,100,900,900]") != NULL);
+    free(d);
+    free(f.samples);
+}
+
 static void test_page(void)
 {
     struct fixture f;
@@ -284,6 +322,7 @@ int main(void)
 {
     test_small();
     test_budget();
+    test_memory();
     test_page();
     return CHECK_DONE();
 }

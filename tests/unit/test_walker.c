@@ -118,7 +118,7 @@ static void check_image(const char *img_path, const char *txt_path)
     uint64_t reads = t.rd.reads - before;
     printf("# steady-state walk: %llu reads for %zu frames in %zu threads\n",
            (unsigned long long)reads, s.nframes, s.nthreads);
-    CHECK(reads <= s.nframes + 6 * s.nthreads + 8);
+    CHECK(reads <= s.nframes + 8 * s.nthreads + 8);
 
     py_snapshot_free(&s);
     py_target_close(&t);

@@ -1,12 +1,15 @@
 /*
  * report.js -- the stetho HTML report.  Plain ES2017, no libraries.
  *
- * The page gets aggregates, never samples (docs/html-report.md): a "base"
- * call tree whose nodes are (parent, function and line) under one root
- * per thread, and per time bucket the metric sums of the nodes that had
- * samples in it ("cells").  Everything shown is derived here:
+ * The page gets aggregates, never samples (docs/html-report.md): a call
+ * tree shared by all threads, whose nodes are (parent, function and line),
+ * and per time bucket the metric sums of each (thread, node) that had
+ * samples or allocations in it ("cells").  Everything shown is derived
+ * here:
  *
- *   cells in the chosen time range and thread  -> self per base node
+ *   at load: a "base" tree per thread, made of the (thread, node) pairs
+ *     the cells use under one root per thread
+ *   cells in the chosen time range and thread -> self per base node
  *   base nodes -> a "view" tree (lines merged into functions, library
  *     frames collapsed, threads merged: each option maps base nodes to
  *     view nodes, computed once per combination and cached)
@@ -14,9 +17,8 @@
  *   base nodes -> function and line tables (total counted once per stack,
  *     at the outermost occurrence, so recursion does not count twice)
  *
- * A metric is a sum of columns (data.metrics[i].sum), so new columns in the
- * data (memory, later) are just more metrics; data.series are extra
- * timeline lanes.
+ * A metric is a sum of columns (data.metrics[i].sum), so the memory
+ * columns are just more metrics; data.series are extra timeline lanes.
  */
 (function () {
   'use strict';
@@ -345,12 +347,13 @@
     bucketSums = new Float64Array(B * NC);
     bucketThreads = new Int32Array(B);
     const seen = new Int32Array(threads.length).fill(-1);
+    const samples = D.columns.findIndex((col) => col.id === 'samples');
     for (let b = 0; b < B; b++) {
       const c1 = bucketStart[b + 1], o = b * NC;
       for (let c = bucketStart[b]; c < c1; c++) {
         const t = bThread[cellNode[c]];
         if (S.thread >= 0 && t !== S.thread) continue;
-        if (seen[t] !== b) {
+        if (seen[t] !== b && (samples < 0 || cellVal[c * NC + samples] > 0)) {
           seen[t] = b;
           bucketThreads[b]++;
         }
@@ -724,6 +727,9 @@
     const W = Math.max(200, flame.clientWidth || $('flame-wrap').clientWidth);
     const R = { x: [], w: [], row: [], node: [], anc: [] };
     const path = pathTo(S.zoom);
+    const dpr = window.devicePixelRatio || 1;
+    /* a canvas taller than about 32000 device pixels is not drawn at all */
+    const maxRows = Math.min(MAX_ROWS, Math.floor(30000 / (ROW * dpr)) - 1);
     let maxRow = 0;
     const push = (i, x, w, row, anc) => {
       R.x.push(x); R.w.push(w); R.row.push(row); R.node.push(i); R.anc.push(anc);
@@ -737,7 +743,7 @@
       const rows = [];
       const visit = (i, x, w, row) => {
         (rows[row] || (rows[row] = [])).push([i, x, w]);
-        if (row >= MAX_ROWS) return;
+        if (row >= maxRows) return;
         let cx = x;
         const v = val[i];
         for (const c of T.children[i]) {
@@ -756,7 +762,6 @@
     for (let k = R.row.length - 1; k >= 0; k--) rowStart[R.row[k]] = k;
 
     const H = empty ? 60 : (maxRow + 1) * ROW;
-    const dpr = window.devicePixelRatio || 1;
     flame.style.height = H + 'px';
     flame.width = Math.round(W * dpr);
     flame.height = Math.round(H * dpr);
@@ -1150,6 +1155,12 @@
       const v = mv(bucketSums, b, j);
       if (v) h += '<tr><td>' + esc(m.label) + '</td><td>' + fmt(v, m.unit) + '</td></tr>';
     });
+    const t = (b + 0.5) * bucketNs;
+    (D.series || []).forEach((s) => {
+      const k = Math.floor((t - (s.t0_ns || 0)) / s.width_ns);
+      if (k >= 0 && k < s.values.length)
+        h += '<tr><td>' + esc(s.label || s.id) + '</td><td>' + fmt(s.values[k], s.unit) + '</td></tr>';
+    });
     showTip(h + '</table>', ev.clientX, ev.clientY);
   });
   tl.addEventListener('pointerup', (ev) => {
@@ -1208,6 +1219,9 @@
     };
     $('totals').innerHTML = 'Time: ' + formula(get) +
       (threads.length > 1 ? ' (summed over threads)' : '');
+    if (m.memory_sample_bytes)
+      $('totals').innerHTML += '<br>Memory: sampled, about one allocation in ' +
+        fmtBytes(m.memory_sample_bytes) + ' (the byte counts are estimates)';
     if (m.truncated) {
       $('warning').hidden = false;
       $('warning').textContent = 'This capture is incomplete: ' + m.truncated;
@@ -1250,11 +1264,15 @@
     let h = '<thead><tr><th class="name" rowspan="2"' + sortAttr('name') +
       '><button type="button" data-sort="name">' + (funcs ? 'Function' : 'Line') + '</button></th>' +
       '<th class="loc" rowspan="2"' + sortAttr('loc') + '><button type="button" data-sort="loc">Location</button></th>';
-    metrics.forEach((m, j) => {
+    /* the metric shown first, then the others */
+    const order = [S.metric].concat(metrics.map((m, j) => j).filter((j) => j !== S.metric));
+    order.forEach((j) => {
+      const m = metrics[j];
       h += '<th colspan="2" class="group' + (j === S.metric ? ' cur' : '') + '" title="' + esc(m.label) + '">' + esc(m.id) + '</th>';
     });
     h += '</tr><tr>';
-    metrics.forEach((m, j) => {
+    order.forEach((j) => {
+      const m = metrics[j];
       ['self', 'total'].forEach((w) => {
         h += '<th' + (w === 'self' ? ' class="group"' : '') + sortAttr(w, j) + '><button type="button" data-sort="' + w + '" data-m="' + j +
           '" aria-label="' + esc(m.label) + ', ' + w + '">' + w + '</button></th>';
@@ -1268,8 +1286,8 @@
       h += '<tr><td class="name' + (isLib(f) ? ' lib' : '') + '" title="' + esc(fnName[f] + '  ' + fnFile[f]) + '">' + esc(fnName[f]) +
         '<button type="button" class="act" data-func="' + f + '" aria-label="callers of ' + esc(fnName[f]) + '">callers</button></td>' +
         '<td class="loc" title="' + esc(fnFile[f]) + '">' + esc(loc) + '</td>';
-      metrics.forEach((m, j) => {
-        const s = mv(self, i, j), t = mv(total, i, j), cur = j === S.metric ? ' cur' : '';
+      order.forEach((j) => {
+        const m = metrics[j], s = mv(self, i, j), t = mv(total, i, j), cur = j === S.metric ? ' cur' : '';
         h += '<td class="group' + cur + '" title="' + pct(s, all[j]) + '">' + (s ? fmt(s, m.unit) : '') +
           '</td><td class="' + cur + '" title="' + pct(t, all[j]) + '">' + (t ? fmt(t, m.unit) : '') + '</td>';
       });
@@ -1277,7 +1295,7 @@
     }
     $('table').innerHTML = h + '</tbody>';
     $('table-note').textContent = (rows.length > TABLE_ROWS ? 'the first ' + TABLE_ROWS + ' of ' : '') +
-      rows.length + (funcs ? ' functions' : ' lines') + ' with samples in this range';
+      rows.length + (funcs ? ' functions' : ' lines') + ' in this range and thread';
   }
 
   $('table').addEventListener('click', (ev) => {
