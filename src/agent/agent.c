@@ -28,8 +28,6 @@ AGENT_TLS int agent_guard;
 
 static _Atomic int installing;
 
-extern char **environ;
-
 uint64_t agent_now(void)
 {
     struct timespec t;
@@ -108,12 +106,15 @@ static void restore_preload(void)
     free(kept);
 }
 
-static void clean_env(void)
+/* envp: the array the constructor was given.  Not `environ`: in a program
+ * that copy-relocates it, that copy is only filled in after constructors
+ * run; libc's getenv/unsetenv already work on this array, in place. */
+static void clean_env(char **envp)
 {
     restore_preload();
-    for (int again = 1; again;) {          /* unsetenv reshuffles environ */
+    for (int again = 1; again;) {          /* unsetenv shifts the array */
         again = 0;
-        for (char **e = environ; e && *e; e++) {
+        for (char **e = envp; e && *e; e++) {
             if (strncmp(*e, "STETHO_AGENT", 12) != 0)
                 continue;
             char name[256];
@@ -205,8 +206,11 @@ static void atfork_child(void)
 
 /* ---- load and exit ---- */
 
-__attribute__((constructor)) static void agent_load(void)
+/* glibc passes (argc, argv, envp) to constructors. */
+__attribute__((constructor)) static void agent_load(int argc, char **argv, char **envp)
 {
+    (void)argc;
+    (void)argv;
     agent_guard = 1;
     agent_resolve();
     char path[4096] = "", mode[64] = "";
@@ -224,7 +228,7 @@ __attribute__((constructor)) static void agent_load(void)
      * wrapper (pyenv's shim is a shell script, a launcher, env) must pass
      * it on to the Python it execs. */
     if (!agent.follow && dlsym(RTLD_DEFAULT, "Py_IsInitialized"))
-        clean_env();
+        clean_env(envp);
     agent.pid = getpid();
 
     if (!have_path || !mode_ok || parse_mode(mode) < 0 || pyhooks_init() < 0) {

@@ -7,6 +7,7 @@
 #include "cli/report_args.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,8 +153,9 @@ static int write_format(const char *path, size_t k, const char *output,
     }
     capture_free(&c);
     if (failed) {
-        if (to_file)
-            remove(output);     /* not half a file that looks whole */
+        struct stat st;
+        if (to_file && stat(output, &st) == 0 && S_ISREG(st.st_mode))
+            remove(output);     /* not half a file that looks whole (never a device) */
         cli_error("export: cannot write %s: %s", output ? output : "standard output",
                   rc < 0 ? "out of memory" : strerror(e));
         return -1;

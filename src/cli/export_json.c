@@ -2,7 +2,8 @@
  * export_json.c -- the capture as one JSON document, schema
  * "stetho-profile/1" (docs/json-schema.md): the program, its threads, the
  * frame table, one entry per distinct (pid, tid, stack) with its summed
- * metrics, and the totals.
+ * metrics (time from the samples, memory from the capture's per-stack
+ * memory entries), the totals, and the memory timeline.
  *
  * Seconds are printed as exact decimals of the recorded nanoseconds (not
  * rounded floats), so the stacks' values add up exactly to the totals.
@@ -54,6 +55,16 @@ static void put_secs(FILE *f, uint64_t ns)
         digits--;
     }
     fprintf(f, "%llu.%0*llu", whole, digits, frac);
+}
+
+/* The memory fields every stack entry has, 0 when it has none. */
+static void put_memory(FILE *f, const struct prof_metrics *m)
+{
+    fprintf(f, ", \"alloc_bytes\": %llu, \"alloc_count\": %llu, \"peak_bytes\": %llu, "
+            "\"leaked_bytes\": %llu, \"temporary_count\": %llu",
+            (unsigned long long)m->alloc_bytes, (unsigned long long)m->alloc_count,
+            (unsigned long long)m->peak_bytes, (unsigned long long)m->leaked_bytes,
+            (unsigned long long)m->temporary_count);
 }
 
 static void put_metrics(FILE *f, const struct prof_metrics *m)
@@ -114,7 +125,8 @@ static void put_program(FILE *f, const struct capture *c)
     fputs("},\n", f);
 }
 
-/* Every thread: those the capture names, then any only seen in samples. */
+/* Every thread: those the capture names, then any only seen in samples
+ * or memory entries. */
 static int put_threads(FILE *f, const struct capture *c)
 {
     struct kmap index = {0};
@@ -122,10 +134,13 @@ static int put_threads(FILE *f, const struct capture *c)
     size_t n = 0, cap = 0;
     int rc = -1, isnew;
 
-    for (size_t i = 0; i < c->nthreads + c->nsamples; i++) {
+    for (size_t i = 0; i < c->nthreads + c->nsamples + c->nmem; i++) {
         int from_record = i < c->nthreads;
-        int32_t pid = from_record ? c->threads[i].pid : c->samples[i - c->nthreads].pid;
-        int32_t tid = from_record ? c->threads[i].tid : c->samples[i - c->nthreads].tid;
+        size_t k = i - c->nthreads;
+        int32_t pid = from_record ? c->threads[i].pid
+                    : k < c->nsamples ? c->samples[k].pid : c->mem[k - c->nsamples].pid;
+        int32_t tid = from_record ? c->threads[i].tid
+                    : k < c->nsamples ? c->samples[k].tid : c->mem[k - c->nsamples].tid;
         uint32_t *slot = kmap_put(&index, (uint32_t)pid, (uint32_t)tid, (uint32_t)n, &isnew);
         if (!slot)
             goto out;
@@ -195,19 +210,28 @@ static int put_stacks(FILE *f, const struct capture *c, struct prof_metrics *tot
     if (!buf)
         goto out;
 
-    for (size_t i = 0; i < c->nsamples; i++) {
-        const struct cap_sample *s = &c->samples[i];
-        uint64_t who = (uint64_t)(uint32_t)s->pid << 32 | (uint32_t)s->tid;
-        uint32_t *slot = kmap_put(&index, who, s->stack, (uint32_t)n, &isnew);
+    /* the samples' stacks, then those that only allocated */
+    for (size_t i = 0; i < c->nsamples + c->nmem; i++) {
+        const struct cap_sample *s = i < c->nsamples ? &c->samples[i] : NULL;
+        const struct cap_mem_stack *m = s ? NULL : &c->mem[i - c->nsamples];
+        int32_t pid = s ? s->pid : m->pid, tid = s ? s->tid : m->tid;
+        uint32_t stack = s ? s->stack : m->stack;
+        uint64_t who = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
+        uint32_t *slot = kmap_put(&index, who, stack, (uint32_t)n, &isnew);
         if (!slot)
             goto out;
         if (isnew) {
             if (reserve((void **)&v, &cap, n, sizeof *v) < 0)
                 goto out;
-            v[n++] = (struct stack_row){ s->pid, s->tid, s->stack, {0} };
+            v[n++] = (struct stack_row){ pid, tid, stack, {0} };
         }
-        prof_metrics_add(&v[*slot].m, s);
-        prof_metrics_add(total, s);
+        if (s) {
+            prof_metrics_add(&v[*slot].m, s);
+            prof_metrics_add(total, s);
+        } else {
+            prof_metrics_add_mem(&v[*slot].m, m);
+            prof_metrics_add_mem(total, m);
+        }
     }
     fputs(" \"stacks\": [", f);
     for (size_t i = 0; i < n; i++) {
@@ -216,6 +240,7 @@ static int put_stacks(FILE *f, const struct capture *c, struct prof_metrics *tot
         put_stack_frames(f, c, v[i].stack, buf, c->nstacks);
         fputs(", ", f);
         put_metrics(f, &v[i].m);
+        put_memory(f, &v[i].m);
         fputc('}', f);
     }
     fputs("],\n", f);
@@ -225,6 +250,36 @@ out:
     free(v);
     free(buf);
     return rc;
+}
+
+/* The stacks' memory sums (so they add up, as the times do), then the
+ * run's own peaks and mode. */
+static void put_memory_totals(FILE *f, const struct capture *c, const struct prof_metrics *sum)
+{
+    const struct cap_mem_totals *t = &c->mem_totals;
+    put_memory(f, sum);
+    fprintf(f, ", \"peak_heap_bytes\": %llu, \"peak_time_s\": ",
+            (unsigned long long)t->peak_heap_bytes);
+    put_secs(f, t->peak_heap_t_ns);
+    fprintf(f, ", \"peak_rss_bytes\": %llu, \"peak_rss_time_s\": ",
+            (unsigned long long)t->peak_rss_bytes);
+    put_secs(f, t->peak_rss_t_ns);
+    fprintf(f, ", \"memory_mode\": \"%s\", \"sample_mean_bytes\": %llu",
+            !c->has_memory ? "off" : t->sample_mean ? "sampled" : "exact",
+            (unsigned long long)t->sample_mean);
+}
+
+static void put_timeline(FILE *f, const struct capture *c)
+{
+    fputs(" \"timeline\": [", f);
+    for (size_t i = 0; i < c->ntimeline; i++) {
+        const struct cap_timeline_point *pt = &c->timeline[i];
+        fprintf(f, "%s\n  {\"t_s\": ", i ? "," : "");
+        put_secs(f, pt->t_ns);
+        fprintf(f, ", \"rss_bytes\": %llu, \"heap_bytes\": %llu}",
+                (unsigned long long)pt->rss_bytes, (unsigned long long)pt->heap_bytes);
+    }
+    fputs("]", f);
 }
 
 int export_json(const struct capture *c, const struct export_opts *o, FILE *out)
@@ -240,6 +295,9 @@ int export_json(const struct capture *c, const struct export_opts *o, FILE *out)
         return -1;
     fputs(" \"totals\": {", out);
     put_metrics(out, &total);
-    fputs("}}\n", out);
+    put_memory_totals(out, c, &total);
+    fputs("},\n", out);
+    put_timeline(out, c);
+    fputs("}\n", out);
     return 0;
 }

@@ -8,6 +8,8 @@
 #include "cli/report_args.h"
 #include "report/html_report.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -65,10 +67,35 @@ int cmd_html(int argc, char **argv)
         snprintf(name, sizeof name, "%.*s.html", (int)keep, path);
         output = name;
     }
-    if (export_to_file(path, "html", output) < 0)
+
+    struct capture c;
+    if (cli_load_capture("html", path, &c) < 0)
         return STETHO_EXIT_USAGE;
+    int to_file = strcmp(output, "-") != 0;
+    FILE *out = to_file ? fopen(output, "w") : stdout;
+    if (!out) {
+        int e = errno;
+        capture_free(&c);
+        return cli_error("html: cannot write %s: %s", output, strerror(e));
+    }
+    /* only a regular file is removed after a failure (never /dev/...) */
     struct stat st;
-    if (strcmp(output, "-") && stat(output, &st) == 0)
-        fprintf(stderr, "stetho: wrote %s (%.1f MB)\n", output, st.st_size / 1e6);
+    int regular = to_file && fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
+    int rc = html_report_write(&c, NULL, out, NULL);
+    capture_free(&c);
+    int failed = rc < 0 || ferror(out), e = errno;
+    long size = to_file ? ftell(out) : 0;
+    if (to_file ? fclose(out) != 0 : fflush(out) != 0) {
+        failed = 1;
+        e = errno;
+    }
+    if (failed) {
+        if (regular)
+            remove(output);     /* not half a page that looks whole */
+        return cli_error("html: cannot write %s: %s", to_file ? output : "standard output",
+                         rc < 0 ? "out of memory" : strerror(e));
+    }
+    if (to_file)
+        fprintf(stderr, "stetho: wrote %s (%.1f MB)\n", output, size / 1e6);
     return 0;
 }

@@ -74,7 +74,7 @@ static void put_value(FILE *f, int w, enum prof_metric m, uint64_t v)
 static void put_memory(FILE *f, const struct prof_metrics *m)
 {
     char a[PROF_FMT_LEN], n[PROF_FMT_LEN], pk[PROF_FMT_LEN], l[PROF_FMT_LEN];
-    fprintf(f, " %10s %11s %10s %10s", prof_fmt_bytes(a, sizeof a, m->alloc_bytes),
+    fprintf(f, " %10s %13s %10s %10s", prof_fmt_bytes(a, sizeof a, m->alloc_bytes),
             prof_fmt_count(n, sizeof n, m->alloc_count),
             prof_fmt_bytes(pk, sizeof pk, m->peak_bytes),
             prof_fmt_bytes(l, sizeof l, m->leaked_bytes));
@@ -117,7 +117,7 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
     fprintf(f, "%*s %*s %8s %8s %8s %8s %8s %8s %8s %8s", w, self_h, w, total_h, "user",
             "sys", "io", "sleep", "lock", "gil", "other", "samples");
     if (memory)
-        fprintf(f, " %10s %11s %10s %10s", "allocated", "allocations", "peak", "leaked");
+        fprintf(f, " %10s %13s %10s %10s", "allocated", "allocations", "peak", "leaked");
     fprintf(f, "  %s\n", o->lines ? "line" : "function");
     uint64_t whole = prof_metric_ns(&p->total, o->metric);
     for (size_t i = 0; i < nrows && (o->limit == 0 || (long)i < o->limit); i++) {

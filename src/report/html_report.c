@@ -493,6 +493,7 @@ static int aggregate(struct builder *b, const struct html_opts *o)
     }
     if (c->has_memory && add_memory(b) < 0)
         return -1;
+    kmap_free(&b->cell_map);    /* every cell is in; merging makes its own */
     while (b->ncells > max_cells && (b->nbuckets + 1) / 2 >= min_buckets)
         if (coarsen(b) < 0)
             return -1;

@@ -3,14 +3,15 @@
  * graph, a timeline, and function and line tables, working offline.
  *
  * The page never receives raw samples.  The capture is aggregated here
- * into a call tree (nodes keyed by (parent node, function and line),
- * under one root per thread) and a time axis cut into at most
- * HTML_MAX_BUCKETS buckets; the data is the metric sums per (bucket,
- * node) that have samples.  The page sums the buckets of a time range to
- * re-aggregate the tree and the tables for that range.  When a capture
- * has so many (bucket, node) pairs that the page would be large, buckets
- * are merged two by two until there are at most HTML_MAX_CELLS pairs (or
- * HTML_MIN_BUCKETS buckets).  Format and design: docs/html-report.md.
+ * into a call tree shared by all threads (nodes keyed by (parent node,
+ * function and line)) and a time axis cut into at most HTML_MAX_BUCKETS
+ * buckets; the data is the metric sums of each (bucket, thread, node)
+ * that has samples or memory records (a "cell").  The page sums the cells
+ * of a time range to re-aggregate the tree and the tables for that range.
+ * When a capture has so many cells that the page would be large, buckets
+ * are merged two by two until there are at most HTML_MAX_CELLS cells (or
+ * as few as HTML_MIN_BUCKETS buckets).  Format and design:
+ * docs/html-report.md.
  *
  * The page's template, CSS and JavaScript are src/report/html/, embedded
  * at build time (tools/embed.py).
@@ -33,7 +34,7 @@ struct html_opts {
 
 /* What the aggregation came to (for tests and for the command's notes). */
 struct html_stats {
-    size_t nodes, cells, funcs, sites;
+    size_t nodes, cells, funcs, sites;  /* nodes: of the shared tree, the root too */
     unsigned buckets;
     uint64_t bucket_ns;
 };

@@ -18,11 +18,37 @@ REPO = Path(__file__).resolve().parent.parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 
+def build_dir():
+    """The build under test: the first of $STETHO_BUILDS (tests/run sets it)."""
+    return REPO / (os.environ.get("STETHO_BUILDS", "build").split() or ["build"])[0]
+
+
 def agent_path():
     env = os.environ.get("STETHO_AGENT_LIB")
     if env:
         return os.path.abspath(env)
-    return str(REPO / "build" / "libstetho_agent.so")
+    return str(build_dir() / "libstetho_agent.so")
+
+
+def _sanitized(lib):
+    return "asan" in os.path.basename(os.path.dirname(lib))
+
+
+def preload(env, lib=None):
+    """Set env up to preload the agent (an ASan build needs its runtime
+    first in the process, and tolerates not being first itself)."""
+    lib = lib or agent_path()
+    if _sanitized(lib):
+        rt = subprocess.run(["cc", "-print-file-name=libasan.so"], capture_output=True,
+                            text=True).stdout.strip()
+        lib = lib + ":" + rt
+        opts = env.get("ASAN_OPTIONS", "")
+        # the interpreter keeps memory until exit on purpose: no leak report
+        env["ASAN_OPTIONS"] = ":".join(o for o in (opts, "verify_asan_link_order=0",
+                                                   "detect_leaks=0") if o)
+    orig = env.get("LD_PRELOAD", "")
+    env["LD_PRELOAD"] = lib + (":" + orig if orig else "")
+    return orig
 
 
 @dataclass
@@ -37,9 +63,9 @@ class AgentRun:
 
 
 def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
-              preload=None, stdin=None):
+              preload_lib=None, stdin=None):
     """Run `python args...` with the agent; return an AgentRun."""
-    lib = preload or agent_path()
+    lib = preload_lib or agent_path()
     with tempfile.TemporaryDirectory(prefix="stetho-agent-") as tmp:
         fifo = os.path.join(tmp, "events")
         os.mkfifo(fifo, 0o600)
@@ -61,11 +87,9 @@ def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
         t.start()
         e = dict(os.environ if env is None else env)
         for k in list(e):
-            if k.startswith("STETHO_AGENT"):
+            if k.startswith("STETHO"):     # the test run's own, e.g. STETHO_BUILDS
                 del e[k]
-        orig = e.get("LD_PRELOAD", "")
-        e["LD_PRELOAD"] = lib + (":" + orig if orig else "")
-        e["STETHO_AGENT_PRELOAD_ORIG"] = orig
+        e["STETHO_AGENT_PRELOAD_ORIG"] = preload(e, lib)
         e["STETHO_AGENT_FIFO"] = fifo
         e["STETHO_AGENT_MODE"] = mode
         if follow:
@@ -88,6 +112,8 @@ def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
 
 
 def run_plain(python, args, timeout=120, env=None):
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STETHO")}
     start = time.monotonic()
     p = subprocess.run([python] + list(args), capture_output=True, text=True, timeout=timeout,
                        env=env)

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import PROGRAMS, agent_path, run_agent, run_plain  # noqa: E402
+from harness import PROGRAMS, agent_path, preload, run_agent, run_plain  # noqa: E402
 
 PY_ALLOCATORS = ("pymem_raw", "pymem", "pyobject")
 
@@ -202,17 +202,28 @@ def test_sampled_estimate(python):
     assert len(samp.events) < len(exact.events) / 20
 
 
-def test_non_python_is_inert(tmp_path):
-    r = run_agent("/bin/sh", ["-c", 'echo "[$STETHO_AGENT_FIFO][$LD_PRELOAD]"; exit 5'])
+def test_non_python_is_inert():
+    # not Python: forwards only, and leaves the environment alone, so that a
+    # wrapper (a shell script, env, pyenv's shim) passes the agent on
+    r = run_agent("/bin/sh", ["-c", 'echo "[${STETHO_AGENT_FIFO:+set}]"; exit 5'])
     assert r.returncode == 5
-    assert r.stdout == "[][]\n"
+    assert r.stdout == "[set]\n"
     assert r.raw_bytes == 0
+
+
+def test_through_a_wrapper(python):
+    prog = str(PROGRAMS / "basic.py")
+    r = run_agent("/bin/sh", ["-c", f'exec "{python.path}" "{prog}"'])
+    assert r.returncode == 3, r.stderr
+    assert json.loads(r.stdout)["env"] == {}
+    assert any(e.kind == "alloc" and e.size == 5_000_000 and e.stack
+               and e.stack[0].name == "native_malloc" for e in r.events)
 
 
 def test_no_reader_is_inert(python, tmp_path):
     prog = str(PROGRAMS / "basic.py")
-    env = dict(os.environ)
-    env["LD_PRELOAD"] = agent_path()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STETHO")}
+    preload(env)
     env["STETHO_AGENT_FIFO"] = str(tmp_path / "missing")
     p = subprocess.run([python.path, prog], env=env, capture_output=True, text=True,
                        timeout=60)

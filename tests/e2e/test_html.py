@@ -8,8 +8,8 @@ tests/html/check_report.mjs (Node + playwright-core, the system's
 user would: no console errors, the flame graph drawn, click-to-zoom,
 search, a time range dragged on the timeline, the metric switch, the
 inverted and callers views, the tables, the thread filter.  A synthetic
-1,000,000-sample capture (tests/unit/synth_capture.c) checks the size and
-load time of a long run.
+1,000,000-sample capture with memory records (tests/unit/synth_capture.c)
+checks the size and load time of a long run.
 
 Needs: node, `npm install --prefix tests/html playwright-core`, chromium
 (`apt-get install chromium`); .ci/run and tests/run install them.  Without
@@ -149,13 +149,14 @@ def test_html_errors(stetho, tmp_path):
 
 
 def test_million_samples(stetho, tmp_path):
-    """A long run: the page stays under 5 MB and opens fast (docs/html-report.md)."""
+    """A long run, with memory records: the page stays under 5 MB and opens
+    fast (docs/html-report.md)."""
     synth = Path(stetho).parent / "tests" / "unit" / "synth_capture"
     if not synth.is_file():
         pytest.skip(f"{synth} not built")
     need_browser()
     cap, page = tmp_path / "big.stetho", tmp_path / "big.html"
-    cp = run([str(synth), str(cap), "1000000"], timeout=120)
+    cp = run([str(synth), str(cap), "1000000", "8", "1", "memory"], timeout=120)
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
     cp = run([stetho, "html", str(cap), "-o", str(page)], timeout=300)
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")

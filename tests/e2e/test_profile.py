@@ -29,6 +29,7 @@ from conftest import (INTERPRETERS, PROGRAMS, READY_TIMEOUT, read_line_with_pref
 
 WAITS = ("wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s")
 METRICS = ("wall_s", "cpu_user_s", "cpu_sys_s") + WAITS
+MEMORY = ("alloc_bytes", "alloc_count", "peak_bytes", "leaked_bytes", "temporary_count")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                    "runtime error:")
 
@@ -107,15 +108,20 @@ def check_invariants(export):
     assert export["schema"] == "stetho-profile/1"
     nframes = len(export["frames"])
     total = zero()
+    memory = dict.fromkeys(MEMORY, 0)
     samples = 0
     for s in export["stacks"]:
         parts = s["cpu_user_s"] + s["cpu_sys_s"] + sum(s[k] for k in WAITS)
         assert abs(s["wall_s"] - parts) <= 1e-6, f"stack does not add up: {s}"
         assert all(s[k] >= 0 for k in METRICS), s
-        assert s["samples"] >= 1, s
+        # a stack that only allocated (never sampled) has memory and no time
+        has_memory = any(s[k] for k in MEMORY)
+        assert s["samples"] >= 1 or (has_memory and s["wall_s"] == 0), s
         assert all(0 <= i < nframes for i in s["frames"]), s
         for k in METRICS:
             total[k] += s[k]
+        for k in MEMORY:
+            memory[k] += s[k]
         samples += s["samples"]
     t = export["totals"]
     parts = t["cpu_user_s"] + t["cpu_sys_s"] + sum(t[k] for k in WAITS)
@@ -123,6 +129,8 @@ def check_invariants(export):
     for k in METRICS:
         assert abs(t[k] - total[k]) <= 1e-6, f"totals[{k}]={t[k]} but stacks sum to {total[k]}"
     assert t["samples"] == samples
+    for k in MEMORY:
+        assert t[k] == memory[k], f"totals[{k}]={t[k]} but stacks sum to {memory[k]}"
 
 
 def load_export(path):

@@ -168,10 +168,10 @@ def table_rows(text):
             except ValueError:
                 break
         label = line[start:].strip() if len(line) > start else ""
-        if len(nums) >= 9 and label:
+        if label.startswith("(all samples"):
+            label = "(all samples)"         # the totals line
+        if len(nums) >= 8 and label:
             rows.append((nums, label))
-        elif line.strip().endswith("(all samples)") and nums:
-            rows.append((nums, "(all samples)"))
     assert start is not None, f"no table header in:\n{text}"
     return rows
 
@@ -209,11 +209,15 @@ def test_table_lines(stetho, capture):
 
 
 def test_table_metric_and_limit(stetho, capture):
-    rows_all = table_rows(stetho_ok(stetho, "table", capture, "--limit", "0"))
-    rows_2 = table_rows(stetho_ok(stetho, "table", capture, "--limit", "2"))
-    # --limit 2: two rows plus the "(all samples)" line
-    assert [r[1].split()[0] for r in rows_2] == ["hot_loop", "nap", "(all"]
-    assert len(rows_all) > len(rows_2)
+    text_all = stetho_ok(stetho, "table", capture, "--limit", "0")
+    text_2 = stetho_ok(stetho, "table", capture, "--limit", "2")
+    rows_all, rows_2 = table_rows(text_all), table_rows(text_2)
+    # --limit 2: the first two rows of the full table, then the "(all samples)" line
+    assert rows_2 == rows_all[:2] + rows_all[-1:], f"{text_2}\n{text_all}"
+    assert rows_2[0][1].startswith("hot_loop ") and rows_2[-1][1] == "(all samples)"
+    assert len(rows_all) > 5
+    selfs = [r[0][0] for r in rows_all[:-1]]
+    assert selfs == sorted(selfs, reverse=True), "rows are sorted by self time"
     wall_nap = [r for r in rows_all if r[1].startswith("nap ")]
     assert wall_nap and wall_nap[0][0][0] >= 0.2
     text = stetho_ok(stetho, "table", capture, "--metric", "cpu", "--limit", "0")

@@ -179,6 +179,14 @@ try {
     const after = sig(await R.frames());
     check('metric switch changes the graph', after !== before && (await R.text('#flame-title')) !== title0,
       { title0 });
+    // memory, when the run recorded it, is one more metric
+    if (await page.locator('#metric option[value="alloc"]').count()) {
+      await page.locator('#metric').selectOption('alloc');
+      const mem = sig(await R.frames());
+      check('memory metric draws its own graph', mem !== before && mem.length > 0);
+      const lanes = await page.evaluate(() => window.stethoReport.series);
+      check('memory timeline lanes', lanes.includes('rss') && lanes.includes('heap'), lanes);
+    }
     await page.locator('#metric').selectOption('wall');
 
     // -- the inverted view: the known function is where time was spent

@@ -489,12 +489,15 @@ static void test_json(void)
     CHECK(strstr(text, "\"totals\": {\"samples\": 6, \"wall_s\": 0.229456789, "
                        "\"cpu_user_s\": 0.148456789, \"cpu_sys_s\": 0.005, \"wait_io_s\": 0.031, "
                        "\"wait_sleep_s\": 0.04, \"wait_lock_s\": 0, \"wait_gil_s\": 0, "
-                       "\"wait_other_s\": 0.005}}\n") != NULL);
+                       "\"wait_other_s\": 0.005, \"alloc_bytes\": 0,") != NULL);
+    /* no memory recorded: its totals say so, the timeline is empty */
+    CHECK(strstr(text, "\"memory_mode\": \"off\", \"sample_mean_bytes\": 0},\n"
+                       " \"timeline\": []}\n") != NULL);
     const char *keys[] = { "\"wall_s\": ", "\"cpu_user_s\": ", "\"wait_io_s\": ", "\"samples\": " };
     for (int k = 0; k < 4; k++) {
         int n, m;
         double stacks = sum_of(text, "\"stacks\"", "\"totals\"", keys[k], &n);
-        double total = sum_of(text, "\"totals\"", text + len - 1 > text ? "}}" : "", keys[k], &m);
+        double total = sum_of(text, "\"totals\"", "\"timeline\"", keys[k], &m);
         CHECK(n == 5 && m == 1 && stacks - total < 1e-12 && total - stacks < 1e-12);
     }
     free(text);

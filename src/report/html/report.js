@@ -1453,6 +1453,7 @@
       cells: cellNode.length,
       nodes: nb,
       sharedNodes,
+      series: (D.series || []).map((x) => x.id),
       /* what the flame graph shows: for tests and debugging */
       frames: () => rects.node.map((i, k) => ({
         node: i, name: nodeLabel(i), x: rects.x[k], y: rects.row[k] * ROW,
