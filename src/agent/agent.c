@@ -6,7 +6,9 @@
  * Set-up happens in a constructor, before the program's main(): that is
  * where the agent takes itself out of LD_PRELOAD and removes its STETHO_AGENT*
  * variables (unless children are followed), so the program and whatever it
- * runs see the environment they would have had without stetho.
+ * runs see the environment they would have had without stetho.  Only a
+ * Python process does that: a wrapper that is not Python (a shell script,
+ * env, pyenv's shim) passes the agent on to the Python it runs.
  */
 #include "agent/agent.h"
 
@@ -244,6 +246,19 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     sample_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     atomic_store(&agent_state, AGENT_WAIT_PY);
+    agent_guard = 0;
+}
+
+/* Before exec: send every thread's chunk (the image and its buffers are
+ * about to go); recording goes on in case exec fails.  Not in a vfork
+ * child (see below), nor while inside the agent. */
+void agent_flush_before_exec(void)
+{
+    if (getpid() != agent.pid || agent_guard ||
+        atomic_load(&agent_state) != AGENT_ON)
+        return;
+    agent_guard = 1;
+    chunks_flush_all();
     agent_guard = 0;
 }
 

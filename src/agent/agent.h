@@ -98,6 +98,13 @@ struct agent_real {
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    void (*_exit)(int);
+    void (*_Exit)(int);
 };
 extern struct agent_real agent_real AGENT_HIDDEN;
 void agent_resolve(void) AGENT_HIDDEN;
@@ -107,6 +114,7 @@ int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up
 uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
+void agent_flush_before_exec(void) AGENT_HIDDEN;
 
 /* Should this call be recorded?  The hot-path test of every hook. */
 static inline int agent_should_record(void)

@@ -80,6 +80,13 @@ void agent_resolve(void)
     LOOKUP(mmap);
     LOOKUP(munmap);
     LOOKUP(mremap);
+    LOOKUP(execve);
+    LOOKUP(execvpe);
+    LOOKUP(execv);
+    LOOKUP(execvp);
+    LOOKUP(fexecve);
+    LOOKUP(_exit);
+    LOOKUP(_Exit);
     errno = saved;
     resolving = 0;
 }
@@ -181,11 +188,14 @@ AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
         return NULL;
     if (LIKELY(!agent_should_record()))
         return real(p, n, size);
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total))
+        return real(p, n, size);        /* fails, p stays */
     agent_guard = 1;
     uint64_t t = p ? agent_now() : 0;
     void *q = real(p, n, size);
-    if (q || (p && n * size == 0))
-        record_realloc(AGENT_ALLOC_REALLOC, p, q, n * size, t);
+    if (q || (p && total == 0))
+        record_realloc(AGENT_ALLOC_REALLOC, p, q, total, t);
     agent_guard = 0;
     return q;
 }
@@ -311,10 +321,9 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
 
 /* ---- _exit: forked children leave with it, skipping the destructors ---- */
 
-static _Noreturn void leave(const char *name, int status)
+static _Noreturn void leave(void (*real)(int), int status)
 {
     agent_flush_at_exit();
-    void (*real)(int) = (void (*)(int))dlsym(RTLD_NEXT, name);
     if (real)
         real(status);
     for (;;)
@@ -323,10 +332,50 @@ static _Noreturn void leave(const char *name, int status)
 
 AGENT_EXPORT void _exit(int status)
 {
-    leave("_exit", status);
+    leave(agent_real._exit, status);
 }
 
 AGENT_EXPORT void _Exit(int status)
 {
-    leave("_Exit", status);
+    leave(agent_real._Exit, status);
+}
+
+/* ---- exec: the new image starts afresh, so send what we hold first ---- */
+
+/* Only the ones a program calls through the PLT: glibc's own execv & co.
+ * call execve internally, so each is caught once.  The real functions were
+ * looked up at load: a vfork child must not run dlsym. */
+#define EXEC(name, ...)                                                 \
+    do {                                                                \
+        agent_flush_before_exec();                                      \
+        if (!agent_real.name) {                                         \
+            errno = ENOSYS;                                             \
+            return -1;                                                  \
+        }                                                               \
+        return agent_real.name(__VA_ARGS__);                            \
+    } while (0)
+
+AGENT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    EXEC(execve, path, argv, envp);
+}
+
+AGENT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    EXEC(execvpe, file, argv, envp);
+}
+
+AGENT_EXPORT int execv(const char *path, char *const argv[])
+{
+    EXEC(execv, path, argv);
+}
+
+AGENT_EXPORT int execvp(const char *file, char *const argv[])
+{
+    EXEC(execvp, file, argv);
+}
+
+AGENT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    EXEC(fexecve, fd, argv, envp);
 }

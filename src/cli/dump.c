@@ -2,12 +2,15 @@
  * dump.c -- `stetho dump [--json] PID`: every thread's Python stack, now.
  *
  * The process is not stopped: the stacks are read while it runs.  A stack
- * that changed while it was read is read again (walker.h), up to 200 times,
- * so a busy thread still gets a stack it really had.
+ * that changed while it was read is read again (walker.h), up to 200 times;
+ * a thread so busy that it never held still that long is then paused for
+ * the moment of one more read (ptrace, as py-spy's dump always does), so
+ * every stack printed is one the thread really had.
  */
 #include "cli/cli.h"
 #include "cpython/target.h"
 #include "cpython/walker.h"
+#include "proc/freeze.h"
 #include "proc/reader_image.h"
 #include "proc/threads.h"
 
@@ -81,6 +84,24 @@ static void print_json(const struct py_target *t, const struct py_snapshot *s)
     fputs("]}\n", stdout);
 }
 
+/* Walk again with the threads whose stacks never held still paused. */
+static int rewalk_torn(struct py_target *t, struct py_snapshot *snap)
+{
+    pid_t tids[256];
+    size_t n = 0;
+    for (size_t i = 0; i < snap->nthreads && n < 256; i++)
+        if (snap->threads[i].torn && snap->threads[i].tid > 0)
+            tids[n++] = snap->threads[i].tid;
+    if (!n)
+        return 0;
+    size_t held = freeze_threads(tids, n);
+    if (!held)
+        return 0;                       /* keep the best effort */
+    int rc = py_walk(t, snap);
+    thaw_threads(tids, held);
+    return rc;
+}
+
 int cmd_dump(int argc, char **argv)
 {
     int json = 0;
@@ -128,6 +149,8 @@ int cmd_dump(int argc, char **argv)
     }
     struct py_snapshot snap = {0};
     int rc = py_walk(&t, &snap);
+    if (rc == 0)
+        rc = rewalk_torn(&t, &snap);
     if (rc < 0) {
         rc = cli_error("could not read the Python threads of process %d (it exited?)",
                        (int)pid);

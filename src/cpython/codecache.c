@@ -159,6 +159,10 @@ static struct code_info *decode(struct reader *r, const struct py_layout *l,
         entry_free(e);
         return NULL;
     }
+    /* CPython's static _Py_InitCleanup code (3.13), named and "filed"
+     * __init__ (no real source file is called that): it runs between a
+     * class call and the class's __init__ */
+    e->shim = !strcmp(e->name, "__init__") && !strcmp(e->filename, "__init__");
     return e;
 }
 

@@ -33,6 +33,8 @@ struct code_info {
     int firstlineno;
     uint8_t *linetable;
     size_t linetable_len;
+    int shim;               /* an interpreter-made code object that is not
+                               the program's (3.13's __init__ cleanup) */
 };
 
 struct codecache;

@@ -229,11 +229,19 @@ static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tsta
     if (reserve_raw(s, PY_MAX_DEPTH + 1) < 0)
         return -1;
     int n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
-    for (int attempt = 0; attempt < t->walk_retries && !chain_stable(t, s, tstate, frame, s->raw, n);
-         attempt++) {
-        if (py_thread_frame(t, tstate, &frame) < 0)
+    /* a cycle or an unreadable frame can only come from a torn read: try
+     * again too (a chain really deeper than PY_MAX_DEPTH stays truncated) */
+    int torn = 1;
+    for (int attempt = 0; attempt <= t->walk_retries; attempt++) {
+        if (attempt) {
+            if (py_thread_frame(t, tstate, &frame) < 0)
+                break;
+            n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+        }
+        if (!(end != PY_MARK_NONE && n < PY_MAX_DEPTH) && chain_stable(t, s, tstate, frame, s->raw, n)) {
+            torn = 0;
             break;
-        n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+        }
     }
 
     uint64_t off;
@@ -259,6 +267,8 @@ static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tsta
         }
         if (!checked)
             ci = codecache_load(t->codes, &t->rd, l, t->code_type, f->code);
+        if (ci && ci->shim)
+            continue;
         int line = -1;
         if (ci)
             line = frame_line(l, ci, f->pos);
@@ -267,7 +277,7 @@ static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tsta
     }
     if (end != PY_MARK_NONE && push_frame(s, NULL, -1, end) < 0)
         return -1;
-    return 0;
+    return torn;
 }
 
 /* 3.9/3.10 keep only the pthread_t; glibc stores the kernel tid inside the
@@ -371,6 +381,7 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
         if (reader_ptr(&t->rd, interp + l->is_threads_head, &tstate) < 0)
             break;
         for (int nt = 0; tstate && nt < PY_MAX_THREADS; nt++) {
+            int torn = 0;
             if (reader_read(&t->rd, tstate, ts, ts_size) < 0)
                 break;
             struct py_thread *th = push_thread(s);
@@ -386,9 +397,10 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
             if (frame && l->cframe_current_frame != PY_NOFIELD &&
                 reader_ptr(&t->rd, frame + l->cframe_current_frame, &frame) < 0)
                 push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
-            else if (walk_frames(t, s, tstate, frame) < 0)
+            else if ((torn = walk_frames(t, s, tstate, frame)) < 0)
                 return -1;
             th = &s->threads[s->nthreads - 1];  /* frames may have moved, not threads */
+            th->torn = torn == 1;
             th->n = s->nframes - th->first;
             tstate = get_u64(ts, l->ts_next);
         }

@@ -42,6 +42,8 @@ struct py_thread {
     uint64_t thread_id;     /* pthread_t */
     pid_t tid;              /* kernel thread id, 0 if unknown */
     int holds_gil;          /* 1, 0, or -1 if unknown */
+    int torn;               /* its stack kept changing while read: it may
+                               mix moments (see walk_retries) */
     size_t first, n;        /* frames[first .. first+n) of the snapshot */
 };
 

@@ -422,20 +422,22 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
         m->heap -= old->size < m->heap ? old->size : m->heap;
     }
     binsert(m, &b);
+    /* sampled: the sample stands for w/size blocks of its size */
+    uint64_t count = n->sample_mean && size ? (uint64_t)((double)w / (double)size + 0.5) : 1;
     s->alloc_bytes += w;
-    s->alloc_count++;
+    s->alloc_count += count;
     s->live += w;
     s->tick_bytes += w;
-    s->tick_count++;
+    s->tick_count += count;
     tick_touch(m, stack, s);
     mark(m, stack, s);
     m->heap += w;
     m->totals.alloc_bytes += w;
-    m->totals.alloc_count++;
+    m->totals.alloc_count += count;
     m->totals.by_allocator_bytes[b.allocator] += w;
-    m->totals.by_allocator_count[b.allocator]++;
+    m->totals.by_allocator_count[b.allocator] += count;
     int bucket = size ? 64 - __builtin_clzll(size) : 0;
-    m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1]++;
+    m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1] += count;
     n->last_alloc = addr;
 }
 

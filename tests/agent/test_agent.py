@@ -223,7 +223,7 @@ def test_through_a_wrapper(python):
 def test_no_reader_is_inert(python, tmp_path):
     prog = str(PROGRAMS / "basic.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STETHO")}
-    preload(env)
+    env["STETHO_AGENT_PRELOAD_ORIG"] = preload(env)
     env["STETHO_AGENT_FIFO"] = str(tmp_path / "missing")
     p = subprocess.run([python.path, prog], env=env, capture_output=True, text=True,
                        timeout=60)
@@ -242,3 +242,29 @@ def test_preload_restored(python):
     env["LD_PRELOAD"] = "libm.so.6"
     r = run_agent(python.path, ["-c", code], env=env)
     assert r.returncode == 0 and r.stdout == "libm.so.6\n", r.stderr
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["nofollow", "follow"])
+def test_exec(python, follow):
+    r = run_agent(python.path, [str(PROGRAMS / "execer.py")], follow=follow)
+    assert r.returncode == 0 and r.stdout == "after 6000000\n", r.stderr
+    before = [e for e in r.events if e.kind == "alloc" and e.size == 4_000_001]
+    assert len(before) == 1, "events held when exec came were lost"
+    assert before[0].stack[0].name == "before_exec"
+    after = [e for e in r.events if e.kind == "alloc" and e.size == 6_000_001]
+    assert len(after) == (1 if follow else 0)
+    if follow:              # same pid, a new stream
+        assert after[0].pid == before[0].pid and after[0].stack[0].name == "<module>"
+
+
+def test_program_closes_our_descriptor(python, tmp_path):
+    out = tmp_path / "mine"
+    r = run_agent(python.path, [str(PROGRAMS / "closer.py"), str(out)])
+    assert r.returncode == 0 and r.stdout == "100200\n", r.stderr
+    assert out.read_bytes() == b"", "the agent wrote into the program's file"
+
+
+def test_daemon_threads_at_exit(python):
+    r = run_agent(python.path, [str(PROGRAMS / "daemon.py")], timeout=60)
+    assert r.returncode == 0 and r.stdout == "bye\n", r.stderr
+    assert len({e.tid for e in r.events}) >= 2

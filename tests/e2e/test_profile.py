@@ -273,6 +273,38 @@ def test_workload_export_shape(workloads):
                           for f in fr), fr
 
 
+@pytest.mark.parametrize("interp", heavy_params())
+def test_cpu_not_lost_at_short_interval(stetho, interp, tmp_path, accuracy_report):
+    """CPU time adds up over many short intervals.  The kernel's counter of a
+    running thread's CPU time (/proc schedstat) advances only at scheduler
+    ticks and switches, so one interval may see more CPU than wall time; the
+    excess belongs to the following intervals, not to nothing (nor to
+    "other", the run queue).  stetho runs on CPU 0 and the program moves to
+    CPU 1, so stetho's wake-ups do not refresh the program's counter."""
+    if len(os.sched_getaffinity(0) & {0, 1}) < 2:
+        pytest.skip("needs CPUs 0 and 1")
+    res = tmp_path / "measured.json"
+    out = tmp_path / "prof.json"
+    cmd = [stetho, "run", "-q", "--interval", "1", "-o", str(out), "--", interp.path,
+           str(PROGRAMS / "prof_workloads.py"), str(res), "burn_python=1"]
+    cp = run(cmd, cwd=tmp_path, timeout=60, env=dict(os.environ, PROF_PIN_CPU="1"),
+             preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    assert cp.returncode == 0, err(cp)
+    export = load_export(out)
+    with open(res) as f:
+        me = json.load(f)["burn_python"]
+    m = func_sum(export, "burn_python")
+    accuracy_report.add(interp.id, "burn_python -i1", me["wall"], me["cpu"], me["runq"], m)
+    cpu = m["cpu_user_s"] + m["cpu_sys_s"]
+    assert m["samples"] >= 200, m
+    assert abs(m["wall_s"] - me["wall"]) <= 0.05, (m, me)
+    assert cpu >= me["cpu"] - (0.05 * me["cpu"] + 0.02), \
+        (f"stetho lost CPU time: {cpu:.3f} s, the thread measured {me['cpu']:.3f} s "
+         f"(other {m['wait_other_s']:.3f} s, its run-queue wait {me['runq']}): {m}")
+    if me["runq"] is not None:
+        assert m["wait_other_s"] <= me["runq"] + 0.05 * me["wall"] + 0.02, (m, me)
+
+
 # --------------------------------------------------------------------------
 # 2. two threads fighting for the GIL (two interpreters)
 # --------------------------------------------------------------------------

@@ -34,6 +34,8 @@ state = {
     "env": dict(os.environ),
     "cwd": os.getcwd(),
     "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "fd_targets": {fd: os.readlink("/proc/self/fd/" + fd) for fd in os.listdir("/proc/self/fd")
+                   if os.path.exists("/proc/self/fd/" + fd)},
     "sigmask": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
     "handlers": handlers,
     "pgid_is_sid_leader": os.getpgid(0) == os.getsid(0),

@@ -6,6 +6,7 @@ Runs each named workload (default: all, ~1 s each) one after another and
 writes, as JSON to RESULT_JSON, what each measured of itself:
 {name: {"wall": s, "cpu": s (this thread's CPU time), "runq": s (time this
 thread waited for a CPU, from /proc schedstat; null if unavailable)}}.
+With PROF_PIN_CPU=N in the environment it first moves itself to CPU N.
 """
 import hashlib
 import json
@@ -91,6 +92,9 @@ def runq_s():
 
 
 def main():
+    pin = os.environ.get("PROF_PIN_CPU")    # run on this CPU only (a test aid)
+    if pin is not None:
+        os.sched_setaffinity(0, {int(pin)})
     out = sys.argv[1]
     names = sys.argv[2:] or list(WORKLOADS)
     results = {}

@@ -183,7 +183,8 @@ int main(void)
         CHECK(sampled->alloc_bytes > 990 && sampled->alloc_bytes < 1010);
     }
     CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, 1300);
-    CHECK_EQ_INT(cap.mem_totals.alloc_count, 7);
+    /* 6 exact blocks, and the sampled one standing for about 1000 */
+    CHECK(cap.mem_totals.alloc_count > 6 + 990 && cap.mem_totals.alloc_count < 6 + 1010);
     CHECK_EQ_INT(cap.mem_totals.temporary_count, 2);   /* temp, and spike (freed at once) */
     CHECK(cap.ntimeline >= 1);
     capture_free(&cap);
