@@ -93,9 +93,10 @@ enum agent_allocator {
     AGENT_ALLOCATORS = 8,
 };
 
-/* Environment the agent reads (stetho sets them; the agent removes them
- * and itself from LD_PRELOAD at start unless children are followed, so the
- * program sees the environment it would have had). */
+/* Environment the agent reads (stetho sets them; in a Python process the
+ * agent removes them and itself from LD_PRELOAD at start unless children
+ * are followed, so the program sees the environment it would have had; a
+ * process that is not Python, a wrapper, passes them on). */
 #define AGENT_ENV_FIFO "STETHO_AGENT_FIFO"
 #define AGENT_ENV_MODE "STETHO_AGENT_MODE"        /* "exact" or "sampled:<mean bytes>" */
 #define AGENT_ENV_FOLLOW "STETHO_AGENT_FOLLOW"    /* "1": children load it too */

@@ -23,6 +23,7 @@ struct thread_slot {
     pid_t tid;
     int seen;                   /* in the latest snapshot */
     int named;
+    uint32_t last_stack;        /* its previous sample's stack */
     struct timesplit split;
 };
 
@@ -267,7 +268,13 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             .wall_ns = sp.wall, .user_ns = sp.user, .sys_ns = sp.sys,
         };
         memcpy(cs.wait_ns, sp.wait, sizeof cs.wait_ns);
-        cs.stack = intern_stack(s, th, s->snap.gc_collecting == 1 && th->holds_gil == 1);
+        /* a stack that kept changing while read may mix moments: the
+         * thread's previous one is the better guess for this interval */
+        if (th->torn && slot->last_stack)
+            cs.stack = slot->last_stack;
+        else
+            cs.stack = intern_stack(s, th, s->snap.gc_collecting == 1 && th->holds_gil == 1);
+        slot->last_stack = cs.stack;
         capw_sample(s->w, &cs);
         s->samples++;
     }

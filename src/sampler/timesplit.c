@@ -46,13 +46,17 @@ int timesplit_update(struct timesplit *ts, uint64_t now, const struct thread_tim
     }
     memset(out, 0, sizeof *out);
     out->wall = sub0(now, ts->t_ns);
-    uint64_t cpu = sub0(obs->cpu_ns, ts->last.cpu_ns);
-    if (cpu > out->wall)
-        cpu = out->wall;            /* counters read a moment apart */
-    uint64_t runq = sub0(obs->runq_ns, ts->last.runq_ns);
+    /* The kernel moves a running thread's CPU counter on at scheduler
+     * ticks, so an interval can show more CPU than wall time and the next
+     * none: carry what does not fit into the following intervals instead
+     * of losing it.  The run-queue counter lags the same way. */
+    uint64_t cpu = sub0(obs->cpu_ns, ts->last.cpu_ns) + ts->cpu_carry;
+    ts->cpu_carry = cpu > out->wall ? cpu - out->wall : 0;
+    cpu -= ts->cpu_carry;
     uint64_t wait = out->wall - cpu;
-    if (runq > wait)
-        runq = wait;
+    uint64_t runq = sub0(obs->runq_ns, ts->last.runq_ns) + ts->runq_carry;
+    ts->runq_carry = runq > wait ? runq - wait : 0;
+    runq -= ts->runq_carry;
 
     /* system share, cumulatively from the thread's ticks */
     uint64_t du = sub0(obs->utime, ts->first.utime), ds = sub0(obs->stime, ts->first.stime);

@@ -5,7 +5,8 @@
  * Contract: timesplit_update() takes a thread's counters observed at `now`
  * and, from the second observation on, fills `out` for the interval since
  * the previous one, with out->wall = user + sys + sum(wait) exactly.
- * - CPU time is schedstat's exact on-CPU time (clamped to the interval).
+ * - CPU time is schedstat's exact on-CPU time; as the kernel updates it at
+ *   scheduler ticks, what exceeds an interval is carried into the next.
  * - user vs system follows the kernel's utime/stime ticks, cumulatively:
  *   the system share handed out so far tracks stime/(utime+stime) of the
  *   thread's CPU time since first seen, so tick granularity (10 ms) does
@@ -29,6 +30,7 @@ struct timesplit {
     struct thread_times first, last;
     uint64_t sys_given;         /* system ns handed out since first */
     uint64_t cpu_given;         /* CPU ns handed out since first */
+    uint64_t cpu_carry, runq_carry;     /* counted, not yet fitted in */
 };
 
 struct split {

@@ -31,7 +31,13 @@ def agent_path():
 
 
 def _sanitized(lib):
-    return "asan" in os.path.basename(os.path.dirname(lib))
+    """Built with ASan (meson.build builds it without; STETHO_AGENT_LIB may
+    name one that is)."""
+    try:
+        with open(lib, "rb") as f:
+            return b"libasan.so" in f.read()
+    except OSError:
+        return False
 
 
 def preload(env, lib=None):

@@ -76,11 +76,16 @@ int main(void)
     timesplit_update(&ts, 210 * MS, &t, 0x1000, 208, &sp);
     CHECK_EQ_INT(sp.wait[CAP_WAIT_LOCK], 10 * MS);
 
-    /* CPU counter ahead of the clock (read a moment later): clamped */
+    /* CPU counter ahead of the clock (updated at a tick): what does not
+     * fit is carried into the next interval, where the counter stood still */
     t.state = 'R';
     t.cpu_ns += 15 * MS;
     timesplit_update(&ts, 220 * MS, &t, 0, 0, &sp);
     CHECK_EQ_INT(sp.user + sp.sys, 10 * MS);
+    CHECK_EQ_INT(sum(&sp), sp.wall);
+    t.cpu_ns += 5 * MS;
+    timesplit_update(&ts, 230 * MS, &t, 0, 0, &sp);
+    CHECK_EQ_INT(sp.user + sp.sys, 10 * MS);            /* 5 carried + 5 new */
     CHECK_EQ_INT(sum(&sp), sp.wall);
 
     /* over a long mixed run the system share converges to the ticks' */
