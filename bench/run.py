@@ -94,7 +94,7 @@ def make_tools(stetho_extra):
     tools = [
         Tool("plain", lambda c, p, o: [py(c), *p], note="the workload alone"),
         Tool("stetho", lambda c, p, o: [c["stetho"], "run", "--quiet", "--", py(c), *p],
-             sampler=True, note="stetho run --quiet (10 ms interval)"),
+             sampler=True, note="stetho run --quiet (10 ms interval, memory sampled: the defaults)"),
     ]
     for extra in stetho_extra:
         words = extra.split()
@@ -238,6 +238,10 @@ def find_stetho(path):
         head = src.read(4)
     if head == b"\x7fELF":
         shutil.copy2(real, snap)
+        # the memory agent lives beside the binary; stetho looks for it there
+        agent = os.path.join(os.path.dirname(real), "libstetho_agent.so")
+        if os.path.exists(agent):
+            shutil.copy2(agent, os.path.join(snapdir, "libstetho_agent.so"))
     else:  # a script (e.g. a pyenv shim): run it as is
         snap = cand
     return snap, real

@@ -10,6 +10,7 @@
  */
 #include "cli/cli.h"
 #include "cli/export.h"
+#include "cli/export_common.h"
 #include "report/kmap.h"
 #include "report/profile.h"
 
@@ -27,36 +28,6 @@ struct thread_row {
     const char *name;
 };
 
-/* Grow *v (of *cap elements of size sz) to hold one more than n. */
-static int reserve(void **v, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *nv = realloc(*v, ncap * sz);
-    if (!nv)
-        return -1;
-    *v = nv;
-    *cap = ncap;
-    return 0;
-}
-
-/* ns as decimal seconds: 1500000000 -> 1.5, 7 -> 0.000000007 */
-static void put_secs(FILE *f, uint64_t ns)
-{
-    unsigned long long whole = ns / 1000000000u, frac = ns % 1000000000u;
-    if (!frac) {
-        fprintf(f, "%llu", whole);
-        return;
-    }
-    int digits = 9;
-    while (frac % 10 == 0) {
-        frac /= 10;
-        digits--;
-    }
-    fprintf(f, "%llu.%0*llu", whole, digits, frac);
-}
-
 /* The memory fields every stack entry has, 0 when it has none. */
 static void put_memory(FILE *f, const struct prof_metrics *m)
 {
@@ -73,14 +44,14 @@ static void put_metrics(FILE *f, const struct prof_metrics *m)
         "wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s",
     };
     fprintf(f, "\"samples\": %llu, \"wall_s\": ", (unsigned long long)m->samples);
-    put_secs(f, m->wall_ns);
+    json_secs(f, m->wall_ns);
     fputs(", \"cpu_user_s\": ", f);
-    put_secs(f, m->user_ns);
+    json_secs(f, m->user_ns);
     fputs(", \"cpu_sys_s\": ", f);
-    put_secs(f, m->sys_ns);
+    json_secs(f, m->sys_ns);
     for (int k = 0; k < CAP_WAIT_KINDS; k++) {
         fprintf(f, ", \"%s\": ", wait_keys[k]);
-        put_secs(f, m->wait_ns[k]);
+        json_secs(f, m->wait_ns[k]);
     }
 }
 
@@ -119,9 +90,9 @@ static void put_program(FILE *f, const struct capture *c)
     else
         fputs(", \"exit_code\": null", f);
     fputs(", \"duration_s\": ", f);
-    put_secs(f, duration);
+    json_secs(f, duration);
     fputs(", \"interval_s\": ", f);
-    put_secs(f, c->interval_ns);
+    json_secs(f, c->interval_ns);
     fputs("},\n", f);
 }
 
@@ -145,7 +116,7 @@ static int put_threads(FILE *f, const struct capture *c)
         if (!slot)
             goto out;
         if (isnew) {
-            if (reserve((void **)&v, &cap, n, sizeof *v) < 0)
+            if (export_reserve((void **)&v, &cap, n, sizeof *v) < 0)
                 goto out;
             v[n++] = (struct thread_row){ pid, tid, NULL };
         }
@@ -221,7 +192,7 @@ static int put_stacks(FILE *f, const struct capture *c, struct prof_metrics *tot
         if (!slot)
             goto out;
         if (isnew) {
-            if (reserve((void **)&v, &cap, n, sizeof *v) < 0)
+            if (export_reserve((void **)&v, &cap, n, sizeof *v) < 0)
                 goto out;
             v[n++] = (struct stack_row){ pid, tid, stack, {0} };
         }
@@ -260,10 +231,10 @@ static void put_memory_totals(FILE *f, const struct capture *c, const struct pro
     put_memory(f, sum);
     fprintf(f, ", \"peak_heap_bytes\": %llu, \"peak_time_s\": ",
             (unsigned long long)t->peak_heap_bytes);
-    put_secs(f, t->peak_heap_t_ns);
+    json_secs(f, t->peak_heap_t_ns);
     fprintf(f, ", \"peak_rss_bytes\": %llu, \"peak_rss_time_s\": ",
             (unsigned long long)t->peak_rss_bytes);
-    put_secs(f, t->peak_rss_t_ns);
+    json_secs(f, t->peak_rss_t_ns);
     fprintf(f, ", \"memory_mode\": \"%s\", \"sample_mean_bytes\": %llu",
             !c->has_memory ? "off" : t->sample_mean ? "sampled" : "exact",
             (unsigned long long)t->sample_mean);
@@ -275,7 +246,7 @@ static void put_timeline(FILE *f, const struct capture *c)
     for (size_t i = 0; i < c->ntimeline; i++) {
         const struct cap_timeline_point *pt = &c->timeline[i];
         fprintf(f, "%s\n  {\"t_s\": ", i ? "," : "");
-        put_secs(f, pt->t_ns);
+        json_secs(f, pt->t_ns);
         fprintf(f, ", \"rss_bytes\": %llu, \"heap_bytes\": %llu}",
                 (unsigned long long)pt->rss_bytes, (unsigned long long)pt->heap_bytes);
     }

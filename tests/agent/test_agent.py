@@ -158,6 +158,11 @@ def test_code_objects_recycled_deep_and_generators(python):
     assert len(deep) == 1
     assert sum(1 for f in deep[0].stack if f.name == "deep") == 301
     assert deep[0].stack[0].line == line_of("tricky.py", "DEEP_LINE")
+    init = [e for e in allocs if e.size == 5_000_001]
+    assert len(init) == 1
+    assert init[0].stack[0].name.endswith("__init__")
+    assert init[0].stack[0].line == line_of("tricky.py", "INIT_LINE")
+    assert init[0].stack[1].name == "main", "3.13's __init__ shim frame was not left out"
     gen = [e for e in allocs if e.size == 3_000_001]
     assert gen and gen[0].stack[0].name == "gen"
     assert gen[0].stack[0].line == line_of("tricky.py", "GEN_LINE")

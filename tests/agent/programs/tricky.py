@@ -1,4 +1,5 @@
-"""Code objects that die and are replaced; deep recursion; a generator."""
+"""Code objects that die and are replaced; deep recursion; a generator;
+__init__ called by the type (3.13 runs it under a shim frame)."""
 import sys
 
 
@@ -20,7 +21,13 @@ def gen():
     yield bytearray(3_000_000)  # GEN_LINE
 
 
+class Holder:
+    def __init__(self):
+        self.b = bytearray(5_000_000)  # INIT_LINE
+
+
 def main():
+    h = Holder()
     via_exec()
     deep(300)
     for _ in gen():
