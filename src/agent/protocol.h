@@ -32,7 +32,7 @@
  *
  * Chunk flags: AGENT_CHUNK_NEW_STREAM is set on the first chunk of a thread's
  * stream: its (pid, tid) is new, or reused (a kernel tid of an exited thread,
- * or a forked child's): forget the ids defined under it before.
+ * a forked child's, an exec'd image's): forget the ids defined under it before.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
  * stetho can order events in time.  Addresses are sent as they are (the
@@ -70,10 +70,12 @@ enum agent_record {
 
 #define AGENT_CHUNK_NEW_STREAM 0x01u
 
+/* As capture.h's cap_frame_kind. */
 enum agent_frame_kind {
     AGENT_FRAME_PYTHON = 0,         /* a Python function */
-    AGENT_FRAME_TRUNCATED = 1,      /* root marker: deeper than the agent reads */
-    AGENT_FRAME_UNREADABLE = 2,     /* root marker: the rest could not be read */
+    AGENT_FRAME_NATIVE = 1,         /* (not sent yet) */
+    AGENT_FRAME_SYNTHETIC = 2,      /* a marker: "[truncated]" (deeper than the
+                                       agent reads) or "[unreadable]" */
 };
 
 /* Which allocator an event came through (for `stetho stats`).  A FREE names

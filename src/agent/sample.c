@@ -12,7 +12,10 @@
  * addresses are kept in a process-wide set: 64 stripes, each an
  * open-addressing table under a spin lock, in front of a table of counters
  * indexed by the address's hash.  A free whose counter is 0 (most of them:
- * most blocks were never sampled) costs one load and no lock.
+ * most blocks were never sampled) costs one load and no lock.  The counter
+ * table is sized by the mean, to hold about one counter per sampled block
+ * of 8 GB live (a larger mean: fewer samples, a table that stays in cache);
+ * a counter that reaches 255 stays there.
  */
 #include "agent/agent.h"
 
@@ -20,7 +23,10 @@
 #include <string.h>
 
 #define STRIPES 64
-#define FILTER_BITS 20
+#define FILTER_MIN_BITS 16
+#define FILTER_MAX_BITS 22
+#define LIVE_BYTES_BITS 33          /* size the filter for 8 GB live */
+#define STUCK 255
 
 struct stripe {
     _Atomic int locked;
@@ -29,7 +35,8 @@ struct stripe {
 };
 
 static struct stripe stripes[STRIPES];
-static _Atomic uint16_t filter[1u << FILTER_BITS];
+static _Atomic uint8_t *filter;     /* NULL outside sampled mode */
+static uint64_t filter_mask;
 
 static uint64_t mix(uint64_t a)
 {
@@ -95,6 +102,8 @@ static void unlock(struct stripe *s)
     atomic_store_explicit(&s->locked, 0, memory_order_release);
 }
 
+/* Hash bits: the filter takes the low ones, the stripe the top 6, a
+ * stripe's table those from 32 up: independent of each other. */
 static size_t slot_of(const struct stripe *s, uintptr_t p)
 {
     return (size_t)(mix(p) >> 32) & (s->cap - 1);
@@ -122,11 +131,29 @@ static int grow(struct stripe *s)
     return 0;
 }
 
+static void filter_inc(_Atomic uint8_t *f)
+{
+    uint8_t c = atomic_load_explicit(f, memory_order_relaxed);
+    while (c != STUCK &&
+           !atomic_compare_exchange_weak_explicit(f, &c, (uint8_t)(c + 1),
+                                                  memory_order_release, memory_order_relaxed))
+        ;
+}
+
+static void filter_dec(_Atomic uint8_t *f)
+{
+    uint8_t c = atomic_load_explicit(f, memory_order_relaxed);
+    while (c != STUCK && c != 0 &&
+           !atomic_compare_exchange_weak_explicit(f, &c, (uint8_t)(c - 1),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
 void sample_add(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     uint64_t h = mix(p);
-    struct stripe *s = &stripes[(h >> FILTER_BITS) % STRIPES];
+    struct stripe *s = &stripes[h >> 58];         /* 64 stripes: the top 6 bits */
     int added = 0;
     lock(s);
     if ((s->used + 1) * 2 <= s->cap || grow(s) == 0) {
@@ -140,19 +167,20 @@ void sample_add(const void *ptr)
         }
     }
     unlock(s);
-    if (added)
-        atomic_fetch_add_explicit(&filter[h & ((1u << FILTER_BITS) - 1)], 1,
-                                  memory_order_release);
+    if (added && filter)
+        filter_inc(&filter[h & filter_mask]);
 }
 
 int sample_remove(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     uint64_t h = mix(p);
-    _Atomic uint16_t *f = &filter[h & ((1u << FILTER_BITS) - 1)];
+    if (UNLIKELY(!filter))
+        return 0;
+    _Atomic uint8_t *f = &filter[h & filter_mask];
     if (LIKELY(atomic_load_explicit(f, memory_order_acquire) == 0))
         return 0;
-    struct stripe *s = &stripes[(h >> FILTER_BITS) % STRIPES];
+    struct stripe *s = &stripes[h >> 58];         /* 64 stripes: the top 6 bits */
     int found = 0;
     lock(s);
     if (s->cap) {
@@ -184,13 +212,22 @@ int sample_remove(const void *ptr)
 done:
     unlock(s);
     if (found)
-        atomic_fetch_sub_explicit(f, 1, memory_order_relaxed);
+        filter_dec(f);
     return found;
 }
 
 void sample_init(void)
 {
     memset(stripes, 0, sizeof stripes);
+    if (!agent.sampled)
+        return;
+    int bits = LIVE_BYTES_BITS;
+    for (uint64_t m = agent.mean; m > 1 && bits > 0; m >>= 1)
+        bits--;
+    bits = bits < FILTER_MIN_BITS ? FILTER_MIN_BITS : bits > FILTER_MAX_BITS ? FILTER_MAX_BITS
+                                                                            : bits;
+    filter = agent_real.calloc((size_t)1 << bits, 1);
+    filter_mask = filter ? ((uint64_t)1 << bits) - 1 : 0;
 }
 
 /* A stripe locked at fork time was being changed by a thread that does not

@@ -187,13 +187,14 @@ void stack_reset(struct stack_state *s)
 
 /* ---- which thread state is ours ---- */
 
+/* A thread state names its thread by pthread_self() (every version) and,
+ * from 3.11, by kernel tid too.  pthread_self() is the one to match: a
+ * forked child's thread keeps its parent's, while its kernel tid changes
+ * and Python updates native_thread_id only a while after the fork. */
 static uint64_t my_id(const struct py_layout *l, pid_t tid, uint64_t *off)
 {
-    if (l->ts_native_thread_id != PY_NOFIELD) {         /* 3.11+: the kernel tid */
-        *off = l->ts_native_thread_id;
-        return (uint64_t)tid;
-    }
-    *off = l->ts_thread_id;                             /* 3.9/3.10: pthread_self() */
+    (void)tid;
+    *off = l->ts_thread_id;
     return (uint64_t)pthread_self();
 }
 
@@ -347,8 +348,8 @@ static uint32_t marker_frame(struct stack_state *s, struct agent_thread *th,
                              enum py_marker m, uint64_t ts)
 {
     if (m == PY_MARK_TRUNCATED)
-        return frame_intern(s, th, "[truncated]", "", 0, 0, AGENT_FRAME_TRUNCATED, ts);
-    return frame_intern(s, th, "[unreadable]", "", 0, 0, AGENT_FRAME_UNREADABLE, ts);
+        return frame_intern(s, th, "[truncated]", "", 0, 0, AGENT_FRAME_SYNTHETIC, ts);
+    return frame_intern(s, th, "[unreadable]", "", 0, 0, AGENT_FRAME_SYNTHETIC, ts);
 }
 
 static uint32_t frame_id(struct stack_state *s, struct agent_thread *th,

@@ -20,7 +20,7 @@ NEW_STREAM = 0x01
 REC_FRAME, REC_STACK, REC_ALLOC, REC_FREE, REC_FINALIZING, REC_SAMPLED = 1, 2, 3, 4, 5, 6
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]
-FRAME_KINDS = {0: "python", 1: "truncated", 2: "unreadable"}
+FRAME_KINDS = {0: "python", 1: "native", 2: "synthetic"}
 
 
 class DecodeError(Exception):

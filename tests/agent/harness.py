@@ -30,28 +30,9 @@ def agent_path():
     return str(build_dir() / "libstetho_agent.so")
 
 
-def _sanitized(lib):
-    """Built with ASan (meson.build builds it without; STETHO_AGENT_LIB may
-    name one that is)."""
-    try:
-        with open(lib, "rb") as f:
-            return b"libasan.so" in f.read()
-    except OSError:
-        return False
-
-
 def preload(env, lib=None):
-    """Set env up to preload the agent (an ASan build needs its runtime
-    first in the process, and tolerates not being first itself)."""
+    """Set env up to preload the agent; returns the LD_PRELOAD it replaced."""
     lib = lib or agent_path()
-    if _sanitized(lib):
-        rt = subprocess.run(["cc", "-print-file-name=libasan.so"], capture_output=True,
-                            text=True).stdout.strip()
-        lib = lib + ":" + rt
-        opts = env.get("ASAN_OPTIONS", "")
-        # the interpreter keeps memory until exit on purpose: no leak report
-        env["ASAN_OPTIONS"] = ":".join(o for o in (opts, "verify_asan_link_order=0",
-                                                   "detect_leaks=0") if o)
     orig = env.get("LD_PRELOAD", "")
     env["LD_PRELOAD"] = lib + (":" + orig if orig else "")
     return orig
@@ -66,6 +47,8 @@ class AgentRun:
     decoder: object
     seconds: float
     raw_bytes: int
+    start_ns: int = 0       # CLOCK_MONOTONIC around the run
+    end_ns: int = 0
 
 
 def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
@@ -101,11 +84,13 @@ def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
         if follow:
             e["STETHO_AGENT_FOLLOW"] = "1"
         start = time.monotonic()
+        start_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         try:
             p = subprocess.run([python] + list(args), env=e, capture_output=True, text=True,
                                timeout=timeout, input=stdin)
         finally:
             seconds = time.monotonic() - start
+            end_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
             os.close(wfd)
         t.join(timeout=30)
         alive = t.is_alive()
@@ -114,7 +99,8 @@ def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
             raise RuntimeError("the FIFO still has a writer 30 s after the program exited")
         data = b"".join(chunks)
         events, dec = decode_bytes(data)
-        return AgentRun(p.returncode, p.stdout, p.stderr, events, dec, seconds, len(data))
+        return AgentRun(p.returncode, p.stdout, p.stderr, events, dec, seconds, len(data),
+                        start_ns, end_ns)
 
 
 def run_plain(python, args, timeout=120, env=None):

@@ -105,6 +105,18 @@ def test_basic_attribution(python):
     assert {"pymem_raw", "pymem", "pyobject", "malloc"} <= seen, seen
 
 
+def test_time_stamps(python):
+    r = run_agent(python.path, [str(PROGRAMS / "sampled.py")])
+    assert r.returncode == 0, r.stderr
+    assert all(r.start_ns <= e.t_ns <= r.end_ns for e in r.events)
+    # in order within a thread's stream, to within the rate estimate's error
+    last = {}
+    for e in r.events:
+        k = (e.pid, e.tid)
+        assert e.t_ns >= last.get(k, 0) - 50_000, (e, last[k])
+        last[k] = max(last.get(k, 0), e.t_ns)
+
+
 def test_threads(python):
     r = run_agent(python.path, [str(PROGRAMS / "threads.py")])
     assert r.returncode == 0, r.stderr
@@ -257,7 +269,7 @@ def test_exec(python, follow):
     assert len(before) == 1, "events held when exec came were lost"
     assert before[0].stack[0].name == "before_exec"
     after = [e for e in r.events if e.kind == "alloc" and e.size == 6_000_001]
-    assert len(after) == (1 if follow else 0)
+    assert len(after) == (1 if follow else 0), r.stderr
     if follow:              # same pid, a new stream
         assert after[0].pid == before[0].pid and after[0].stack[0].name == "<module>"
 
