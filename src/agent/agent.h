@@ -120,8 +120,10 @@ void agent_flush_before_exec(void) AGENT_HIDDEN;
 static inline int agent_should_record(void)
 {
     int st = atomic_load_explicit(&agent_state, memory_order_relaxed);
+    /* once the interpreter finalizes, stetho keeps nothing of this process:
+     * native events then are only cost */
     if (LIKELY(st == AGENT_ON))
-        return !agent_guard;
+        return !agent_guard && !atomic_load_explicit(&agent_finalizing, memory_order_relaxed);
     if (st == AGENT_WAIT_PY && !agent_guard)
         return agent_try_start();
     return 0;
@@ -135,8 +137,10 @@ void pyhooks_install(void) AGENT_HIDDEN;
 /* ---- record.c (caller holds agent_guard) ---- */
 void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
 void record_free(int allocator, const void *p) AGENT_HIDDEN;
+int record_realloc_claim(const void *old);
+void record_realloc_failed(const void *old, int claim);
 void record_realloc(int allocator, const void *old, const void *p, size_t size,
-                    uint64_t t_before) AGENT_HIDDEN;
+                    uint64_t t_before, int claim);
 void record_finalizing(void) AGENT_HIDDEN;
 
 /* ---- chunk.c ---- */

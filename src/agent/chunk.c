@@ -191,13 +191,19 @@ void chunks_init(void)
     have_key = pthread_key_create(&thread_key, thread_exit) == 0;
 }
 
+/* At exit, from any context -- _exit may be called from a signal handler
+ * that interrupted this very thread inside the agent: never wait for a
+ * lock here; a buffer whose lock is held is skipped (its events are lost,
+ * the program is not stuck). */
 void chunks_flush_all(void)
 {
-    pthread_mutex_lock(&registry_lock);
+    if (pthread_mutex_trylock(&registry_lock) != 0)
+        return;
     for (struct agent_thread *th = registry; th; th = th->next) {
-        thread_lock(th);
+        if (pthread_mutex_trylock(&th->lock) != 0)
+            continue;
         chunk_flush(th);
-        thread_unlock(th);
+        pthread_mutex_unlock(&th->lock);
     }
     pthread_mutex_unlock(&registry_lock);
 }

@@ -167,9 +167,12 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
         return real(p, n);
     agent_guard = 1;
     uint64_t t = p ? agent_now() : 0;
+    int claim = record_realloc_claim(p);
     void *q = real(p, n);
     if (q || (p && n == 0))             /* realloc(p, 0) frees p */
-        record_realloc(AGENT_ALLOC_REALLOC, p, q, n, t);
+        record_realloc(AGENT_ALLOC_REALLOC, p, q, n, t, claim);
+    else
+        record_realloc_failed(p, claim);
     agent_guard = 0;
     return q;
 }
@@ -193,9 +196,12 @@ AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
         return real(p, n, size);        /* fails, p stays */
     agent_guard = 1;
     uint64_t t = p ? agent_now() : 0;
+    int claim = record_realloc_claim(p);
     void *q = real(p, n, size);
     if (q || (p && total == 0))
-        record_realloc(AGENT_ALLOC_REALLOC, p, q, total, t);
+        record_realloc(AGENT_ALLOC_REALLOC, p, q, total, t, claim);
+    else
+        record_realloc_failed(p, claim);
     agent_guard = 0;
     return q;
 }
@@ -312,9 +318,12 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
         return real(old, old_len, len, flags, want);
     agent_guard = 1;
     uint64_t t = agent_now();
+    int claim = record_realloc_claim(old);
     void *p = real(old, old_len, len, flags, want);
     if (p != MAP_FAILED)
-        record_realloc(AGENT_ALLOC_MMAP, old, p, len, t);
+        record_realloc(AGENT_ALLOC_MMAP, old, p, len, t, claim);
+    else
+        record_realloc_failed(old, claim);
     agent_guard = 0;
     return p;
 }

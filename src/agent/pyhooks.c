@@ -116,9 +116,12 @@ static void *w_realloc(void *ctx, void *p, size_t n)
         return d->prev.realloc(d->prev.ctx, p, n);
     agent_guard = 1;
     uint64_t t = p ? agent_now() : 0;
+    int claim = record_realloc_claim(p);
     void *q = d->prev.realloc(d->prev.ctx, p, n);
     if (q)
-        record_realloc(d->allocator, p, q, n, t);
+        record_realloc(d->allocator, p, q, n, t, claim);
+    else
+        record_realloc_failed(p, claim);
     agent_guard = 0;
     return q;
 }

@@ -70,12 +70,27 @@ void record_free(int allocator, const void *p)
 
 /* p moved to q (q NULL: p was freed by a zero-size realloc).  t_before: the
  * time before the call, for the FREE of p. */
+/* Sampled mode: take p out of the sampled set *before* the real realloc
+ * frees it -- after, another thread may already have been given p and
+ * sampled it.  1: p was sampled; 0: it was not; -1: exact mode. */
+int record_realloc_claim(const void *p)
+{
+    return agent.sampled && p ? sample_remove(p) : -1;
+}
+
+/* The realloc failed: p is still the program's, as sampled as before. */
+void record_realloc_failed(const void *p, int claim)
+{
+    if (claim == 1)
+        sample_add(p);
+}
+
 void record_realloc(int allocator, const void *p, const void *q, size_t size,
-                    uint64_t t_before)
+                    uint64_t t_before, int claim)
 {
     int free_it = p != NULL, alloc_it = q != NULL;
     if (agent.sampled && free_it)
-        free_it = sample_remove(p);
+        free_it = claim == 1;
     struct agent_thread *th = thread_get();
     if (!th)
         return;
@@ -102,9 +117,15 @@ void record_finalizing(void)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&agent_finalizing, &expected, 1))
         return;
+    /* the guard: a signal handler that allocates while we hold the
+     * thread's lock below must not come back in and wait for it */
+    int guard = agent_guard;
+    agent_guard = 1;
     struct agent_thread *th = thread_get();
-    if (!th)
+    if (!th) {
+        agent_guard = guard;
         return;
+    }
     uint64_t ts = agent_now();
     thread_lock(th);
     uint8_t *w = chunk_reserve(th, 1 + VARINT_MAX, ts);
@@ -115,4 +136,5 @@ void record_finalizing(void)
         chunk_flush(th);
     }
     thread_unlock(th);
+    agent_guard = guard;
 }

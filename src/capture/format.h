@@ -31,6 +31,10 @@
 #define CAPF_STRING_MAX (1u << 20)      /* longer strings are cut (UTF-8 safe) */
 #define CAPF_RECORD_MAX (16u << 20)     /* argv entries past this are dropped */
 
+/* Sanity bound for readers: a sampling interval of at most an hour.  (Times
+ * are any uint64; consumers must not assume they are small.) */
+#define CAPF_TIME_MAX_INTERVAL 3600000000000ull
+
 enum capf_record {
     CAPF_STRING = 1,
     CAPF_FRAME = 2,

@@ -576,7 +576,8 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
             break;
         case CAPF_META: {
             uint64_t interval = vcur_varint(&r), start = vcur_varint(&r);
-            if (r.bad) {
+            /* a sampling interval of 0 or over an hour is no capture of ours */
+            if (r.bad || interval == 0 || interval > CAPF_TIME_MAX_INTERVAL) {
                 snprintf(ld->why, sizeof ld->why, "bad meta record");
                 rc = -1;
             } else if (apply) {

@@ -69,7 +69,7 @@ int cmd_attach(int argc, char **argv)
                 (int)pid, version);
     struct session_result res;
     if (session_record(pid, 0, &so, &res) < 0)
-        return 1;
+        return STETHO_EXIT_USAGE;       /* the capture could not be written */
     if (!o.quiet)
         report_after_run(path, &res, stderr);
     if (render && export_to_file(path, render, o.output) == 0 && !o.quiet)

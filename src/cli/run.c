@@ -103,6 +103,24 @@ static int parse(int argc, char **argv, struct common_opts *o, char ***cmd)
     return *cmd ? 0 : cli_error("out of memory");
 }
 
+/* Fail before the program starts if the capture could not be written:
+ * the file, if it exists, and its directory. */
+static int capture_writable(const char *output)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", output ? output : "./x");
+    if (output && access(output, F_OK) == 0 && access(output, W_OK) != 0)
+        return -1;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return access(".", W_OK);
+    if (slash == dir)
+        slash[1] = 0;                   /* "/x": the root */
+    else
+        *slash = 0;
+    return access(dir, W_OK);
+}
+
 /* The agent library: $STETHO_AGENT, else beside the stetho executable. */
 static int find_agent(char *out, size_t len)
 {
@@ -171,6 +189,16 @@ int cmd_run(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
 
+    if (o.duration_s > 0) {
+        free(cmd);
+        return cli_error("run: --duration is for attach; run records until the program exits");
+    }
+    if (capture_writable(o.output) < 0) {
+        int e = errno;
+        free(cmd);
+        return cli_error("cannot write the capture %s: %s",
+                         o.output ? o.output : "in the working directory", strerror(e));
+    }
     struct channel *memory = o.memory != MEMORY_OFF ? memory_setup(&o) : NULL;
     pid_t child = child_spawn(cmd);
     if (child < 0) {

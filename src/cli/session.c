@@ -88,10 +88,11 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     for (;;) {
         uint64_t now = now_ns();
         if (child) {
-            int status;
-            if (child_wait(pid, &status, 0) != 0) {
-                res->exit_status = status;
-                sampler_exited(s, pid, status, now);
+            int status = -1;
+            int w = child_wait(pid, &status, 0);
+            if (w != 0) {
+                res->exit_status = w > 0 ? status : -1;    /* -1: lost (waitpid failed) */
+                sampler_exited(s, pid, res->exit_status, now);
                 break;
             }
         } else if (kill(pid, 0) < 0 && errno == ESRCH) {

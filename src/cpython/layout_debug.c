@@ -139,7 +139,15 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
         l.is_gil_ptr >= is || l.ts_next >= ts || l.ts_frame >= ts ||
         l.ts_native_thread_id >= ts || l.fr_previous >= fr || l.fr_code >= fr ||
         l.fr_instr >= fr || l.fr_owner >= fr || l.co_size > co || l.co_size > 512 ||
-        l.str_compact_size > 128 || l.fr_size > 256) {
+        l.str_compact_size > 128 || l.fr_size > 256 ||
+        /* ... and inside what stetho itself reads of each: a newer, unknown
+         * version read with 3.13's description may hold anything */
+        l.ts_thread_id >= ts || l.fr_previous + 8 > l.fr_size || l.fr_code + 8 > l.fr_size ||
+        l.fr_instr + 8 > l.fr_size || l.fr_owner + 1 > l.fr_size ||
+        l.str_length + 8 > l.str_ascii_size || l.str_state + 4 > l.str_ascii_size ||
+        l.str_ascii_size > l.str_compact_size || l.ts_next + 8 > 1024 ||
+        l.ts_frame + 8 > 1024 || l.ts_thread_id + 8 > 1024 ||
+        l.ts_native_thread_id + 8 > 1024 || l.bytes_size + 8 > l.bytes_sval) {
         snprintf(why, whylen, "_Py_DebugOffsets of %d.%d are not laid out as expected",
                  major, minor);
         return -1;

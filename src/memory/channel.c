@@ -67,8 +67,9 @@ static void cut(struct channel *ch, channel_fn fn, void *ctx)
         struct agent_chunk_header h;
         memcpy(&h, ch->buf + off, sizeof h);
         if (h.magic != AGENT_MAGIC || h.len < sizeof h || h.len > AGENT_CHUNK_MAX) {
-            off = ch->have;             /* lost sync: cannot happen with whole writes */
-            break;
+            off++;                      /* lost sync (cannot happen with whole
+                                           writes): look for the next header */
+            continue;
         }
         if (ch->have - off < h.len)
             break;

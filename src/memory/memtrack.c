@@ -34,8 +34,21 @@ struct block {
     int32_t pid;
     uint32_t stack;                     /* index into memtrack.stacks */
     uint64_t size;                      /* estimated bytes (sampling weight) */
+    uint32_t count;                     /* estimated blocks it stands for */
     uint8_t allocator;
 };
+
+/* A free that came before its allocation: another thread's chunk with the
+ * allocation had not arrived yet (threads send their own chunks, so events
+ * of different threads reach us out of order).  Kept, bounded, until the
+ * allocation shows up: an allocation older than the free cancels with it. */
+struct orphan {
+    uint64_t addr;                      /* 0: empty */
+    int32_t pid;
+    uint64_t t_ns;                      /* when it was freed */
+};
+
+#define ORPHANS 4096                    /* a direct-mapped table */
 
 /* One thread's id spaces (frames and stacks are per thread, protocol.h). */
 struct ns {
@@ -70,6 +83,7 @@ struct memtrack {
     uint32_t *dirty, *tick_dirty;       /* stack ids */
     size_t ndirty, capdirty, ntick, captick;
 
+    struct orphan orphans[ORPHANS];
     uint64_t heap, peak_heap, peak_t;
     int peak_pending, peak_changed;
     struct cap_mem_totals totals;
@@ -378,7 +392,9 @@ static const char *bytes(struct cursor *c, size_t *len)
 
 static int set_id(uint32_t **arr, size_t *n, uint64_t id, uint32_t value)
 {
-    if (id == 0 || id > (1u << 26))
+    /* ids are dense from 1 (protocol.h): allow a little slack, no more, so a
+     * bad chunk cannot make us allocate for a huge id */
+    if (id == 0 || id > (uint64_t)*n + 4096)
         return -1;
     if (id >= *n) {
         size_t ncap = *n ? *n : 64;
@@ -405,33 +421,68 @@ static uint64_t weight(uint64_t size, uint64_t mean)
     return p > 0 ? (uint64_t)((double)size / p + 0.5) : mean;
 }
 
+/* Before the heap goes down: if it stands at a new high, that was a peak,
+ * and the state now is the state then. */
+static void before_decrease(struct memtrack *m, uint64_t now)
+{
+    if (m->heap > m->peak_heap) {
+        m->peak_heap = m->heap;
+        m->peak_t = now;
+        m->peak_pending = 1;
+    }
+    if (m->peak_pending)
+        snapshot_peak(m);
+}
+
+/* Take a live block out of the heap (freed, or its process is gone). */
+static void release(struct memtrack *m, struct block *b, uint64_t now)
+{
+    before_decrease(m, now);
+    struct stack_metrics *s = &m->stacks[b->stack];
+    s->live -= b->size < s->live ? b->size : s->live;
+    mark(m, b->stack, s);
+    m->heap -= b->size < m->heap ? b->size : m->heap;
+    bdelete(m, b);
+}
+
+static struct orphan *orphan_slot(struct memtrack *m, int32_t pid, uint64_t addr)
+{
+    return &m->orphans[bhash(pid, addr) & (ORPHANS - 1)];
+}
+
 static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
-                     uint64_t size, uint64_t stack_id)
+                     uint64_t size, uint64_t stack_id, uint64_t now)
 {
     uint32_t stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id));
     if (!stack)
         return;
     struct stack_metrics *s = &m->stacks[stack];
     uint64_t w = weight(size, n->sample_mean);
-    struct block b = { addr, n->pid, stack, w, (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0) };
-    struct block *old = bfind(m, n->pid, addr);
-    if (old) {                          /* its free never reached us */
-        struct stack_metrics *os = &m->stacks[old->stack];
-        os->live -= old->size < os->live ? old->size : os->live;
-        mark(m, old->stack, os);
-        m->heap -= old->size < m->heap ? old->size : m->heap;
-    }
-    binsert(m, &b);
     /* sampled: the sample stands for w/size blocks of its size */
     uint64_t count = n->sample_mean && size ? (uint64_t)((double)w / (double)size + 0.5) : 1;
+    struct block b = { addr, n->pid, stack, w, (uint32_t)(count < UINT32_MAX ? count : UINT32_MAX),
+                       (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0) };
+    struct block *old = bfind(m, n->pid, addr);
+    if (old)                            /* its free never reached us */
+        release(m, old, now);
+    struct orphan *o = orphan_slot(m, n->pid, addr);
+    /* strictly later: the same thread freeing then reusing an address (as
+     * pymalloc does at once) must not cancel the new block */
+    int freed_already = o->addr == addr && o->pid == n->pid && o->t_ns > now;
+    if (freed_already)
+        o->addr = 0;                    /* allocated, and freed later: not live */
+    else
+        binsert(m, &b);
     s->alloc_bytes += w;
     s->alloc_count += count;
-    s->live += w;
     s->tick_bytes += w;
     s->tick_count += count;
     tick_touch(m, stack, s);
-    mark(m, stack, s);
-    m->heap += w;
+    if (!freed_already) {
+        s->live += w;
+        mark(m, stack, s);
+        m->heap += w;
+    }
     m->totals.alloc_bytes += w;
     m->totals.alloc_count += count;
     m->totals.by_allocator_bytes[b.allocator] += w;
@@ -444,29 +495,37 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
 static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t now)
 {
     struct block *b = bfind(m, n->pid, addr);
-    if (!b)
-        return;                         /* made before the hooks, or not sampled */
-    if (m->heap > m->peak_heap) {       /* the heap starts going down: a peak */
-        m->peak_heap = m->heap;
-        m->peak_t = now;
-        m->peak_pending = 1;
+    if (!b) {
+        /* made before the hooks, not sampled -- or its allocation is in
+         * another thread's chunk still to come: remember it a while */
+        struct orphan *o = orphan_slot(m, n->pid, addr);
+        *o = (struct orphan){ addr, n->pid, now };
+        return;
     }
-    if (m->peak_pending)
-        snapshot_peak(m);
-    struct stack_metrics *s = &m->stacks[b->stack];
-    s->live -= b->size < s->live ? b->size : s->live;
     if (n->last_alloc == addr) {
-        s->temporary++;
-        m->totals.temporary_count++;
+        struct stack_metrics *s = &m->stacks[b->stack];
+        s->temporary += b->count;
+        m->totals.temporary_count += b->count;
         n->last_alloc = 0;
     }
-    mark(m, b->stack, s);
-    m->heap -= b->size < m->heap ? b->size : m->heap;
-    bdelete(m, b);
+    release(m, b, now);
 }
 
-/* The process began to finalize: what it still holds has leaked. */
-static void on_finalizing(struct memtrack *m, int32_t pid)
+/* Every block of pid leaves the heap (its process ended or exec'd). */
+static void drop_process_blocks(struct memtrack *m, int32_t pid, uint64_t now)
+{
+    for (size_t i = 0; i < m->capblocks;) {
+        struct block *b = &m->blocks[i];
+        if (b->addr && b->pid == pid)
+            release(m, b, now);         /* shifts a later entry into i: look again */
+        else
+            i++;
+    }
+}
+
+/* The process began to finalize: what it still holds has leaked; then it
+ * is gone from the heap (what it frees while shutting down is noise). */
+static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
 {
     struct proc_state *p = proc(m, pid);
     if (!p || p->finalized)
@@ -477,6 +536,26 @@ static void on_finalizing(struct memtrack *m, int32_t pid)
         if (b->addr && b->pid == pid) {
             m->stacks[b->stack].leaked += b->size;
             m->totals.leaked_bytes += b->size;
+        }
+    }
+    drop_process_blocks(m, pid, now);
+}
+
+/* A thread's stream starts anew (a new thread with a reused tid, or the
+ * process exec'd): its ids start again; on exec, the old image is gone. */
+static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
+{
+    if (n->nframes || n->nstacks) {
+        memset(n->frames, 0, n->nframes * sizeof *n->frames);
+        memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
+        n->native_root = 0;
+        n->last_alloc = 0;
+        n->sample_mean = 0;
+        if (n->tid == n->pid) {         /* the main thread again: an exec */
+            struct proc_state *p = proc(m, n->pid);
+            drop_process_blocks(m, n->pid, now);
+            if (p)
+                p->finalized = 0;
         }
     }
 }
@@ -499,6 +578,8 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
         m->dropped++;
         return -1;
     }
+    if (h.flags & AGENT_CHUNK_NEW_STREAM)
+        on_new_stream(m, n, h.t_ns);
     struct cursor c = { chunk + sizeof h, chunk + len, 0 };
     while (c.p < c.end && !c.bad) {
         uint8_t type = *c.p++;
@@ -542,7 +623,7 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
             }
             m->events++;
             if (!p->finalized)
-                on_alloc(m, n, a, b, d, id);
+                on_alloc(m, n, a, b, d, id, h.t_ns + dt);
             break;
         case AGENT_REC_FREE:
             a = v(&c); b = v(&c); dt = v(&c);
@@ -555,7 +636,7 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
         case AGENT_REC_FINALIZING:
             dt = v(&c);
             if (!c.bad)
-                on_finalizing(m, h.pid);
+                on_finalizing(m, h.pid, h.t_ns + dt);
             break;
         case AGENT_REC_SAMPLED:
             a = v(&c);

@@ -13,7 +13,10 @@
  * timeline point (RSS of the processes, tracked heap) and writes what
  * changed since the last tick, so a capture cut short still has memory up
  * to its last block; memtrack_finish() writes the final per-stack metrics
- * and totals.  A malformed chunk is dropped whole (counted), never trusted.
+ * and totals.  A malformed chunk is counted as dropped and read no further
+ * than its first bad record (ids are bounded, so it cannot make us allocate
+ * much).  A free may arrive before its allocation (each thread sends its own
+ * chunks): it is kept a while, and the allocation, when it comes, cancels.
  */
 #ifndef STETHO_MEMORY_MEMTRACK_H
 #define STETHO_MEMORY_MEMTRACK_H

@@ -140,6 +140,15 @@ static int parse_stat(const char *buf, struct thread_times *t)
     return 0;
 }
 
+/* The thread is gone (or its tid was reused by a new one): close its files
+ * so that the next read of that tid opens the new thread's. */
+static int forget(struct threadstat *ts, struct entry *e)
+{
+    entry_close(e);
+    *e = ts->v[--ts->n];
+    return -1;
+}
+
 int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *t)
 {
     struct entry *e = get(ts, tid);
@@ -150,29 +159,34 @@ int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *t)
     unsigned long long on, wait;
     if (read_file(e->fd[F_SCHEDSTAT], buf, sizeof buf) <= 0 ||
         sscanf(buf, "%llu %llu", &on, &wait) != 2)
-        return -1;
+        return forget(ts, e);
     t->cpu_ns = on;
     t->runq_ns = wait;
     if (read_file(e->fd[F_STAT], buf, sizeof buf) <= 0 || parse_stat(buf, t) < 0)
-        return -1;
+        return forget(ts, e);
     t->syscall = -1;
-    t->syscall_arg0 = 0;
+    t->syscall_arg0 = t->syscall_arg1 = 0;
     /* "running", or "-1 sp pc" (blocked outside a syscall), or
      * "nr arg0 ... sp pc"; only worth asking when the thread sleeps */
     if (t->state != 'R' && e->fd[F_SYSCALL] >= 0 &&
         read_file(e->fd[F_SYSCALL], buf, sizeof buf) > 0) {
         long nr;
-        unsigned long long a0;
-        if (sscanf(buf, "%ld 0x%llx", &nr, &a0) == 2 && nr >= 0) {
+        unsigned long long a0, a1;
+        int got = sscanf(buf, "%ld 0x%llx 0x%llx", &nr, &a0, &a1);
+        if (got >= 2 && nr >= 0) {
             t->syscall = nr;
             t->syscall_arg0 = a0;
+            t->syscall_arg1 = got == 3 ? a1 : 0;
         }
     }
     return 0;
 }
 
-enum wait_class wait_classify(long nr)
+enum wait_class wait_classify(long nr, uint64_t arg0, uint64_t arg1)
 {
+    if (((nr == SYS_select || nr == SYS_pselect6) && arg0 == 0) ||
+        ((nr == SYS_poll || nr == SYS_ppoll) && arg1 == 0))
+        return WAITC_SLEEP;
     switch (nr) {
     case SYS_nanosleep:
     case SYS_clock_nanosleep:

@@ -22,7 +22,7 @@ struct thread_times {
     uint64_t utime, stime;      /* clock ticks */
     char state;                 /* 'R', 'S', 'D', 'T', 'Z', ... */
     long syscall;               /* blocked in this syscall; -1 none/unknown */
-    uint64_t syscall_arg0;
+    uint64_t syscall_arg0, syscall_arg1;
 };
 
 enum wait_class {
@@ -38,6 +38,8 @@ int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *out);
  * no longer sampled). */
 void threadstat_sweep(struct threadstat *ts);
 
-enum wait_class wait_classify(long syscall_nr);
+/* select/poll on no descriptors is how some Pythons sleep (3.9/3.10's
+ * time.sleep is select(0, ...)): those are sleeps, not I/O. */
+enum wait_class wait_classify(long syscall_nr, uint64_t arg0, uint64_t arg1);
 
 #endif

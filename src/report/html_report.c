@@ -462,15 +462,15 @@ static int aggregate(struct builder *b, const struct html_opts *o)
     /* times to a thousandth of the interval, in a power of ten of
      * microseconds: 10 us for the usual 10 ms */
     b->unit_ns = 1000;
-    while (b->unit_ns * 10 * 1000 <= interval)
+    while (b->unit_ns <= interval / 10000)     /* no overflow, whatever the file says */
         b->unit_ns *= 10;
-    uint64_t want = span / (2 * interval);
+    uint64_t want = span / interval / 2;
     if (want > max_buckets)
         want = max_buckets;
     if (want < 1)
         want = 1;
     b->span_ns = span;
-    b->bucket_ns = (span + want - 1) / want;
+    b->bucket_ns = span / want + (span % want != 0);
     b->nbuckets = (unsigned)((span + b->bucket_ns - 1) / b->bucket_ns);
     b->fine_nbuckets = b->nbuckets;
     b->fine_bucket_ns = b->bucket_ns;

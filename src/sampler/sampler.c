@@ -23,7 +23,8 @@ struct thread_slot {
     pid_t tid;
     int seen;                   /* in the latest snapshot */
     int named;
-    uint32_t last_stack;        /* its previous sample's stack */
+    uint32_t last_stack;        /* its previous sample's stack ... */
+    uint64_t last_tick;         /* ... taken at this tick */
     struct timesplit split;
 };
 
@@ -88,10 +89,11 @@ void sampler_free(struct sampler *s)
     free(s);
 }
 
+/* The live process with this pid (a pid may be reused after an exit). */
 static struct process *find_process(struct sampler *s, pid_t pid)
 {
     for (size_t i = 0; i < s->nprocs; i++)
-        if (s->procs[i].pid == pid)
+        if (s->procs[i].pid == pid && s->procs[i].alive)
             return &s->procs[i];
     return NULL;
 }
@@ -100,6 +102,17 @@ int sampler_add(struct sampler *s, pid_t pid, pid_t ppid)
 {
     if (find_process(s, pid))
         return 0;
+    struct process *p = NULL;
+    for (size_t i = 0; i < s->nprocs && !p; i++)
+        if (!s->procs[i].alive)
+            p = &s->procs[i];          /* reuse an ended one's slot */
+    if (p) {
+        memset(p, 0, sizeof *p);
+        p->pid = pid;
+        p->ppid = ppid;
+        p->alive = 1;
+        return 0;
+    }
     if (s->nprocs == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 4;
         struct process *np = realloc(s->procs, ncap * sizeof *np);
@@ -108,7 +121,7 @@ int sampler_add(struct sampler *s, pid_t pid, pid_t ppid)
         s->procs = np;
         s->cap = ncap;
     }
-    struct process *p = &s->procs[s->nprocs++];
+    p = &s->procs[s->nprocs++];
     memset(p, 0, sizeof *p);
     p->pid = pid;
     p->ppid = ppid;
@@ -216,7 +229,8 @@ static uint32_t intern_stack(struct sampler *s, const struct py_thread *th, int 
         const struct py_frame *f = &s->snap.frames[th->first + k];
         uint32_t frame;
         if (f->code)
-            frame = capw_frame(s->w, f->code->name, f->code->filename, f->line,
+            frame = capw_frame(s->w, f->code->name, f->code->filename,
+                               f->line > 0 ? f->line : 0,       /* 0: unknown */
                                f->code->firstlineno, CAP_FRAME_PYTHON);
         else
             frame = capw_frame(s->w, py_frame_name(f), "", 0, 0, CAP_FRAME_SYNTHETIC);
@@ -270,11 +284,13 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         memcpy(cs.wait_ns, sp.wait, sizeof cs.wait_ns);
         /* a stack that kept changing while read may mix moments: the
          * thread's previous one is the better guess for this interval */
-        if (th->torn && slot->last_stack)
+        if (th->torn && slot->last_stack && slot->last_tick + 1 == s->ticks) {
             cs.stack = slot->last_stack;
-        else
+        } else {
             cs.stack = intern_stack(s, th, s->snap.gc_collecting == 1 && th->holds_gil == 1);
-        slot->last_stack = cs.stack;
+            slot->last_stack = cs.stack;
+        }
+        slot->last_tick = s->ticks;
         capw_sample(s->w, &cs);
         s->samples++;
     }

@@ -15,7 +15,7 @@ enum cap_wait timesplit_wait_kind(const struct thread_times *t, uint64_t gil_add
 {
     if (!blocked(t) || t->syscall < 0)
         return CAP_WAIT_OTHER;
-    switch (wait_classify(t->syscall)) {
+    switch (wait_classify(t->syscall, t->syscall_arg0, t->syscall_arg1)) {
     case WAITC_IO:
         return CAP_WAIT_IO;
     case WAITC_SLEEP:

@@ -499,3 +499,45 @@ def test_export_options_are_checked(capture):
     cp = run(base + ["--format", "collapsed", "--metric", "samples"])
     assert cp.returncode == 0
     assert cp.stdout == capture.export("collapsed", "--metric", "samples").read_bytes()
+
+
+@pytest.mark.parametrize("interp", AVAILABLE, ids=[i.id for i in AVAILABLE])
+def test_every_format_from_every_version(stetho, interp, tmp_path):
+    """A capture of each supported interpreter (time and memory) goes
+    through every format, and each result is what its format says: JSON
+    that parses, pstats that Python's pstats loads, gzip that holds a
+    protobuf, collapsed lines, and an HTML page with its data."""
+    import pstats
+
+    prog = tmp_path / "small.py"
+    prog.write_text("import time\n"
+                    "def work():\n"
+                    "    t = time.time()\n"
+                    "    data = [bytes(100) for _ in range(20000)]\n"
+                    "    while time.time() - t < 0.3:\n"
+                    "        pass\n"
+                    "    return len(data)\n"
+                    "work()\n")
+    cap = tmp_path / "cap.stetho"
+    cp = run([stetho, "run", "--quiet", "-o", str(cap), "--", interp.path, str(prog)],
+             cwd=tmp_path, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    outs = {}
+    for fmt in ("json", "speedscope", "collapsed", "pprof", "pstats", "chrome", "html"):
+        out = tmp_path / f"out.{fmt}"
+        cp = run([stetho, "export", str(cap), "--format", fmt, "-o", str(out)], timeout=60)
+        assert cp.returncode == 0, f"{fmt}: {cp.stderr.decode(errors='replace')}"
+        outs[fmt] = out
+    doc = json.loads(outs["json"].read_text())
+    assert any(doc["frames"][i]["function"] == "work"
+               for s in doc["stacks"] for i in s["frames"]), "work() not in the JSON stacks"
+    assert doc["totals"]["alloc_bytes"] > 0, "no memory in the capture"
+    assert json.loads(outs["speedscope"].read_text())["profiles"]
+    assert "traceEvents" in json.loads(outs["chrome"].read_text()) or \
+        isinstance(json.loads(outs["chrome"].read_text()), list)
+    assert any("work" in line for line in outs["collapsed"].read_text().splitlines())
+    assert gzip.decompress(outs["pprof"].read_bytes())
+    st = pstats.Stats(str(outs["pstats"]))
+    assert any(func[2] == "work" for func in st.stats)
+    html = outs["html"].read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "work" in html

@@ -49,12 +49,24 @@ int main(void)
     CHECK_EQ_INT(sp.wait[CAP_WAIT_SLEEP], 50 * MS);
     CHECK_EQ_INT(sum(&sp), 50 * MS);
 
+    /* 3.9/3.10's time.sleep is select(0, ...): a sleep, not I/O */
+    t.syscall = SYS_select;
+    t.syscall_arg0 = 0;
+    timesplit_update(&ts, 175 * MS, &t, 0, 0, &sp);
+    CHECK_EQ_INT(sp.wait[CAP_WAIT_SLEEP], 5 * MS);
+    t.syscall_arg0 = 4;                 /* select on descriptors: I/O */
+    timesplit_update(&ts, 180 * MS, &t, 0, 0, &sp);
+    CHECK_EQ_INT(sp.wait[CAP_WAIT_IO], 5 * MS);
+    t.syscall = SYS_clock_nanosleep;
+    t.syscall_arg0 = 0;
+    timesplit_update(&ts, 180 * MS, &t, 0, 0, &sp);   /* an empty interval */
+
     /* woke up and ran 2 ms, after 8 ms more of the sleep: classified by the
      * previous observation */
     t.state = 'R';
     t.syscall = -1;
     t.cpu_ns += 2 * MS;
-    timesplit_update(&ts, 180 * MS, &t, 0, 0, &sp);
+    timesplit_update(&ts, 190 * MS, &t, 0, 0, &sp);
     CHECK_EQ_INT(sp.wait[CAP_WAIT_SLEEP], 8 * MS);
     CHECK_EQ_INT(sp.user + sp.sys, 2 * MS);
     CHECK_EQ_INT(sum(&sp), 10 * MS);
@@ -63,28 +75,28 @@ int main(void)
     t.state = 'S';
     t.syscall = SYS_read;
     t.runq_ns += 3 * MS;
-    timesplit_update(&ts, 190 * MS, &t, 0, 0, &sp);
+    timesplit_update(&ts, 200 * MS, &t, 0, 0, &sp);
     CHECK_EQ_INT(sp.wait[CAP_WAIT_OTHER], 3 * MS);
     CHECK_EQ_INT(sp.wait[CAP_WAIT_IO], 7 * MS);
 
     /* futex inside the GIL's struct, then outside it */
     t.syscall = SYS_futex;
     t.syscall_arg0 = 0x1000 + 48;
-    timesplit_update(&ts, 200 * MS, &t, 0x1000, 208, &sp);
+    timesplit_update(&ts, 210 * MS, &t, 0x1000, 208, &sp);
     CHECK_EQ_INT(sp.wait[CAP_WAIT_GIL], 10 * MS);
     t.syscall_arg0 = 0x9000;
-    timesplit_update(&ts, 210 * MS, &t, 0x1000, 208, &sp);
+    timesplit_update(&ts, 220 * MS, &t, 0x1000, 208, &sp);
     CHECK_EQ_INT(sp.wait[CAP_WAIT_LOCK], 10 * MS);
 
     /* CPU counter ahead of the clock (updated at a tick): what does not
      * fit is carried into the next interval, where the counter stood still */
     t.state = 'R';
     t.cpu_ns += 15 * MS;
-    timesplit_update(&ts, 220 * MS, &t, 0, 0, &sp);
+    timesplit_update(&ts, 230 * MS, &t, 0, 0, &sp);
     CHECK_EQ_INT(sp.user + sp.sys, 10 * MS);
     CHECK_EQ_INT(sum(&sp), sp.wall);
     t.cpu_ns += 5 * MS;
-    timesplit_update(&ts, 230 * MS, &t, 0, 0, &sp);
+    timesplit_update(&ts, 240 * MS, &t, 0, 0, &sp);
     CHECK_EQ_INT(sp.user + sp.sys, 10 * MS);            /* 5 carried + 5 new */
     CHECK_EQ_INT(sum(&sp), sp.wall);
 
