@@ -1,6 +1,7 @@
 """stetho's demo: a little of everything a profiler should tell apart.
 
-A thread computes (CPU), the main thread hashes a buffer (C code), sleeps,
+A thread computes (CPU, and the GIL it competes for), the main thread hashes
+a buffer (C code), builds records (memory: some kept, some leaked), sleeps,
 and reads from a pipe that a helper thread fills slowly (waiting on I/O).
 """
 import hashlib
@@ -14,7 +15,16 @@ def fib(n):
 
 
 def compute():
-    return fib(25)
+    return fib(27)
+
+
+cache = []
+
+
+def build_records():
+    records = [{"id": i, "name": "item %d" % i, "tags": [i, i * 2]} for i in range(100_000)]
+    cache.append(records[:20_000])          # kept until the end: a leak
+    return len(records)
 
 
 def hash_data():
@@ -40,6 +50,7 @@ def main():
     worker = threading.Thread(target=compute, name="compute")
     worker.start()
     hash_data()
+    build_records()
     time.sleep(0.2)
     read_pipe()
     worker.join()
