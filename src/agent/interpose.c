@@ -166,8 +166,8 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
     if (LIKELY(!agent_should_record()))
         return real(p, n);
     agent_guard = 1;
-    uint64_t t = p ? agent_now() : 0;
     int claim = record_realloc_claim(p);
+    uint64_t t = p && claim ? agent_now() : 0;     /* claim 0: no free to time */
     void *q = real(p, n);
     if (q || (p && n == 0))             /* realloc(p, 0) frees p */
         record_realloc(AGENT_ALLOC_REALLOC, p, q, n, t, claim);
@@ -195,8 +195,8 @@ AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
     if (__builtin_mul_overflow(n, size, &total))
         return real(p, n, size);        /* fails, p stays */
     agent_guard = 1;
-    uint64_t t = p ? agent_now() : 0;
     int claim = record_realloc_claim(p);
+    uint64_t t = p && claim ? agent_now() : 0;     /* claim 0: no free to time */
     void *q = real(p, n, size);
     if (q || (p && total == 0))
         record_realloc(AGENT_ALLOC_REALLOC, p, q, total, t, claim);
@@ -317,8 +317,8 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
     if (LIKELY(!agent_should_record()))
         return real(old, old_len, len, flags, want);
     agent_guard = 1;
-    uint64_t t = agent_now();
     int claim = record_realloc_claim(old);
+    uint64_t t = claim ? agent_now() : 0;
     void *p = real(old, old_len, len, flags, want);
     if (p != MAP_FAILED)
         record_realloc(AGENT_ALLOC_MMAP, old, p, len, t, claim);

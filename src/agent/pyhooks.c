@@ -115,8 +115,8 @@ static void *w_realloc(void *ctx, void *p, size_t n)
     if (agent_guard || !py_recording())
         return d->prev.realloc(d->prev.ctx, p, n);
     agent_guard = 1;
-    uint64_t t = p ? agent_now() : 0;
     int claim = record_realloc_claim(p);
+    uint64_t t = p && claim ? agent_now() : 0;     /* claim 0: no free to time */
     void *q = d->prev.realloc(d->prev.ctx, p, n);
     if (q)
         record_realloc(d->allocator, p, q, n, t, claim);

@@ -102,8 +102,16 @@ static void unlock(struct stripe *s)
     atomic_store_explicit(&s->locked, 0, memory_order_release);
 }
 
-/* Hash bits: the filter takes the low ones, the stripe the top 6, a
- * stripe's table those from 32 up: independent of each other. */
+/* The filter is indexed by the address itself (16-byte granules, as
+ * allocators align): blocks freed near each other -- a pymalloc pool, a
+ * list's items -- hit the same cache lines, which matters because almost
+ * every free of the program looks here.  The stripe takes the top 6 bits of
+ * the hash, a stripe's table those from 32 up. */
+static inline size_t filter_index(uintptr_t p)
+{
+    return (size_t)((p >> 4) & filter_mask);
+}
+
 static size_t slot_of(const struct stripe *s, uintptr_t p)
 {
     return (size_t)(mix(p) >> 32) & (s->cap - 1);
@@ -168,18 +176,18 @@ void sample_add(const void *ptr)
     }
     unlock(s);
     if (added && filter)
-        filter_inc(&filter[h & filter_mask]);
+        filter_inc(&filter[filter_index(p)]);
 }
 
 int sample_remove(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    uint64_t h = mix(p);
     if (UNLIKELY(!filter))
         return 0;
-    _Atomic uint8_t *f = &filter[h & filter_mask];
+    _Atomic uint8_t *f = &filter[filter_index(p)];
     if (LIKELY(atomic_load_explicit(f, memory_order_acquire) == 0))
         return 0;
+    uint64_t h = mix(p);
     struct stripe *s = &stripes[h >> 58];         /* 64 stripes: the top 6 bits */
     int found = 0;
     lock(s);
