@@ -129,19 +129,12 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 static void w_free(void *ctx, void *p)
 {
     struct domain *d = ctx;
-    if (!p || agent_guard) {
+    if (!p || agent_guard || !py_recording()) {
         d->prev.free(d->prev.ctx, p);
         return;
     }
     agent_guard = 1;
-    if (atomic_load_explicit(&agent_state, memory_order_relaxed) == AGENT_ON)
-        note_free(d, p);
-    agent_guard = 0;
-    if (!py_recording()) {
-        d->prev.free(d->prev.ctx, p);
-        return;
-    }
-    agent_guard = 1;
+    note_free(d, p);
     record_free(d->allocator, p);
     d->prev.free(d->prev.ctx, p);
     agent_guard = 0;

@@ -431,12 +431,9 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
 
     uint64_t ce = atomic_load_explicit(&agent_code_epoch, memory_order_relaxed);
     if (UNLIKELY(ce != s->code_epoch)) {
-        /* a code object was freed: its address may now hold another */
-        struct codecache *c = codecache_new(CODES_MAX);
-        if (!c)
-            return 0;
-        codecache_free(s->t.codes);
-        s->t.codes = c;
+        /* a code object was freed: its address may now hold another.  The
+         * code cache checks each entry's identity itself (codecache.h); the
+         * (code, position) -> frame shortcut and the last walk cannot */
         memset(s->fast, 0, FAST_SIZE * sizeof *s->fast);
         s->n_last = 0;
         s->code_epoch = ce;
