@@ -18,6 +18,7 @@
  * a counter that reaches 255 stays there.
  */
 #include "agent/agent.h"
+#include "util/mix.h"
 
 #include <math.h>
 #include <string.h>
@@ -38,15 +39,6 @@ static struct stripe stripes[STRIPES];
 static _Atomic uint8_t *filter;     /* NULL outside sampled mode */
 static uint64_t filter_mask;
 
-static uint64_t mix(uint64_t a)
-{
-    a ^= a >> 33;
-    a *= 0xff51afd7ed558ccdULL;
-    a ^= a >> 33;
-    a *= 0xc4ceb9fe1a85ec53ULL;
-    a ^= a >> 33;
-    return a;
-}
 
 /* ---- deciding ---- */
 
@@ -70,7 +62,7 @@ static int64_t draw(struct agent_thread *th)
 
 void sample_thread_init(struct agent_thread *th)
 {
-    th->rng = mix((uint64_t)th->tid ^ agent_now() ^ (uintptr_t)th) | 1;
+    th->rng = mix64((uint64_t)th->tid ^ agent_now() ^ (uintptr_t)th) | 1;
     th->countdown = agent.sampled ? draw(th) : 0;
 }
 
@@ -114,7 +106,7 @@ static inline size_t filter_index(uintptr_t p)
 
 static size_t slot_of(const struct stripe *s, uintptr_t p)
 {
-    return (size_t)(mix(p) >> 32) & (s->cap - 1);
+    return (size_t)(mix64(p) >> 32) & (s->cap - 1);
 }
 
 static int grow(struct stripe *s)
@@ -160,7 +152,7 @@ static void filter_dec(_Atomic uint8_t *f)
 void sample_add(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    uint64_t h = mix(p);
+    uint64_t h = mix64(p);
     struct stripe *s = &stripes[h >> 58];         /* 64 stripes: the top 6 bits */
     int added = 0;
     lock(s);
@@ -187,7 +179,7 @@ int sample_remove(const void *ptr)
     _Atomic uint8_t *f = &filter[filter_index(p)];
     if (LIKELY(atomic_load_explicit(f, memory_order_acquire) == 0))
         return 0;
-    uint64_t h = mix(p);
+    uint64_t h = mix64(p);
     struct stripe *s = &stripes[h >> 58];         /* 64 stripes: the top 6 bits */
     int found = 0;
     lock(s);

@@ -20,6 +20,7 @@
  * (agent_tstate_epoch) and the cached one still names this thread.
  */
 #include "agent/agent.h"
+#include "util/mix.h"
 #include "cpython/walker.h"
 
 #include <string.h>
@@ -74,15 +75,6 @@ struct stack_state {
     uint32_t next_frame, next_stack;
 };
 
-static uint64_t mix(uint64_t a)
-{
-    a ^= a >> 33;
-    a *= 0xff51afd7ed558ccdULL;
-    a ^= a >> 33;
-    a *= 0xc4ceb9fe1a85ec53ULL;
-    a ^= a >> 33;
-    return a;
-}
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
@@ -318,7 +310,7 @@ static uint32_t frame_intern(struct stack_state *s, struct agent_thread *th, con
                              const char *file, int firstline, int line, int kind, uint64_t ts)
 {
     size_t nl = utf8_cut(name, NAME_MAX_BYTES), fl = utf8_cut(file, FILE_MAX_BYTES);
-    uint64_t h = mix(hash_str(hash_str(0xcbf29ce484222325ULL, name), file) ^
+    uint64_t h = mix64(hash_str(hash_str(0xcbf29ce484222325ULL, name), file) ^
                      ((uint64_t)(uint32_t)line << 32 | (uint32_t)firstline) ^
                      (uint64_t)kind << 60) | 1;
     if ((s->frames_used + 1) * 2 > s->frames_cap && grow_frames(s) < 0)
@@ -355,7 +347,7 @@ static uint32_t marker_frame(struct stack_state *s, struct agent_thread *th,
 static uint32_t frame_id(struct stack_state *s, struct agent_thread *th,
                          const struct py_raw_frame *f, uint64_t ts)
 {
-    struct fast_entry *fe = &s->fast[mix(f->code ^ ((uint64_t)f->pos << 40)) & (FAST_SIZE - 1)];
+    struct fast_entry *fe = &s->fast[mix64(f->code ^ ((uint64_t)f->pos << 40)) & (FAST_SIZE - 1)];
     if (fe->id && fe->code == f->code && fe->pos == f->pos)
         return fe->id;
     int line;
@@ -379,7 +371,7 @@ static int grow_stacks(struct stack_state *s)
     for (size_t i = 0; i < s->stacks_cap; i++) {
         if (!s->stacks[i].key)
             continue;
-        size_t j = mix(s->stacks[i].key) & (ncap - 1);
+        size_t j = mix64(s->stacks[i].key) & (ncap - 1);
         while (ns[j].key)
             j = (j + 1) & (ncap - 1);
         ns[j] = s->stacks[i];
@@ -396,7 +388,7 @@ static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uin
     uint64_t key = (uint64_t)parent << 32 | frame;
     if ((s->stacks_used + 1) * 2 > s->stacks_cap && grow_stacks(s) < 0)
         return 0;
-    size_t i = mix(key) & (s->stacks_cap - 1);
+    size_t i = mix64(key) & (s->stacks_cap - 1);
     for (; s->stacks[i].key; i = (i + 1) & (s->stacks_cap - 1))
         if (s->stacks[i].key == key)
             return s->stacks[i].id;

@@ -6,6 +6,7 @@
  * against.  Tables stay at most half full.
  */
 #include "capture/intern.h"
+#include "util/mix.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,7 @@ typedef int (*key_eq)(const struct intern *t, uint32_t id, const void *key);
 
 static uint32_t mix(uint64_t h)
 {
-    /* A 64-bit finalizer: spreads every input bit over the low 32. */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return (uint32_t)mix64(h);     /* every input bit over the low 32 */
 }
 
 static uint32_t hash_bytes(const char *s, size_t len)

@@ -7,6 +7,7 @@
  * holds another code object is caught by the identity check and replaced.
  */
 #include "cpython/codecache.h"
+#include "util/mix.h"
 #include "cpython/pystr.h"
 
 #include <stdlib.h>
@@ -73,10 +74,7 @@ uint64_t codecache_generation(const struct codecache *c)
 
 static size_t hash(uint64_t a)
 {
-    a ^= a >> 33;
-    a *= 0xff51afd7ed558ccdULL;
-    a ^= a >> 33;
-    return (size_t)a;
+    return (size_t)mix64(a);
 }
 
 static int grow(struct codecache *c)

@@ -11,7 +11,7 @@
  */
 #include "cpython/linetable.h"
 
-static int lnotab_line(const uint8_t *p, size_t len, int line, int64_t addrq)
+static int64_t lnotab_line(const uint8_t *p, size_t len, int64_t line, int64_t addrq)
 {
     int64_t addr = 0;
     for (size_t i = 0; i + 1 < len; i += 2) {
@@ -23,13 +23,13 @@ static int lnotab_line(const uint8_t *p, size_t len, int line, int64_t addrq)
     return line;
 }
 
-static int linetable310_line(const uint8_t *p, size_t len, int line, int64_t addrq)
+static int64_t linetable310_line(const uint8_t *p, size_t len, int64_t line, int64_t addrq)
 {
     int64_t start = 0;
     for (size_t i = 0; i + 1 < len; i += 2) {
         int64_t end = start + p[i];
         int8_t ldelta = (int8_t)p[i + 1];
-        int cur = -1;
+        int64_t cur = -1;
         if (ldelta != -128) {
             line += ldelta;
             cur = line;
@@ -68,7 +68,7 @@ static int read_svarint(const uint8_t *p, size_t len, size_t *i, int32_t *out)
     return 0;
 }
 
-static int locations_line(const uint8_t *p, size_t len, int line, int64_t addrq)
+static int64_t locations_line(const uint8_t *p, size_t len, int64_t line, int64_t addrq)
 {
     int64_t addr = 0;
     size_t i = 0;
@@ -78,7 +78,7 @@ static int locations_line(const uint8_t *p, size_t len, int line, int64_t addrq)
             return -1;                  /* lost sync: malformed */
         int code = (head >> 3) & 15;
         int64_t units = (head & 7) + 1;
-        int cur;
+        int64_t cur;
         uint32_t skip;
         int32_t delta;
         switch (code) {
@@ -117,18 +117,24 @@ static int locations_line(const uint8_t *p, size_t len, int line, int64_t addrq)
     return -1;
 }
 
+/* Lines are summed in 64 bits: a table read torn from another process can
+ * hold any deltas, and an int would overflow. */
 int linetable_line(enum py_linetable_kind kind, const uint8_t *table, size_t len,
                    int firstlineno, int64_t offset)
 {
+    int64_t line = -1;
     if (offset < 0 || (!table && len))
         return -1;
     switch (kind) {
     case PY_LINES_LNOTAB:
-        return lnotab_line(table, len, firstlineno, offset);
+        line = lnotab_line(table, len, firstlineno, offset);
+        break;
     case PY_LINES_310:
-        return linetable310_line(table, len, firstlineno, offset);
+        line = linetable310_line(table, len, firstlineno, offset);
+        break;
     case PY_LINES_LOCATIONS:
-        return locations_line(table, len, firstlineno, offset);
+        line = locations_line(table, len, firstlineno, offset);
+        break;
     }
-    return -1;
+    return line < -1 || line > INT32_MAX ? -1 : (int)line;
 }

@@ -83,7 +83,8 @@ static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame 
     if (owner >= OWNED_BY_CSTACK)
         return 0;
     uint64_t instr = out->instr = get_u64(buf, l->fr_instr);
-    out->pos = ((int64_t)instr - (int64_t)(out->code + l->co_code_adaptive)) / 2;
+    /* unsigned: a torn read may give any two values */
+    out->pos = (int64_t)(instr - (out->code + l->co_code_adaptive)) / 2;
     /* 3.11/3.12: a frame pushed but not started has prev_instr one before
      * its first unit; it is not on the stack yet. */
     if (out->pos < 0 && owner != OWNED_BY_GENERATOR)
