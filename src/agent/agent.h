@@ -146,6 +146,7 @@ void record_finalizing(void) AGENT_HIDDEN;
 /* ---- chunk.c ---- */
 struct agent_thread *thread_get(void) AGENT_HIDDEN;    /* NULL: cannot record */
 void thread_lock(struct agent_thread *th) AGENT_HIDDEN;
+void chunk_lone_free(int allocator, const void *p) AGENT_HIDDEN;
 void thread_unlock(struct agent_thread *th) AGENT_HIDDEN;
 /* Room for `need` more bytes in th's chunk (flushing it first if it is full
  * or old); returns where to write, or NULL if recording stopped. */

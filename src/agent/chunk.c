@@ -94,6 +94,32 @@ void chunk_flush(struct agent_thread *th)
     th->len = 0;
 }
 
+/* A free made after this thread's state was torn down (a C++ thread_local
+ * or another key's destructor running after ours): sent on its own, in a
+ * chunk of one record, rather than lost -- a lost free is a block stetho
+ * would believe live forever. */
+void chunk_lone_free(int allocator, const void *p)
+{
+    if (!self_gone || atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON)
+        return;
+    uint8_t buf[sizeof(struct agent_chunk_header) + 1 + 3 * VARINT_MAX];
+    uint8_t *w = buf + sizeof(struct agent_chunk_header);
+    *w++ = AGENT_REC_FREE;
+    w = put_varint(w, (uint64_t)allocator);
+    w = put_varint(w, (uintptr_t)p);
+    w = put_varint(w, 0);
+    struct agent_chunk_header h = {
+        .magic = AGENT_MAGIC,
+        .version = AGENT_VERSION,
+        .len = (uint16_t)(w - buf),
+        .pid = agent.pid,
+        .tid = (int32_t)syscall(SYS_gettid),
+        .t_ns = agent_now(),
+    };
+    memcpy(buf, &h, sizeof h);
+    fifo_write(buf, (size_t)(w - buf));
+}
+
 uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
 {
     if (th->len && (th->len + need > AGENT_CHUNK_MAX ||

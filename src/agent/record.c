@@ -60,8 +60,10 @@ void record_free(int allocator, const void *p)
     if (agent.sampled && !sample_remove(p))
         return;                     /* the common case: never sampled */
     struct agent_thread *th = thread_get();
-    if (!th)
+    if (!th) {
+        chunk_lone_free(allocator, p);
         return;
+    }
     uint64_t ts = agent_now();
     thread_lock(th);
     put_free(th, allocator, p, ts);
