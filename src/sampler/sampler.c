@@ -7,6 +7,7 @@
 #include "cpython/walker.h"
 #include "proc/threadstat.h"
 #include "proc/threads.h"
+#include "util/mix.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,17 @@ struct thread_slot {
     struct timesplit split;
 };
 
+/* (code object, line) -> capture frame id, so a steady-state sample does
+ * not hash a function's name and file again for every frame: direct-mapped,
+ * emptied whenever the process's code cache changes what its entries are. */
+#define FRAME_CACHE 4096
+
+struct frame_slot {
+    const struct code_info *code;
+    int32_t line;
+    uint32_t frame;
+};
+
 struct process {
     pid_t pid, ppid;
     int alive;
@@ -36,6 +48,8 @@ struct process {
     unsigned attempts;
     int walk_failures;
     struct py_target target;
+    struct frame_slot *frames;      /* FRAME_CACHE slots, or NULL */
+    uint64_t frames_generation;     /* the code cache's, when they were made */
     struct threadstat *stat;
     struct thread_slot *threads;
     size_t nthreads, cap;
@@ -68,6 +82,8 @@ struct sampler *sampler_new(struct capture_writer *w, const struct sampler_opts 
 
 static void process_close(struct process *p)
 {
+    free(p->frames);
+    p->frames = NULL;
     if (p->open)
         py_target_close(&p->target);
     p->open = 0;
@@ -222,16 +238,40 @@ static void drop_unseen(struct process *p)
     p->nthreads = k;
 }
 
-static uint32_t intern_stack(struct sampler *s, const struct py_thread *th, int gc)
+static uint32_t python_frame(struct sampler *s, struct process *p, const struct py_frame *f)
+{
+    int32_t line = f->line > 0 ? f->line : 0;          /* 0: unknown */
+    uint64_t gen = codecache_generation(p->target.codes);
+    if (!p->frames || p->frames_generation != gen) {
+        if (!p->frames)
+            p->frames = malloc(FRAME_CACHE * sizeof *p->frames);
+        if (p->frames)
+            memset(p->frames, 0, FRAME_CACHE * sizeof *p->frames);
+        p->frames_generation = gen;
+    }
+    struct frame_slot *slot = NULL;
+    if (p->frames) {
+        uint64_t h = mix64((uint64_t)(uintptr_t)f->code ^ ((uint64_t)(uint32_t)line << 48));
+        slot = &p->frames[h & (FRAME_CACHE - 1)];
+        if (slot->frame && slot->code == f->code && slot->line == line)
+            return slot->frame;
+    }
+    uint32_t frame = capw_frame(s->w, f->code->name, f->code->filename, line,
+                                f->code->firstlineno, CAP_FRAME_PYTHON);
+    if (slot && frame)
+        *slot = (struct frame_slot){ f->code, line, frame };
+    return frame;
+}
+
+static uint32_t intern_stack(struct sampler *s, struct process *p, const struct py_thread *th,
+                             int gc)
 {
     uint32_t stack = 0;
     for (size_t k = th->n; k-- > 0;) {         /* root (outermost) first */
         const struct py_frame *f = &s->snap.frames[th->first + k];
         uint32_t frame;
         if (f->code)
-            frame = capw_frame(s->w, f->code->name, f->code->filename,
-                               f->line > 0 ? f->line : 0,       /* 0: unknown */
-                               f->code->firstlineno, CAP_FRAME_PYTHON);
+            frame = python_frame(s, p, f);
         else
             frame = capw_frame(s->w, py_frame_name(f), "", 0, 0, CAP_FRAME_SYNTHETIC);
         stack = capw_stack(s->w, stack, frame);
@@ -252,6 +292,8 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         /* finalised, exec'd, or gone: look for it again on later ticks */
         if (++p->walk_failures >= 3) {
             py_target_close(&p->target);
+            free(p->frames);            /* its code cache is gone with it */
+            p->frames = NULL;
             p->open = 0;
             p->attempts = 0;
         }
@@ -287,7 +329,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         if (th->torn && slot->last_stack && slot->last_tick + 1 == s->ticks) {
             cs.stack = slot->last_stack;
         } else {
-            cs.stack = intern_stack(s, th, s->snap.gc_collecting == 1 && th->holds_gil == 1);
+            cs.stack = intern_stack(s, p, th, s->snap.gc_collecting == 1 && th->holds_gil == 1);
             slot->last_stack = cs.stack;
         }
         slot->last_tick = s->ticks;
