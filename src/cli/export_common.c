@@ -4,7 +4,7 @@
  */
 #include "cli/export.h"
 #include "cli/export_common.h"
-#include "report/kmap.h"
+#include "util/kmap.h"
 
 #include <stdlib.h>
 #include <string.h>

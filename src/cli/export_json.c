@@ -11,7 +11,7 @@
 #include "cli/cli.h"
 #include "cli/export.h"
 #include "cli/export_common.h"
-#include "report/kmap.h"
+#include "util/kmap.h"
 #include "report/profile.h"
 
 #include <stdlib.h>

@@ -17,7 +17,7 @@
  */
 #include "cli/cli.h"
 #include "cli/report_args.h"
-#include "report/kmap.h"
+#include "util/kmap.h"
 #include "report/location.h"
 #include "report/profile.h"
 

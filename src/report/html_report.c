@@ -17,7 +17,7 @@
  * quicker for the page to read.
  */
 #include "report/html_report.h"
-#include "report/kmap.h"
+#include "util/kmap.h"
 #include "report/location.h"
 #include "report/profile.h"
 #include "html_assets.h"

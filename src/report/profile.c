@@ -13,7 +13,7 @@
  * bottom-up at the end.
  */
 #include "report/profile.h"
-#include "report/kmap.h"
+#include "util/kmap.h"
 #include "report/location.h"
 
 #include <stdlib.h>

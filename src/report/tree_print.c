@@ -11,7 +11,7 @@
  * (report_memory_headline) is here too, as it speaks the same language.
  */
 #include "report/tree_print.h"
-#include "report/kmap.h"
+#include "util/kmap.h"
 #include "report/location.h"
 
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* kmap.c -- the (u64, u64) -> u32 hash map of kmap.h. */
-#include "report/kmap.h"
+#include "util/kmap.h"
 
 #include <stdlib.h>
 

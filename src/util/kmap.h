@@ -6,8 +6,8 @@
  * words keeps one map type for all of them.  Open addressing, linear
  * probing, grows at half full; no deletion (aggregation never needs it).
  */
-#ifndef STETHO_REPORT_KMAP_H
-#define STETHO_REPORT_KMAP_H
+#ifndef STETHO_UTIL_KMAP_H
+#define STETHO_UTIL_KMAP_H
 
 #include <stddef.h>
 #include <stdint.h>
