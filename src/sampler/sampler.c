@@ -19,6 +19,7 @@
 #define CHILD_SCAN_EVERY 5      /* ticks between looks for new children */
 #define EAGER_ATTEMPTS 200      /* discovery on every tick at first ... */
 #define LAZY_EVERY 25           /* ... then on every 25th */
+#define LATE_FACTOR 3           /* ticks are jittered to 1.25 intervals at most */
 
 struct thread_slot {
     pid_t tid;
@@ -65,6 +66,7 @@ struct sampler {
     uint64_t ticks, samples;
     char last_error[512];
     uint32_t synthetic_gc;      /* frame ids, made on first use */
+    uint32_t unsampled;         /* stack id of "[unsampled]", likewise */
     char cmdline[65536];        /* scratch for /proc/PID/cmdline */
 };
 
@@ -284,6 +286,41 @@ static uint32_t intern_stack(struct sampler *s, struct process *p, const struct 
     return stack;
 }
 
+/* An interval far longer than asked for: nobody saw what ran in most of it.
+ * The stack seen now stands for the last nominal interval; the time before
+ * goes to "[unsampled]", written as a sample of its own that ends where the
+ * kept part begins, each component split in proportion (so both samples
+ * keep wall = user + sys + waits exactly). */
+static void split_late(struct sampler *s, struct cap_sample *cs)
+{
+    uint64_t keep = s->opts.interval_ns, wall = cs->wall_ns;
+    if (!keep || wall <= LATE_FACTOR * keep)
+        return;
+    if (!s->unsampled) {
+        uint32_t f = capw_frame(s->w, "[unsampled]", "", 0, 0, CAP_FRAME_SYNTHETIC);
+        s->unsampled = f ? capw_stack(s->w, 0, f) : 0;
+        if (!s->unsampled)
+            return;
+    }
+    struct cap_sample early = *cs;
+    uint64_t *parts[2 + CAP_WAIT_KINDS] = { &cs->user_ns, &cs->sys_ns };
+    uint64_t *eparts[2 + CAP_WAIT_KINDS] = { &early.user_ns, &early.sys_ns };
+    for (int i = 0; i < CAP_WAIT_KINDS; i++) {
+        parts[2 + i] = &cs->wait_ns[i];
+        eparts[2 + i] = &early.wait_ns[i];
+    }
+    early.wall_ns = 0;
+    for (int i = 0; i < 2 + CAP_WAIT_KINDS; i++) {
+        *eparts[i] = (uint64_t)((unsigned __int128)*parts[i] * (wall - keep) / wall);
+        *parts[i] -= *eparts[i];
+        early.wall_ns += *eparts[i];
+    }
+    early.stack = s->unsampled;
+    early.t_ns = cs->t_ns - (wall - early.wall_ns);
+    cs->wall_ns = wall - early.wall_ns;
+    capw_sample(s->w, &early);
+}
+
 static void sample_process(struct sampler *s, struct process *p, uint64_t now)
 {
     if (!p->open && !try_open(s, p, now))
@@ -333,6 +370,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             slot->last_stack = cs.stack;
         }
         slot->last_tick = s->ticks;
+        split_late(s, &cs);
         capw_sample(s->w, &cs);
         s->samples++;
     }
