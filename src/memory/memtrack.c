@@ -75,6 +75,7 @@ struct mapping {
     uint64_t addr, len;                 /* the range, as mapped */
     uint64_t weight;                    /* the block's size (estimated bytes) */
     uint64_t counted;                   /* its resident part, in weight's scale */
+    int measured;                       /* counted comes from its pages */
 };
 
 /* One thread's id spaces (frames and stacks are per thread, protocol.h). */
@@ -503,7 +504,7 @@ static int mapping_add(struct memtrack *m, const struct block *b, uint64_t len)
     if (!slot)
         return -1;
     *slot = (uint32_t)m->nmaps + 1;     /* a key of a gone mapping is reused */
-    m->maps[m->nmaps++] = (struct mapping){ b->pid, b->stack, b->addr, len, b->size, 0 };
+    m->maps[m->nmaps++] = (struct mapping){ b->pid, b->stack, b->addr, len, b->size, 0, 0 };
     return 0;
 }
 
@@ -572,41 +573,58 @@ static void recount(struct memtrack *m, struct mapping *mp, uint64_t c, uint64_t
     mark(m, mp->stack, s);
 }
 
-/* Measure the mappings' resident parts, MEASURE_PAGES at most, round robin. */
-static void measure_mappings(struct memtrack *m, uint64_t now)
+/* An open /proc/PID/pagemap, reused while the pid stays the same. */
+struct pagemap {
+    int fd, err;
+    int32_t pid;
+};
+
+static void measure(struct memtrack *m, struct pagemap *pm, struct mapping *mp, uint64_t now)
+{
+    if (pm->fd < 0 || pm->pid != mp->pid) {
+        if (pm->fd >= 0)
+            close(pm->fd);
+        pm->fd = pagemap_open(mp->pid);
+        pm->pid = mp->pid;
+        pm->err = pm->fd < 0 ? errno : 0;
+    }
+    int64_t r = pm->fd >= 0 ? pagemap_resident(pm->fd, mp->addr, mp->len) : -1;
+    if (r < 0) {
+        /* process gone: keep the last figure; not permitted: count it
+         * whole, as before mappings were measured */
+        if (pm->fd < 0 && (pm->err == EACCES || pm->err == EPERM))
+            recount(m, mp, mp->weight, now);
+        return;
+    }
+    uint64_t c = mp->len == mp->weight || !mp->len
+                     ? (uint64_t)r
+                     : (uint64_t)((double)mp->weight * (double)r / (double)mp->len + 0.5);
+    recount(m, mp, c, now);
+    mp->measured = 1;
+}
+
+/* Measure the mappings' resident parts, MEASURE_PAGES at most, round robin;
+ * with pid > 0, those of that process never measured yet instead. */
+static void measure_mappings(struct memtrack *m, int32_t pid, uint64_t now)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), budget = MEASURE_PAGES;
-    int fd = -1;
-    int32_t fd_pid = 0;
-    int fd_errno = 0;
-    for (size_t k = 0; k < m->nmaps && budget > 0; k++) {
-        if (m->map_cursor >= m->nmaps)
-            m->map_cursor = 0;
-        struct mapping *mp = &m->maps[m->map_cursor++];
-        if (fd < 0 || fd_pid != mp->pid) {
-            if (fd >= 0)
-                close(fd);
-            fd = pagemap_open(mp->pid);
-            fd_pid = mp->pid;
-            fd_errno = fd < 0 ? errno : 0;
+    struct pagemap pm = { -1, 0, 0 };
+    if (pid > 0) {
+        for (size_t i = 0; i < m->nmaps; i++)
+            if (m->maps[i].pid == pid && !m->maps[i].measured)
+                measure(m, &pm, &m->maps[i], now);
+    } else {
+        for (size_t k = 0; k < m->nmaps && budget > 0; k++) {
+            if (m->map_cursor >= m->nmaps)
+                m->map_cursor = 0;
+            struct mapping *mp = &m->maps[m->map_cursor++];
+            uint64_t pages = (mp->len + page - 1) / page;
+            budget -= pages < budget ? pages : budget;
+            measure(m, &pm, mp, now);
         }
-        uint64_t pages = (mp->len + page - 1) / page;
-        budget -= pages < budget ? pages : budget;
-        int64_t r = fd >= 0 ? pagemap_resident(fd, mp->addr, mp->len) : -1;
-        if (r < 0) {
-            /* process gone: keep the last figure; not permitted: count it
-             * whole, as before mappings were measured */
-            if (fd < 0 && (fd_errno == EACCES || fd_errno == EPERM))
-                recount(m, mp, mp->weight, now);
-            continue;
-        }
-        uint64_t c = mp->len == mp->weight || !mp->len
-                         ? (uint64_t)r
-                         : (uint64_t)((double)mp->weight * (double)r / (double)mp->len + 0.5);
-        recount(m, mp, c, now);
     }
-    if (fd >= 0)
-        close(fd);
+    if (pm.fd >= 0)
+        close(pm.fd);
 }
 
 static void publish(struct memtrack *m)
@@ -724,6 +742,10 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
+    /* its last chunk may have brought mappings no tick measured yet: their
+     * pages may still be there (the others keep their last figure: by now
+     * the program may be unmapping them) */
+    measure_mappings(m, pid, now);
     for (size_t i = 0; i < m->capblocks; i++) {
         const struct block *b = &m->blocks[i];
         if (b->addr && b->pid == pid)
@@ -884,7 +906,7 @@ static void write_changes(struct memtrack *m, uint64_t t)
 
 void memtrack_tick(struct memtrack *m, uint64_t now)
 {
-    measure_mappings(m, now);
+    measure_mappings(m, 0, now);
     publish(m);
     write_changes(m, rel(m, now));
 }
