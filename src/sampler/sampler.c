@@ -19,7 +19,8 @@
 #define CHILD_SCAN_EVERY 5      /* ticks between looks for new children */
 #define EAGER_ATTEMPTS 200      /* discovery on every tick at first ... */
 #define LAZY_EVERY 25           /* ... then on every 25th */
-#define LATE_FACTOR 3           /* ticks are jittered to 1.25 intervals at most */
+#define LATE_FACTOR 3           /* ticks are jittered to 1.25 intervals at most, */
+#define LATE_SLACK_NS 50000000u /* and a loaded machine delays a wake-up a little */
 
 struct thread_slot {
     pid_t tid;
@@ -286,15 +287,19 @@ static uint32_t intern_stack(struct sampler *s, struct process *p, const struct 
     return stack;
 }
 
-/* An interval far longer than asked for: nobody saw what ran in most of it.
- * The stack seen now stands for the last nominal interval; the time before
- * goes to "[unsampled]", written as a sample of its own that ends where the
- * kept part begins, each component split in proportion (so both samples
- * keep wall = user + sys + waits exactly). */
-static void split_late(struct sampler *s, struct cap_sample *cs)
+/* An interval far longer than asked for, with another stack at each end:
+ * nobody saw what ran in most of it.  The stack seen now stands for the
+ * last nominal interval; the time before goes to "[unsampled]", written as
+ * a sample of its own that ends where the kept part begins, each component
+ * split in proportion (so both samples keep wall = user + sys + waits
+ * exactly).  The same stack at both ends keeps the whole interval, as any
+ * sample does. */
+static void split_late(struct sampler *s, struct cap_sample *cs, uint32_t prev_stack)
 {
     uint64_t keep = s->opts.interval_ns, wall = cs->wall_ns;
-    if (!keep || wall <= LATE_FACTOR * keep)
+    uint64_t late = LATE_FACTOR * keep > keep + LATE_SLACK_NS ? LATE_FACTOR * keep
+                                                               : keep + LATE_SLACK_NS;
+    if (!keep || wall <= late || cs->stack == prev_stack)
         return;
     if (!s->unsampled) {
         uint32_t f = capw_frame(s->w, "[unsampled]", "", 0, 0, CAP_FRAME_SYNTHETIC);
@@ -363,6 +368,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         memcpy(cs.wait_ns, sp.wait, sizeof cs.wait_ns);
         /* a stack that kept changing while read may mix moments: the
          * thread's previous one is the better guess for this interval */
+        uint32_t prev_stack = slot->last_stack;
         if (th->torn && slot->last_stack && slot->last_tick + 1 == s->ticks) {
             cs.stack = slot->last_stack;
         } else {
@@ -370,7 +376,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             slot->last_stack = cs.stack;
         }
         slot->last_tick = s->ticks;
-        split_late(s, &cs);
+        split_late(s, &cs, prev_stack);
         capw_sample(s->w, &cs);
         s->samples++;
     }

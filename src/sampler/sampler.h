@@ -6,11 +6,12 @@
  * every Python thread's stack and the kernel's time accounting for it, and
  * writes one sample per thread to the capture, weighted by the real time
  * since that thread's previous sample.  An interval much longer than the
- * one asked for (more than LATE_FACTOR times: the sampler was held up, or
- * the thread could not be read for a while) is not all given to the stack
- * seen at its end: that stack gets one nominal interval, the time before
- * it goes to a "[unsampled]" root frame of the thread, split by the same
- * proportions of CPU and waiting.  Processes whose interpreter is not
+ * one asked for (over 3 times, and over it + 50 ms: the sampler was held
+ * up, or the thread could not be read for a while) that ends in another
+ * stack than it began is not all given to the stack seen at its end: that
+ * stack gets one nominal interval, the time before it goes to a
+ * "[unsampled]" root frame of the thread, split by the same proportions of
+ * CPU and waiting.  Processes whose interpreter is not
  * up yet (or that exec'd) are rediscovered on later ticks; a process that
  * is not Python is watched (for its children) but not sampled.  The target
  * is never stopped or modified.

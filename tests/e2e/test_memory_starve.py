@@ -13,13 +13,21 @@ its rate:
 * timeline points >= 90% of duration x rate, with no gap over 0.2 s;
 * peak RSS within 15% of the program's own VmHWM (it holds the storm's
   list to the end, so the peak lasts and a 10 ms timeline sees it).
+
+And if stetho itself is held up (stopped with SIGSTOP across the boundary
+between two timed phases), the gap is not given to the phase seen after
+it: it is shown as "[unsampled]".
 """
 
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import PROGRAMS, run
+from conftest import PROGRAMS, read_line_with_prefix, run
 
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                    "runtime error:")
@@ -67,3 +75,25 @@ def test_storm_does_not_starve_the_sampler(stetho, python, tmp_path, where):
     assert abs(rss - hwm) <= 0.15 * hwm, (rss, hwm, truth["ru_maxrss_bytes"])
     # the storm's tuples are in the heap at its peak (3 x 1M small objects)
     assert export["totals"]["peak_heap_bytes"] >= 60 << 20, export["totals"]
+
+
+def test_stalled_sampler_does_not_shift_time(stetho, python, tmp_path, spawn):
+    if python.missing:
+        pytest.skip("MISSING INTERPRETER: " + python.missing)
+    truth_path, out = tmp_path / "truth.json", tmp_path / "cap.json"
+    p = spawn.popen([stetho, "run", "-q", "--memory", "off", "-o", str(out), "--",
+                     python.path, str(PROGRAMS / "two_sleeps.py"), str(truth_path), "1.0"],
+                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    read_line_with_prefix(p, b"READY", 20)
+    time.sleep(0.6)
+    os.kill(p.pid, signal.SIGSTOP)          # stetho, not the program: it runs on
+    time.sleep(0.8)                         # across phase_a -> phase_b
+    os.kill(p.pid, signal.SIGCONT)
+    assert p.wait(timeout=30) == 0, p.stderr.read().decode(errors="replace")
+    truth = json.loads(truth_path.read_text())
+    export = json.loads(out.read_text())
+    walls = {f: func_wall(export, f) for f in ("phase_a", "phase_b", "[unsampled]")}
+    print(f"{python.id}: program {truth['wall_s']}, stetho {walls}")
+    for f, want in truth["wall_s"].items():
+        assert walls[f] <= 1.1 * want, (f, walls)
+    assert walls["[unsampled]"] >= 0.6, walls
