@@ -52,6 +52,8 @@ void record_alloc(int allocator, const void *p, size_t size)
     uint64_t ts = agent_now();
     thread_lock(th);
     put_alloc(th, allocator, p, size, ts);
+    if (allocator == AGENT_ALLOC_MMAP)
+        chunk_flush(th);            /* now: stetho measures a mapping's pages while it lives */
     thread_unlock(th);
 }
 

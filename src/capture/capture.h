@@ -17,8 +17,9 @@
  * flushed when full or on capw_flush / capw_close).  Functions return 0 or
  * an id on success, -1 (or 0 for ids) on I/O error, after which the writer
  * only fails.  An undefined stack or frame id passed in is refused the same
- * way (errno EINVAL) but does no harm.  Not thread-safe: one writer, one
- * thread.
+ * way (errno EINVAL) but does no harm.  Thread-safe: every capw_* call is
+ * one step under the writer's lock (the sampler and the memory thread share
+ * one writer); capw_close must come after every other call.
  *
  * Reader contract: capture_load() validates everything it reads (bounded
  * sizes, ids defined before use, checksums), never crashing.  A foreign
@@ -98,8 +99,13 @@ struct cap_stack {
 #define CAP_MEM_HIST 48         /* allocation sizes: bucket k holds sizes
                                    in [2^(k-1), 2^k), bucket 0 size 0 */
 
+/* heap_bytes counts each recorded anonymous mapping by its resident part;
+ * mapped_bytes is the whole size of those mappings, mapped_resident_bytes
+ * their resident part (already in heap_bytes).  Captures made before these
+ * figures existed read 0 for both. */
 struct cap_timeline_point {
     uint64_t t_ns, rss_bytes, heap_bytes;
+    uint64_t mapped_bytes, mapped_resident_bytes;
 };
 
 /* A stack's memory metrics in one thread: allocated in all, held when the
@@ -110,6 +116,9 @@ struct cap_mem_stack {
     int32_t pid, tid;
     uint32_t stack;
     uint64_t alloc_bytes, alloc_count, peak_bytes, leaked_bytes, temporary_count;
+    /* The whole size of its anonymous mappings at the peak / when leaked:
+     * peak_bytes and leaked_bytes count only their resident part. */
+    uint64_t peak_mapped_bytes, leaked_mapped_bytes;
 };
 
 /* What a (pid, tid, stack) allocated in the interval ending at t_ns. */
@@ -126,6 +135,10 @@ struct cap_mem_totals {
     uint64_t sample_mean;       /* 0: exact; else Poisson sampling mean (bytes) */
     uint64_t by_allocator_bytes[CAP_MEM_ALLOCATORS], by_allocator_count[CAP_MEM_ALLOCATORS];
     uint64_t size_hist[CAP_MEM_HIST];
+    /* Anonymous mappings: their whole size and resident part when the heap
+     * peaked (the resident part is in peak_heap_bytes), their whole size
+     * when leaked (the resident part is in leaked_bytes). */
+    uint64_t peak_mapped_bytes, peak_mapped_resident_bytes, leaked_mapped_bytes;
 };
 
 /* ---- writing ---- */
@@ -147,11 +160,12 @@ int capw_sample(struct capture_writer *w, const struct cap_sample *s);
 /* Memory: a timeline point; what a stack allocated since the last
  * interval; a new peak of the heap, then the stacks whose share of it
  * changed; at the end, each stack's final metrics and the totals. */
-int capw_timeline(struct capture_writer *w, uint64_t t_ns, uint64_t rss, uint64_t heap);
+int capw_timeline(struct capture_writer *w, const struct cap_timeline_point *p);
 /* capw_mem_allocs: m's alloc_bytes/count are the interval's;
- * capw_mem_peak_stack: m's peak_bytes. */
+ * capw_mem_peak: p's t_ns, heap and mapped figures;
+ * capw_mem_peak_stack: m's peak_bytes and peak_mapped_bytes. */
 int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m);
-int capw_mem_peak(struct capture_writer *w, uint64_t t_ns, uint64_t heap);
+int capw_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p);
 int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);

@@ -421,12 +421,18 @@ static struct cap_mem_stack *mem_slot(struct loader *ld, int32_t pid, int32_t ti
     return &a[c->nmem - 1];
 }
 
+/* A field a later writer appended: 0 when the record ends before it. */
+static uint64_t trailing(struct vcur *r)
+{
+    return vcur_left(r) ? vcur_varint(r) : 0;
+}
+
 /* TIMELINE and MEM_* records (docs/capture-format.md). */
 static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, uint64_t type,
                       int apply)
 {
     struct capture *c = ld->c;
-    uint64_t t = 0, f[5] = {0}, stack = 0;
+    uint64_t t = 0, f[5] = {0}, stack = 0, x[3] = {0};
     int32_t pid = 0, tid = 0;
     size_t nf = 0;
     int keyed = type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK_STACK || type == CAPF_MEM_STACK;
@@ -443,6 +449,11 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
        : type == CAPF_MEM_PEAK_STACK ? 1 : type == CAPF_MEM_STACK ? 5 : 0;
     for (size_t i = 0; i < nf; i++)
         f[i] = vcur_varint(r);
+    /* the mapping figures, appended later: absent from older captures */
+    size_t nx = type == CAPF_TIMELINE || type == CAPF_MEM_PEAK || type == CAPF_MEM_STACK ? 2
+              : type == CAPF_MEM_PEAK_STACK ? 1 : 0;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = trailing(r);
     if (type == CAPF_MEM_TOTALS) {
         memset(&tot, 0, sizeof tot);
         uint64_t *head[] = { &tot.peak_heap_bytes, &tot.peak_heap_t_ns, &tot.peak_rss_bytes,
@@ -461,6 +472,9 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
         uint64_t nh = vcur_varint(r);
         for (uint64_t i = 0; i < nh && !r->bad; i++)
             tot.size_hist[i < CAP_MEM_HIST ? i : CAP_MEM_HIST - 1] += vcur_varint(r);
+        tot.peak_mapped_bytes = trailing(r);
+        tot.peak_mapped_resident_bytes = trailing(r);
+        tot.leaked_mapped_bytes = trailing(r);
     }
     if (r->bad || stack >= bs->nstacks)     /* stacks defined first, as for samples */
         return snprintf(ld->why, sizeof ld->why, "bad memory record"), -1;
@@ -477,7 +491,7 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
         if (!a)
             return -2;
         c->timeline = a;
-        a[c->ntimeline++] = (struct cap_timeline_point){ t, f[0], f[1] };
+        a[c->ntimeline++] = (struct cap_timeline_point){ t, f[0], f[1], x[0], x[1] };
         break;
     }
     case CAPF_MEM_ALLOCS: {
@@ -497,9 +511,12 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
     case CAPF_MEM_PEAK:
         c->mem_totals.peak_heap_t_ns = t;
         c->mem_totals.peak_heap_bytes = f[0];
+        c->mem_totals.peak_mapped_bytes = x[0];
+        c->mem_totals.peak_mapped_resident_bytes = x[1];
         break;
     case CAPF_MEM_PEAK_STACK:
         m->peak_bytes = f[0];
+        m->peak_mapped_bytes = x[0];
         break;
     case CAPF_MEM_STACK:
         if (!ld->mem_final) {           /* the final word replaces the running sums */
@@ -512,6 +529,8 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
         m->peak_bytes = f[2];
         m->leaked_bytes = f[3];
         m->temporary_count = f[4];
+        m->peak_mapped_bytes = x[0];
+        m->leaked_mapped_bytes = x[1];
         break;
     case CAPF_MEM_TOTALS:
         c->mem_totals = tot;

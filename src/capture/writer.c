@@ -8,6 +8,11 @@
  * compresses against the data before it, yet decodes as soon as it is
  * written.  Interned definitions are emitted the moment they are first
  * seen, which is always before the record that uses them.
+ *
+ * One lock around each public call: the sampler thread and the memory
+ * thread write into the same stream (and the same intern tables).  A block
+ * is compressed under it too: that holds the other thread for a few
+ * milliseconds at most, once per 256 KiB of records or per flush.
  */
 #include "capture/capture.h"
 #include "capture/format.h"
@@ -16,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +31,7 @@
 #define ZSTD_LEVEL 6            /* cheap at sampling rates; level 3 is ~10% bigger */
 
 struct capture_writer {
+    pthread_mutex_t lock;
     int fd;
     int failed;                 /* an I/O or memory error: only fail from now */
     int err;                    /* errno of that error, for capw_close */
@@ -184,6 +191,7 @@ struct capture_writer *capw_open(const char *path, uint64_t interval_ns)
     if (!w)
         return NULL;
     intern_init(&w->in);
+    pthread_mutex_init(&w->lock, NULL);
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         free(w);
@@ -216,6 +224,7 @@ struct capture_writer *capw_open(const char *path, uint64_t interval_ns)
 fail:
     saved = errno;
     close(w->fd);
+    pthread_mutex_destroy(&w->lock);
     ZSTD_freeCCtx(w->zc);
     free(w->rec.p);
     free(w->raw.p);
@@ -245,15 +254,15 @@ static uint32_t string_id(struct capture_writer *w, const char *s)
     return id;
 }
 
-uint32_t capw_string(struct capture_writer *w, const char *s)
+static uint32_t u_string(struct capture_writer *w, const char *s)
 {
     if (!w || w->failed)
         return 0;
     return string_id(w, s);
 }
 
-uint32_t capw_frame(struct capture_writer *w, const char *function, const char *file,
-                    int32_t line, int32_t first_line, enum cap_frame_kind kind)
+static uint32_t u_frame(struct capture_writer *w, const char *function, const char *file,
+                        int32_t line, int32_t first_line, enum cap_frame_kind kind)
 {
     struct ikey_frame k;
     int fresh;
@@ -285,7 +294,7 @@ uint32_t capw_frame(struct capture_writer *w, const char *function, const char *
     return id;
 }
 
-uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame)
+static uint32_t u_stack(struct capture_writer *w, uint32_t parent, uint32_t frame)
 {
     int fresh;
     uint32_t id;
@@ -311,7 +320,18 @@ uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame)
     return id;
 }
 
-int capw_process(struct capture_writer *w, const struct cap_process *p)
+static int u_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
+                          uint64_t end_ns)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_svarint(&w->rec, pid);
+    vbuf_svarint(&w->rec, exit_code);
+    vbuf_varint(&w->rec, end_ns);
+    return emit(w, CAPF_PROCESS_EXIT);
+}
+
+static int u_process(struct capture_writer *w, const struct cap_process *p)
 {
     size_t used;
     int argc = 0;
@@ -333,22 +353,11 @@ int capw_process(struct capture_writer *w, const struct cap_process *p)
     if (emit(w, CAPF_PROCESS) < 0)
         return -1;
     if (p->has_exit)
-        return capw_process_exit(w, p->pid, p->exit_code, p->end_ns);
+        return u_process_exit(w, p->pid, p->exit_code, p->end_ns);
     return 0;
 }
 
-int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
-                      uint64_t end_ns)
-{
-    if (!w || w->failed)
-        return -1;
-    vbuf_svarint(&w->rec, pid);
-    vbuf_svarint(&w->rec, exit_code);
-    vbuf_varint(&w->rec, end_ns);
-    return emit(w, CAPF_PROCESS_EXIT);
-}
-
-int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name)
+static int u_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name)
 {
     if (!w || w->failed)
         return -1;
@@ -358,7 +367,7 @@ int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *
     return emit(w, CAPF_THREAD);
 }
 
-int capw_sample(struct capture_writer *w, const struct cap_sample *s)
+static int u_sample(struct capture_writer *w, const struct cap_sample *s)
 {
     uint64_t comp[CAPF_COMPONENTS] = { s->user_ns, s->sys_ns };
     uint64_t sum = 0, predicted;
@@ -411,13 +420,15 @@ int capw_sample(struct capture_writer *w, const struct cap_sample *s)
     return emit(w, CAPF_SAMPLE);
 }
 
-int capw_timeline(struct capture_writer *w, uint64_t t_ns, uint64_t rss, uint64_t heap)
+static int u_timeline(struct capture_writer *w, const struct cap_timeline_point *p)
 {
     if (!w || w->failed)
         return -1;
-    vbuf_varint(&w->rec, t_ns);
-    vbuf_varint(&w->rec, rss);
-    vbuf_varint(&w->rec, heap);
+    vbuf_varint(&w->rec, p->t_ns);
+    vbuf_varint(&w->rec, p->rss_bytes);
+    vbuf_varint(&w->rec, p->heap_bytes);
+    vbuf_varint(&w->rec, p->mapped_bytes);
+    vbuf_varint(&w->rec, p->mapped_resident_bytes);
     return emit(w, CAPF_TIMELINE);
 }
 
@@ -433,7 +444,7 @@ static int put_mem_key(struct capture_writer *w, const struct cap_mem_stack *m)
     return 0;
 }
 
-int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
+static int u_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
 {
     if (!w || w->failed)
         return -1;
@@ -447,24 +458,27 @@ int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_me
     return emit(w, CAPF_MEM_ALLOCS);
 }
 
-int capw_mem_peak(struct capture_writer *w, uint64_t t_ns, uint64_t heap)
+static int u_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p)
 {
     if (!w || w->failed)
         return -1;
-    vbuf_varint(&w->rec, t_ns);
-    vbuf_varint(&w->rec, heap);
+    vbuf_varint(&w->rec, p->t_ns);
+    vbuf_varint(&w->rec, p->heap_bytes);
+    vbuf_varint(&w->rec, p->mapped_bytes);
+    vbuf_varint(&w->rec, p->mapped_resident_bytes);
     return emit(w, CAPF_MEM_PEAK);
 }
 
-int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m)
+static int u_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m)
 {
     if (!w || w->failed || put_mem_key(w, m) < 0)
         return -1;
     vbuf_varint(&w->rec, m->peak_bytes);
+    vbuf_varint(&w->rec, m->peak_mapped_bytes);
     return emit(w, CAPF_MEM_PEAK_STACK);
 }
 
-int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
+static int u_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
 {
     if (!w || w->failed || put_mem_key(w, m) < 0)
         return -1;
@@ -473,10 +487,12 @@ int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
     vbuf_varint(&w->rec, m->peak_bytes);
     vbuf_varint(&w->rec, m->leaked_bytes);
     vbuf_varint(&w->rec, m->temporary_count);
+    vbuf_varint(&w->rec, m->peak_mapped_bytes);
+    vbuf_varint(&w->rec, m->leaked_mapped_bytes);
     return emit(w, CAPF_MEM_STACK);
 }
 
-int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
+static int u_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
 {
     if (!w || w->failed)
         return -1;
@@ -493,14 +509,101 @@ int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
     vbuf_varint(&w->rec, CAP_MEM_HIST);
     for (int i = 0; i < CAP_MEM_HIST; i++)
         vbuf_varint(&w->rec, t->size_hist[i]);
+    vbuf_varint(&w->rec, t->peak_mapped_bytes);
+    vbuf_varint(&w->rec, t->peak_mapped_resident_bytes);
+    vbuf_varint(&w->rec, t->leaked_mapped_bytes);
     return emit(w, CAPF_MEM_TOTALS);
 }
 
-int capw_flush(struct capture_writer *w)
+static int u_flush(struct capture_writer *w)
 {
     if (!w)
         return -1;
     return flush_block(w, ZSTD_e_flush);
+}
+
+/* ---- the public calls: each one step under the lock ---- */
+
+#define LOCKED(type, none, call)            \
+    do {                                    \
+        if (!w)                             \
+            return none;                    \
+        pthread_mutex_lock(&w->lock);       \
+        type r_ = call;                     \
+        pthread_mutex_unlock(&w->lock);     \
+        return r_;                          \
+    } while (0)
+
+uint32_t capw_string(struct capture_writer *w, const char *s)
+{
+    LOCKED(uint32_t, 0, u_string(w, s));
+}
+
+uint32_t capw_frame(struct capture_writer *w, const char *function, const char *file,
+                    int32_t line, int32_t first_line, enum cap_frame_kind kind)
+{
+    LOCKED(uint32_t, 0, u_frame(w, function, file, line, first_line, kind));
+}
+
+uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame)
+{
+    LOCKED(uint32_t, 0, u_stack(w, parent, frame));
+}
+
+int capw_process(struct capture_writer *w, const struct cap_process *p)
+{
+    LOCKED(int, -1, u_process(w, p));
+}
+
+int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
+                      uint64_t end_ns)
+{
+    LOCKED(int, -1, u_process_exit(w, pid, exit_code, end_ns));
+}
+
+int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name)
+{
+    LOCKED(int, -1, u_thread(w, pid, tid, name));
+}
+
+int capw_sample(struct capture_writer *w, const struct cap_sample *s)
+{
+    LOCKED(int, -1, u_sample(w, s));
+}
+
+int capw_timeline(struct capture_writer *w, const struct cap_timeline_point *p)
+{
+    LOCKED(int, -1, u_timeline(w, p));
+}
+
+int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
+{
+    LOCKED(int, -1, u_mem_allocs(w, t_ns, m));
+}
+
+int capw_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p)
+{
+    LOCKED(int, -1, u_mem_peak(w, p));
+}
+
+int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m)
+{
+    LOCKED(int, -1, u_mem_peak_stack(w, m));
+}
+
+int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
+{
+    LOCKED(int, -1, u_mem_stack(w, m));
+}
+
+int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
+{
+    LOCKED(int, -1, u_mem_totals(w, t));
+}
+
+int capw_flush(struct capture_writer *w)
+{
+    LOCKED(int, -1, u_flush(w));
 }
 
 int capw_close(struct capture_writer *w, uint64_t duration_ns)
@@ -524,6 +627,7 @@ int capw_close(struct capture_writer *w, uint64_t duration_ns)
     free(w->raw.p);
     free(w->rec.p);
     free(w->out.p);
+    pthread_mutex_destroy(&w->lock);
     if (rc < 0)
         errno = w->err;
     free(w);
@@ -532,5 +636,10 @@ int capw_close(struct capture_writer *w, uint64_t duration_ns)
 
 uint64_t capw_bytes(const struct capture_writer *w)
 {
-    return w ? w->bytes : 0;
+    if (!w)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&w->lock);
+    uint64_t n = w->bytes;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->lock);
+    return n;
 }

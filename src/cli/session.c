@@ -1,12 +1,18 @@
 /*
  * session.c -- the sampling loop: tick, write, sleep, until the end.
+ *
+ * This thread only samples: stacks, the RSS/heap timeline, flushes, on
+ * absolute deadlines.  The agents' events are decoded on the memory thread
+ * (memory/pump.h), so however fast the program allocates, ticks come on
+ * time and each interval goes to the stack that ran in it; the heap figure
+ * of the timeline is the memory thread's latest.
  */
 #include "cli/session.h"
 #include "cli/child.h"
 #include "cli/cli.h"
 #include "capture/capture.h"
-#include "memory/channel.h"
-#include "memory/memtrack.h"
+#include "memory/pump.h"
+#include "proc/resident.h"
 #include "sampler/sampler.h"
 
 #include <errno.h>
@@ -51,9 +57,23 @@ static uint64_t jittered(uint64_t *state, uint64_t interval)
     return interval * 3 / 4 + x % (interval / 2 + 1);
 }
 
-static void feed(void *ctx, const uint8_t *chunk, size_t len)
+struct rss_peak {
+    uint64_t bytes, t_ns;
+};
+
+/* A timeline point: the processes' RSS now, the heap as decoded so far. */
+static void timeline_point(struct capture_writer *w, struct sampler *s, struct mempump *mem,
+                           uint64_t t_ns, struct rss_peak *peak)
 {
-    memtrack_feed(ctx, chunk, len);
+    pid_t pids[64];
+    size_t n = sampler_pids(s, pids, 64);
+    struct cap_timeline_point p = { .t_ns = t_ns };
+    for (size_t i = 0; i < n; i++)
+        p.rss_bytes += proc_rss(pids[i]);
+    mempump_now(mem, &p);
+    if (p.rss_bytes > peak->bytes)
+        *peak = (struct rss_peak){ p.rss_bytes, t_ns };
+    capw_timeline(w, &p);
 }
 
 int session_record(pid_t pid, int child, const struct session_opts *o,
@@ -74,7 +94,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sigaction(SIGINT, &sa, NULL);       /* no SA_RESTART: wake the sleep */
         sigaction(SIGTERM, &sa, NULL);
     }
-    struct sampler_opts so = { o->follow_children, o->argv };
+    struct sampler_opts so = { o->follow_children, o->argv, o->interval_ns };
     uint64_t start = now_ns(), next = start, last_flush = start, rng = start | 1;
     struct sampler *s = sampler_new(w, &so, start);
     if (!s) {
@@ -83,7 +103,14 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         return -1;
     }
     sampler_add(s, pid, 0);
-    struct memtrack *mem = o->memory ? memtrack_new(w, start) : NULL;
+    struct mempump *mem = NULL;
+    if (o->memory && !(mem = mempump_start(o->memory, w, start, o->interval_ns))) {
+        sampler_free(s);
+        capw_close(w, 0);
+        cli_error("out of memory");
+        return -1;
+    }
+    struct rss_peak rss = { 0, 0 };
 
     for (;;) {
         uint64_t now = now_ns();
@@ -102,11 +129,8 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         if (stop_requested || (o->duration_s > 0 && (double)(now - start) / 1e9 >= o->duration_s))
             break;
         sampler_tick(s, now);
-        if (mem) {
-            pid_t pids[64];
-            size_t n = sampler_pids(s, pids, 64);
-            memtrack_tick(mem, now, pids, n);
-        }
+        if (mem)
+            timeline_point(w, s, mem, now_ns() - start, &rss);
         if (now - last_flush >= FLUSH_EVERY_NS) {
             capw_flush(w);
             last_flush = now;
@@ -115,18 +139,11 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         now = now_ns();
         if (next < now)
             next = now;                 /* fell behind: no bursts */
-        if (mem)
-            channel_wait(o->memory, next, feed, mem);
-        else
-            sleep_until(next);
+        sleep_until(next);
     }
     uint64_t end = now_ns();
-    if (mem) {
-        channel_drain(o->memory, feed, mem);    /* what the agents flushed at exit */
-        memtrack_finish(mem, end);
-        res->memory_events = memtrack_events(mem);
-        memtrack_free(mem);
-    }
+    if (mem)
+        res->memory_events = mempump_finish(mem, end, rss.bytes, rss.t_ns);
     res->samples = sampler_samples(s);
     res->seconds = (double)(end - start) / 1e9;
     snprintf(res->error, sizeof res->error, "%s", sampler_last_error(s));

@@ -7,8 +7,9 @@
  * program), or `duration_s` passes; it flushes the capture every 200 ms, so
  * a killed stetho leaves a readable file.  If `child` is set, pid is our
  * child: its exit status is reaped into *exit_status (shell style).
- * With `memory`, the agents' events are read between ticks and turned into
- * memory metrics in the same capture (memory/memtrack.h).
+ * With `memory`, the agents' events are decoded on a thread of their own
+ * into memory metrics in the same capture (memory/pump.h), and a timeline
+ * point (RSS, heap) is written at every tick.
  * Returns 0, or -1 with a one-line message printed (capture not writable).
  */
 #ifndef STETHO_CLI_SESSION_H

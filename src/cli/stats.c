@@ -249,6 +249,11 @@ static void text_memory(FILE *out, const struct stats *st)
     fprintf(out, " in %s allocations\n", prof_fmt_count(n, sizeof n, t->alloc_count));
     fprintf(out, "  Peak heap:             %s at %.3f s\n",
             prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+    if (t->peak_mapped_bytes) {         /* the heap counts only their resident part */
+        fprintf(out, "  Mapped at the peak:    %s", prof_fmt_bytes(b, sizeof b, t->peak_mapped_bytes));
+        fprintf(out, ", %s of it resident (in the heap)\n",
+                prof_fmt_bytes(b, sizeof b, t->peak_mapped_resident_bytes));
+    }
     fprintf(out, "  Peak RSS:              %s at %.3f s\n",
             prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes), secs(t->peak_rss_t_ns));
     fprintf(out, "  Leaked:                %s\n", prof_fmt_bytes(b, sizeof b, t->leaked_bytes));
@@ -347,6 +352,10 @@ static void json_memory(FILE *out, const struct stats *st)
     fprintf(out, ", \"peak_rss_bytes\": %llu, \"peak_rss_time_s\": ",
             (unsigned long long)t->peak_rss_bytes);
     json_secs(out, t->peak_rss_t_ns);
+    fprintf(out, ", \"peak_mapped_bytes\": %llu, \"peak_mapped_resident_bytes\": %llu, "
+            "\"leaked_mapped_bytes\": %llu", (unsigned long long)t->peak_mapped_bytes,
+            (unsigned long long)t->peak_mapped_resident_bytes,
+            (unsigned long long)t->leaked_mapped_bytes);
     fprintf(out, ",\n  \"leaked_bytes\": %llu, \"temporary_count\": %llu, \"complete\": %s,\n",
             (unsigned long long)t->leaked_bytes, (unsigned long long)t->temporary_count,
             st->c->has_mem_totals ? "true" : "false");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define BUF_SIZE (1u << 20)
+#define WAIT_READ_MAX (128u << 10)   /* about 10k events: a few ms to decode */
 
 struct channel {
     int rfd, wfd;
@@ -80,15 +81,23 @@ static void cut(struct channel *ch, channel_fn fn, void *ctx)
     ch->have -= off;
 }
 
-void channel_drain(struct channel *ch, channel_fn fn, void *ctx)
+/* One read of at most `max` bytes, its whole chunks handed over; the read's
+ * result (0 or less: nothing there). */
+static ssize_t read_once(struct channel *ch, size_t max, channel_fn fn, void *ctx)
 {
-    for (;;) {
-        ssize_t n = read(ch->rfd, ch->buf + ch->have, BUF_SIZE - ch->have);
-        if (n <= 0)
-            break;
+    size_t room = BUF_SIZE - ch->have;
+    ssize_t n = read(ch->rfd, ch->buf + ch->have, room < max ? room : max);
+    if (n > 0) {
         ch->have += (size_t)n;
         cut(ch, fn, ctx);
     }
+    return n;
+}
+
+void channel_drain(struct channel *ch, channel_fn fn, void *ctx)
+{
+    while (read_once(ch, BUF_SIZE, fn, ctx) > 0)
+        ;
 }
 
 static uint64_t now_ns(void)
@@ -109,8 +118,10 @@ void channel_wait(struct channel *ch, uint64_t deadline, channel_fn fn, void *ct
         int r = poll(&p, 1, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms));
         if (r < 0)
             return;                     /* a signal: let the caller look */
+        /* one bounded read per look at the clock: a writer that never
+         * lets the pipe run dry must not keep us past the deadline */
         if (r > 0)
-            channel_drain(ch, fn, ctx);
+            read_once(ch, WAIT_READ_MAX, fn, ctx);
     }
 }
 

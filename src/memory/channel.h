@@ -6,8 +6,10 @@
  * buffer; it also holds a write end itself so the FIFO never reads as
  * closed while no agent has it open.  channel_wait() sleeps until the
  * deadline (CLOCK_MONOTONIC ns) or until a signal, handing every whole
- * chunk that arrives meanwhile to the callback; channel_drain() hands what
- * is buffered now.  channel_close() removes the FIFO and its directory.
+ * chunk that arrives meanwhile to the callback; it returns soon after the
+ * deadline even while data keeps coming (reads are bounded, the clock is
+ * checked between them).  channel_drain() hands what is buffered now,
+ * until the pipe is empty.  channel_close() removes the FIFO and its directory.
  */
 #ifndef STETHO_MEMORY_CHANNEL_H
 #define STETHO_MEMORY_CHANNEL_H

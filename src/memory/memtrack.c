@@ -7,25 +7,43 @@
  * state then is the state at the peak).  The snapshot only updates the
  * stacks whose live bytes changed since the previous one (a dirty list), so
  * its cost follows the activity, not the number of stacks.
+ *
+ * Anonymous mappings (allocator MMAP) are counted by what is resident: a
+ * library may reserve address space it never touches (OpenBLAS maps 32 MiB
+ * per thread at import), and that is no memory held.  Each live mapping is
+ * kept in a side table with the bytes it counts for now; memtrack_tick()
+ * reads the resident pages of the ranges (/proc/PID/pagemap, a bounded
+ * number of pages per tick, round robin) and moves the heap, the stacks and
+ * so the peak by the difference, as an allocation or a free would.  A new
+ * mapping counts 0 until measured (its pages are not touched yet).  The
+ * agent's hot path is untouched: this is all on stetho's side.
  */
 #include "memory/memtrack.h"
 #include "agent/protocol.h"
+#include "proc/resident.h"
+#include "util/array.h"
+#include "util/kmap.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define MAX_NAMESPACES 65536
+#define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
+                                           256 MiB of mappings (4 KiB pages) */
 
 /* Metrics of one (pid, tid, stack): memory is per thread, like time. */
 struct stack_metrics {
     int32_t pid, tid;
     uint32_t stack;
     uint64_t alloc_bytes, alloc_count, live, peak, leaked, temporary;
+    uint64_t live_mapped, peak_mapped, leaked_mapped;  /* mappings' whole sizes */
     uint64_t tick_bytes, tick_count;    /* allocated since the last tick */
-    uint64_t peak_written;              /* peak value last written */
+    uint64_t peak_written, peak_mapped_written;        /* values last written */
     uint8_t dirty, tick_dirty, peak_dirty;
 };
 
@@ -49,6 +67,16 @@ struct orphan {
 };
 
 #define ORPHANS 4096                    /* a direct-mapped table */
+
+/* A live anonymous mapping, beside its block: what it counts for now. */
+struct mapping {
+    int32_t pid;
+    uint32_t stack;                     /* index into memtrack.stacks */
+    uint64_t addr, len;                 /* the range, as mapped */
+    uint64_t weight;                    /* the block's size (estimated bytes) */
+    uint64_t counted;                   /* its resident part, in weight's scale */
+    int measured;                       /* counted comes from its pages */
+};
 
 /* One thread's id spaces (frames and stacks are per thread, protocol.h). */
 struct ns {
@@ -84,6 +112,13 @@ struct memtrack {
     size_t ndirty, capdirty, ntick, captick;
 
     struct orphan orphans[ORPHANS];
+    struct mapping *maps;               /* live mappings, unordered */
+    size_t nmaps, capmaps, map_cursor;
+    struct kmap map_index;              /* (pid, addr) -> maps[i - 1]; 0: gone */
+    uint64_t mapped, mapped_res;        /* sums of weight and counted */
+    uint64_t peak_mapped, peak_mapped_res;
+    /* heap, mapped and mapped_res for another thread's timeline */
+    _Atomic uint64_t pub_heap, pub_mapped, pub_mapped_res;
     uint64_t heap, peak_heap, peak_t;
     int peak_pending, peak_changed;
     struct cap_mem_totals totals;
@@ -122,6 +157,8 @@ void memtrack_free(struct memtrack *m)
     free(m->index);
     free(m->dirty);
     free(m->tick_dirty);
+    free(m->maps);
+    kmap_free(&m->map_index);
     free(m);
 }
 
@@ -299,8 +336,9 @@ static void snapshot_peak(struct memtrack *m)
     for (size_t i = 0; i < m->ndirty; i++) {
         struct stack_metrics *s = &m->stacks[m->dirty[i]];
         s->dirty = 0;
-        if (s->peak != s->live) {
+        if (s->peak != s->live || s->peak_mapped != s->live_mapped) {
             s->peak = s->live;
+            s->peak_mapped = s->live_mapped;
             s->peak_dirty = 1;
             tick_touch(m, m->dirty[i], s);
         }
@@ -421,17 +459,83 @@ static uint64_t weight(uint64_t size, uint64_t mean)
     return p > 0 ? (uint64_t)((double)size / p + 0.5) : mean;
 }
 
+static void new_peak(struct memtrack *m, uint64_t now)
+{
+    m->peak_heap = m->heap;
+    m->peak_t = now;
+    m->peak_mapped = m->mapped;
+    m->peak_mapped_res = m->mapped_res;
+    m->peak_pending = 1;
+}
+
 /* Before the heap goes down: if it stands at a new high, that was a peak,
  * and the state now is the state then. */
 static void before_decrease(struct memtrack *m, uint64_t now)
 {
-    if (m->heap > m->peak_heap) {
-        m->peak_heap = m->heap;
-        m->peak_t = now;
-        m->peak_pending = 1;
-    }
+    if (m->heap > m->peak_heap)
+        new_peak(m, now);
     if (m->peak_pending)
         snapshot_peak(m);
+}
+
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* ---- mappings ---- */
+
+static struct mapping *mapping_of(struct memtrack *m, const struct block *b)
+{
+    if (b->allocator != AGENT_ALLOC_MMAP)
+        return NULL;
+    uint32_t i = kmap_get(&m->map_index, (uint64_t)(uint32_t)b->pid, b->addr, 0);
+    return i ? &m->maps[i - 1] : NULL;
+}
+
+/* 0, or -1 (out of memory: the block then counts whole, as any other). */
+static int mapping_add(struct memtrack *m, const struct block *b, uint64_t len)
+{
+    int isnew;
+    if (ARRAY_RESERVE(m->maps, m->nmaps, m->capmaps) < 0)
+        return -1;
+    uint32_t *slot = kmap_put(&m->map_index, (uint64_t)(uint32_t)b->pid, b->addr,
+                              (uint32_t)m->nmaps + 1, &isnew);
+    if (!slot)
+        return -1;
+    *slot = (uint32_t)m->nmaps + 1;     /* a key of a gone mapping is reused */
+    m->maps[m->nmaps++] = (struct mapping){ b->pid, b->stack, b->addr, len, b->size, 0, 0 };
+    return 0;
+}
+
+/* The index entry of a mapping (its key is there: no insertion, but the
+ * map may grow, so NULL when out of memory). */
+static uint32_t *index_slot(struct memtrack *m, const struct mapping *mp)
+{
+    int isnew;
+    return kmap_put(&m->map_index, (uint64_t)(uint32_t)mp->pid, mp->addr, 0, &isnew);
+}
+
+static void mapping_remove(struct memtrack *m, struct mapping *mp)
+{
+    size_t i = (size_t)(mp - m->maps), last = m->nmaps - 1;
+    uint32_t *slot = index_slot(m, mp);
+    if (slot)
+        *slot = 0;
+    if (i != last) {
+        m->maps[i] = m->maps[last];
+        if ((slot = index_slot(m, &m->maps[i])))
+            *slot = (uint32_t)i + 1;
+    }
+    m->nmaps--;
+}
+
+/* What a live block counts for in the heap: a mapping its resident part. */
+static uint64_t counted(struct memtrack *m, const struct block *b, uint64_t *mapped)
+{
+    const struct mapping *mp = mapping_of(m, b);
+    *mapped = mp ? mp->weight : 0;
+    return mp ? mp->counted : b->size;
 }
 
 /* Take a live block out of the heap (freed, or its process is gone). */
@@ -439,10 +543,102 @@ static void release(struct memtrack *m, struct block *b, uint64_t now)
 {
     before_decrease(m, now);
     struct stack_metrics *s = &m->stacks[b->stack];
-    s->live -= b->size < s->live ? b->size : s->live;
+    struct mapping *mp = mapping_of(m, b);
+    uint64_t c = mp ? mp->counted : b->size;
+    if (mp) {
+        s->live_mapped = sub_sat(s->live_mapped, mp->weight);
+        m->mapped = sub_sat(m->mapped, mp->weight);
+        m->mapped_res = sub_sat(m->mapped_res, c);
+        mapping_remove(m, mp);
+    }
+    s->live = sub_sat(s->live, c);
     mark(m, b->stack, s);
-    m->heap -= b->size < m->heap ? b->size : m->heap;
+    m->heap = sub_sat(m->heap, c);
     bdelete(m, b);
+}
+
+/* A mapping's resident part changed: the heap moves as for an allocation
+ * or a free of the difference. */
+static void recount(struct memtrack *m, struct mapping *mp, uint64_t c, uint64_t now)
+{
+    if (c == mp->counted)
+        return;
+    if (c < mp->counted)
+        before_decrease(m, now);
+    struct stack_metrics *s = &m->stacks[mp->stack];
+    s->live = s->live - mp->counted + c;
+    m->heap = m->heap - mp->counted + c;
+    m->mapped_res = m->mapped_res - mp->counted + c;
+    mp->counted = c;
+    mark(m, mp->stack, s);
+}
+
+/* An open /proc/PID/pagemap, reused while the pid stays the same. */
+struct pagemap {
+    int fd, err;
+    int32_t pid;
+};
+
+static void measure(struct memtrack *m, struct pagemap *pm, struct mapping *mp, uint64_t now)
+{
+    if (pm->fd < 0 || pm->pid != mp->pid) {
+        if (pm->fd >= 0)
+            close(pm->fd);
+        pm->fd = pagemap_open(mp->pid);
+        pm->pid = mp->pid;
+        pm->err = pm->fd < 0 ? errno : 0;
+    }
+    int64_t r = pm->fd >= 0 ? pagemap_resident(pm->fd, mp->addr, mp->len) : -1;
+    if (r < 0) {
+        /* process gone: keep the last figure; not permitted: count it
+         * whole, as before mappings were measured */
+        if (pm->fd < 0 && (pm->err == EACCES || pm->err == EPERM))
+            recount(m, mp, mp->weight, now);
+        return;
+    }
+    uint64_t c = mp->len == mp->weight || !mp->len
+                     ? (uint64_t)r
+                     : (uint64_t)((double)mp->weight * (double)r / (double)mp->len + 0.5);
+    recount(m, mp, c, now);
+    mp->measured = 1;
+}
+
+/* Measure the mappings' resident parts, MEASURE_PAGES at most, round robin;
+ * with pid > 0, those of that process never measured yet instead. */
+static void measure_mappings(struct memtrack *m, int32_t pid, uint64_t now)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), budget = MEASURE_PAGES;
+    struct pagemap pm = { -1, 0, 0 };
+    if (pid > 0) {
+        for (size_t i = 0; i < m->nmaps; i++)
+            if (m->maps[i].pid == pid && !m->maps[i].measured)
+                measure(m, &pm, &m->maps[i], now);
+    } else {
+        for (size_t k = 0; k < m->nmaps && budget > 0; k++) {
+            if (m->map_cursor >= m->nmaps)
+                m->map_cursor = 0;
+            struct mapping *mp = &m->maps[m->map_cursor++];
+            uint64_t pages = (mp->len + page - 1) / page;
+            budget -= pages < budget ? pages : budget;
+            measure(m, &pm, mp, now);
+        }
+    }
+    if (pm.fd >= 0)
+        close(pm.fd);
+}
+
+static void publish(struct memtrack *m)
+{
+    atomic_store_explicit(&m->pub_heap, m->heap, memory_order_relaxed);
+    atomic_store_explicit(&m->pub_mapped, m->mapped, memory_order_relaxed);
+    atomic_store_explicit(&m->pub_mapped_res, m->mapped_res, memory_order_relaxed);
+}
+
+void memtrack_now(struct memtrack *m, struct cap_timeline_point *p)
+{
+    p->heap_bytes = atomic_load_explicit(&m->pub_heap, memory_order_relaxed);
+    p->mapped_bytes = atomic_load_explicit(&m->pub_mapped, memory_order_relaxed);
+    p->mapped_resident_bytes = atomic_load_explicit(&m->pub_mapped_res, memory_order_relaxed);
 }
 
 static struct orphan *orphan_slot(struct memtrack *m, int32_t pid, uint64_t addr)
@@ -469,16 +665,21 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
     /* strictly later: the same thread freeing then reusing an address (as
      * pymalloc does at once) must not cancel the new block */
     int freed_already = o->addr == addr && o->pid == n->pid && o->t_ns > now;
+    int mapped = 0;
     if (freed_already)
         o->addr = 0;                    /* allocated, and freed later: not live */
-    else
-        binsert(m, &b);
+    else if (binsert(m, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP)
+        mapped = mapping_add(m, &b, size) == 0;
     s->alloc_bytes += w;
     s->alloc_count += count;
     s->tick_bytes += w;
     s->tick_count += count;
     tick_touch(m, stack, s);
-    if (!freed_already) {
+    if (mapped) {                       /* counts once its pages are seen */
+        s->live_mapped += w;
+        m->mapped += w;
+        mark(m, stack, s);
+    } else if (!freed_already) {
         s->live += w;
         mark(m, stack, s);
         m->heap += w;
@@ -523,6 +724,16 @@ static void drop_process_blocks(struct memtrack *m, int32_t pid, uint64_t now)
     }
 }
 
+static void leak(struct memtrack *m, const struct block *b)
+{
+    uint64_t mapped, c = counted(m, b, &mapped);
+    struct stack_metrics *s = &m->stacks[b->stack];
+    s->leaked += c;
+    s->leaked_mapped += mapped;
+    m->totals.leaked_bytes += c;
+    m->totals.leaked_mapped_bytes += mapped;
+}
+
 /* The process began to finalize: what it still holds has leaked; then it
  * is gone from the heap (what it frees while shutting down is noise). */
 static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
@@ -531,12 +742,14 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
+    /* its last chunk may have brought mappings no tick measured yet: their
+     * pages may still be there (the others keep their last figure: by now
+     * the program may be unmapping them) */
+    measure_mappings(m, pid, now);
     for (size_t i = 0; i < m->capblocks; i++) {
         const struct block *b = &m->blocks[i];
-        if (b->addr && b->pid == pid) {
-            m->stacks[b->stack].leaked += b->size;
-            m->totals.leaked_bytes += b->size;
-        }
+        if (b->addr && b->pid == pid)
+            leak(m, b);
     }
     drop_process_blocks(m, pid, now);
 }
@@ -649,24 +862,12 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
             c.bad = 1;
         }
     }
+    publish(m);
     if (c.bad) {
         m->dropped++;
         return -1;
     }
     return 0;
-}
-
-static uint64_t rss_of(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long size, resident;
-    if (!f)
-        return 0;
-    int ok = fscanf(f, "%llu %llu", &size, &resident) == 2;
-    fclose(f);
-    return ok ? resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
 static uint64_t rel(const struct memtrack *m, uint64_t now)
@@ -677,18 +878,24 @@ static uint64_t rel(const struct memtrack *m, uint64_t now)
 /* What changed since the last tick: allocations per stack, and the peak. */
 static void write_changes(struct memtrack *m, uint64_t t)
 {
-    if (m->peak_changed)
-        capw_mem_peak(m->w, rel(m, m->peak_t), m->peak_heap);
+    if (m->peak_changed) {
+        struct cap_timeline_point p = { rel(m, m->peak_t), 0, m->peak_heap, m->peak_mapped,
+                                        m->peak_mapped_res };
+        capw_mem_peak(m->w, &p);
+    }
     for (size_t i = 0; i < m->ntick; i++) {
         uint32_t id = m->tick_dirty[i];
         struct stack_metrics *s = &m->stacks[id];
-        struct cap_mem_stack ms = { s->pid, s->tid, s->stack, s->tick_bytes, s->tick_count,
-                                    s->peak, 0, 0 };
+        struct cap_mem_stack ms = { .pid = s->pid, .tid = s->tid, .stack = s->stack,
+                                    .alloc_bytes = s->tick_bytes, .alloc_count = s->tick_count,
+                                    .peak_bytes = s->peak, .peak_mapped_bytes = s->peak_mapped };
         if (s->tick_count)
             capw_mem_allocs(m->w, t, &ms);
-        if (s->peak_dirty && s->peak != s->peak_written) {
+        if (s->peak_dirty &&
+            (s->peak != s->peak_written || s->peak_mapped != s->peak_mapped_written)) {
             capw_mem_peak_stack(m->w, &ms);
             s->peak_written = s->peak;
+            s->peak_mapped_written = s->peak_mapped;
         }
         s->tick_bytes = s->tick_count = 0;
         s->tick_dirty = s->peak_dirty = 0;
@@ -697,28 +904,18 @@ static void write_changes(struct memtrack *m, uint64_t t)
     m->peak_changed = 0;
 }
 
-void memtrack_tick(struct memtrack *m, uint64_t now, const pid_t *pids, size_t npids)
+void memtrack_tick(struct memtrack *m, uint64_t now)
 {
-    uint64_t rss = 0;
-    for (size_t i = 0; i < npids; i++)
-        rss += rss_of(pids[i]);
-    uint64_t t = rel(m, now);
-    if (rss > m->totals.peak_rss_bytes) {
-        m->totals.peak_rss_bytes = rss;
-        m->totals.peak_rss_t_ns = t;
-    }
-    capw_timeline(m->w, t, rss, m->heap);
-    write_changes(m, t);
+    measure_mappings(m, 0, now);
+    publish(m);
+    write_changes(m, rel(m, now));
 }
 
-void memtrack_finish(struct memtrack *m, uint64_t now)
+void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64_t peak_rss_t)
 {
     uint64_t t = rel(m, now);
-    if (m->heap > m->peak_heap) {       /* still at its peak at the end */
-        m->peak_heap = m->heap;
-        m->peak_t = now;
-        m->peak_pending = 1;
-    }
+    if (m->heap > m->peak_heap)         /* still at its peak at the end */
+        new_peak(m, now);
     if (m->peak_pending)
         snapshot_peak(m);
     /* processes that never finalized (killed, os._exit): what they held at
@@ -726,21 +923,24 @@ void memtrack_finish(struct memtrack *m, uint64_t now)
     for (size_t i = 0; i < m->capblocks; i++) {
         const struct block *b = &m->blocks[i];
         struct proc_state *p = b->addr ? proc(m, b->pid) : NULL;
-        if (p && !p->finalized) {
-            m->stacks[b->stack].leaked += b->size;
-            m->totals.leaked_bytes += b->size;
-        }
+        if (p && !p->finalized)
+            leak(m, b);
     }
     write_changes(m, t);
     for (size_t id = 1; id < m->nstacks; id++) {
         const struct stack_metrics *s = &m->stacks[id];
-        if (!s->alloc_count && !s->peak && !s->leaked)
+        if (!s->alloc_count && !s->peak && !s->leaked && !s->peak_mapped && !s->leaked_mapped)
             continue;
         struct cap_mem_stack ms = { s->pid, s->tid, s->stack, s->alloc_bytes, s->alloc_count,
-                                    s->peak, s->leaked, s->temporary };
+                                    s->peak, s->leaked, s->temporary, s->peak_mapped,
+                                    s->leaked_mapped };
         capw_mem_stack(m->w, &ms);
     }
     m->totals.peak_heap_bytes = m->peak_heap;
     m->totals.peak_heap_t_ns = rel(m, m->peak_t);
+    m->totals.peak_mapped_bytes = m->peak_mapped;
+    m->totals.peak_mapped_resident_bytes = m->peak_mapped_res;
+    m->totals.peak_rss_bytes = peak_rss;
+    m->totals.peak_rss_t_ns = peak_rss_t;
     capw_mem_totals(m->w, &m->totals);
 }

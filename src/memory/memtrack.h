@@ -9,14 +9,21 @@
  * allocated bytes and count, live bytes, the bytes it held when the heap
  * (the sum of live tracked blocks) peaked, the bytes still live when its
  * process began to finalize (leaked), and temporary allocations (freed
- * before the same thread allocated anything else).  memtrack_tick() adds a
- * timeline point (RSS of the processes, tracked heap) and writes what
- * changed since the last tick, so a capture cut short still has memory up
- * to its last block; memtrack_finish() writes the final per-stack metrics
- * and totals.  A malformed chunk is counted as dropped and read no further
- * than its first bad record (ids are bounded, so it cannot make us allocate
- * much).  A free may arrive before its allocation (each thread sends its own
- * chunks): it is kept a while, and the allocation, when it comes, cancels.
+ * before the same thread allocated anything else).  Anonymous mappings
+ * count by their resident part (measured at each tick), their whole size
+ * kept beside it ("mapped").  memtrack_tick() measures the mappings and
+ * writes what changed since the last tick, so a capture cut short still
+ * has memory up to its last block; memtrack_finish() writes the final
+ * per-stack metrics and totals.  A malformed chunk is counted as dropped
+ * and read no further than its first bad record (ids are bounded, so it
+ * cannot make us allocate much).  A free may arrive before its allocation
+ * (each thread sends its own chunks): it is kept a while, and the
+ * allocation, when it comes, cancels.
+ *
+ * Threads: a memtrack belongs to one thread (the memory thread), except
+ * memtrack_now(), which any thread may call: it reads the heap and mapping
+ * figures as of the last chunk or tick (each figure atomic, not the three
+ * together).
  */
 #ifndef STETHO_MEMORY_MEMTRACK_H
 #define STETHO_MEMORY_MEMTRACK_H
@@ -34,11 +41,16 @@ void memtrack_free(struct memtrack *m);
 /* One chunk as read from the FIFO; -1 if it was malformed (dropped). */
 int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len);
 
-/* A timeline point at now_ns (CLOCK_MONOTONIC) with the RSS of these pids. */
-void memtrack_tick(struct memtrack *m, uint64_t now_ns, const pid_t *pids, size_t npids);
+/* Measure the mappings and write what changed, at now_ns (CLOCK_MONOTONIC). */
+void memtrack_tick(struct memtrack *m, uint64_t now_ns);
 
-/* Final metrics and totals into the capture. */
-void memtrack_finish(struct memtrack *m, uint64_t now_ns);
+/* The heap, mapped and mapped-resident figures into p (thread-safe). */
+void memtrack_now(struct memtrack *m, struct cap_timeline_point *p);
+
+/* Final metrics and totals into the capture, with the run's peak RSS
+ * (bytes, and when: ns since the start) measured by the caller. */
+void memtrack_finish(struct memtrack *m, uint64_t now_ns, uint64_t peak_rss,
+                     uint64_t peak_rss_t);
 
 /* For the run's summary and tests. */
 uint64_t memtrack_events(const struct memtrack *m);

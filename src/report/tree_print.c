@@ -363,6 +363,10 @@ static void print_memory_header(struct printer *pr)
 
     fprintf(f, "%sMemory:%s   peak heap %s at %.3f s", color(pr, ANSI_BOLD), color(pr, ANSI_RESET),
             prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+    if (t->peak_mapped_bytes) {         /* the heap counts only their resident part */
+        fprintf(f, " (mappings: %s mapped", prof_fmt_bytes(b, sizeof b, t->peak_mapped_bytes));
+        fprintf(f, ", %s resident)", prof_fmt_bytes(b, sizeof b, t->peak_mapped_resident_bytes));
+    }
     fprintf(f, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
             secs(t->peak_rss_t_ns));
     fprintf(f, "\n          allocated %s", prof_fmt_bytes(b, sizeof b, t->alloc_bytes));

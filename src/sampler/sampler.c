@@ -19,6 +19,8 @@
 #define CHILD_SCAN_EVERY 5      /* ticks between looks for new children */
 #define EAGER_ATTEMPTS 200      /* discovery on every tick at first ... */
 #define LAZY_EVERY 25           /* ... then on every 25th */
+#define LATE_FACTOR 3           /* ticks are jittered to 1.25 intervals at most, */
+#define LATE_SLACK_NS 50000000u /* and a loaded machine delays a wake-up a little */
 
 struct thread_slot {
     pid_t tid;
@@ -65,6 +67,7 @@ struct sampler {
     uint64_t ticks, samples;
     char last_error[512];
     uint32_t synthetic_gc;      /* frame ids, made on first use */
+    uint32_t unsampled;         /* stack id of "[unsampled]", likewise */
     char cmdline[65536];        /* scratch for /proc/PID/cmdline */
 };
 
@@ -284,6 +287,45 @@ static uint32_t intern_stack(struct sampler *s, struct process *p, const struct 
     return stack;
 }
 
+/* An interval far longer than asked for, with another stack at each end:
+ * nobody saw what ran in most of it.  The stack seen now stands for the
+ * last nominal interval; the time before goes to "[unsampled]", written as
+ * a sample of its own that ends where the kept part begins, each component
+ * split in proportion (so both samples keep wall = user + sys + waits
+ * exactly).  The same stack at both ends keeps the whole interval, as any
+ * sample does. */
+static void split_late(struct sampler *s, struct cap_sample *cs, uint32_t prev_stack)
+{
+    uint64_t keep = s->opts.interval_ns, wall = cs->wall_ns;
+    uint64_t late = LATE_FACTOR * keep > keep + LATE_SLACK_NS ? LATE_FACTOR * keep
+                                                               : keep + LATE_SLACK_NS;
+    if (!keep || wall <= late || cs->stack == prev_stack)
+        return;
+    if (!s->unsampled) {
+        uint32_t f = capw_frame(s->w, "[unsampled]", "", 0, 0, CAP_FRAME_SYNTHETIC);
+        s->unsampled = f ? capw_stack(s->w, 0, f) : 0;
+        if (!s->unsampled)
+            return;
+    }
+    struct cap_sample early = *cs;
+    uint64_t *parts[2 + CAP_WAIT_KINDS] = { &cs->user_ns, &cs->sys_ns };
+    uint64_t *eparts[2 + CAP_WAIT_KINDS] = { &early.user_ns, &early.sys_ns };
+    for (int i = 0; i < CAP_WAIT_KINDS; i++) {
+        parts[2 + i] = &cs->wait_ns[i];
+        eparts[2 + i] = &early.wait_ns[i];
+    }
+    early.wall_ns = 0;
+    for (int i = 0; i < 2 + CAP_WAIT_KINDS; i++) {
+        *eparts[i] = (uint64_t)((unsigned __int128)*parts[i] * (wall - keep) / wall);
+        *parts[i] -= *eparts[i];
+        early.wall_ns += *eparts[i];
+    }
+    early.stack = s->unsampled;
+    early.t_ns = cs->t_ns - (wall - early.wall_ns);
+    cs->wall_ns = wall - early.wall_ns;
+    capw_sample(s->w, &early);
+}
+
 static void sample_process(struct sampler *s, struct process *p, uint64_t now)
 {
     if (!p->open && !try_open(s, p, now))
@@ -326,6 +368,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         memcpy(cs.wait_ns, sp.wait, sizeof cs.wait_ns);
         /* a stack that kept changing while read may mix moments: the
          * thread's previous one is the better guess for this interval */
+        uint32_t prev_stack = slot->last_stack;
         if (th->torn && slot->last_stack && slot->last_tick + 1 == s->ticks) {
             cs.stack = slot->last_stack;
         } else {
@@ -333,6 +376,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             slot->last_stack = cs.stack;
         }
         slot->last_tick = s->ticks;
+        split_late(s, &cs, prev_stack);
         capw_sample(s->w, &cs);
         s->samples++;
     }

@@ -5,7 +5,13 @@
  * `follow_children` every descendant it finds).  Each sampler_tick() reads
  * every Python thread's stack and the kernel's time accounting for it, and
  * writes one sample per thread to the capture, weighted by the real time
- * since that thread's previous sample.  Processes whose interpreter is not
+ * since that thread's previous sample.  An interval much longer than the
+ * one asked for (over 3 times, and over it + 50 ms: the sampler was held
+ * up, or the thread could not be read for a while) that ends in another
+ * stack than it began is not all given to the stack seen at its end: that
+ * stack gets one nominal interval, the time before it goes to a
+ * "[unsampled]" root frame of the thread, split by the same proportions of
+ * CPU and waiting.  Processes whose interpreter is not
  * up yet (or that exec'd) are rediscovered on later ticks; a process that
  * is not Python is watched (for its children) but not sampled.  The target
  * is never stopped or modified.
@@ -20,6 +26,8 @@
 struct sampler_opts {
     int follow_children;
     char *const *argv;          /* the program's argv, if /proc no longer has it */
+    uint64_t interval_ns;       /* the sampling interval asked for; 0: no limit
+                                   on the interval a sample stands for */
 };
 
 struct sampler;

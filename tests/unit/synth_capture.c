@@ -168,11 +168,14 @@ int main(int argc, char **argv)
         int phase = (int)(tick * NPHASES / ticks);
         if (memory && tick % 10 == 0) {
             heap = heap + (rnd() % (4 << 20)) - (2 << 20) + (phase == 6 ? (1 << 20) : 0);
-            capw_timeline(w, tick * INTERVAL_NS, heap + (120 << 20), heap);
+            struct cap_timeline_point tp = { .t_ns = tick * INTERVAL_NS,
+                                             .rss_bytes = heap + (120 << 20), .heap_bytes = heap };
+            capw_timeline(w, &tp);
             if (heap > peak) {
                 peak = heap;
                 peak_t = tick * INTERVAL_NS;
-                capw_mem_peak(w, peak_t, peak);
+                struct cap_timeline_point pk = { .t_ns = peak_t, .heap_bytes = peak };
+                capw_mem_peak(w, &pk);
             }
         }
         for (int t = 0; memory && tick % 20 == 0 && t < nthreads; t++)

@@ -563,6 +563,85 @@ static int try_second_block(const struct vbuf *second, const char *what)
     return result;
 }
 
+/* Memory records as written before the mapping figures were appended
+ * (TIMELINE, MEM_PEAK, MEM_PEAK_STACK, MEM_STACK, MEM_TOTALS ending
+ * earlier) still read, the figures as 0; and the figures round-trip. */
+static void test_mapping_figures(void)
+{
+    struct vbuf file = { 0 }, raw = { 0 }, p = { 0 };
+    struct capture c;
+    char err[256];
+
+    vbuf_put(&file, CAPF_MAGIC "\x01\0\0\0\0\0\0\0", 16);
+    vbuf_varint(&p, 10000000), vbuf_varint(&p, 1);
+    rec(&raw, CAPF_META, &p);
+    p.len = 0;
+    vbuf_varint(&p, 5), vbuf_varint(&p, 4096), vbuf_varint(&p, 100);
+    rec(&raw, CAPF_TIMELINE, &p);
+    p.len = 0;
+    vbuf_varint(&p, 6), vbuf_varint(&p, 300);
+    rec(&raw, CAPF_MEM_PEAK, &p);
+    p.len = 0;
+    vbuf_svarint(&p, 7), vbuf_svarint(&p, 8), vbuf_varint(&p, 0), vbuf_varint(&p, 250);
+    rec(&raw, CAPF_MEM_PEAK_STACK, &p);
+    p.len = 0;
+    vbuf_svarint(&p, 7), vbuf_svarint(&p, 8), vbuf_varint(&p, 0);
+    for (int i = 0; i < 5; i++)
+        vbuf_varint(&p, 10 + (uint64_t)i);
+    rec(&raw, CAPF_MEM_STACK, &p);
+    p.len = 0;
+    for (int i = 0; i < 9; i++)
+        vbuf_varint(&p, 20 + (uint64_t)i);
+    vbuf_varint(&p, 0), vbuf_varint(&p, 0);     /* no allocators, no size classes */
+    rec(&raw, CAPF_MEM_TOTALS, &p);
+    p.len = 0;
+    vbuf_varint(&p, 9);
+    rec(&raw, CAPF_END, &p);
+    add_block(&file, &raw);
+    CHECK_EQ_INT(capture_load_mem(file.p, file.len, &c, err, sizeof err), 0);
+    CHECK(!c.truncated && c.has_memory && c.ntimeline == 1 && c.nmem == 1);
+    if (c.ntimeline == 1 && c.nmem == 1) {
+        CHECK_EQ_INT(c.timeline[0].heap_bytes, 100);
+        CHECK_EQ_INT(c.timeline[0].mapped_bytes, 0);
+        CHECK_EQ_INT(c.timeline[0].mapped_resident_bytes, 0);
+        CHECK_EQ_INT(c.mem[0].peak_bytes, 12);
+        CHECK_EQ_INT(c.mem[0].peak_mapped_bytes, 0);
+        CHECK_EQ_INT(c.mem[0].leaked_mapped_bytes, 0);
+        CHECK_EQ_INT(c.mem_totals.peak_heap_bytes, 20);
+        CHECK_EQ_INT(c.mem_totals.sample_mean, 28);
+        CHECK_EQ_INT(c.mem_totals.peak_mapped_bytes, 0);
+        CHECK_EQ_INT(c.mem_totals.leaked_mapped_bytes, 0);
+    }
+    capture_free(&c);
+
+    const char *path = tmp_path("mapped.stetho");
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct cap_timeline_point tp = { 5, 4096, 100, 64 << 20, 1 << 20 }, pk = { 6, 0, 300, 32, 16 };
+    struct cap_mem_stack ms = { 7, 8, 0, 10, 11, 12, 13, 14, 15, 16 };
+    struct cap_mem_totals tot = { .peak_heap_bytes = 300, .peak_mapped_bytes = 32,
+                                  .peak_mapped_resident_bytes = 16, .leaked_mapped_bytes = 17 };
+    capw_timeline(w, &tp);
+    capw_mem_peak(w, &pk);
+    capw_mem_stack(w, &ms);
+    capw_mem_totals(w, &tot);
+    CHECK_EQ_INT(capw_close(w, 9), 0);
+    CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
+    CHECK(c.ntimeline == 1 && c.nmem == 1);
+    if (c.ntimeline == 1 && c.nmem == 1) {
+        CHECK_EQ_INT(c.timeline[0].mapped_bytes, 64 << 20);
+        CHECK_EQ_INT(c.timeline[0].mapped_resident_bytes, 1 << 20);
+        CHECK_EQ_INT(c.mem[0].peak_mapped_bytes, 15);
+        CHECK_EQ_INT(c.mem[0].leaked_mapped_bytes, 16);
+        CHECK_EQ_INT(c.mem_totals.peak_mapped_bytes, 32);
+        CHECK_EQ_INT(c.mem_totals.peak_mapped_resident_bytes, 16);
+        CHECK_EQ_INT(c.mem_totals.leaked_mapped_bytes, 17);
+    }
+    capture_free(&c);
+    free(file.p);
+    free(raw.p);
+    free(p.p);
+}
+
 static void test_crafted(void)
 {
     struct vbuf b = { 0 }, p = { 0 }, end = { 0 };
@@ -800,6 +879,7 @@ int main(void)
     test_cuts();
     test_foreign();
     test_crafted();
+    test_mapping_figures();
     test_size();
 
     char cmd[300];

@@ -266,7 +266,7 @@ static void test_memory(void)
     };
     struct cap_mem_stack ms = { .pid = 7, .tid = 8, .stack = 3, .alloc_bytes = 1500,
                                 .alloc_count = 15, .peak_bytes = 800, .leaked_bytes = 300 };
-    struct cap_timeline_point tl[2] = { { 5 * MS, 4096, 100 }, { 65 * MS, 8192, 900 } };
+    struct cap_timeline_point tl[2] = { { 5 * MS, 4096, 100, 0, 0 }, { 65 * MS, 8192, 900, 0, 0 } };
     f.c.has_memory = 1;
     f.c.mem_allocs = iv;
     f.c.nmem_allocs = 2;

@@ -72,7 +72,7 @@ static void fx_mem(struct fixture *f, int32_t tid, uint32_t stack, uint64_t byte
                    uint64_t peak, uint64_t leaked, uint64_t temp)
 {
     f->mem[f->c.nmem++] = (struct cap_mem_stack){ 100, tid, stack, bytes, count, peak, leaked,
-                                                  temp };
+                                                  temp, 0, 0 };
 }
 
 static void fx_alloc(struct fixture *f, uint64_t t_ms, int32_t tid, uint32_t stack, uint64_t bytes,
@@ -147,8 +147,8 @@ static void mem_capture(struct fixture *f)
     fx_alloc(f, 250, 1, f->s_fib2, 4000, 40);
     fx_alloc(f, 300, 1, f->s_main, 50, 1);
     fx_alloc(f, 350, 2, f->s_native, 300, 3);
-    f->timeline[f->c.ntimeline++] = (struct cap_timeline_point){ 100 * MS, 8 << 20, 1000 };
-    f->timeline[f->c.ntimeline++] = (struct cap_timeline_point){ 400 * MS, 10 << 20, 2500 };
+    f->timeline[f->c.ntimeline++] = (struct cap_timeline_point){ 100 * MS, 8 << 20, 1000, 0, 0 };
+    f->timeline[f->c.ntimeline++] = (struct cap_timeline_point){ 400 * MS, 10 << 20, 2500, 0, 0 };
 
     struct cap_mem_totals *t = &f->c.mem_totals;
     f->c.has_mem_totals = 1;
@@ -674,10 +674,10 @@ static void test_round_trip(void)
         capw_sample(w, &s);
     }
     for (size_t i = 0; i < f.c.ntimeline; i++)
-        capw_timeline(w, f.timeline[i].t_ns, f.timeline[i].rss_bytes, f.timeline[i].heap_bytes);
+        capw_timeline(w, &f.timeline[i]);
     for (size_t i = 0; i < f.c.nmem_allocs; i++) {
         const struct cap_mem_interval *a = &f.allocs[i];
-        struct cap_mem_stack m = { a->pid, a->tid, smap[a->stack], a->bytes, a->count, 0, 0, 0 };
+        struct cap_mem_stack m = { a->pid, a->tid, smap[a->stack], a->bytes, a->count, 0, 0, 0, 0, 0 };
         capw_mem_allocs(w, a->t_ns, &m);
     }
     for (size_t i = 0; i < f.c.nmem; i++) {

@@ -1,0 +1,92 @@
+/*
+ * pump.c -- the memory thread's loop: wait on the FIFO, decode, tick.
+ */
+#include "memory/pump.h"
+#include "memory/channel.h"
+#include "memory/memtrack.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct mempump {
+    struct channel *ch;
+    struct memtrack *m;
+    uint64_t interval_ns;
+    atomic_int stop;
+    pthread_t thread;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void feed(void *ctx, const uint8_t *chunk, size_t len)
+{
+    memtrack_feed(ctx, chunk, len);
+}
+
+static void *run(void *arg)
+{
+    struct mempump *p = arg;
+    uint64_t next = now_ns();
+    while (!atomic_load(&p->stop)) {
+        next += p->interval_ns;
+        channel_wait(p->ch, next, feed, p->m);
+        uint64_t now = now_ns();
+        memtrack_tick(p->m, now);
+        if (next + p->interval_ns < now)
+            next = now;                 /* fell behind: no bursts */
+    }
+    return NULL;
+}
+
+struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
+                              uint64_t start_ns, uint64_t interval_ns)
+{
+    struct mempump *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->ch = ch;
+    p->interval_ns = interval_ns;
+    p->m = memtrack_new(w, start_ns);
+    if (!p->m) {
+        free(p);
+        return NULL;
+    }
+    /* signals are for the main thread (attach's SIGINT, the child's exit) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&p->thread, NULL, run, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        memtrack_free(p->m);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void mempump_now(struct mempump *p, struct cap_timeline_point *out)
+{
+    memtrack_now(p->m, out);
+}
+
+uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
+                        uint64_t peak_rss_t)
+{
+    atomic_store(&p->stop, 1);
+    pthread_join(p->thread, NULL);
+    channel_drain(p->ch, feed, p->m);  /* what the agents flushed at exit */
+    memtrack_finish(p->m, end_ns, peak_rss, peak_rss_t);
+    uint64_t events = memtrack_events(p->m);
+    memtrack_free(p->m);
+    free(p);
+    return events;
+}

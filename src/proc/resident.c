@@ -1,0 +1,55 @@
+/*
+ * resident.c -- RSS from statm, present pages from pagemap.
+ */
+#include "proc/resident.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define PM_PRESENT (1ull << 63)        /* Documentation/admin-guide/mm/pagemap.rst */
+#define PM_BATCH 4096                  /* entries per read: 32 KiB */
+
+static uint64_t page_size(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (uint64_t)p : 4096;
+}
+
+uint64_t proc_rss(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long long size, resident;
+    if (!f)
+        return 0;
+    int ok = fscanf(f, "%llu %llu", &size, &resident) == 2;
+    fclose(f);
+    return ok ? resident * page_size() : 0;
+}
+
+int pagemap_open(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int64_t pagemap_resident(int fd, uint64_t addr, uint64_t len)
+{
+    uint64_t page = page_size(), first = addr / page, end = (addr + len + page - 1) / page;
+    uint64_t entries[PM_BATCH], present = 0;
+    for (uint64_t p = first; p < end;) {
+        uint64_t n = end - p < PM_BATCH ? end - p : PM_BATCH;
+        ssize_t r = pread(fd, entries, n * sizeof *entries, (off_t)(p * sizeof *entries));
+        if (r <= 0)
+            return -1;
+        size_t got = (size_t)r / sizeof *entries;
+        for (size_t i = 0; i < got; i++)
+            present += (entries[i] & PM_PRESENT) != 0;
+        p += got;
+    }
+    uint64_t bytes = present * page;
+    return (int64_t)(bytes < len ? bytes : len);
+}
