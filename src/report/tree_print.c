@@ -11,8 +11,8 @@
  * (report_memory_headline) is here too, as it speaks the same language.
  */
 #include "report/tree_print.h"
-#include "util/kmap.h"
-#include "report/location.h"
+#include "model/location.h"
+#include "model/places.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -340,18 +340,6 @@ out:
     return rc;
 }
 
-static size_t count_threads(const struct capture *c)
-{
-    struct kmap seen = {0};
-    int isnew;
-    for (size_t i = 0; i < c->nsamples; i++)
-        if (!kmap_put(&seen, (uint32_t)c->samples[i].pid, (uint32_t)c->samples[i].tid, 0, &isnew))
-            break;
-    size_t n = seen.n;
-    kmap_free(&seen);
-    return n;
-}
-
 /* "Memory:   peak heap 12.3 MiB at 0.512 s, peak RSS ...", then allocated
  * and leaked on a line of their own */
 static void print_memory_header(struct printer *pr)
@@ -411,7 +399,7 @@ static void print_header(struct printer *pr)
             color(pr, ANSI_BOLD), color(pr, ANSI_RESET), (unsigned long long)p->total.samples);
     if (c->interval_ns)
         fprintf(f, " every %g ms", (double)c->interval_ns / 1e6);
-    size_t nthreads = count_threads(c);
+    size_t nthreads = capture_sampled_threads(c);
     fprintf(f, " from %zu thread%s", nthreads, nthreads == 1 ? "" : "s");
     if (p->opts.has_range)
         fprintf(f, ", between %.3f s and %.3f s", secs(p->opts.t0_ns), secs(p->opts.t1_ns));
@@ -439,6 +427,7 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
     struct profile_opts po = {
         .merge_threads = o->merge_threads,
         .collapse_libs = !o->show_all,
+        .fold_recursion = o->fold_recursion,
         .has_range = o->has_range,
         .t0_ns = o->t0_ns,
         .t1_ns = o->t1_ns,
@@ -493,20 +482,6 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
     return rc;
 }
 
-/* One stack's share of the heap at its peak, summed over threads. */
-struct held {
-    uint32_t stack;
-    uint64_t bytes;
-};
-
-static int by_bytes(const void *a, const void *b)
-{
-    const struct held *x = a, *y = b;
-    if (x->bytes != y->bytes)
-        return x->bytes < y->bytes ? 1 : -1;
-    return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
 int report_memory_headline(const struct capture *c, int use_color, FILE *out)
 {
     const struct cap_mem_totals *t = &c->mem_totals;
@@ -527,44 +502,31 @@ int report_memory_headline(const struct capture *c, int use_color, FILE *out)
                 prof_fmt_bytes(b, sizeof b, t->sample_mean), reset);
     fputc('\n', out);
 
-    /* the same stack in several threads is one line */
-    struct kmap index = {0};
-    struct held *v = malloc((c->nmem ? c->nmem : 1) * sizeof *v);
-    size_t n = 0;
-    int isnew;
-    if (!v)
+    /* one line per location, whatever threads and stacks held there */
+    struct profile p;
+    struct prof_places pl;
+    if (profile_build(&p, c, NULL) < 0)
         return -1;
-    for (size_t i = 0; i < c->nmem; i++) {
-        if (!c->mem[i].peak_bytes)
-            continue;
-        uint32_t *slot = kmap_put(&index, c->mem[i].stack, 0, (uint32_t)n, &isnew);
-        if (!slot) {
-            kmap_free(&index);
-            free(v);
-            return -1;
-        }
-        if (isnew)
-            v[n++] = (struct held){ c->mem[i].stack, 0 };
-        v[*slot].bytes += c->mem[i].peak_bytes;
+    if (prof_places_build(&pl, &p) < 0) {
+        profile_free(&p);
+        return -1;
     }
-    kmap_free(&index);
-    qsort(v, n, sizeof *v, by_bytes);
-    if (n)
+    prof_places_sort(&pl, PROF_PEAK, PROF_PEAK);
+    if (pl.n && pl.v[0].m.peak_bytes)
         fputs("Held at the peak:\n", out);
-    for (size_t i = 0; i < n && i < 5; i++) {
-        const struct cap_frame *f = capture_stack_site(c, v[i].stack);
-        const char *fn = f && f->function < c->nstrings ? c->strings[f->function] : NULL;
-        const char *file = f && f->file < c->nstrings ? c->strings[f->file] : NULL;
-        fprintf(out, "  %10s  %s", prof_fmt_bytes(b, sizeof b, v[i].bytes),
-                f ? (fn ? fn : "?") : "[no Python frames]");
-        if (file && file[0]) {
-            fprintf(out, "  %s%s", dim, loc_short(file, cwd));
+    for (size_t i = 0; i < pl.n && i < 5 && pl.v[i].m.peak_bytes; i++) {
+        const struct prof_site *f = pl.v[i].line;
+        fprintf(out, "  %10s  %s", prof_fmt_bytes(b, sizeof b, pl.v[i].m.peak_bytes),
+                f ? f->function : PROF_NO_FRAMES);
+        if (f && f->file[0]) {
+            fprintf(out, "  %s%s", dim, loc_short(f->file, cwd));
             if (f->line > 0)
                 fprintf(out, ":%d", (int)f->line);
             fputs(reset, out);
         }
         fputc('\n', out);
     }
-    free(v);
+    prof_places_free(&pl);
+    profile_free(&p);
     return ferror(out) ? -1 : 0;
 }

@@ -20,19 +20,21 @@
 
 #include <stdio.h>
 #include "capture/capture.h"
-#include "report/profile.h"
+#include "model/profile.h"
 
 struct tree_opts {
     enum prof_metric metric;    /* sorts, cuts and heads each line */
     int show_all;               /* no library-frame collapsing */
     double min_percent;         /* leave out nodes under this share */
     int merge_threads;          /* one tree, not one per thread */
+    int fold_recursion;         /* f -> f -> f shown once (profile.h) */
     int color;
     int has_range;              /* only samples in [t0_ns, t1_ns) */
     uint64_t t0_ns, t1_ns;
 };
 
-/* Defaults: wall, collapsed, 1%, per thread, no colour, everything. */
+/* Defaults: wall, collapsed, 1%, per thread, every level of recursion,
+ * no colour, everything.  (The commands fold recursion by default.) */
 void tree_opts_init(struct tree_opts *o);
 
 /* 0, or -1 when out of memory or `out` failed. */
@@ -40,8 +42,8 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
 
 /* For a capture with memory: peak heap and RSS and when, then the five
  * stacks that held the most at the heap's peak (their innermost Python
- * function, file:line, bytes).  Prints nothing without memory.  0, or -1
- * as report_tree_print. */
+ * function, file:line, bytes), merged by location (model/places.h).
+ * Prints nothing without memory.  0, or -1 as report_tree_print. */
 int report_memory_headline(const struct capture *c, int color, FILE *out);
 
 #endif

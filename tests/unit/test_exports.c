@@ -9,7 +9,7 @@
  */
 #include "check.h"
 #include "capture/capture.h"
-#include "cli/export.h"
+#include "export/export.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,9 +9,9 @@
  */
 #include "check.h"
 #include "capture/capture.h"
-#include "cli/cli.h"
-#include "cli/export.h"
-#include "report/profile.h"
+#include "report/stats.h"
+#include "export/export.h"
+#include "model/profile.h"
 #include "report/tree_print.h"
 
 #include <stdlib.h>

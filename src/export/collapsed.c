@@ -1,5 +1,5 @@
 /*
- * export_collapsed.c -- "collapsed" (or "folded") stacks, the input of
+ * collapsed.c -- "collapsed" (or "folded") stacks, the input of
  * flamegraph.pl and inferno: one line per distinct stack,
  *
  *     Thread 12;main (app.py:10);work (app.py:3) 1500
@@ -13,8 +13,7 @@
  * The format has no quoting: a ';' inside a name would split the frame,
  * and a line break would end the line, so both become something else.
  */
-#include "cli/export.h"
-#include "cli/export_common.h"
+#include "export/export.h"
 
 #include <stdlib.h>
 
@@ -58,7 +57,7 @@ static void put_node(FILE *f, const struct profile *p, const struct prof_node *n
 /* ns as whole microseconds, rounded: what flame graph tools add up */
 static uint64_t value_of(const struct prof_metrics *m, int metric)
 {
-    uint64_t v = export_metric_value(m, metric);
+    uint64_t v = prof_value(m, metric);
     return metric == EXPORT_SAMPLES ? v : (v + 500) / 1000;
 }
 
@@ -88,7 +87,7 @@ int export_collapsed(const struct capture *c, const struct export_opts *o, FILE 
         }
         /* time in a thread (or, merged, anywhere) with no Python frame */
         if (n->kind != PROF_NODE_FRAME && n->kind != PROF_NODE_GROUP)
-            fputs(depth ? ";" EXPORT_NO_FRAMES : EXPORT_NO_FRAMES, out);
+            fputs(depth ? ";" PROF_NO_FRAMES : PROF_NO_FRAMES, out);
         fprintf(out, " %llu\n", (unsigned long long)v);
     }
     free(path);

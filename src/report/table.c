@@ -1,5 +1,5 @@
 /*
- * table.c -- `stetho table CAPTURE [options]`: the functions (or lines)
+ * table.c -- `stetho table`: the functions (or lines)
  * that took the most time, one row each, with the time split into CPU and
  * the kinds of waiting.
  *
@@ -11,33 +11,13 @@
  * rows for functions that allocated without ever being sampled; --metric
  * can then be one of them.
  */
-#include "cli/cli.h"
-#include "cli/report_args.h"
-#include "report/location.h"
-#include "report/profile.h"
+#include "report/table.h"
+#include "model/location.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct table_opts {
-    int lines;
-    int by_total;
-    enum prof_metric metric;
-    long limit;                 /* 0 = every row */
-};
-
-static void table_usage(FILE *f)
-{
-    fputs("usage: stetho table CAPTURE [options]\n"
-          "options:\n"
-          "  --lines               one row per line, not per function\n"
-          "  --sort self|total     order by own time (default) or time including callees\n"
-          "  --metric M            wall (default), cpu, user, sys or wait; or memory:\n"
-          "                        peak, allocated, allocations or leaked\n"
-          "  --limit N             print the first N rows (default 30, 0 = all)\n", f);
-}
 
 /* qsort has no context argument: sort pointers to rows paired with keys. */
 struct row {
@@ -154,59 +134,12 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
     return 0;
 }
 
-int cmd_table(int argc, char **argv)
+int report_table_print(const struct capture *c, const struct table_opts *o, FILE *out)
 {
-    struct table_opts o = { .metric = PROF_WALL, .limit = 30 };
-    const char *path = NULL;
-    int options = 1;
-
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!options || a[0] != '-' || !a[1]) {
-            if (path)
-                return cli_error("table: one capture at a time ('%s' and '%s')", path, a);
-            path = a;
-        } else if (!strcmp(a, "--")) {
-            options = 0;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            table_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--lines")) {
-            o.lines = 1;
-        } else if (cli_option(argc, argv, &i, "--sort", &v)) {
-            if (v && !strcmp(v, "self"))
-                o.by_total = 0;
-            else if (v && !strcmp(v, "total"))
-                o.by_total = 1;
-            else
-                return cli_error("table: --sort takes self or total");
-        } else if (cli_option(argc, argv, &i, "--metric", &v)) {
-            if (cli_metric("table", v, &o.metric) < 0)
-                return STETHO_EXIT_USAGE;
-        } else if (cli_option(argc, argv, &i, "--limit", &v)) {
-            char *end;
-            long n = v ? strtol(v, &end, 10) : -1;
-            if (!v || end == v || *end || n < 0)
-                return cli_error("table: --limit takes a number of rows (0 = all)");
-            o.limit = n;
-        } else {
-            return cli_error("table: unknown option '%s' (see 'stetho table --help')", a);
-        }
-    }
-    if (!path)
-        return cli_error("table: which capture? (usage: stetho table CAPTURE)");
-
-    struct capture c;
-    if (cli_load_capture("table", path, &c) < 0)
-        return STETHO_EXIT_USAGE;
     struct profile p;
-    int rc = profile_build(&p, &c, NULL);
-    if (rc == 0) {
-        rc = print_table(&p, &o, stdout);
-        profile_free(&p);
-    }
-    capture_free(&c);
-    if (fflush(stdout) != 0 || rc < 0)
-        return cli_error("table: cannot print the table (out of memory or output closed)");
-    return 0;
+    if (profile_build(&p, c, NULL) < 0)
+        return -1;
+    int rc = print_table(&p, o, out);
+    profile_free(&p);
+    return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * export_json.c -- the capture as one JSON document, schema
+ * json.c -- the capture as one JSON document, schema
  * "stetho-profile/1" (docs/json-schema.md): the program, its threads, the
  * frame table, one entry per distinct (pid, tid, stack) with its summed
  * metrics (time from the samples, memory from the capture's per-stack
@@ -8,20 +8,13 @@
  * Seconds are printed as exact decimals of the recorded nanoseconds (not
  * rounded floats), so the stacks' values add up exactly to the totals.
  */
-#include "cli/cli.h"
-#include "cli/export.h"
-#include "cli/export_common.h"
+#include "export/export.h"
+#include "util/array.h"
+#include "util/json.h"
 #include "util/kmap.h"
-#include "report/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-struct stack_row {
-    int32_t pid, tid;
-    uint32_t stack;
-    struct prof_metrics m;
-};
 
 struct thread_row {
     int32_t pid, tid;
@@ -57,20 +50,15 @@ static void put_metrics(FILE *f, const struct prof_metrics *m)
 
 static const char *string_at(const struct capture *c, uint32_t id)
 {
-    return id < c->nstrings && c->strings[id] ? c->strings[id] : "";
+    const char *s = capture_string(c, id);
+    return s ? s : "";
 }
 
 static void put_program(FILE *f, const struct capture *c)
 {
     const struct cap_process *p = c->nprocesses ? &c->processes[0] : NULL;
-    uint64_t duration = c->duration_ns;
-    if (!c->has_duration) {
-        /* cut short: the run lasted at least until its last sample */
-        duration = 0;
-        for (size_t i = 0; i < c->nsamples; i++)
-            if (c->samples[i].t_ns > duration)
-                duration = c->samples[i].t_ns;
-    }
+    /* cut short: the run lasted at least until its last sample */
+    uint64_t duration = capture_duration(c);
     fputs(" \"program\": {\"argv\": [", f);
     for (int i = 0; p && i < p->argc; i++) {
         if (i)
@@ -96,27 +84,26 @@ static void put_program(FILE *f, const struct capture *c)
     fputs("},\n", f);
 }
 
-/* Every thread: those the capture names, then any only seen in samples
- * or memory entries. */
-static int put_threads(FILE *f, const struct capture *c)
+/* Every thread: those the capture names, then the model's others (seen
+ * only in samples or memory entries). */
+static int put_threads(FILE *f, const struct profile *p)
 {
+    const struct capture *c = p->cap;
     struct kmap index = {0};
     struct thread_row *v = NULL;
     size_t n = 0, cap = 0;
     int rc = -1, isnew;
 
-    for (size_t i = 0; i < c->nthreads + c->nsamples + c->nmem; i++) {
+    for (size_t i = 0; i < c->nthreads + p->nthreads; i++) {
         int from_record = i < c->nthreads;
-        size_t k = i - c->nthreads;
-        int32_t pid = from_record ? c->threads[i].pid
-                    : k < c->nsamples ? c->samples[k].pid : c->mem[k - c->nsamples].pid;
-        int32_t tid = from_record ? c->threads[i].tid
-                    : k < c->nsamples ? c->samples[k].tid : c->mem[k - c->nsamples].tid;
+        const struct prof_thread *t = from_record ? NULL : &p->threads[i - c->nthreads];
+        int32_t pid = from_record ? c->threads[i].pid : t->pid;
+        int32_t tid = from_record ? c->threads[i].tid : t->tid;
         uint32_t *slot = kmap_put(&index, (uint32_t)pid, (uint32_t)tid, (uint32_t)n, &isnew);
         if (!slot)
             goto out;
         if (isnew) {
-            if (export_reserve((void **)&v, &cap, n, sizeof *v) < 0)
+            if (ARRAY_RESERVE(v, n, cap) < 0)
                 goto out;
             v[n++] = (struct thread_row){ pid, tid, NULL };
         }
@@ -171,56 +158,27 @@ static void put_stack_frames(FILE *f, const struct capture *c, uint32_t stack,
     fputc(']', f);
 }
 
-static int put_stacks(FILE *f, const struct capture *c, struct prof_metrics *total)
+/* The model's rows: the samples' stacks, then those that only allocated. */
+static int put_stacks(FILE *f, const struct profile *p)
 {
-    struct kmap index = {0};
-    struct stack_row *v = NULL;
+    const struct capture *c = p->cap;
     uint32_t *buf = malloc((c->nstacks ? c->nstacks : 1) * sizeof *buf);
-    size_t n = 0, cap = 0;
-    int rc = -1, isnew;
     if (!buf)
-        goto out;
-
-    /* the samples' stacks, then those that only allocated */
-    for (size_t i = 0; i < c->nsamples + c->nmem; i++) {
-        const struct cap_sample *s = i < c->nsamples ? &c->samples[i] : NULL;
-        const struct cap_mem_stack *m = s ? NULL : &c->mem[i - c->nsamples];
-        int32_t pid = s ? s->pid : m->pid, tid = s ? s->tid : m->tid;
-        uint32_t stack = s ? s->stack : m->stack;
-        uint64_t who = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
-        uint32_t *slot = kmap_put(&index, who, stack, (uint32_t)n, &isnew);
-        if (!slot)
-            goto out;
-        if (isnew) {
-            if (export_reserve((void **)&v, &cap, n, sizeof *v) < 0)
-                goto out;
-            v[n++] = (struct stack_row){ pid, tid, stack, {0} };
-        }
-        if (s) {
-            prof_metrics_add(&v[*slot].m, s);
-            prof_metrics_add(total, s);
-        } else {
-            prof_metrics_add_mem(&v[*slot].m, m);
-            prof_metrics_add_mem(total, m);
-        }
-    }
+        return -1;
     fputs(" \"stacks\": [", f);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < p->nrows; i++) {
+        const struct prof_row *r = &p->rows[i];
         fprintf(f, "%s\n  {\"pid\": %d, \"tid\": %d, \"frames\": ", i ? "," : "",
-                (int)v[i].pid, (int)v[i].tid);
-        put_stack_frames(f, c, v[i].stack, buf, c->nstacks);
+                (int)r->pid, (int)r->tid);
+        put_stack_frames(f, c, r->stack, buf, c->nstacks);
         fputs(", ", f);
-        put_metrics(f, &v[i].m);
-        put_memory(f, &v[i].m);
+        put_metrics(f, &r->m);
+        put_memory(f, &r->m);
         fputc('}', f);
     }
     fputs("],\n", f);
-    rc = 0;
-out:
-    kmap_free(&index);
-    free(v);
     free(buf);
-    return rc;
+    return 0;
 }
 
 /* The stacks' memory sums (so they add up, as the times do), then the
@@ -255,20 +213,25 @@ static void put_timeline(FILE *f, const struct capture *c)
 
 int export_json(const struct capture *c, const struct export_opts *o, FILE *out)
 {
-    struct prof_metrics total = {0};
+    struct profile p;
     (void)o;                    /* every metric, every thread: nothing to choose */
+    if (profile_build(&p, c, NULL) < 0)
+        return -1;
     fputs("{\"schema\": \"stetho-profile/1\",\n", out);
     put_program(out, c);
-    if (put_threads(out, c) < 0)
-        return -1;
-    put_frames(out, c);
-    if (put_stacks(out, c, &total) < 0)
-        return -1;
-    fputs(" \"totals\": {", out);
-    put_metrics(out, &total);
-    put_memory_totals(out, c, &total);
-    fputs("},\n", out);
-    put_timeline(out, c);
-    fputs("}\n", out);
-    return 0;
+    int rc = put_threads(out, &p);
+    if (rc == 0) {
+        put_frames(out, c);
+        rc = put_stacks(out, &p);
+    }
+    if (rc == 0) {
+        fputs(" \"totals\": {", out);
+        put_metrics(out, &p.total);
+        put_memory_totals(out, c, &p.total);
+        fputs("},\n", out);
+        put_timeline(out, c);
+        fputs("}\n", out);
+    }
+    profile_free(&p);
+    return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * export_pstats.c -- the file Python's pstats.Stats loads (what cProfile's
+ * pstats.c -- the file Python's pstats.Stats loads (what cProfile's
  * dump_stats writes, and snakeviz and gprof2dot read): one marshalled dict
  *
  *     {(file, line, function): (cc, nc, tottime, cumtime,
@@ -17,8 +17,8 @@
  * this needs ints, floats, strings, tuples and dicts; it is stable across
  * Python 3 versions for these types.
  */
-#include "cli/export.h"
-#include "cli/export_common.h"
+#include "export/export.h"
+#include "util/array.h"
 #include "util/kmap.h"
 
 #include <stdlib.h>
@@ -138,13 +138,13 @@ struct func_stats {
 
 /* pstats's key: builtins and our synthetic frames as ('~', 0, name), which
  * pstats prints as just the name. */
-static void put_key(FILE *f, const struct export_func *e)
+static void put_key(FILE *f, const struct prof_site *e)
 {
     int bare = !e->file[0];
     m_tuple(f, 3);
     m_str(f, bare ? "~" : e->file);
     m_int(f, bare ? 0 : (uint64_t)(e->first_line > 0 ? e->first_line : 0));
-    m_str(f, e->name);
+    m_str(f, e->function);
 }
 
 static double secs(uint64_t ns)
@@ -154,7 +154,7 @@ static double secs(uint64_t ns)
 
 int export_pstats(const struct capture *c, const struct export_opts *o, FILE *out)
 {
-    struct export_funcs fn;
+    struct profile p;
     struct kmap index = {0};
     struct edge *edges = NULL;
     size_t nedges = 0, edges_cap = 0, ns = c->nstacks ? c->nstacks : 1;
@@ -164,26 +164,27 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
     int rc = -1, isnew;
     (void)o;                    /* wall time is what pstats means by time */
 
-    if (export_funcs_build(&fn, c) < 0) {
+    if (profile_build(&p, c, NULL) < 0) {
         free(count);
         free(wall);
         free(buf);
         return -1;
     }
-    st = calloc(fn.n, sizeof *st);
-    first = calloc(fn.n + 1, sizeof *first);
+    st = calloc(p.nfuncs, sizeof *st);
+    first = calloc(p.nfuncs + 1, sizeof *first);
     if (!count || !wall || !buf || !st || !first)
         goto out;
-    for (size_t i = 0; i < c->nsamples; i++) {
-        uint32_t s = c->samples[i].stack < c->nstacks ? c->samples[i].stack : 0;
-        count[s]++;
-        wall[s] += c->samples[i].wall_ns;
+    /* threads merged: pstats has no notion of them */
+    for (size_t i = 0; i < p.nrows; i++) {
+        uint32_t s = p.rows[i].stack < c->nstacks ? p.rows[i].stack : 0;
+        count[s] += p.rows[i].m.samples;
+        wall[s] += p.rows[i].m.wall_ns;
     }
 
     for (uint32_t s = 0; s < ns; s++) {
         if (!count[s])
             continue;
-        size_t n = export_stack_funcs(c, &fn, s, buf);
+        size_t n = prof_stack_funcs(&p, s, buf);
         st[buf[n - 1]].self_ns += wall[s];
         for (size_t i = 0; i < n; i++) {
             struct func_stats *fs = &st[buf[i]];
@@ -198,7 +199,7 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
             if (!slot)
                 goto out;
             if (isnew) {
-                if (export_reserve((void **)&edges, &edges_cap, nedges, sizeof *edges) < 0)
+                if (ARRAY_RESERVE(edges, nedges, edges_cap) < 0)
                     goto out;
                 edges[nedges++] = (struct edge){ buf[i - 1], buf[i], 0, 0, 0, 0 };
             }
@@ -219,20 +220,20 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
         goto out;
     for (size_t k = 0; k < nedges; k++)
         first[edges[k].callee + 1]++;
-    for (size_t i = 0; i < fn.n; i++)
+    for (size_t i = 0; i < p.nfuncs; i++)
         first[i + 1] += first[i];
     for (size_t k = 0; k < nedges; k++)
         by_callee[first[edges[k].callee]++] = (uint32_t)k;
-    for (size_t i = fn.n; i > 0; i--)
+    for (size_t i = p.nfuncs; i > 0; i--)
         first[i] = first[i - 1];
     first[0] = 0;
 
     fputc(M_DICT, out);
-    for (size_t i = 0; i < fn.n; i++) {
+    for (size_t i = 0; i < p.nfuncs; i++) {
         const struct func_stats *fs = &st[i];
         if (!fs->n)
             continue;
-        put_key(out, &fn.v[i]);
+        put_key(out, &p.funcs[i]);
         m_tuple(out, 5);
         m_int(out, fs->n);      /* primitive calls */
         m_int(out, fs->n);      /* all calls */
@@ -241,7 +242,7 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
         fputc(M_DICT, out);
         for (uint32_t k = first[i]; k < first[i + 1]; k++) {
             const struct edge *e = &edges[by_callee[k]];
-            put_key(out, &fn.v[e->caller]);
+            put_key(out, &p.funcs[e->caller]);
             m_tuple(out, 4);
             m_int(out, e->n);
             m_int(out, e->n);
@@ -253,7 +254,7 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
     fputc(M_NULL, out);
     rc = 0;
 out:
-    export_funcs_free(&fn);
+    profile_free(&p);
     kmap_free(&index);
     free(edges);
     free(count);

@@ -1,8 +1,7 @@
-/* json.c -- JSON string literals (the only part of JSON that needs care),
- * and nanoseconds as exact decimal seconds. */
-#include "cli/cli.h"
+/* json.c -- JSON string literals and exact seconds (json.h). */
+#include "util/json.h"
 
-void json_string(FILE *f, const char *s)
+static void put_string(FILE *f, const char *s, int script)
 {
     if (!s) {
         fputs("null", f);
@@ -14,8 +13,16 @@ void json_string(FILE *f, const char *s)
         case '"': fputs("\\\"", f); break;
         case '\\': fputs("\\\\", f); break;
         case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
         case '\t': fputs("\\t", f); break;
+        case '\r':
+            fputs(script ? "\\u000d" : "\\r", f);
+            break;
+        case '<': case '>': case '&':
+            if (script)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+            break;
         default:
             if (*p < 0x20)
                 fprintf(f, "\\u%04x", *p);
@@ -24,6 +31,16 @@ void json_string(FILE *f, const char *s)
         }
     }
     fputc('"', f);
+}
+
+void json_string(FILE *f, const char *s)
+{
+    put_string(f, s, 0);
+}
+
+void json_string_script(FILE *f, const char *s)
+{
+    put_string(f, s, 1);
 }
 
 void json_secs(FILE *f, uint64_t ns)

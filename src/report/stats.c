@@ -11,15 +11,16 @@
  * frame (function file:line), so the lines of a loop stay apart while the
  * callers that reach them merge.
  *
- * Everything comes from the capture's totals and per-stack entries; the
- * JSON form (schema "stetho-stats/1", docs/json-schema.md) has the same
- * numbers unformatted.
+ * Everything comes from the capture's totals and the report model: its
+ * time totals and its places (model/places.h: locations merged by the
+ * text of function, file and line).  The JSON form (schema
+ * "stetho-stats/1", docs/json-schema.md) has the same numbers
+ * unformatted.
  */
-#include "cli/cli.h"
-#include "cli/report_args.h"
-#include "util/kmap.h"
-#include "report/location.h"
-#include "report/profile.h"
+#include "report/stats.h"
+#include "model/location.h"
+#include "model/places.h"
+#include "util/json.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -30,23 +31,19 @@
 #define BAR_WIDTH 40
 
 /* agent/protocol.h enum agent_allocator, in order */
-static const char *const allocator_names[CAP_MEM_ALLOCATORS] = {
+static const char *const allocator_names[] = {
     "malloc", "calloc", "realloc", "memalign", "mmap", "PyMem_Raw", "PyMem", "PyObject",
 };
-
-/* What one location (innermost Python frame) allocated. */
-struct loc {
-    const struct cap_frame *frame;      /* NULL: stacks without any frame */
-    uint64_t bytes, count;
-};
+_Static_assert(sizeof allocator_names / sizeof allocator_names[0] == CAP_MEM_ALLOCATORS,
+               "a name for every allocator the capture counts");
 
 struct stats {
     const struct capture *c;
-    struct prof_metrics time;   /* every sample */
+    struct profile p;
+    const struct prof_metrics *time;    /* every sample */
     uint64_t duration_ns;
     size_t nthreads;
-    struct loc *locs;
-    size_t nlocs;
+    struct prof_places places;
 };
 
 static double secs(uint64_t ns)
@@ -54,77 +51,24 @@ static double secs(uint64_t ns)
     return (double)ns / 1e9;
 }
 
-static const char *string_at(const struct capture *c, uint32_t id)
-{
-    return id < c->nstrings && c->strings[id] ? c->strings[id] : NULL;
-}
-
-/* The locations' allocations from the capture's per-stack entries. */
-static int collect_locations(struct stats *st)
-{
-    const struct capture *c = st->c;
-    struct kmap index = {0};
-    int isnew;
-    st->locs = malloc((c->nmem ? c->nmem : 1) * sizeof *st->locs);
-    if (!st->locs)
-        return -1;
-    for (size_t i = 0; i < c->nmem; i++) {
-        const struct cap_mem_stack *m = &c->mem[i];
-        const struct cap_frame *f = capture_stack_site(c, m->stack);
-        uint64_t a = f ? (uint64_t)f->function << 32 | f->file : UINT64_MAX;
-        uint32_t *slot = kmap_put(&index, a, f ? (uint32_t)f->line : 0, (uint32_t)st->nlocs,
-                                  &isnew);
-        if (!slot) {
-            kmap_free(&index);
-            return -1;
-        }
-        if (isnew)
-            st->locs[st->nlocs++] = (struct loc){ f, 0, 0 };
-        st->locs[*slot].bytes += m->alloc_bytes;
-        st->locs[*slot].count += m->alloc_count;
-    }
-    kmap_free(&index);
-    return 0;
-}
-
 static int stats_build(struct stats *st, const struct capture *c)
 {
-    struct kmap threads = {0};
-    int isnew, rc = -1;
     memset(st, 0, sizeof *st);
     st->c = c;
-    for (size_t i = 0; i < c->nsamples; i++) {
-        const struct cap_sample *s = &c->samples[i];
-        prof_metrics_add(&st->time, s);
-        if (s->t_ns > st->duration_ns)
-            st->duration_ns = s->t_ns;
-        if (!kmap_put(&threads, (uint32_t)s->pid, (uint32_t)s->tid, 0, &isnew))
-            goto out;
-    }
+    if (profile_build(&st->p, c, NULL) < 0)
+        return -1;
+    st->time = &st->p.total;
     /* cut short, the run lasted at least until its last sample */
-    if (c->has_duration)
-        st->duration_ns = c->duration_ns;
-    st->nthreads = threads.n;
-    rc = collect_locations(st);
-out:
-    kmap_free(&threads);
-    return rc;
+    st->duration_ns = capture_duration(c);
+    for (size_t k = 0; k < st->p.nthreads && st->p.threads[k].nsamples; k++)
+        st->nthreads++;
+    return prof_places_build(&st->places, &st->p);
 }
 
-static int by_bytes(const void *a, const void *b)
+static void stats_free(struct stats *st)
 {
-    const struct loc *x = a, *y = b;
-    if (x->bytes != y->bytes)
-        return x->bytes < y->bytes ? 1 : -1;
-    return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
-}
-
-static int by_count(const void *a, const void *b)
-{
-    const struct loc *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count < y->count ? 1 : -1;
-    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+    prof_places_free(&st->places);
+    profile_free(&st->p);
 }
 
 /* Histogram bucket k: sizes in [lo, hi]; the last bucket has no top. */
@@ -158,19 +102,17 @@ static char *pow2_bytes(char *buf, size_t len, uint64_t v)
 
 /* ---- text ---- */
 
-static void text_location(FILE *out, const struct capture *c, const struct loc *l,
-                          const char *cwd)
+static void text_location(FILE *out, const struct prof_place *l, const char *cwd)
 {
-    if (!l->frame) {
-        fputs("[no Python frames]\n", out);
+    if (!l->line) {
+        fputs(PROF_NO_FRAMES "\n", out);
         return;
     }
-    const char *fn = string_at(c, l->frame->function), *file = string_at(c, l->frame->file);
-    fputs(fn ? fn : "?", out);
-    if (file && file[0]) {
-        fprintf(out, "  %s", loc_short(file, cwd));
-        if (l->frame->line > 0)
-            fprintf(out, ":%d", (int)l->frame->line);
+    fputs(l->line->function, out);
+    if (l->line->file[0]) {
+        fprintf(out, "  %s", loc_short(l->line->file, cwd));
+        if (l->line->line > 0)
+            fprintf(out, ":%d", (int)l->line->line);
     }
     fputc('\n', out);
 }
@@ -178,7 +120,7 @@ static void text_location(FILE *out, const struct capture *c, const struct loc *
 static void text_time(FILE *out, const struct stats *st)
 {
     const struct capture *c = st->c;
-    const struct prof_metrics *t = &st->time;
+    const struct prof_metrics *t = st->time;
     fprintf(out, "Duration:          %.3f s%s\n", secs(st->duration_ns),
             c->truncated ? " (capture truncated)" : "");
     fprintf(out, "Samples:           %llu", (unsigned long long)t->samples);
@@ -232,7 +174,7 @@ static void text_histogram(FILE *out, const struct cap_mem_totals *t)
     }
 }
 
-static void text_memory(FILE *out, const struct stats *st)
+static void text_memory(FILE *out, struct stats *st)
 {
     const struct capture *c = st->c;
     const struct cap_mem_totals *t = &c->mem_totals;
@@ -277,23 +219,23 @@ static void text_memory(FILE *out, const struct stats *st)
     if (!any)
         fputs("  (none recorded)\n", out);
 
-    struct loc *v = st->locs;
-    size_t nv = st->nlocs;
-    qsort(v, nv, sizeof *v, by_bytes);
+    struct prof_places *pl = &st->places;
+    const struct prof_place *v = pl->v;
+    prof_places_sort(pl, PROF_ALLOCATED, PROF_ALLOCATIONS);
     fprintf(out, "\nTop %d locations by allocated bytes:\n", TOP_N);
-    for (size_t i = 0; i < nv && i < TOP_N && v[i].bytes; i++) {
-        fprintf(out, "  %10s  ", prof_fmt_bytes(b, sizeof b, v[i].bytes));
-        text_location(out, c, &v[i], cwd);
+    for (size_t i = 0; i < pl->n && i < TOP_N && v[i].m.alloc_bytes; i++) {
+        fprintf(out, "  %10s  ", prof_fmt_bytes(b, sizeof b, v[i].m.alloc_bytes));
+        text_location(out, &v[i], cwd);
     }
-    qsort(v, nv, sizeof *v, by_count);
+    prof_places_sort(pl, PROF_ALLOCATIONS, PROF_ALLOCATED);
     fprintf(out, "\nTop %d locations by allocation count:\n", TOP_N);
-    for (size_t i = 0; i < nv && i < TOP_N && v[i].count; i++) {
-        fprintf(out, "  %12s  ", prof_fmt_count(n, sizeof n, v[i].count));
-        text_location(out, c, &v[i], cwd);
+    for (size_t i = 0; i < pl->n && i < TOP_N && v[i].m.alloc_count; i++) {
+        fprintf(out, "  %12s  ", prof_fmt_count(n, sizeof n, v[i].m.alloc_count));
+        text_location(out, &v[i], cwd);
     }
 }
 
-static void text_stats(FILE *out, const struct stats *st)
+static void text_stats(FILE *out, struct stats *st)
 {
     const struct capture *c = st->c;
     const struct cap_process *p = c->nprocesses ? &c->processes[0] : NULL;
@@ -314,32 +256,33 @@ static void text_stats(FILE *out, const struct stats *st)
 
 /* ---- JSON ---- */
 
-static void json_location(FILE *out, const struct capture *c, const struct loc *l)
+static void json_location(FILE *out, const struct prof_place *l)
 {
-    const struct cap_frame *f = l->frame;
+    const struct prof_site *f = l->line;
     fputs("{\"function\": ", out);
-    json_string(out, f ? string_at(c, f->function) : "[no Python frames]");
+    json_string(out, f ? f->function : PROF_NO_FRAMES);
     fputs(", \"file\": ", out);
-    json_string(out, f && string_at(c, f->file) ? string_at(c, f->file) : "");
+    json_string(out, f ? f->file : "");
     fprintf(out, ", \"line\": %d, \"alloc_bytes\": %llu, \"alloc_count\": %llu}",
-            f ? (int)f->line : 0, (unsigned long long)l->bytes, (unsigned long long)l->count);
+            f ? (int)f->line : 0, (unsigned long long)l->m.alloc_bytes,
+            (unsigned long long)l->m.alloc_count);
 }
 
-static void json_top(FILE *out, const struct stats *st, const char *key,
-                     int (*cmp)(const void *, const void *))
+static void json_top(FILE *out, struct stats *st, const char *key, enum prof_metric by,
+                     enum prof_metric then)
 {
-    qsort(st->locs, st->nlocs, sizeof *st->locs, cmp);
+    prof_places_sort(&st->places, by, then);
     fprintf(out, ",\n  \"%s\": [", key);
-    for (size_t i = 0; i < st->nlocs && i < TOP_N; i++) {
-        if (cmp == by_bytes ? !st->locs[i].bytes : !st->locs[i].count)
+    for (size_t i = 0; i < st->places.n && i < TOP_N; i++) {
+        if (!prof_metric_ns(&st->places.v[i].m, by))
             break;
         fputs(i ? ",\n    " : "\n    ", out);
-        json_location(out, st->c, &st->locs[i]);
+        json_location(out, &st->places.v[i]);
     }
     fputc(']', out);
 }
 
-static void json_memory(FILE *out, const struct stats *st)
+static void json_memory(FILE *out, struct stats *st)
 {
     const struct cap_mem_totals *t = &st->c->mem_totals;
     const char *comma = "";
@@ -383,18 +326,18 @@ static void json_memory(FILE *out, const struct stats *st)
         comma = ",";
     }
     fputc(']', out);
-    json_top(out, st, "top_by_bytes", by_bytes);
-    json_top(out, st, "top_by_count", by_count);
+    json_top(out, st, "top_by_bytes", PROF_ALLOCATED, PROF_ALLOCATIONS);
+    json_top(out, st, "top_by_count", PROF_ALLOCATIONS, PROF_ALLOCATED);
     fputc('}', out);
 }
 
-static void json_stats(FILE *out, const struct stats *st)
+static void json_stats(FILE *out, struct stats *st)
 {
     static const char *const wait_keys[CAP_WAIT_KINDS] = {
         "wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s",
     };
     const struct capture *c = st->c;
-    const struct prof_metrics *t = &st->time;
+    const struct prof_metrics *t = st->time;
     fputs("{\"schema\": \"stetho-stats/1\",\n \"duration_s\": ", out);
     json_secs(out, st->duration_ns);
     fprintf(out, ", \"truncated\": %s, \"interval_s\": ", c->truncated ? "true" : "false");
@@ -430,51 +373,6 @@ int stats_write(const struct capture *c, int json, FILE *out)
         else
             text_stats(out, &st);
     }
-    free(st.locs);
+    stats_free(&st);
     return rc;
-}
-
-static void stats_usage(FILE *f)
-{
-    fputs("usage: stetho stats CAPTURE [--json]\n"
-          "The capture's numbers: duration, samples, wall = user + sys + waiting;\n"
-          "with memory: allocated, peak heap and RSS, leaked, temporary allocations,\n"
-          "allocation sizes, allocators, and the top locations by bytes and by count.\n"
-          "options:\n"
-          "  --json                the same as JSON (schema stetho-stats/1)\n", f);
-}
-
-int cmd_stats(int argc, char **argv)
-{
-    const char *path = NULL;
-    int json = 0, options = 1;
-
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options || a[0] != '-' || !a[1]) {
-            if (path)
-                return cli_error("stats: one capture at a time ('%s' and '%s')", path, a);
-            path = a;
-        } else if (!strcmp(a, "--")) {
-            options = 0;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            stats_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else {
-            return cli_error("stats: unknown option '%s' (see 'stetho stats --help')", a);
-        }
-    }
-    if (!path)
-        return cli_error("stats: which capture? (usage: stetho stats CAPTURE)");
-
-    struct capture c;
-    if (cli_load_capture("stats", path, &c) < 0)
-        return STETHO_EXIT_USAGE;
-    int rc = stats_write(&c, json, stdout);
-    capture_free(&c);
-    if (fflush(stdout) != 0 || rc < 0)
-        return cli_error("stats: cannot print the stats (out of memory or output closed)");
-    return 0;
 }

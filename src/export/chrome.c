@@ -1,5 +1,5 @@
 /*
- * export_chrome.c -- the Trace Event Format (JSON) of chrome://tracing and
+ * chrome.c -- the Trace Event Format (JSON) of chrome://tracing and
  * Perfetto (ui.perfetto.dev): each thread a track of nested "X" (complete)
  * events, a flame chart over time.
  *
@@ -15,9 +15,8 @@
  * Times are microseconds, as the format wants, written with three
  * decimals: the capture's nanoseconds, exactly.
  */
-#include "cli/cli.h"
-#include "cli/export.h"
-#include "cli/export_common.h"
+#include "export/export.h"
+#include "util/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,7 @@ struct open_frame {
 
 struct writer {
     FILE *f;
-    const struct export_funcs *fn;
+    const struct profile *p;
     int32_t pid, tid;
     int any;                    /* an event was written: the next needs a comma */
 };
@@ -46,10 +45,10 @@ static void sep(struct writer *w)
 
 static void put_event(struct writer *w, const struct open_frame *o, uint64_t end_ns)
 {
-    const struct export_func *e = &w->fn->v[o->func];
+    const struct prof_site *e = &w->p->funcs[o->func];
     sep(w);
     fputs("{\"ph\": \"X\", \"name\": ", w->f);
-    json_string(w->f, e->name);
+    json_string(w->f, e->function);
     fprintf(w->f, ", \"cat\": \"%s\", \"pid\": %d, \"tid\": %d, \"ts\": ",
             e->kind == CAP_FRAME_PYTHON ? "python" : e->kind == CAP_FRAME_NATIVE ? "native"
                                                                               : "other",
@@ -75,18 +74,18 @@ static void put_metadata(struct writer *w, const char *what, int32_t tid, const 
 }
 
 /* One thread's events; open and buf have room for the deepest stack. */
-static void put_thread(struct writer *w, const struct capture *c,
-                       const struct export_threads *ts, const struct export_thread *t,
-                       struct open_frame *open, uint32_t *buf)
+static void put_thread(struct writer *w, const struct prof_thread *t, struct open_frame *open,
+                       uint32_t *buf)
 {
+    const struct capture *c = w->p->cap;
     size_t depth = 0;
     uint64_t end = 0;
-    for (size_t k = 0; k < t->n; k++) {
-        const struct cap_sample *s = &c->samples[ts->order[t->first + k]];
+    for (size_t k = 0; k < t->nsamples; k++) {
+        const struct cap_sample *s = &c->samples[w->p->sample_order[t->first + k]];
         uint64_t start = s->t_ns > s->wall_ns ? s->t_ns - s->wall_ns : 0;
         if (k && start < end)
             start = end;        /* never overlap the sample before */
-        size_t n = export_stack_funcs(c, w->fn, s->stack, buf), keep = 0;
+        size_t n = prof_stack_funcs(w->p, s->stack, buf), keep = 0;
         if (depth && start == end)
             while (keep < depth && keep < n && open[keep].func == buf[keep])
                 keep++;
@@ -103,42 +102,30 @@ static void put_thread(struct writer *w, const struct capture *c,
 
 int export_chrome(const struct capture *c, const struct export_opts *o, FILE *out)
 {
-    struct export_funcs fn;
-    struct export_threads ts;
+    struct profile p;
     uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf);
     struct open_frame *open = malloc((c->nstacks + 1) * sizeof *open);
     (void)o;                    /* a timeline of every thread: nothing to choose */
-    if (!buf || !open) {
-        free(buf);
-        free(open);
-        return -1;
-    }
-    if (export_funcs_build(&fn, c) < 0) {
-        free(buf);
-        free(open);
-        return -1;
-    }
-    if (export_threads_build(&ts, c) < 0) {
-        export_funcs_free(&fn);
+    if (!buf || !open || profile_build(&p, c, NULL) < 0) {
         free(buf);
         free(open);
         return -1;
     }
 
-    struct writer w = { .f = out, .fn = &fn };
+    struct writer w = { .f = out, .p = &p };
     fputs("{\"displayTimeUnit\": \"ms\", \"otherData\": {\"exporter\": \"stetho\"},\n"
           "\"traceEvents\": [", out);
     char name[256];
-    for (size_t k = 0; k < ts.n; k++) {
-        const struct export_thread *t = &ts.v[k];
+    for (size_t k = 0; k < p.nthreads && p.threads[k].nsamples; k++) {
+        const struct prof_thread *t = &p.threads[k];
         w.pid = t->pid;
         w.tid = t->tid;
-        if (!k || t->pid != ts.v[k - 1].pid) {
+        if (!k || t->pid != p.threads[k - 1].pid) {
             int seen = 0;       /* a process's name once, at its first thread */
             for (size_t j = 0; j < k && !seen; j++)
-                seen = ts.v[j].pid == t->pid;
+                seen = p.threads[j].pid == t->pid;
             if (!seen) {
-                export_command(c, t->pid, name, sizeof name);
+                capture_command(c, t->pid, name, sizeof name);
                 put_metadata(&w, "process_name", 0, name);
             }
         }
@@ -147,11 +134,10 @@ int export_chrome(const struct capture *c, const struct export_opts *o, FILE *ou
         else
             snprintf(name, sizeof name, "Thread %d", (int)t->tid);
         put_metadata(&w, "thread_name", t->tid, name);
-        put_thread(&w, c, &ts, t, open, buf);
+        put_thread(&w, t, open, buf);
     }
     fputs("]}\n", out);
-    export_funcs_free(&fn);
-    export_threads_free(&ts);
+    profile_free(&p);
     free(buf);
     free(open);
     return 0;

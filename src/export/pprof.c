@@ -1,7 +1,7 @@
 /*
- * export_pprof.c -- pprof's profile.proto (perftools.profiles.Profile),
+ * pprof.c -- pprof's profile.proto (perftools.profiles.Profile),
  * gzipped, as `go tool pprof` and the pprof web UIs read it.  The subset
- * written is src/cli/pprof/profile.proto.
+ * written is src/export/pprof/profile.proto.
  *
  * One Sample per distinct (process, thread, stack), with one value per
  * sample type (the table below) and labels naming the thread; one
@@ -15,8 +15,9 @@
  * expects.  Nested messages are built in a scratch buffer first, as
  * their length prefix must be known before them.
  */
-#include "cli/export.h"
-#include "cli/export_common.h"
+#include "export/export.h"
+#include "util/array.h"
+#include "util/hash.h"
 #include "util/kmap.h"
 
 #include <stdlib.h>
@@ -130,20 +131,12 @@ struct strtab {
     int oom;
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static int64_t str_id(struct strtab *t, const char *s)
 {
     if (!s)
         s = "";
     int isnew;
-    uint32_t *slot = kmap_put(&t->index, hash_str(s), strlen(s), (uint32_t)t->n, &isnew);
+    uint32_t *slot = kmap_put(&t->index, util_hash_str(s), strlen(s), (uint32_t)t->n, &isnew);
     if (!slot) {
         t->oom = 1;
         return 0;
@@ -151,7 +144,7 @@ static int64_t str_id(struct strtab *t, const char *s)
     if (!isnew && !strcmp(t->texts[*slot], s))
         return *slot;
     /* new (or a hash collision: a second entry of the same text is valid) */
-    if (export_reserve((void **)&t->texts, &t->cap, t->n, sizeof *t->texts) < 0) {
+    if (ARRAY_RESERVE(t->texts, t->n, t->cap) < 0) {
         t->oom = 1;
         return 0;
     }
@@ -161,12 +154,6 @@ static int64_t str_id(struct strtab *t, const char *s)
 }
 
 /* ---- the profile ---- */
-
-struct row {
-    int32_t pid, tid;
-    uint32_t stack;
-    struct prof_metrics m;
-};
 
 static void put_value_type(struct pb *b, struct pb *tmp, struct strtab *st, int field,
                            const char *type, const char *unit)
@@ -187,49 +174,20 @@ static void put_label(struct pb *b, struct pb *tmp, struct strtab *st, const cha
     pb_message(b, SAMPLE_LABEL, tmp);
 }
 
-/* Rows: samples summed by (pid, tid, stack), in order of first sight. */
-static int aggregate(const struct capture *c, struct row **rows, size_t *nrows)
-{
-    struct kmap index = {0};
-    size_t cap = 0;
-    int isnew;
-    *rows = NULL;
-    *nrows = 0;
-    for (size_t i = 0; i < c->nsamples; i++) {
-        const struct cap_sample *s = &c->samples[i];
-        uint64_t who = (uint64_t)(uint32_t)s->pid << 32 | (uint32_t)s->tid;
-        uint32_t *slot = kmap_put(&index, who, s->stack, (uint32_t)*nrows, &isnew);
-        if (!slot || (isnew && export_reserve((void **)rows, &cap, *nrows, sizeof **rows) < 0)) {
-            kmap_free(&index);
-            free(*rows);
-            return -1;
-        }
-        if (isnew)
-            (*rows)[(*nrows)++] = (struct row){ s->pid, s->tid, s->stack, {0} };
-        prof_metrics_add(&(*rows)[*slot].m, s);
-    }
-    kmap_free(&index);
-    return 0;
-}
-
 /* The location of the empty stack: the id after the capture's frames. */
 static uint32_t none_location(const struct capture *c)
 {
     return c->nframes ? (uint32_t)c->nframes : 1;
 }
 
+/* One Sample per row with samples (the model lists them first). */
 static void put_samples(struct pb *b, struct pb *tmp, struct pb *packed, struct strtab *st,
-                        const struct capture *c, const struct export_threads *ts,
-                        const struct row *rows, size_t nrows)
+                        const struct profile *p)
 {
-    struct kmap names = {0};
-    for (size_t k = 0; k < ts->n; k++)
-        if (!kmap_put(&names, (uint32_t)ts->v[k].pid, (uint32_t)ts->v[k].tid, (uint32_t)k,
-                      &(int){0}))
-            st->oom = 1;
+    const struct capture *c = p->cap;
     struct pb sample = {0};
-    for (size_t i = 0; i < nrows && !st->oom; i++) {
-        const struct row *r = &rows[i];
+    for (size_t i = 0; i < p->nrows && p->rows[i].m.samples && !st->oom; i++) {
+        const struct prof_row *r = &p->rows[i];
         /* locations leaf first, as pprof wants them */
         size_t depth = 0;
         for (uint32_t s = r->stack; s && s < c->nstacks && depth < c->nstacks;
@@ -244,28 +202,29 @@ static void put_samples(struct pb *b, struct pb *tmp, struct pb *packed, struct 
             pb_varint(packed, none_location(c));
         pb_message(&sample, SAMPLE_LOCATION_ID, packed);
         for (size_t m = 0; m < NMETRICS; m++)
-            pb_varint(packed, export_metric_value(&r->m, metrics[m].metric));
+            pb_varint(packed, prof_value(&r->m, metrics[m].metric));
         pb_message(&sample, SAMPLE_VALUE, packed);
         put_label(&sample, tmp, st, "pid", NULL, r->pid);
         put_label(&sample, tmp, st, "tid", NULL, r->tid);
-        uint32_t k = kmap_get(&names, (uint32_t)r->pid, (uint32_t)r->tid, UINT32_MAX);
-        if (k != UINT32_MAX && ts->v[k].name)
-            put_label(&sample, tmp, st, "thread_name", ts->v[k].name, 0);
+        uint32_t k = kmap_get(&p->thread_index, (uint64_t)(uint32_t)r->pid << 32 | (uint32_t)r->tid,
+                              0, UINT32_MAX);
+        if (k != UINT32_MAX && p->threads[k].name)
+            put_label(&sample, tmp, st, "thread_name", p->threads[k].name, 0);
         pb_message(b, PROFILE_SAMPLE, &sample);
     }
     if (sample.oom)
         b->oom = 1;
     free(sample.p);
-    kmap_free(&names);
 }
 
 static void put_locations(struct pb *b, struct pb *tmp, struct pb *line,
-                          const struct capture *c, const struct export_funcs *fn)
+                          const struct profile *p)
 {
+    const struct capture *c = p->cap;
     for (uint32_t id = 1; id <= none_location(c); id++) {
         int none = id == none_location(c);
         pb_uint(tmp, LOCATION_ID, id);
-        pb_uint(line, LINE_FUNCTION_ID, (none ? fn->none : fn->of_frame[id]) + 1u);
+        pb_uint(line, LINE_FUNCTION_ID, (none ? p->none_func : p->func_of[id]) + 1u);
         if (!none)
             pb_uint(line, LINE_LINE, (uint64_t)(int64_t)c->frames[id].line);
         pb_message(tmp, LOCATION_LINE, line);
@@ -274,11 +233,11 @@ static void put_locations(struct pb *b, struct pb *tmp, struct pb *line,
 }
 
 static void put_functions(struct pb *b, struct pb *tmp, struct strtab *st,
-                          const struct export_funcs *fn)
+                          const struct profile *p)
 {
-    for (size_t i = 0; i < fn->n; i++) {
-        const struct export_func *e = &fn->v[i];
-        int64_t name = str_id(st, e->name);
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const struct prof_site *e = &p->funcs[i];
+        int64_t name = str_id(st, e->function);
         pb_uint(tmp, FUNCTION_ID, i + 1);
         pb_uint(tmp, FUNCTION_NAME, (uint64_t)name);
         pb_uint(tmp, FUNCTION_SYSTEM_NAME, (uint64_t)name);
@@ -288,59 +247,34 @@ static void put_functions(struct pb *b, struct pb *tmp, struct strtab *st,
     }
 }
 
-static uint64_t duration_of(const struct capture *c)
-{
-    if (c->has_duration)
-        return c->duration_ns;
-    uint64_t last = 0;          /* cut short: at least until the last sample */
-    for (size_t i = 0; i < c->nsamples; i++)
-        if (c->samples[i].t_ns > last)
-            last = c->samples[i].t_ns;
-    return last;
-}
-
 /* The whole message into b; 0, or -1 when out of memory. */
 static int encode(struct pb *b, const struct capture *c)
 {
-    struct export_funcs fn;
-    struct export_threads ts;
-    struct row *rows = NULL;
-    size_t nrows = 0;
+    struct profile p;
     struct pb tmp = {0}, inner = {0};
     struct strtab st = { .out = b };
-    int rc = -1;
 
-    if (export_funcs_build(&fn, c) < 0)
+    if (profile_build(&p, c, NULL) < 0)
         return -1;
-    if (export_threads_build(&ts, c) < 0) {
-        export_funcs_free(&fn);
-        return -1;
-    }
-    if (aggregate(c, &rows, &nrows) < 0)
-        goto out;
-
     str_id(&st, "");
     for (size_t m = 0; m < NMETRICS; m++)
         put_value_type(b, &tmp, &st, PROFILE_SAMPLE_TYPE, metrics[m].type, metrics[m].unit);
-    put_samples(b, &tmp, &inner, &st, c, &ts, rows, nrows);
-    put_locations(b, &tmp, &inner, c, &fn);
-    put_functions(b, &tmp, &st, &fn);
+    put_samples(b, &tmp, &inner, &st, &p);
+    put_locations(b, &tmp, &inner, &p);
+    put_functions(b, &tmp, &st, &p);
     pb_uint(b, PROFILE_TIME_NANOS, c->start_unix_ns);
-    pb_uint(b, PROFILE_DURATION_NANOS, duration_of(c));
+    pb_uint(b, PROFILE_DURATION_NANOS, capture_duration(c));
     /* a sample stands for one interval of wall time */
     put_value_type(b, &tmp, &st, PROFILE_PERIOD_TYPE, "wall", "nanoseconds");
     pb_uint(b, PROFILE_PERIOD, c->interval_ns);
     char command[1024];
     for (size_t i = 0; i < c->nprocesses; i++) {
-        export_command(c, c->processes[i].pid, command, sizeof command);
+        capture_command(c, c->processes[i].pid, command, sizeof command);
         pb_uint(b, PROFILE_COMMENT, (uint64_t)str_id(&st, command));
     }
     pb_uint(b, PROFILE_DEFAULT_SAMPLE_TYPE, (uint64_t)str_id(&st, "wall"));
-    rc = b->oom || tmp.oom || inner.oom || st.oom ? -1 : 0;
-out:
-    export_funcs_free(&fn);
-    export_threads_free(&ts);
-    free(rows);
+    int rc = b->oom || tmp.oom || inner.oom || st.oom ? -1 : 0;
+    profile_free(&p);
     free(tmp.p);
     free(inner.p);
     kmap_free(&st.index);

@@ -1,5 +1,5 @@
 /*
- * export_speedscope.c -- speedscope's file format (https://www.speedscope.app,
+ * speedscope.c -- speedscope's file format (https://www.speedscope.app,
  * "file-format-schema.json"): one "sampled" profile per thread and per
  * metric, all sharing one frame table.
  *
@@ -9,9 +9,8 @@
  * view and keeps the file small.  A sample whose weight is 0 for a metric
  * (no CPU while it slept, say) is left out of that metric's profile.
  */
-#include "cli/cli.h"
-#include "cli/export.h"
-#include "cli/export_common.h"
+#include "export/export.h"
+#include "util/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +32,16 @@ static uint64_t sample_value(const struct cap_sample *s, int metric)
 {
     struct prof_metrics m = {0};
     prof_metrics_add(&m, s);
-    return export_metric_value(&m, metric);
+    return prof_value(&m, metric);
 }
 
-static void put_frames(FILE *f, const struct export_funcs *fn)
+static void put_frames(FILE *f, const struct profile *p)
 {
     fputs("\"shared\": {\"frames\": [", f);
-    for (size_t i = 0; i < fn->n; i++) {
-        const struct export_func *e = &fn->v[i];
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const struct prof_site *e = &p->funcs[i];
         fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", f);
-        json_string(f, e->name);
+        json_string(f, e->function);
         if (e->file[0]) {
             fputs(", \"file\": ", f);
             json_string(f, e->file);
@@ -55,7 +54,7 @@ static void put_frames(FILE *f, const struct export_funcs *fn)
 }
 
 /* "Thread 123 (worker) — wall"; the pid too when there are several. */
-static void put_profile_name(FILE *f, const struct export_thread *t, int nprocesses,
+static void put_profile_name(FILE *f, const struct prof_thread *t, int nprocesses,
                              const char *metric)
 {
     char name[512];
@@ -71,21 +70,22 @@ static void put_profile_name(FILE *f, const struct export_thread *t, int nproces
 
 /* One thread's profile for one metric: the samples, then their weights,
  * merged the same way in both passes. */
-static void put_profile(FILE *f, const struct capture *c, const struct export_funcs *fn,
-                        const struct export_threads *ts, const struct export_thread *t,
+static void put_profile(FILE *f, const struct profile *p, const struct prof_thread *t,
                         size_t m, uint64_t total, uint32_t *buf, int first)
 {
+    const struct capture *c = p->cap;
     fputs(first ? "\n {\"type\": \"sampled\", \"name\": "
                 : ",\n {\"type\": \"sampled\", \"name\": ", f);
-    put_profile_name(f, t, ts->nprocesses, metrics[m].name);
+    put_profile_name(f, t, p->nprocesses, metrics[m].name);
     fprintf(f, ", \"unit\": \"%s\", \"startValue\": 0, \"endValue\": %llu,\n  \"samples\": [",
             metrics[m].unit, (unsigned long long)total);
     for (int pass = 0; pass < 2; pass++) {
         int any = 0;
         uint64_t weight = 0;
         uint32_t stack = 0;
-        for (size_t k = 0; k <= t->n; k++) {
-            const struct cap_sample *s = k < t->n ? &c->samples[ts->order[t->first + k]] : NULL;
+        for (size_t k = 0; k <= t->nsamples; k++) {
+            const struct cap_sample *s =
+                k < t->nsamples ? &c->samples[p->sample_order[t->first + k]] : NULL;
             uint64_t v = s ? sample_value(s, metrics[m].metric) : 0;
             if (s && !v)
                 continue;
@@ -97,7 +97,7 @@ static void put_profile(FILE *f, const struct capture *c, const struct export_fu
             if (weight && pass == 1)
                 fprintf(f, "%s%llu", any++ ? ", " : "", (unsigned long long)weight);
             if (s && pass == 0) {
-                size_t n = export_stack_funcs(c, fn, s->stack, buf);
+                size_t n = prof_stack_funcs(p, s->stack, buf);
                 fputs(any++ ? ",\n   [" : "\n   [", f);
                 for (size_t i = 0; i < n; i++)
                     fprintf(f, "%s%u", i ? ", " : "", (unsigned)buf[i]);
@@ -112,40 +112,34 @@ static void put_profile(FILE *f, const struct capture *c, const struct export_fu
 
 int export_speedscope(const struct capture *c, const struct export_opts *o, FILE *out)
 {
-    struct export_funcs fn;
-    struct export_threads ts;
+    struct profile p;
     uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf);
     (void)o;                    /* every thread and metric: speedscope picks */
     if (!buf)
         return -1;
-    if (export_funcs_build(&fn, c) < 0) {
-        free(buf);
-        return -1;
-    }
-    if (export_threads_build(&ts, c) < 0) {
-        export_funcs_free(&fn);
+    if (profile_build(&p, c, NULL) < 0) {
         free(buf);
         return -1;
     }
 
     char command[256] = "stetho capture";
     if (c->nprocesses)
-        export_command(c, c->processes[0].pid, command, sizeof command);
+        capture_command(c, c->processes[0].pid, command, sizeof command);
     fputs("{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
           "\"exporter\": \"stetho\", \"name\": ", out);
     json_string(out, command);
     fputs(",\n", out);
-    put_frames(out, &fn);
+    put_frames(out, &p);
     fputs("\"profiles\": [", out);
 
     /* open on the busiest thread's wall time: the likeliest question */
     size_t nprofiles = 0, active = 0;
     uint64_t busiest = 0;
-    for (size_t k = 0; k < ts.n; k++) {
-        const struct export_thread *t = &ts.v[k];
+    for (size_t k = 0; k < p.nthreads && p.threads[k].nsamples; k++) {
+        const struct prof_thread *t = &p.threads[k];
         uint64_t total[NMETRICS] = {0}, cpu = 0;
-        for (size_t i = 0; i < t->n; i++) {
-            const struct cap_sample *s = &c->samples[ts.order[t->first + i]];
+        for (size_t i = 0; i < t->nsamples; i++) {
+            const struct cap_sample *s = &c->samples[p.sample_order[t->first + i]];
             for (size_t m = 0; m < NMETRICS; m++)
                 total[m] += sample_value(s, metrics[m].metric);
             cpu += s->user_ns + s->sys_ns;
@@ -158,12 +152,11 @@ int export_speedscope(const struct capture *c, const struct export_opts *o, FILE
             /* a metric the thread never had makes an empty, useless view */
             if (m && !total[m])
                 continue;
-            put_profile(out, c, &fn, &ts, t, m, total[m], buf, nprofiles++ == 0);
+            put_profile(out, &p, t, m, total[m], buf, nprofiles++ == 0);
         }
     }
     fprintf(out, "],\n\"activeProfileIndex\": %zu}\n", active);
-    export_funcs_free(&fn);
-    export_threads_free(&ts);
+    profile_free(&p);
     free(buf);
     return 0;
 }

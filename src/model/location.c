@@ -1,5 +1,5 @@
 /* location.c -- classify and shorten frame file paths (see location.h). */
-#include "report/location.h"
+#include "model/location.h"
 
 #include <string.h>
 
