@@ -37,6 +37,8 @@ VIEWS = {
     "tree-peak": ["tree", "{cap}", "--metric", "peak"],
     "tree-show-all": ["tree", "{cap}", "--show-all"],
     "tree-merged": ["tree", "{cap}", "--threads", "merged"],
+    "tree-keep-recursion": ["tree", "{cap}", "--keep-recursion"],
+    "tree-show-all-keep-recursion": ["tree", "{cap}", "--show-all", "--keep-recursion"],
     "table": ["table", "{cap}"],
     "table-lines": ["table", "{cap}", "--lines"],
     "table-allocated": ["table", "{cap}", "--metric", "allocated", "--limit", "0"],
