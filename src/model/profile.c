@@ -295,6 +295,18 @@ static int flat_list(struct builder *b, uint32_t stack, const uint32_t *of, uint
     return 0;
 }
 
+/* m to the sites of a list (n, then the sites, innermost first): the
+ * innermost's self, every one's total. */
+static void add_listed(struct prof_site *sites, const uint32_t *list,
+                       const struct prof_metrics *m)
+{
+    for (uint32_t i = 0; i < list[0]; i++) {
+        if (i == 0)
+            prof_metrics_sum(&sites[list[1]].self, m);
+        prof_metrics_sum(&sites[list[1 + i]].total, m);
+    }
+}
+
 /* The per-function and per-line tables: the innermost frame's function
  * and line get self time, every distinct one on the stack total time.
  * A stack's distinct lists are made once, so deep recursion costs its
@@ -313,16 +325,8 @@ static int add_flat(struct builder *b, uint32_t stack, const struct prof_metrics
             return -1;
     }
     const uint32_t *funcs = &b->flat[at], *lines = funcs + 1 + funcs[0];
-    for (uint32_t i = 0; i < funcs[0]; i++) {
-        if (i == 0)
-            prof_metrics_sum(&p->funcs[funcs[1]].self, m);
-        prof_metrics_sum(&p->funcs[funcs[1 + i]].total, m);
-    }
-    for (uint32_t i = 0; i < lines[0]; i++) {
-        if (i == 0)
-            prof_metrics_sum(&p->lines[lines[1]].self, m);
-        prof_metrics_sum(&p->lines[lines[1 + i]].total, m);
-    }
+    add_listed(p->funcs, funcs, m);
+    add_listed(p->lines, lines, m);
     return 0;
 }
 
