@@ -206,10 +206,8 @@ static void put_samples(struct pb *b, struct pb *tmp, struct pb *packed, struct 
         pb_message(&sample, SAMPLE_VALUE, packed);
         put_label(&sample, tmp, st, "pid", NULL, r->pid);
         put_label(&sample, tmp, st, "tid", NULL, r->tid);
-        uint32_t k = kmap_get(&p->thread_index, (uint64_t)(uint32_t)r->pid << 32 | (uint32_t)r->tid,
-                              0, UINT32_MAX);
-        if (k != UINT32_MAX && p->threads[k].name)
-            put_label(&sample, tmp, st, "thread_name", p->threads[k].name, 0);
+        if (p->threads[r->thread].name)
+            put_label(&sample, tmp, st, "thread_name", p->threads[r->thread].name, 0);
         pb_message(b, PROFILE_SAMPLE, &sample);
     }
     if (sample.oom)
@@ -254,7 +252,7 @@ static int encode(struct pb *b, const struct capture *c)
     struct pb tmp = {0}, inner = {0};
     struct strtab st = { .out = b };
 
-    if (profile_build(&p, c, NULL) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0)
         return -1;
     str_id(&st, "");
     for (size_t m = 0; m < NMETRICS; m++)

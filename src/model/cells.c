@@ -1,8 +1,9 @@
 /*
  * cells.c -- the model's (bucket, thread, node) sums (cells.h).
  *
- * One pass over the samples and the memory records; a record's node is
- * the profile's leaf of its stack (prof_leaf), a look-up.  Only at the
+ * One pass over the samples and the memory records; a record's thread
+ * and node are those of the profile's row of its (pid, tid, stack), a
+ * look-up.  Only at the
  * end is the number of cells known: buckets are merged two by two while
  * there are too many, and the cells are sorted.
  */
@@ -57,13 +58,19 @@ static int add_record(struct prof_cells *cl, struct kmap *map, const struct prof
                       uint64_t t, int32_t pid, int32_t tid, uint32_t stack,
                       const uint64_t v[PROF_NCOLS])
 {
-    uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
-    uint32_t thread = kmap_get(&p->thread_index, key, 0, UINT32_MAX);
-    if (thread == UINT32_MAX)
-        return 0;               /* filtered out of the profile */
-    uint32_t leaf = prof_leaf(p, pid, tid, stack);
-    if (leaf == UINT32_MAX)
-        leaf = 0;               /* a stack no entry of the profile has: the root */
+    const struct prof_row *row = prof_row_of(p, pid, tid, stack);
+    uint32_t thread, leaf;
+    if (row) {
+        thread = row->thread;
+        leaf = row->leaf;
+    } else {
+        /* an interval of a stack no memory entry has: its thread's root */
+        uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid;
+        thread = kmap_get(&p->thread_index, key, 0, UINT32_MAX);
+        if (thread == UINT32_MAX)
+            return 0;           /* filtered out of the profile */
+        leaf = p->threads[thread].root == UINT32_MAX ? 0 : p->threads[thread].root;
+    }
     uint64_t bucket = t / cl->bucket_ns;
     if (bucket >= cl->nbuckets)
         bucket = cl->nbuckets - 1;

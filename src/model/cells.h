@@ -4,8 +4,8 @@
  * "cell"), what the HTML page re-aggregates for any time range.
  *
  * Contract: built on a profile (any options; the HTML report's is one
- * tree for all threads, by line), whose thread indices and leaf nodes
- * the cells use.  The axis is the capture's duration (or up to its last
+ * tree for all threads, by line), whose rows' thread indices and leaf
+ * nodes the cells use.  The axis is the capture's duration (or up to its last
  * sample, timeline point or allocation), cut into at most max_buckets
  * buckets of at least two sampling intervals.  Samples count at their
  * time; allocations when they happened; what each stack held at the

@@ -77,9 +77,36 @@ char *prof_fmt_metric(char *buf, size_t len, enum prof_metric which, uint64_t v)
 const char *prof_wait_name(int kind);
 
 /* One sample (its count and times); a memory entry's metrics (samples
- * and times untouched); a whole other sum. */
-void prof_metrics_add(struct prof_metrics *m, const struct cap_sample *s);
-void prof_metrics_add_mem(struct prof_metrics *m, const struct cap_mem_stack *s);
-void prof_metrics_sum(struct prof_metrics *m, const struct prof_metrics *add);
+ * and times untouched); a whole other sum.  Inline: the model adds a sum
+ * per distinct function of every sample's stack. */
+static inline void prof_metrics_add(struct prof_metrics *m, const struct cap_sample *s)
+{
+    m->samples++;
+    m->wall_ns += s->wall_ns;
+    m->user_ns += s->user_ns;
+    m->sys_ns += s->sys_ns;
+    for (int k = 0; k < CAP_WAIT_KINDS; k++)
+        m->wait_ns[k] += s->wait_ns[k];
+}
+
+static inline void prof_metrics_add_mem(struct prof_metrics *m, const struct cap_mem_stack *s)
+{
+#define PROF_ADD(f) m->f += s->f;
+    PROF_MEM_FIELDS(PROF_ADD)
+#undef PROF_ADD
+}
+
+static inline void prof_metrics_sum(struct prof_metrics *m, const struct prof_metrics *add)
+{
+    m->samples += add->samples;
+    m->wall_ns += add->wall_ns;
+    m->user_ns += add->user_ns;
+    m->sys_ns += add->sys_ns;
+    for (int k = 0; k < CAP_WAIT_KINDS; k++)
+        m->wait_ns[k] += add->wait_ns[k];
+#define PROF_ADD(f) m->f += add->f;
+    PROF_MEM_FIELDS(PROF_ADD)
+#undef PROF_ADD
+}
 
 #endif

@@ -4,11 +4,10 @@
  * Frame identity first (frames.c): each frame id is mapped to its
  * function and its line and marked hidden or not.  Then one pass over the
  * samples, and one over the memory entries, each counted like a sample.
- * Many samples repeat a stack, so the tree path of (thread root, stack
- * id) is resolved once and cached as its leaf node (the cache stays: it
- * is prof_leaf), and a stack's distinct functions and lines are listed
- * once: a sample then costs the number of distinct functions on its
- * stack, not its depth.  Node totals are summed bottom-up at the end.
+ * Many samples repeat a (thread, stack), so its row is made once, with
+ * its thread, its tree leaf and its stack's distinct functions and lines
+ * (listed once per stack): a sample then costs one look-up and the
+ * number of distinct functions on its stack, not its depth.  Node totals are summed bottom-up at the end.
  */
 #include "model/profile.h"
 #include "model/frames.h"
@@ -29,9 +28,10 @@ uint64_t prof_value(const struct prof_metrics *m, int metric)
 struct builder {
     struct profile *p;
     const struct capture *c;
-    size_t nodes_cap, threads_cap, rows_cap;
+    size_t nodes_cap, threads_cap, rows_cap, row_flat_cap;
     struct kmap node_map;       /* (parent, kind << 32 | key) -> node */
-    struct kmap row_map;        /* (pid << 32 | tid, stack) -> row */
+    uint32_t *row_flat;         /* row -> offset of its stack's lists in flat */
+    uint32_t *sample_thread;    /* sample -> thread, for order_samples */
     uint32_t *path;             /* frame ids of one stack, root first */
     size_t path_cap;
     uint32_t *func_seen, *line_seen;    /* stamp of the stack last listed in */
@@ -123,10 +123,6 @@ static long stack_path(struct builder *b, uint32_t stack)
 static uint32_t resolve_path(struct builder *b, uint32_t root, uint32_t stack)
 {
     struct profile *p = b->p;
-    uint32_t cached = kmap_get(&p->leaf, root, stack, UINT32_MAX);
-    if (cached != UINT32_MAX)
-        return cached;
-
     long depth = stack_path(b, stack);
     if (depth < 0)
         return UINT32_MAX;
@@ -161,11 +157,6 @@ static uint32_t resolve_path(struct builder *b, uint32_t root, uint32_t stack)
                 node = UINT32_MAX;
         i = j;
     }
-    if (node == UINT32_MAX)
-        return UINT32_MAX;
-    int isnew;
-    if (!kmap_put(&p->leaf, root, stack, node, &isnew))
-        return UINT32_MAX;
     return node;
 }
 
@@ -307,11 +298,10 @@ static void add_listed(struct prof_site *sites, const uint32_t *list,
     }
 }
 
-/* The per-function and per-line tables: the innermost frame's function
- * and line get self time, every distinct one on the stack total time.
- * A stack's distinct lists are made once, so deep recursion costs its
- * depth once per stack, not once per sample. */
-static int add_flat(struct builder *b, uint32_t stack, const struct prof_metrics *m)
+/* The offset in flat of stack's distinct functions and lines, listed on
+ * first use; or UINT32_MAX.  A stack's lists are made once, so deep
+ * recursion costs its depth once per stack, not once per sample. */
+static uint32_t flat_of(struct builder *b, uint32_t stack)
 {
     struct profile *p = b->p;
     uint32_t at = kmap_get(&b->flat_cache, stack, 0, UINT32_MAX);
@@ -322,51 +312,62 @@ static int add_flat(struct builder *b, uint32_t stack, const struct prof_metrics
         if (flat_list(b, stack, p->func_of, b->func_seen) < 0 ||
             flat_list(b, stack, p->line_of, b->line_seen) < 0 ||
             !kmap_put(&b->flat_cache, stack, 0, at, &isnew))
-            return -1;
+            return UINT32_MAX;
     }
-    const uint32_t *funcs = &b->flat[at], *lines = funcs + 1 + funcs[0];
-    add_listed(p->funcs, funcs, m);
-    add_listed(p->lines, lines, m);
-    return 0;
+    return at;
 }
 
-/* The row of (pid, tid, stack), added if new; or NULL. */
-static struct prof_row *row_of(struct builder *b, int32_t pid, int32_t tid, uint32_t stack)
+/* The row of (pid, tid, stack), made with its thread, leaf and lists if
+ * new; its index, or -1. */
+static long row_of(struct builder *b, int32_t pid, int32_t tid, uint32_t stack)
 {
     struct profile *p = b->p;
     int isnew;
-    uint32_t *slot = kmap_put(&b->row_map, who(pid, tid), stack, (uint32_t)p->nrows, &isnew);
+    uint32_t *slot = kmap_put(&p->row_index, who(pid, tid), stack, (uint32_t)p->nrows, &isnew);
     if (!slot)
-        return NULL;
-    if (isnew) {
-        if (ARRAY_RESERVE(p->rows, p->nrows, b->rows_cap) < 0)
-            return NULL;
-        p->rows[p->nrows++] = (struct prof_row){ .pid = pid, .tid = tid, .stack = stack };
+        return -1;
+    if (!isnew)
+        return (long)*slot;
+    long k = thread_of(b, pid, tid);
+    uint32_t s = stack < b->c->nstacks ? stack : 0, root = 0, leaf = 0, flat = 0;
+    if (k < 0)
+        return -1;
+    if (!p->opts.rows_only) {
+        root = thread_root(b, pid, tid);
+        leaf = root == UINT32_MAX ? root : resolve_path(b, root, s);
+        flat = leaf == UINT32_MAX ? leaf : flat_of(b, s);
     }
-    return &p->rows[*slot];
+    if (flat == UINT32_MAX || ARRAY_RESERVE(p->rows, p->nrows, b->rows_cap) < 0 ||
+        ARRAY_RESERVE(b->row_flat, p->nrows, b->row_flat_cap) < 0)
+        return -1;
+    p->threads[k].root = root;
+    b->row_flat[p->nrows] = flat;
+    p->rows[p->nrows] = (struct prof_row){ .pid = pid, .tid = tid, .stack = stack,
+                                           .thread = (uint32_t)k, .leaf = leaf };
+    return (long)p->nrows++;
 }
 
 /* Count m (one sample's, or one memory entry's) for (pid, tid, stack):
- * the whole, the tree leaf's self, the flat tables, the thread, the row. */
-static int add_metrics(struct builder *b, int32_t pid, int32_t tid, uint32_t stack,
-                       const struct prof_metrics *m)
+ * the row, the whole, the tree leaf's self, and the flat tables (the
+ * innermost frame's function and line get self, every distinct one on
+ * the stack total).  The row's index, or -1. */
+static long add_metrics(struct builder *b, int32_t pid, int32_t tid, uint32_t stack,
+                        const struct prof_metrics *m)
 {
     struct profile *p = b->p;
-    struct prof_row *row = row_of(b, pid, tid, stack);
-    long k = thread_of(b, pid, tid);
-    if (!row || k < 0)
+    long r = row_of(b, pid, tid, stack);
+    if (r < 0)
         return -1;
+    struct prof_row *row = &p->rows[r];
     prof_metrics_sum(&row->m, m);
-    if (stack >= b->c->nstacks)
-        stack = 0;
-    uint32_t root = thread_root(b, pid, tid);
-    uint32_t leaf = root == UINT32_MAX ? root : resolve_path(b, root, stack);
-    if (leaf == UINT32_MAX)
-        return -1;
-    p->threads[k].root = root;
     prof_metrics_sum(&p->total, m);
-    prof_metrics_sum(&p->nodes[leaf].self, m);
-    return add_flat(b, stack, m);
+    if (p->opts.rows_only)
+        return r;
+    prof_metrics_sum(&p->nodes[row->leaf].self, m);
+    const uint32_t *funcs = &b->flat[b->row_flat[r]], *lines = funcs + 1 + funcs[0];
+    add_listed(p->funcs, funcs, m);
+    add_listed(p->lines, lines, m);
+    return r;
 }
 
 /* Group the nodes' indices by parent into p->children. */
@@ -391,7 +392,7 @@ static int link_children(struct profile *p)
 }
 
 /* Each thread's samples in time (= capture) order, and its name. */
-static int order_samples(struct profile *p)
+static int order_samples(struct profile *p, const uint32_t *sample_thread)
 {
     const struct capture *c = p->cap;
     p->sample_order = malloc((c->nsamples ? c->nsamples : 1) * sizeof *p->sample_order);
@@ -404,12 +405,9 @@ static int order_samples(struct profile *p)
         p->threads[k].nsamples = 0;
     }
     for (size_t i = 0; i < c->nsamples; i++) {
-        const struct cap_sample *s = &c->samples[i];
-        if (!wanted(&p->opts, s))
-            continue;
-        uint32_t k = kmap_get(&p->thread_index, who(s->pid, s->tid), 0, UINT32_MAX);
-        assert(k != UINT32_MAX);        /* every sample counted made its thread */
-        struct prof_thread *t = &p->threads[k];
+        if (sample_thread[i] == UINT32_MAX)
+            continue;           /* not counted */
+        struct prof_thread *t = &p->threads[sample_thread[i]];
         p->sample_order[t->first + t->nsamples++] = (uint32_t)i;
     }
     /* a thread renamed later keeps its latest name */
@@ -425,7 +423,8 @@ static int order_samples(struct profile *p)
 static void builder_free(struct builder *b)
 {
     kmap_free(&b->node_map);
-    kmap_free(&b->row_map);
+    free(b->row_flat);
+    free(b->sample_thread);
     free(b->path);
     free(b->func_seen);
     free(b->line_seen);
@@ -444,17 +443,23 @@ static int add_samples(struct builder *b)
     struct profile *p = b->p;
     const struct capture *c = b->c;
     int first = 1;
+    b->sample_thread = malloc((c->nsamples ? c->nsamples : 1) * sizeof *b->sample_thread);
+    if (!b->sample_thread)
+        return -1;
     for (size_t i = 0; i < c->nsamples; i++) {
         const struct cap_sample *s = &c->samples[i];
+        b->sample_thread[i] = UINT32_MAX;
         if (!wanted(&p->opts, s))
             continue;
         struct prof_metrics one = {0};
         prof_metrics_add(&one, s);
         /* the sampler keeps the split exact; a file from elsewhere may not */
         b->split_exact &= split_adds_up(&one);
-        if (add_metrics(b, s->pid, s->tid, s->stack, &one) < 0)
+        long r = add_metrics(b, s->pid, s->tid, s->stack, &one);
+        if (r < 0)
             return -1;
-        p->threads[kmap_get(&p->thread_index, who(s->pid, s->tid), 0, 0)].nsamples++;
+        b->sample_thread[i] = p->rows[r].thread;
+        p->threads[p->rows[r].thread].nsamples++;
         if (first || s->t_ns < p->t_first_ns)
             p->t_first_ns = s->t_ns;
         if (first || s->t_ns > p->t_last_ns)
@@ -498,8 +503,9 @@ static void sum_totals(struct builder *b)
             prof_metrics_sum(&p->nodes[n->parent].total, &n->total);
         assert(!b->split_exact || split_adds_up(&n->total));
     }
-    assert(p->nodes[0].total.samples == p->total.samples);
-    assert(p->nodes[0].total.wall_ns == p->total.wall_ns);
+    /* the tree holds everything counted, once */
+    assert(p->opts.rows_only || p->nodes[0].total.samples == p->total.samples);
+    assert(p->opts.rows_only || p->nodes[0].total.wall_ns == p->total.wall_ns);
 }
 
 int profile_build(struct profile *p, const struct capture *c, const struct profile_opts *o)
@@ -520,7 +526,7 @@ int profile_build(struct profile *p, const struct capture *c, const struct profi
     if (!b.func_seen || !b.line_seen || add_samples(&b) < 0 || add_memory(&b) < 0)
         goto fail;
     sum_totals(&b);
-    if (link_children(p) < 0 || order_samples(p) < 0)
+    if (link_children(p) < 0 || order_samples(p, b.sample_thread) < 0)
         goto fail;
     builder_free(&b);
     return 0;
@@ -545,7 +551,7 @@ void profile_free(struct profile *p)
     kmap_free(&p->thread_index);
     free(p->sample_order);
     free(p->rows);
-    kmap_free(&p->leaf);
+    kmap_free(&p->row_index);
     memset(p, 0, sizeof *p);
 }
 
@@ -560,13 +566,11 @@ const struct prof_site *prof_node_site(const struct profile *p, const struct pro
     return n->site < p->nfuncs ? &p->funcs[n->site] : NULL;
 }
 
-uint32_t prof_leaf(const struct profile *p, int32_t pid, int32_t tid, uint32_t stack)
+const struct prof_row *prof_row_of(const struct profile *p, int32_t pid, int32_t tid,
+                                   uint32_t stack)
 {
-    uint32_t k = kmap_get(&p->thread_index, who(pid, tid), 0, UINT32_MAX);
-    if (k == UINT32_MAX)
-        return UINT32_MAX;
-    uint32_t root = p->threads[k].root;
-    return kmap_get(&p->leaf, root, stack < p->cap->nstacks ? stack : 0, UINT32_MAX);
+    uint32_t r = kmap_get(&p->row_index, who(pid, tid), stack, UINT32_MAX);
+    return r == UINT32_MAX ? NULL : &p->rows[r];
 }
 
 size_t prof_stack_funcs(const struct profile *p, uint32_t stack, uint32_t *buf)

@@ -39,8 +39,9 @@
  * - Threads and rows.  threads: every thread with samples (in order of
  *   its first sample, its samples in time order through sample_order),
  *   then those with only memory; rows: one per distinct (pid, tid, stack)
- *   with its summed metrics, the samples' first (in order of first
- *   sight), then those that only allocated.
+ *   with its summed metrics, its thread and its tree leaf, the samples'
+ *   first (in order of first sight), then those that only allocated.
+ *   A sample costs one look-up of its row.
  *
  * Memory (when the capture has it) is aggregated the same way: each
  * (pid, tid, stack) entry of the capture's memory metrics counts like one
@@ -96,6 +97,9 @@ struct profile_opts {
     int collapse_libs;          /* hide library frames in the tree */
     int by_line;                /* tree nodes per line, not per function */
     int fold_recursion;         /* f -> f -> f is one node */
+    int rows_only;              /* frame identity, threads and rows, no tree
+                                   or tables (every row's leaf is the root):
+                                   for views that walk stacks themselves */
     int has_range;              /* only samples (and allocation intervals)
                                    with t0_ns <= t_ns < t1_ns */
     uint64_t t0_ns, t1_ns;
@@ -113,6 +117,8 @@ struct prof_thread {
 struct prof_row {
     int32_t pid, tid;
     uint32_t stack;             /* the capture's stack id */
+    uint32_t thread;            /* index into profile.threads */
+    uint32_t leaf;              /* the tree node its metrics went to */
     struct prof_metrics m;
 };
 
@@ -138,7 +144,7 @@ struct profile {
     uint32_t *sample_order;             /* sample indices grouped by thread */
     struct prof_row *rows;
     size_t nrows;
-    struct kmap leaf;                   /* (thread root, stack) -> tree node */
+    struct kmap row_index;              /* (pid << 32 | tid, stack) -> rows */
     uint8_t *hidden;                    /* [frame id]: a library frame */
 };
 
@@ -149,9 +155,9 @@ void profile_free(struct profile *p);
 /* The function or line a FRAME or GROUP node stands for. */
 const struct prof_site *prof_node_site(const struct profile *p, const struct prof_node *n);
 
-/* The tree node where (pid, tid)'s samples of stack were counted, or
- * UINT32_MAX if none were. */
-uint32_t prof_leaf(const struct profile *p, int32_t pid, int32_t tid, uint32_t stack);
+/* The row of (pid, tid, stack), or NULL if nothing of it was counted. */
+const struct prof_row *prof_row_of(const struct profile *p, int32_t pid, int32_t tid,
+                                   uint32_t stack);
 
 /* The functions of stack, root first, into buf (room for cap->nstacks +
  * 1): indices into funcs; the empty stack is [none_func].  Returns how

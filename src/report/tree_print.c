@@ -505,7 +505,7 @@ int report_memory_headline(const struct capture *c, int use_color, FILE *out)
     /* one line per location, whatever threads and stacks held there */
     struct profile p;
     struct prof_places pl;
-    if (profile_build(&p, c, NULL) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0)
         return -1;
     if (prof_places_build(&pl, &p) < 0) {
         profile_free(&p);

@@ -199,8 +199,9 @@ static void test_fold_threads_rows(void)
     CHECK_EQ_INT(buf[0], p.none_func);
     CHECK(!strcmp(p.funcs[p.none_func].function, PROF_NO_FRAMES));
     CHECK_EQ_INT(p.none_func, p.nfuncs - 1);
-    CHECK(prof_leaf(&p, 100, 1, f.samples[2].stack) == (uint32_t)(fib - p.nodes));
-    CHECK(prof_leaf(&p, 100, 2, f.samples[2].stack) == UINT32_MAX);
+    const struct prof_row *r = prof_row_of(&p, 100, 1, f.samples[2].stack);
+    CHECK(r && r->leaf == (uint32_t)(fib - p.nodes) && r->thread == 0 && r->m.samples == 1);
+    CHECK(prof_row_of(&p, 100, 2, f.samples[2].stack) == NULL);
     profile_free(&p);
 }
 
