@@ -215,7 +215,7 @@ int export_json(const struct capture *c, const struct export_opts *o, FILE *out)
 {
     struct profile p;
     (void)o;                    /* every metric, every thread: nothing to choose */
-    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
     fputs("{\"schema\": \"stetho-profile/1\",\n", out);
     put_program(out, c);

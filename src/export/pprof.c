@@ -252,7 +252,7 @@ static int encode(struct pb *b, const struct capture *c)
     struct pb tmp = {0}, inner = {0};
     struct strtab st = { .out = b };
 
-    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
     str_id(&st, "");
     for (size_t m = 0; m < NMETRICS; m++)

@@ -164,7 +164,7 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
     int rc = -1, isnew;
     (void)o;                    /* wall time is what pstats means by time */
 
-    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0) {
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0) {
         free(count);
         free(wall);
         free(buf);

@@ -117,7 +117,7 @@ int export_speedscope(const struct capture *c, const struct export_opts *o, FILE
     (void)o;                    /* every thread and metric: speedscope picks */
     if (!buf)
         return -1;
-    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0) {
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0) {
         free(buf);
         return -1;
     }

@@ -332,12 +332,13 @@ static long row_of(struct builder *b, int32_t pid, int32_t tid, uint32_t stack)
     uint32_t s = stack < b->c->nstacks ? stack : 0, root = 0, leaf = 0, flat = 0;
     if (k < 0)
         return -1;
-    if (!p->opts.rows_only) {
+    if (!(p->opts.skip & PROF_NO_TREE)) {
         root = thread_root(b, pid, tid);
         leaf = root == UINT32_MAX ? root : resolve_path(b, root, s);
-        flat = leaf == UINT32_MAX ? leaf : flat_of(b, s);
     }
-    if (flat == UINT32_MAX || ARRAY_RESERVE(p->rows, p->nrows, b->rows_cap) < 0 ||
+    if (!(p->opts.skip & PROF_NO_TABLES) && leaf != UINT32_MAX)
+        flat = flat_of(b, s);
+    if (leaf == UINT32_MAX || flat == UINT32_MAX || ARRAY_RESERVE(p->rows, p->nrows, b->rows_cap) < 0 ||
         ARRAY_RESERVE(b->row_flat, p->nrows, b->row_flat_cap) < 0)
         return -1;
     p->threads[k].root = root;
@@ -361,9 +362,10 @@ static long add_metrics(struct builder *b, int32_t pid, int32_t tid, uint32_t st
     struct prof_row *row = &p->rows[r];
     prof_metrics_sum(&row->m, m);
     prof_metrics_sum(&p->total, m);
-    if (p->opts.rows_only)
+    if (!(p->opts.skip & PROF_NO_TREE))
+        prof_metrics_sum(&p->nodes[row->leaf].self, m);
+    if (p->opts.skip & PROF_NO_TABLES)
         return r;
-    prof_metrics_sum(&p->nodes[row->leaf].self, m);
     const uint32_t *funcs = &b->flat[b->row_flat[r]], *lines = funcs + 1 + funcs[0];
     add_listed(p->funcs, funcs, m);
     add_listed(p->lines, lines, m);
@@ -504,8 +506,8 @@ static void sum_totals(struct builder *b)
         assert(!b->split_exact || split_adds_up(&n->total));
     }
     /* the tree holds everything counted, once */
-    assert(p->opts.rows_only || p->nodes[0].total.samples == p->total.samples);
-    assert(p->opts.rows_only || p->nodes[0].total.wall_ns == p->total.wall_ns);
+    assert((p->opts.skip & PROF_NO_TREE) || p->nodes[0].total.samples == p->total.samples);
+    assert((p->opts.skip & PROF_NO_TREE) || p->nodes[0].total.wall_ns == p->total.wall_ns);
 }
 
 int profile_build(struct profile *p, const struct capture *c, const struct profile_opts *o)

@@ -97,14 +97,19 @@ struct profile_opts {
     int collapse_libs;          /* hide library frames in the tree */
     int by_line;                /* tree nodes per line, not per function */
     int fold_recursion;         /* f -> f -> f is one node */
-    int rows_only;              /* frame identity, threads and rows, no tree
-                                   or tables (every row's leaf is the root):
-                                   for views that walk stacks themselves */
+    unsigned skip;              /* PROF_NO_TREE, PROF_NO_TABLES: parts a
+                                   view does not read, not built */
     int has_range;              /* only samples (and allocation intervals)
                                    with t0_ns <= t_ns < t1_ns */
     uint64_t t0_ns, t1_ns;
     int32_t pid, tid;           /* only this process / thread; 0 = any */
 };
+
+/* profile_opts.skip: with PROF_NO_TREE every row's leaf is the root;
+ * PROF_ROWS_ONLY is for the views that walk the stacks themselves. */
+#define PROF_NO_TREE 1u
+#define PROF_NO_TABLES 2u
+#define PROF_ROWS_ONLY (PROF_NO_TREE | PROF_NO_TABLES)
 
 struct prof_thread {
     int32_t pid, tid;

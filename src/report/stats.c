@@ -55,7 +55,7 @@ static int stats_build(struct stats *st, const struct capture *c)
 {
     memset(st, 0, sizeof *st);
     st->c = c;
-    if (profile_build(&st->p, c, &(struct profile_opts){ .rows_only = 1 }) < 0)
+    if (profile_build(&st->p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
     st->time = &st->p.total;
     /* cut short, the run lasted at least until its last sample */

@@ -137,7 +137,7 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
 int report_table_print(const struct capture *c, const struct table_opts *o, FILE *out)
 {
     struct profile p;
-    if (profile_build(&p, c, NULL) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_NO_TREE }) < 0)
         return -1;
     int rc = print_table(&p, o, out);
     profile_free(&p);

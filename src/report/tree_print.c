@@ -428,6 +428,7 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
         .merge_threads = o->merge_threads,
         .collapse_libs = !o->show_all,
         .fold_recursion = o->fold_recursion,
+        .skip = PROF_NO_TABLES,
         .has_range = o->has_range,
         .t0_ns = o->t0_ns,
         .t1_ns = o->t1_ns,
@@ -505,7 +506,7 @@ int report_memory_headline(const struct capture *c, int use_color, FILE *out)
     /* one line per location, whatever threads and stacks held there */
     struct profile p;
     struct prof_places pl;
-    if (profile_build(&p, c, &(struct profile_opts){ .rows_only = 1 }) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
     if (prof_places_build(&pl, &p) < 0) {
         profile_free(&p);
