@@ -33,9 +33,6 @@ static void put_memory(FILE *f, const struct prof_metrics *m)
 
 static void put_metrics(FILE *f, const struct prof_metrics *m)
 {
-    static const char *const wait_keys[CAP_WAIT_KINDS] = {
-        "wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s",
-    };
     fprintf(f, "\"samples\": %llu, \"wall_s\": ", (unsigned long long)m->samples);
     json_secs(f, m->wall_ns);
     fputs(", \"cpu_user_s\": ", f);
@@ -43,7 +40,7 @@ static void put_metrics(FILE *f, const struct prof_metrics *m)
     fputs(", \"cpu_sys_s\": ", f);
     json_secs(f, m->sys_ns);
     for (int k = 0; k < CAP_WAIT_KINDS; k++) {
-        fprintf(f, ", \"%s\": ", wait_keys[k]);
+        fprintf(f, ", \"%s\": ", prof_wait_key(k));
         json_secs(f, m->wait_ns[k]);
     }
 }
@@ -129,6 +126,8 @@ out:
 static void put_frames(FILE *f, const struct capture *c)
 {
     static const char *const kinds[] = { "python", "native", "synthetic" };
+    _Static_assert(sizeof kinds / sizeof kinds[0] == CAP_FRAME_SYNTHETIC + 1,
+                   "a name for every frame kind");
     fputs(" \"frames\": [", f);
     for (size_t id = 1; id < c->nframes; id++) {
         const struct cap_frame *fr = &c->frames[id];

@@ -147,10 +147,6 @@ static void put_key(FILE *f, const struct prof_site *e)
     m_str(f, e->function);
 }
 
-static double secs(uint64_t ns)
-{
-    return (double)ns / 1e9;
-}
 
 int export_pstats(const struct capture *c, const struct export_opts *o, FILE *out)
 {
@@ -237,8 +233,8 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
         m_tuple(out, 5);
         m_int(out, fs->n);      /* primitive calls */
         m_int(out, fs->n);      /* all calls */
-        m_float(out, secs(fs->self_ns));
-        m_float(out, secs(fs->total_ns));
+        m_float(out, prof_secs(fs->self_ns));
+        m_float(out, prof_secs(fs->total_ns));
         fputc(M_DICT, out);
         for (uint32_t k = first[i]; k < first[i + 1]; k++) {
             const struct edge *e = &edges[by_callee[k]];
@@ -246,8 +242,8 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
             m_tuple(out, 4);
             m_int(out, e->n);
             m_int(out, e->n);
-            m_float(out, secs(e->self_ns));
-            m_float(out, secs(e->total_ns));
+            m_float(out, prof_secs(e->self_ns));
+            m_float(out, prof_secs(e->total_ns));
         }
         fputc(M_NULL, out);
     }

@@ -11,6 +11,7 @@
 #include "util/array.h"
 #include "util/kmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,7 @@ static int add_record(struct prof_cells *cl, struct kmap *map, const struct prof
             return 0;           /* filtered out of the profile */
         leaf = p->threads[thread].root == UINT32_MAX ? 0 : p->threads[thread].root;
     }
+    assert(thread < p->nthreads && leaf < p->nnodes);
     uint64_t bucket = t / cl->bucket_ns;
     if (bucket >= cl->nbuckets)
         bucket = cl->nbuckets - 1;

@@ -39,6 +39,8 @@ enum prof_col {
     PROF_NTIME_COLS = PROF_COL_ALLOC,
 };
 
+_Static_assert(PROF_NCOLS <= 32, "a cell's non-zero columns fit a 32-bit mask");
+
 struct prof_cell {
     uint32_t bucket, thread, node;      /* thread: index into profile.threads */
     uint64_t v[PROF_NCOLS];

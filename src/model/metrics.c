@@ -61,6 +61,15 @@ int prof_metric_parse(const char *s, enum prof_metric *out)
     return -1;
 }
 
+const char *prof_wait_key(int kind)
+{
+    static const char *const keys[] = {
+        "wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s",
+    };
+    _Static_assert(sizeof keys / sizeof keys[0] == CAP_WAIT_KINDS, "a key for every wait");
+    return kind >= 0 && kind < CAP_WAIT_KINDS ? keys[kind] : "?";
+}
+
 const char *prof_wait_name(int kind)
 {
     static const char *const names[] = { "io", "sleep", "lock", "gil", "other" };

@@ -73,8 +73,15 @@ char *prof_fmt_bytes(char *buf, size_t len, uint64_t bytes);
 char *prof_fmt_count(char *buf, size_t len, uint64_t n);
 /* The one of the three that fits the metric's unit. */
 char *prof_fmt_metric(char *buf, size_t len, enum prof_metric which, uint64_t v);
+/* Nanoseconds as seconds, for printing. */
+static inline double prof_secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
 /* "io", "sleep", "lock", "gil", "other" */
 const char *prof_wait_name(int kind);
+/* The JSON key of a wait's seconds: "wait_io_s", ... */
+const char *prof_wait_key(int kind);
 
 /* One sample (its count and times); a memory entry's metrics (samples
  * and times untouched); a whole other sum.  Inline: the model adds a sum

@@ -4,6 +4,7 @@
 #include "model/places.h"
 #include "util/kmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 int prof_places_build(struct prof_places *pl, const struct profile *p)
@@ -30,6 +31,7 @@ int prof_places_build(struct prof_places *pl, const struct profile *p)
                                                   .order = (uint32_t)pl->n };
         prof_metrics_sum(&pl->v[*slot].m, &r->m);
     }
+    assert(pl->n <= p->nrows);
     kmap_free(&index);
     return 0;
 }

@@ -48,7 +48,6 @@ static const struct {
     { "alloc", "bytes" }, { "allocs", "count" }, { "peak", "bytes" }, { "leaked", "bytes" },
 };
 _Static_assert(sizeof columns / sizeof columns[0] == NCOLS, "a name for every column");
-_Static_assert(NCOLS <= 32, "a cell's column mask is 32 bits");
 
 #define BIT(col) (1u << (col))
 #define WAIT_BITS (((1u << CAP_WAIT_KINDS) - 1) << COL_WAIT)

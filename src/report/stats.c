@@ -46,10 +46,6 @@ struct stats {
     struct prof_places places;
 };
 
-static double secs(uint64_t ns)
-{
-    return (double)ns / 1e9;
-}
 
 static int stats_build(struct stats *st, const struct capture *c)
 {
@@ -121,18 +117,18 @@ static void text_time(FILE *out, const struct stats *st)
 {
     const struct capture *c = st->c;
     const struct prof_metrics *t = st->time;
-    fprintf(out, "Duration:          %.3f s%s\n", secs(st->duration_ns),
+    fprintf(out, "Duration:          %.3f s%s\n", prof_secs(st->duration_ns),
             c->truncated ? " (capture truncated)" : "");
     fprintf(out, "Samples:           %llu", (unsigned long long)t->samples);
     if (c->interval_ns)
         fprintf(out, " every %g ms", (double)c->interval_ns / 1e6);
     fprintf(out, " from %zu thread%s\n", st->nthreads, st->nthreads == 1 ? "" : "s");
     fprintf(out, "Wall time:         %.3f s = user %.3f + sys %.3f + waiting %.3f  "
-            "(summed over threads)\n", secs(t->wall_ns), secs(t->user_ns), secs(t->sys_ns),
-            secs(prof_wait_ns(t)));
+            "(summed over threads)\n", prof_secs(t->wall_ns), prof_secs(t->user_ns), prof_secs(t->sys_ns),
+            prof_secs(prof_wait_ns(t)));
     fputs("Waiting by kind:  ", out);
     for (int k = 0; k < CAP_WAIT_KINDS; k++)
-        fprintf(out, " %s %.3f", prof_wait_name(k), secs(t->wait_ns[k]));
+        fprintf(out, " %s %.3f", prof_wait_name(k), prof_secs(t->wait_ns[k]));
     fputc('\n', out);
 }
 
@@ -190,14 +186,14 @@ static void text_memory(FILE *out, struct stats *st)
     fprintf(out, "  Allocated:             %s", prof_fmt_bytes(b, sizeof b, t->alloc_bytes));
     fprintf(out, " in %s allocations\n", prof_fmt_count(n, sizeof n, t->alloc_count));
     fprintf(out, "  Peak heap:             %s at %.3f s\n",
-            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), prof_secs(t->peak_heap_t_ns));
     if (t->peak_mapped_bytes) {         /* the heap counts only their resident part */
         fprintf(out, "  Mapped at the peak:    %s", prof_fmt_bytes(b, sizeof b, t->peak_mapped_bytes));
         fprintf(out, ", %s of it resident (in the heap)\n",
                 prof_fmt_bytes(b, sizeof b, t->peak_mapped_resident_bytes));
     }
     fprintf(out, "  Peak RSS:              %s at %.3f s\n",
-            prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes), secs(t->peak_rss_t_ns));
+            prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes), prof_secs(t->peak_rss_t_ns));
     fprintf(out, "  Leaked:                %s\n", prof_fmt_bytes(b, sizeof b, t->leaked_bytes));
     fprintf(out, "  Temporary allocations: %s\n",
             prof_fmt_count(n, sizeof n, t->temporary_count));
@@ -333,9 +329,6 @@ static void json_memory(FILE *out, struct stats *st)
 
 static void json_stats(FILE *out, struct stats *st)
 {
-    static const char *const wait_keys[CAP_WAIT_KINDS] = {
-        "wait_io_s", "wait_sleep_s", "wait_lock_s", "wait_gil_s", "wait_other_s",
-    };
     const struct capture *c = st->c;
     const struct prof_metrics *t = st->time;
     fputs("{\"schema\": \"stetho-stats/1\",\n \"duration_s\": ", out);
@@ -352,7 +345,7 @@ static void json_stats(FILE *out, struct stats *st)
     fputs(", \"wait_s\": ", out);
     json_secs(out, prof_wait_ns(t));
     for (int k = 0; k < CAP_WAIT_KINDS; k++) {
-        fprintf(out, ", \"%s\": ", wait_keys[k]);
+        fprintf(out, ", \"%s\": ", prof_wait_key(k));
         json_secs(out, t->wait_ns[k]);
     }
     fputs("},\n \"memory\": ", out);

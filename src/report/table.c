@@ -35,10 +35,6 @@ static int by_key(const void *a, const void *b)
     return x->site < y->site ? -1 : x->site > y->site;
 }
 
-static double secs(uint64_t ns)
-{
-    return (double)ns / 1e9;
-}
 
 /* The self or total column of the sort metric, w wide: seconds as they
  * always were, bytes and counts as text. */
@@ -46,7 +42,7 @@ static void put_value(FILE *f, int w, enum prof_metric m, uint64_t v)
 {
     char b[PROF_FMT_LEN];
     if (prof_metric_unit(m) == PROF_UNIT_NS)
-        fprintf(f, "%*.3f", w, secs(v));
+        fprintf(f, "%*.3f", w, prof_secs(v));
     else
         fprintf(f, "%*s", w, prof_fmt_metric(b, sizeof b, m, v));
 }
@@ -106,9 +102,9 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
         put_value(f, w, o->metric, prof_metric_ns(&s->self, o->metric));
         fputc(' ', f);
         put_value(f, w, o->metric, prof_metric_ns(&s->total, o->metric));
-        fprintf(f, " %8.3f %8.3f", secs(split->user_ns), secs(split->sys_ns));
+        fprintf(f, " %8.3f %8.3f", prof_secs(split->user_ns), prof_secs(split->sys_ns));
         for (int k = 0; k < CAP_WAIT_KINDS; k++)
-            fprintf(f, " %8.3f", secs(split->wait_ns[k]));
+            fprintf(f, " %8.3f", prof_secs(split->wait_ns[k]));
         fprintf(f, " %8llu", (unsigned long long)split->samples);
         if (memory)
             put_memory(f, split);
@@ -123,9 +119,9 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
         fprintf(f, "... %zu more (--limit 0 shows every row)\n", nrows - (size_t)o->limit);
     fprintf(f, "%*s ", w, "");
     put_value(f, w, o->metric, whole);
-    fprintf(f, " %8.3f %8.3f", secs(p->total.user_ns), secs(p->total.sys_ns));
+    fprintf(f, " %8.3f %8.3f", prof_secs(p->total.user_ns), prof_secs(p->total.sys_ns));
     for (int k = 0; k < CAP_WAIT_KINDS; k++)
-        fprintf(f, " %8.3f", secs(p->total.wait_ns[k]));
+        fprintf(f, " %8.3f", prof_secs(p->total.wait_ns[k]));
     fprintf(f, " %8llu", (unsigned long long)p->total.samples);
     if (memory)
         put_memory(f, &p->total);

@@ -55,10 +55,6 @@ struct printer {
     size_t prefix_len, prefix_cap;
 };
 
-static double secs(uint64_t ns)
-{
-    return (double)ns / 1e9;
-}
 
 static const char *pct_color(double pct)
 {
@@ -100,12 +96,12 @@ static void print_split(struct printer *pr, const struct prof_metrics *m)
         return;
     }
     fprintf(f, "  %s[user %.2f sys %.2f wait %.2f", color(pr, ANSI_DIM),
-            secs(m->user_ns), secs(m->sys_ns), secs(prof_wait_ns(m)));
+            prof_secs(m->user_ns), prof_secs(m->sys_ns), prof_secs(prof_wait_ns(m)));
     int open = 0;
     for (int k = 0; k < CAP_WAIT_KINDS; k++) {
         if (m->wait_ns[k] < 5000000)    /* would print as 0.00 */
             continue;
-        fprintf(f, "%s%s %.2f", open ? " " : " (", prof_wait_name(k), secs(m->wait_ns[k]));
+        fprintf(f, "%s%s %.2f", open ? " " : " (", prof_wait_name(k), prof_secs(m->wait_ns[k]));
         open = 1;
     }
     fprintf(f, "%s]%s", open ? ")" : "", color(pr, ANSI_RESET));
@@ -350,13 +346,13 @@ static void print_memory_header(struct printer *pr)
     char b[PROF_FMT_LEN], n[PROF_FMT_LEN];
 
     fprintf(f, "%sMemory:%s   peak heap %s at %.3f s", color(pr, ANSI_BOLD), color(pr, ANSI_RESET),
-            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), prof_secs(t->peak_heap_t_ns));
     if (t->peak_mapped_bytes) {         /* the heap counts only their resident part */
         fprintf(f, " (mappings: %s mapped", prof_fmt_bytes(b, sizeof b, t->peak_mapped_bytes));
         fprintf(f, ", %s resident)", prof_fmt_bytes(b, sizeof b, t->peak_mapped_resident_bytes));
     }
     fprintf(f, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
-            secs(t->peak_rss_t_ns));
+            prof_secs(t->peak_rss_t_ns));
     fprintf(f, "\n          allocated %s", prof_fmt_bytes(b, sizeof b, t->alloc_bytes));
     fprintf(f, " in %s allocations", prof_fmt_count(n, sizeof n, t->alloc_count));
     fprintf(f, ", leaked %s", prof_fmt_bytes(b, sizeof b, t->leaked_bytes));
@@ -395,24 +391,24 @@ static void print_header(struct printer *pr)
 
     uint64_t duration = c->has_duration ? c->duration_ns : p->t_last_ns;
     fprintf(f, "%sDuration:%s %.3f s%s  %sSamples:%s %llu", color(pr, ANSI_BOLD),
-            color(pr, ANSI_RESET), secs(duration), c->truncated ? " (capture truncated)" : "",
+            color(pr, ANSI_RESET), prof_secs(duration), c->truncated ? " (capture truncated)" : "",
             color(pr, ANSI_BOLD), color(pr, ANSI_RESET), (unsigned long long)p->total.samples);
     if (c->interval_ns)
         fprintf(f, " every %g ms", (double)c->interval_ns / 1e6);
     size_t nthreads = capture_sampled_threads(c);
     fprintf(f, " from %zu thread%s", nthreads, nthreads == 1 ? "" : "s");
     if (p->opts.has_range)
-        fprintf(f, ", between %.3f s and %.3f s", secs(p->opts.t0_ns), secs(p->opts.t1_ns));
+        fprintf(f, ", between %.3f s and %.3f s", prof_secs(p->opts.t0_ns), prof_secs(p->opts.t1_ns));
     fputc('\n', f);
 
     const struct prof_metrics *t = &p->total;
     fprintf(f, "%sTime:%s     wall %.3f s = user %.3f + sys %.3f + waiting %.3f",
-            color(pr, ANSI_BOLD), color(pr, ANSI_RESET), secs(t->wall_ns), secs(t->user_ns),
-            secs(t->sys_ns), secs(prof_wait_ns(t)));
+            color(pr, ANSI_BOLD), color(pr, ANSI_RESET), prof_secs(t->wall_ns), prof_secs(t->user_ns),
+            prof_secs(t->sys_ns), prof_secs(prof_wait_ns(t)));
     int open = 0;
     for (int k = 0; k < CAP_WAIT_KINDS; k++)
         if (t->wait_ns[k]) {
-            fprintf(f, "%s%s %.3f", open ? ", " : " (", prof_wait_name(k), secs(t->wait_ns[k]));
+            fprintf(f, "%s%s %.3f", open ? ", " : " (", prof_wait_name(k), prof_secs(t->wait_ns[k]));
             open = 1;
         }
     fprintf(f, "%s  %s(summed over threads)%s\n", open ? ")" : "", color(pr, ANSI_DIM),
@@ -495,9 +491,9 @@ int report_memory_headline(const struct capture *c, int use_color, FILE *out)
         cwd[0] = '\0';
 
     fprintf(out, "%sMemory:%s peak heap %s at %.3f s", bold, reset,
-            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), prof_secs(t->peak_heap_t_ns));
     fprintf(out, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
-            secs(t->peak_rss_t_ns));
+            prof_secs(t->peak_rss_t_ns));
     if (t->sample_mean)
         fprintf(out, "  %s(estimated: sampled every %s on average)%s", dim,
                 prof_fmt_bytes(b, sizeof b, t->sample_mean), reset);
