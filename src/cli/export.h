@@ -2,6 +2,9 @@
  * export.h -- rendering a capture file into an export format's file, for
  * `stetho export` and for `stetho run -o NAME.EXT` (the formats
  * themselves are src/export/).
+ *
+ * Contract: as the other cli/ helpers, a failure prints one line
+ * "stetho: ..." and returns -1; nothing half written is left behind.
  */
 #ifndef STETHO_CLI_EXPORT_H
 #define STETHO_CLI_EXPORT_H

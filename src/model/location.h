@@ -3,13 +3,13 @@
  * code, the standard library, or an installed library; which module it is;
  * how to show it briefly.
  *
- * Decided by the path alone, as the profiled interpreter's sys.path is not
+ * Contract: decided by the path alone, as the profiled interpreter's sys.path is not
  * recorded: "<frozen ...>" and anything under ".../lib/python3.N/" is the
  * standard library, unless it is under site-packages or dist-packages,
  * which are installed libraries.
  */
-#ifndef STETHO_REPORT_LOCATION_H
-#define STETHO_REPORT_LOCATION_H
+#ifndef STETHO_MODEL_LOCATION_H
+#define STETHO_MODEL_LOCATION_H
 
 #include <stddef.h>
 

@@ -2,7 +2,8 @@
  * tree_print.h -- the call tree as text, the way `stetho tree` and the end
  * of `stetho run` show it.
  *
- * A header (program, Python, duration, samples, and wall = user + sys +
+ * Contract: a reader of the report model (model/profile.h).  A header
+ * (program, Python, duration, samples, and wall = user + sys +
  * waiting with the numbers), then one line per node:
  *
  *   1.234s 45.6%  compute  app.py:12  [user 1.10 sys 0.02 wait 0.11 (io 0.10 lock 0.01)]
@@ -12,8 +13,8 @@
  * leads with bytes or a count ("12.3 MiB", "1,234") and ends with the
  * node's memory ([12.3 MiB in 1,234 allocations, peak ..., leaked ...]);
  * a capture with memory adds a memory line to the header.  Library
- * frames are collapsed unless show_all (see profile.h).  Colour is ANSI
- * escapes, only if asked.
+ * frames are collapsed unless show_all, direct recursion folded with
+ * fold_recursion (see profile.h).  Colour is ANSI escapes, only if asked.
  */
 #ifndef STETHO_REPORT_TREE_PRINT_H
 #define STETHO_REPORT_TREE_PRINT_H
