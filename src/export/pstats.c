@@ -148,97 +148,118 @@ static void put_key(FILE *f, const struct prof_site *e)
 }
 
 
-int export_pstats(const struct capture *c, const struct export_opts *o, FILE *out)
+/* The statistics of one export. */
+struct calls {
+    struct func_stats *st;      /* per function of the model */
+    struct edge *edges;         /* caller -> callee */
+    size_t nedges, edges_cap;
+    struct kmap index;          /* (caller, callee) -> edge */
+    uint32_t *first;            /* per function: its callers' first in by_callee */
+    uint32_t *by_callee;        /* edge indices grouped by callee */
+};
+
+/* The edge caller -> callee, added if new; or NULL. */
+static struct edge *edge_of(struct calls *k, uint32_t caller, uint32_t callee)
 {
-    struct profile p;
-    struct kmap index = {0};
-    struct edge *edges = NULL;
-    size_t nedges = 0, edges_cap = 0, ns = c->nstacks ? c->nstacks : 1;
-    uint64_t *count = calloc(ns, sizeof *count), *wall = calloc(ns, sizeof *wall);
-    uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf), *by_callee = NULL, *first = NULL;
-    struct func_stats *st = NULL;
-    int rc = -1, isnew;
-    (void)o;                    /* wall time is what pstats means by time */
-
-    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0) {
-        free(count);
-        free(wall);
-        free(buf);
-        return -1;
+    int isnew;
+    uint32_t *slot = kmap_put(&k->index, caller, callee, (uint32_t)k->nedges, &isnew);
+    if (!slot)
+        return NULL;
+    if (isnew) {
+        if (ARRAY_RESERVE(k->edges, k->nedges, k->edges_cap) < 0)
+            return NULL;
+        k->edges[k->nedges++] = (struct edge){ caller, callee, 0, 0, 0, 0 };
     }
-    st = calloc(p.nfuncs, sizeof *st);
-    first = calloc(p.nfuncs + 1, sizeof *first);
-    if (!count || !wall || !buf || !st || !first)
-        goto out;
-    /* threads merged: pstats has no notion of them */
-    for (size_t i = 0; i < p.nrows; i++) {
-        uint32_t s = p.rows[i].stack < c->nstacks ? p.rows[i].stack : 0;
-        count[s] += p.rows[i].m.samples;
-        wall[s] += p.rows[i].m.wall_ns;
-    }
+    return &k->edges[*slot];
+}
 
-    for (uint32_t s = 0; s < ns; s++) {
-        if (!count[s])
-            continue;
-        size_t n = prof_stack_funcs(&p, s, buf);
-        st[buf[n - 1]].self_ns += wall[s];
-        for (size_t i = 0; i < n; i++) {
-            struct func_stats *fs = &st[buf[i]];
-            if (fs->stamp != s + 1) {
-                fs->stamp = s + 1;
-                fs->n += count[s];
-                fs->total_ns += wall[s];
-            }
-            if (!i)
-                continue;
-            uint32_t *slot = kmap_put(&index, buf[i - 1], buf[i], (uint32_t)nedges, &isnew);
-            if (!slot)
-                goto out;
-            if (isnew) {
-                if (ARRAY_RESERVE(edges, nedges, edges_cap) < 0)
-                    goto out;
-                edges[nedges++] = (struct edge){ buf[i - 1], buf[i], 0, 0, 0, 0 };
-            }
-            struct edge *e = &edges[*slot];
-            if (e->stamp != s + 1) {
-                e->stamp = s + 1;
-                e->n += count[s];
-                e->total_ns += wall[s];
-            }
-            if (i == n - 1)
-                e->self_ns += wall[s];
+/* Count stack s (n samples, wall ns) for its functions and call edges,
+ * each once per stack; 0, or -1. */
+static int count_stack(struct calls *k, const struct profile *p, uint32_t s, uint64_t n,
+                       uint64_t wall, uint32_t *buf)
+{
+    size_t depth = prof_stack_funcs(p, s, buf);
+    k->st[buf[depth - 1]].self_ns += wall;
+    for (size_t i = 0; i < depth; i++) {
+        struct func_stats *fs = &k->st[buf[i]];
+        if (fs->stamp != s + 1) {
+            fs->stamp = s + 1;
+            fs->n += n;
+            fs->total_ns += wall;
         }
+        if (!i)
+            continue;
+        struct edge *e = edge_of(k, buf[i - 1], buf[i]);
+        if (!e)
+            return -1;
+        if (e->stamp != s + 1) {
+            e->stamp = s + 1;
+            e->n += n;
+            e->total_ns += wall;
+        }
+        if (i == depth - 1)
+            e->self_ns += wall;
     }
+    return 0;
+}
 
-    /* the edges grouped by callee (counting sort), for each one's callers */
-    by_callee = malloc((nedges ? nedges : 1) * sizeof *by_callee);
-    if (!by_callee)
-        goto out;
-    for (size_t k = 0; k < nedges; k++)
-        first[edges[k].callee + 1]++;
-    for (size_t i = 0; i < p.nfuncs; i++)
-        first[i + 1] += first[i];
-    for (size_t k = 0; k < nedges; k++)
-        by_callee[first[edges[k].callee]++] = (uint32_t)k;
-    for (size_t i = p.nfuncs; i > 0; i--)
-        first[i] = first[i - 1];
-    first[0] = 0;
+/* Every stack's samples, threads merged (pstats has no notion of them). */
+static int count_calls(struct calls *k, const struct profile *p)
+{
+    const struct capture *c = p->cap;
+    size_t ns = c->nstacks ? c->nstacks : 1;
+    uint64_t *count = calloc(ns, sizeof *count), *wall = calloc(ns, sizeof *wall);
+    uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf);
+    int rc = count && wall && buf ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < p->nrows; i++) {
+        uint32_t s = p->rows[i].stack < c->nstacks ? p->rows[i].stack : 0;
+        count[s] += p->rows[i].m.samples;
+        wall[s] += p->rows[i].m.wall_ns;
+    }
+    for (uint32_t s = 0; rc == 0 && s < ns; s++)
+        if (count[s])
+            rc = count_stack(k, p, s, count[s], wall[s], buf);
+    free(count);
+    free(wall);
+    free(buf);
+    return rc;
+}
 
+/* The edges grouped by callee (counting sort), for each one's callers. */
+static int group_callers(struct calls *k, size_t nfuncs)
+{
+    k->by_callee = malloc((k->nedges ? k->nedges : 1) * sizeof *k->by_callee);
+    if (!k->by_callee)
+        return -1;
+    for (size_t e = 0; e < k->nedges; e++)
+        k->first[k->edges[e].callee + 1]++;
+    for (size_t i = 0; i < nfuncs; i++)
+        k->first[i + 1] += k->first[i];
+    for (size_t e = 0; e < k->nedges; e++)
+        k->by_callee[k->first[k->edges[e].callee]++] = (uint32_t)e;
+    for (size_t i = nfuncs; i > 0; i--)
+        k->first[i] = k->first[i - 1];
+    k->first[0] = 0;
+    return 0;
+}
+
+static void put_stats(FILE *out, const struct profile *p, const struct calls *k)
+{
     fputc(M_DICT, out);
-    for (size_t i = 0; i < p.nfuncs; i++) {
-        const struct func_stats *fs = &st[i];
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const struct func_stats *fs = &k->st[i];
         if (!fs->n)
             continue;
-        put_key(out, &p.funcs[i]);
+        put_key(out, &p->funcs[i]);
         m_tuple(out, 5);
         m_int(out, fs->n);      /* primitive calls */
         m_int(out, fs->n);      /* all calls */
         m_float(out, prof_secs(fs->self_ns));
         m_float(out, prof_secs(fs->total_ns));
         fputc(M_DICT, out);
-        for (uint32_t k = first[i]; k < first[i + 1]; k++) {
-            const struct edge *e = &edges[by_callee[k]];
-            put_key(out, &p.funcs[e->caller]);
+        for (uint32_t j = k->first[i]; j < k->first[i + 1]; j++) {
+            const struct edge *e = &k->edges[k->by_callee[j]];
+            put_key(out, &p->funcs[e->caller]);
             m_tuple(out, 4);
             m_int(out, e->n);
             m_int(out, e->n);
@@ -248,16 +269,26 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
         fputc(M_NULL, out);
     }
     fputc(M_NULL, out);
-    rc = 0;
-out:
+}
+
+int export_pstats(const struct capture *c, const struct export_opts *o, FILE *out)
+{
+    struct profile p;
+    struct calls k = {0};
+    (void)o;                    /* wall time is what pstats means by time */
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
+        return -1;
+    k.st = calloc(p.nfuncs, sizeof *k.st);
+    k.first = calloc(p.nfuncs + 1, sizeof *k.first);
+    int rc = k.st && k.first && count_calls(&k, &p) == 0 && group_callers(&k, p.nfuncs) == 0
+             ? 0 : -1;
+    if (rc == 0)
+        put_stats(out, &p, &k);
     profile_free(&p);
-    kmap_free(&index);
-    free(edges);
-    free(count);
-    free(wall);
-    free(buf);
-    free(st);
-    free(first);
-    free(by_callee);
+    kmap_free(&k.index);
+    free(k.st);
+    free(k.edges);
+    free(k.first);
+    free(k.by_callee);
     return rc;
 }
