@@ -54,12 +54,14 @@ static int coarsen(struct prof_cells *cl)
     return rc;
 }
 
-/* Add v, of (pid, tid, stack) at time t, to its cell and the totals. */
+/* Add v, of (pid, tid, stack) at time t, to its cell and the totals;
+ * row is the profile's row of it, if known (else looked up). */
 static int add_record(struct prof_cells *cl, struct kmap *map, const struct profile *p,
-                      uint64_t t, int32_t pid, int32_t tid, uint32_t stack,
-                      const uint64_t v[PROF_NCOLS])
+                      const struct prof_row *row, uint64_t t, int32_t pid, int32_t tid,
+                      uint32_t stack, const uint64_t v[PROF_NCOLS])
 {
-    const struct prof_row *row = prof_row_of(p, pid, tid, stack);
+    if (!row)
+        row = prof_row_of(p, pid, tid, stack);
     uint32_t thread, leaf;
     if (row) {
         thread = row->thread;
@@ -93,14 +95,15 @@ static int add_memory(struct prof_cells *cl, struct kmap *map, const struct prof
         memset(v, 0, sizeof v);
         v[PROF_COL_ALLOC] = m->bytes;
         v[PROF_COL_ALLOCS] = m->count;
-        if (add_record(cl, map, p, m->t_ns, m->pid, m->tid, m->stack, v) < 0)
+        if (add_record(cl, map, p, NULL, m->t_ns, m->pid, m->tid, m->stack, v) < 0)
             return -1;
     }
     for (size_t i = 0; i < c->nmem; i++) {
         const struct cap_mem_stack *m = &c->mem[i];
         memset(v, 0, sizeof v);
         v[PROF_COL_PEAK] = m->peak_bytes;
-        if (v[PROF_COL_PEAK] && add_record(cl, map, p, peak, m->pid, m->tid, m->stack, v) < 0)
+        if (v[PROF_COL_PEAK] &&
+            add_record(cl, map, p, NULL, peak, m->pid, m->tid, m->stack, v) < 0)
             return -1;
         memset(v, 0, sizeof v);
         v[PROF_COL_LEAKED] = m->leaked_bytes;
@@ -109,7 +112,7 @@ static int add_memory(struct prof_cells *cl, struct kmap *map, const struct prof
             v[PROF_COL_ALLOCS] = m->alloc_count;
         }
         if ((v[PROF_COL_LEAKED] || v[PROF_COL_ALLOC] || v[PROF_COL_ALLOCS]) &&
-            add_record(cl, map, p, end, m->pid, m->tid, m->stack, v) < 0)
+            add_record(cl, map, p, NULL, end, m->pid, m->tid, m->stack, v) < 0)
             return -1;
     }
     return 0;
@@ -169,11 +172,14 @@ int prof_cells_build(struct prof_cells *cl, const struct profile *p,
     cl->ncols = c->has_memory ? PROF_NCOLS : PROF_NTIME_COLS;
     for (size_t i = 0; i < c->nsamples; i++) {
         const struct cap_sample *s = &c->samples[i];
+        if (p->sample_row[i] == UINT32_MAX)
+            continue;           /* filtered out of the profile */
         uint64_t v[PROF_NCOLS] = { [PROF_COL_SAMPLES] = 1, [PROF_COL_USER] = s->user_ns,
                                    [PROF_COL_SYS] = s->sys_ns };
         for (int k = 0; k < CAP_WAIT_KINDS; k++)
             v[PROF_COL_WAIT + k] = s->wait_ns[k];
-        if (add_record(cl, &map, p, s->t_ns, s->pid, s->tid, s->stack, v) < 0)
+        if (add_record(cl, &map, p, &p->rows[p->sample_row[i]], s->t_ns, s->pid, s->tid,
+                       s->stack, v) < 0)
             goto fail;
     }
     if (c->has_memory && add_memory(cl, &map, p) < 0)

@@ -31,7 +31,6 @@ struct builder {
     size_t nodes_cap, threads_cap, rows_cap, row_flat_cap;
     struct kmap node_map;       /* (parent, kind << 32 | key) -> node */
     uint32_t *row_flat;         /* row -> offset of its stack's lists in flat */
-    uint32_t *sample_thread;    /* sample -> thread, for order_samples */
     uint32_t *path;             /* frame ids of one stack, root first */
     size_t path_cap;
     uint32_t *func_seen, *line_seen;    /* stamp of the stack last listed in */
@@ -394,7 +393,7 @@ static int link_children(struct profile *p)
 }
 
 /* Each thread's samples in time (= capture) order, and its name. */
-static int order_samples(struct profile *p, const uint32_t *sample_thread)
+static int order_samples(struct profile *p)
 {
     const struct capture *c = p->cap;
     p->sample_order = malloc((c->nsamples ? c->nsamples : 1) * sizeof *p->sample_order);
@@ -407,9 +406,9 @@ static int order_samples(struct profile *p, const uint32_t *sample_thread)
         p->threads[k].nsamples = 0;
     }
     for (size_t i = 0; i < c->nsamples; i++) {
-        if (sample_thread[i] == UINT32_MAX)
+        if (p->sample_row[i] == UINT32_MAX)
             continue;           /* not counted */
-        struct prof_thread *t = &p->threads[sample_thread[i]];
+        struct prof_thread *t = &p->threads[p->rows[p->sample_row[i]].thread];
         p->sample_order[t->first + t->nsamples++] = (uint32_t)i;
     }
     /* a thread renamed later keeps its latest name */
@@ -426,7 +425,6 @@ static void builder_free(struct builder *b)
 {
     kmap_free(&b->node_map);
     free(b->row_flat);
-    free(b->sample_thread);
     free(b->path);
     free(b->func_seen);
     free(b->line_seen);
@@ -445,12 +443,12 @@ static int add_samples(struct builder *b)
     struct profile *p = b->p;
     const struct capture *c = b->c;
     int first = 1;
-    b->sample_thread = malloc((c->nsamples ? c->nsamples : 1) * sizeof *b->sample_thread);
-    if (!b->sample_thread)
+    p->sample_row = malloc((c->nsamples ? c->nsamples : 1) * sizeof *p->sample_row);
+    if (!p->sample_row)
         return -1;
     for (size_t i = 0; i < c->nsamples; i++) {
         const struct cap_sample *s = &c->samples[i];
-        b->sample_thread[i] = UINT32_MAX;
+        p->sample_row[i] = UINT32_MAX;
         if (!wanted(&p->opts, s))
             continue;
         struct prof_metrics one = {0};
@@ -460,7 +458,7 @@ static int add_samples(struct builder *b)
         long r = add_metrics(b, s->pid, s->tid, s->stack, &one);
         if (r < 0)
             return -1;
-        b->sample_thread[i] = p->rows[r].thread;
+        p->sample_row[i] = (uint32_t)r;
         p->threads[p->rows[r].thread].nsamples++;
         if (first || s->t_ns < p->t_first_ns)
             p->t_first_ns = s->t_ns;
@@ -528,7 +526,7 @@ int profile_build(struct profile *p, const struct capture *c, const struct profi
     if (!b.func_seen || !b.line_seen || add_samples(&b) < 0 || add_memory(&b) < 0)
         goto fail;
     sum_totals(&b);
-    if (link_children(p) < 0 || order_samples(p, b.sample_thread) < 0)
+    if (link_children(p) < 0 || order_samples(p) < 0)
         goto fail;
     builder_free(&b);
     return 0;
@@ -552,6 +550,7 @@ void profile_free(struct profile *p)
     free(p->threads);
     kmap_free(&p->thread_index);
     free(p->sample_order);
+    free(p->sample_row);
     free(p->rows);
     kmap_free(&p->row_index);
     memset(p, 0, sizeof *p);

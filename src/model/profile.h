@@ -147,6 +147,8 @@ struct profile {
     size_t nthreads;
     struct kmap thread_index;           /* (pid << 32 | tid, 0) -> threads */
     uint32_t *sample_order;             /* sample indices grouped by thread */
+    uint32_t *sample_row;               /* [sample] -> rows, or UINT32_MAX
+                                           when the filters left it out */
     struct prof_row *rows;
     size_t nrows;
     struct kmap row_index;              /* (pid << 32 | tid, stack) -> rows */
