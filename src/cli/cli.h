@@ -35,14 +35,5 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a positive pid; -1 if `s` is not one. */
 pid_t cli_parse_pid(const char *s);
 
-/* Write s as a JSON string literal (quotes included); NULL -> null. */
-void json_string(FILE *f, const char *s);
-/* Write ns as exact decimal seconds: 1500000000 -> 1.5, 7 -> 0.000000007. */
-void json_secs(FILE *f, uint64_t ns);
-
-struct capture;
-/* `stetho stats`: the capture's time and memory numbers, as text or as
- * JSON (docs/json-schema.md); 0, or -1 when out of memory (stats.c). */
-int stats_write(const struct capture *c, int json, FILE *out);
 
 #endif

@@ -13,6 +13,7 @@
 #include "proc/freeze.h"
 #include "proc/reader_image.h"
 #include "proc/threads.h"
+#include "util/json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -25,6 +25,7 @@ void report_after_run(const char *capture_path, const struct session_result *res
         if (capture_load(capture_path, &c, err, sizeof err) == 0) {
             struct tree_opts o;
             tree_opts_init(&o);
+            o.fold_recursion = 1;       /* as `stetho tree` shows it */
             o.color = isatty(fileno(out)) && !getenv("NO_COLOR");
             fputc('\n', out);
             report_tree_print(&c, &o, out);

@@ -2,15 +2,11 @@
  * html_report.h -- a capture as one self-contained HTML page: a flame
  * graph, a timeline, and function and line tables, working offline.
  *
- * The page never receives raw samples.  The capture is aggregated here
- * into a call tree shared by all threads (nodes keyed by (parent node,
- * function and line)) and a time axis cut into at most HTML_MAX_BUCKETS
- * buckets; the data is the metric sums of each (bucket, thread, node)
- * that has samples or memory records (a "cell").  The page sums the cells
- * of a time range to re-aggregate the tree and the tables for that range.
- * When a capture has so many cells that the page would be large, buckets
- * are merged two by two until there are at most HTML_MAX_CELLS cells (or
- * as few as HTML_MIN_BUCKETS buckets).  Format and design:
+ * Contract: the page never receives raw samples.  Its data is the report
+ * model's (model/profile.h) call tree shared by all threads, by line, and
+ * the model's cells (model/cells.h): the metric sums of each (time bucket,
+ * thread, node), which the page sums over a time range to re-aggregate
+ * the tree and the tables for that range.  Format and design:
  * docs/html-report.md.
  *
  * The page's template, CSS and JavaScript are src/report/html/, embedded
@@ -21,10 +17,11 @@
 
 #include <stdio.h>
 #include "capture/capture.h"
+#include "model/cells.h"
 
-#define HTML_MAX_BUCKETS 2000
-#define HTML_MIN_BUCKETS 100
-#define HTML_MAX_CELLS 150000
+#define HTML_MAX_BUCKETS PROF_MAX_BUCKETS
+#define HTML_MIN_BUCKETS PROF_MIN_BUCKETS
+#define HTML_MAX_CELLS PROF_MAX_CELLS
 
 /* Limits of the aggregation; zero fields take the defaults above. */
 struct html_opts {

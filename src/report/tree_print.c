@@ -11,8 +11,8 @@
  * (report_memory_headline) is here too, as it speaks the same language.
  */
 #include "report/tree_print.h"
-#include "util/kmap.h"
-#include "report/location.h"
+#include "model/location.h"
+#include "model/places.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -55,10 +55,6 @@ struct printer {
     size_t prefix_len, prefix_cap;
 };
 
-static double secs(uint64_t ns)
-{
-    return (double)ns / 1e9;
-}
 
 static const char *pct_color(double pct)
 {
@@ -100,12 +96,12 @@ static void print_split(struct printer *pr, const struct prof_metrics *m)
         return;
     }
     fprintf(f, "  %s[user %.2f sys %.2f wait %.2f", color(pr, ANSI_DIM),
-            secs(m->user_ns), secs(m->sys_ns), secs(prof_wait_ns(m)));
+            prof_secs(m->user_ns), prof_secs(m->sys_ns), prof_secs(prof_wait_ns(m)));
     int open = 0;
     for (int k = 0; k < CAP_WAIT_KINDS; k++) {
         if (m->wait_ns[k] < 5000000)    /* would print as 0.00 */
             continue;
-        fprintf(f, "%s%s %.2f", open ? " " : " (", prof_wait_name(k), secs(m->wait_ns[k]));
+        fprintf(f, "%s%s %.2f", open ? " " : " (", prof_wait_name(k), prof_secs(m->wait_ns[k]));
         open = 1;
     }
     fprintf(f, "%s]%s", open ? ")" : "", color(pr, ANSI_RESET));
@@ -340,18 +336,6 @@ out:
     return rc;
 }
 
-static size_t count_threads(const struct capture *c)
-{
-    struct kmap seen = {0};
-    int isnew;
-    for (size_t i = 0; i < c->nsamples; i++)
-        if (!kmap_put(&seen, (uint32_t)c->samples[i].pid, (uint32_t)c->samples[i].tid, 0, &isnew))
-            break;
-    size_t n = seen.n;
-    kmap_free(&seen);
-    return n;
-}
-
 /* "Memory:   peak heap 12.3 MiB at 0.512 s, peak RSS ...", then allocated
  * and leaked on a line of their own */
 static void print_memory_header(struct printer *pr)
@@ -362,13 +346,13 @@ static void print_memory_header(struct printer *pr)
     char b[PROF_FMT_LEN], n[PROF_FMT_LEN];
 
     fprintf(f, "%sMemory:%s   peak heap %s at %.3f s", color(pr, ANSI_BOLD), color(pr, ANSI_RESET),
-            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), prof_secs(t->peak_heap_t_ns));
     if (t->peak_mapped_bytes) {         /* the heap counts only their resident part */
         fprintf(f, " (mappings: %s mapped", prof_fmt_bytes(b, sizeof b, t->peak_mapped_bytes));
         fprintf(f, ", %s resident)", prof_fmt_bytes(b, sizeof b, t->peak_mapped_resident_bytes));
     }
     fprintf(f, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
-            secs(t->peak_rss_t_ns));
+            prof_secs(t->peak_rss_t_ns));
     fprintf(f, "\n          allocated %s", prof_fmt_bytes(b, sizeof b, t->alloc_bytes));
     fprintf(f, " in %s allocations", prof_fmt_count(n, sizeof n, t->alloc_count));
     fprintf(f, ", leaked %s", prof_fmt_bytes(b, sizeof b, t->leaked_bytes));
@@ -407,24 +391,24 @@ static void print_header(struct printer *pr)
 
     uint64_t duration = c->has_duration ? c->duration_ns : p->t_last_ns;
     fprintf(f, "%sDuration:%s %.3f s%s  %sSamples:%s %llu", color(pr, ANSI_BOLD),
-            color(pr, ANSI_RESET), secs(duration), c->truncated ? " (capture truncated)" : "",
+            color(pr, ANSI_RESET), prof_secs(duration), c->truncated ? " (capture truncated)" : "",
             color(pr, ANSI_BOLD), color(pr, ANSI_RESET), (unsigned long long)p->total.samples);
     if (c->interval_ns)
         fprintf(f, " every %g ms", (double)c->interval_ns / 1e6);
-    size_t nthreads = count_threads(c);
+    size_t nthreads = capture_sampled_threads(c);
     fprintf(f, " from %zu thread%s", nthreads, nthreads == 1 ? "" : "s");
     if (p->opts.has_range)
-        fprintf(f, ", between %.3f s and %.3f s", secs(p->opts.t0_ns), secs(p->opts.t1_ns));
+        fprintf(f, ", between %.3f s and %.3f s", prof_secs(p->opts.t0_ns), prof_secs(p->opts.t1_ns));
     fputc('\n', f);
 
     const struct prof_metrics *t = &p->total;
     fprintf(f, "%sTime:%s     wall %.3f s = user %.3f + sys %.3f + waiting %.3f",
-            color(pr, ANSI_BOLD), color(pr, ANSI_RESET), secs(t->wall_ns), secs(t->user_ns),
-            secs(t->sys_ns), secs(prof_wait_ns(t)));
+            color(pr, ANSI_BOLD), color(pr, ANSI_RESET), prof_secs(t->wall_ns), prof_secs(t->user_ns),
+            prof_secs(t->sys_ns), prof_secs(prof_wait_ns(t)));
     int open = 0;
     for (int k = 0; k < CAP_WAIT_KINDS; k++)
         if (t->wait_ns[k]) {
-            fprintf(f, "%s%s %.3f", open ? ", " : " (", prof_wait_name(k), secs(t->wait_ns[k]));
+            fprintf(f, "%s%s %.3f", open ? ", " : " (", prof_wait_name(k), prof_secs(t->wait_ns[k]));
             open = 1;
         }
     fprintf(f, "%s  %s(summed over threads)%s\n", open ? ")" : "", color(pr, ANSI_DIM),
@@ -439,6 +423,8 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
     struct profile_opts po = {
         .merge_threads = o->merge_threads,
         .collapse_libs = !o->show_all,
+        .fold_recursion = o->fold_recursion,
+        .skip = PROF_NO_TABLES,
         .has_range = o->has_range,
         .t0_ns = o->t0_ns,
         .t1_ns = o->t1_ns,
@@ -493,20 +479,6 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
     return rc;
 }
 
-/* One stack's share of the heap at its peak, summed over threads. */
-struct held {
-    uint32_t stack;
-    uint64_t bytes;
-};
-
-static int by_bytes(const void *a, const void *b)
-{
-    const struct held *x = a, *y = b;
-    if (x->bytes != y->bytes)
-        return x->bytes < y->bytes ? 1 : -1;
-    return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
 int report_memory_headline(const struct capture *c, int use_color, FILE *out)
 {
     const struct cap_mem_totals *t = &c->mem_totals;
@@ -519,52 +491,39 @@ int report_memory_headline(const struct capture *c, int use_color, FILE *out)
         cwd[0] = '\0';
 
     fprintf(out, "%sMemory:%s peak heap %s at %.3f s", bold, reset,
-            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), secs(t->peak_heap_t_ns));
+            prof_fmt_bytes(b, sizeof b, t->peak_heap_bytes), prof_secs(t->peak_heap_t_ns));
     fprintf(out, ", peak RSS %s at %.3f s", prof_fmt_bytes(b, sizeof b, t->peak_rss_bytes),
-            secs(t->peak_rss_t_ns));
+            prof_secs(t->peak_rss_t_ns));
     if (t->sample_mean)
         fprintf(out, "  %s(estimated: sampled every %s on average)%s", dim,
                 prof_fmt_bytes(b, sizeof b, t->sample_mean), reset);
     fputc('\n', out);
 
-    /* the same stack in several threads is one line */
-    struct kmap index = {0};
-    struct held *v = malloc((c->nmem ? c->nmem : 1) * sizeof *v);
-    size_t n = 0;
-    int isnew;
-    if (!v)
+    /* one line per location, whatever threads and stacks held there */
+    struct profile p;
+    struct prof_places pl;
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
-    for (size_t i = 0; i < c->nmem; i++) {
-        if (!c->mem[i].peak_bytes)
-            continue;
-        uint32_t *slot = kmap_put(&index, c->mem[i].stack, 0, (uint32_t)n, &isnew);
-        if (!slot) {
-            kmap_free(&index);
-            free(v);
-            return -1;
-        }
-        if (isnew)
-            v[n++] = (struct held){ c->mem[i].stack, 0 };
-        v[*slot].bytes += c->mem[i].peak_bytes;
+    if (prof_places_build(&pl, &p) < 0) {
+        profile_free(&p);
+        return -1;
     }
-    kmap_free(&index);
-    qsort(v, n, sizeof *v, by_bytes);
-    if (n)
+    prof_places_sort(&pl, PROF_PEAK, PROF_PEAK);
+    if (pl.n && pl.v[0].m.peak_bytes)
         fputs("Held at the peak:\n", out);
-    for (size_t i = 0; i < n && i < 5; i++) {
-        const struct cap_frame *f = capture_stack_site(c, v[i].stack);
-        const char *fn = f && f->function < c->nstrings ? c->strings[f->function] : NULL;
-        const char *file = f && f->file < c->nstrings ? c->strings[f->file] : NULL;
-        fprintf(out, "  %10s  %s", prof_fmt_bytes(b, sizeof b, v[i].bytes),
-                f ? (fn ? fn : "?") : "[no Python frames]");
-        if (file && file[0]) {
-            fprintf(out, "  %s%s", dim, loc_short(file, cwd));
+    for (size_t i = 0; i < pl.n && i < 5 && pl.v[i].m.peak_bytes; i++) {
+        const struct prof_site *f = pl.v[i].line;
+        fprintf(out, "  %10s  %s", prof_fmt_bytes(b, sizeof b, pl.v[i].m.peak_bytes),
+                f ? f->function : PROF_NO_FRAMES);
+        if (f && f->file[0]) {
+            fprintf(out, "  %s%s", dim, loc_short(f->file, cwd));
             if (f->line > 0)
                 fprintf(out, ":%d", (int)f->line);
             fputs(reset, out);
         }
         fputc('\n', out);
     }
-    free(v);
+    prof_places_free(&pl);
+    profile_free(&p);
     return ferror(out) ? -1 : 0;
 }

@@ -70,7 +70,7 @@ main()
 '''
 
 PROGRAM_NAME = "two;threads.py"       # a ';' the collapsed format must not split on
-PROTO = REPO / "src" / "cli" / "pprof" / "profile.proto"
+PROTO = REPO / "src" / "export" / "pprof" / "profile.proto"
 NPM_DIR = Path(os.environ.get("STETHO_NPM_DIR")
                or Path.home() / ".cache" / "stetho-tests" / "npm")
 SPEEDSCOPE_SCHEMA = NPM_DIR / "node_modules" / "speedscope" / "dist" / "release" / \

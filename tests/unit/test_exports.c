@@ -8,70 +8,20 @@
  * under ASan, that nothing is read out of bounds or leaked.
  */
 #include "check.h"
+#include "fixture.h"
 #include "capture/capture.h"
-#include "cli/export.h"
+#include "export/export.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define MS 1000000ull
-
-struct fixture {
-    struct capture c;
-    char *strings[32];
-    struct cap_frame frames[16];
-    struct cap_stack stacks[16];
-    struct cap_sample samples[16];
-    struct cap_process procs[2];
-    struct cap_thread threads[4];
-    char *argv[2];
-};
-
-static void fx_init(struct fixture *f)
-{
-    memset(f, 0, sizeof *f);
-    f->c.format_version = 1;
-    f->c.interval_ns = 10 * MS;
-    f->c.has_duration = 1;
-    f->c.duration_ns = 100 * MS;
-    f->c.strings = f->strings;
-    f->c.nstrings = 1;
-    f->c.frames = f->frames;
-    f->c.nframes = 1;
-    f->c.stacks = f->stacks;
-    f->c.nstacks = 1;
-    f->c.samples = f->samples;
-    f->c.processes = f->procs;
-    f->c.threads = f->threads;
-}
-
-static uint32_t fx_str(struct fixture *f, const char *s)
-{
-    f->strings[f->c.nstrings] = (char *)s;
-    return (uint32_t)f->c.nstrings++;
-}
-
-static uint32_t fx_frame(struct fixture *f, const char *fn, const char *file, int first)
-{
-    f->frames[f->c.nframes] = (struct cap_frame){ fx_str(f, fn), fx_str(f, file), first + 1,
-                                                  first, CAP_FRAME_PYTHON };
-    return (uint32_t)f->c.nframes++;
-}
-
-static uint32_t fx_stack(struct fixture *f, uint32_t parent, uint32_t frame)
-{
-    uint32_t depth = parent ? f->stacks[parent].depth + 1 : 1;
-    f->stacks[f->c.nstacks] = (struct cap_stack){ parent, frame, depth };
-    return (uint32_t)f->c.nstacks++;
-}
 
 /* A sample of wall ms (half user, half sleep) ending at t ms. */
 static void fx_sample(struct fixture *f, int32_t pid, int32_t tid, uint32_t stack, uint64_t t,
                       uint64_t wall)
 {
-    f->samples[f->c.nsamples++] = (struct cap_sample){
+    fx_add_sample(f, (struct cap_sample){
         .pid = pid, .tid = tid, .stack = stack, .t_ns = t * MS, .wall_ns = wall * MS,
-        .user_ns = wall * MS / 2, .wait_ns = { 0, wall * MS - wall * MS / 2 } };
+        .user_ns = wall * MS / 2, .wait_ns = { 0, wall * MS - wall * MS / 2 } });
 }
 
 /* The output of one format, as a string (binary formats: see len). */
@@ -102,7 +52,7 @@ static void test_empty(void)
     struct export_opts o = {0};
     struct capture bare = {0};       /* not even the [0] entries */
     struct fixture f;
-    fx_init(&f);
+    fx_init(&f, 100);
     const struct capture *caps[] = { &bare, &f.c };
     for (int i = 0; i < 2; i++) {
         const struct capture *c = caps[i];
@@ -128,7 +78,7 @@ static void test_empty(void)
 /* Two processes; a thread in each; tricky names; recursion; a gap. */
 static void tricky(struct fixture *f)
 {
-    fx_init(f);
+    fx_init(f, 100);
     f->argv[0] = "python3";
     f->argv[1] = "app;x.py";
     f->procs[0] = (struct cap_process){ .pid = 100, .argc = 2, .argv = f->argv };
@@ -138,8 +88,8 @@ static void tricky(struct fixture *f)
     f->threads[1] = (struct cap_thread){ 200, 201, NULL };
     f->c.nthreads = 2;
 
-    uint32_t a = fx_frame(f, "a;b\nc", "/x;y.py", 3);
-    uint32_t b = fx_frame(f, "bad\xff\xfe name", "/x;y.py", 10);
+    uint32_t a = fx_frame(f, "a;b\nc", "/x;y.py", 3, 4, CAP_FRAME_PYTHON);
+    uint32_t b = fx_frame(f, "bad\xff\xfe name", "/x;y.py", 10, 11, CAP_FRAME_PYTHON);
     uint32_t a_b = fx_stack(f, fx_stack(f, 0, a), b);
     uint32_t abab = fx_stack(f, fx_stack(f, a_b, a), b);       /* a b a b */
 

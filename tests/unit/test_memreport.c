@@ -8,64 +8,24 @@
  * export's memory adding up.  Then the same through a real file.
  */
 #include "check.h"
+/* stack ids of mem_capture */
+#define FIXTURE_EXTRA uint32_t s_mod, s_main, s_build, s_fib, s_fib2, s_native, s_gc;
+#include "fixture.h"
 #include "capture/capture.h"
-#include "cli/cli.h"
-#include "cli/export.h"
-#include "report/profile.h"
+#include "report/stats.h"
+#include "export/export.h"
+#include "model/profile.h"
 #include "report/tree_print.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MS 1000000ull
-
-struct fixture {
-    struct capture c;
-    char *strings[32];
-    struct cap_frame frames[16];
-    struct cap_stack stacks[16];
-    struct cap_sample samples[8];
-    struct cap_process procs[1];
-    struct cap_thread threads[2];
-    struct cap_mem_stack mem[8];
-    struct cap_mem_interval allocs[8];
-    struct cap_timeline_point timeline[4];
-    char *argv[2];
-    /* stack ids */
-    uint32_t s_mod, s_main, s_build, s_fib, s_fib2, s_native, s_gc;
-};
-
-static uint32_t fx_str(struct fixture *f, const char *s)
-{
-    for (size_t i = 1; i < f->c.nstrings; i++)
-        if (!strcmp(f->strings[i], s))
-            return (uint32_t)i;
-    f->strings[f->c.nstrings] = strdup(s);
-    return (uint32_t)f->c.nstrings++;
-}
-
-static uint32_t fx_frame(struct fixture *f, const char *fn, const char *file, int first, int line,
-                         enum cap_frame_kind kind)
-{
-    f->frames[f->c.nframes] = (struct cap_frame){ fx_str(f, fn), fx_str(f, file), line, first,
-                                                  (uint8_t)kind };
-    return (uint32_t)f->c.nframes++;
-}
-
-static uint32_t fx_stack(struct fixture *f, uint32_t parent, uint32_t frame)
-{
-    uint32_t depth = parent ? f->stacks[parent].depth + 1 : 1;
-    f->stacks[f->c.nstacks] = (struct cap_stack){ parent, frame, depth };
-    return (uint32_t)f->c.nstacks++;
-}
-
 static void fx_sample(struct fixture *f, int32_t tid, uint32_t stack, uint64_t t_ms,
                       uint64_t user_ms)
 {
-    f->samples[f->c.nsamples++] = (struct cap_sample){ .pid = 100, .tid = tid, .stack = stack,
-                                                       .t_ns = t_ms * MS, .wall_ns = user_ms * MS,
-                                                       .user_ns = user_ms * MS };
+    fx_add_sample(f, (struct cap_sample){ .pid = 100, .tid = tid, .stack = stack,
+                                          .t_ns = t_ms * MS, .user_ns = user_ms * MS });
 }
 
 static void fx_mem(struct fixture *f, int32_t tid, uint32_t stack, uint64_t bytes, uint64_t count,
@@ -96,23 +56,7 @@ static void fx_alloc(struct fixture *f, uint64_t t_ms, int32_t tid, uint32_t sta
  */
 static void mem_capture(struct fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    f->c.format_version = 1;
-    f->c.interval_ns = 10 * MS;
-    f->c.has_duration = 1;
-    f->c.duration_ns = 500 * MS;
-    f->c.strings = f->strings;
-    f->c.nstrings = 1;
-    f->c.frames = f->frames;
-    f->c.nframes = 1;
-    f->c.stacks = f->stacks;
-    f->c.nstacks = 1;
-    f->c.samples = f->samples;
-    f->c.processes = f->procs;
-    f->c.threads = f->threads;
-    f->c.mem = f->mem;
-    f->c.mem_allocs = f->allocs;
-    f->c.timeline = f->timeline;
+    fx_init(f, 500);
     f->argv[0] = "python3";
     f->argv[1] = "app.py";
     f->procs[0] = (struct cap_process){ .pid = 100, .python_version = "3.11.7",
@@ -167,12 +111,6 @@ static void mem_capture(struct fixture *f)
     t->size_hist[0] = 1;                /* size 0 */
     t->size_hist[7] = 43;               /* [64, 128) */
     t->size_hist[9] = 10;               /* [256, 512) */
-}
-
-static void fx_free(struct fixture *f)
-{
-    for (size_t i = 1; i < f->c.nstrings; i++)
-        free(f->strings[i]);
 }
 
 /* ---- look-ups ---- */
@@ -382,7 +320,6 @@ static void test_aggregates(void)
     CHECK_EQ_INT(p.total.alloc_bytes, 0);
     CHECK(thread_node(&p, 2) == NULL);
     profile_free(&p);
-    fx_free(&f);
 }
 
 static void test_range(void)
@@ -423,7 +360,6 @@ static void test_range(void)
     CHECK(text && strstr(text, "3.91 KiB 90.9%") && strstr(text, "[400 B in 4 allocations]"));
     free(text);
     profile_free(&p);
-    fx_free(&f);
 }
 
 static void test_tree_text(void)
@@ -502,7 +438,43 @@ static void test_tree_text(void)
     CHECK(a && b && c && a < b && b < c);
     CHECK(text && !strstr(text, "main"));       /* held nothing at the peak */
     free(text);
-    fx_free(&f);
+}
+
+/* Lists by location merge by the text of the location: "build" reached
+ * from two callers, once through a second string id with the same text
+ * (as a child process's strings give it), is one line in the memory
+ * headline and in stats' top locations, its bytes summed. */
+static void test_places_by_text(void)
+{
+    struct fixture f;
+    mem_capture(&f);
+    uint32_t build2 = fx_frame(&f, "x", "/home/u/app.py", 10, 11, CAP_FRAME_PYTHON);
+    f.strings[f.c.nstrings] = "build";         /* the same text, another id */
+    f.frames[build2].function = (uint32_t)f.c.nstrings++;
+    uint32_t s = fx_stack(&f, f.s_fib, build2);
+    f.mem[f.c.nmem++] = (struct cap_mem_stack){ .pid = 100, .tid = 2, .stack = s,
+                                                .alloc_bytes = 500, .alloc_count = 5,
+                                                .peak_bytes = 1500 };
+    char *text = NULL;
+    CAPTURE_TEXT(text, report_memory_headline(&f.c, 0, mem_));
+    show("memory headline, merged", text);
+    const char *line = "2.05 KiB  build  /home/u/app.py:11\n";
+    const char *a = text ? strstr(text, line) : NULL;
+    CHECK(a != NULL);
+    CHECK(a && !strstr(a + strlen(line), "build"));
+    free(text);
+    text = NULL;
+    CAPTURE_TEXT(text, stats_write(&f.c, 1, mem_));
+    const char *bytes = text ? strstr(text, "\"top_by_bytes\": [") : NULL;
+    const char *b = bytes ? strstr(bytes, "{\"function\": \"build\", \"file\": \"/home/u/app.py\", "
+                                         "\"line\": 11, \"alloc_bytes\": 1500, \"alloc_count\": 15}")
+                          : NULL;
+    CHECK(b != NULL);
+    int n = 0;                  /* once in each of the two lists */
+    for (const char *p = text; p && (p = strstr(p, "\"build\"")); p++)
+        n++;
+    CHECK_EQ_INT(n, 2);
+    free(text);
 }
 
 static void test_stack_site(void)
@@ -515,7 +487,6 @@ static void test_stack_site(void)
     CHECK(s == &f.frames[f.stacks[f.s_native].frame]);  /* no Python frame: [native] */
     CHECK(capture_stack_site(&f.c, 0) == NULL);
     CHECK(capture_stack_site(&f.c, 999) == NULL);
-    fx_free(&f);
 }
 
 static void test_stats(void)
@@ -582,7 +553,6 @@ static void test_stats(void)
     CAPTURE_TEXT(text, stats_write(&f.c, 1, mem_));
     CHECK(text && strstr(text, "\"memory\": null}\n") && strstr(text, "\"samples\": 2"));
     free(text);
-    fx_free(&f);
 }
 
 /* The sum of every number after `key` between `from` and `to`. */
@@ -642,7 +612,6 @@ static void test_export_json(void)
     CAPTURE_TEXT(text, export_json(&f.c, &(struct export_opts){0}, mem_));
     CHECK(text && strstr(text, "\"memory_mode\": \"sampled\", \"sample_mean_bytes\": 4096}"));
     free(text);
-    fx_free(&f);
 }
 
 /* The fixture through the capture writer and reader: the same tree. */
@@ -709,7 +678,6 @@ static void test_round_trip(void)
         free(got);
     }
     capture_free(&c);
-    fx_free(&f);
 }
 
 int main(void)
@@ -719,6 +687,7 @@ int main(void)
     test_range();
     test_tree_text();
     test_stack_site();
+    test_places_by_text();
     test_stats();
     test_export_json();
     test_round_trip();

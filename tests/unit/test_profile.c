@@ -7,45 +7,20 @@
  * and reader, the same tree from a real file.
  */
 #include "check.h"
+#include "fixture.h"
 #include "capture/capture.h"
-#include "cli/export.h"
-#include "report/profile.h"
+#include "export/export.h"
+#include "model/profile.h"
 #include "report/tree_print.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MS 1000000ull
-
-/* A capture built in place; the arrays are the capture's. */
-struct fixture {
-    struct capture c;
-    char *strings[64];
-    struct cap_frame frames[32];
-    struct cap_stack stacks[32];
-    struct cap_sample samples[64];
-    struct cap_process procs[4];
-    struct cap_thread threads[8];
-    char *argv[3];
-};
-
-static void fx_init(struct fixture *f)
+/* The run of app.py (pid 100) over a second. */
+static void fx_program(struct fixture *f)
 {
-    memset(f, 0, sizeof *f);
-    f->c.format_version = 1;
-    f->c.interval_ns = 10 * MS;
-    f->c.has_duration = 1;
-    f->c.duration_ns = 1000 * MS;
-    f->c.strings = f->strings;
-    f->c.nstrings = 1;
-    f->c.frames = f->frames;
-    f->c.nframes = 1;
-    f->c.stacks = f->stacks;
-    f->c.nstacks = 1;
-    f->c.samples = f->samples;
-    f->c.processes = f->procs;
-    f->c.threads = f->threads;
+    fx_init(f, 1000);
     f->argv[0] = "python3";
     f->argv[1] = "app.py";
     f->procs[0] = (struct cap_process){ .pid = 100, .python_version = "3.11.7",
@@ -54,47 +29,14 @@ static void fx_init(struct fixture *f)
     f->c.nprocesses = 1;
 }
 
-static void fx_free(struct fixture *f)
-{
-    for (size_t i = 1; i < f->c.nstrings; i++)
-        free(f->strings[i]);
-}
-
-static uint32_t fx_str(struct fixture *f, const char *s)
-{
-    for (size_t i = 1; i < f->c.nstrings; i++)
-        if (!strcmp(f->strings[i], s))
-            return (uint32_t)i;
-    f->strings[f->c.nstrings] = strdup(s);
-    return (uint32_t)f->c.nstrings++;
-}
-
-static uint32_t fx_frame(struct fixture *f, const char *fn, const char *file, int first, int line)
-{
-    f->frames[f->c.nframes] = (struct cap_frame){ fx_str(f, fn), fx_str(f, file), line, first,
-                                                  CAP_FRAME_PYTHON };
-    return (uint32_t)f->c.nframes++;
-}
-
-static uint32_t fx_stack(struct fixture *f, uint32_t parent, uint32_t frame)
-{
-    uint32_t depth = parent ? f->stacks[parent].depth + 1 : 1;
-    f->stacks[f->c.nstacks] = (struct cap_stack){ parent, frame, depth };
-    return (uint32_t)f->c.nstacks++;
-}
-
 /* Times in ms: user, sys, then io, sleep, lock, gil, other waits. */
 static void fx_sample(struct fixture *f, int32_t pid, int32_t tid, uint32_t stack, uint64_t t,
                       uint64_t user, uint64_t sys, uint64_t io, uint64_t sleep, uint64_t lock,
                       uint64_t gil, uint64_t other)
 {
-    struct cap_sample *s = &f->samples[f->c.nsamples++];
-    *s = (struct cap_sample){ .pid = pid, .tid = tid, .stack = stack, .t_ns = t * MS,
-                              .user_ns = user * MS, .sys_ns = sys * MS,
-                              .wait_ns = { io * MS, sleep * MS, lock * MS, gil * MS, other * MS } };
-    s->wall_ns = s->user_ns + s->sys_ns;
-    for (int k = 0; k < CAP_WAIT_KINDS; k++)
-        s->wall_ns += s->wait_ns[k];
+    fx_add_sample(f, (struct cap_sample){
+        .pid = pid, .tid = tid, .stack = stack, .t_ns = t * MS, .user_ns = user * MS,
+        .sys_ns = sys * MS, .wait_ns = { io * MS, sleep * MS, lock * MS, gil * MS, other * MS } });
 }
 
 /* The child of node `parent` whose function is `fn` (or kind THREAD with tid). */
@@ -144,12 +86,12 @@ static const struct prof_site *line_of(const struct profile *p, const char *fn, 
  */
 static void app_capture(struct fixture *f)
 {
-    fx_init(f);
-    uint32_t mod = fx_frame(f, "<module>", "/home/u/app.py", 1, 30);
-    uint32_t mainf = fx_frame(f, "main", "/home/u/app.py", 5, 6);
-    uint32_t comp13 = fx_frame(f, "compute", "/home/u/app.py", 12, 13);
-    uint32_t comp14 = fx_frame(f, "compute", "/home/u/app.py", 12, 14);
-    uint32_t fib = fx_frame(f, "fib", "/home/u/app.py", 20, 21);
+    fx_program(f);
+    uint32_t mod = fx_frame(f, "<module>", "/home/u/app.py", 1, 30, CAP_FRAME_PYTHON);
+    uint32_t mainf = fx_frame(f, "main", "/home/u/app.py", 5, 6, CAP_FRAME_PYTHON);
+    uint32_t comp13 = fx_frame(f, "compute", "/home/u/app.py", 12, 13, CAP_FRAME_PYTHON);
+    uint32_t comp14 = fx_frame(f, "compute", "/home/u/app.py", 12, 14, CAP_FRAME_PYTHON);
+    uint32_t fib = fx_frame(f, "fib", "/home/u/app.py", 20, 21, CAP_FRAME_PYTHON);
     uint32_t s1 = fx_stack(f, 0, mod);
     uint32_t s2 = fx_stack(f, s1, mainf);
     uint32_t s3 = fx_stack(f, s2, comp13);
@@ -222,7 +164,45 @@ static void test_tree_and_flat(void)
     mainn = mod ? child(&p, mod, "main") : NULL;
     CHECK(mainn && mainn->nchildren == 3);
     profile_free(&p);
-    fx_free(&f);
+}
+
+/* fold_recursion: fib -> fib is one node holding both levels' time; the
+ * flat tables and the whole do not change; the model's threads and rows
+ * list what the samples had. */
+static void test_fold_threads_rows(void)
+{
+    struct fixture f;
+    app_capture(&f);
+    struct profile p;
+    struct profile_opts fo = { .fold_recursion = 1 };
+    CHECK_EQ_INT(profile_build(&p, &f.c, &fo), 0);
+    const struct prof_node *th = thread_node(&p, &p.nodes[0], 1);
+    const struct prof_node *mod = th ? child(&p, th, "<module>") : NULL;
+    const struct prof_node *mainn = mod ? child(&p, mod, "main") : NULL;
+    const struct prof_node *fib = mainn ? child(&p, mainn, "fib") : NULL;
+    CHECK(fib && fib->nchildren == 0);
+    CHECK(fib && fib->self.wall_ns == 30 * MS && fib->total.wall_ns == 30 * MS);
+    CHECK_EQ_INT(p.nodes[0].total.wall_ns, 105 * MS);
+    const struct prof_site *ffib = func(&p, "fib");
+    CHECK(ffib && ffib->total.samples == 1);
+
+    /* one thread, its five samples in time order; a row per stack */
+    CHECK_EQ_INT(p.nthreads, 1);
+    CHECK(p.threads[0].pid == 100 && p.threads[0].tid == 1 && p.threads[0].nsamples == 5);
+    CHECK(p.threads[0].name && !strcmp(p.threads[0].name, "MainThread"));
+    for (size_t k = 1; k < 5; k++)
+        CHECK(f.samples[p.sample_order[k - 1]].t_ns < f.samples[p.sample_order[k]].t_ns);
+    CHECK_EQ_INT(p.nrows, 5);
+    /* the empty stack is the one function "[no Python frames]", last */
+    uint32_t buf[8];
+    CHECK_EQ_INT(prof_stack_funcs(&p, 0, buf), 1);
+    CHECK_EQ_INT(buf[0], p.none_func);
+    CHECK(!strcmp(p.funcs[p.none_func].function, PROF_NO_FRAMES));
+    CHECK_EQ_INT(p.none_func, p.nfuncs - 1);
+    const struct prof_row *r = prof_row_of(&p, 100, 1, f.samples[2].stack);
+    CHECK(r && r->leaf == (uint32_t)(fib - p.nodes) && r->thread == 0 && r->m.samples == 1);
+    CHECK(prof_row_of(&p, 100, 2, f.samples[2].stack) == NULL);
+    profile_free(&p);
 }
 
 static void test_threads_processes_range(void)
@@ -287,7 +267,6 @@ static void test_threads_processes_range(void)
     }
     CHECK_EQ_INT(procs, 2);
     profile_free(&p);
-    fx_free(&f);
 }
 
 /*
@@ -298,13 +277,13 @@ static void test_threads_processes_range(void)
  */
 static void lib_capture(struct fixture *f)
 {
-    fx_init(f);
-    uint32_t boot = fx_frame(f, "_bootstrap", "/usr/lib/python3.11/threading.py", 990, 995);
-    uint32_t run = fx_frame(f, "run", "/usr/lib/python3.11/threading.py", 1000, 1010);
-    uint32_t worker = fx_frame(f, "worker", "/home/u/app.py", 30, 31);
-    uint32_t get = fx_frame(f, "get", "/usr/lib/python3/dist-packages/requests/api.py", 60, 73);
-    uint32_t sel = fx_frame(f, "select", "/usr/lib/python3.11/selectors.py", 400, 415);
-    uint32_t cb = fx_frame(f, "callback", "/home/u/app.py", 40, 41);
+    fx_program(f);
+    uint32_t boot = fx_frame(f, "_bootstrap", "/usr/lib/python3.11/threading.py", 990, 995, CAP_FRAME_PYTHON);
+    uint32_t run = fx_frame(f, "run", "/usr/lib/python3.11/threading.py", 1000, 1010, CAP_FRAME_PYTHON);
+    uint32_t worker = fx_frame(f, "worker", "/home/u/app.py", 30, 31, CAP_FRAME_PYTHON);
+    uint32_t get = fx_frame(f, "get", "/usr/lib/python3/dist-packages/requests/api.py", 60, 73, CAP_FRAME_PYTHON);
+    uint32_t sel = fx_frame(f, "select", "/usr/lib/python3.11/selectors.py", 400, 415, CAP_FRAME_PYTHON);
+    uint32_t cb = fx_frame(f, "callback", "/home/u/app.py", 40, 41, CAP_FRAME_PYTHON);
     uint32_t s1 = fx_stack(f, 0, boot);
     uint32_t s2 = fx_stack(f, s1, run);
     uint32_t s3 = fx_stack(f, s2, worker);
@@ -374,7 +353,6 @@ static void test_collapse(void)
     CHECK(strstr(text, "wall 1.010 s = user 0.400 + sys 0.010 + waiting 0.600") != NULL);
     CHECK(strstr(text, "\033[") == NULL);          /* no colour unless asked */
     free(text);
-    fx_free(&f);
 }
 
 static char *tree_text(const struct capture *c, const struct tree_opts *o)
@@ -441,7 +419,6 @@ static void test_tree_text(void)
     text = tree_text(&f.c, &o);
     CHECK(text && strstr(text, "\033[31m0.105s 100.0%"));
     free(text);
-    fx_free(&f);
 }
 
 /* The numbers of every "key": in the part of s from `from` to `to`. */
@@ -501,7 +478,6 @@ static void test_json(void)
         CHECK(n == 5 && m == 1 && stacks - total < 1e-12 && total - stacks < 1e-12);
     }
     free(text);
-    fx_free(&f);
 }
 
 /* The same capture through the writer and reader gives the same tree. */
@@ -549,12 +525,12 @@ static void test_round_trip(void)
     free(want);
     free(got);
     capture_free(&c);
-    fx_free(&f);
 }
 
 int main(void)
 {
     test_tree_and_flat();
+    test_fold_threads_rows();
     test_threads_processes_range();
     test_collapse();
     test_tree_text();
