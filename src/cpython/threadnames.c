@@ -217,22 +217,19 @@ static int read_ident(struct py_target *t, uint64_t obj, uint64_t *out)
             return -1;
         ndigits = (uint64_t)size;
     }
-    if (l->long_digit_size != 4 || l->long_shift <= 0 ||
-        ndigits * (uint64_t)l->long_shift >= 64 + (uint64_t)l->long_shift)
+    if (l->long_digit_size != 4 || l->long_shift <= 0 || l->long_shift >= 32)
         return -1;
     uint32_t digits[4];
     if (ndigits > 4 || (ndigits && reader_read(&t->rd, obj + l->long_digits, digits,
                                                ndigits * sizeof digits[0]) < 0))
         return -1;
-    unsigned __int128 v = 0;
+    uint64_t v = 0;
     for (uint64_t i = ndigits; i-- > 0;) {
-        if (digits[i] >> l->long_shift)
-            return -1;
+        if (digits[i] >> l->long_shift || v >> (64 - l->long_shift))
+            return -1;                  /* not a digit, or over 64 bits */
         v = (v << l->long_shift) | digits[i];
     }
-    if (v >> 64)
-        return -1;
-    *out = (uint64_t)v;
+    *out = v;
     return 0;
 }
 
