@@ -12,8 +12,8 @@
  * behind tp_dictoffset (3.9/3.10), in a managed dict or values array just
  * before the object (3.11: two words; 3.12: one tagged word), or inline
  * after its header (3.13).  Every count read is bounded, and a name is
- * kept only if `_active` held the same Thread for that ident before and
- * after it was read.
+ * kept only if it read the same twice and `_active` held the same Thread
+ * for that ident before and after.
  */
 #include "cpython/threadnames.h"
 #include "cpython/pystr.h"
@@ -372,9 +372,18 @@ static void read_names(struct py_target *t, struct py_threadnames *tn, const str
     uint64_t *idents = n > 0 ? calloc((size_t)n, sizeof *idents) : NULL;
     if (!names || !idents)
         goto out;
-    for (long i = 0; i < n; i++)
-        if (read_ident(t, before[i].key, &idents[i]) == 0 && in_snapshot(s, idents[i]))
-            names[i] = instance_name(t, before[i].value);
+    for (long i = 0; i < n; i++) {
+        if (read_ident(t, before[i].key, &idents[i]) < 0 || !in_snapshot(s, idents[i]))
+            continue;
+        /* twice: a name torn by a rename at that moment reads differently */
+        names[i] = instance_name(t, before[i].value);
+        char *again = names[i] ? instance_name(t, before[i].value) : NULL;
+        if (!again || strcmp(again, names[i])) {
+            free(names[i]);
+            names[i] = NULL;
+        }
+        free(again);
+    }
     /* keep a name only if the same Thread was listed under that ident
      * before and after it was read: it was alive all along */
     long m = dict_items(t, tn->active, &after, PY_MAX_THREADS, &keys_after);
