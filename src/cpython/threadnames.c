@@ -18,6 +18,7 @@
 #include "cpython/threadnames.h"
 #include "cpython/pystr.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,10 @@
 #define MAX_ATTRS 1024              /* attributes of a Thread we look through */
 
 struct named {
-    uint64_t ident;
+    uint64_t ident;             /* first: compared as a uint64_t */
     char *name;
 };
+_Static_assert(offsetof(struct named, ident) == 0, "looked up as a uint64_t");
 
 struct py_threadnames {
     uint64_t active;            /* threading._active, 0: not found (yet) */
@@ -275,25 +277,30 @@ static char *instance_name(struct py_target *t, uint64_t obj)
     return name;
 }
 
-static struct named *lookup(const struct py_threadnames *tn, uint64_t ident)
+static int cmp_ident(const void *a, const void *b)
 {
-    for (size_t i = 0; i < tn->n; i++)
-        if (tn->v[i].ident == ident)
-            return &tn->v[i];
-    return NULL;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
-static int in_snapshot(const struct py_snapshot *s, uint64_t ident)
+/* Sorted by ident (struct named starts with it), so a sample's look-up is
+ * a binary search even with thousands of threads. */
+static struct named *lookup(const struct named *v, size_t n, uint64_t ident)
 {
-    for (size_t i = 0; i < s->nthreads; i++)
-        if (s->threads[i].thread_id == ident)
-            return 1;
-    return 0;
+    return n ? bsearch(&ident, v, n, sizeof *v, cmp_ident) : NULL;
 }
 
-static void remember(struct py_threadnames *tn, uint64_t ident, char *name)
+/* Was this thread in the snapshot of the last read? */
+static int known_has(const struct py_threadnames *tn, uint64_t ident)
 {
-    struct named *e = lookup(tn, ident);
+    return tn->nknown && bsearch(&ident, tn->known, tn->nknown, sizeof ident, cmp_ident);
+}
+
+/* A name for ident: replaces one of v[0..nsorted), else is appended (the
+ * caller sorts again). */
+static void remember(struct py_threadnames *tn, size_t nsorted, uint64_t ident, char *name)
+{
+    struct named *e = lookup(tn->v, nsorted, ident);
     if (e) {
         free(e->name);
         e->name = name;
@@ -313,11 +320,11 @@ static void remember(struct py_threadnames *tn, uint64_t ident, char *name)
 }
 
 /* Forget the names of threads gone from the snapshot (idents are reused). */
-static void forget_gone(struct py_threadnames *tn, const struct py_snapshot *s)
+static void forget_gone(struct py_threadnames *tn)
 {
     size_t k = 0;
     for (size_t i = 0; i < tn->n; i++) {
-        if (in_snapshot(s, tn->v[i].ident))
+        if (known_has(tn, tn->v[i].ident))
             tn->v[k++] = tn->v[i];
         else
             free(tn->v[i].name);
@@ -328,13 +335,9 @@ static void forget_gone(struct py_threadnames *tn, const struct py_snapshot *s)
 /* Does the snapshot hold a thread that was not there at the last read? */
 static int has_new_thread(const struct py_threadnames *tn, const struct py_snapshot *s)
 {
-    for (size_t i = 0; i < s->nthreads; i++) {
-        size_t k = 0;
-        while (k < tn->nknown && tn->known[k] != s->threads[i].thread_id)
-            k++;
-        if (k == tn->nknown)
+    for (size_t i = 0; i < s->nthreads; i++)
+        if (!known_has(tn, s->threads[i].thread_id))
             return 1;
-    }
     return 0;
 }
 
@@ -352,9 +355,11 @@ static void note_known(struct py_threadnames *tn, const struct py_snapshot *s)
     for (size_t i = 0; i < s->nthreads; i++)
         tn->known[i] = s->threads[i].thread_id;
     tn->nknown = s->nthreads;
+    if (tn->nknown)
+        qsort(tn->known, tn->nknown, sizeof *tn->known, cmp_ident);
 }
 
-static void read_names(struct py_target *t, struct py_threadnames *tn, const struct py_snapshot *s)
+static void read_names(struct py_target *t, struct py_threadnames *tn)
 {
     const struct py_layout *l = &t->layout;
     uint64_t type;
@@ -373,7 +378,7 @@ static void read_names(struct py_target *t, struct py_threadnames *tn, const str
     if (!names || !idents)
         goto out;
     for (long i = 0; i < n; i++) {
-        if (read_ident(t, before[i].key, &idents[i]) < 0 || !in_snapshot(s, idents[i]))
+        if (read_ident(t, before[i].key, &idents[i]) < 0 || !known_has(tn, idents[i]))
             continue;
         /* twice: a name torn by a rename at that moment reads differently */
         names[i] = instance_name(t, before[i].value);
@@ -387,15 +392,18 @@ static void read_names(struct py_target *t, struct py_threadnames *tn, const str
     /* keep a name only if the same Thread was listed under that ident
      * before and after it was read: it was alive all along */
     long m = dict_items(t, tn->active, &after, PY_MAX_THREADS, &keys_after);
+    size_t nsorted = tn->n;
     for (long i = 0; i < n; i++) {
         int same = 0;
         for (long k = 0; k < m && keys_after == keys_before && !same; k++)
             same = after[k].key == before[i].key && after[k].value == before[i].value;
         if (names[i] && same && names[i][0])
-            remember(tn, idents[i], names[i]);
+            remember(tn, nsorted, idents[i], names[i]);
         else
             free(names[i]);
     }
+    if (tn->n)
+        qsort(tn->v, tn->n, sizeof *tn->v, cmp_ident);
 out:
     free(before);
     free(after);
@@ -419,13 +427,13 @@ void py_threadnames_update(struct py_target *t, const struct py_snapshot *s, uin
     tn->have_read = 1;
     tn->last_ns = now_ns;
     note_known(tn, s);
-    forget_gone(tn, s);
-    read_names(t, tn, s);
+    forget_gone(tn);
+    read_names(t, tn);
 }
 
 const char *py_thread_name(const struct py_target *t, uint64_t thread_id)
 {
-    const struct named *e = t->names ? lookup(t->names, thread_id) : NULL;
+    const struct named *e = t->names ? lookup(t->names->v, t->names->n, thread_id) : NULL;
     return e ? e->name : NULL;
 }
 
