@@ -32,7 +32,7 @@ static void dump_usage(FILE *f)
 static void thread_label(const struct py_target *t, const struct py_thread *th, char *name,
                          size_t len)
 {
-    const char *py = py_thread_name(t, th->thread_id);
+    const char *py = py_thread_name(t, th);
     name[0] = 0;
     if (py)
         snprintf(name, len, "%s", py);

@@ -24,15 +24,31 @@
 
 #define REREAD_NS 1000000000ull     /* names of known threads: every second */
 #define NEW_THREAD_NS 50000000ull   /* a thread not seen before: this soon */
+#define TRIES 3                     /* reads a nameless thread gets that soon
+                                       (it may not be in _active yet) */
 #define MAX_ITEMS 65536             /* entries of one dict we read */
 #define MAX_NAME 256                /* characters of a name we keep */
 #define MAX_ATTRS 1024              /* attributes of a Thread we look through */
 
+/* Threads are told apart by (pthread ident, kernel tid): an ident is
+ * reused by the next thread as soon as one ends. */
+struct who {
+    uint64_t ident;
+    int64_t tid;
+};
+
 struct named {
-    uint64_t ident;             /* first: compared as a uint64_t */
+    struct who who;             /* first: compared as a struct who */
     char *name;
 };
-_Static_assert(offsetof(struct named, ident) == 0, "looked up as a uint64_t");
+
+struct seen {
+    struct who who;             /* first: compared as a struct who */
+    unsigned nameless;          /* reads that found no name for it */
+};
+
+_Static_assert(offsetof(struct named, who) == 0 && offsetof(struct seen, who) == 0,
+               "looked up by their struct who");
 
 struct py_threadnames {
     uint64_t active;            /* threading._active, 0: not found (yet) */
@@ -41,8 +57,9 @@ struct py_threadnames {
     uint64_t last_ns;
     struct named *v;
     size_t n, cap;
-    uint64_t *known;            /* thread ids of the snapshot at the last read */
+    struct seen *known;         /* the snapshot's threads at the last read */
     size_t nknown, cap_known;
+    struct seen *scratch;       /* the previous ones, while updating */
 };
 
 struct item {
@@ -235,8 +252,9 @@ static int read_ident(struct py_target *t, uint64_t obj, uint64_t *out)
     return 0;
 }
 
-/* An instance's `_name` attribute, a str, as UTF-8 (malloc'd), or NULL. */
-static char *instance_name(struct py_target *t, uint64_t obj)
+/* A Thread's `_name` attribute, a str, as UTF-8 (malloc'd), if its
+ * `_native_id` is the kernel thread id `tid`; else NULL. */
+static char *thread_name_of(struct py_target *t, uint64_t obj, int64_t tid)
 {
     const struct py_layout *l = &t->layout;
     uint64_t type, flags, keys = 0, dict = 0, values = 0;
@@ -271,36 +289,58 @@ static char *instance_name(struct py_target *t, uint64_t obj)
     struct item *it;
     long n = dict ? dict_items(t, dict, &it, MAX_ATTRS, NULL)
                   : keys_items(t, keys, values, &it, MAX_ATTRS);
-    long i = find_str(t, it, n, "_name");
-    char *name = i < 0 ? NULL : py_read_str(&t->rd, l, it[i].value, MAX_NAME);
+    /* pthread idents are reused as soon as a thread ends: the kernel id
+     * says whether this Thread is the thread sampled */
+    long i = find_str(t, it, n, "_native_id");
+    uint64_t native;
+    char *name = NULL;
+    if (i >= 0 && read_ident(t, it[i].value, &native) == 0 && native == (uint64_t)tid &&
+        (i = find_str(t, it, n, "_name")) >= 0)
+        name = py_read_str(&t->rd, l, it[i].value, MAX_NAME);
     free(it);
     return name;
 }
 
-static int cmp_ident(const void *a, const void *b)
+static int cmp_who(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    const struct who *x = a, *y = b;
+    if (x->ident != y->ident)
+        return x->ident < y->ident ? -1 : 1;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
-/* Sorted by ident (struct named starts with it), so a sample's look-up is
- * a binary search even with thousands of threads. */
-static struct named *lookup(const struct named *v, size_t n, uint64_t ident)
+/* Sorted by who, so a sample's look-up is a binary search even with
+ * thousands of threads. */
+static struct named *lookup(const struct named *v, size_t n, struct who w)
 {
-    return n ? bsearch(&ident, v, n, sizeof *v, cmp_ident) : NULL;
+    return n ? bsearch(&w, v, n, sizeof *v, cmp_who) : NULL;
 }
 
-/* Was this thread in the snapshot of the last read? */
-static int known_has(const struct py_threadnames *tn, uint64_t ident)
+/* This thread as seen at the last read, or NULL. */
+static struct seen *known_get(const struct seen *v, size_t n, struct who w)
 {
-    return tn->nknown && bsearch(&ident, tn->known, tn->nknown, sizeof ident, cmp_ident);
+    return n ? bsearch(&w, v, n, sizeof *v, cmp_who) : NULL;
 }
 
-/* A name for ident: replaces one of v[0..nsorted), else is appended (the
+/* The thread of the last read's snapshot with this ident, or NULL. */
+static const struct seen *known_ident(const struct py_threadnames *tn, uint64_t ident)
+{
+    size_t lo = 0, hi = tn->nknown;
+    while (lo < hi) {                   /* the first at or after ident */
+        size_t mid = lo + (hi - lo) / 2;
+        if (tn->known[mid].who.ident < ident)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < tn->nknown && tn->known[lo].who.ident == ident ? &tn->known[lo] : NULL;
+}
+
+/* A name for w: replaces one of v[0..nsorted), else is appended (the
  * caller sorts again). */
-static void remember(struct py_threadnames *tn, size_t nsorted, uint64_t ident, char *name)
+static void remember(struct py_threadnames *tn, size_t nsorted, struct who w, char *name)
 {
-    struct named *e = lookup(tn->v, nsorted, ident);
+    struct named *e = lookup(tn->v, nsorted, w);
     if (e) {
         free(e->name);
         e->name = name;
@@ -316,15 +356,15 @@ static void remember(struct py_threadnames *tn, size_t nsorted, uint64_t ident, 
         tn->v = nv;
         tn->cap = ncap;
     }
-    tn->v[tn->n++] = (struct named){ ident, name };
+    tn->v[tn->n++] = (struct named){ w, name };
 }
 
-/* Forget the names of threads gone from the snapshot (idents are reused). */
+/* Forget the names of threads gone from the snapshot. */
 static void forget_gone(struct py_threadnames *tn)
 {
     size_t k = 0;
     for (size_t i = 0; i < tn->n; i++) {
-        if (known_has(tn, tn->v[i].ident))
+        if (known_get(tn->known, tn->nknown, tn->v[i].who))
             tn->v[k++] = tn->v[i];
         else
             free(tn->v[i].name);
@@ -332,31 +372,63 @@ static void forget_gone(struct py_threadnames *tn)
     tn->n = k;
 }
 
-/* Does the snapshot hold a thread that was not there at the last read? */
+static struct who who_of(const struct py_thread *th)
+{
+    return (struct who){ th->thread_id, th->tid };
+}
+
+/* Does the snapshot hold a thread not there at the last read, or one
+ * still nameless that deserves another early read? */
 static int has_new_thread(const struct py_threadnames *tn, const struct py_snapshot *s)
 {
-    for (size_t i = 0; i < s->nthreads; i++)
-        if (!known_has(tn, s->threads[i].thread_id))
+    for (size_t i = 0; i < s->nthreads; i++) {
+        const struct seen *k = known_get(tn->known, tn->nknown, who_of(&s->threads[i]));
+        if (!k || (k->nameless < TRIES && !lookup(tn->v, tn->n, k->who)))
             return 1;
+    }
     return 0;
 }
 
+/* known := the snapshot's threads, keeping what the last read saw of each. */
 static void note_known(struct py_threadnames *tn, const struct py_snapshot *s)
 {
+    size_t nprev = tn->nknown;
     if (s->nthreads > tn->cap_known) {
-        uint64_t *nk = realloc(tn->known, s->nthreads * sizeof *nk);
-        if (!nk) {
+        struct seen *a = malloc(s->nthreads * sizeof *a);
+        struct seen *b = malloc(s->nthreads * sizeof *b);
+        if (!a || !b) {
+            free(a);
+            free(b);
             tn->nknown = 0;
             return;
         }
-        tn->known = nk;
+        free(tn->scratch);
+        tn->scratch = b;
+        if (nprev)
+            memcpy(a, tn->known, nprev * sizeof *a);
+        free(tn->known);
+        tn->known = a;
         tn->cap_known = s->nthreads;
     }
-    for (size_t i = 0; i < s->nthreads; i++)
-        tn->known[i] = s->threads[i].thread_id;
+    struct seen *prev = tn->scratch;
+    if (nprev)
+        memcpy(prev, tn->known, nprev * sizeof *prev);
+    for (size_t i = 0; i < s->nthreads; i++) {
+        struct who w = who_of(&s->threads[i]);
+        const struct seen *old = known_get(prev, nprev, w);
+        tn->known[i] = (struct seen){ w, old ? old->nameless : 0 };
+    }
     tn->nknown = s->nthreads;
     if (tn->nknown)
-        qsort(tn->known, tn->nknown, sizeof *tn->known, cmp_ident);
+        qsort(tn->known, tn->nknown, sizeof *tn->known, cmp_who);
+}
+
+/* After a read: count it against the threads it found no name for. */
+static void note_nameless(struct py_threadnames *tn)
+{
+    for (size_t i = 0; i < tn->nknown; i++)
+        if (!lookup(tn->v, tn->n, tn->known[i].who) && tn->known[i].nameless < TRIES)
+            tn->known[i].nameless++;
 }
 
 static void read_names(struct py_target *t, struct py_threadnames *tn)
@@ -374,15 +446,19 @@ static void read_names(struct py_target *t, struct py_threadnames *tn)
     uint64_t keys_before, keys_after;
     long n = dict_items(t, tn->active, &before, PY_MAX_THREADS, &keys_before);
     char **names = n > 0 ? calloc((size_t)n, sizeof *names) : NULL;
-    uint64_t *idents = n > 0 ? calloc((size_t)n, sizeof *idents) : NULL;
-    if (!names || !idents)
+    struct who *whos = n > 0 ? calloc((size_t)n, sizeof *whos) : NULL;
+    if (!names || !whos)
         goto out;
     for (long i = 0; i < n; i++) {
-        if (read_ident(t, before[i].key, &idents[i]) < 0 || !known_has(tn, idents[i]))
+        uint64_t ident;
+        const struct seen *k;
+        if (read_ident(t, before[i].key, &ident) < 0 || !(k = known_ident(tn, ident)) ||
+            k->who.tid <= 0)
             continue;
+        whos[i] = k->who;
         /* twice: a name torn by a rename at that moment reads differently */
-        names[i] = instance_name(t, before[i].value);
-        char *again = names[i] ? instance_name(t, before[i].value) : NULL;
+        names[i] = thread_name_of(t, before[i].value, k->who.tid);
+        char *again = names[i] ? thread_name_of(t, before[i].value, k->who.tid) : NULL;
         if (!again || strcmp(again, names[i])) {
             free(names[i]);
             names[i] = NULL;
@@ -398,17 +474,17 @@ static void read_names(struct py_target *t, struct py_threadnames *tn)
         for (long k = 0; k < m && keys_after == keys_before && !same; k++)
             same = after[k].key == before[i].key && after[k].value == before[i].value;
         if (names[i] && same && names[i][0])
-            remember(tn, nsorted, idents[i], names[i]);
+            remember(tn, nsorted, whos[i], names[i]);
         else
             free(names[i]);
     }
     if (tn->n)
-        qsort(tn->v, tn->n, sizeof *tn->v, cmp_ident);
+        qsort(tn->v, tn->n, sizeof *tn->v, cmp_who);
 out:
     free(before);
     free(after);
     free(names);
-    free(idents);
+    free(whos);
 }
 
 void py_threadnames_update(struct py_target *t, const struct py_snapshot *s, uint64_t now_ns)
@@ -429,11 +505,12 @@ void py_threadnames_update(struct py_target *t, const struct py_snapshot *s, uin
     note_known(tn, s);
     forget_gone(tn);
     read_names(t, tn);
+    note_nameless(tn);
 }
 
-const char *py_thread_name(const struct py_target *t, uint64_t thread_id)
+const char *py_thread_name(const struct py_target *t, const struct py_thread *th)
 {
-    const struct named *e = t->names ? lookup(t->names->v, t->names->n, thread_id) : NULL;
+    const struct named *e = t->names ? lookup(t->names->v, t->names->n, who_of(th)) : NULL;
     return e ? e->name : NULL;
 }
 
@@ -445,5 +522,6 @@ void py_threadnames_free(struct py_threadnames *tn)
         free(tn->v[i].name);
     free(tn->v);
     free(tn->known);
+    free(tn->scratch);
     free(tn);
 }

@@ -357,7 +357,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             continue;
         slot->seen = 1;
         /* threading's name, else the kernel's; a rename is a new record */
-        const char *pyname = py_thread_name(&p->target, th->thread_id);
+        const char *pyname = py_thread_name(&p->target, th);
         uint64_t h = pyname ? util_hash_str(pyname) : 0;
         if (!slot->named || (pyname && h != slot->name_hash)) {
             char name[64];

@@ -103,3 +103,20 @@ def test_dump_shows_python_names(stetho, python, spawn):
     cp = run([stetho, "dump", str(proc.pid)])
     assert cp.returncode == 0
     assert f'Thread {names["uploader"]} "uploader"' in cp.stdout.decode()
+
+
+def test_reused_ident_gets_its_own_name(stetho, python, tmp_path):
+    """Threads run one after the other share a pthread ident: each keeps its
+    own name (the kernel tid tells them apart)."""
+    cap = tmp_path / "cap.stetho"
+    cp = run([stetho, "run", "--quiet", "--memory", "off", "-o", str(cap), "--",
+              python.path, str(PROGRAMS / "thread_reuse.py")], cwd=tmp_path, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    lines = [l for l in cp.stdout.splitlines() if l.startswith(b"NAMES ")]
+    seen = json.loads(lines[-1][len(b"NAMES "):])
+    idents = [ident for ident, _ in seen.values()]
+    assert len(set(idents)) < len(idents), f"no pthread ident was reused: {seen}"
+    threads = json.loads(export(stetho, cap, "json").read_text())["threads"]
+    by_tid = {t["tid"]: t["name"] for t in threads}
+    for name, (_, tid) in seen.items():
+        assert by_tid.get(tid) == name, by_tid

@@ -102,7 +102,7 @@ int main(void)
             t.layout = *table;
             py_threadnames_update(&t, &snap, 0);
             for (int i = 0; i < 4; i++)
-                named += py_thread_name(&t, threads[i].thread_id) != NULL;
+                named += py_thread_name(&t, &threads[i]) != NULL;
             if (t.rd.reads > most_reads)
                 most_reads = t.rd.reads;
             runs++;

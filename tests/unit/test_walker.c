@@ -122,7 +122,8 @@ static void check_image(const char *img_path, const char *txt_path)
     for (size_t i = 0; i < nthreads; i++) {
         if (!threads[i].name[0])
             continue;
-        CHECK_EQ_STR(py_thread_name(&t, threads[i].ident), threads[i].name);
+        const struct py_thread *th = find_thread(&s, threads[i].ident);
+        CHECK_EQ_STR(th ? py_thread_name(&t, th) : NULL, threads[i].name);
         named++;
     }
     CHECK(named == nthreads);
