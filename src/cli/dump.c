@@ -45,7 +45,7 @@ static void print_text(const struct py_target *t, const struct py_snapshot *s)
     printf("Process %d: Python %s (%s)\n", (int)t->pid, t->version, t->binary);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct py_thread *th = &s->threads[i];
-        char name[1024];    /* a Python name: up to 256 characters */
+        char name[1024];    /* a Python name: up to 255 characters (1021 bytes) */
         thread_label(t, th, name, sizeof name);
         printf("\nThread %d", (int)th->tid);
         if (name[0])
@@ -72,7 +72,7 @@ static void print_json(const struct py_target *t, const struct py_snapshot *s)
     fputs(", \"threads\": [", stdout);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct py_thread *th = &s->threads[i];
-        char name[1024];    /* a Python name: up to 256 characters */
+        char name[1024];    /* a Python name: up to 255 characters (1021 bytes) */
         thread_label(t, th, name, sizeof name);
         printf("%s{\"tid\": %d, \"name\": ", i ? ", " : "", (int)th->tid);
         json_string(stdout, name[0] ? name : NULL);

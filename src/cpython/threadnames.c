@@ -27,7 +27,8 @@
 #define TRIES 3                     /* reads a nameless thread gets that soon
                                        (it may not be in _active yet) */
 #define MAX_ITEMS 65536             /* entries of one dict we read */
-#define MAX_NAME 256                /* characters of a name we keep */
+#define MAX_NAME 255                /* characters of a name we keep: at most
+                                       4 bytes each in UTF-8, 1021 with the NUL */
 #define MAX_ATTRS 1024              /* attributes of a Thread we look through */
 
 /* Threads are told apart by (pthread ident, kernel tid): an ident is
