@@ -31,6 +31,14 @@
 #if PY_VERSION_HEX >= 0x030B0000
 #include "pycore_frame.h"         /* _PyInterpreterFrame */
 #include "pycore_code.h"
+#include "pycore_dict.h"          /* PyDictKeysObject, entries, values */
+#include "pycore_object.h"        /* MANAGED_DICT_OFFSET */
+#endif
+#if PY_VERSION_HEX < 0x030B0000
+#include <longintrepr.h>          /* PyLongObject (not in Python.h yet) */
+#endif
+#if PY_VERSION_HEX >= 0x030A0000
+#include "pycore_moduleobject.h"  /* PyModuleObject */
 #endif
 
 #include <stddef.h>
@@ -77,6 +85,125 @@ static int check_str_state(void)
         return -1;
     }
     return 0;
+}
+
+#if PY_VERSION_HEX < 0x030A0000
+/* 3.9 keeps PyModuleObject private to Objects/moduleobject.c: its md_dict
+ * is the first field after the object header. */
+typedef struct {
+    PyObject ob_base;
+    PyObject *md_dict;
+} PyModuleObject;
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+/* 3.9/3.10 keep the dict keys object in Objects/dict-common.h, which is not
+ * installed; the same declarations, field for field. */
+struct probe_dictkeys {
+    Py_ssize_t dk_refcnt;
+    Py_ssize_t dk_size;
+    void *dk_lookup;
+    Py_ssize_t dk_usable;
+    Py_ssize_t dk_nentries;
+    char dk_indices[];
+};
+typedef struct {
+    Py_hash_t me_hash;
+    PyObject *me_key;
+    PyObject *me_value;
+} PyDictKeyEntry;
+#endif
+
+/* Objects, dicts and ints: what reading threading's registry needs
+ * (src/cpython/threadnames.c). */
+static void objects(void)
+{
+    F(ob_type, offsetof(PyObject, ob_type));
+#if PY_VERSION_HEX < 0x030C0000
+    F(is_modules, offsetof(PyInterpreterState, modules));
+#else
+    F(is_modules, offsetof(PyInterpreterState, imports.modules));
+#endif
+    F(mod_dict, offsetof(PyModuleObject, md_dict));
+    F(tp_flags, offsetof(PyTypeObject, tp_flags));
+    F(tp_dictoffset, offsetof(PyTypeObject, tp_dictoffset));
+    F(ht_cached_keys, offsetof(PyHeapTypeObject, ht_cached_keys));
+#if PY_VERSION_HEX >= 0x030B0000
+    F(tpflag_managed_dict, Py_TPFLAGS_MANAGED_DICT);
+#else
+    F(tpflag_managed_dict, 0);
+#endif
+    /* Where a managed dict lives, from pycore_object.h's inline helpers
+     * (_PyObject_ManagedDictPointer, _PyObject_ValuesPointer,
+     * _PyObject_DictOrValuesPointer, _PyObject_InlineValues): these are
+     * pointer arithmetic, not fields, so they are spelled out per version. */
+#if PY_VERSION_HEX >= 0x030D0000
+    F(tpflag_inline_values, Py_TPFLAGS_INLINE_VALUES);
+    F(obj_dict_before, -(MANAGED_DICT_OFFSET));
+    NF(obj_values_before);
+    F(obj_inline_values, sizeof(PyObject));
+    printf("    .obj_dict_tagged = 0,\n");
+#elif PY_VERSION_HEX >= 0x030C0000
+    F(tpflag_inline_values, 0);
+    F(obj_dict_before, 3 * sizeof(PyObject *));
+    NF(obj_values_before);
+    NF(obj_inline_values);
+    printf("    .obj_dict_tagged = 1,\n");
+#elif PY_VERSION_HEX >= 0x030B0000
+    F(tpflag_inline_values, 0);
+    F(obj_dict_before, -(MANAGED_DICT_OFFSET));
+    F(obj_values_before, 4 * sizeof(PyObject *));
+    NF(obj_inline_values);
+    printf("    .obj_dict_tagged = 0,\n");
+#else
+    F(tpflag_inline_values, 0);
+    NF(obj_dict_before);
+    NF(obj_values_before);
+    NF(obj_inline_values);
+    printf("    .obj_dict_tagged = 0,\n");
+#endif
+
+    F(dict_used, offsetof(PyDictObject, ma_used));
+    F(dict_keys, offsetof(PyDictObject, ma_keys));
+    F(dict_values, offsetof(PyDictObject, ma_values));
+#if PY_VERSION_HEX < 0x030B0000
+    F(dk_size, offsetof(struct probe_dictkeys, dk_size));
+    NF(dk_log2_index_bytes);
+    NF(dk_kind);
+    F(dk_nentries, offsetof(struct probe_dictkeys, dk_nentries));
+    F(dk_indices, offsetof(struct probe_dictkeys, dk_indices));
+    NF(dk_uentry_size);
+    F(dv_values, 0);            /* ma_values is the PyObject *[] itself */
+    NF(dv_valid);
+#else
+    NF(dk_size);
+    F(dk_log2_index_bytes, offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    F(dk_kind, offsetof(PyDictKeysObject, dk_kind));
+    F(dk_nentries, offsetof(PyDictKeysObject, dk_nentries));
+    F(dk_indices, offsetof(PyDictKeysObject, dk_indices));
+    F(dk_uentry_size, sizeof(PyDictUnicodeEntry));
+    F(dv_values, offsetof(PyDictValues, values));
+#if PY_VERSION_HEX >= 0x030D0000
+    F(dv_valid, offsetof(PyDictValues, valid));
+#else
+    NF(dv_valid);
+#endif
+#endif
+    F(dk_entry_size, sizeof(PyDictKeyEntry));
+    F(dk_entry_key, offsetof(PyDictKeyEntry, me_key));
+    F(dk_entry_value, offsetof(PyDictKeyEntry, me_value));
+
+#if PY_VERSION_HEX < 0x030C0000
+    F(long_size, offsetof(PyVarObject, ob_size));
+    F(long_digits, offsetof(PyLongObject, ob_digit));
+    printf("    .long_tagged = 0,\n");
+#else
+    F(long_size, offsetof(PyLongObject, long_value.lv_tag));
+    F(long_digits, offsetof(PyLongObject, long_value.ob_digit));
+    printf("    .long_tagged = 1,\n");
+#endif
+    printf("    .long_shift = %d,\n", (int)PyLong_SHIFT);
+    printf("    .long_digit_size = %d,\n", (int)sizeof(digit));
 }
 
 int main(void)
@@ -219,6 +346,7 @@ int main(void)
     F(str_compact_size, sizeof(PyCompactUnicodeObject));
     F(bytes_size, offsetof(PyBytesObject, ob_base.ob_size));
     F(bytes_sval, offsetof(PyBytesObject, ob_sval));
+    objects();
     printf("}\n");
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cpython/target.h"
 #include "cpython/walker.h"
+#include "cpython/threadnames.h"
 #include "proc/freeze.h"
 #include "proc/reader_image.h"
 #include "proc/threads.h"
@@ -27,10 +28,15 @@ static void dump_usage(FILE *f)
           "                 holds_gil, frames: [{function, file, line}]}]}\n", f);
 }
 
-static void thread_label(pid_t pid, const struct py_thread *th, char *name, size_t len)
+/* threading's name of the thread, else the kernel's */
+static void thread_label(const struct py_target *t, const struct py_thread *th, char *name,
+                         size_t len)
 {
+    const char *py = py_thread_name(t, th);
     name[0] = 0;
-    if (th->tid > 0 && thread_name(pid, th->tid, name, len) < 0)
+    if (py)
+        snprintf(name, len, "%s", py);
+    else if (th->tid > 0 && thread_name(t->pid, th->tid, name, len) < 0)
         name[0] = 0;
 }
 
@@ -39,8 +45,8 @@ static void print_text(const struct py_target *t, const struct py_snapshot *s)
     printf("Process %d: Python %s (%s)\n", (int)t->pid, t->version, t->binary);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct py_thread *th = &s->threads[i];
-        char name[64];
-        thread_label(t->pid, th, name, sizeof name);
+        char name[1024];    /* a Python name: up to 255 characters (1021 bytes) */
+        thread_label(t, th, name, sizeof name);
         printf("\nThread %d", (int)th->tid);
         if (name[0])
             printf(" \"%s\"", name);
@@ -66,8 +72,8 @@ static void print_json(const struct py_target *t, const struct py_snapshot *s)
     fputs(", \"threads\": [", stdout);
     for (size_t i = 0; i < s->nthreads; i++) {
         const struct py_thread *th = &s->threads[i];
-        char name[64];
-        thread_label(t->pid, th, name, sizeof name);
+        char name[1024];    /* a Python name: up to 255 characters (1021 bytes) */
+        thread_label(t, th, name, sizeof name);
         printf("%s{\"tid\": %d, \"name\": ", i ? ", " : "", (int)th->tid);
         json_string(stdout, name[0] ? name : NULL);
         printf(", \"holds_gil\": %s, \"frames\": [",
@@ -152,6 +158,8 @@ int cmd_dump(int argc, char **argv)
     int rc = py_walk(&t, &snap);
     if (rc == 0)
         rc = rewalk_torn(&t, &snap);
+    if (rc == 0)
+        py_threadnames_update(&t, &snap, 0);
     if (rc < 0) {
         rc = cli_error("could not read the Python threads of process %d (it exited?)",
                        (int)pid);

@@ -87,6 +87,39 @@ struct py_layout {
     uint64_t str_compact_size;      /* sizeof(PyCompactUnicodeObject) */
     uint64_t bytes_size;            /* ob_size */
     uint64_t bytes_sval;            /* ob_sval */
+
+    /* Objects, dicts and ints, for reading threading's registry of thread
+     * names (threadnames.c) */
+    uint64_t ob_type;               /* PyObject.ob_type */
+    uint64_t is_modules;            /* PyInterpreterState: sys.modules */
+    uint64_t mod_dict;              /* PyModuleObject.md_dict */
+    uint64_t tp_flags;              /* PyTypeObject (unsigned long) */
+    uint64_t tp_dictoffset;         /*   (Py_ssize_t), 3.9/3.10's instances */
+    uint64_t ht_cached_keys;        /* PyHeapTypeObject: instances' shared keys */
+    uint64_t tpflag_managed_dict;   /* Py_TPFLAGS_MANAGED_DICT (3.11+), else 0 */
+    uint64_t tpflag_inline_values;  /* Py_TPFLAGS_INLINE_VALUES (3.13+), else 0 */
+    uint64_t obj_dict_before;       /* bytes before an object: its managed
+                                       dict (3.12: dict-or-values word) */
+    uint64_t obj_values_before;     /* 3.11: its managed values pointer */
+    uint64_t obj_inline_values;     /* 3.13: PyDictValues inside the object */
+    int obj_dict_tagged;            /* 3.12: the managed word, when odd, is
+                                       the values pointer minus 1 */
+    uint64_t dict_used, dict_keys, dict_values;     /* PyDictObject */
+    uint64_t dk_size;               /* PyDictKeysObject: slots (3.9/3.10) */
+    uint64_t dk_log2_index_bytes;   /*   uint8 (3.11+) */
+    uint64_t dk_kind;               /*   uint8, 0 = general entries (3.11+) */
+    uint64_t dk_nentries, dk_indices;
+    uint64_t dk_entry_size;         /* PyDictKeyEntry: hash, key, value */
+    uint64_t dk_entry_key, dk_entry_value;
+    uint64_t dk_uentry_size;        /* PyDictUnicodeEntry: key, value (3.11+) */
+    uint64_t dv_values;             /* PyDictValues.values (0: ma_values is
+                                       the array itself, 3.9/3.10) */
+    uint64_t dv_valid;              /* PyDictValues.valid (uint8, 3.13+) */
+    uint64_t long_size;             /* PyLongObject: ob_size, or lv_tag */
+    uint64_t long_digits;           /*   ob_digit */
+    int long_tagged;                /* 3.12+: lv_tag = ndigits << 3 | sign */
+    int long_shift;                 /* bits per digit */
+    int long_digit_size;            /* bytes per digit */
 };
 
 /* The generated table for major.minor, or NULL. */

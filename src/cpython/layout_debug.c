@@ -20,7 +20,7 @@ struct debug_desc {
     int words;                  /* how many words to read */
     int free_threaded;
     int rt_size, rt_finalizing, rt_interpreters_head;
-    int is_size, is_next, is_threads_head, is_gc, is_ceval_gil,
+    int is_size, is_next, is_threads_head, is_gc, is_modules, is_ceval_gil,
         is_gil_state, is_gil_locked, is_gil_holder;
     int ts_size, ts_next, ts_interp, ts_current_frame, ts_thread_id, ts_native_thread_id;
     int fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_localsplus, fr_owner;
@@ -35,7 +35,8 @@ struct debug_desc {
 static const struct debug_desc desc_313 = {
     .minor = 13, .words = 73, .free_threaded = 2,
     .rt_size = 3, .rt_finalizing = 4, .rt_interpreters_head = 5,
-    .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_gc = 10, .is_ceval_gil = 14,
+    .is_size = 6, .is_next = 8, .is_threads_head = 9, .is_gc = 10, .is_modules = 11,
+    .is_ceval_gil = 14,
     .is_gil_state = 15, .is_gil_locked = 17, .is_gil_holder = 18,
     .ts_size = 19, .ts_next = 21, .ts_interp = 22, .ts_current_frame = 23,
     .ts_thread_id = 24, .ts_native_thread_id = 25,
@@ -99,6 +100,7 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     l.is_next = w[d->is_next];
     l.is_threads_head = w[d->is_threads_head];
     l.is_gc_collecting = w[d->is_gc] + w[d->gc_collecting];
+    l.is_modules = w[d->is_modules];
     l.is_gil_ptr = w[d->is_ceval_gil];
     l.is_gil_locked = w[d->is_gil_locked] - w[d->is_gil_state];
     l.is_gil_holder = w[d->is_gil_holder] - w[d->is_gil_state];
@@ -136,7 +138,7 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
              fr = w[d->fr_size], co = w[d->co_size];
     if (l.rt_interpreters_head >= rt || l.rt_finalizing >= rt ||
         l.is_next >= is || l.is_threads_head >= is ||
-        l.is_gil_ptr >= is || l.ts_next >= ts || l.ts_frame >= ts ||
+        l.is_gil_ptr >= is || l.is_modules + 8 > is || l.ts_next >= ts || l.ts_frame >= ts ||
         l.ts_native_thread_id >= ts || l.fr_previous >= fr || l.fr_code >= fr ||
         l.fr_instr >= fr || l.fr_owner >= fr || l.co_size > co || l.co_size > 512 ||
         l.str_compact_size > 128 || l.fr_size > 256 ||

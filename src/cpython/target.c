@@ -2,6 +2,7 @@
  * target.c -- find the interpreter in a process and choose how to read it.
  */
 #include "cpython/target.h"
+#include "cpython/threadnames.h"
 #include "cpython/layout_debug.h"
 #include "proc/elf.h"
 #include "proc/maps.h"
@@ -261,4 +262,6 @@ void py_target_close(struct py_target *t)
 {
     codecache_free(t->codes);
     t->codes = NULL;
+    py_threadnames_free(t->names);
+    t->names = NULL;
 }

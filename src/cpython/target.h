@@ -49,6 +49,8 @@ struct py_target {
     struct codecache *codes;
     int walk_retries;           /* per stack, when it changes while read
                                    (walker.h); default 3 */
+    struct py_threadnames *names;   /* threading's thread names, made on
+                                       first use (threadnames.h) */
 };
 
 /* Discovery of a live process through the remote reader. */

@@ -5,8 +5,10 @@
 #include "sampler/timesplit.h"
 #include "cpython/target.h"
 #include "cpython/walker.h"
+#include "cpython/threadnames.h"
 #include "proc/threadstat.h"
 #include "proc/threads.h"
+#include "util/hash.h"
 #include "util/mix.h"
 
 #include <dirent.h>
@@ -26,6 +28,7 @@ struct thread_slot {
     pid_t tid;
     int seen;                   /* in the latest snapshot */
     int named;
+    uint64_t name_hash;         /* of the Python name last written, 0: none */
     uint32_t last_stack;        /* its previous sample's stack ... */
     uint64_t last_tick;         /* ... taken at this tick */
     struct timesplit split;
@@ -342,6 +345,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         return;
     }
     p->walk_failures = 0;
+    py_threadnames_update(&p->target, &s->snap, now);
     const struct py_layout *l = &p->target.layout;
     for (size_t i = 0; i < s->snap.nthreads; i++) {
         const struct py_thread *th = &s->snap.threads[i];
@@ -352,11 +356,15 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         if (!slot)
             continue;
         slot->seen = 1;
-        if (!slot->named) {
+        /* threading's name, else the kernel's; a rename is a new record */
+        const char *pyname = py_thread_name(&p->target, th);
+        uint64_t h = pyname ? util_hash_str(pyname) : 0;
+        if (!slot->named || (pyname && h != slot->name_hash)) {
             char name[64];
-            capw_thread(s->w, p->pid, th->tid,
-                        thread_name(p->pid, th->tid, name, sizeof name) == 0 ? name : NULL);
+            capw_thread(s->w, p->pid, th->tid, pyname ? pyname
+                        : thread_name(p->pid, th->tid, name, sizeof name) == 0 ? name : NULL);
             slot->named = 1;
+            slot->name_hash = h;
         }
         struct split sp;
         if (!timesplit_update(&slot->split, now, &tt, s->snap.gil_addr, l->gil_size, &sp))

@@ -3,7 +3,7 @@
 It parks a few threads, then writes what Python itself says about each
 parked thread's stack (function -- qualified where the version has it --,
 file, line, innermost first) to the path in argv[1] as text:
-    thread <pthread ident>
+    thread <pthread ident>\t<thread name>
     <function>\t<file>\t<line>
 and waits for stdin to close.  tools/record_images.py records stetho's reads of it.
 """
@@ -44,6 +44,7 @@ ready_count = threading.Semaphore(0)
 
 def stacks():
     out = []
+    names = {t.ident: t.name for t in threading.enumerate()}
     for tid, frame in sys._current_frames().items():
         if tid == threading.main_thread().ident:
             continue        # it moves on; the parked threads do not
@@ -53,21 +54,23 @@ def stacks():
                            "file": frame.f_code.co_filename,
                            "line": frame.f_lineno})
             frame = frame.f_back
-        out.append({"thread_ident": tid, "frames": frames})
+        out.append({"thread_ident": tid, "name": names[tid], "frames": frames})
     return out
 
 
 def main():
-    threads = [threading.Thread(target=Worker().run, args=(20,), daemon=True),
-               threading.Thread(target=nested, daemon=True)]
+    # named (one not in ASCII, one renamed): stetho reads the names too
+    threads = [threading.Thread(target=Worker().run, args=(20,), daemon=True, name="worker"),
+               threading.Thread(target=nested, daemon=True, name="before")]
+    threads[1].name = "nested-\u00fcn\u00ef"
     for t in threads:
         t.start()
     for _ in threads:
         ready_count.acquire()
     here = stacks()
-    with open(sys.argv[1], "w") as f:
+    with open(sys.argv[1], "w", encoding="utf-8") as f:
         for t in here:
-            f.write("thread %d\n" % t["thread_ident"])
+            f.write("thread %d\t%s\n" % (t["thread_ident"], t["name"]))
             for fr in t["frames"]:
                 f.write("%s\t%s\t%d\n" % (fr["function"], fr["file"], fr["line"]))
     print("READY", flush=True)

@@ -7,11 +7,13 @@
  * the parked threads' stacks are.  Replaying the image through the walker
  * must give exactly those frames: names, files, lines, order.  Also: a
  * reader that fails everywhere, and images with holes punched in them,
- * must end stacks with markers rather than crash.
+ * must end stacks with markers rather than crash.  The threads' Python
+ * names (threadnames.h) are read from the same images.
  */
 #include "check.h"
 #include "cpython/target.h"
 #include "cpython/walker.h"
+#include "cpython/threadnames.h"
 #include "proc/reader_image.h"
 
 #include <dirent.h>
@@ -28,6 +30,7 @@ struct expected_frame {
 
 struct expected_thread {
     unsigned long long ident;
+    char name[256];         /* threading's, "" if the file has none */
     size_t first, n;
 };
 
@@ -46,7 +49,11 @@ static int load_expected(const char *path)
         line[strcspn(line, "\n")] = 0;
         unsigned long long ident;
         if (sscanf(line, "thread %llu", &ident) == 1 && nthreads < 64) {
-            threads[nthreads++] = (struct expected_thread){ ident, nframes, 0 };
+            struct expected_thread *e = &threads[nthreads++];
+            *e = (struct expected_thread){ ident, "", nframes, 0 };
+            const char *tab = strchr(line, '\t');
+            if (tab)
+                snprintf(e->name, sizeof e->name, "%s", tab + 1);
             continue;
         }
         char *fn = strtok(line, "\t"), *file = strtok(NULL, "\t"), *ln = strtok(NULL, "\t");
@@ -109,6 +116,18 @@ static void check_image(const char *img_path, const char *txt_path)
         }
     }
 
+    /* threading's names of the same threads */
+    py_threadnames_update(&t, &s, 0);
+    size_t named = 0;
+    for (size_t i = 0; i < nthreads; i++) {
+        if (!threads[i].name[0])
+            continue;
+        const struct py_thread *th = find_thread(&s, threads[i].ident);
+        CHECK_EQ_STR(th ? py_thread_name(&t, th) : NULL, threads[i].name);
+        named++;
+    }
+    CHECK(named == nthreads);
+
     /* A second walk hits the code cache: same result, one read per frame
      * plus a few per thread. */
     uint64_t before = t.rd.reads;
@@ -161,6 +180,7 @@ static void check_torn(const char *img_path)
             continue;
         struct py_snapshot s = {0};
         py_walk(&t, &s);                /* must simply return */
+        py_threadnames_update(&t, &s, 0);
         py_snapshot_free(&s);
         py_target_close(&t);
     }
