@@ -161,8 +161,7 @@ void thread_unlock(struct agent_thread *th)
 static void thread_exit(void *arg)
 {
     struct agent_thread *th = arg;
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     pthread_mutex_lock(&registry_lock);
     if (th->prev)
         th->prev->next = th->next;
@@ -179,7 +178,7 @@ static void thread_exit(void *arg)
     stack_free(th->stack);
     pthread_mutex_destroy(&th->lock);
     agent_real.free(th);
-    agent_guard = guard;
+    guard_leave(guard);
 }
 
 static struct agent_thread *thread_new(void)
