@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "agent/protocol.h"
+#include "wire/wire.h"
 #include "cpython/target.h"
 
 #define AGENT_HIDDEN __attribute__((visibility("hidden")))
@@ -205,17 +206,6 @@ void chunks_flush_all(void) AGENT_HIDDEN;
 void chunks_atfork_prepare(void) AGENT_HIDDEN;
 void chunks_atfork_parent(void) AGENT_HIDDEN;
 void chunks_atfork_child(int keep) AGENT_HIDDEN;
-
-static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-#define VARINT_MAX 10
 
 /* ---- stack.c (caller holds th->lock) ---- */
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;

@@ -12,6 +12,7 @@
  */
 #include "agent/agent.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -78,16 +79,8 @@ static void fifo_write(const void *buf, size_t len)
 void chunk_flush(struct agent_thread *th)
 {
     if (th->len > sizeof(struct agent_chunk_header)) {
-        struct agent_chunk_header h = {
-            .magic = AGENT_MAGIC,
-            .version = AGENT_VERSION,
-            .flags = th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0,
-            .len = (uint16_t)th->len,
-            .pid = agent.pid,
-            .tid = th->tid,
-            .t_ns = th->t0,
-        };
-        memcpy(th->chunk, &h, sizeof h);
+        wire_put_header(th->chunk, th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0, th->len,
+                        agent.pid, th->tid, th->t0);
         fifo_write(th->chunk, th->len);
         th->new_stream = 0;
     }
@@ -102,26 +95,18 @@ void chunk_lone_free(int allocator, const void *p)
 {
     if (!self_gone || atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON)
         return;
-    uint8_t buf[sizeof(struct agent_chunk_header) + 1 + 3 * VARINT_MAX];
-    uint8_t *w = buf + sizeof(struct agent_chunk_header);
-    *w++ = AGENT_REC_FREE;
-    w = put_varint(w, (uint64_t)allocator);
-    w = put_varint(w, (uintptr_t)p);
-    w = put_varint(w, 0);
-    struct agent_chunk_header h = {
-        .magic = AGENT_MAGIC,
-        .version = AGENT_VERSION,
-        .len = (uint16_t)(w - buf),
-        .pid = agent.pid,
-        .tid = (int32_t)syscall(SYS_gettid),
-        .t_ns = agent_now(),
-    };
-    memcpy(buf, &h, sizeof h);
+    uint8_t buf[sizeof(struct agent_chunk_header) + WIRE_FIXED_FREE];
+    uint8_t *w = wire_put_free(buf + sizeof(struct agent_chunk_header),
+                               &(struct wire_free){ .allocator = (uint64_t)allocator,
+                                                    .addr = (uintptr_t)p });
+    wire_put_header(buf, 0, (size_t)(w - buf), agent.pid, my_tid(), agent_now());
     fifo_write(buf, (size_t)(w - buf));
 }
 
 uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
 {
+    /* what one record needs always fits a fresh chunk (wire.h) */
+    assert(need <= AGENT_CHUNK_MAX - sizeof(struct agent_chunk_header) - WIRE_FIXED_SAMPLED);
     if (th->len && (th->len + need > AGENT_CHUNK_MAX ||
                     (ts > th->t0 && ts - th->t0 >= FLUSH_AGE_NS)))
         chunk_flush(th);
@@ -131,9 +116,8 @@ uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
         th->t0 = ts;
         th->len = sizeof(struct agent_chunk_header);
         if (agent.sampled && !th->announced) {
-            uint8_t *w = th->chunk + th->len;
-            *w++ = AGENT_REC_SAMPLED;
-            w = put_varint(w, agent.mean);
+            uint8_t *w = wire_put_sampled(th->chunk + th->len,
+                                          &(struct wire_sampled){ agent.mean });
             th->len = (size_t)(w - th->chunk);
             th->announced = 1;
         }
@@ -143,6 +127,7 @@ uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
 
 void chunk_commit(struct agent_thread *th, uint8_t *end)
 {
+    assert(end >= th->chunk + th->len && end <= th->chunk + AGENT_CHUNK_MAX);
     th->len = (size_t)(end - th->chunk);
 }
 
