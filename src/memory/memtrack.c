@@ -24,6 +24,7 @@
 #include "util/kmap.h"
 #include "wire/wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -106,8 +107,7 @@ struct memtrack {
 
     struct stack_metrics *stacks;       /* [0] unused */
     size_t nstacks, capstacks;
-    uint32_t *index;                    /* (pid, tid, stack) -> stacks[i], open addressing */
-    size_t capindex;
+    struct kmap index;                  /* (pid, tid, stack) -> stacks[i] */
     uint32_t *dirty, *tick_dirty;       /* stack ids */
     size_t ndirty, capdirty, ntick, captick;
 
@@ -154,7 +154,7 @@ void memtrack_free(struct memtrack *m)
     free(m->procs);
     free(m->blocks);
     free(m->stacks);
-    free(m->index);
+    kmap_free(&m->index);
     free(m->dirty);
     free(m->tick_dirty);
     free(m->maps);
@@ -181,54 +181,27 @@ static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static size_t khash(int32_t pid, int32_t tid, uint32_t stack)
-{
-    uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) * 0x9e3779b97f4a7c15ULL;
-    h ^= stack * 0xff51afd7ed558ccdULL;
-    return (size_t)(h ^ (h >> 29));
-}
-
-static int reindex(struct memtrack *m)
-{
-    size_t ncap = m->capindex ? m->capindex * 2 : 1024;
-    uint32_t *ni = calloc(ncap, sizeof *ni);
-    if (!ni)
-        return -1;
-    for (size_t k = 1; k < m->nstacks; k++) {
-        const struct stack_metrics *s = &m->stacks[k];
-        size_t i = khash(s->pid, s->tid, s->stack) & (ncap - 1);
-        while (ni[i])
-            i = (i + 1) & (ncap - 1);
-        ni[i] = (uint32_t)k;
-    }
-    free(m->index);
-    m->index = ni;
-    m->capindex = ncap;
-    return 0;
-}
-
 /* The metrics index of (pid, tid, capture stack); 0 if out of memory. */
 static uint32_t metrics_of(struct memtrack *m, int32_t pid, int32_t tid, uint32_t stack)
 {
-    if ((m->nstacks + 1) * 2 > m->capindex && reindex(m) < 0)
-        return 0;
-    size_t i = khash(pid, tid, stack) & (m->capindex - 1);
-    while (m->index[i]) {
-        const struct stack_metrics *s = &m->stacks[m->index[i]];
-        if (s->stack == stack && s->tid == tid && s->pid == pid)
-            return m->index[i];
-        i = (i + 1) & (m->capindex - 1);
-    }
     if (!m->nstacks)
         m->nstacks = 1;                 /* [0] stays unused */
+    /* room first, so an index entry always names a stored element */
     if (grow_array((void **)&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks) < 0)
         return 0;
-    uint32_t k = (uint32_t)m->nstacks++;
-    m->stacks[k].pid = pid;
-    m->stacks[k].tid = tid;
-    m->stacks[k].stack = stack;
-    m->index[i] = k;
-    return k;
+    int isnew;
+    uint32_t *k = kmap_put(&m->index, kmap_pair32((uint32_t)pid, (uint32_t)tid), stack,
+                           (uint32_t)m->nstacks, &isnew);
+    if (!k)
+        return 0;
+    if (isnew) {
+        struct stack_metrics *s = &m->stacks[m->nstacks++];
+        s->pid = pid;
+        s->tid = tid;
+        s->stack = stack;
+    }
+    assert(*k < m->nstacks && m->stacks[*k].stack == stack);
+    return *k;
 }
 
 /* Stacks with something to write at the next tick. */
