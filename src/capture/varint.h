@@ -97,17 +97,21 @@ struct vcur {
 
 static inline uint64_t vcur_varint(struct vcur *c)
 {
+    const uint8_t *p = c->p;
+    size_t n = (size_t)(c->end - p);
     uint64_t v = 0;
 
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end)
-            break;
-        uint8_t b = *c->p++;
-        if (shift == 63 && b > 1)
-            break;              /* more than 64 bits */
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
+    if (n > VARINT_MAX)
+        n = VARINT_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = p[i];
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            if (i == VARINT_MAX - 1 && b > 1)
+                break;          /* more than 64 bits */
+            c->p = p + i + 1;
             return v;
+        }
     }
     c->bad = 1;
     c->p = c->end;

@@ -184,24 +184,24 @@ static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
 /* The metrics index of (pid, tid, capture stack); 0 if out of memory. */
 static uint32_t metrics_of(struct memtrack *m, int32_t pid, int32_t tid, uint32_t stack)
 {
+    uint64_t key = kmap_pair32((uint32_t)pid, (uint32_t)tid);
+    uint32_t k = kmap_get(&m->index, key, stack, 0);
+    if (k) {
+        assert(k < m->nstacks && m->stacks[k].stack == stack);
+        return k;
+    }
     if (!m->nstacks)
         m->nstacks = 1;                 /* [0] stays unused */
     /* room first, so an index entry always names a stored element */
-    if (grow_array((void **)&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks) < 0)
-        return 0;
     int isnew;
-    uint32_t *k = kmap_put(&m->index, kmap_pair32((uint32_t)pid, (uint32_t)tid), stack,
-                           (uint32_t)m->nstacks, &isnew);
-    if (!k)
+    if (grow_array((void **)&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks) < 0 ||
+        !kmap_put(&m->index, key, stack, (uint32_t)m->nstacks, &isnew))
         return 0;
-    if (isnew) {
-        struct stack_metrics *s = &m->stacks[m->nstacks++];
-        s->pid = pid;
-        s->tid = tid;
-        s->stack = stack;
-    }
-    assert(*k < m->nstacks && m->stacks[*k].stack == stack);
-    return *k;
+    struct stack_metrics *s = &m->stacks[m->nstacks];
+    s->pid = pid;
+    s->tid = tid;
+    s->stack = stack;
+    return (uint32_t)m->nstacks++;
 }
 
 /* Stacks with something to write at the next tick. */

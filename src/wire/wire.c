@@ -27,8 +27,9 @@ static struct wire_bytes get_bytes(struct vcur *c)
     return b;
 }
 
-int wire_next(struct vcur *c, struct wire_record *r)
+int wire_next(struct vcur *cur, struct wire_record *r)
 {
+    struct vcur k = *cur, *c = &k;      /* a local: kept in registers */
     if (c->bad)
         return -1;
     if (c->p >= c->end)
@@ -51,6 +52,7 @@ int wire_next(struct vcur *c, struct wire_record *r)
         c->bad = 1;
         c->p = c->end;
     }
+    *cur = k;
     return c->bad ? -1 : 1;
 }
 
