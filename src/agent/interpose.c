@@ -75,10 +75,6 @@ static inline void hook_types_check(void)
 #undef SAME_TYPE
 }
 
-#define HOOK(name, ret, params) { #name, (void **)&agent_real.name, (void *)name },
-const struct agent_hook agent_hooks[AGENT_HOOKS] = { AGENT_HOOK_LIST(HOOK) };
-#undef HOOK
-
 void agent_resolve(void)
 {
     if (resolving)
@@ -389,3 +385,17 @@ AGENT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     EXEC(fexecve, fd, argv, envp);
 }
+
+/* ---- the hook table ---- */
+
+/* Each wrapper under a hidden name too: the exported name may resolve to
+ * another definition (libc's, when the agent is loaded without
+ * LD_PRELOAD), the hidden one is always ours. */
+#define OURS(name, ret, params) \
+    extern ret ours_##name params __attribute__((copy(name), alias(#name), visibility("hidden")));
+AGENT_HOOK_LIST(OURS)
+#undef OURS
+
+#define HOOK(name, ret, params) { #name, (void **)&agent_real.name, (void *)ours_##name },
+const struct agent_hook agent_hooks[AGENT_HOOKS] = { AGENT_HOOK_LIST(HOOK) };
+#undef HOOK
