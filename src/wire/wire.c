@@ -1,5 +1,5 @@
-/* wire.c -- reading the agent's chunks (wire.h): the decoder the
- * description in wire.h makes, and its names. */
+/* wire.c -- what of wire.h is not inline: opening a chunk, and the names
+ * of records, allocators and frame kinds. */
 #include "wire/wire.h"
 
 int wire_chunk_open(const uint8_t *chunk, size_t len, struct agent_chunk_header *h,
@@ -12,48 +12,6 @@ int wire_chunk_open(const uint8_t *chunk, size_t len, struct agent_chunk_header 
         return -1;
     *c = (struct vcur){ chunk + sizeof *h, chunk + len, 0 };
     return 0;
-}
-
-static struct wire_bytes get_bytes(struct vcur *c)
-{
-    uint64_t n = vcur_varint(c);
-    if (c->bad || n > vcur_left(c)) {
-        c->bad = 1;
-        c->p = c->end;
-        return (struct wire_bytes){ NULL, 0 };
-    }
-    struct wire_bytes b = { (const char *)c->p, (size_t)n };
-    c->p += n;
-    return b;
-}
-
-int wire_next(struct vcur *cur, struct wire_record *r)
-{
-    struct vcur k = *cur, *c = &k;      /* a local: kept in registers */
-    if (c->bad)
-        return -1;
-    if (c->p >= c->end)
-        return 0;
-    uint8_t type = *c->p++;
-    r->type = (enum agent_record)type;
-    switch (type) {
-#define GET_U(f) x->f = vcur_varint(c);
-#define GET_S(f) x->f = get_bytes(c);
-#define CASE(NAME, code, name, fields)            \
-    case AGENT_REC_##NAME: {                      \
-        struct wire_##name *x = &r->u.name;       \
-        fields break;                             \
-    }
-        WIRE_RECORDS(CASE, GET_U, GET_S)
-#undef CASE
-#undef GET_U
-#undef GET_S
-    default:
-        c->bad = 1;
-        c->p = c->end;
-    }
-    *cur = k;
-    return c->bad ? -1 : 1;
 }
 
 const char *wire_record_name(uint64_t type)

@@ -6,10 +6,10 @@
  * Contract: the agent writes with the wire_put_*() encoders (static inline,
  * no allocation, no libc call but memcpy: they run on its hot path) into a
  * buffer with room for wire_size_*() bytes; stetho and the tests read with
- * wire_chunk_open() and wire_next() (wire.c), which check every varint
- * (over-long ones too, capture/varint.h), every length against the bytes
- * left, and the record type, but not what the values mean (ids defined,
- * allocator in range: that is for the consumer).  The Python decoder of
+ * wire_chunk_open() (wire.c) and wire_next() (inline), which check every
+ * varint (over-long ones too, capture/varint.h), every length against the
+ * bytes left, and the record type, but not what the values mean (ids
+ * defined, allocator in range: that is for the consumer).  The Python decoder of
  * the tests (tests/agent/decode.py) is checked against this one
  * (tests/agent/wire_dump.c, tests/agent/test_wire.py).
  *
@@ -241,18 +241,60 @@ static inline void wire_put_header(uint8_t *chunk, uint8_t flags, size_t len, in
     memcpy(chunk, &h, sizeof h);
 }
 
-/* ---- decoding (wire.c) ---- */
+/* ---- decoding ---- */
 
 /* The header of a chunk of len bytes into *h, and a cursor over its
  * records into *c; -1 if the header is bad (magic, version, length). */
 int wire_chunk_open(const uint8_t *chunk, size_t len, struct agent_chunk_header *h,
                     struct vcur *c);
 
-/* The next record at c into *r: 1, or 0 at the end, or -1 if the record is
- * malformed (c is then at its end). */
-int wire_next(struct vcur *c, struct wire_record *r);
+/* A string field (wire_next's). */
+static inline struct wire_bytes wire_get_bytes_(struct vcur *c)
+{
+    uint64_t n = vcur_varint(c);
+    if (c->bad || n > vcur_left(c)) {
+        c->bad = 1;
+        c->p = c->end;
+        return (struct wire_bytes){ NULL, 0 };
+    }
+    struct wire_bytes b = { (const char *)c->p, (size_t)n };
+    c->p += n;
+    return b;
+}
 
-/* Names, for tools and messages: "frame", "malloc", "python"; NULL if the
+/* The next record at cur into *r: 1, or 0 at the end, or -1 if the record
+ * is malformed (cur is then at its end).  Inline: stetho decodes every
+ * event the agents send. */
+static inline int wire_next(struct vcur *cur, struct wire_record *r)
+{
+    struct vcur k = *cur, *c = &k;      /* a local: kept in registers */
+    if (c->bad)
+        return -1;
+    if (c->p >= c->end)
+        return 0;
+    uint8_t type = *c->p++;
+    r->type = (enum agent_record)type;
+    switch (type) {
+#define WIRE_GET_U_(f) x->f = vcur_varint(c);
+#define WIRE_GET_S_(f) x->f = wire_get_bytes_(c);
+#define WIRE_CASE_(NAME, code, name, fields)      \
+    case AGENT_REC_##NAME: {                      \
+        struct wire_##name *x = &r->u.name;       \
+        fields break;                             \
+    }
+        WIRE_RECORDS(WIRE_CASE_, WIRE_GET_U_, WIRE_GET_S_)
+#undef WIRE_CASE_
+#undef WIRE_GET_U_
+#undef WIRE_GET_S_
+    default:
+        c->bad = 1;
+        c->p = c->end;
+    }
+    *cur = k;
+    return c->bad ? -1 : 1;
+}
+
+/* Names (wire.c), for tools and messages: "frame", "malloc", "python"; NULL if the
  * value is not one. */
 const char *wire_record_name(uint64_t type);
 const char *wire_allocator_name(uint64_t allocator);

@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         printf("{\"pid\": %" PRId32 ", \"tid\": %" PRId32 ", \"flags\": %u, \"t_ns\": %" PRIu64
                ", \"len\": %u}\n",
                h.pid, h.tid, h.flags, h.t_ns, h.len);
-        struct wire_record r;
+        struct wire_record r = { 0 };
         int rc;
         while ((rc = wire_next(&c, &r)) > 0)
             print_record(&r);
