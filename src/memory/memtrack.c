@@ -697,8 +697,10 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
 static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
 {
     if (n->nframes || n->nstacks) {
-        memset(n->frames, 0, n->nframes * sizeof *n->frames);
-        memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
+        if (n->frames)                  /* one of them may not exist yet */
+            memset(n->frames, 0, n->nframes * sizeof *n->frames);
+        if (n->stacks)
+            memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
         n->native_root = 0;
         n->last_alloc = 0;
         n->sample_mean = 0;
