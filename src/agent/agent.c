@@ -125,14 +125,14 @@ void agent_turn_off(void)
  * be counted once as mmap and again object by object. */
 int agent_try_start(void)
 {
-    agent_guard = 1;
+    int guard = guard_enter();
     int started = 0;
     if (pyhooks_ready() && atomic_exchange(&installing, 1) == 0) {
         pyhooks_install();
         atomic_store(&agent_state, AGENT_ON);
         started = 1;
     }
-    agent_guard = 0;
+    guard_leave(guard);
     return started;
 }
 
@@ -292,7 +292,7 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
 {
     (void)argc;
     (void)argv;
-    agent_guard = 1;
+    int guard = guard_enter();
     agent_resolve();
     tsc_init();
     char path[4096] = "", mode[64] = "";
@@ -314,19 +314,19 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     agent.pid = getpid();
 
     if (!have_path || !mode_ok || parse_mode(mode) < 0 || pyhooks_init() < 0) {
-        agent_guard = 0;
+        guard_leave(guard);
         return;                             /* inert: only forward */
     }
     agent.fd = open_fifo(path);
     if (agent.fd < 0) {
-        agent_guard = 0;
+        guard_leave(guard);
         return;
     }
     chunks_init();
     sample_init();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     atomic_store(&agent_state, AGENT_WAIT_PY);
-    agent_guard = 0;
+    guard_leave(guard);
 }
 
 /* Before exec: send every thread's chunk (the image and its buffers are
@@ -334,12 +334,12 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
  * child (see below), nor while inside the agent. */
 void agent_flush_before_exec(void)
 {
-    if (getpid() != agent.pid || agent_guard ||
+    if (getpid() != agent.pid || guard_held() ||
         atomic_load(&agent_state) != AGENT_ON)
         return;
-    agent_guard = 1;
+    int guard = guard_enter();
     chunks_flush_all();
-    agent_guard = 0;
+    guard_leave(guard);
 }
 
 /* The last flush: at exit (destructor) and at _exit (interpose.c), which
@@ -355,10 +355,9 @@ void agent_flush_at_exit(void)
         atomic_compare_exchange_strong(&agent_state, &st, AGENT_OFF);
         return;
     }
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     chunks_flush_all();
-    agent_guard = guard;
+    guard_leave(guard);
 }
 
 __attribute__((destructor)) static void agent_unload(void)

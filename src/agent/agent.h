@@ -5,11 +5,13 @@
  * (turning an allocation into records), chunk.c (per-thread buffers and
  * the FIFO), stack.c (Python stacks) and sample.c (sampled mode).
  *
- * Reentrancy: every path into the agent sets the thread-local agent_guard
- * first; while it is set, every hook only forwards.  So the agent's own
- * allocations, the allocations made inside a wrapped Python allocator, and
- * a signal handler's malloc interrupting the agent are never recorded, and
- * no lock of ours is ever taken twice by one thread.
+ * Contract: all of it is hidden inside the library, which exports only the
+ * functions of AGENT_HOOK_LIST (and mmap64).  Reentrancy: every path into
+ * the agent enters the thread-local guard first (guard_enter); while it is
+ * held, every hook only forwards.  So the agent's own allocations, the
+ * allocations made inside a wrapped Python allocator, and a signal
+ * handler's malloc interrupting the agent are never recorded, and no lock
+ * of ours is ever taken twice by one thread.
  */
 #ifndef STETHO_AGENT_AGENT_H
 #define STETHO_AGENT_AGENT_H
@@ -21,6 +23,7 @@
 #include <sys/types.h>
 
 #include "agent/protocol.h"
+#include "wire/wire.h"
 #include "cpython/target.h"
 
 #define AGENT_HIDDEN __attribute__((visibility("hidden")))
@@ -59,7 +62,28 @@ extern _Atomic int agent_state AGENT_HIDDEN;
 extern _Atomic int agent_finalizing AGENT_HIDDEN;      /* FINALIZING was sent */
 extern _Atomic uint64_t agent_code_epoch AGENT_HIDDEN; /* a code object was freed */
 extern _Atomic uint64_t agent_tstate_epoch AGENT_HIDDEN; /* a thread state was freed */
-extern AGENT_TLS int agent_guard AGENT_HIDDEN;
+extern AGENT_TLS int agent_guard AGENT_HIDDEN;    /* use guard_enter/leave */
+
+/* The reentrancy guard, scoped: `int saved = guard_enter(); ...
+ * guard_leave(saved);` around every stretch of the agent's own work.  It
+ * restores what it found, so a stretch entered with the guard already set
+ * (the constructor's, a signal handler's inside the agent) leaves it set. */
+static inline int guard_enter(void)
+{
+    int saved = agent_guard;
+    agent_guard = 1;
+    return saved;
+}
+
+static inline void guard_leave(int saved)
+{
+    agent_guard = saved;
+}
+
+static inline int guard_held(void)
+{
+    return agent_guard;
+}
 
 struct stack_state;
 
@@ -84,29 +108,53 @@ struct agent_thread {
 };
 
 /* ---- interpose.c ---- */
+
+/* Every libc function the agent defines in the program's place, once:
+ * X(name, return type, parameter types).  It makes the table of the real
+ * functions (agent_real.<name>, found with dlsym(RTLD_NEXT)) and the table
+ * agent_hooks[] of {name, where its real function goes, our wrapper}, which
+ * the resolver walks, and which anything that redirects calls to the
+ * wrappers without LD_PRELOAD (patching a GOT) walks the same way.  calloc
+ * first: dlsym's own first allocation is usually a calloc, which the
+ * bootstrap arena serves until it is known. */
+#define AGENT_HOOK_LIST(X)                                                   \
+    X(calloc, void *, (size_t, size_t))                                      \
+    X(malloc, void *, (size_t))                                              \
+    X(free, void, (void *))                                                  \
+    X(realloc, void *, (void *, size_t))                                     \
+    X(reallocarray, void *, (void *, size_t, size_t))                        \
+    X(posix_memalign, int, (void **, size_t, size_t))                        \
+    X(aligned_alloc, void *, (size_t, size_t))                               \
+    X(memalign, void *, (size_t, size_t))                                    \
+    X(valloc, void *, (size_t))                                              \
+    X(pvalloc, void *, (size_t))                                             \
+    X(mmap, void *, (void *, size_t, int, int, int, off_t))                  \
+    X(munmap, int, (void *, size_t))                                         \
+    X(mremap, void *, (void *, size_t, size_t, int, ...))                    \
+    X(execve, int, (const char *, char *const[], char *const[]))             \
+    X(execvpe, int, (const char *, char *const[], char *const[]))            \
+    X(execv, int, (const char *, char *const[]))                             \
+    X(execvp, int, (const char *, char *const[]))                            \
+    X(fexecve, int, (int, char *const[], char *const[]))                     \
+    X(_exit, void, (int))                                                    \
+    X(_Exit, void, (int))
+
+#define AGENT_REAL_SLOT_(name, ret, params) ret (*name) params;
 struct agent_real {
-    void *(*malloc)(size_t);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    void *(*reallocarray)(void *, size_t, size_t);
-    void (*free)(void *);
-    int (*posix_memalign)(void **, size_t, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
-    void *(*mmap)(void *, size_t, int, int, int, off_t);
-    int (*munmap)(void *, size_t);
-    void *(*mremap)(void *, size_t, size_t, int, ...);
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*execv)(const char *, char *const[]);
-    int (*execvp)(const char *, char *const[]);
-    int (*fexecve)(int, char *const[], char *const[]);
-    void (*_exit)(int);
-    void (*_Exit)(int);
+    AGENT_HOOK_LIST(AGENT_REAL_SLOT_)
 };
+#undef AGENT_REAL_SLOT_
 extern struct agent_real agent_real AGENT_HIDDEN;
+
+struct agent_hook {
+    const char *name;           /* the symbol */
+    void **real;                /* &agent_real.<name> */
+    void *wrapper;              /* the agent's definition */
+};
+#define AGENT_HOOK_COUNT_(...) +1
+enum { AGENT_HOOKS = 0 AGENT_HOOK_LIST(AGENT_HOOK_COUNT_) };
+#undef AGENT_HOOK_COUNT_
+extern const struct agent_hook agent_hooks[AGENT_HOOKS] AGENT_HIDDEN;
 void agent_resolve(void) AGENT_HIDDEN;
 
 /* ---- agent.c ---- */
@@ -123,8 +171,8 @@ static inline int agent_should_record(void)
     /* once the interpreter finalizes, stetho keeps nothing of this process:
      * native events then are only cost */
     if (LIKELY(st == AGENT_ON))
-        return !agent_guard && !atomic_load_explicit(&agent_finalizing, memory_order_relaxed);
-    if (st == AGENT_WAIT_PY && !agent_guard)
+        return !guard_held() && !atomic_load_explicit(&agent_finalizing, memory_order_relaxed);
+    if (st == AGENT_WAIT_PY && !guard_held())
         return agent_try_start();
     return 0;
 }
@@ -134,7 +182,7 @@ int pyhooks_init(void) AGENT_HIDDEN;            /* constructor: find Python */
 int pyhooks_ready(void) AGENT_HIDDEN;           /* initialized, on its main thread */
 void pyhooks_install(void) AGENT_HIDDEN;
 
-/* ---- record.c (caller holds agent_guard) ---- */
+/* ---- record.c (caller holds the guard) ---- */
 void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
 void record_free(int allocator, const void *p) AGENT_HIDDEN;
 int record_realloc_claim(const void *old);
@@ -158,17 +206,6 @@ void chunks_flush_all(void) AGENT_HIDDEN;
 void chunks_atfork_prepare(void) AGENT_HIDDEN;
 void chunks_atfork_parent(void) AGENT_HIDDEN;
 void chunks_atfork_child(int keep) AGENT_HIDDEN;
-
-static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-#define VARINT_MAX 10
 
 /* ---- stack.c (caller holds th->lock) ---- */
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;

@@ -78,16 +78,8 @@ static void fifo_write(const void *buf, size_t len)
 void chunk_flush(struct agent_thread *th)
 {
     if (th->len > sizeof(struct agent_chunk_header)) {
-        struct agent_chunk_header h = {
-            .magic = AGENT_MAGIC,
-            .version = AGENT_VERSION,
-            .flags = th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0,
-            .len = (uint16_t)th->len,
-            .pid = agent.pid,
-            .tid = th->tid,
-            .t_ns = th->t0,
-        };
-        memcpy(th->chunk, &h, sizeof h);
+        wire_put_header(th->chunk, th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0, th->len,
+                        agent.pid, th->tid, th->t0);
         fifo_write(th->chunk, th->len);
         th->new_stream = 0;
     }
@@ -102,24 +94,16 @@ void chunk_lone_free(int allocator, const void *p)
 {
     if (!self_gone || atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON)
         return;
-    uint8_t buf[sizeof(struct agent_chunk_header) + 1 + 3 * VARINT_MAX];
-    uint8_t *w = buf + sizeof(struct agent_chunk_header);
-    *w++ = AGENT_REC_FREE;
-    w = put_varint(w, (uint64_t)allocator);
-    w = put_varint(w, (uintptr_t)p);
-    w = put_varint(w, 0);
-    struct agent_chunk_header h = {
-        .magic = AGENT_MAGIC,
-        .version = AGENT_VERSION,
-        .len = (uint16_t)(w - buf),
-        .pid = agent.pid,
-        .tid = (int32_t)syscall(SYS_gettid),
-        .t_ns = agent_now(),
-    };
-    memcpy(buf, &h, sizeof h);
+    uint8_t buf[sizeof(struct agent_chunk_header) + WIRE_FIXED_FREE];
+    uint8_t *w = wire_put_free(buf + sizeof(struct agent_chunk_header),
+                               &(struct wire_free){ .allocator = (uint64_t)allocator,
+                                                    .addr = (uintptr_t)p });
+    wire_put_header(buf, 0, (size_t)(w - buf), agent.pid, my_tid(), agent_now());
     fifo_write(buf, (size_t)(w - buf));
 }
 
+/* No assert here, on every event's path: that a record fits a fresh chunk
+ * is checked when compiling (wire.h, for the largest, FRAME). */
 uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
 {
     if (th->len && (th->len + need > AGENT_CHUNK_MAX ||
@@ -131,9 +115,8 @@ uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
         th->t0 = ts;
         th->len = sizeof(struct agent_chunk_header);
         if (agent.sampled && !th->announced) {
-            uint8_t *w = th->chunk + th->len;
-            *w++ = AGENT_REC_SAMPLED;
-            w = put_varint(w, agent.mean);
+            uint8_t *w = wire_put_sampled(th->chunk + th->len,
+                                          &(struct wire_sampled){ agent.mean });
             th->len = (size_t)(w - th->chunk);
             th->announced = 1;
         }
@@ -161,8 +144,7 @@ void thread_unlock(struct agent_thread *th)
 static void thread_exit(void *arg)
 {
     struct agent_thread *th = arg;
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     pthread_mutex_lock(&registry_lock);
     if (th->prev)
         th->prev->next = th->next;
@@ -179,7 +161,7 @@ static void thread_exit(void *arg)
     stack_free(th->stack);
     pthread_mutex_destroy(&th->lock);
     agent_real.free(th);
-    agent_guard = guard;
+    guard_leave(guard);
 }
 
 static struct agent_thread *thread_new(void)

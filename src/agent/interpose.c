@@ -57,8 +57,23 @@ static size_t boot_size(const void *p)
 
 /* ---- finding the real functions ---- */
 
-#define LOOKUP(name) \
-    __atomic_store_n((void **)&agent_real.name, dlsym(RTLD_NEXT, #name), __ATOMIC_RELEASE)
+/* Defined below. */
+#define DECLARE(name, ret, params) AGENT_EXPORT ret name params;
+AGENT_HOOK_LIST(DECLARE)
+#undef DECLARE
+
+/* The list's types are the wrappers' (an assignment of another type is an
+ * incompatible-pointer error with -Werror; _exit's noreturn may be lost). */
+static inline void hook_types_check(void)
+{
+#define SAME_TYPE(name, ret, params)    \
+    {                                   \
+        ret(*check) params = name;      \
+        (void)check;                    \
+    }
+    AGENT_HOOK_LIST(SAME_TYPE)
+#undef SAME_TYPE
+}
 
 void agent_resolve(void)
 {
@@ -66,27 +81,9 @@ void agent_resolve(void)
         return;
     resolving = 1;
     int saved = errno;
-    /* calloc first: dlsym's own first allocation is usually a calloc */
-    LOOKUP(calloc);
-    LOOKUP(malloc);
-    LOOKUP(free);
-    LOOKUP(realloc);
-    LOOKUP(reallocarray);
-    LOOKUP(posix_memalign);
-    LOOKUP(aligned_alloc);
-    LOOKUP(memalign);
-    LOOKUP(valloc);
-    LOOKUP(pvalloc);
-    LOOKUP(mmap);
-    LOOKUP(munmap);
-    LOOKUP(mremap);
-    LOOKUP(execve);
-    LOOKUP(execvpe);
-    LOOKUP(execv);
-    LOOKUP(execvp);
-    LOOKUP(fexecve);
-    LOOKUP(_exit);
-    LOOKUP(_Exit);
+    for (size_t i = 0; i < AGENT_HOOKS; i++)
+        __atomic_store_n(agent_hooks[i].real, dlsym(RTLD_NEXT, agent_hooks[i].name),
+                         __ATOMIC_RELEASE);
     errno = saved;
     resolving = 0;
 }
@@ -102,11 +99,11 @@ AGENT_EXPORT void *malloc(size_t n)
         return boot_alloc(n);
     if (LIKELY(!agent_should_record()))
         return real(n);
-    agent_guard = 1;
+    int guard = guard_enter();
     void *p = real(n);
     if (p)
         record_alloc(AGENT_ALLOC_MALLOC, p, n);
-    agent_guard = 0;
+    guard_leave(guard);
     return p;
 }
 
@@ -120,11 +117,11 @@ AGENT_EXPORT void *calloc(size_t n, size_t size)
     }
     if (LIKELY(!agent_should_record()))
         return real(n, size);
-    agent_guard = 1;
+    int guard = guard_enter();
     void *p = real(n, size);
     if (p)
         record_alloc(AGENT_ALLOC_CALLOC, p, n * size);
-    agent_guard = 0;
+    guard_leave(guard);
     return p;
 }
 
@@ -139,10 +136,10 @@ AGENT_EXPORT void free(void *p)
         real(p);
         return;
     }
-    agent_guard = 1;
+    int guard = guard_enter();
     record_free(AGENT_ALLOC_MALLOC, p);     /* before: the address may be reused at once */
     real(p);
-    agent_guard = 0;
+    guard_leave(guard);
 }
 
 /* realloc of a bootstrap block: copy it out into a real one. */
@@ -165,7 +162,7 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
         return p ? NULL : boot_alloc(n);
     if (LIKELY(!agent_should_record()))
         return real(p, n);
-    agent_guard = 1;
+    int guard = guard_enter();
     int claim = record_realloc_claim(p);
     uint64_t t = p && claim ? agent_now() : 0;     /* claim 0: no free to time */
     void *q = real(p, n);
@@ -173,7 +170,7 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
         record_realloc(AGENT_ALLOC_REALLOC, p, q, n, t, claim);
     else
         record_realloc_failed(p, claim);
-    agent_guard = 0;
+    guard_leave(guard);
     return q;
 }
 
@@ -194,7 +191,7 @@ AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
     size_t total;
     if (__builtin_mul_overflow(n, size, &total))
         return real(p, n, size);        /* fails, p stays */
-    agent_guard = 1;
+    int guard = guard_enter();
     int claim = record_realloc_claim(p);
     uint64_t t = p && claim ? agent_now() : 0;     /* claim 0: no free to time */
     void *q = real(p, n, size);
@@ -202,7 +199,7 @@ AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
         record_realloc(AGENT_ALLOC_REALLOC, p, q, total, t, claim);
     else
         record_realloc_failed(p, claim);
-    agent_guard = 0;
+    guard_leave(guard);
     return q;
 }
 
@@ -213,11 +210,11 @@ AGENT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         return ENOMEM;
     if (LIKELY(!agent_should_record()))
         return real(out, align, n);
-    agent_guard = 1;
+    int guard = guard_enter();
     int rc = real(out, align, n);
     if (rc == 0 && *out)
         record_alloc(AGENT_ALLOC_MEMALIGN, *out, n);
-    agent_guard = 0;
+    guard_leave(guard);
     return rc;
 }
 
@@ -230,11 +227,11 @@ AGENT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
             return NULL;                                                \
         if (LIKELY(!agent_should_record()))                             \
             return real(align, n);                                      \
-        agent_guard = 1;                                                \
+        int guard = guard_enter();                                      \
         void *p = real(align, n);                                       \
         if (p)                                                          \
             record_alloc(AGENT_ALLOC_MEMALIGN, p, n);                   \
-        agent_guard = 0;                                                \
+        guard_leave(guard);                                             \
         return p;                                                       \
     }
 ALIGNED(aligned_alloc)
@@ -249,14 +246,14 @@ ALIGNED(memalign)
             return NULL;                                                \
         if (LIKELY(!agent_should_record()))                             \
             return real(n);                                             \
-        agent_guard = 1;                                                \
+        int guard = guard_enter();                                      \
         void *p = real(n);                                              \
         if (p) {                                                        \
             size_t page = (size_t)sysconf(_SC_PAGESIZE);                \
             record_alloc(AGENT_ALLOC_MEMALIGN, p,                       \
                          round ? (n + page - 1) / page * page : n);     \
         }                                                               \
-        agent_guard = 0;                                                \
+        guard_leave(guard);                                             \
         return p;                                                       \
     }
 PAGED(valloc, 0)
@@ -273,11 +270,11 @@ AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off
     }
     if (LIKELY(!(flags & MAP_ANONYMOUS) || !agent_should_record()))
         return real(addr, len, prot, flags, fd, off);
-    agent_guard = 1;
+    int guard = guard_enter();
     void *p = real(addr, len, prot, flags, fd, off);
     if (p != MAP_FAILED)
         record_alloc(AGENT_ALLOC_MMAP, p, len);
-    agent_guard = 0;
+    guard_leave(guard);
     return p;
 }
 
@@ -295,10 +292,10 @@ AGENT_EXPORT int munmap(void *addr, size_t len)
         return real(addr, len);
     /* We do not know whether the range was anonymous: stetho drops frees
      * of addresses it never saw allocated. */
-    agent_guard = 1;
+    int guard = guard_enter();
     record_free(AGENT_ALLOC_MMAP, addr);
     int rc = real(addr, len);
-    agent_guard = 0;
+    guard_leave(guard);
     return rc;
 }
 
@@ -316,7 +313,7 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
         return (void *)syscall(SYS_mremap, old, old_len, len, flags, want);
     if (LIKELY(!agent_should_record()))
         return real(old, old_len, len, flags, want);
-    agent_guard = 1;
+    int guard = guard_enter();
     int claim = record_realloc_claim(old);
     uint64_t t = claim ? agent_now() : 0;
     void *p = real(old, old_len, len, flags, want);
@@ -324,7 +321,7 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
         record_realloc(AGENT_ALLOC_MMAP, old, p, len, t, claim);
     else
         record_realloc_failed(old, claim);
-    agent_guard = 0;
+    guard_leave(guard);
     return p;
 }
 
@@ -388,3 +385,17 @@ AGENT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     EXEC(fexecve, fd, argv, envp);
 }
+
+/* ---- the hook table ---- */
+
+/* Each wrapper under a hidden name too: the exported name may resolve to
+ * another definition (libc's, when the agent is loaded without
+ * LD_PRELOAD), the hidden one is always ours. */
+#define OURS(name, ret, params) \
+    extern ret ours_##name params __attribute__((copy(name), alias(#name), visibility("hidden")));
+AGENT_HOOK_LIST(OURS)
+#undef OURS
+
+#define HOOK(name, ret, params) { #name, (void **)&agent_real.name, (void *)ours_##name },
+const struct agent_hook agent_hooks[AGENT_HOOKS] = { AGENT_HOOK_LIST(HOOK) };
+#undef HOOK

@@ -4,7 +4,7 @@
  * initialized, and notice when it starts to finalize.
  *
  * The wrappers call the allocator they replaced and record the block, with
- * agent_guard set around the call: what that allocator does underneath
+ * the guard held around the call: what that allocator does underneath
  * (pymalloc's arena mmaps, PyMem_RawMalloc -> malloc, a large PyObject_Malloc
  * that falls through to the RAW domain) is then not recorded a second time.
  * The Python C API is called only here at set-up, never on the hot path.
@@ -86,35 +86,35 @@ static void note_free(const struct domain *d, const void *p)
 static void *w_malloc(void *ctx, size_t n)
 {
     struct domain *d = ctx;
-    if (agent_guard || !py_recording())
+    if (guard_held() || !py_recording())
         return d->prev.malloc(d->prev.ctx, n);
-    agent_guard = 1;
+    int guard = guard_enter();
     void *p = d->prev.malloc(d->prev.ctx, n);
     if (p)
         record_alloc(d->allocator, p, n);
-    agent_guard = 0;
+    guard_leave(guard);
     return p;
 }
 
 static void *w_calloc(void *ctx, size_t n, size_t size)
 {
     struct domain *d = ctx;
-    if (agent_guard || !py_recording())
+    if (guard_held() || !py_recording())
         return d->prev.calloc(d->prev.ctx, n, size);
-    agent_guard = 1;
+    int guard = guard_enter();
     void *p = d->prev.calloc(d->prev.ctx, n, size);
     if (p)
         record_alloc(d->allocator, p, n * size);
-    agent_guard = 0;
+    guard_leave(guard);
     return p;
 }
 
 static void *w_realloc(void *ctx, void *p, size_t n)
 {
     struct domain *d = ctx;
-    if (agent_guard || !py_recording())
+    if (guard_held() || !py_recording())
         return d->prev.realloc(d->prev.ctx, p, n);
-    agent_guard = 1;
+    int guard = guard_enter();
     int claim = record_realloc_claim(p);
     uint64_t t = p && claim ? agent_now() : 0;     /* claim 0: no free to time */
     void *q = d->prev.realloc(d->prev.ctx, p, n);
@@ -122,22 +122,22 @@ static void *w_realloc(void *ctx, void *p, size_t n)
         record_realloc(d->allocator, p, q, n, t, claim);
     else
         record_realloc_failed(p, claim);
-    agent_guard = 0;
+    guard_leave(guard);
     return q;
 }
 
 static void w_free(void *ctx, void *p)
 {
     struct domain *d = ctx;
-    if (!p || agent_guard || !py_recording()) {
+    if (!p || guard_held() || !py_recording()) {
         d->prev.free(d->prev.ctx, p);
         return;
     }
-    agent_guard = 1;
+    int guard = guard_enter();
     note_free(d, p);
     record_free(d->allocator, p);
     d->prev.free(d->prev.ctx, p);
-    agent_guard = 0;
+    guard_leave(guard);
 }
 
 /* ---- set-up ---- */

@@ -2,41 +2,45 @@
  * record.c -- one allocation event into this thread's chunk: decide
  * (sampled mode), capture the Python stack, encode the record.
  *
- * Callers hold agent_guard.  Time stamps: a free is stamped before the
+ * Callers hold the guard.  Time stamps: a free is stamped before the
  * block goes back to the allocator and an allocation after it came out, so
  * when another thread gets the same address at once, its ALLOC is stamped
  * after our FREE and stetho can put them in order.
  */
 #include "agent/agent.h"
 
-#define REC_MAX (1 + 5 * VARINT_MAX)
+/* ts as the record's dt_ns: after chunk_reserve, which may start a chunk. */
+static uint64_t dt_of(const struct agent_thread *th, uint64_t ts)
+{
+    return ts > th->t0 ? ts - th->t0 : 0;
+}
 
 static void put_alloc(struct agent_thread *th, int allocator, const void *p, size_t size,
                       uint64_t ts)
 {
     uint32_t stack = stack_capture(th, ts);
-    uint8_t *w = chunk_reserve(th, REC_MAX, ts);
+    uint8_t *w = chunk_reserve(th, WIRE_FIXED_ALLOC, ts);
     if (!w)
         return;
-    *w++ = AGENT_REC_ALLOC;
-    w = put_varint(w, (uint64_t)allocator);
-    w = put_varint(w, (uintptr_t)p);
-    w = put_varint(w, size);
-    w = put_varint(w, stack);
-    w = put_varint(w, ts > th->t0 ? ts - th->t0 : 0);
-    chunk_commit(th, w);
+    chunk_commit(th, wire_put_alloc(w, &(struct wire_alloc){
+                                           .allocator = (uint64_t)allocator,
+                                           .addr = (uintptr_t)p,
+                                           .size = size,
+                                           .stack = stack,
+                                           .dt_ns = dt_of(th, ts),
+                                       }));
 }
 
 static void put_free(struct agent_thread *th, int allocator, const void *p, uint64_t ts)
 {
-    uint8_t *w = chunk_reserve(th, REC_MAX, ts);
+    uint8_t *w = chunk_reserve(th, WIRE_FIXED_FREE, ts);
     if (!w)
         return;
-    *w++ = AGENT_REC_FREE;
-    w = put_varint(w, (uint64_t)allocator);
-    w = put_varint(w, (uintptr_t)p);
-    w = put_varint(w, ts > th->t0 ? ts - th->t0 : 0);
-    chunk_commit(th, w);
+    chunk_commit(th, wire_put_free(w, &(struct wire_free){
+                                          .allocator = (uint64_t)allocator,
+                                          .addr = (uintptr_t)p,
+                                          .dt_ns = dt_of(th, ts),
+                                      }));
 }
 
 void record_alloc(int allocator, const void *p, size_t size)
@@ -123,22 +127,19 @@ void record_finalizing(void)
         return;
     /* the guard: a signal handler that allocates while we hold the
      * thread's lock below must not come back in and wait for it */
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     struct agent_thread *th = thread_get();
     if (!th) {
-        agent_guard = guard;
+        guard_leave(guard);
         return;
     }
     uint64_t ts = agent_now();
     thread_lock(th);
-    uint8_t *w = chunk_reserve(th, 1 + VARINT_MAX, ts);
+    uint8_t *w = chunk_reserve(th, WIRE_FIXED_FINALIZING, ts);
     if (w) {
-        *w++ = AGENT_REC_FINALIZING;
-        w = put_varint(w, ts > th->t0 ? ts - th->t0 : 0);
-        chunk_commit(th, w);
+        chunk_commit(th, wire_put_finalizing(w, &(struct wire_finalizing){ dt_of(th, ts) }));
         chunk_flush(th);
     }
     thread_unlock(th);
-    agent_guard = guard;
+    guard_leave(guard);
 }

@@ -20,8 +20,10 @@
  * (agent_tstate_epoch) and the cached one still names this thread.
  */
 #include "agent/agent.h"
-#include "util/mix.h"
 #include "cpython/walker.h"
+#include "util/hash.h"
+#include "util/mix.h"
+#include "util/utf8.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -29,8 +31,6 @@
 #define CODES_MAX 4096          /* code objects per thread cache */
 #define FAST_SIZE 512           /* (code, pos) -> frame id */
 #define FIRST_DEPTH 128
-#define NAME_MAX_BYTES 512      /* a FRAME record must fit in a chunk */
-#define FILE_MAX_BYTES 2048
 #define MAX_INTERPS 64
 #define BACKOFF_MAX 1024
 #define SHIM_ID UINT32_MAX      /* frame_id(): not the program's, leave it out */
@@ -74,14 +74,6 @@ struct stack_state {
     size_t stacks_cap, stacks_used;
     uint32_t next_frame, next_stack;
 };
-
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;      /* FNV-1a */
-    return h;
-}
 
 /* ---- state ---- */
 
@@ -244,16 +236,6 @@ static uint64_t find_tstate(struct stack_state *s, pid_t tid)
 
 /* ---- ids ---- */
 
-static size_t utf8_cut(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return n;
-    while (max && ((uint8_t)s[max] & 0xc0) == 0x80)
-        max--;                          /* do not split a character */
-    return max;
-}
-
 static char *dup_n(const char *s, size_t n)
 {
     char *d = agent_real.malloc(n + 1);
@@ -266,22 +248,18 @@ static char *dup_n(const char *s, size_t n)
 
 static int emit_frame(struct agent_thread *th, const struct frame_entry *e, uint64_t ts)
 {
-    size_t nl = strlen(e->name), fl = strlen(e->file);
-    uint8_t *w = chunk_reserve(th, 1 + 6 * VARINT_MAX + nl + fl, ts);
+    struct wire_frame r = {
+        .id = e->id,
+        .line = e->line > 0 ? (uint64_t)e->line : 0,
+        .first_line = e->firstline > 0 ? (uint64_t)e->firstline : 0,
+        .kind = (uint64_t)e->kind,
+        .name = { e->name, strlen(e->name) },
+        .file = { e->file, strlen(e->file) },
+    };
+    uint8_t *w = chunk_reserve(th, wire_size_frame(&r), ts);
     if (!w)
         return -1;
-    *w++ = AGENT_REC_FRAME;
-    w = put_varint(w, e->id);
-    w = put_varint(w, e->line > 0 ? (uint64_t)e->line : 0);
-    w = put_varint(w, e->firstline > 0 ? (uint64_t)e->firstline : 0);
-    w = put_varint(w, (uint64_t)e->kind);
-    w = put_varint(w, nl);
-    memcpy(w, e->name, nl);
-    w += nl;
-    w = put_varint(w, fl);
-    memcpy(w, e->file, fl);
-    w += fl;
-    chunk_commit(th, w);
+    chunk_commit(th, wire_put_frame(w, &r));
     return 0;
 }
 
@@ -309,8 +287,9 @@ static int grow_frames(struct stack_state *s)
 static uint32_t frame_intern(struct stack_state *s, struct agent_thread *th, const char *name,
                              const char *file, int firstline, int line, int kind, uint64_t ts)
 {
-    size_t nl = utf8_cut(name, NAME_MAX_BYTES), fl = utf8_cut(file, FILE_MAX_BYTES);
-    uint64_t h = mix64(hash_str(hash_str(0xcbf29ce484222325ULL, name), file) ^
+    size_t nl = utf8_cut(name, strlen(name), WIRE_NAME_MAX);
+    size_t fl = utf8_cut(file, strlen(file), WIRE_FILE_MAX);
+    uint64_t h = mix64(util_hash_str_from(util_hash_str(name), file) ^
                      ((uint64_t)(uint32_t)line << 32 | (uint32_t)firstline) ^
                      (uint64_t)kind << 60) | 1;
     if ((s->frames_used + 1) * 2 > s->frames_cap && grow_frames(s) < 0)
@@ -392,15 +371,11 @@ static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uin
     for (; s->stacks[i].key; i = (i + 1) & (s->stacks_cap - 1))
         if (s->stacks[i].key == key)
             return s->stacks[i].id;
-    uint8_t *w = chunk_reserve(th, 1 + 3 * VARINT_MAX, ts);
+    uint8_t *w = chunk_reserve(th, WIRE_FIXED_STACK, ts);
     if (!w)
         return 0;
     uint32_t id = s->next_stack++;
-    *w++ = AGENT_REC_STACK;
-    w = put_varint(w, id);
-    w = put_varint(w, parent);
-    w = put_varint(w, frame);
-    chunk_commit(th, w);
+    chunk_commit(th, wire_put_stack(w, &(struct wire_stack){ id, parent, frame }));
     s->stacks[i] = (struct stack_entry){ key, id };
     s->stacks_used++;
     return id;

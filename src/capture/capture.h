@@ -95,7 +95,7 @@ struct cap_stack {
 
 /* ---- memory (from the in-process agent, through stetho) ---- */
 
-#define CAP_MEM_ALLOCATORS 8    /* agent/protocol.h enum agent_allocator */
+#define CAP_MEM_ALLOCATORS 8    /* wire/wire.h enum agent_allocator */
 #define CAP_MEM_HIST 48         /* allocation sizes: bucket k holds sizes
                                    in [2^(k-1), 2^k), bucket 0 size 0 */
 

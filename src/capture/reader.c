@@ -12,7 +12,9 @@
 #include "capture/capture.h"
 #include "capture/format.h"
 #include "capture/varint.h"
+#include "util/kmap.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,7 +30,7 @@ struct loader {
     struct capture *c;
     size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
     size_t timeline_cap, allocs_cap, mem_cap;
-    size_t *mem_index, mem_index_cap;   /* (pid, tid, stack) -> mem[i - 1] */
+    struct kmap mem_index;      /* (pid, tid, stack) -> mem[i] */
     int mem_final;              /* MEM_STACK records seen: they are the truth */
     ZSTD_DCtx *dz;
     uint8_t *raw;               /* the current block, decompressed */
@@ -378,47 +380,25 @@ static int rec_sample(struct loader *ld, struct blockstate *bs, struct vcur *r, 
     return 0;
 }
 
-static size_t mem_hash(int32_t pid, int32_t tid, uint64_t stack)
-{
-    uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) * 0x9e3779b97f4a7c15ULL;
-    h ^= stack * 0xff51afd7ed558ccdULL;
-    return (size_t)(h ^ (h >> 29));
-}
-
 /* The metrics entry of (pid, tid, stack), made (zeroed) if new. */
 static struct cap_mem_stack *mem_slot(struct loader *ld, int32_t pid, int32_t tid,
                                       uint64_t stack)
 {
     struct capture *c = ld->c;
-    if ((c->nmem + 1) * 2 > ld->mem_index_cap) {
-        size_t ncap = ld->mem_index_cap ? ld->mem_index_cap * 2 : 1024;
-        size_t *ni = calloc(ncap, sizeof *ni);
-        if (!ni)
-            return NULL;
-        for (size_t k = 0; k < c->nmem; k++) {
-            size_t i = mem_hash(c->mem[k].pid, c->mem[k].tid, c->mem[k].stack) & (ncap - 1);
-            while (ni[i])
-                i = (i + 1) & (ncap - 1);
-            ni[i] = k + 1;
-        }
-        free(ld->mem_index);
-        ld->mem_index = ni;
-        ld->mem_index_cap = ncap;
-    }
-    size_t i = mem_hash(pid, tid, stack) & (ld->mem_index_cap - 1);
-    while (ld->mem_index[i]) {
-        struct cap_mem_stack *m = &c->mem[ld->mem_index[i] - 1];
-        if (m->stack == stack && m->tid == tid && m->pid == pid)
-            return m;
-        i = (i + 1) & (ld->mem_index_cap - 1);
-    }
+    /* room first, so an index entry always names a stored element */
     struct cap_mem_stack *a = grow(c->mem, &ld->mem_cap, c->nmem, sizeof *a);
-    if (!a)
+    if (!a || c->nmem >= UINT32_MAX)
         return NULL;
     c->mem = a;
-    a[c->nmem] = (struct cap_mem_stack){ .pid = pid, .tid = tid, .stack = (uint32_t)stack };
-    ld->mem_index[i] = ++c->nmem;
-    return &a[c->nmem - 1];
+    int isnew;
+    uint32_t *k = kmap_put(&ld->mem_index, kmap_pair32((uint32_t)pid, (uint32_t)tid), stack,
+                           (uint32_t)c->nmem, &isnew);
+    if (!k)
+        return NULL;
+    if (isnew)
+        a[c->nmem++] = (struct cap_mem_stack){ .pid = pid, .tid = tid, .stack = (uint32_t)stack };
+    assert(*k < c->nmem && a[*k].stack == stack);
+    return &a[*k];
 }
 
 /* A field a later writer appended: 0 when the record ends before it. */
@@ -790,7 +770,7 @@ int capture_load_mem(const uint8_t *data, size_t size, struct capture *c,
          init_tables(&ld) == 0 ? read_blocks(&ld, data, size) : -2;
     if (rc >= 0)
         finish_memory(&ld);
-    free(ld.mem_index);
+    kmap_free(&ld.mem_index);
     ZSTD_freeDCtx(ld.dz);
     free(ld.raw);
     if (rc < 0) {

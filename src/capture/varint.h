@@ -27,6 +27,20 @@ static inline int64_t unzigzag(uint64_t u)
 
 /* ---- writing ---- */
 
+#define VARINT_MAX 10           /* bytes of the longest varint (a uint64) */
+
+/* The varint of v at p, which has room for VARINT_MAX bytes; returns the
+ * end.  No allocation: the agent encodes with it on its hot path. */
+static inline uint8_t *varint_put(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
 struct vbuf {
     uint8_t *p;
     size_t len, cap;
@@ -62,13 +76,9 @@ static inline void vbuf_put(struct vbuf *b, const void *src, size_t n)
 
 static inline void vbuf_varint(struct vbuf *b, uint64_t v)
 {
-    if (vbuf_reserve(b, 10) < 0)
+    if (vbuf_reserve(b, VARINT_MAX) < 0)
         return;
-    while (v >= 0x80) {
-        b->p[b->len++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    b->p[b->len++] = (uint8_t)v;
+    b->len = (size_t)(varint_put(b->p + b->len, v) - b->p);
 }
 
 static inline void vbuf_svarint(struct vbuf *b, int64_t v)
@@ -87,17 +97,25 @@ struct vcur {
 
 static inline uint64_t vcur_varint(struct vcur *c)
 {
+    const uint8_t *p = c->p;
+    size_t n = (size_t)(c->end - p);
     uint64_t v = 0;
 
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end)
+    if (n > VARINT_MAX)
+        n = VARINT_MAX;
+    /* unrolled: every field of every record and event goes through here */
+#pragma GCC unroll 10
+    for (size_t i = 0; i < VARINT_MAX; i++) {
+        if (i == n)
             break;
-        uint8_t b = *c->p++;
-        if (shift == 63 && b > 1)
-            break;              /* more than 64 bits */
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
+        uint8_t b = p[i];
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            if (i == VARINT_MAX - 1 && b > 1)
+                break;          /* more than 64 bits */
+            c->p = p + i + 1;
             return v;
+        }
     }
     c->bad = 1;
     c->p = c->end;

@@ -19,11 +19,12 @@
  * agent's hot path is untouched: this is all on stetho's side.
  */
 #include "memory/memtrack.h"
-#include "agent/protocol.h"
 #include "proc/resident.h"
 #include "util/array.h"
 #include "util/kmap.h"
+#include "wire/wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -78,7 +79,7 @@ struct mapping {
     int measured;                       /* counted comes from its pages */
 };
 
-/* One thread's id spaces (frames and stacks are per thread, protocol.h). */
+/* One thread's id spaces (frames and stacks are per thread, wire.h). */
 struct ns {
     int32_t pid, tid;
     uint32_t *frames, *stacks;          /* agent id -> capture id */
@@ -106,8 +107,7 @@ struct memtrack {
 
     struct stack_metrics *stacks;       /* [0] unused */
     size_t nstacks, capstacks;
-    uint32_t *index;                    /* (pid, tid, stack) -> stacks[i], open addressing */
-    size_t capindex;
+    struct kmap index;                  /* (pid, tid, stack) -> stacks[i] */
     uint32_t *dirty, *tick_dirty;       /* stack ids */
     size_t ndirty, capdirty, ntick, captick;
 
@@ -154,7 +154,7 @@ void memtrack_free(struct memtrack *m)
     free(m->procs);
     free(m->blocks);
     free(m->stacks);
-    free(m->index);
+    kmap_free(&m->index);
     free(m->dirty);
     free(m->tick_dirty);
     free(m->maps);
@@ -181,54 +181,27 @@ static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static size_t khash(int32_t pid, int32_t tid, uint32_t stack)
-{
-    uint64_t h = ((uint64_t)(uint32_t)pid << 32 | (uint32_t)tid) * 0x9e3779b97f4a7c15ULL;
-    h ^= stack * 0xff51afd7ed558ccdULL;
-    return (size_t)(h ^ (h >> 29));
-}
-
-static int reindex(struct memtrack *m)
-{
-    size_t ncap = m->capindex ? m->capindex * 2 : 1024;
-    uint32_t *ni = calloc(ncap, sizeof *ni);
-    if (!ni)
-        return -1;
-    for (size_t k = 1; k < m->nstacks; k++) {
-        const struct stack_metrics *s = &m->stacks[k];
-        size_t i = khash(s->pid, s->tid, s->stack) & (ncap - 1);
-        while (ni[i])
-            i = (i + 1) & (ncap - 1);
-        ni[i] = (uint32_t)k;
-    }
-    free(m->index);
-    m->index = ni;
-    m->capindex = ncap;
-    return 0;
-}
-
 /* The metrics index of (pid, tid, capture stack); 0 if out of memory. */
 static uint32_t metrics_of(struct memtrack *m, int32_t pid, int32_t tid, uint32_t stack)
 {
-    if ((m->nstacks + 1) * 2 > m->capindex && reindex(m) < 0)
-        return 0;
-    size_t i = khash(pid, tid, stack) & (m->capindex - 1);
-    while (m->index[i]) {
-        const struct stack_metrics *s = &m->stacks[m->index[i]];
-        if (s->stack == stack && s->tid == tid && s->pid == pid)
-            return m->index[i];
-        i = (i + 1) & (m->capindex - 1);
+    uint64_t key = kmap_pair32((uint32_t)pid, (uint32_t)tid);
+    uint32_t k = kmap_get(&m->index, key, stack, 0);
+    if (k) {
+        assert(k < m->nstacks && m->stacks[k].stack == stack);
+        return k;
     }
     if (!m->nstacks)
         m->nstacks = 1;                 /* [0] stays unused */
-    if (grow_array((void **)&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks) < 0)
+    /* room first, so an index entry always names a stored element */
+    int isnew;
+    if (grow_array((void **)&m->stacks, &m->capstacks, m->nstacks + 1, sizeof *m->stacks) < 0 ||
+        !kmap_put(&m->index, key, stack, (uint32_t)m->nstacks, &isnew))
         return 0;
-    uint32_t k = (uint32_t)m->nstacks++;
-    m->stacks[k].pid = pid;
-    m->stacks[k].tid = tid;
-    m->stacks[k].stack = stack;
-    m->index[i] = k;
-    return k;
+    struct stack_metrics *s = &m->stacks[m->nstacks];
+    s->pid = pid;
+    s->tid = tid;
+    s->stack = stack;
+    return (uint32_t)m->nstacks++;
 }
 
 /* Stacks with something to write at the next tick. */
@@ -393,44 +366,9 @@ static uint32_t capture_stack(struct memtrack *m, struct ns *n, uint64_t agent_s
 
 /* ---- decoding ---- */
 
-struct cursor {
-    const uint8_t *p, *end;
-    int bad;
-};
-
-static uint64_t v(struct cursor *c)
-{
-    uint64_t val = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end) {
-            c->bad = 1;
-            return 0;
-        }
-        uint8_t b = *c->p++;
-        val |= (uint64_t)(b & 127) << shift;
-        if (!(b & 128))
-            return val;
-    }
-    c->bad = 1;
-    return 0;
-}
-
-static const char *bytes(struct cursor *c, size_t *len)
-{
-    uint64_t n = v(c);
-    if (c->bad || n > (uint64_t)(c->end - c->p)) {
-        c->bad = 1;
-        return NULL;
-    }
-    const char *s = (const char *)c->p;
-    c->p += n;
-    *len = (size_t)n;
-    return s;
-}
-
 static int set_id(uint32_t **arr, size_t *n, uint64_t id, uint32_t value)
 {
-    /* ids are dense from 1 (protocol.h): allow a little slack, no more, so a
+    /* ids are dense from 1 (wire.h): allow a little slack, no more, so a
      * bad chunk cannot make us allocate for a huge id */
     if (id == 0 || id > (uint64_t)*n + 4096)
         return -1;
@@ -759,8 +697,10 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
 static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
 {
     if (n->nframes || n->nstacks) {
-        memset(n->frames, 0, n->nframes * sizeof *n->frames);
-        memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
+        if (n->frames)                  /* one of them may not exist yet */
+            memset(n->frames, 0, n->nframes * sizeof *n->frames);
+        if (n->stacks)
+            memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
         n->native_root = 0;
         n->last_alloc = 0;
         n->sample_mean = 0;
@@ -773,15 +713,74 @@ static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
     }
 }
 
+/* The agent's counts and kinds are the capture's: they are stored as sent. */
+_Static_assert(AGENT_ALLOCATORS == CAP_MEM_ALLOCATORS, "one allocator list");
+_Static_assert(AGENT_FRAME_PYTHON == (int)CAP_FRAME_PYTHON &&
+                   AGENT_FRAME_NATIVE == (int)CAP_FRAME_NATIVE &&
+                   AGENT_FRAME_SYNTHETIC == (int)CAP_FRAME_SYNTHETIC &&
+                   AGENT_FRAME_KINDS == 3,
+               "the agent's frame kinds are the capture's");
+/* The longest name and file the agent sends are kept whole below. */
+#define FRAME_NAME_BUF 1024
+#define FRAME_FILE_BUF 4096
+_Static_assert(WIRE_NAME_MAX < FRAME_NAME_BUF && WIRE_FILE_MAX < FRAME_FILE_BUF,
+               "a FRAME's strings fit");
+
+/* One record of the stream of (p, n); -1 if it is bad (what it names is
+ * not defined, or it cannot be stored). */
+static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uint64_t t0,
+                     const struct wire_record *r)
+{
+    switch (r->type) {
+    case AGENT_REC_FRAME: {
+        const struct wire_frame *f = &r->u.frame;
+        char nbuf[FRAME_NAME_BUF], fbuf[FRAME_FILE_BUF];
+        snprintf(nbuf, sizeof nbuf, "%.*s", (int)f->name.len, f->name.p);
+        snprintf(fbuf, sizeof fbuf, "%.*s", (int)f->file.len, f->file.p);
+        uint32_t id = capw_frame(m->w, nbuf, fbuf, (int32_t)f->line, (int32_t)f->first_line,
+                                 f->kind < AGENT_FRAME_KINDS ? (enum cap_frame_kind)f->kind
+                                                             : CAP_FRAME_PYTHON);
+        return set_id(&n->frames, &n->nframes, f->id, id);
+    }
+    case AGENT_REC_STACK: {
+        const struct wire_stack *s = &r->u.stack;
+        if ((s->parent && (s->parent >= n->nstacks || !n->stacks[s->parent])) ||
+            s->frame >= n->nframes || !n->frames[s->frame])
+            return -1;
+        return set_id(&n->stacks, &n->nstacks, s->id,
+                      capw_stack(m->w, s->parent ? n->stacks[s->parent] : 0,
+                                 n->frames[s->frame]));
+    }
+    case AGENT_REC_ALLOC: {
+        const struct wire_alloc *a = &r->u.alloc;
+        if (a->stack && (a->stack >= n->nstacks || !n->stacks[a->stack]))
+            return -1;
+        m->events++;
+        if (!p->finalized)
+            on_alloc(m, n, a->allocator, a->addr, a->size, a->stack, t0 + a->dt_ns);
+        return 0;
+    }
+    case AGENT_REC_FREE:
+        m->events++;
+        if (!p->finalized)
+            on_free(m, n, r->u.free.addr, t0 + r->u.free.dt_ns);
+        return 0;
+    case AGENT_REC_FINALIZING:
+        on_finalizing(m, n->pid, t0 + r->u.finalizing.dt_ns);
+        return 0;
+    case AGENT_REC_SAMPLED:
+        n->sample_mean = r->u.sampled.mean;
+        m->totals.sample_mean = r->u.sampled.mean;
+        return 0;
+    }
+    return -1;
+}
+
 int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
 {
     struct agent_chunk_header h;
-    if (len < sizeof h) {
-        m->dropped++;
-        return -1;
-    }
-    memcpy(&h, chunk, sizeof h);
-    if (h.magic != AGENT_MAGIC || h.version != AGENT_VERSION || h.len != len) {
+    struct vcur c;
+    if (wire_chunk_open(chunk, len, &h, &c) < 0) {
         m->dropped++;
         return -1;
     }
@@ -793,77 +792,15 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
     }
     if (h.flags & AGENT_CHUNK_NEW_STREAM)
         on_new_stream(m, n, h.t_ns);
-    struct cursor c = { chunk + sizeof h, chunk + len, 0 };
-    while (c.p < c.end && !c.bad) {
-        uint8_t type = *c.p++;
-        uint64_t id, a, b, d, dt;
-        size_t nl, fl;
-        const char *name, *file;
-        switch (type) {
-        case AGENT_REC_FRAME:
-            id = v(&c); a = v(&c); b = v(&c); d = v(&c);
-            name = bytes(&c, &nl);
-            file = bytes(&c, &fl);
-            if (c.bad)
-                break;
-            {
-                char nbuf[1024], fbuf[4096];
-                snprintf(nbuf, sizeof nbuf, "%.*s", (int)nl, name);
-                snprintf(fbuf, sizeof fbuf, "%.*s", (int)fl, file);
-                uint32_t f = capw_frame(m->w, nbuf, fbuf, (int32_t)a, (int32_t)b,
-                                        d <= CAP_FRAME_SYNTHETIC ? (enum cap_frame_kind)d
-                                                                 : CAP_FRAME_PYTHON);
-                if (set_id(&n->frames, &n->nframes, id, f) < 0)
-                    c.bad = 1;
-            }
+    struct wire_record r;
+    int got;
+    while ((got = wire_next(&c, &r)) > 0)
+        if (on_record(m, p, n, h.t_ns, &r) < 0) {
+            got = -1;
             break;
-        case AGENT_REC_STACK:
-            id = v(&c); a = v(&c); b = v(&c);
-            if (c.bad || (a && (a >= n->nstacks || !n->stacks[a])) ||
-                b >= n->nframes || !n->frames[b]) {
-                c.bad = 1;
-                break;
-            }
-            if (set_id(&n->stacks, &n->nstacks, id,
-                       capw_stack(m->w, a ? n->stacks[a] : 0, n->frames[b])) < 0)
-                c.bad = 1;
-            break;
-        case AGENT_REC_ALLOC:
-            a = v(&c); b = v(&c); d = v(&c); id = v(&c); dt = v(&c);
-            if (c.bad || (id && (id >= n->nstacks || !n->stacks[id]))) {
-                c.bad = 1;
-                break;
-            }
-            m->events++;
-            if (!p->finalized)
-                on_alloc(m, n, a, b, d, id, h.t_ns + dt);
-            break;
-        case AGENT_REC_FREE:
-            a = v(&c); b = v(&c); dt = v(&c);
-            if (c.bad)
-                break;
-            m->events++;
-            if (!p->finalized)
-                on_free(m, n, b, h.t_ns + dt);
-            break;
-        case AGENT_REC_FINALIZING:
-            dt = v(&c);
-            if (!c.bad)
-                on_finalizing(m, h.pid, h.t_ns + dt);
-            break;
-        case AGENT_REC_SAMPLED:
-            a = v(&c);
-            if (!c.bad) {
-                n->sample_mean = a;
-                m->totals.sample_mean = a;
-            }
-            break;
-        default:
-            c.bad = 1;
         }
-    }
     publish(m);
-    if (c.bad) {
+    if (got < 0) {
         m->dropped++;
         return -1;
     }

@@ -2,7 +2,7 @@
  * memtrack.h -- stetho's side of memory profiling: turn the agent's event
  * stream into per-stack memory metrics in the capture.
  *
- * Contract: memtrack_feed() takes whole agent chunks (protocol.h) in the
+ * Contract: memtrack_feed() takes whole agent chunks (wire/wire.h) in the
  * order they arrived, from any number of processes and threads; it maps
  * each thread's frame and stack ids into the capture's, keeps the table of
  * live blocks (per process), and maintains for every capture stack:

@@ -1,4 +1,4 @@
-"""Decode what libstetho_agent.so writes to its FIFO (src/agent/protocol.h).
+"""Decode what libstetho_agent.so writes to its FIFO (src/wire/wire.h).
 
 A test-side decoder, independent of stetho's: it reads chunks, keeps each
 (pid, tid) stream's frame and stack definitions, and yields the events with
@@ -17,10 +17,22 @@ HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
 
-REC_FRAME, REC_STACK, REC_ALLOC, REC_FREE, REC_FINALIZING, REC_SAMPLED = 1, 2, 3, 4, 5, 6
+# The records as src/wire/wire.h describes them (test_wire.py checks this
+# table against the C one): type byte -> (name, fields in wire order), a
+# field "u" an unsigned varint, "s" a varint length and that many UTF-8 bytes.
+RECORDS = {
+    1: ("frame", (("id", "u"), ("line", "u"), ("first_line", "u"), ("kind", "u"),
+                  ("name", "s"), ("file", "s"))),
+    2: ("stack", (("id", "u"), ("parent", "u"), ("frame", "u"))),
+    3: ("alloc", (("allocator", "u"), ("addr", "u"), ("size", "u"), ("stack", "u"),
+                  ("dt_ns", "u"))),
+    4: ("free", (("allocator", "u"), ("addr", "u"), ("dt_ns", "u"))),
+    5: ("finalizing", (("dt_ns", "u"),)),
+    6: ("sampled", (("mean", "u"),)),
+}
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]
-FRAME_KINDS = {0: "python", 1: "native", 2: "synthetic"}
+FRAME_KINDS = ["python", "native", "synthetic"]
 
 
 class DecodeError(Exception):
@@ -85,6 +97,8 @@ def _varint(buf, pos, end):
             raise DecodeError("varint runs past the chunk")
         b = buf[pos]
         pos += 1
+        if shift == 63 and b > 1:
+            raise DecodeError("varint longer than 64 bits")
         value |= (b & 0x7F) << shift
         if not b & 0x80:
             return value, pos
@@ -95,9 +109,52 @@ def _varint(buf, pos, end):
 
 def _bytes(buf, pos, end):
     n, pos = _varint(buf, pos, end)
-    if pos + n > end:
+    if n > end - pos:
         raise DecodeError("string runs past the chunk")
     return buf[pos:pos + n].decode("utf-8"), pos + n
+
+
+def records(buf, pos, end):
+    """The records of buf[pos:end] (a chunk's body): (name, {field: value})."""
+    while pos < end:
+        rec = buf[pos]
+        pos += 1
+        if rec not in RECORDS:
+            raise DecodeError(f"unknown record type {rec}")
+        name, fields = RECORDS[rec]
+        values = {}
+        for field, kind in fields:
+            values[field], pos = (_varint if kind == "u" else _bytes)(buf, pos, end)
+        yield name, values
+
+
+def chunks(data):
+    """The chunks of a whole stream: (header fields, start, end) of each."""
+    pos = 0
+    while len(data) - pos >= HEADER.size:
+        magic, version, flags, length, _, pid, tid, t_ns = HEADER.unpack_from(data, pos)
+        if magic != MAGIC or version != VERSION:
+            raise DecodeError(f"bad chunk header at byte {pos}: magic {magic:#x}")
+        if length < HEADER.size or length > CHUNK_MAX:
+            raise DecodeError(f"bad chunk length {length}")
+        if len(data) - pos < length:
+            break
+        yield {"pid": pid, "tid": tid, "flags": flags, "t_ns": t_ns, "len": length}, pos
+        pos += length
+
+
+def dump(data):
+    """What tests/agent/wire_dump prints for a stream, as a list of dicts:
+    each chunk's header, then each of its records."""
+    out, pos = [], 0
+    for h, pos in chunks(data):
+        out.append(h)
+        out.extend(dict(type=name, **values)
+                   for name, values in records(data, pos + HEADER.size, pos + h["len"]))
+        pos += h["len"]
+    if pos != len(data):
+        raise DecodeError(f"{len(data) - pos} bytes of a partial chunk at the end")
+    return out
 
 
 class Decoder:
@@ -112,16 +169,10 @@ class Decoder:
         buf = self.pending + data
         pos = 0
         out = []
-        while len(buf) - pos >= HEADER.size:
-            magic, version, flags, length, _, pid, tid, t_ns = HEADER.unpack_from(buf, pos)
-            if magic != MAGIC or version != VERSION:
-                raise DecodeError(f"bad chunk header at byte {pos}: magic {magic:#x}")
-            if length < HEADER.size or length > CHUNK_MAX:
-                raise DecodeError(f"bad chunk length {length}")
-            if len(buf) - pos < length:
-                break
-            out.extend(self._chunk(buf, pos + HEADER.size, pos + length, flags, pid, tid, t_ns))
-            pos += length
+        for h, pos in chunks(buf):
+            out.extend(self._chunk(buf, pos + HEADER.size, pos + h["len"], h["flags"],
+                                   h["pid"], h["tid"], h["t_ns"]))
+            pos += h["len"]
             self.chunks += 1
         self.pending = buf[pos:]
         return out
@@ -131,44 +182,25 @@ class Decoder:
         if flags & NEW_STREAM or key not in self.streams:
             self.streams[key] = Stream()
         st = self.streams[key]
-        while pos < end:
-            rec = buf[pos]
-            pos += 1
-            if rec == REC_FRAME:
-                fid, pos = _varint(buf, pos, end)
-                line, pos = _varint(buf, pos, end)
-                first, pos = _varint(buf, pos, end)
-                kind, pos = _varint(buf, pos, end)
-                name, pos = _bytes(buf, pos, end)
-                file, pos = _bytes(buf, pos, end)
-                st.frames[fid] = Frame(name, file, line, first, FRAME_KINDS.get(kind, str(kind)))
+        for rec, r in records(buf, pos, end):
+            if rec == "frame":
+                kind = FRAME_KINDS[r["kind"]] if r["kind"] < len(FRAME_KINDS) else str(r["kind"])
+                st.frames[r["id"]] = Frame(r["name"], r["file"], r["line"], r["first_line"],
+                                           kind)
                 st.resolved.clear()
-            elif rec == REC_STACK:
-                sid, pos = _varint(buf, pos, end)
-                parent, pos = _varint(buf, pos, end)
-                fid, pos = _varint(buf, pos, end)
-                st.stacks[sid] = (parent, fid)
-                st.resolved.pop(sid, None)
-            elif rec == REC_ALLOC:
-                alloc, pos = _varint(buf, pos, end)
-                addr, pos = _varint(buf, pos, end)
-                size, pos = _varint(buf, pos, end)
-                sid, pos = _varint(buf, pos, end)
-                dt, pos = _varint(buf, pos, end)
-                yield Event("alloc", pid, tid, t0 + dt, ALLOCATORS[alloc], addr, size,
-                            st.stack(sid), st.mean)
-            elif rec == REC_FREE:
-                alloc, pos = _varint(buf, pos, end)
-                addr, pos = _varint(buf, pos, end)
-                dt, pos = _varint(buf, pos, end)
-                yield Event("free", pid, tid, t0 + dt, ALLOCATORS[alloc], addr)
-            elif rec == REC_FINALIZING:
-                dt, pos = _varint(buf, pos, end)
-                yield Event("finalizing", pid, tid, t0 + dt)
-            elif rec == REC_SAMPLED:
-                st.mean, pos = _varint(buf, pos, end)
-            else:
-                raise DecodeError(f"unknown record type {rec}")
+            elif rec == "stack":
+                st.stacks[r["id"]] = (r["parent"], r["frame"])
+                st.resolved.pop(r["id"], None)
+            elif rec == "alloc":
+                yield Event("alloc", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
+                            r["addr"], r["size"], st.stack(r["stack"]), st.mean)
+            elif rec == "free":
+                yield Event("free", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
+                            r["addr"])
+            elif rec == "finalizing":
+                yield Event("finalizing", pid, tid, t0 + r["dt_ns"])
+            elif rec == "sampled":
+                st.mean = r["mean"]
 
 
 def decode_bytes(data):

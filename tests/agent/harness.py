@@ -49,6 +49,7 @@ class AgentRun:
     raw_bytes: int
     start_ns: int = 0       # CLOCK_MONOTONIC around the run
     end_ns: int = 0
+    data: bytes = b""       # the stream as read from the FIFO
 
 
 def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
@@ -100,7 +101,7 @@ def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
         data = b"".join(chunks)
         events, dec = decode_bytes(data)
         return AgentRun(p.returncode, p.stdout, p.stderr, events, dec, seconds, len(data),
-                        start_ns, end_ns)
+                        start_ns, end_ns, data)
 
 
 def run_plain(python, args, timeout=120, env=None):

@@ -4,10 +4,10 @@
  * when finalizing began), temporary, sampled estimates, malformed chunks
  * refused, and anonymous mappings counted by their resident pages (real
  * mappings of this process, measured through its own pagemap).  Chunks
- * are built by hand as the agent writes them.
+ * are built with the agent's encoders (wire.h).
  */
 #include "check.h"
-#include "agent/protocol.h"
+#include "wire/wire.h"
 #include "capture/capture.h"
 #include "memory/memtrack.h"
 
@@ -23,46 +23,27 @@ struct chunk {
 
 static void begin(struct chunk *c, int32_t pid, int32_t tid)
 {
-    struct agent_chunk_header h = { AGENT_MAGIC, AGENT_VERSION, 0, 0, 0, pid, tid, 1000 };
-    memcpy(c->b, &h, sizeof h);
-    c->n = sizeof h;
-}
-
-static void put(struct chunk *c, uint64_t v)
-{
-    do {
-        uint8_t byte = v & 127;
-        v >>= 7;
-        c->b[c->n++] = byte | (v ? 128 : 0);
-    } while (v);
-}
-
-static void put_str(struct chunk *c, const char *s)
-{
-    put(c, strlen(s));
-    memcpy(c->b + c->n, s, strlen(s));
-    c->n += strlen(s);
+    c->n = sizeof(struct agent_chunk_header);
+    wire_put_header(c->b, 0, c->n, pid, tid, 1000);
 }
 
 static void frame(struct chunk *c, uint64_t id, const char *name, uint64_t line)
 {
-    c->b[c->n++] = AGENT_REC_FRAME;
-    put(c, id); put(c, line); put(c, line); put(c, 0);
-    put_str(c, name);
-    put_str(c, "prog.py");
+    struct wire_frame r = { id, line, line, AGENT_FRAME_PYTHON, { name, strlen(name) },
+                            { "prog.py", 7 } };
+    c->n = (size_t)(wire_put_frame(c->b + c->n, &r) - c->b);
 }
 
 static void stack(struct chunk *c, uint64_t id, uint64_t parent, uint64_t fr)
 {
-    c->b[c->n++] = AGENT_REC_STACK;
-    put(c, id); put(c, parent); put(c, fr);
+    c->n = (size_t)(wire_put_stack(c->b + c->n, &(struct wire_stack){ id, parent, fr }) - c->b);
 }
 
 static void alloc_by(struct chunk *c, uint64_t allocator, uint64_t addr, uint64_t size,
                      uint64_t st)
 {
-    c->b[c->n++] = AGENT_REC_ALLOC;
-    put(c, allocator); put(c, addr); put(c, size); put(c, st); put(c, 0);
+    struct wire_alloc r = { allocator, addr, size, st, 0 };
+    c->n = (size_t)(wire_put_alloc(c->b + c->n, &r) - c->b);
 }
 
 static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
@@ -72,13 +53,23 @@ static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
 
 static void free_by(struct chunk *c, uint64_t allocator, uint64_t addr)
 {
-    c->b[c->n++] = AGENT_REC_FREE;
-    put(c, allocator); put(c, addr); put(c, 0);
+    struct wire_free r = { allocator, addr, 0 };
+    c->n = (size_t)(wire_put_free(c->b + c->n, &r) - c->b);
 }
 
 static void fre(struct chunk *c, uint64_t addr)
 {
     free_by(c, AGENT_ALLOC_MALLOC, addr);
+}
+
+static void finalizing(struct chunk *c)
+{
+    c->n = (size_t)(wire_put_finalizing(c->b + c->n, &(struct wire_finalizing){ 0 }) - c->b);
+}
+
+static void sampled(struct chunk *c, uint64_t mean)
+{
+    c->n = (size_t)(wire_put_sampled(c->b + c->n, &(struct wire_sampled){ mean }) - c->b);
 }
 
 static void end(struct chunk *c)
@@ -221,8 +212,7 @@ int main(void)
     /* finalizing: 0x3000 (grow) and 0x6000 ([native]) are leaked; later
      * events of that process are shutdown noise */
     begin(&c, 100, 11);
-    c.b[c.n++] = AGENT_REC_FINALIZING;
-    put(&c, 0);
+    finalizing(&c);
     fre(&c, 0x3000);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
@@ -230,8 +220,7 @@ int main(void)
     /* another process with sampling: one 1-byte allocation sampled with a
      * mean of 1000 stands for about 1000 bytes */
     begin(&c, 200, 200);
-    c.b[c.n++] = AGENT_REC_SAMPLED;
-    put(&c, 1000);
+    sampled(&c, 1000);
     frame(&c, 1, "sampled_fn", 40);
     stack(&c, 1, 0, 1);
     alloc(&c, 0x7000, 1, 1);
@@ -292,6 +281,15 @@ int main(void)
     fre(&c, 0x1000);
     end(&c);
     memtrack_feed(m, c.b, c.n);
+    /* a varint longer than 64 bits is refused, the chunk dropped: an
+     * address of 2^64 - 1 is the longest there is */
+    begin(&c, 100, 11);
+    fre(&c, UINT64_MAX);
+    CHECK_EQ_INT(c.b[c.n - 2], 0x01);       /* the 10th byte of the address */
+    c.b[c.n - 2] = 0x02;
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    CHECK_EQ_INT(memtrack_dropped(m), 1);
     memtrack_tick(m, 5000);
     capw_flush(w);
     /* no finish, no close: as if stetho were killed here */

@@ -1,0 +1,303 @@
+/*
+ * wire.h -- the agent's events on the wire: chunks and the records in
+ * them, described once (the X-macro lists below) and turned into types,
+ * encoders and a decoder from that description.
+ *
+ * Contract: the agent writes with the wire_put_*() encoders (static inline,
+ * no allocation, no libc call but memcpy: they run on its hot path) into a
+ * buffer with room for wire_size_*() bytes; stetho and the tests read with
+ * wire_chunk_open() (wire.c) and wire_next() (inline), which check every
+ * varint (over-long ones too, capture/varint.h), every length against the
+ * bytes left, and the record type, but not what the values mean (ids
+ * defined, allocator in range: that is for the consumer).  The Python decoder of
+ * the tests (tests/agent/decode.py) is checked against this one
+ * (tests/agent/wire_dump.c, tests/agent/test_wire.py).
+ *
+ * Transport (agent/protocol.h): whole chunks of at most AGENT_CHUNK_MAX
+ * bytes, each sent with one write(2) to a FIFO, so chunks of many threads
+ * and processes never interleave (the kernel keeps writes of up to
+ * PIPE_BUF bytes whole).
+ *
+ * A chunk: struct agent_chunk_header, then records until `len` bytes.
+ * Each thread has its own chunks and its own id spaces: frame and stack ids
+ * are per (pid, tid), dense from 1, defined (FRAME, STACK records) before
+ * their first use in that thread's stream.  A record is its type byte, then
+ * its fields in order: U, an unsigned LEB128 varint; S, a varint length and
+ * that many bytes (UTF-8, no NUL).
+ *
+ *   FRAME       a frame of this stream: line and first_line are 0 if
+ *               unknown; kind is enum agent_frame_kind; name and file are
+ *               cut (UTF-8 safe) to WIRE_NAME_MAX and WIRE_FILE_MAX bytes
+ *   STACK       a stack of this stream: its innermost frame and the stack
+ *               of its caller (parent 0: the root)
+ *   ALLOC       a block: allocator (enum agent_allocator), address, size,
+ *               stack (0 = no Python frames: a [native] root of the thread)
+ *   FREE        the block at addr goes back to the allocator's family
+ *   FINALIZING  the interpreter began to finalize (the program's own code
+ *               is over: what is live now leaked)
+ *   SAMPLED     from now on ALLOC records of this thread are Poisson
+ *               samples by bytes with this mean; one of `size` bytes stands
+ *               for size / (1 - exp(-size / mean)) bytes (docs/memory.md);
+ *               FREE records then come only for sampled blocks
+ *
+ * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
+ * stetho can order events in time.  Addresses are sent as they are (the
+ * varint keeps small ones small); a FREE of an address stetho never saw
+ * allocated (made before the agent's hooks, or in another thread whose
+ * chunk has not arrived yet) is for stetho to reconcile.
+ *
+ * Chunk flags: AGENT_CHUNK_NEW_STREAM is set on the first chunk of a
+ * thread's stream: its (pid, tid) is new, or reused (a kernel tid of an
+ * exited thread, a forked child's, an exec'd image's): forget the ids
+ * defined under it before.
+ *
+ * Changing a record's fields changes the bytes on the wire: bump
+ * AGENT_VERSION, and tests/agent/decode.py's table (test_wire.py fails
+ * until they agree).
+ */
+#ifndef STETHO_WIRE_WIRE_H
+#define STETHO_WIRE_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "capture/varint.h"
+
+#define AGENT_CHUNK_MAX 4096
+#define AGENT_MAGIC 0x5354u         /* "ST" */
+#define AGENT_VERSION 1
+
+/* The longest name and file a FRAME carries, so one always fits a chunk. */
+#define WIRE_NAME_MAX 512
+#define WIRE_FILE_MAX 2048
+
+struct agent_chunk_header {
+    uint16_t magic;                 /* AGENT_MAGIC */
+    uint8_t version;                /* AGENT_VERSION */
+    uint8_t flags;
+    uint16_t len;                   /* whole chunk, header included */
+    uint16_t reserved;
+    int32_t pid, tid;
+    uint64_t t_ns;                  /* CLOCK_MONOTONIC at the chunk's start */
+};
+
+/* The header is sent as the agent's memory holds it: these are the bytes
+ * (little-endian "<HBBHHiiQ") every reader expects. */
+_Static_assert(sizeof(struct agent_chunk_header) == 24, "chunk header is 24 bytes");
+_Static_assert(offsetof(struct agent_chunk_header, len) == 4, "len at byte 4");
+_Static_assert(offsetof(struct agent_chunk_header, pid) == 8, "pid at byte 8");
+_Static_assert(offsetof(struct agent_chunk_header, t_ns) == 16, "t_ns at byte 16");
+_Static_assert(AGENT_CHUNK_MAX <= 4096, "a chunk must be one atomic FIFO write (PIPE_BUF)");
+_Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's size");
+
+#define AGENT_CHUNK_NEW_STREAM 0x01u
+
+/* ---- the description ----
+ *
+ * WIRE_RECORDS(REC, U, S): REC(NAME, type byte, name, fields), the fields
+ * as U(field) and S(field) in the order they are sent. */
+#define WIRE_RECORDS(REC, U, S)                                                   \
+    REC(FRAME, 1, frame, U(id) U(line) U(first_line) U(kind) S(name) S(file))     \
+    REC(STACK, 2, stack, U(id) U(parent) U(frame))                                \
+    REC(ALLOC, 3, alloc, U(allocator) U(addr) U(size) U(stack) U(dt_ns))          \
+    REC(FREE, 4, free, U(allocator) U(addr) U(dt_ns))                             \
+    REC(FINALIZING, 5, finalizing, U(dt_ns))                                      \
+    REC(SAMPLED, 6, sampled, U(mean))
+
+/* Which allocator an event came through (for `stetho stats`): X(NAME,
+ * value, name).  A FREE names the family: MALLOC for free() whatever
+ * allocated the block, MMAP for munmap (of any mapping: stetho drops frees
+ * of unknown addresses), the domain for Python's.  REALLOC: the new block
+ * (the old one is a FREE); MEMALIGN: posix_memalign, aligned_alloc,
+ * memalign, valloc, pvalloc; MMAP: anonymous mmap / mremap. */
+#define AGENT_ALLOCATOR_LIST(X)          \
+    X(MALLOC, 0, "malloc")               \
+    X(CALLOC, 1, "calloc")               \
+    X(REALLOC, 2, "realloc")             \
+    X(MEMALIGN, 3, "memalign")           \
+    X(MMAP, 4, "mmap")                   \
+    X(PYMEM_RAW, 5, "pymem_raw")         \
+    X(PYMEM, 6, "pymem")                 \
+    X(PYOBJECT, 7, "pyobject")
+
+/* A FRAME's kind (as capture.h's cap_frame_kind): X(NAME, value, name).
+ * NATIVE is not sent yet; SYNTHETIC is a marker: "[truncated]" (deeper
+ * than the agent reads) or "[unreadable]". */
+#define AGENT_FRAME_KIND_LIST(X)         \
+    X(PYTHON, 0, "python")               \
+    X(NATIVE, 1, "native")               \
+    X(SYNTHETIC, 2, "synthetic")
+
+/* ---- what the description makes ---- */
+
+#define WIRE_ENUM_REC_(NAME, code, name, fields) AGENT_REC_##NAME = code,
+enum agent_record { WIRE_RECORDS(WIRE_ENUM_REC_, , ) };
+#undef WIRE_ENUM_REC_
+
+#define WIRE_COUNT_(...) +1
+enum { AGENT_RECORDS = 0 WIRE_RECORDS(WIRE_COUNT_, , ) };
+enum { AGENT_ALLOCATORS = 0 AGENT_ALLOCATOR_LIST(WIRE_COUNT_) };
+enum { AGENT_FRAME_KINDS = 0 AGENT_FRAME_KIND_LIST(WIRE_COUNT_) };
+#undef WIRE_COUNT_
+
+#define WIRE_ENUM_(NAME, value, name) AGENT_ALLOC_##NAME = value,
+enum agent_allocator { AGENT_ALLOCATOR_LIST(WIRE_ENUM_) };
+#undef WIRE_ENUM_
+#define WIRE_ENUM_(NAME, value, name) AGENT_FRAME_##NAME = value,
+enum agent_frame_kind { AGENT_FRAME_KIND_LIST(WIRE_ENUM_) };
+#undef WIRE_ENUM_
+
+/* Values are dense from 0, so the counts index name tables; record types
+ * dense from 1 and fit the type byte. */
+#define WIRE_DENSE_(NAME, value, name) \
+    _Static_assert(value < AGENT_ALLOCATORS, #NAME " is dense");
+AGENT_ALLOCATOR_LIST(WIRE_DENSE_)
+#undef WIRE_DENSE_
+#define WIRE_DENSE_(NAME, value, name) \
+    _Static_assert(value < AGENT_FRAME_KINDS, #NAME " is dense");
+AGENT_FRAME_KIND_LIST(WIRE_DENSE_)
+#undef WIRE_DENSE_
+#define WIRE_DENSE_(NAME, code, name, fields) \
+    _Static_assert(code >= 1 && code <= AGENT_RECORDS, #NAME " is dense from 1");
+WIRE_RECORDS(WIRE_DENSE_, , )
+#undef WIRE_DENSE_
+
+/* A string field: bytes that are not NUL-terminated.  Decoded ones point
+ * into the chunk. */
+struct wire_bytes {
+    const char *p;
+    size_t len;
+};
+
+#define WIRE_U_FIELD_(f) uint64_t f;
+#define WIRE_S_FIELD_(f) struct wire_bytes f;
+#define WIRE_STRUCT_(NAME, code, name, fields) struct wire_##name { fields };
+WIRE_RECORDS(WIRE_STRUCT_, WIRE_U_FIELD_, WIRE_S_FIELD_)
+#undef WIRE_STRUCT_
+
+/* One decoded record: `type` says which member holds it. */
+#define WIRE_MEMBER_(NAME, code, name, fields) struct wire_##name name;
+struct wire_record {
+    enum agent_record type;
+    union {
+        WIRE_RECORDS(WIRE_MEMBER_, , )
+    } u;
+};
+#undef WIRE_MEMBER_
+
+/* WIRE_FIXED_<NAME>: the most bytes a record takes besides its strings'
+ * bytes; wire_size_<name>(r): the most bytes r takes. */
+#define WIRE_FIXED_U_(f) + VARINT_MAX
+#define WIRE_FIXED_(NAME, code, name, fields) WIRE_FIXED_##NAME = 1 fields,
+enum { WIRE_RECORDS(WIRE_FIXED_, WIRE_FIXED_U_, WIRE_FIXED_U_) };
+#undef WIRE_FIXED_
+
+#define WIRE_NONE_(f)
+#define WIRE_SIZE_S_(f) + r->f.len
+#define WIRE_SIZE_(NAME, code, name, fields)                                \
+    static inline size_t wire_size_##name(const struct wire_##name *r)     \
+    {                                                                       \
+        (void)r;                                                            \
+        return (size_t)WIRE_FIXED_##NAME fields;                            \
+    }
+WIRE_RECORDS(WIRE_SIZE_, WIRE_NONE_, WIRE_SIZE_S_)
+#undef WIRE_SIZE_
+
+/* The longest FRAME fits a fresh chunk (which may start with SAMPLED). */
+_Static_assert(sizeof(struct agent_chunk_header) + WIRE_FIXED_SAMPLED + WIRE_FIXED_FRAME +
+                   WIRE_NAME_MAX + WIRE_FILE_MAX <= AGENT_CHUNK_MAX,
+               "a FRAME record must fit in a chunk");
+
+/* ---- encoding: wire_put_<name>(w, r) writes r at w, returns the end ---- */
+
+#define WIRE_PUT_U_(f) w = varint_put(w, r->f);
+#define WIRE_PUT_S_(f)                  \
+    w = varint_put(w, r->f.len);        \
+    memcpy(w, r->f.p, r->f.len);        \
+    w += r->f.len;
+#define WIRE_PUT_(NAME, code, name, fields)                                             \
+    static inline uint8_t *wire_put_##name(uint8_t *w, const struct wire_##name *r)     \
+    {                                                                                   \
+        *w++ = (uint8_t)AGENT_REC_##NAME;                                               \
+        fields return w;                                                                \
+    }
+WIRE_RECORDS(WIRE_PUT_, WIRE_PUT_U_, WIRE_PUT_S_)
+#undef WIRE_PUT_
+
+/* A chunk's header at the start of `chunk` (len bytes in all). */
+static inline void wire_put_header(uint8_t *chunk, uint8_t flags, size_t len, int32_t pid,
+                                   int32_t tid, uint64_t t_ns)
+{
+    struct agent_chunk_header h = {
+        .magic = AGENT_MAGIC,
+        .version = AGENT_VERSION,
+        .flags = flags,
+        .len = (uint16_t)len,
+        .pid = pid,
+        .tid = tid,
+        .t_ns = t_ns,
+    };
+    memcpy(chunk, &h, sizeof h);
+}
+
+/* ---- decoding ---- */
+
+/* The header of a chunk of len bytes into *h, and a cursor over its
+ * records into *c; -1 if the header is bad (magic, version, length). */
+int wire_chunk_open(const uint8_t *chunk, size_t len, struct agent_chunk_header *h,
+                    struct vcur *c);
+
+/* A string field (wire_next's). */
+static inline struct wire_bytes wire_get_bytes_(struct vcur *c)
+{
+    uint64_t n = vcur_varint(c);
+    if (c->bad || n > vcur_left(c)) {
+        c->bad = 1;
+        c->p = c->end;
+        return (struct wire_bytes){ NULL, 0 };
+    }
+    struct wire_bytes b = { (const char *)c->p, (size_t)n };
+    c->p += n;
+    return b;
+}
+
+/* The next record at cur into *r: 1, or 0 at the end, or -1 if the record
+ * is malformed (cur is then at its end).  Inline: stetho decodes every
+ * event the agents send. */
+static inline int wire_next(struct vcur *cur, struct wire_record *r)
+{
+    struct vcur k = *cur, *c = &k;      /* a local: kept in registers */
+    if (c->bad)
+        return -1;
+    if (c->p >= c->end)
+        return 0;
+    uint8_t type = *c->p++;
+    r->type = (enum agent_record)type;
+    switch (type) {
+#define WIRE_GET_U_(f) x->f = vcur_varint(c);
+#define WIRE_GET_S_(f) x->f = wire_get_bytes_(c);
+#define WIRE_CASE_(NAME, code, name, fields)      \
+    case AGENT_REC_##NAME: {                      \
+        struct wire_##name *x = &r->u.name;       \
+        fields break;                             \
+    }
+        WIRE_RECORDS(WIRE_CASE_, WIRE_GET_U_, WIRE_GET_S_)
+#undef WIRE_CASE_
+#undef WIRE_GET_U_
+#undef WIRE_GET_S_
+    default:
+        c->bad = 1;
+        c->p = c->end;
+    }
+    *cur = k;
+    return c->bad ? -1 : 1;
+}
+
+/* Names (wire.c), for tools and messages: "frame", "malloc", "python"; NULL if the
+ * value is not one. */
+const char *wire_record_name(uint64_t type);
+const char *wire_allocator_name(uint64_t allocator);
+const char *wire_frame_kind_name(uint64_t kind);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * test_wire.c -- the agent's records through the encoders and the decoder
+ * of wire.h: every record type comes back as it went, sizes stay within
+ * what wire_size_*() promises, and the decoder refuses what is malformed
+ * (a varint over 64 bits or past the chunk, a string past the chunk, an
+ * unknown type, a bad header) without reading past the chunk.
+ */
+#include "check.h"
+#include "wire/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint8_t buf[AGENT_CHUNK_MAX];
+
+/* buf with a header for n bytes in all, and a cursor over its records */
+static int open_chunk(size_t n, struct vcur *c)
+{
+    struct agent_chunk_header h;
+    wire_put_header(buf, AGENT_CHUNK_NEW_STREAM, n, 42, 43, 1000);
+    return wire_chunk_open(buf, n, &h, c);
+}
+
+int main(void)
+{
+    const size_t H = sizeof(struct agent_chunk_header);
+    char name[WIRE_NAME_MAX], file[WIRE_FILE_MAX];
+    memset(name, 'n', sizeof name);
+    memset(file, 'f', sizeof file);
+
+    /* one of each, with the largest values and strings there are */
+    struct wire_frame fr = { UINT32_MAX, 7, UINT64_MAX, AGENT_FRAME_SYNTHETIC,
+                             { name, sizeof name }, { file, sizeof file } };
+    struct wire_stack st = { 3, 2, UINT32_MAX };
+    struct wire_alloc al = { AGENT_ALLOC_PYOBJECT, UINT64_MAX, 1ull << 40, 3, 0 };
+    struct wire_free fe = { AGENT_ALLOC_MMAP, 0x7fff12345678ull, 99 };
+    struct wire_finalizing fi = { 123456789 };
+    struct wire_sampled sa = { 1 << 20 };
+    uint8_t *w = buf + H;
+    w = wire_put_sampled(w, &sa);
+    CHECK((size_t)(w - buf - H) <= wire_size_sampled(&sa));
+    uint8_t *at = w;
+    w = wire_put_frame(w, &fr);
+    CHECK((size_t)(w - at) <= wire_size_frame(&fr));
+    CHECK(wire_size_frame(&fr) == WIRE_FIXED_FRAME + sizeof name + sizeof file);
+    at = w;
+    w = wire_put_stack(w, &st);
+    CHECK((size_t)(w - at) <= wire_size_stack(&st));
+    at = w;
+    w = wire_put_alloc(w, &al);
+    CHECK((size_t)(w - at) <= WIRE_FIXED_ALLOC);
+    w = wire_put_free(w, &fe);
+    w = wire_put_finalizing(w, &fi);
+    size_t n = (size_t)(w - buf);
+    CHECK(n <= AGENT_CHUNK_MAX);
+
+    struct vcur c;
+    struct wire_record r;
+    CHECK_EQ_INT(open_chunk(n, &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK_EQ_INT(r.type, AGENT_REC_SAMPLED);
+    CHECK_EQ_INT(r.u.sampled.mean, sa.mean);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK_EQ_INT(r.type, AGENT_REC_FRAME);
+    CHECK(r.u.frame.id == fr.id && r.u.frame.line == 7 && r.u.frame.first_line == UINT64_MAX);
+    CHECK_EQ_INT(r.u.frame.kind, AGENT_FRAME_SYNTHETIC);
+    CHECK(r.u.frame.name.len == sizeof name && !memcmp(r.u.frame.name.p, name, sizeof name));
+    CHECK(r.u.frame.file.len == sizeof file && !memcmp(r.u.frame.file.p, file, sizeof file));
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_STACK && r.u.stack.id == 3 && r.u.stack.parent == 2 &&
+          r.u.stack.frame == UINT32_MAX);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_ALLOC && r.u.alloc.allocator == AGENT_ALLOC_PYOBJECT &&
+          r.u.alloc.addr == UINT64_MAX && r.u.alloc.size == 1ull << 40 &&
+          r.u.alloc.stack == 3 && r.u.alloc.dt_ns == 0);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_FREE && r.u.free.allocator == AGENT_ALLOC_MMAP &&
+          r.u.free.addr == fe.addr && r.u.free.dt_ns == 99);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_FINALIZING && r.u.finalizing.dt_ns == 123456789);
+    CHECK_EQ_INT(wire_next(&c, &r), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), 0);
+
+    /* every prefix of that chunk cut inside a record is refused, and
+     * nothing is read past the cut */
+    int refused = 0, cuts = 0;
+    for (size_t cut = H + 1; cut < n; cut++) {
+        struct vcur cc;
+        if (open_chunk(cut, &cc) < 0)
+            continue;
+        int rc;
+        while ((rc = wire_next(&cc, &r)) > 0)
+            ;
+        cuts++;
+        refused += rc < 0;
+        if (cc.p != cc.end)
+            CHECK(!"stopped at the cut");
+    }
+    /* six records end at six of the cuts + the full length: the rest are
+     * inside a record */
+    CHECK_EQ_INT(refused, cuts - 5);
+
+    /* the 10th byte of a varint holds only bit 63 */
+    w = buf + H;
+    w = wire_put_free(w, &(struct wire_free){ 0, UINT64_MAX, 0 });
+    CHECK_EQ_INT(w[-2], 0x01);
+    CHECK_EQ_INT(open_chunk((size_t)(w - buf), &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.u.free.addr == UINT64_MAX);
+    w[-2] = 0x02;
+    CHECK_EQ_INT(open_chunk((size_t)(w - buf), &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), -1);
+    CHECK(c.p == c.end);
+    CHECK_EQ_INT(wire_next(&c, &r), -1);
+    /* eleven bytes of varint */
+    memcpy(buf + H, "\x04\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00\x00", 14);
+    CHECK_EQ_INT(open_chunk(H + 14, &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), -1);
+
+    /* a string longer than what is left; an unknown type; type 0 */
+    memcpy(buf + H, "\x01\x01\x00\x00\x00\x05" "ab", 8);
+    CHECK_EQ_INT(open_chunk(H + 8, &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), -1);
+    buf[H] = AGENT_RECORDS + 1;
+    CHECK_EQ_INT(open_chunk(H + 1, &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), -1);
+    buf[H] = 0;
+    CHECK_EQ_INT(open_chunk(H + 1, &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), -1);
+
+    /* headers: as written; too short, wrong length, magic, version */
+    struct agent_chunk_header h;
+    wire_put_header(buf, AGENT_CHUNK_NEW_STREAM, H + 1, 42, -43, 1000);
+    CHECK_EQ_INT(wire_chunk_open(buf, H + 1, &h, &c), 0);
+    CHECK(h.pid == 42 && h.tid == -43 && h.flags == AGENT_CHUNK_NEW_STREAM && h.t_ns == 1000 &&
+          h.len == H + 1);
+    CHECK(c.p == buf + H && c.end == buf + H + 1);
+    CHECK_EQ_INT(wire_chunk_open(buf, H - 1, &h, &c), -1);
+    CHECK_EQ_INT(wire_chunk_open(buf, H + 2, &h, &c), -1);
+    CHECK_EQ_INT(wire_chunk_open(buf, H + 1, &h, &c), 0);
+    buf[0] ^= 1;
+    CHECK_EQ_INT(wire_chunk_open(buf, H + 1, &h, &c), -1);
+    buf[0] ^= 1;
+    buf[2] = AGENT_VERSION + 1;
+    CHECK_EQ_INT(wire_chunk_open(buf, H + 1, &h, &c), -1);
+
+    /* names */
+    CHECK_EQ_STR(wire_record_name(AGENT_REC_ALLOC), "alloc");
+    CHECK(wire_record_name(0) == NULL && wire_record_name(AGENT_RECORDS + 1) == NULL);
+    CHECK_EQ_STR(wire_allocator_name(AGENT_ALLOC_PYMEM_RAW), "pymem_raw");
+    CHECK(wire_allocator_name(AGENT_ALLOCATORS) == NULL);
+    CHECK_EQ_STR(wire_frame_kind_name(AGENT_FRAME_SYNTHETIC), "synthetic");
+    CHECK(wire_frame_kind_name(AGENT_FRAME_KINDS) == NULL);
+    return CHECK_DONE();
+}
