@@ -163,6 +163,10 @@ uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
 void agent_flush_before_exec(void) AGENT_HIDDEN;
+/* Open the FIFO, set the mode ("exact", "sampled:<mean>"), find Python: -1
+ * if any fails.  The first call also sets up what lives as long as the
+ * process (thread registry, fork handlers). */
+int agent_setup(const char *fifo_path, const char *mode) AGENT_HIDDEN;
 
 /* Should this call be recorded?  The hot-path test of every hook. */
 static inline int agent_should_record(void)
@@ -181,6 +185,7 @@ static inline int agent_should_record(void)
 int pyhooks_init(void) AGENT_HIDDEN;            /* constructor: find Python */
 int pyhooks_ready(void) AGENT_HIDDEN;           /* initialized, on its main thread */
 void pyhooks_install(void) AGENT_HIDDEN;
+void pyhooks_uninstall(void) AGENT_HIDDEN;     /* the allocators it replaced */
 
 /* ---- record.c (caller holds the guard) ---- */
 void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
@@ -206,6 +211,10 @@ void chunks_flush_all(void) AGENT_HIDDEN;
 void chunks_atfork_prepare(void) AGENT_HIDDEN;
 void chunks_atfork_parent(void) AGENT_HIDDEN;
 void chunks_atfork_child(int keep) AGENT_HIDDEN;
+/* In-process recording (inside.c): every known thread starts a new stream;
+ * at the end, wait for each thread's event in progress and send its chunk. */
+void chunks_new_session(void) AGENT_HIDDEN;
+void chunks_end_session(void) AGENT_HIDDEN;
 
 /* ---- stack.c (caller holds th->lock) ---- */
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;

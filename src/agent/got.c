@@ -1,0 +1,377 @@
+/*
+ * got.c -- rewriting the GOT entries of the allocator family (got.h).
+ *
+ * Every object's dynamic relocations name the functions its calls go
+ * through: a JUMP_SLOT (a call through the PLT) or a GLOB_DAT (a call
+ * through the GOT, or a function pointer taken) holds the address the
+ * dynamic linker bound.  Writing our wrapper's address there sends that
+ * object's calls to us -- what LD_PRELOAD gets by symbol order, for a
+ * process already running.  A slot not bound yet (lazy binding) holds its
+ * PLT stub; that value is remembered like any other and put back, so the
+ * next call binds it as it would have.
+ *
+ * Libraries loaded during a recording: dlopen itself is one of the hooked
+ * functions; after the real one returns, the new objects are patched.  A
+ * name without a '/' is searched in the *caller's* RPATH/RUNPATH, which
+ * glibc finds from the return address: those calls go straight on to the
+ * real dlopen (a tail call) and what they load is patched at the next
+ * dlopen with a path (Python's imports always give one) or the next start.
+ */
+#include "agent/got.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- the hooks ---- */
+
+static void *(*real_dlopen)(const char *, int);
+static void *got_dlopen(const char *file, int flags);
+
+/* The one list; `wrapper` filled from the agent's own exports. */
+static struct got_hook hooks[] = {
+    { "malloc", (void **)&agent_real.malloc, NULL },
+    { "calloc", (void **)&agent_real.calloc, NULL },
+    { "realloc", (void **)&agent_real.realloc, NULL },
+    { "reallocarray", (void **)&agent_real.reallocarray, NULL },
+    { "free", (void **)&agent_real.free, NULL },
+    { "posix_memalign", (void **)&agent_real.posix_memalign, NULL },
+    { "aligned_alloc", (void **)&agent_real.aligned_alloc, NULL },
+    { "memalign", (void **)&agent_real.memalign, NULL },
+    { "valloc", (void **)&agent_real.valloc, NULL },
+    { "pvalloc", (void **)&agent_real.pvalloc, NULL },
+    { "mmap", (void **)&agent_real.mmap, NULL },
+    { "mmap64", NULL, NULL },               /* the same function on x86_64 */
+    { "munmap", (void **)&agent_real.munmap, NULL },
+    { "mremap", (void **)&agent_real.mremap, NULL },
+    { "execve", (void **)&agent_real.execve, NULL },
+    { "execvpe", (void **)&agent_real.execvpe, NULL },
+    { "execv", (void **)&agent_real.execv, NULL },
+    { "execvp", (void **)&agent_real.execvp, NULL },
+    { "fexecve", (void **)&agent_real.fexecve, NULL },
+    { "_exit", (void **)&agent_real._exit, NULL },
+    { "_Exit", (void **)&agent_real._Exit, NULL },
+    { "dlopen", (void **)&real_dlopen, (void *)got_dlopen },
+};
+#define NHOOKS (sizeof hooks / sizeof hooks[0])
+
+const struct got_hook *got_hooks(void *self_handle, size_t *n)
+{
+    for (size_t i = 0; i < NHOOKS; i++) {
+        if (hooks[i].wrapper)
+            continue;
+        hooks[i].wrapper = dlsym(self_handle, hooks[i].name);
+        if (!hooks[i].wrapper)
+            return NULL;
+    }
+    *n = NHOOKS;
+    return hooks;
+}
+
+static const struct got_hook *hook_named(const char *name)
+{
+    for (size_t i = 0; i < NHOOKS; i++)
+        if (name[0] == hooks[i].name[0] && strcmp(name, hooks[i].name) == 0)
+            return &hooks[i];
+    return NULL;
+}
+
+static int is_wrapper(const void *v)
+{
+    for (size_t i = 0; i < NHOOKS; i++)
+        if (v == hooks[i].wrapper)
+            return 1;
+    return 0;
+}
+
+/* ---- what was patched ---- */
+
+struct saved {
+    void **slot;
+    void *orig;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct saved *saved;
+static size_t nsaved, capsaved;
+static int active;              /* between got_patch and got_restore */
+static const char *self_name;   /* the agent's own object: never patched */
+
+static struct saved *saved_of(void **slot)
+{
+    for (size_t i = 0; i < nsaved; i++)
+        if (saved[i].slot == slot)
+            return &saved[i];
+    return NULL;
+}
+
+static int remember(void **slot, void *orig)
+{
+    struct saved *s = saved_of(slot);
+    if (s) {                    /* a library unloaded and another loaded there */
+        s->orig = orig;
+        return 0;
+    }
+    if (nsaved == capsaved) {
+        size_t ncap = capsaved ? capsaved * 2 : 256;
+        struct saved *ns = agent_real.realloc(saved, ncap * sizeof *ns);
+        if (!ns)
+            return -1;
+        saved = ns;
+        capsaved = ncap;
+    }
+    saved[nsaved++] = (struct saved){ slot, orig };
+    return 0;
+}
+
+/* ---- walking an object's relocations ---- */
+
+enum walk_op { OP_PATCH, OP_RESTORE, OP_COUNT };
+
+struct walk {
+    enum walk_op op;
+    size_t count;
+    int failed;
+};
+
+struct object {
+    ElfW(Addr) base;
+    const ElfW(Sym) *symtab;
+    const char *strtab;
+    size_t strsz;
+    uintptr_t relro_lo, relro_hi;       /* read-only after relocation */
+};
+
+/* A slot in a RELRO page is made writable for the write.  glibc protects
+ * whole pages from the segment's start to its end rounded down: the same
+ * range here. */
+static void store(const struct object *o, void **slot, void *value)
+{
+    uintptr_t a = (uintptr_t)slot;
+    if (a >= o->relro_lo && a < o->relro_hi) {
+        uintptr_t page = a & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+        size_t len = (size_t)sysconf(_SC_PAGESIZE);
+        if (mprotect((void *)page, len, PROT_READ | PROT_WRITE) < 0)
+            return;
+        __atomic_store_n(slot, value, __ATOMIC_SEQ_CST);
+        mprotect((void *)page, len, PROT_READ);
+        return;
+    }
+    __atomic_store_n(slot, value, __ATOMIC_SEQ_CST);
+}
+
+static void visit(const struct object *o, const ElfW(Rela) *r, void **slot, struct walk *w)
+{
+    (void)r;
+    void *cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    const char *name = NULL;
+    size_t sym = ELF64_R_SYM(r->r_info);
+    if (o->symtab[sym].st_name < o->strsz)
+        name = o->strtab + o->symtab[sym].st_name;
+    const struct got_hook *h = name ? hook_named(name) : NULL;
+    if (!h)
+        return;
+    switch (w->op) {
+    case OP_PATCH:
+        if (cur == h->wrapper)
+            return;
+        if (remember(slot, cur) < 0) {
+            w->failed = 1;
+            return;
+        }
+        store(o, slot, h->wrapper);
+        w->count++;
+        break;
+    case OP_RESTORE:
+        if (cur == h->wrapper) {
+            const struct saved *s = saved_of(slot);
+            /* not remembered cannot happen; the bound function is right */
+            store(o, slot, s ? s->orig : (h->real ? *h->real : NULL));
+            w->count++;
+        }
+        break;
+    case OP_COUNT:
+        if (is_wrapper(cur))
+            w->count++;
+        break;
+    }
+}
+
+static void walk_relocs(const struct object *o, const ElfW(Rela) *rel, size_t size,
+                        struct walk *w)
+{
+    for (size_t i = 0; i < size / sizeof *rel; i++) {
+        unsigned long type = ELF64_R_TYPE(rel[i].r_info);
+        if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+            continue;
+        visit(o, &rel[i], (void **)(o->base + rel[i].r_offset), w);
+    }
+}
+
+static int is_self_or_vdso(const char *name)
+{
+    return (self_name && strcmp(name, self_name) == 0) || strstr(name, "linux-vdso") ||
+           strstr(name, "linux-gate");
+}
+
+static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct walk *w = arg;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (is_self_or_vdso(name))
+        return 0;
+    struct object o = { .base = info->dlpi_addr };
+    const ElfW(Dyn) *dyn = NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(o.base + ph->p_vaddr);
+        else if (ph->p_type == PT_GNU_RELRO) {
+            o.relro_lo = (o.base + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+            o.relro_hi = (o.base + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)(page - 1);
+        }
+    }
+    if (!dyn)
+        return 0;
+    const ElfW(Rela) *jmprel = NULL, *rela = NULL;
+    size_t jmpsz = 0, relasz = 0;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        /* glibc has relocated these addresses in place; the vdso and some
+         * loaders have not */
+        uintptr_t p = dyn->d_un.d_ptr;
+        if (p < o.base)
+            p += o.base;
+        switch (dyn->d_tag) {
+        case DT_SYMTAB: o.symtab = (const ElfW(Sym) *)p; break;
+        case DT_STRTAB: o.strtab = (const char *)p; break;
+        case DT_STRSZ: o.strsz = dyn->d_un.d_val; break;
+        case DT_JMPREL: jmprel = (const ElfW(Rela) *)p; break;
+        case DT_PLTRELSZ: jmpsz = dyn->d_un.d_val; break;
+        case DT_RELA: rela = (const ElfW(Rela) *)p; break;
+        case DT_RELASZ: relasz = dyn->d_un.d_val; break;
+        default: break;
+        }
+    }
+    if (!o.symtab || !o.strtab)
+        return 0;
+    if (jmprel)
+        walk_relocs(&o, jmprel, jmpsz, w);
+    if (rela)
+        walk_relocs(&o, rela, relasz, w);
+    return 0;
+}
+
+/* ---- patch, restore, count ---- */
+
+static int find_self(void)
+{
+    if (self_name)
+        return 0;
+    Dl_info info;
+    if (!dladdr((void *)got_patch, &info) || !info.dli_fname)
+        return -1;
+    void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return -1;
+    size_t n;
+    int ok = got_hooks(h, &n) != NULL;
+    dlclose(h);                 /* only the reference NOLOAD took */
+    if (!ok)
+        return -1;
+    /* The definitions every object is bound to: those of the global scope
+     * (an allocator preloaded by the program included), not the next after
+     * us in our own scope, which RTLD_NEXT would give a dlopen'ed object. */
+    for (size_t i = 0; i < NHOOKS; i++) {
+        if (!hooks[i].real)
+            continue;
+        void *def = dlsym(RTLD_DEFAULT, hooks[i].name);
+        if (def == hooks[i].wrapper)
+            return -1;          /* we are in the global scope: preloaded */
+        if (def)
+            __atomic_store_n(hooks[i].real, def, __ATOMIC_RELEASE);
+    }
+    self_name = info.dli_fname;
+    return 0;
+}
+
+int got_patch(void)
+{
+    pthread_mutex_lock(&lock);
+    int rc = -1;
+    if (find_self() == 0) {
+        struct walk w = { OP_PATCH, 0, 0 };
+        dl_iterate_phdr(each_object, &w);
+        active = 1;
+        rc = w.failed ? -1 : 0;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+void got_restore(void)
+{
+    pthread_mutex_lock(&lock);
+    if (active) {
+        struct walk w = { OP_RESTORE, 0, 0 };
+        dl_iterate_phdr(each_object, &w);
+        nsaved = 0;
+        active = 0;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+size_t got_patched(void)
+{
+    pthread_mutex_lock(&lock);
+    struct walk w = { OP_COUNT, 0, 0 };
+    if (self_name)
+        dl_iterate_phdr(each_object, &w);
+    pthread_mutex_unlock(&lock);
+    return w.count;
+}
+
+/* Never wait for our lock here: a library's constructor may dlopen while
+ * the thread stopping the recording holds it and waits for the dynamic
+ * linker's lock, which that constructor's thread holds.  A patch skipped
+ * that way is made at the next dlopen. */
+static void *got_dlopen(const char *file, int flags)
+{
+    void *(*real)(const char *, int) = __atomic_load_n(&real_dlopen, __ATOMIC_ACQUIRE);
+    if (!file || !strchr(file, '/'))
+        return real(file, flags);      /* a tail call: the caller's search path */
+    void *h = real(file, flags);
+    if (h && !agent_guard && pthread_mutex_trylock(&lock) == 0) {
+        if (active) {
+            int saved_errno = errno;
+            agent_guard = 1;
+            struct walk w = { OP_PATCH, 0, 0 };
+            dl_iterate_phdr(each_object, &w);
+            agent_guard = 0;
+            errno = saved_errno;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return h;
+}
+
+/* fork() while another thread held the lock: the child starts with it free. */
+void got_atfork_prepare(void)
+{
+    pthread_mutex_lock(&lock);
+}
+
+void got_atfork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+
+void got_atfork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+}
