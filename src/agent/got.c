@@ -18,6 +18,7 @@
  * dlopen with a path (Python's imports always give one) or the next start.
  */
 #include "agent/got.h"
+#include "util/mix.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -130,12 +131,13 @@ static int remember(void **slot, void *orig)
 
 /* ---- walking an object's relocations ---- */
 
-enum walk_op { OP_PATCH, OP_RESTORE, OP_COUNT };
+enum walk_op { OP_PATCH, OP_RESTORE, OP_COUNT, OP_DIGEST };
 
 struct walk {
     enum walk_op op;
     size_t count;
     int failed;
+    uint64_t digest;
 };
 
 struct object {
@@ -143,6 +145,9 @@ struct object {
     const ElfW(Sym) *symtab;
     const char *strtab;
     size_t strsz;
+    const uint32_t *gnu_hash;           /* DT_GNU_HASH, or NULL */
+    const ElfW(Rela) *jmprel, *rela;
+    size_t jmpsz, relasz;
     uintptr_t relro_lo, relro_hi;       /* read-only after relocation */
 };
 
@@ -198,6 +203,10 @@ static void visit(const struct object *o, const ElfW(Rela) *r, void **slot, stru
         if (is_wrapper(cur))
             w->count++;
         break;
+    case OP_DIGEST:
+        w->digest = mix64(w->digest ^ (uintptr_t)slot) ^ mix64((uintptr_t)cur + 1);
+        w->count++;
+        break;
     }
 }
 
@@ -218,53 +227,124 @@ static int is_self_or_vdso(const char *name)
            strstr(name, "linux-gate");
 }
 
-static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* An object's dynamic section, read: 0, or -1 if it has no symbols. */
+static int parse_object(const struct dl_phdr_info *info, struct object *o)
 {
-    (void)size;
-    struct walk *w = arg;
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    if (is_self_or_vdso(name))
-        return 0;
-    struct object o = { .base = info->dlpi_addr };
+    memset(o, 0, sizeof *o);
+    o->base = info->dlpi_addr;
     const ElfW(Dyn) *dyn = NULL;
     long page = sysconf(_SC_PAGESIZE);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_DYNAMIC)
-            dyn = (const ElfW(Dyn) *)(o.base + ph->p_vaddr);
+            dyn = (const ElfW(Dyn) *)(o->base + ph->p_vaddr);
         else if (ph->p_type == PT_GNU_RELRO) {
-            o.relro_lo = (o.base + ph->p_vaddr) & ~(uintptr_t)(page - 1);
-            o.relro_hi = (o.base + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)(page - 1);
+            o->relro_lo = (o->base + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+            o->relro_hi = (o->base + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)(page - 1);
         }
     }
     if (!dyn)
-        return 0;
-    const ElfW(Rela) *jmprel = NULL, *rela = NULL;
-    size_t jmpsz = 0, relasz = 0;
+        return -1;
     for (; dyn->d_tag != DT_NULL; dyn++) {
         /* glibc has relocated these addresses in place; the vdso and some
          * loaders have not */
         uintptr_t p = dyn->d_un.d_ptr;
-        if (p < o.base)
-            p += o.base;
+        if (p < o->base)
+            p += o->base;
         switch (dyn->d_tag) {
-        case DT_SYMTAB: o.symtab = (const ElfW(Sym) *)p; break;
-        case DT_STRTAB: o.strtab = (const char *)p; break;
-        case DT_STRSZ: o.strsz = dyn->d_un.d_val; break;
-        case DT_JMPREL: jmprel = (const ElfW(Rela) *)p; break;
-        case DT_PLTRELSZ: jmpsz = dyn->d_un.d_val; break;
-        case DT_RELA: rela = (const ElfW(Rela) *)p; break;
-        case DT_RELASZ: relasz = dyn->d_un.d_val; break;
+        case DT_SYMTAB: o->symtab = (const ElfW(Sym) *)p; break;
+        case DT_STRTAB: o->strtab = (const char *)p; break;
+        case DT_STRSZ: o->strsz = dyn->d_un.d_val; break;
+        case DT_GNU_HASH: o->gnu_hash = (const uint32_t *)p; break;
+        case DT_JMPREL: o->jmprel = (const ElfW(Rela) *)p; break;
+        case DT_PLTRELSZ: o->jmpsz = dyn->d_un.d_val; break;
+        case DT_RELA: o->rela = (const ElfW(Rela) *)p; break;
+        case DT_RELASZ: o->relasz = dyn->d_un.d_val; break;
         default: break;
         }
     }
-    if (!o.symtab || !o.strtab)
+    return o->symtab && o->strtab ? 0 : -1;
+}
+
+static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct walk *w = arg;
+    struct object o;
+    if (is_self_or_vdso(info->dlpi_name ? info->dlpi_name : "") || parse_object(info, &o) < 0)
         return 0;
-    if (jmprel)
-        walk_relocs(&o, jmprel, jmpsz, w);
-    if (rela)
-        walk_relocs(&o, rela, relasz, w);
+    if (o.jmprel)
+        walk_relocs(&o, o.jmprel, o.jmpsz, w);
+    if (o.rela)
+        walk_relocs(&o, o.rela, o.relasz, w);
     return 0;
+}
+
+/* ---- where a function is defined ----
+ *
+ * Not dlsym(RTLD_DEFAULT): in an executable that is not position-independent
+ * (Debian's python3) and takes a function's address, that function's
+ * canonical address is the executable's own PLT entry, which jumps through
+ * the very GOT slot we rewrite.  The definition is the first object in
+ * load order (the global scope: the executable, what was preloaded, then
+ * the libraries) that *defines* the symbol. */
+
+static uint32_t gnu_hash(const char *s)
+{
+    uint32_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+static const ElfW(Sym) *defined(const struct object *o, const char *name)
+{
+    const uint32_t *gh = o->gnu_hash;
+    if (!gh || !gh[0])
+        return NULL;
+    uint32_t nbuckets = gh[0], symoffset = gh[1], bloom_size = gh[2];
+    const ElfW(Addr) *bloom = (const ElfW(Addr) *)(gh + 4);
+    const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
+    const uint32_t *chain = buckets + nbuckets;
+    uint32_t h = gnu_hash(name);
+    for (uint32_t i = buckets[h % nbuckets]; i >= symoffset && i; i++) {
+        uint32_t h2 = chain[i - symoffset];
+        const ElfW(Sym) *sym = &o->symtab[i];
+        if ((h | 1) == (h2 | 1) && sym->st_name < o->strsz &&
+            strcmp(o->strtab + sym->st_name, name) == 0 && sym->st_shndx != SHN_UNDEF &&
+            sym->st_value && ELF64_ST_TYPE(sym->st_info) == STT_FUNC)
+            return sym;
+        if (h2 & 1)
+            break;
+    }
+    return NULL;
+}
+
+struct lookup {
+    const char *name;
+    void *found;
+};
+
+static int find_definition(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct lookup *l = arg;
+    struct object o;
+    if (is_self_or_vdso(info->dlpi_name ? info->dlpi_name : "") || parse_object(info, &o) < 0)
+        return 0;
+    const ElfW(Sym) *sym = defined(&o, l->name);
+    if (!sym)
+        return 0;
+    l->found = (void *)(o.base + sym->st_value);
+    return 1;
+}
+
+static void *definition_of(const char *name)
+{
+    struct lookup l = { name, NULL };
+    dl_iterate_phdr(find_definition, &l);
+    /* an IFUNC or an object without a GNU hash table: the linker's answer */
+    return l.found ? l.found : dlsym(RTLD_DEFAULT, name);
 }
 
 /* ---- patch, restore, count ---- */
@@ -286,17 +366,20 @@ static int find_self(void)
         return -1;
     /* The definitions every object is bound to: those of the global scope
      * (an allocator preloaded by the program included), not the next after
-     * us in our own scope, which RTLD_NEXT would give a dlopen'ed object. */
+     * us in our own scope, which RTLD_NEXT would give a dlopen'ed object.
+     * self_name is set first: the lookup skips the agent. */
+    self_name = info.dli_fname;
     for (size_t i = 0; i < NHOOKS; i++) {
         if (!hooks[i].real)
             continue;
-        void *def = dlsym(RTLD_DEFAULT, hooks[i].name);
-        if (def == hooks[i].wrapper)
+        void *def = definition_of(hooks[i].name);
+        if (def == hooks[i].wrapper || dlsym(RTLD_DEFAULT, hooks[i].name) == hooks[i].wrapper) {
+            self_name = NULL;
             return -1;          /* we are in the global scope: preloaded */
+        }
         if (def)
             __atomic_store_n(hooks[i].real, def, __ATOMIC_RELEASE);
     }
-    self_name = info.dli_fname;
     return 0;
 }
 
@@ -305,7 +388,7 @@ int got_patch(void)
     pthread_mutex_lock(&lock);
     int rc = -1;
     if (find_self() == 0) {
-        struct walk w = { OP_PATCH, 0, 0 };
+        struct walk w = { .op = OP_PATCH };
         dl_iterate_phdr(each_object, &w);
         active = 1;
         rc = w.failed ? -1 : 0;
@@ -318,7 +401,7 @@ void got_restore(void)
 {
     pthread_mutex_lock(&lock);
     if (active) {
-        struct walk w = { OP_RESTORE, 0, 0 };
+        struct walk w = { .op = OP_RESTORE };
         dl_iterate_phdr(each_object, &w);
         nsaved = 0;
         active = 0;
@@ -326,10 +409,20 @@ void got_restore(void)
     pthread_mutex_unlock(&lock);
 }
 
+uint64_t got_digest(void)
+{
+    pthread_mutex_lock(&lock);
+    struct walk w = { .op = OP_DIGEST };
+    if (self_name || find_self() == 0)
+        dl_iterate_phdr(each_object, &w);
+    pthread_mutex_unlock(&lock);
+    return w.digest;
+}
+
 size_t got_patched(void)
 {
     pthread_mutex_lock(&lock);
-    struct walk w = { OP_COUNT, 0, 0 };
+    struct walk w = { .op = OP_COUNT };
     if (self_name)
         dl_iterate_phdr(each_object, &w);
     pthread_mutex_unlock(&lock);
@@ -350,7 +443,7 @@ static void *got_dlopen(const char *file, int flags)
         if (active) {
             int saved_errno = errno;
             agent_guard = 1;
-            struct walk w = { OP_PATCH, 0, 0 };
+            struct walk w = { .op = OP_PATCH };
             dl_iterate_phdr(each_object, &w);
             agent_guard = 0;
             errno = saved_errno;

@@ -25,6 +25,7 @@
 #define STETHO_AGENT_GOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agent/agent.h"
 
@@ -42,6 +43,9 @@ const struct got_hook *got_hooks(void *self_handle, size_t *n) AGENT_HIDDEN;
 int got_patch(void) AGENT_HIDDEN;           /* 0, or -1: no hooks */
 void got_restore(void) AGENT_HIDDEN;
 size_t got_patched(void) AGENT_HIDDEN;
+/* A hash of every hooked slot's address and value, for tests: the same
+ * before a start and after the stop when everything was put back. */
+uint64_t got_digest(void) AGENT_HIDDEN;
 
 /* pthread_atfork handlers: the lock is never inherited held. */
 void got_atfork_prepare(void) AGENT_HIDDEN;

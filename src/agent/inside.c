@@ -41,6 +41,15 @@ AGENT_EXPORT long stetho_agent_hooked(void)
     return (long)n;
 }
 
+AGENT_EXPORT unsigned long long stetho_agent_got_digest(void)
+{
+    int guard = agent_guard;
+    agent_guard = 1;
+    uint64_t d = got_digest();
+    agent_guard = guard;
+    return d;
+}
+
 static int start(const char *fifo_path, const char *mode, int follow)
 {
     static int atfork_once;

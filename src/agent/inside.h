@@ -21,7 +21,8 @@
  * With follow_children, a process forked in the window records on (as with
  * `stetho run --subprocesses`); otherwise it stops recording at the fork.
  * stetho_agent_hooked() counts the GOT entries that point into the agent
- * now: 0 after a stop.
+ * now: 0 after a stop; stetho_agent_got_digest() hashes every hooked GOT
+ * entry's address and value: after a stop, what it was before the start.
  */
 #ifndef STETHO_AGENT_INSIDE_H
 #define STETHO_AGENT_INSIDE_H
@@ -29,6 +30,7 @@
 int stetho_agent_start(const char *fifo_path, const char *mode, int follow_children);
 int stetho_agent_stop(void);
 long stetho_agent_hooked(void);
+unsigned long long stetho_agent_got_digest(void);
 const char *stetho_agent_error(void);
 
 #endif
