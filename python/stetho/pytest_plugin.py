@@ -9,6 +9,7 @@ summary is whole under pytest-xdist too.  See docs/python-api.md.
 import json
 import os
 import re
+import threading
 import time
 
 import pytest
@@ -113,10 +114,13 @@ def safe_name(nodeid):
 
 # ---- the stacks behind a failure ----
 
-def top_stacks(export, key, n=3):
-    """The n stacks with the most `key`, a line each: value, innermost frames."""
+def top_stacks(export, key, tid=None, n=3):
+    """The n stacks with the most `key`, a line each: value, innermost frames
+    (of thread tid only, if given: where the test's own time went, not that
+    of a thread waiting all along, such as pytest-xdist's receiver)."""
     frames = export["frames"]
-    stacks = sorted((s for s in export["stacks"] if s.get(key)), key=lambda s: -s[key])[:n]
+    stacks = sorted((s for s in export["stacks"] if s.get(key) and tid in (None, s["tid"])),
+                    key=lambda s: -s[key])[:n]
     lines = []
     for s in stacks:
         where = " < ".join(
@@ -137,8 +141,11 @@ class StethoPlugin:
         self.on_increase = config.getoption("stetho_fail_on_increase")
         self.results = {}           # nodeid -> numbers (the controller's view)
         self.failures = {}          # nodeid -> message
-        self.previous = (config.cache.get(CACHE_KEY, {}) if config.cache is not None
-                         and self.on_increase else {})
+        self.cache = getattr(config, "cache", None)
+        if self.on_increase and self.cache is None:
+            raise pytest.UsageError("stetho: --stetho-fail-on-increase compares with pytest's "
+                                    "cache, which is off (-p no:cacheprovider)")
+        self.previous = self.cache.get(CACHE_KEY, {}) if self.on_increase else {}
         self.worker = hasattr(config, "workerinput")
         if self.dir:
             os.makedirs(self.dir, exist_ok=True)
@@ -173,11 +180,11 @@ class StethoPlugin:
             wall = time.perf_counter() - t0
             try:
                 p.stop()
-                self._measure(item, p, limits, wall)
+                self._measure(item, p, limits, wall, threading.get_native_id())
             except StethoError as e:
                 item.stetho_error = str(e)
 
-    def _measure(self, item, p, limits, wall):
+    def _measure(self, item, p, limits, wall, tid):
         from . import _engine
         st = p.stats()
         export = json.loads(_engine.run(["export", p.capture_path(), "--format", "json"]))
@@ -193,7 +200,7 @@ class StethoPlugin:
         def over(what, measured, limit, shown, key):
             problems.append(f"stetho: {what} limit {shown(limit)} exceeded: measured "
                             f"{shown(measured)}; top stacks:")
-            problems.extend(top_stacks(export, key))
+            problems.extend(top_stacks(export, key, tid if key.endswith("_s") else None))
 
         secs = lambda v: f"{v:.3f} s"
         if "limit_memory" in limits and (numbers["peak"] or 0) > limits["limit_memory"]:
@@ -244,12 +251,12 @@ class StethoPlugin:
                 self.failures[report.nodeid] = text
 
     def pytest_sessionfinish(self, session):
-        if self.worker or self.config.cache is None or not self.results:
+        if self.worker or self.cache is None or not self.results:
             return
-        kept = dict(self.config.cache.get(CACHE_KEY, {}))
+        kept = dict(self.cache.get(CACHE_KEY, {}))
         kept.update({k: {"peak": v.get("peak"), "wall": v.get("wall")}
                      for k, v in self.results.items()})
-        self.config.cache.set(CACHE_KEY, kept)
+        self.cache.set(CACHE_KEY, kept)
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.worker:
