@@ -3,7 +3,9 @@
  * state, the per-thread state, and the calls between interpose.c (the
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
  * (turning an allocation into records), chunk.c (per-thread buffers and
- * the FIFO), stack.c (Python stacks) and sample.c (sampled mode).
+ * the FIFO), stack.c (Python stacks), sample.c (sampled mode), and, for an
+ * agent dlopen'ed into a running interpreter, inside.c (start and stop a
+ * recording: inside.h) and got.c (the hooks put into every object's GOT).
  *
  * Contract: all of it is hidden inside the library, which exports only the
  * functions of AGENT_HOOK_LIST (and mmap64).  Reentrancy: every path into
