@@ -89,10 +89,11 @@ class Tool:
 # LD_PRELOAD).  argv: the package's directory, stetho, the capture, prog...
 API_WRAPPER = """\
 import os, runpy, sys
-sys.path.insert(0, sys.argv[1])
+sys.path[0] = sys.argv[1]
 os.environ["STETHO"] = sys.argv[2]
 import stetho
 out, sys.argv = sys.argv[3], sys.argv[4:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))   # as `python prog.py`
 with stetho.profile(output=out):
     runpy.run_path(sys.argv[0], run_name="__main__")
 """
