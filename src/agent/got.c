@@ -23,7 +23,9 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -138,6 +140,9 @@ struct walk {
     size_t count;
     int failed;
     uint64_t digest;
+    char *maps;                 /* /proc/self/maps, read at the first need */
+    size_t maps_len;
+    int maps_tried;
 };
 
 struct object {
@@ -171,7 +176,6 @@ static void store(const struct object *o, void **slot, void *value)
 
 static void visit(const struct object *o, const ElfW(Rela) *r, void **slot, struct walk *w)
 {
-    (void)r;
     void *cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     const char *name = NULL;
     size_t sym = ELF64_R_SYM(r->r_info);
@@ -266,6 +270,63 @@ static int parse_object(const struct dl_phdr_info *info, struct object *o)
     return o->symtab && o->strtab ? 0 : -1;
 }
 
+/* ---- is an object whole? ----
+ *
+ * dl_iterate_phdr lists an object from the moment it is mapped, while
+ * another thread's dlopen may still be relocating it (under a lock of the
+ * dynamic linker's that we cannot take).  glibc makes an object's RELRO
+ * pages read-only once its relocation is done: one whose RELRO pages are
+ * still writable is left alone (our dlopen hook patches it once that
+ * dlopen returns).  The protections come from /proc/self/maps, read once
+ * per walk; unreadable, every object is taken as whole. */
+
+static void read_maps(struct walk *w)
+{
+    w->maps_tried = 1;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t cap = 0;
+    for (;;) {
+        if (w->maps_len + 4096 > cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nm = agent_real.realloc(w->maps, ncap);
+            if (!nm)
+                break;
+            w->maps = nm;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, w->maps + w->maps_len, cap - w->maps_len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        w->maps_len += (size_t)n;
+    }
+    close(fd);
+    if (w->maps)
+        w->maps[w->maps_len] = 0;
+}
+
+/* 1: the page at a is writable now, 0: it is not, -1: unknown. */
+static int page_writable(struct walk *w, uintptr_t a)
+{
+    if (!w->maps_tried)
+        read_maps(w);
+    for (const char *line = w->maps; line && *line;) {
+        char *end;
+        unsigned long long lo = strtoull(line, &end, 16), hi;
+        if (*end == '-') {
+            hi = strtoull(end + 1, &end, 16);
+            if (a >= lo && a < hi && end[0] == ' ' && end[1] && end[2])
+                return end[2] == 'w';
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -1;
+}
+
 static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
@@ -273,6 +334,9 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
     struct object o;
     if (is_self_or_vdso(info->dlpi_name ? info->dlpi_name : "") || parse_object(info, &o) < 0)
         return 0;
+    if ((w->op == OP_PATCH || w->op == OP_RESTORE) && o.relro_lo < o.relro_hi &&
+        page_writable(w, o.relro_lo) == 1)
+        return 0;                       /* being loaded by another thread */
     if (o.jmprel)
         walk_relocs(&o, o.jmprel, o.jmpsz, w);
     if (o.rela)
@@ -390,6 +454,7 @@ int got_patch(void)
     if (find_self() == 0) {
         struct walk w = { .op = OP_PATCH };
         dl_iterate_phdr(each_object, &w);
+        agent_real.free(w.maps);
         active = 1;
         rc = w.failed ? -1 : 0;
     }
@@ -403,6 +468,7 @@ void got_restore(void)
     if (active) {
         struct walk w = { .op = OP_RESTORE };
         dl_iterate_phdr(each_object, &w);
+        agent_real.free(w.maps);
         nsaved = 0;
         active = 0;
     }
@@ -445,6 +511,7 @@ static void *got_dlopen(const char *file, int flags)
             agent_guard = 1;
             struct walk w = { .op = OP_PATCH };
             dl_iterate_phdr(each_object, &w);
+            agent_real.free(w.maps);
             agent_guard = 0;
             errno = saved_errno;
         }

@@ -162,6 +162,17 @@ def test_library_loaded_in_window(stetho, python, tmp_path):
     assert func(exp, "sqlite_work")["alloc_bytes"] >= 8 * MB
 
 
+def test_libraries_loaded_and_unloaded_while_starting(stetho, python, tmp_path):
+    """Another thread dlopens and dlcloses libraries all along while the
+    recording starts and stops: no object half-loaded is patched, no
+    unloaded one is written to, nothing is left hooked."""
+    run_api(stetho, python, tmp_path, "dlstress", 30, tmp_path, timeout=300)
+    f = facts(tmp_path)
+    if not f["libs"]:
+        pytest.skip("no lib-dynload shared objects in this interpreter")
+    assert f["loads"] > 0 and f["hooked_after"] == 0, f
+
+
 ERRORS = r"""
 import os, sys, stetho
 def expect(exc, what, f):

@@ -13,6 +13,8 @@
     api_window.py dlopen OUT         an extension (sqlite3) first imported
                                      inside the window: its C library's
                                      mallocs are seen
+    api_window.py dlstress N OUT     start/stop N times while another thread
+                                     loads and unloads libraries
 """
 import json
 import os
@@ -217,3 +219,34 @@ elif mode == "dlopen":
         con = sqlite_work()
     dump(out, {"hooked_before": hooked_before, "hooked_import": hooked_import,
                "hooked_after": a.hooked()})
+
+elif mode == "dlstress":
+    import _ctypes
+    import ctypes
+    import glob
+    import sysconfig
+    n, out = int(sys.argv[2]), sys.argv[3]
+    libs = sorted(glob.glob(os.path.join(sysconfig.get_path("platstdlib"), "lib-dynload",
+                                         "*.so")))[:12]
+    stop = threading.Event()
+    loads = [0]
+
+    def churn():
+        while not stop.is_set():
+            for path in libs:
+                try:
+                    h = ctypes.CDLL(path, mode=os.RTLD_LOCAL)
+                except OSError:
+                    continue
+                _ctypes.dlclose(h._handle)
+                loads[0] += 1
+
+    a = agent()
+    t = threading.Thread(target=churn)
+    t.start()
+    for i in range(n):
+        with stetho.profile(memory="exact" if i % 2 else "sampled", interval_ms=5):
+            keep = [bytearray(1000) for _ in range(100)]
+    stop.set()
+    t.join()
+    dump(out, {"loads": loads[0], "libs": len(libs), "hooked_after": a.hooked()})
