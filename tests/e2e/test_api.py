@@ -162,6 +162,22 @@ def test_library_loaded_in_window(stetho, python, tmp_path):
     assert func(exp, "sqlite_work")["alloc_bytes"] >= 8 * MB
 
 
+def test_subprocesses(stetho, python, tmp_path):
+    """subprocesses=True: a child forked in the window records its memory, an
+    exec'd child is sampled for time."""
+    run_api(stetho, python, tmp_path, "children", tmp_path)
+    f = facts(tmp_path)
+    assert f["status"] == 0, f
+    exp = export(stetho, tmp_path / "cap.stetho", tmp_path)
+    forked = func(exp, "forked_child_alloc")
+    assert within(forked["alloc_bytes"], 8 * MB, 0.02), forked
+    pids = {s["pid"] for s in exp["stacks"]
+            if any(exp["frames"][i]["function"] == "forked_child_alloc" for i in s["frames"])}
+    assert pids == {f["forked"]}, (pids, f)
+    burn = func(exp, "exec_child_burn")
+    assert burn.get("cpu_user_s", 0) + burn.get("cpu_sys_s", 0) >= 0.4 * 0.75, burn
+
+
 def test_libraries_loaded_and_unloaded_while_starting(stetho, python, tmp_path):
     """Another thread dlopens and dlcloses libraries all along while the
     recording starts and stops: no object half-loaded is patched, no

@@ -13,6 +13,8 @@
     api_window.py dlopen OUT         an extension (sqlite3) first imported
                                      inside the window: its C library's
                                      mallocs are seen
+    api_window.py children OUT       subprocesses=True: a forked child's memory
+                                     and an exec'd child's time
     api_window.py dlstress N OUT     start/stop N times while another thread
                                      loads and unloads libraries
 """
@@ -219,6 +221,29 @@ elif mode == "dlopen":
         con = sqlite_work()
     dump(out, {"hooked_before": hooked_before, "hooked_import": hooked_import,
                "hooked_after": a.hooked()})
+
+elif mode == "children":
+    import subprocess
+    out = sys.argv[2]
+
+    def forked_child_alloc():
+        return [bytearray(MB) for _ in range(8)]
+
+    with stetho.profile(memory="exact", interval_ms=5, subprocesses=True,
+                        output=os.path.join(out, "cap.stetho")):
+        pid = os.fork()
+        if pid == 0:
+            kept = forked_child_alloc()
+            burn_cpu(0.2)
+            os._exit(0)
+        child = subprocess.Popen([sys.executable, "-c", "import time\n"
+                                  "def exec_child_burn():\n"
+                                  "    t = time.process_time()\n"
+                                  "    while time.process_time() - t < 0.4: pass\n"
+                                  "exec_child_burn()"])
+        child.wait()
+        _, status = os.waitpid(pid, 0)
+    dump(out, {"parent": os.getpid(), "forked": pid, "exec": child.pid, "status": status})
 
 elif mode == "dlstress":
     import _ctypes
