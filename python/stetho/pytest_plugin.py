@@ -187,20 +187,28 @@ class StethoPlugin:
     def _measure(self, item, p, limits, wall, tid):
         from . import _engine
         st = p.stats()
-        export = json.loads(_engine.run(["export", p.capture_path(), "--format", "json"]))
+        cache = []
+
+        def export():
+            """The capture's stacks: read only for a limit or a failure."""
+            if not cache:
+                cache.append(json.loads(_engine.run(["export", p.capture_path(), "--format",
+                                                     "json"])))
+            return cache[0]
         numbers = {
             "wall": wall, "user": st["user"], "sys": st["sys"],
             "cpu": (st["user"] or 0) + (st["sys"] or 0),
             **{k: v for k, v in st.items() if k.startswith("wait")},
             "peak": st["peak_heap"], "allocated": st["allocated"], "leaked": st["leaked"],
         }
-        leak_by_stack = max((s.get("leaked_bytes", 0) for s in export["stacks"]), default=0)
+        leak_by_stack = max((s.get("leaked_bytes", 0) for s in export()["stacks"]),
+                            default=0) if "limit_leaks" in limits else 0
         problems = []
 
         def over(what, measured, limit, shown, key):
             problems.append(f"stetho: {what} limit {shown(limit)} exceeded: measured "
                             f"{shown(measured)}; top stacks:")
-            problems.extend(top_stacks(export, key, tid if key.endswith("_s") else None))
+            problems.extend(top_stacks(export(), key, tid if key.endswith("_s") else None))
 
         secs = lambda v: f"{v:.3f} s"
         if "limit_memory" in limits and (numbers["peak"] or 0) > limits["limit_memory"]:
@@ -219,7 +227,7 @@ class StethoPlugin:
                     and numbers["peak"] - old["peak"] > INCREASE_MIN):
                 problems.append(f"stetho: peak memory increased from {fmt_bytes(old['peak'])} "
                                 f"(previous run) to {fmt_bytes(numbers['peak'])}; top stacks:")
-                problems.extend(top_stacks(export, "peak_bytes"))
+                problems.extend(top_stacks(export(), "peak_bytes"))
         item.user_properties.append((KEY, numbers))
         if problems:
             item.stetho_failure = "\n".join(problems)
