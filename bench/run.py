@@ -84,6 +84,21 @@ class Tool:
         self.problem = None         # why it can't run (install/preflight)
 
 
+# The Python API around the whole program (docs/python-api.md): the same
+# sampler and agent, started from inside, memory through the GOT (no
+# LD_PRELOAD).  argv: the package's directory, stetho, the capture, prog...
+API_WRAPPER = """\
+import os, runpy, sys
+sys.path[0] = sys.argv[1]
+os.environ["STETHO"] = sys.argv[2]
+import stetho
+out, sys.argv = sys.argv[3], sys.argv[4:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))   # as `python prog.py`
+with stetho.profile(output=out):
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def make_tools(stetho_extra):
     def py(ctx):
         return ctx["python"]
@@ -96,6 +111,10 @@ def make_tools(stetho_extra):
         Tool("stetho", lambda c, p, o: [c["stetho"], "run", "--quiet", "--", py(c), *p],
              sampler=True, note="stetho run --quiet (10 ms interval, memory sampled: the defaults)"),
     ]
+    tools.append(Tool(
+        "stetho-api", lambda c, p, o: [py(c), "-c", API_WRAPPER, os.path.join(REPO, "python"),
+                                       c["stetho"], os.path.join(o, "api.stetho"), *p],
+        note="with stetho.profile(): the Python API around the program (10 ms, memory sampled)"))
     for extra in stetho_extra:
         words = extra.split()
         tools.append(Tool(

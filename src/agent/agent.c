@@ -287,6 +287,26 @@ static void atfork_child(void)
 
 /* ---- load and exit ---- */
 
+/* Everything a recording needs, once the FIFO path and mode are known:
+ * from the constructor (preloaded) or from inside_start (dlopen'ed into a
+ * running interpreter, which may record several times). */
+int agent_setup(const char *fifo_path, const char *mode)
+{
+    static int once;
+    if (parse_mode(mode) < 0 || (!agent.python && pyhooks_init() < 0))
+        return -1;
+    agent.fd = open_fifo(fifo_path);
+    if (agent.fd < 0)
+        return -1;
+    if (!once) {
+        once = 1;
+        chunks_init();
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    }
+    sample_init();
+    return 0;
+}
+
 /* glibc passes (argc, argv, envp) to constructors. */
 __attribute__((constructor)) static void agent_load(int argc, char **argv, char **envp)
 {
@@ -295,6 +315,15 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     int guard = guard_enter();
     agent_resolve();
     tsc_init();
+    agent.pid = getpid();
+    /* dlopen'ed into an interpreter that is running already (the Python
+     * API, src/agent/inside.c): the environment is the program's own, and
+     * nothing records until it is asked to */
+    int (*initialized)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+    if (initialized && initialized()) {
+        guard_leave(guard);
+        return;
+    }
     char path[4096] = "", mode[64] = "";
     const char *v = getenv(AGENT_ENV_FIFO);
     int have_path = v && *v && strlen(v) < sizeof path;
@@ -309,22 +338,13 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     /* Only a Python process takes the agent out of the environment: a
      * wrapper (pyenv's shim is a shell script, a launcher, env) must pass
      * it on to the Python it execs. */
-    if (!agent.follow && dlsym(RTLD_DEFAULT, "Py_IsInitialized"))
+    if (!agent.follow && initialized)
         clean_env(envp);
-    agent.pid = getpid();
 
-    if (!have_path || !mode_ok || parse_mode(mode) < 0 || pyhooks_init() < 0) {
+    if (!have_path || !mode_ok || agent_setup(path, mode) < 0) {
         guard_leave(guard);
         return;                             /* inert: only forward */
     }
-    agent.fd = open_fifo(path);
-    if (agent.fd < 0) {
-        guard_leave(guard);
-        return;
-    }
-    chunks_init();
-    sample_init();
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     atomic_store(&agent_state, AGENT_WAIT_PY);
     guard_leave(guard);
 }

@@ -3,7 +3,9 @@
  * state, the per-thread state, and the calls between interpose.c (the
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
  * (turning an allocation into records), chunk.c (per-thread buffers and
- * the FIFO), stack.c (Python stacks) and sample.c (sampled mode).
+ * the FIFO), stack.c (Python stacks), sample.c (sampled mode), and, for an
+ * agent dlopen'ed into a running interpreter, inside.c (start and stop a
+ * recording: inside.h) and got.c (the hooks put into every object's GOT).
  *
  * Contract: all of it is hidden inside the library, which exports only the
  * functions of AGENT_HOOK_LIST (and mmap64).  Reentrancy: every path into
@@ -163,6 +165,10 @@ uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
 void agent_flush_before_exec(void) AGENT_HIDDEN;
+/* Open the FIFO, set the mode ("exact", "sampled:<mean>"), find Python: -1
+ * if any fails.  The first call also sets up what lives as long as the
+ * process (thread registry, fork handlers). */
+int agent_setup(const char *fifo_path, const char *mode) AGENT_HIDDEN;
 
 /* Should this call be recorded?  The hot-path test of every hook. */
 static inline int agent_should_record(void)
@@ -181,6 +187,7 @@ static inline int agent_should_record(void)
 int pyhooks_init(void) AGENT_HIDDEN;            /* constructor: find Python */
 int pyhooks_ready(void) AGENT_HIDDEN;           /* initialized, on its main thread */
 void pyhooks_install(void) AGENT_HIDDEN;
+void pyhooks_uninstall(void) AGENT_HIDDEN;     /* the allocators it replaced */
 
 /* ---- record.c (caller holds the guard) ---- */
 void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
@@ -206,6 +213,10 @@ void chunks_flush_all(void) AGENT_HIDDEN;
 void chunks_atfork_prepare(void) AGENT_HIDDEN;
 void chunks_atfork_parent(void) AGENT_HIDDEN;
 void chunks_atfork_child(int keep) AGENT_HIDDEN;
+/* In-process recording (inside.c): every known thread starts a new stream;
+ * at the end, wait for each thread's event in progress and send its chunk. */
+void chunks_new_session(void) AGENT_HIDDEN;
+void chunks_end_session(void) AGENT_HIDDEN;
 
 /* ---- stack.c (caller holds th->lock) ---- */
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;

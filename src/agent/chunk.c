@@ -250,3 +250,35 @@ void chunks_atfork_child(int keep)
     if (self->stack)
         stack_reset(self->stack);
 }
+
+/* A new in-process recording: the reader is a new stetho that knows none of
+ * the ids this thread defined before, and what sampled blocks it had. */
+void chunks_new_session(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct agent_thread *th = registry; th; th = th->next) {
+        thread_lock(th);
+        th->len = 0;
+        th->new_stream = 1;
+        th->announced = 0;
+        sample_thread_init(th);
+        if (th->stack)
+            stack_reset(th->stack);
+        thread_unlock(th);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* The end of an in-process recording, with agent_state already OFF: a
+ * thread that took its lock before that finishes its event (we wait for
+ * the lock), one that takes it after finds nothing more to write. */
+void chunks_end_session(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct agent_thread *th = registry; th; th = th->next) {
+        thread_lock(th);
+        chunk_flush(th);
+        thread_unlock(th);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}

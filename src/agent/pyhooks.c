@@ -83,9 +83,8 @@ static void note_free(const struct domain *d, const void *p)
     }
 }
 
-static void *w_malloc(void *ctx, size_t n)
+static inline void *w_malloc(struct domain *d, size_t n)
 {
-    struct domain *d = ctx;
     if (guard_held() || !py_recording())
         return d->prev.malloc(d->prev.ctx, n);
     int guard = guard_enter();
@@ -96,9 +95,8 @@ static void *w_malloc(void *ctx, size_t n)
     return p;
 }
 
-static void *w_calloc(void *ctx, size_t n, size_t size)
+static inline void *w_calloc(struct domain *d, size_t n, size_t size)
 {
-    struct domain *d = ctx;
     if (guard_held() || !py_recording())
         return d->prev.calloc(d->prev.ctx, n, size);
     int guard = guard_enter();
@@ -109,9 +107,8 @@ static void *w_calloc(void *ctx, size_t n, size_t size)
     return p;
 }
 
-static void *w_realloc(void *ctx, void *p, size_t n)
+static inline void *w_realloc(struct domain *d, void *p, size_t n)
 {
-    struct domain *d = ctx;
     if (guard_held() || !py_recording())
         return d->prev.realloc(d->prev.ctx, p, n);
     int guard = guard_enter();
@@ -126,9 +123,8 @@ static void *w_realloc(void *ctx, void *p, size_t n)
     return q;
 }
 
-static void w_free(void *ctx, void *p)
+static inline void w_free(struct domain *d, void *p)
 {
-    struct domain *d = ctx;
     if (!p || guard_held() || !py_recording()) {
         d->prev.free(d->prev.ctx, p);
         return;
@@ -139,6 +135,45 @@ static void w_free(void *ctx, void *p)
     d->prev.free(d->prev.ctx, p);
     guard_leave(guard);
 }
+
+/* The allocator Python calls holds these, one set per domain, which find
+ * their domain without the ctx pointer: PyMem_SetAllocator copies the
+ * struct field by field while other threads may call PyMem_RawMalloc (no
+ * GIL needed), so a caller may see our function with the ctx we replaced,
+ * or the reverse, while a recording starts or stops in a running
+ * interpreter.  (The reverse is harmless for Python's own allocators,
+ * which ignore ctx.) */
+#define DOMAIN_WRAPPERS(i)                                                              \
+    static void *w##i##_malloc(void *ctx, size_t n)                                     \
+    {                                                                                   \
+        (void)ctx;                                                                      \
+        return w_malloc(&domains[i], n);                                                \
+    }                                                                                   \
+    static void *w##i##_calloc(void *ctx, size_t n, size_t size)                        \
+    {                                                                                   \
+        (void)ctx;                                                                      \
+        return w_calloc(&domains[i], n, size);                                          \
+    }                                                                                   \
+    static void *w##i##_realloc(void *ctx, void *p, size_t n)                           \
+    {                                                                                   \
+        (void)ctx;                                                                      \
+        return w_realloc(&domains[i], p, n);                                            \
+    }                                                                                   \
+    static void w##i##_free(void *ctx, void *p)                                         \
+    {                                                                                   \
+        (void)ctx;                                                                      \
+        w_free(&domains[i], p);                                                         \
+    }
+DOMAIN_WRAPPERS(0)
+DOMAIN_WRAPPERS(1)
+DOMAIN_WRAPPERS(2)
+_Static_assert(DOMAIN_RAW == 0 && DOMAIN_MEM == 1 && DOMAIN_OBJ == 2, "wrappers by index");
+
+static const struct py_allocator wrappers[DOMAINS] = {
+    { &domains[0], w0_malloc, w0_calloc, w0_realloc, w0_free },
+    { &domains[1], w1_malloc, w1_calloc, w1_realloc, w1_free },
+    { &domains[2], w2_malloc, w2_calloc, w2_realloc, w2_free },
+};
 
 /* ---- set-up ---- */
 
@@ -218,8 +253,28 @@ void pyhooks_install(void)
            sizeof agent.main_interp);
     for (int i = 0; i < DOMAINS; i++) {
         struct domain *d = &domains[i];
-        py_get_allocator(d->domain, &d->prev);
-        struct py_allocator w = { d, w_malloc, w_calloc, w_realloc, w_free };
+        struct py_allocator cur;
+        py_get_allocator(d->domain, &cur);
+        /* ours already (someone wrapped us and gave us back): d->prev is
+         * still what we replaced; never make ourselves our own prev */
+        if (cur.malloc == wrappers[i].malloc)
+            continue;
+        d->prev = cur;
+        struct py_allocator w = wrappers[i];
         py_set_allocator(d->domain, &w);
+    }
+}
+
+/* Only where ours is still the allocator: if something wrapped it since
+ * (tracemalloc started in the window), that keeps calling ours, which
+ * forwards.  d->prev stays as it is: a thread still inside a wrapper
+ * forwards to it. */
+void pyhooks_uninstall(void)
+{
+    for (int i = 0; i < DOMAINS; i++) {
+        struct py_allocator cur;
+        py_get_allocator(domains[i].domain, &cur);
+        if (cur.malloc == wrappers[i].malloc)
+            py_set_allocator(domains[i].domain, &domains[i].prev);
     }
 }

@@ -216,9 +216,18 @@ done:
     return found;
 }
 
+/* Called at every recording's start: the sampled set starts empty.  The
+ * counter table is kept while the mean keeps its size (a thread still in a
+ * free from the previous recording may be reading it). */
 void sample_init(void)
 {
-    memset(stripes, 0, sizeof stripes);
+    for (int i = 0; i < STRIPES; i++) {
+        lock(&stripes[i]);
+        if (stripes[i].slots)
+            memset(stripes[i].slots, 0, stripes[i].cap * sizeof *stripes[i].slots);
+        stripes[i].used = 0;
+        unlock(&stripes[i]);
+    }
     if (!agent.sampled)
         return;
     int bits = LIVE_BYTES_BITS;
@@ -226,8 +235,14 @@ void sample_init(void)
         bits--;
     bits = bits < FILTER_MIN_BITS ? FILTER_MIN_BITS : bits > FILTER_MAX_BITS ? FILTER_MAX_BITS
                                                                             : bits;
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    if (filter && filter_mask == mask) {
+        for (uint64_t i = 0; i <= mask; i++)
+            atomic_store_explicit(&filter[i], 0, memory_order_relaxed);
+        return;
+    }
     filter = agent_real.calloc((size_t)1 << bits, 1);
-    filter_mask = filter ? ((uint64_t)1 << bits) - 1 : 0;
+    filter_mask = filter ? mask : 0;
 }
 
 /* A stripe locked at fork time was being changed by a thread that does not

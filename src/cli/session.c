@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FLUSH_EVERY_NS 200000000ull
 
@@ -94,7 +95,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sigaction(SIGINT, &sa, NULL);       /* no SA_RESTART: wake the sleep */
         sigaction(SIGTERM, &sa, NULL);
     }
-    struct sampler_opts so = { o->follow_children, o->argv, o->interval_ns };
+    struct sampler_opts so = { o->follow_children, o->argv, o->interval_ns, o->only_tid };
     uint64_t start = now_ns(), next = start, last_flush = start, rng = start | 1;
     struct sampler *s = sampler_new(w, &so, start);
     if (!s) {
@@ -104,13 +105,15 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     }
     sampler_add(s, pid, 0);
     struct mempump *mem = NULL;
-    if (o->memory && !(mem = mempump_start(o->memory, w, start, o->interval_ns))) {
+    if (o->memory && !(mem = mempump_start(o->memory, w, start, o->interval_ns, pid,
+                                           o->only_tid))) {
         sampler_free(s);
         capw_close(w, 0);
         cli_error("out of memory");
         return -1;
     }
     struct rss_peak rss = { 0, 0 };
+    int said_ready = 0;
 
     for (;;) {
         uint64_t now = now_ns();
@@ -129,6 +132,13 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         if (stop_requested || (o->duration_s > 0 && (double)(now - start) / 1e9 >= o->duration_s))
             break;
         sampler_tick(s, now);
+        if (o->ready_fd > 0 && !said_ready) {
+            said_ready = 1;
+            static const char ready[] = "ready\n";
+            if (write(o->ready_fd, ready, sizeof ready - 1) < 0) {
+                /* nobody listens: nothing to tell */
+            }
+        }
         if (mem)
             timeline_point(w, s, mem, now_ns() - start, &rss);
         if (now - last_flush >= FLUSH_EVERY_NS) {

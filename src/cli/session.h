@@ -10,6 +10,8 @@
  * With `memory`, the agents' events are decoded on a thread of their own
  * into memory metrics in the same capture (memory/pump.h), and a timeline
  * point (RSS, heap) is written at every tick.
+ * With a ready_fd, "ready" is written there once the first tick is done,
+ * so whoever waits on it knows time is being sampled.
  * Returns 0, or -1 with a one-line message printed (capture not writable).
  */
 #ifndef STETHO_CLI_SESSION_H
@@ -27,6 +29,10 @@ struct session_opts {
     double duration_s;          /* 0: no limit */
     const char *capture_path;
     char *const *argv;          /* the program's, for the capture */
+    pid_t only_tid;             /* > 0: of pid, this thread alone */
+    int ready_fd;               /* > 0: "ready\n" is written there after the
+                                   first sample (attach --handshake); 0: none
+                                   (stdin is never where one tells) */
 };
 
 struct session_result {

@@ -124,6 +124,7 @@ struct memtrack {
     struct cap_mem_totals totals;
     uint64_t events, dropped;
     uint32_t native_frame;
+    int32_t only_pid, only_tid;         /* only_tid 0: every thread */
 };
 
 struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
@@ -160,6 +161,12 @@ void memtrack_free(struct memtrack *m)
     free(m->maps);
     kmap_free(&m->map_index);
     free(m);
+}
+
+void memtrack_only_thread(struct memtrack *m, int32_t pid, int32_t tid)
+{
+    m->only_pid = pid;
+    m->only_tid = tid;
 }
 
 uint64_t memtrack_events(const struct memtrack *m) { return m->events; }
@@ -587,6 +594,8 @@ static struct orphan *orphan_slot(struct memtrack *m, int32_t pid, uint64_t addr
 static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
                      uint64_t size, uint64_t stack_id, uint64_t now)
 {
+    if (m->only_tid && n->pid == m->only_pid && n->tid != m->only_tid)
+        return;
     uint32_t stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id));
     if (!stack)
         return;

@@ -38,6 +38,11 @@ struct memtrack;
 struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns);
 void memtrack_free(struct memtrack *m);
 
+/* Record only the allocations of this thread of pid (the Python API's
+ * threads="current"); frees are taken from every thread, so a block that
+ * thread allocated and another freed is not a false leak. */
+void memtrack_only_thread(struct memtrack *m, int32_t pid, int32_t tid);
+
 /* One chunk as read from the FIFO; -1 if it was malformed (dropped). */
 int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len);
 

@@ -47,7 +47,8 @@ static void *run(void *arg)
 }
 
 struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
-                              uint64_t start_ns, uint64_t interval_ns)
+                              uint64_t start_ns, uint64_t interval_ns, int32_t only_pid,
+                              int32_t only_tid)
 {
     struct mempump *p = calloc(1, sizeof *p);
     if (!p)
@@ -59,6 +60,8 @@ struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
         free(p);
         return NULL;
     }
+    if (only_tid > 0)
+        memtrack_only_thread(p->m, only_pid, only_tid);
     /* signals are for the main thread (attach's SIGINT, the child's exit) */
     sigset_t all, old;
     sigfillset(&all);

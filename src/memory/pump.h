@@ -23,8 +23,11 @@
 struct channel;
 struct mempump;
 
+/* only_tid > 0: of process only_pid, that thread's allocations alone
+ * (memtrack_only_thread). */
 struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
-                              uint64_t start_ns, uint64_t interval_ns);
+                              uint64_t start_ns, uint64_t interval_ns, int32_t only_pid,
+                              int32_t only_tid);
 void mempump_now(struct mempump *p, struct cap_timeline_point *out);
 uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
                         uint64_t peak_rss_t);

@@ -350,7 +350,8 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
     for (size_t i = 0; i < s->snap.nthreads; i++) {
         const struct py_thread *th = &s->snap.threads[i];
         struct thread_times tt;
-        if (th->tid <= 0 || threadstat_read(p->stat, th->tid, &tt) < 0)
+        if (th->tid <= 0 || (s->opts.only_tid > 0 && p->ppid == 0 && th->tid != s->opts.only_tid) ||
+            threadstat_read(p->stat, th->tid, &tt) < 0)
             continue;
         struct thread_slot *slot = thread_slot(p, th->tid);
         if (!slot)

@@ -28,6 +28,7 @@ struct sampler_opts {
     char *const *argv;          /* the program's argv, if /proc no longer has it */
     uint64_t interval_ns;       /* the sampling interval asked for; 0: no limit
                                    on the interval a sample stands for */
+    pid_t only_tid;             /* > 0: of the program, sample this thread alone */
 };
 
 struct sampler;

@@ -1,0 +1,119 @@
+/*
+ * inside.c -- start and stop a recording from inside the process (inside.h).
+ */
+#include "agent/inside.h"
+#include "agent/agent.h"
+#include "agent/got.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int recording;               /* started here and not stopped */
+static char error[256];
+
+static int fail(const char *fmt, const char *arg)
+{
+    snprintf(error, sizeof error, fmt, arg);
+    return -1;
+}
+
+/* PyMem_SetAllocator needs the GIL: ctypes.CDLL would have released it. */
+static int have_gil(void)
+{
+    int (*check)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "PyGILState_Check");
+    return check && check();
+}
+
+AGENT_EXPORT const char *stetho_agent_error(void)
+{
+    return error;
+}
+
+AGENT_EXPORT long stetho_agent_hooked(void)
+{
+    int guard = agent_guard;
+    agent_guard = 1;
+    size_t n = got_patched();
+    agent_guard = guard;
+    return (long)n;
+}
+
+AGENT_EXPORT unsigned long long stetho_agent_got_digest(void)
+{
+    int guard = agent_guard;
+    agent_guard = 1;
+    uint64_t d = got_digest();
+    agent_guard = guard;
+    return d;
+}
+
+static int start(const char *fifo_path, const char *mode, int follow)
+{
+    static int atfork_once;
+    if (recording)
+        return fail("a recording is already on in this process%s", "");
+    if (atomic_load(&agent_state) != AGENT_OFF)
+        return fail("this process is recorded already (it runs under `stetho run`)%s", "");
+    if (!have_gil())
+        return fail("stetho_agent_start must be called with the GIL held%s", "");
+    if (strcmp(mode, "exact") != 0 && strncmp(mode, "sampled:", 8) != 0)
+        return fail("bad memory mode '%s' (exact or sampled:BYTES)", mode);
+    agent.pid = getpid();
+    errno = 0;
+    if (agent_setup(fifo_path, mode) < 0) {
+        if (!agent.python)
+            return fail("this interpreter's memory layout is not supported%s", "");
+        if (agent.fd < 0)
+            return fail("cannot open the memory FIFO: %s",
+                        errno ? strerror(errno) : "bad mode");
+        return fail("bad memory mode '%s'", mode);
+    }
+    agent.follow = follow;
+    if (!atfork_once) {
+        atfork_once = 1;
+        pthread_atfork(got_atfork_prepare, got_atfork_parent, got_atfork_child);
+    }
+    chunks_new_session();
+    if (got_patch() < 0) {
+        got_restore();
+        close(agent.fd);
+        agent.fd = -1;
+        return fail("cannot hook the allocator functions (is the agent preloaded?)%s", "");
+    }
+    pyhooks_install();
+    atomic_store(&agent_state, AGENT_ON);
+    recording = 1;
+    return 0;
+}
+
+AGENT_EXPORT int stetho_agent_start(const char *fifo_path, const char *mode, int follow_children)
+{
+    int guard = agent_guard;
+    agent_guard = 1;
+    int rc = start(fifo_path, mode ? mode : "exact", follow_children);
+    agent_guard = guard;
+    return rc;
+}
+
+AGENT_EXPORT int stetho_agent_stop(void)
+{
+    if (!recording)
+        return fail("no recording to stop%s", "");
+    if (!have_gil())
+        return fail("stetho_agent_stop must be called with the GIL held%s", "");
+    int guard = agent_guard;
+    agent_guard = 1;
+    atomic_store(&agent_state, AGENT_OFF);
+    got_restore();
+    pyhooks_uninstall();
+    chunks_end_session();
+    if (agent.fd >= 0)
+        close(agent.fd);
+    agent.fd = -1;
+    recording = 0;
+    agent_guard = guard;
+    return 0;
+}
