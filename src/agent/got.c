@@ -35,41 +35,27 @@
 static void *(*real_dlopen)(const char *, int);
 static void *got_dlopen(const char *file, int flags);
 
-/* The one list; `wrapper` filled from the agent's own exports. */
-static struct got_hook hooks[] = {
-    { "malloc", (void **)&agent_real.malloc, NULL },
-    { "calloc", (void **)&agent_real.calloc, NULL },
-    { "realloc", (void **)&agent_real.realloc, NULL },
-    { "reallocarray", (void **)&agent_real.reallocarray, NULL },
-    { "free", (void **)&agent_real.free, NULL },
-    { "posix_memalign", (void **)&agent_real.posix_memalign, NULL },
-    { "aligned_alloc", (void **)&agent_real.aligned_alloc, NULL },
-    { "memalign", (void **)&agent_real.memalign, NULL },
-    { "valloc", (void **)&agent_real.valloc, NULL },
-    { "pvalloc", (void **)&agent_real.pvalloc, NULL },
-    { "mmap", (void **)&agent_real.mmap, NULL },
-    { "mmap64", NULL, NULL },               /* the same function on x86_64 */
-    { "munmap", (void **)&agent_real.munmap, NULL },
-    { "mremap", (void **)&agent_real.mremap, NULL },
-    { "execve", (void **)&agent_real.execve, NULL },
-    { "execvpe", (void **)&agent_real.execvpe, NULL },
-    { "execv", (void **)&agent_real.execv, NULL },
-    { "execvp", (void **)&agent_real.execvp, NULL },
-    { "fexecve", (void **)&agent_real.fexecve, NULL },
-    { "_exit", (void **)&agent_real._exit, NULL },
-    { "_Exit", (void **)&agent_real._Exit, NULL },
-    { "dlopen", (void **)&real_dlopen, (void *)got_dlopen },
-};
-#define NHOOKS (sizeof hooks / sizeof hooks[0])
+/* The agent's one hook list (agent_hooks[], AGENT_HOOK_LIST) and two
+ * entries only a GOT needs: mmap64, the same function as mmap on x86_64
+ * (no real slot of its own), and dlopen, so that libraries loaded later
+ * are patched too.  Filled once, by got_hooks. */
+enum { NHOOKS = AGENT_HOOKS + 2 };
+static struct got_hook hooks[NHOOKS];
+_Static_assert(sizeof(struct got_hook) == sizeof(struct agent_hook),
+               "a GOT hook is an agent hook");
 
 const struct got_hook *got_hooks(void *self_handle, size_t *n)
 {
-    for (size_t i = 0; i < NHOOKS; i++) {
-        if (hooks[i].wrapper)
-            continue;
-        hooks[i].wrapper = dlsym(self_handle, hooks[i].name);
-        if (!hooks[i].wrapper)
+    if (!hooks[0].name) {
+        void *mmap64_wrapper = dlsym(self_handle, "mmap64");
+        if (!mmap64_wrapper)
             return NULL;
+        for (size_t i = 0; i < AGENT_HOOKS; i++)
+            hooks[i] = (struct got_hook){ agent_hooks[i].name, agent_hooks[i].real,
+                                          agent_hooks[i].wrapper };
+        hooks[AGENT_HOOKS] = (struct got_hook){ "mmap64", NULL, mmap64_wrapper };
+        hooks[AGENT_HOOKS + 1] = (struct got_hook){ "dlopen", (void **)&real_dlopen,
+                                                    (void *)got_dlopen };
     }
     *n = NHOOKS;
     return hooks;
@@ -505,14 +491,14 @@ static void *got_dlopen(const char *file, int flags)
     if (!file || !strchr(file, '/'))
         return real(file, flags);      /* a tail call: the caller's search path */
     void *h = real(file, flags);
-    if (h && !agent_guard && pthread_mutex_trylock(&lock) == 0) {
+    if (h && !guard_held() && pthread_mutex_trylock(&lock) == 0) {
         if (active) {
             int saved_errno = errno;
-            agent_guard = 1;
+            int guard = guard_enter();
             struct walk w = { .op = OP_PATCH };
             dl_iterate_phdr(each_object, &w);
             agent_real.free(w.maps);
-            agent_guard = 0;
+            guard_leave(guard);
             errno = saved_errno;
         }
         pthread_mutex_unlock(&lock);

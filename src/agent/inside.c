@@ -34,19 +34,17 @@ AGENT_EXPORT const char *stetho_agent_error(void)
 
 AGENT_EXPORT long stetho_agent_hooked(void)
 {
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     size_t n = got_patched();
-    agent_guard = guard;
+    guard_leave(guard);
     return (long)n;
 }
 
 AGENT_EXPORT unsigned long long stetho_agent_got_digest(void)
 {
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     uint64_t d = got_digest();
-    agent_guard = guard;
+    guard_leave(guard);
     return d;
 }
 
@@ -91,10 +89,9 @@ static int start(const char *fifo_path, const char *mode, int follow)
 
 AGENT_EXPORT int stetho_agent_start(const char *fifo_path, const char *mode, int follow_children)
 {
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     int rc = start(fifo_path, mode ? mode : "exact", follow_children);
-    agent_guard = guard;
+    guard_leave(guard);
     return rc;
 }
 
@@ -104,8 +101,7 @@ AGENT_EXPORT int stetho_agent_stop(void)
         return fail("no recording to stop%s", "");
     if (!have_gil())
         return fail("stetho_agent_stop must be called with the GIL held%s", "");
-    int guard = agent_guard;
-    agent_guard = 1;
+    int guard = guard_enter();
     atomic_store(&agent_state, AGENT_OFF);
     got_restore();
     pyhooks_uninstall();
@@ -114,6 +110,6 @@ AGENT_EXPORT int stetho_agent_stop(void)
         close(agent.fd);
     agent.fd = -1;
     recording = 0;
-    agent_guard = guard;
+    guard_leave(guard);
     return 0;
 }
