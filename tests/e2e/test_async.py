@@ -83,3 +83,65 @@ def test_dump_text_roots_each_task(stetho, parked):
     # without --async, no tasks
     cp = run([stetho, "dump", str(parked["pid"])])
     assert b"<task" not in cp.stdout
+
+
+# --- time: `stetho run --async` -------------------------------------------
+
+SECONDS = 3.0
+KINDS = {"sleeper": "wait_sleep_s", "reader": "wait_io_s", "locker": "wait_lock_s"}
+
+
+@pytest.fixture(scope="module")
+def recorded(stetho, python, tmp_path_factory):
+    work = tmp_path_factory.mktemp("async")
+    out = work / "cap.json"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(out), "--",
+              python.path, PROGRAM, str(SECONDS)], cwd=work, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    lines = [l for l in cp.stdout.splitlines() if l.startswith(b"MEASURED ")]
+    assert lines, cp.stdout
+    measured = json.loads(lines[0][len(b"MEASURED "):])
+    profile = json.loads(out.read_text())
+    return profile, measured
+
+
+def by_root(profile):
+    """Totals per root frame name: {name: {metric: seconds}}."""
+    names = [f["function"] for f in profile["frames"]]
+    roots = {}
+    for st in profile["stacks"]:
+        root = names[st["frames"][0]] if st["frames"] else ""
+        acc = roots.setdefault(root, {})
+        for k, v in st.items():
+            if k.endswith("_s"):
+                acc[k] = acc.get(k, 0.0) + v
+    return roots
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_waiting_task_time_is_its_kind(recorded, name):
+    profile, measured = recorded
+    roots = by_root(profile)
+    task = roots.get(f"<task {name}>")
+    assert task, sorted(roots)
+    want = measured[name]["wall"]
+    assert abs(task["wall_s"] - want) <= 0.1 * want, (task, want)
+    assert task[KINDS[name]] >= 0.9 * want, (task, want)
+    assert task["cpu_user_s"] + task["cpu_sys_s"] <= 0.05 * want, task
+
+
+def test_cpu_task_time_is_its_cpu(recorded):
+    profile, measured = recorded
+    roots = by_root(profile)
+    task = roots.get("<task cpu>")
+    assert task, sorted(roots)
+    want = measured["cpu"]
+    assert abs(task["wall_s"] - want["wall"]) <= 0.1 * want["wall"], (task, want)
+    cpu = task["cpu_user_s"] + task["cpu_sys_s"]
+    assert abs(cpu - want["cpu"]) <= 0.1 * want["cpu"], (task, want)
+    # the spinning is in spin(), under cpu_bound(), under the task
+    names = [f["function"] for f in profile["frames"]]
+    spin = sum(st["cpu_user_s"] + st["cpu_sys_s"] for st in profile["stacks"]
+               if [names[i].rsplit(".", 1)[-1] for i in st["frames"][:3]]
+               == ["<task cpu>", "cpu_bound", "spin"])
+    assert spin >= 0.9 * cpu, (spin, cpu)
