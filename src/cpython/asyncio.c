@@ -44,6 +44,7 @@
 #define WR_OBJECT 16            /* PyWeakReference.wr_object */
 #define FUT_LOOP 16             /* FutureObj.fut_loop */
 #define TYPES_SEEN 32
+#define LOOPS_SEEN 8
 
 enum stack_model {
     STACK_39 = 1,               /* PyFrameObject.f_stacktop (past the top) */
@@ -99,6 +100,8 @@ struct ctx {
     struct { uint64_t type; enum type_class cls; } types[TYPES_SEEN];
     size_t ntypes;
     struct py_raw_frame *raw;   /* a thread's stack, MAX_STACK */
+    struct { uint64_t loop, ident; } loops[LOOPS_SEEN];
+    size_t nloops;
 };
 
 static enum type_class classify(struct ctx *c, uint64_t obj, uint64_t *type_out)
@@ -242,11 +245,16 @@ static uint64_t loop_thread(struct ctx *c, uint64_t task)
     struct py_item *it;
     if (py_read_u64(c->t, task + FUT_LOOP, &loop) < 0 || !loop)
         return 0;
+    for (size_t i = 0; i < c->nloops; i++)
+        if (c->loops[i].loop == loop)
+            return c->loops[i].ident;
     long n = py_obj_attrs(c->t, loop, &it, 1024);
     long i = py_find_str(c->t, it, n, "_thread_id");
     if (i >= 0 && classify(c, it[i].value, NULL) == TYPE_INT)
         py_read_ulong(c->t, it[i].value, &ident);
     free(it);
+    if (c->nloops < LOOPS_SEEN)
+        c->loops[c->nloops++] = (__typeof__(c->loops[0])){ loop, ident };
     return ident;
 }
 
@@ -371,6 +379,33 @@ static int read_set(struct ctx *c, uint64_t set, int weak, struct py_tasks *ts)
     return rc;
 }
 
+static int still_set(struct py_target *t, uint64_t obj, uint64_t set_type)
+{
+    uint64_t type;
+    return py_read_u64(t, obj + t->layout.ob_type, &type) == 0 && type == set_type;
+}
+
+/* asyncio.tasks' sets of tasks into ts (weak = 0 if not imported yet). */
+static void find_registry(struct py_target *t, const struct asyncio_layout *al,
+                          struct py_tasks *ts)
+{
+    ts->weak = ts->eager = ts->set_type = 0;
+    uint64_t mdict = py_module_dict(t, "asyncio.tasks");
+    uint64_t weakset = mdict ? py_dict_get(t, mdict, al->registry) : 0, weak = 0, type;
+    struct py_item *it = NULL;
+    long n = weakset ? py_obj_attrs(t, weakset, &it, 64) : -1;
+    long i = py_find_str(t, it, n, "data");
+    if (i >= 0)
+        weak = it[i].value;
+    free(it);
+    if (!weak || py_read_u64(t, weak + t->layout.ob_type, &type) < 0)
+        return;
+    ts->weak = weak;
+    ts->set_type = type;
+    if (al->minor >= 12)
+        ts->eager = py_dict_get(t, mdict, "_eager_tasks");
+}
+
 int py_asyncio_read(struct py_target *t, const struct py_snapshot *s, struct py_tasks *out)
 {
     for (size_t i = 0; i < out->n; i++)
@@ -379,22 +414,17 @@ int py_asyncio_read(struct py_target *t, const struct py_snapshot *s, struct py_
     if (py_asyncio_unsupported(t))
         return -1;
     struct ctx c = { .t = t, .al = layout_for(t), .s = s };
-    uint64_t mdict = py_module_dict(t, "asyncio.tasks");
-    if (!mdict)
+    if (!out->weak || !still_set(t, out->weak, out->set_type) ||
+        (out->eager && !still_set(t, out->eager, out->set_type)))
+        find_registry(t, c.al, out);
+    if (!out->weak)
         return 0;                       /* asyncio not imported (yet) */
     c.raw = malloc(MAX_STACK * sizeof *c.raw);
     if (!c.raw)
         return -1;
-    int rc = 0;
-    uint64_t weakset = py_dict_get(t, mdict, c.al->registry), eager;
-    struct py_item *it = NULL;
-    long n = weakset ? py_obj_attrs(t, weakset, &it, 64) : -1;
-    long i = py_find_str(t, it, n, "data");
-    if (i >= 0)
-        rc = read_set(&c, it[i].value, 1, out);
-    free(it);
-    if (rc == 0 && c.al->minor >= 12 && (eager = py_dict_get(t, mdict, "_eager_tasks")))
-        rc = read_set(&c, eager, 0, out);
+    int rc = read_set(&c, out->weak, 1, out);
+    if (rc == 0 && out->eager)
+        rc = read_set(&c, out->eager, 0, out);
     free(c.raw);
     return rc;
 }

@@ -18,7 +18,9 @@
  * a version's layout is not known, and then nothing is read.  What was
  * read may be torn (tasks run while they are read): every chain is
  * bounded and follows only coroutine and generator objects whose type
- * reads right; a torn chain is cut short, never invented.
+ * reads right; a torn chain is cut short, never invented.  The registry's
+ * sets are looked up once (asyncio.tasks' globals are never replaced) and
+ * kept in `struct py_tasks` while their type still reads as set's.
  */
 #ifndef STETHO_CPYTHON_ASYNCIO_H
 #define STETHO_CPYTHON_ASYNCIO_H
@@ -57,6 +59,8 @@ struct py_tasks {
     size_t n, cap;
     struct py_frame *frames;
     size_t nframes, cap_frames;
+    uint64_t weak, eager;       /* the registry's sets, found once and kept */
+    uint64_t set_type;          /*   while they still are sets */
 };
 
 /* NULL if tasks can be read on this target's version, else why not. */
