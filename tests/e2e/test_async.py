@@ -145,3 +145,53 @@ def test_cpu_task_time_is_its_cpu(recorded):
                if [names[i].rsplit(".", 1)[-1] for i in st["frames"][:3]]
                == ["<task cpu>", "cpu_bound", "spin"])
     assert spin >= 0.9 * cpu, (spin, cpu)
+
+
+# --- a real asyncio server from PyPI: aiohttp -------------------------------
+
+SERVER = str(PROGRAMS / "async_server.py")
+REQUESTS = 120
+
+
+def has_aiohttp(python):
+    return run([python.path, "-c", "import aiohttp"]).returncode == 0
+
+
+def handler_time(profile, leaf):
+    """Times of the stacks where the handler `slow` awaits `leaf` (innermost)."""
+    names = [f["function"].rsplit(".", 1)[-1] for f in profile["frames"]]
+    acc = {}
+    for st in profile["stacks"]:
+        fr = [names[i] for i in st["frames"]]
+        if not fr or not fr[0].startswith("<task") or "slow" not in fr or fr[-1] != leaf:
+            continue
+        for k, v in st.items():
+            if k.endswith("_s"):
+                acc[k] = acc.get(k, 0.0) + v
+    return acc
+
+
+def test_aiohttp_handler_awaits_show_their_kind(stetho, python, tmp_path):
+    if not has_aiohttp(python):
+        pytest.skip(f"aiohttp is not installed for {python.path} (tests/run installs it)")
+    out = tmp_path / "cap.json"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(out), "--",
+              python.path, SERVER, str(REQUESTS), "20"], cwd=tmp_path, timeout=90)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    lines = [l for l in cp.stdout.splitlines() if l.startswith(b"DONE ")]
+    assert lines, cp.stdout
+    done = json.loads(lines[0][len(b"DONE "):])
+    assert done["requests"] >= REQUESTS // 2, done
+    profile = json.loads(out.read_text())
+    # `await asyncio.sleep()` in the handler: sleep
+    sleep = handler_time(profile, "sleep")
+    want = done["requests"] * done["sleep"]
+    assert sleep, "no sample of the handler in asyncio.sleep"
+    assert sleep["wait_sleep_s"] >= 0.9 * sleep["wall_s"], sleep
+    assert 0.6 * want <= sleep["wall_s"] <= 2.0 * want, (sleep, want)
+    # `await reader.read()` of the backend's answer: io
+    read = handler_time(profile, "_wait_for_data")
+    want = done["requests"] * done["backend"]
+    assert read, "no sample of the handler in a stream read"
+    assert read["wait_io_s"] >= 0.9 * read["wall_s"], read
+    assert 0.6 * want <= read["wall_s"] <= 2.5 * want, (read, want)
