@@ -195,3 +195,13 @@ def test_aiohttp_handler_awaits_show_their_kind(stetho, python, tmp_path):
     assert read, "no sample of the handler in a stream read"
     assert read["wait_io_s"] >= 0.9 * read["wall_s"], read
     assert 0.6 * want <= read["wall_s"] <= 2.5 * want, (read, want)
+
+
+def test_dump_async_without_asyncio_lists_no_task(stetho, python, spawn):
+    proc = spawn.popen([python.path, "-c",
+                        "import sys, time; print('READY', flush=True); time.sleep(120)"])
+    read_line_with_prefix(proc, b"READY", READY_TIMEOUT)
+    cp = run([stetho, "dump", "--async", "--json", str(proc.pid)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    out = json.loads(cp.stdout)
+    assert out["tasks"] == [] and out["threads"], out
