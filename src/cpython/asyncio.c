@@ -12,8 +12,9 @@
  * The TaskObj offsets below were read from each version's
  * Modules/_asynciomodule.c (FutureObj_HEAD then the task_ fields; x86-64)
  * and checked against the live interpreters of every supported version
- * (ctypes: the words at id(task)+offset are id(task._fut_waiter),
- * id(task.get_coro()), id(task.get_name())); tp_basicsize of
+ * (tools/check_asyncio_offsets.py, run by tests/e2e/test_async.py: the
+ * words at id(task)+offset are id(task._fut_waiter), id(task.get_coro()),
+ * id(task.get_name())); tp_basicsize of
  * _asyncio.Task, checked at every read, guards against another layout.
  * The generator and frame offsets come from each version's headers
  * (PyGenObject, PyFrameObject, _PyInterpreterFrame).  Versions:

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import PROGRAMS, READY_TIMEOUT, read_line_with_prefix, run, Spawner
+from conftest import PROGRAMS, READY_TIMEOUT, REPO, read_line_with_prefix, run, Spawner
 
 PROGRAM = str(PROGRAMS / "async_tasks.py")
 
@@ -205,3 +205,10 @@ def test_dump_async_without_asyncio_lists_no_task(stetho, python, spawn):
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
     out = json.loads(cp.stdout)
     assert out["tasks"] == [] and out["threads"], out
+
+
+def test_task_offsets_match_the_interpreter(python):
+    """src/cpython/asyncio.c's TaskObj offsets, checked with ctypes inside."""
+    tool = REPO / "tools" / "check_asyncio_offsets.py"
+    cp = run([python.path, str(tool)])
+    assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
