@@ -15,6 +15,7 @@
 #include "cli/options.h"
 #include "cli/session.h"
 #include "cpython/target.h"
+#include "cpython/asyncio.h"
 #include "memory/channel.h"
 
 #include <errno.h>
@@ -106,6 +107,11 @@ int cmd_attach(int argc, char **argv)
     }
     char version[32];
     memcpy(version, t.version, sizeof version);
+    const char *why = o.async_tasks ? py_asyncio_unsupported(&t) : NULL;
+    if (why) {
+        py_target_close(&t);
+        return cli_error("%s (process %d runs Python %s)", why, (int)pid, version);
+    }
     py_target_close(&t);
 
     char path[4096];
@@ -113,6 +119,7 @@ int cmd_attach(int argc, char **argv)
     struct session_opts so = {
         .interval_ns = (uint64_t)(o.interval_ms * 1e6),
         .follow_children = o.subprocesses,
+        .async_tasks = o.async_tasks,
         .duration_s = o.duration_s,
         .capture_path = path,
         .memory = memory,

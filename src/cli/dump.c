@@ -5,12 +5,15 @@
  * that changed while it was read is read again (walker.h), up to 200 times;
  * a thread so busy that it never held still that long is then paused for
  * the moment of one more read (ptrace, as py-spy's dump always does), so
- * every stack printed is one the thread really had.
+ * every stack printed is one the thread really had.  With --async, each
+ * asyncio task follows with its await chain (asyncio.h), innermost first,
+ * ending in a `<task NAME>` line.
  */
 #include "cli/cli.h"
 #include "cpython/target.h"
 #include "cpython/walker.h"
 #include "cpython/threadnames.h"
+#include "cpython/asyncio.h"
 #include "proc/freeze.h"
 #include "proc/reader_image.h"
 #include "proc/threads.h"
@@ -21,11 +24,14 @@
 
 static void dump_usage(FILE *f)
 {
-    fputs("usage: stetho dump [--json] PID\n"
+    fputs("usage: stetho dump [--json] [--async] PID\n"
           "  Print the current Python stack of every thread of process PID,\n"
           "  innermost frame first.\n"
           "  --json         one JSON object: {pid, python_version, threads: [{tid, name,\n"
-          "                 holds_gil, frames: [{function, file, line}]}]}\n", f);
+          "                 holds_gil, frames: [{function, file, line}]}]}\n"
+          "  --async        also every asyncio task's await chain, innermost first\n"
+          "                 (JSON: tasks: [{name, tid, state, frames}]); state is\n"
+          "                 running, or what it awaits: sleep, lock, io, ready, other\n", f);
 }
 
 /* threading's name of the thread, else the kernel's */
@@ -65,7 +71,65 @@ static void print_text(const struct py_target *t, const struct py_snapshot *s)
     }
 }
 
-static void print_json(const struct py_target *t, const struct py_snapshot *s)
+/* The kernel tid of the snapshot's thread with this pthread ident, or 0. */
+static int tid_of(const struct py_snapshot *s, uint64_t ident)
+{
+    for (size_t i = 0; ident && i < s->nthreads; i++)
+        if (s->threads[i].thread_id == ident)
+            return (int)s->threads[i].tid;
+    return 0;
+}
+
+static void print_tasks_text(const struct py_snapshot *s, const struct py_tasks *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        const struct py_task *task = &ts->v[i];
+        const char *name = task->name ? task->name : "?";
+        printf("\nTask \"%s\" (%s", name, py_await_name(task->await));
+        int tid = tid_of(s, task->thread_id);
+        if (tid)
+            printf(", thread %d", tid);
+        fputs(")\n", stdout);
+        for (size_t k = 0; k < task->n; k++) {
+            const struct py_frame *f = &ts->frames[task->first + k];
+            if (f->code)
+                printf("    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
+            else
+                printf("    %s\n", py_frame_name(f));
+        }
+        printf("    <task %s>\n", name);
+    }
+}
+
+static void print_tasks_json(const struct py_snapshot *s, const struct py_tasks *ts)
+{
+    fputs(", \"tasks\": [", stdout);
+    for (size_t i = 0; i < ts->n; i++) {
+        const struct py_task *task = &ts->v[i];
+        fputs(i ? ", {\"name\": " : "{\"name\": ", stdout);
+        json_string(stdout, task->name);
+        int tid = tid_of(s, task->thread_id);
+        if (tid)
+            printf(", \"tid\": %d, \"state\": ", tid);
+        else
+            fputs(", \"tid\": null, \"state\": ", stdout);
+        json_string(stdout, py_await_name(task->await));
+        fputs(", \"frames\": [", stdout);
+        for (size_t k = 0; k < task->n; k++) {
+            const struct py_frame *f = &ts->frames[task->first + k];
+            fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
+            json_string(stdout, py_frame_name(f));
+            fputs(", \"file\": ", stdout);
+            json_string(stdout, py_frame_file(f));
+            printf(", \"line\": %d}", f->line);
+        }
+        fputs("]}", stdout);
+    }
+    fputs("]", stdout);
+}
+
+static void print_json(const struct py_target *t, const struct py_snapshot *s,
+                       const struct py_tasks *ts)
 {
     printf("{\"pid\": %d, \"python_version\": ", (int)t->pid);
     json_string(stdout, t->version);
@@ -88,7 +152,10 @@ static void print_json(const struct py_target *t, const struct py_snapshot *s)
         }
         fputs("]}", stdout);
     }
-    fputs("]}\n", stdout);
+    fputs("]", stdout);
+    if (ts)
+        print_tasks_json(s, ts);
+    fputs("}\n", stdout);
 }
 
 /* Walk again with the threads whose stacks never held still paused. */
@@ -111,12 +178,14 @@ static int rewalk_torn(struct py_target *t, struct py_snapshot *snap)
 
 int cmd_dump(int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, async = 0;
     const char *record = NULL, *pidarg = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--async")) {
+            async = 1;
         } else if (!strcmp(a, "--record")) {         /* test aid, see docs/cli.md */
             if (++i == argc)
                 return cli_error("--record needs a file name");
@@ -142,6 +211,13 @@ int cmd_dump(int argc, char **argv)
     struct py_error err;
     if (py_target_open(&t, pid, &err) != PY_OK)
         return cli_error("%s", err.msg);
+    int rc0;
+    const char *why = async ? py_asyncio_unsupported(&t) : NULL;
+    if (why) {
+        rc0 = cli_error("%s (process %d runs Python %s)", why, (int)pid, t.version);
+        py_target_close(&t);
+        return rc0;
+    }
 
     t.walk_retries = 200;               /* a dump is worth a consistent stack */
     struct image *img = NULL;
@@ -160,14 +236,20 @@ int cmd_dump(int argc, char **argv)
         rc = rewalk_torn(&t, &snap);
     if (rc == 0)
         py_threadnames_update(&t, &snap, 0);
-    if (rc < 0) {
+    struct py_tasks tasks = {0};
+    if (rc == 0 && async && py_asyncio_read(&t, &snap, &tasks) < 0) {
+        rc = cli_error("out of memory reading the asyncio tasks of process %d", (int)pid);
+    } else if (rc < 0) {
         rc = cli_error("could not read the Python threads of process %d (it exited?)",
                        (int)pid);
     } else {
-        if (json)
-            print_json(&t, &snap);
-        else
+        if (json) {
+            print_json(&t, &snap, async ? &tasks : NULL);
+        } else {
             print_text(&t, &snap);
+            if (async)
+                print_tasks_text(&snap, &tasks);
+        }
         rc = 0;
     }
     if (img) {
@@ -176,6 +258,7 @@ int cmd_dump(int argc, char **argv)
             rc = cli_error("cannot write %s", record);
         image_free(img);
     }
+    py_tasks_free(&tasks);
     py_snapshot_free(&snap);
     py_target_close(&t);
     return rc;

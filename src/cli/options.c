@@ -52,6 +52,10 @@ int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
         o->subprocesses = 1;
         return 1;
     }
+    if (!strcmp(a, "--async")) {
+        o->async_tasks = 1;
+        return 1;
+    }
     if ((v = value_of(argc, argv, i, "--interval", "-i"))) {
         if (number(v, 0.05, 10000, &o->interval_ms) < 0) {
             cli_error("--interval takes milliseconds from 0.05 to 10000 (got '%s')", v);

@@ -26,6 +26,7 @@ struct common_opts {
     const char *output;         /* -o, or NULL */
     int quiet;
     int subprocesses;
+    int async_tasks;            /* --async: asyncio tasks as roots */
     double duration_s;          /* attach only; 0 = none */
 };
 
@@ -41,6 +42,9 @@ const char *options_capture_path(const struct common_opts *o, const char *name, 
     "                        PATH.json: also render it as JSON there\n" \
     "  -i, --interval MS     sampling interval in milliseconds (default 10, jittered)\n" \
     "  --subprocesses        also profile child Python processes\n" \
+    "  --async               asyncio programs: each task's await chain is a root\n" \
+    "                        <task NAME> of its thread, a waiting task's time is\n" \
+    "                        waiting of what it awaits (sleep, lock, io)\n" \
     "  --memory MODE         run: exact (every allocation), sampled[:BYTES]\n" \
     "                        (Poisson sampling, mean 64 KiB), or off (default sampled)\n" \
     "  -q, --quiet           print nothing of stetho's own\n"

@@ -215,6 +215,7 @@ int cmd_run(int argc, char **argv)
     struct session_opts so = {
         .interval_ns = (uint64_t)(o.interval_ms * 1e6),
         .follow_children = o.subprocesses,
+        .async_tasks = o.async_tasks,
         .capture_path = path,
         .argv = cmd,
         .memory = memory,

@@ -95,7 +95,9 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sigaction(SIGINT, &sa, NULL);       /* no SA_RESTART: wake the sleep */
         sigaction(SIGTERM, &sa, NULL);
     }
-    struct sampler_opts so = { o->follow_children, o->argv, o->interval_ns, o->only_tid };
+    struct sampler_opts so = { .follow_children = o->follow_children, .argv = o->argv,
+                               .interval_ns = o->interval_ns, .only_tid = o->only_tid,
+                               .async_tasks = o->async_tasks };
     uint64_t start = now_ns(), next = start, last_flush = start, rng = start | 1;
     struct sampler *s = sampler_new(w, &so, start);
     if (!s) {

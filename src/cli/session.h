@@ -26,6 +26,7 @@ struct session_opts {
     uint64_t interval_ns;
     struct channel *memory;     /* the agents' FIFO, or NULL: time only */
     int follow_children;
+    int async_tasks;            /* sampler_opts.async_tasks */
     double duration_s;          /* 0: no limit */
     const char *capture_path;
     char *const *argv;          /* the program's, for the capture */

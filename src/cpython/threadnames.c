@@ -2,21 +2,17 @@
  * threadnames.c -- threading's names of threads, read from another process.
  *
  * The path: interpreter -> sys.modules -> "threading" -> its module dict ->
- * "_active" ({ident: Thread}) -> each Thread's instance dict -> "_name".
+ * "_active" ({ident: Thread}) -> each Thread's instance dict -> "_name"
+ * (dicts and attributes read by pyobj.c).
  * The `_active` dict is a module global that is mutated but never
  * replaced, so its address is found once and kept (checked to still be a
- * dict at every read).  Dicts are read as CPython lays them out per
- * version (layout.h): a keys object with an index table then entries
- * (hash, key, value) or, for str-only keys since 3.11, (key, value); a
- * split dict's values in a separate array.  An instance's attributes live
- * behind tp_dictoffset (3.9/3.10), in a managed dict or values array just
- * before the object (3.11: two words; 3.12: one tagged word), or inline
- * after its header (3.13).  Every count read is bounded, and a name is
+ * dict at every read).  Every count read is bounded, and a name is
  * kept only if it read the same twice and `_active` held the same Thread
  * for that ident before and after.
  */
 #include "cpython/threadnames.h"
 #include "cpython/pystr.h"
+#include "cpython/pyobj.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,7 +22,6 @@
 #define NEW_THREAD_NS 50000000ull   /* a thread not seen before: this soon */
 #define TRIES 3                     /* reads a nameless thread gets that soon
                                        (it may not be in _active yet) */
-#define MAX_ITEMS 65536             /* entries of one dict we read */
 #define MAX_NAME 255                /* characters of a name we keep: at most
                                        4 bytes each in UTF-8, 1021 with the NUL */
 #define MAX_ATTRS 1024              /* attributes of a Thread we look through */
@@ -63,194 +58,24 @@ struct py_threadnames {
     struct seen *scratch;       /* the previous ones, while updating */
 };
 
-struct item {
-    uint64_t key, value;
-};
-
-static int read_u64(struct py_target *t, uint64_t addr, uint64_t *out)
-{
-    return reader_read(&t->rd, addr, out, sizeof *out);
-}
-
-/* The items of a keys object, their values in the entries or (values != 0)
- * in a split values array, into *out (malloc'd; free it whatever the
- * result).  Items without a value are left out.  Returns how many, or -1
- * (more than max entries, or unreadable). */
-static long keys_items(struct py_target *t, uint64_t keys, uint64_t values, struct item **out,
-                       size_t max)
-{
-    *out = NULL;
-    const struct py_layout *l = &t->layout;
-    uint8_t head[128];
-    if (!keys || l->dk_indices > sizeof head || reader_read(&t->rd, keys, head, l->dk_indices) < 0)
-        return -1;
-    int64_t nentries;
-    memcpy(&nentries, head + l->dk_nentries, sizeof nentries);
-    if (nentries < 0 || (uint64_t)nentries > max)
-        return -1;
-    uint64_t entries, esize, koff, voff;
-    if (l->dk_size != PY_NOFIELD) {                     /* 3.9/3.10 */
-        int64_t size;
-        memcpy(&size, head + l->dk_size, sizeof size);
-        if (size < 8 || size > (int64_t)1 << 32 || (size & (size - 1)))
-            return -1;
-        uint64_t ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffffll ? 4 : 8;
-        entries = keys + l->dk_indices + (uint64_t)size * ix;
-        esize = l->dk_entry_size;
-        koff = l->dk_entry_key;
-        voff = l->dk_entry_value;
-    } else {                                            /* 3.11+ */
-        uint8_t log2_index_bytes = head[l->dk_log2_index_bytes];
-        if (log2_index_bytes > 36)
-            return -1;
-        entries = keys + l->dk_indices + ((uint64_t)1 << log2_index_bytes);
-        int general = head[l->dk_kind] == 0;
-        esize = general ? l->dk_entry_size : l->dk_uentry_size;
-        koff = general ? l->dk_entry_key : 0;           /* PyDictUnicodeEntry: */
-        voff = general ? l->dk_entry_value : 8;         /*   key, value */
-    }
-    if (!nentries)
-        return 0;
-    size_t n = (size_t)nentries;
-    *out = malloc(n * sizeof **out);
-    uint8_t *buf = malloc(n * esize);
-    uint64_t *vals = values ? malloc(n * sizeof *vals) : NULL;
-    long count = -1;
-    if (!*out || !buf || (values && !vals) || reader_read(&t->rd, entries, buf, n * esize) < 0 ||
-        (values && reader_read(&t->rd, values + l->dv_values, vals, n * sizeof *vals) < 0))
-        goto out;
-    count = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t key, value;
-        memcpy(&key, buf + i * esize + koff, sizeof key);
-        if (values)
-            value = vals[i];
-        else
-            memcpy(&value, buf + i * esize + voff, sizeof value);
-        if (key && value)
-            (*out)[count++] = (struct item){ key, value };
-    }
-out:
-    free(buf);
-    free(vals);
-    return count;
-}
-
-/* The items of a dict object; *keys_out (if not NULL) gets its keys
- * object, which changes when the dict is resized. */
-static long dict_items(struct py_target *t, uint64_t dict, struct item **out, size_t max,
-                       uint64_t *keys_out)
-{
-    const struct py_layout *l = &t->layout;
-    uint64_t keys, values;
-    *out = NULL;
-    if (!dict || read_u64(t, dict + l->dict_keys, &keys) < 0 ||
-        read_u64(t, dict + l->dict_values, &values) < 0)
-        return -1;
-    if (keys_out)
-        *keys_out = keys;
-    return keys_items(t, keys, values, out, max);
-}
-
-/* The index of the item whose key is the ASCII str `name`, or -1.  The
- * keys' headers are read in one batch. */
-static long find_str(struct py_target *t, const struct item *it, long n, const char *name)
-{
-    const struct py_layout *l = &t->layout;
-    size_t len = strlen(name), size = l->str_ascii_size + len;
-    if (n <= 0)
-        return -1;
-    uint8_t *buf = malloc((size_t)n * size);
-    struct reader_iov *iov = malloc((size_t)n * sizeof *iov);
-    long found = -1;
-    if (!buf || !iov)
-        goto out;
-    for (long i = 0; i < n; i++)
-        iov[i] = (struct reader_iov){ it[i].key, buf + (size_t)i * size, size, 0 };
-    reader_readv(&t->rd, iov, (size_t)n);
-    for (long i = 0; i < n && found < 0; i++) {
-        const uint8_t *s = buf + (size_t)i * size;
-        int64_t length;
-        uint32_t state;
-        memcpy(&length, s + l->str_length, sizeof length);
-        memcpy(&state, s + l->str_state, sizeof state);
-        int compact_ascii = ((state >> 5) & 1) && ((state >> 6) & 1) && ((state >> 2) & 7) == 1;
-        if (iov[i].ok && compact_ascii && length == (int64_t)len &&
-            !memcmp(s + l->str_ascii_size, name, len))
-            found = i;
-    }
-out:
-    free(buf);
-    free(iov);
-    return found;
-}
-
-/* dict[name] for a str key, or 0. */
-static uint64_t dict_get(struct py_target *t, uint64_t dict, const char *name)
-{
-    struct item *it;
-    long n = dict_items(t, dict, &it, MAX_ITEMS, NULL);
-    long i = find_str(t, it, n, name);
-    uint64_t value = i >= 0 ? it[i].value : 0;
-    free(it);
-    return value;
-}
-
 /* threading._active of the first interpreter, or 0 (not imported yet). */
 static uint64_t find_active(struct py_target *t, struct py_threadnames *tn)
 {
     const struct py_layout *l = &t->layout;
     uint64_t interp, modules, type, threading, mdict;
-    if (read_u64(t, t->runtime + l->rt_interpreters_head, &interp) < 0 || !interp ||
-        read_u64(t, interp + l->is_modules, &modules) < 0 || !modules ||
-        read_u64(t, modules + l->ob_type, &type) < 0 || !type)
+    if (py_read_u64(t, t->runtime + l->rt_interpreters_head, &interp) < 0 || !interp ||
+        py_read_u64(t, interp + l->is_modules, &modules) < 0 || !modules ||
+        py_read_u64(t, modules + l->ob_type, &type) < 0 || !type)
         return 0;
-    threading = dict_get(t, modules, "threading");
-    if (!threading || read_u64(t, threading + l->mod_dict, &mdict) < 0)
+    threading = py_dict_get(t, modules, "threading");
+    if (!threading || py_read_u64(t, threading + l->mod_dict, &mdict) < 0)
         return 0;
-    uint64_t active = dict_get(t, mdict, "_active");
+    uint64_t active = py_dict_get(t, mdict, "_active");
     uint64_t atype;
-    if (!active || read_u64(t, active + l->ob_type, &atype) < 0 || atype != type)
+    if (!active || py_read_u64(t, active + l->ob_type, &atype) < 0 || atype != type)
         return 0;
     tn->dict_type = type;
     return active;
-}
-
-/* The value of an int object, if it is a non-negative one of 64 bits. */
-static int read_ident(struct py_target *t, uint64_t obj, uint64_t *out)
-{
-    const struct py_layout *l = &t->layout;
-    int64_t size;
-    if (read_u64(t, obj + l->long_size, (uint64_t *)&size) < 0)
-        return -1;
-    uint64_t ndigits;
-    if (l->long_tagged) {
-        if ((size & 3) == 1) {          /* zero */
-            *out = 0;
-            return 0;
-        }
-        if (size & 3)                   /* negative */
-            return -1;
-        ndigits = (uint64_t)size >> 3;
-    } else {
-        if (size < 0)
-            return -1;
-        ndigits = (uint64_t)size;
-    }
-    if (l->long_digit_size != 4 || l->long_shift <= 0 || l->long_shift >= 32)
-        return -1;
-    uint32_t digits[4];
-    if (ndigits > 4 || (ndigits && reader_read(&t->rd, obj + l->long_digits, digits,
-                                               ndigits * sizeof digits[0]) < 0))
-        return -1;
-    uint64_t v = 0;
-    for (uint64_t i = ndigits; i-- > 0;) {
-        if (digits[i] >> l->long_shift || v >> (64 - l->long_shift))
-            return -1;                  /* not a digit, or over 64 bits */
-        v = (v << l->long_shift) | digits[i];
-    }
-    *out = v;
-    return 0;
 }
 
 /* A Thread's `_name` attribute, a str, as UTF-8 (malloc'd), if its
@@ -258,45 +83,15 @@ static int read_ident(struct py_target *t, uint64_t obj, uint64_t *out)
 static char *thread_name_of(struct py_target *t, uint64_t obj, int64_t tid)
 {
     const struct py_layout *l = &t->layout;
-    uint64_t type, flags, keys = 0, dict = 0, values = 0;
-    if (read_u64(t, obj + l->ob_type, &type) < 0 || !type ||
-        read_u64(t, type + l->tp_flags, &flags) < 0)
-        return NULL;
-    if (l->tpflag_managed_dict && (flags & l->tpflag_managed_dict)) {
-        uint64_t word;
-        if (read_u64(t, obj - l->obj_dict_before, &word) < 0)
-            return NULL;
-        if (l->obj_dict_tagged && (word & 1))
-            values = word + 1;
-        else
-            dict = word;
-        if (!dict && l->obj_values_before != PY_NOFIELD &&
-            read_u64(t, obj - l->obj_values_before, &values) < 0)
-            return NULL;
-        if (!dict && l->tpflag_inline_values && (flags & l->tpflag_inline_values)) {
-            uint8_t valid;
-            values = obj + l->obj_inline_values;
-            if (reader_read(&t->rd, values + l->dv_valid, &valid, 1) < 0 || !valid)
-                return NULL;
-        }
-        if (!dict && (!values || read_u64(t, type + l->ht_cached_keys, &keys) < 0))
-            return NULL;
-    } else {
-        int64_t off;
-        if (read_u64(t, type + l->tp_dictoffset, (uint64_t *)&off) < 0 || off <= 0 ||
-            off > 4096 || read_u64(t, obj + (uint64_t)off, &dict) < 0 || !dict)
-            return NULL;
-    }
-    struct item *it;
-    long n = dict ? dict_items(t, dict, &it, MAX_ATTRS, NULL)
-                  : keys_items(t, keys, values, &it, MAX_ATTRS);
+    struct py_item *it;
+    long n = py_obj_attrs(t, obj, &it, MAX_ATTRS);
     /* pthread idents are reused as soon as a thread ends: the kernel id
      * says whether this Thread is the thread sampled */
-    long i = find_str(t, it, n, "_native_id");
+    long i = py_find_str(t, it, n, "_native_id");
     uint64_t native;
     char *name = NULL;
-    if (i >= 0 && read_ident(t, it[i].value, &native) == 0 && native == (uint64_t)tid &&
-        (i = find_str(t, it, n, "_name")) >= 0)
+    if (i >= 0 && py_read_ulong(t, it[i].value, &native) == 0 && native == (uint64_t)tid &&
+        (i = py_find_str(t, it, n, "_name")) >= 0)
         name = py_read_str(&t->rd, l, it[i].value, MAX_NAME);
     free(it);
     return name;
@@ -436,16 +231,16 @@ static void read_names(struct py_target *t, struct py_threadnames *tn)
 {
     const struct py_layout *l = &t->layout;
     uint64_t type;
-    if (tn->active && (read_u64(t, tn->active + l->ob_type, &type) < 0 || type != tn->dict_type))
+    if (tn->active && (py_read_u64(t, tn->active + l->ob_type, &type) < 0 || type != tn->dict_type))
         tn->active = 0;                 /* threading was unloaded, or exec */
     if (!tn->active)
         tn->active = find_active(t, tn);
     if (!tn->active)
         return;
 
-    struct item *before, *after = NULL;
+    struct py_item *before, *after = NULL;
     uint64_t keys_before, keys_after;
-    long n = dict_items(t, tn->active, &before, PY_MAX_THREADS, &keys_before);
+    long n = py_dict_items(t, tn->active, &before, PY_MAX_THREADS, &keys_before);
     char **names = n > 0 ? calloc((size_t)n, sizeof *names) : NULL;
     struct who *whos = n > 0 ? calloc((size_t)n, sizeof *whos) : NULL;
     if (!names || !whos)
@@ -453,7 +248,7 @@ static void read_names(struct py_target *t, struct py_threadnames *tn)
     for (long i = 0; i < n; i++) {
         uint64_t ident;
         const struct seen *k;
-        if (read_ident(t, before[i].key, &ident) < 0 || !(k = known_ident(tn, ident)) ||
+        if (py_read_ulong(t, before[i].key, &ident) < 0 || !(k = known_ident(tn, ident)) ||
             k->who.tid <= 0)
             continue;
         whos[i] = k->who;
@@ -468,7 +263,7 @@ static void read_names(struct py_target *t, struct py_threadnames *tn)
     }
     /* keep a name only if the same Thread was listed under that ident
      * before and after it was read: it was alive all along */
-    long m = dict_items(t, tn->active, &after, PY_MAX_THREADS, &keys_after);
+    long m = py_dict_items(t, tn->active, &after, PY_MAX_THREADS, &keys_after);
     size_t nsorted = tn->n;
     for (long i = 0; i < n; i++) {
         int same = 0;

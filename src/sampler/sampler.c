@@ -6,6 +6,7 @@
 #include "cpython/target.h"
 #include "cpython/walker.h"
 #include "cpython/threadnames.h"
+#include "cpython/asyncio.h"
 #include "proc/threadstat.h"
 #include "proc/threads.h"
 #include "util/hash.h"
@@ -58,6 +59,8 @@ struct process {
     struct threadstat *stat;
     struct thread_slot *threads;
     size_t nthreads, cap;
+    struct py_tasks tasks;          /* --async: asyncio's tasks at this tick */
+    int tasks_ok;                   /*   1 if they were read */
 };
 
 struct sampler {
@@ -71,6 +74,7 @@ struct sampler {
     char last_error[512];
     uint32_t synthetic_gc;      /* frame ids, made on first use */
     uint32_t unsampled;         /* stack id of "[unsampled]", likewise */
+    uint32_t event_loop;        /* frame id of "<event loop>", likewise */
     char cmdline[65536];        /* scratch for /proc/PID/cmdline */
 };
 
@@ -98,6 +102,7 @@ static void process_close(struct process *p)
     free(p->threads);
     p->threads = NULL;
     p->nthreads = p->cap = 0;
+    py_tasks_free(&p->tasks);
 }
 
 void sampler_free(struct sampler *s)
@@ -269,12 +274,12 @@ static uint32_t python_frame(struct sampler *s, struct process *p, const struct 
     return frame;
 }
 
-static uint32_t intern_stack(struct sampler *s, struct process *p, const struct py_thread *th,
-                             int gc)
+/* frames[0..n), innermost first, pushed onto stack. */
+static uint32_t intern_frames(struct sampler *s, struct process *p, const struct py_frame *frames,
+                              size_t n, uint32_t stack)
 {
-    uint32_t stack = 0;
-    for (size_t k = th->n; k-- > 0;) {         /* root (outermost) first */
-        const struct py_frame *f = &s->snap.frames[th->first + k];
+    for (size_t k = n; k-- > 0;) {             /* root (outermost) first */
+        const struct py_frame *f = &frames[k];
         uint32_t frame;
         if (f->code)
             frame = python_frame(s, p, f);
@@ -282,12 +287,64 @@ static uint32_t intern_stack(struct sampler *s, struct process *p, const struct 
             frame = capw_frame(s->w, py_frame_name(f), "", 0, 0, CAP_FRAME_SYNTHETIC);
         stack = capw_stack(s->w, stack, frame);
     }
+    return stack;
+}
+
+static uint32_t intern_stack(struct sampler *s, struct process *p, const struct py_thread *th,
+                             int gc)
+{
+    uint32_t stack = intern_frames(s, p, s->snap.frames + th->first, th->n, 0);
     if (gc) {
         if (!s->synthetic_gc)
             s->synthetic_gc = capw_frame(s->w, "[gc]", "", 0, 0, CAP_FRAME_SYNTHETIC);
         stack = capw_stack(s->w, stack, s->synthetic_gc);
     }
     return stack;
+}
+
+static const enum cap_wait AWAIT_WAIT[] = {
+    [PY_AWAIT_NONE] = CAP_WAIT_OTHER, [PY_AWAIT_READY] = CAP_WAIT_OTHER,
+    [PY_AWAIT_SLEEP] = CAP_WAIT_SLEEP, [PY_AWAIT_LOCK] = CAP_WAIT_LOCK,
+    [PY_AWAIT_IO] = CAP_WAIT_IO, [PY_AWAIT_OTHER] = CAP_WAIT_OTHER,
+};
+
+/* --async (sampler.h): the tasks of the loop on thread th.  cs is the
+ * thread's sample; its stack becomes the running task's, or the loop's
+ * own; the suspended tasks' samples are written here. */
+static void sample_tasks(struct sampler *s, struct process *p, const struct py_thread *th,
+                         struct cap_sample *cs)
+{
+    const struct py_tasks *ts = &p->tasks;
+    int any = 0, running = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        const struct py_task *task = &ts->v[i];
+        if (task->thread_id != th->thread_id)
+            continue;
+        any = 1;
+        char label[PY_TASK_NAME_MAX * 4 + 16];
+        snprintf(label, sizeof label, "<task %s>", task->name ? task->name : "?");
+        uint32_t root = capw_stack(s->w, 0, capw_frame(s->w, label, "", 0, 0,
+                                                       CAP_FRAME_SYNTHETIC));
+        uint32_t stack = intern_frames(s, p, ts->frames + task->first, task->n, root);
+        if (task->running && !running) {
+            running = 1;
+            cs->stack = stack;
+            continue;
+        }
+        struct cap_sample ws = *cs;
+        ws.user_ns = ws.sys_ns = 0;
+        memset(ws.wait_ns, 0, sizeof ws.wait_ns);
+        ws.wait_ns[AWAIT_WAIT[task->await]] = cs->wall_ns;
+        ws.stack = stack;
+        capw_sample(s->w, &ws);
+        s->samples++;
+    }
+    if (any && !running) {
+        if (!s->event_loop)
+            s->event_loop = capw_frame(s->w, "<event loop>", "", 0, 0, CAP_FRAME_SYNTHETIC);
+        cs->stack = intern_frames(s, p, s->snap.frames + th->first, th->n,
+                                  capw_stack(s->w, 0, s->event_loop));
+    }
 }
 
 /* An interval far longer than asked for, with another stack at each end:
@@ -346,6 +403,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
     }
     p->walk_failures = 0;
     py_threadnames_update(&p->target, &s->snap, now);
+    p->tasks_ok = s->opts.async_tasks && py_asyncio_read(&p->target, &s->snap, &p->tasks) == 0;
     const struct py_layout *l = &p->target.layout;
     for (size_t i = 0; i < s->snap.nthreads; i++) {
         const struct py_thread *th = &s->snap.threads[i];
@@ -385,6 +443,8 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             slot->last_stack = cs.stack;
         }
         slot->last_tick = s->ticks;
+        if (p->tasks_ok)
+            sample_tasks(s, p, th, &cs);
         split_late(s, &cs, prev_stack);
         capw_sample(s->w, &cs);
         s->samples++;

@@ -15,6 +15,15 @@
  * up yet (or that exec'd) are rediscovered on later ticks; a process that
  * is not Python is watched (for its children) but not sampled.  The target
  * is never stopped or modified.
+ *
+ * With `async_tasks`, a thread running an asyncio event loop is sampled
+ * as its tasks (cpython/asyncio.h): the task running now takes the
+ * thread's sample, its stack rooted at a synthetic `<task NAME>` frame;
+ * with no task running the sample is the loop's own, rooted at
+ * `<event loop>`; and every task suspended on that loop gets a sample of
+ * the same wall time, all of it waiting of the kind it awaits (sleep,
+ * lock, io; "other" for anything else and for a task ready to run but
+ * waiting for the loop).  A thread's total is then the sum over its tasks.
  */
 #ifndef STETHO_SAMPLER_H
 #define STETHO_SAMPLER_H
@@ -29,6 +38,7 @@ struct sampler_opts {
     uint64_t interval_ns;       /* the sampling interval asked for; 0: no limit
                                    on the interval a sample stands for */
     pid_t only_tid;             /* > 0: of the program, sample this thread alone */
+    int async_tasks;            /* asyncio tasks as roots of their thread */
 };
 
 struct sampler;

@@ -1,0 +1,214 @@
+"""`--async`: asyncio tasks read from outside (issue 14, part 2).
+
+tests/programs/async_tasks.py runs four named tasks with known awaits (a
+CPU-bound one, one in asyncio.sleep, one in a socket read, one on an
+asyncio.Lock).  `stetho dump --async` must show each task's await chain,
+innermost first, down to the program's own coroutine at its MARK line, with
+what the task waits for.
+"""
+
+import json
+
+import pytest
+
+from conftest import PROGRAMS, READY_TIMEOUT, REPO, read_line_with_prefix, run, Spawner
+
+PROGRAM = str(PROGRAMS / "async_tasks.py")
+
+
+@pytest.fixture(scope="module")
+def parked(python):
+    spawner = Spawner()
+    try:
+        proc = spawner.popen([python.path, PROGRAM, "300"])
+        line, _, _ = read_line_with_prefix(proc, b"READY ", READY_TIMEOUT)
+        yield json.loads(line[len(b"READY "):])
+    finally:
+        spawner.close()
+
+
+def dump_tasks(stetho, pid):
+    cp = run([stetho, "dump", "--async", "--json", str(pid)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    out = json.loads(cp.stdout)
+    tasks = {t["name"]: t for t in out["tasks"]}
+    return out, tasks
+
+
+def chain(task):
+    return [(f["function"].rsplit(".", 1)[-1], f["file"], f["line"]) for f in task["frames"]]
+
+
+@pytest.mark.parametrize("name,state,leaf,own", [
+    ("sleeper", "sleep", "sleep", ["nap", "sleeper"]),
+    ("reader", "io", "_wait_for_data", ["reader"]),
+    ("locker", "lock", "acquire", ["locker"]),
+])
+def test_dump_shows_each_waiting_tasks_await_chain(stetho, parked, name, state, leaf, own):
+    out, tasks = dump_tasks(stetho, parked["pid"])
+    assert name in tasks, sorted(tasks)
+    task = tasks[name]
+    assert task["state"] == state, task
+    frames = chain(task)
+    assert frames[0][0] == leaf, frames
+    assert "asyncio" in frames[0][1], frames
+    mine = [f for f in frames if f[1] == parked["file"]]
+    # the program's own coroutines, innermost first, each at its await
+    assert [f[0] for f in mine] == own, frames
+    assert [f[2] for f in mine] == [parked["marks"][o] for o in own], frames
+    # the task's thread is the loop's, the main thread
+    assert task["tid"] == out["threads"][0]["tid"] == parked["pid"]
+
+
+def test_dump_shows_the_cpu_task_running_or_ready(stetho, parked):
+    _, tasks = dump_tasks(stetho, parked["pid"])
+    task = tasks["cpu"]
+    frames = chain(task)
+    mine = [f for f in frames if f[1] == parked["file"]]
+    if task["state"] == "running":
+        assert [f[0] for f in mine] == ["spin", "cpu_bound"], frames
+        assert mine[0][2] == parked["marks"]["spin"]
+    else:
+        assert task["state"] == "ready", task
+        assert mine[-1][0] == "cpu_bound", frames
+
+
+def test_dump_text_roots_each_task(stetho, parked):
+    cp = run([stetho, "dump", "--async", str(parked["pid"])])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    text = cp.stdout.decode()
+    for name in ("cpu", "sleeper", "reader", "locker"):
+        assert f'Task "{name}"' in text, text
+        assert f"    <task {name}>" in text, text
+    # without --async, no tasks
+    cp = run([stetho, "dump", str(parked["pid"])])
+    assert b"<task" not in cp.stdout
+
+
+# --- time: `stetho run --async` -------------------------------------------
+
+SECONDS = 3.0
+KINDS = {"sleeper": "wait_sleep_s", "reader": "wait_io_s", "locker": "wait_lock_s"}
+
+
+@pytest.fixture(scope="module")
+def recorded(stetho, python, tmp_path_factory):
+    work = tmp_path_factory.mktemp("async")
+    out = work / "cap.json"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(out), "--",
+              python.path, PROGRAM, str(SECONDS)], cwd=work, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    lines = [l for l in cp.stdout.splitlines() if l.startswith(b"MEASURED ")]
+    assert lines, cp.stdout
+    measured = json.loads(lines[0][len(b"MEASURED "):])
+    profile = json.loads(out.read_text())
+    return profile, measured
+
+
+def by_root(profile):
+    """Totals per root frame name: {name: {metric: seconds}}."""
+    names = [f["function"] for f in profile["frames"]]
+    roots = {}
+    for st in profile["stacks"]:
+        root = names[st["frames"][0]] if st["frames"] else ""
+        acc = roots.setdefault(root, {})
+        for k, v in st.items():
+            if k.endswith("_s"):
+                acc[k] = acc.get(k, 0.0) + v
+    return roots
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_waiting_task_time_is_its_kind(recorded, name):
+    profile, measured = recorded
+    roots = by_root(profile)
+    task = roots.get(f"<task {name}>")
+    assert task, sorted(roots)
+    want = measured[name]["wall"]
+    assert abs(task["wall_s"] - want) <= 0.1 * want, (task, want)
+    assert task[KINDS[name]] >= 0.9 * want, (task, want)
+    assert task["cpu_user_s"] + task["cpu_sys_s"] <= 0.05 * want, task
+
+
+def test_cpu_task_time_is_its_cpu(recorded):
+    profile, measured = recorded
+    roots = by_root(profile)
+    task = roots.get("<task cpu>")
+    assert task, sorted(roots)
+    want = measured["cpu"]
+    assert abs(task["wall_s"] - want["wall"]) <= 0.1 * want["wall"], (task, want)
+    cpu = task["cpu_user_s"] + task["cpu_sys_s"]
+    assert abs(cpu - want["cpu"]) <= 0.1 * want["cpu"], (task, want)
+    # the spinning is in spin(), under cpu_bound(), under the task
+    names = [f["function"] for f in profile["frames"]]
+    spin = sum(st["cpu_user_s"] + st["cpu_sys_s"] for st in profile["stacks"]
+               if [names[i].rsplit(".", 1)[-1] for i in st["frames"][:3]]
+               == ["<task cpu>", "cpu_bound", "spin"])
+    assert spin >= 0.9 * cpu, (spin, cpu)
+
+
+# --- a real asyncio server from PyPI: aiohttp -------------------------------
+
+SERVER = str(PROGRAMS / "async_server.py")
+REQUESTS = 120
+
+
+def has_aiohttp(python):
+    return run([python.path, "-c", "import aiohttp"]).returncode == 0
+
+
+def handler_time(profile, leaf):
+    """Times of the stacks where the handler `slow` awaits `leaf` (innermost)."""
+    names = [f["function"].rsplit(".", 1)[-1] for f in profile["frames"]]
+    acc = {}
+    for st in profile["stacks"]:
+        fr = [names[i] for i in st["frames"]]
+        if not fr or not fr[0].startswith("<task") or "slow" not in fr or fr[-1] != leaf:
+            continue
+        for k, v in st.items():
+            if k.endswith("_s"):
+                acc[k] = acc.get(k, 0.0) + v
+    return acc
+
+
+def test_aiohttp_handler_awaits_show_their_kind(stetho, python, tmp_path):
+    if not has_aiohttp(python):
+        pytest.skip(f"aiohttp is not installed for {python.path} (tests/run installs it)")
+    out = tmp_path / "cap.json"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(out), "--",
+              python.path, SERVER, str(REQUESTS), "20"], cwd=tmp_path, timeout=90)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    lines = [l for l in cp.stdout.splitlines() if l.startswith(b"DONE ")]
+    assert lines, cp.stdout
+    done = json.loads(lines[0][len(b"DONE "):])
+    assert done["requests"] >= REQUESTS // 2, done
+    profile = json.loads(out.read_text())
+    # `await asyncio.sleep()` in the handler: sleep
+    sleep = handler_time(profile, "sleep")
+    want = done["requests"] * done["sleep"]
+    assert sleep, "no sample of the handler in asyncio.sleep"
+    assert sleep["wait_sleep_s"] >= 0.9 * sleep["wall_s"], sleep
+    assert 0.6 * want <= sleep["wall_s"] <= 2.0 * want, (sleep, want)
+    # `await reader.read()` of the backend's answer: io
+    read = handler_time(profile, "_wait_for_data")
+    want = done["requests"] * done["backend"]
+    assert read, "no sample of the handler in a stream read"
+    assert read["wait_io_s"] >= 0.9 * read["wall_s"], read
+    assert 0.6 * want <= read["wall_s"] <= 2.5 * want, (read, want)
+
+
+def test_dump_async_without_asyncio_lists_no_task(stetho, python, spawn):
+    proc = spawn.popen([python.path, "-c",
+                        "import sys, time; print('READY', flush=True); time.sleep(120)"])
+    read_line_with_prefix(proc, b"READY", READY_TIMEOUT)
+    cp = run([stetho, "dump", "--async", "--json", str(proc.pid)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    out = json.loads(cp.stdout)
+    assert out["tasks"] == [] and out["threads"], out
+
+
+def test_task_offsets_match_the_interpreter(python):
+    """src/cpython/asyncio.c's TaskObj offsets, checked with ctypes inside."""
+    tool = REPO / "tools" / "check_asyncio_offsets.py"
+    cp = run([python.path, str(tool)])
+    assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
