@@ -129,6 +129,18 @@ struct cap_mem_interval {
     uint64_t bytes, count;
 };
 
+/* A stack's live bytes over the run (its growth): live[i] is what it held
+ * at the end of bucket i, the time [i * bucket_ns, (i + 1) * bucket_ns)
+ * since the capture's start; n buckets, the last one at most when its
+ * process began to finalize (the run ended). */
+struct cap_mem_growth {
+    int32_t pid, tid;
+    uint32_t stack;
+    uint32_t n;
+    uint64_t bucket_ns;
+    const uint64_t *live;       /* reading: into capture.growth_values */
+};
+
 struct cap_mem_totals {
     uint64_t peak_heap_bytes, peak_heap_t_ns, peak_rss_bytes, peak_rss_t_ns;
     uint64_t alloc_bytes, alloc_count, leaked_bytes, temporary_count;
@@ -169,6 +181,8 @@ int capw_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p);
 int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);
+/* At the end, each stack's growth (g->live: its n values). */
+int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g);
 
 /* Ends the current block (written and fsync-free, so readable at once). */
 int capw_flush(struct capture_writer *w);
@@ -214,6 +228,11 @@ struct capture {
     size_t nmem;
     struct cap_mem_totals mem_totals;   /* likewise derived if cut short */
     int has_mem_totals;         /* written by the run itself */
+    struct cap_mem_growth *growth;      /* per (pid, tid, stack); none in
+                                           captures made before it existed */
+    size_t ngrowth;
+    uint64_t *growth_values;            /* what their `live` point into */
+    size_t ngrowth_values;
 };
 
 /* 0 on success (possibly truncated), -1 with a one-line reason in err. */

@@ -24,6 +24,7 @@ int cmd_export(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
 struct session_result;
