@@ -141,6 +141,17 @@ struct cap_mem_growth {
     const uint64_t *live;       /* reading: into capture.growth_values */
 };
 
+/* The garbage collector's counters of a process, as CPython keeps them
+ * since its start (gc.get_stats()), when the sampler saw them change:
+ * per generation, collections, objects collected, objects uncollectable. */
+#define CAP_GC_GENERATIONS 3
+struct cap_gc_point {
+    uint64_t t_ns;
+    int32_t pid;
+    uint64_t collections[CAP_GC_GENERATIONS], collected[CAP_GC_GENERATIONS],
+        uncollectable[CAP_GC_GENERATIONS];
+};
+
 struct cap_mem_totals {
     uint64_t peak_heap_bytes, peak_heap_t_ns, peak_rss_bytes, peak_rss_t_ns;
     uint64_t alloc_bytes, alloc_count, leaked_bytes, temporary_count;
@@ -169,6 +180,7 @@ int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
                       uint64_t end_ns);
 int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name);
 int capw_sample(struct capture_writer *w, const struct cap_sample *s);
+int capw_gc(struct capture_writer *w, const struct cap_gc_point *g);
 /* Memory: a timeline point; what a stack allocated since the last
  * interval; a new peak of the heap, then the stacks whose share of it
  * changed; at the end, each stack's final metrics and the totals. */
@@ -214,6 +226,8 @@ struct capture {
     size_t nthreads;
     struct cap_sample *samples;
     size_t nsamples;
+    struct cap_gc_point *gc;    /* in time order; none in older captures */
+    size_t ngc;
 
     /* memory; has_memory = 0 when the run recorded none */
     int has_memory;

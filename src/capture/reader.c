@@ -29,7 +29,7 @@
 struct loader {
     struct capture *c;
     size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
-    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap;
+    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap;
     struct kmap mem_index;      /* (pid, tid, stack) -> mem[i] */
     int mem_final;              /* MEM_STACK records seen: they are the truth */
     ZSTD_DCtx *dz;
@@ -562,6 +562,29 @@ static int rec_growth(struct loader *ld, struct blockstate *bs, struct vcur *r, 
     return 0;
 }
 
+/* GC: one process's collector counters. */
+static int rec_gc(struct loader *ld, struct vcur *r, int apply)
+{
+    struct capture *c = ld->c;
+    struct cap_gc_point g = { .t_ns = vcur_varint(r) };
+    g.pid = get_i32(r);
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        g.collections[k] = vcur_varint(r);
+        g.collected[k] = vcur_varint(r);
+        g.uncollectable[k] = vcur_varint(r);
+    }
+    if (r->bad)
+        return snprintf(ld->why, sizeof ld->why, "bad gc record"), -1;
+    if (!apply)
+        return 0;
+    struct cap_gc_point *a = grow(c->gc, &ld->gc_cap, c->ngc, sizeof *a);
+    if (!a)
+        return -2;
+    c->gc = a;
+    a[c->ngc++] = g;
+    return 0;
+}
+
 /* The growth records' values, once they stopped moving. */
 static void finish_growth(struct capture *c)
 {
@@ -626,6 +649,7 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
             rc = rec_memory(ld, &bs, &r, type, apply);
             break;
         case CAPF_MEM_GROWTH: rc = rec_growth(ld, &bs, &r, apply); break;
+        case CAPF_GC: rc = rec_gc(ld, &r, apply); break;
         case CAPF_META: {
             uint64_t interval = vcur_varint(&r), start = vcur_varint(&r);
             /* a sampling interval of 0 or over an hour is no capture of ours */
@@ -909,6 +933,7 @@ void capture_free(struct capture *c)
     free(c->mem_allocs);
     free(c->mem);
     free(c->growth);
+    free(c->gc);
     free(c->growth_values);
     free(c->truncation);
     memset(c, 0, sizeof *c);

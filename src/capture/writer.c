@@ -492,6 +492,20 @@ static int u_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
     return emit(w, CAPF_MEM_STACK);
 }
 
+static int u_gc(struct capture_writer *w, const struct cap_gc_point *g)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_varint(&w->rec, g->t_ns);
+    vbuf_svarint(&w->rec, g->pid);
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        vbuf_varint(&w->rec, g->collections[k]);
+        vbuf_varint(&w->rec, g->collected[k]);
+        vbuf_varint(&w->rec, g->uncollectable[k]);
+    }
+    return emit(w, CAPF_GC);
+}
+
 /* Deltas: live bytes change little from one bucket to the next. */
 static int u_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g)
 {
@@ -620,6 +634,11 @@ int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
 {
     LOCKED(int, -1, u_mem_totals(w, t));
+}
+
+int capw_gc(struct capture_writer *w, const struct cap_gc_point *g)
+{
+    LOCKED(int, -1, u_gc(w, g));
 }
 
 int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g)

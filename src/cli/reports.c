@@ -119,7 +119,7 @@ int cmd_stats(int argc, char **argv)
     if (st)
         return st < 0 ? 0 : st;
     int rc = stats_write(&c, a.json, stdout);
-    if (rc == 0 && !a.json && c.has_memory) {
+    if (rc == 0 && !a.json) {
         fputc('\n', stdout);
         rc = leaks_text(&c, NULL, stdout);
     }

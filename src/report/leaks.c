@@ -94,6 +94,88 @@ static const struct prof_place **temporary_places(const struct leaks *l, size_t 
     return v;
 }
 
+/* ---- the garbage collector ---- */
+
+#define GC_SHARE_WARN 0.10      /* of the wall time: "GC works hard" */
+
+struct gc_view {
+    int known;                          /* the capture has GC records */
+    struct cap_gc_point end;            /* each process's last record, summed */
+    int nprocs;
+    uint64_t gc_wall, wall;             /* in [gc] samples, in all samples */
+    uint64_t nsamples, longest_ns, pauses;      /* runs of [gc] samples */
+    uint32_t longest_samples;
+    struct { uint64_t gc, wall; } *threads;     /* per profile thread */
+};
+
+static int is_gc_stack(const struct capture *c, uint32_t stack)
+{
+    if (!stack || stack >= c->nstacks)
+        return 0;
+    const struct cap_frame *f = &c->frames[c->stacks[stack].frame];
+    const char *name = capture_string(c, f->function);
+    return f->kind == CAP_FRAME_SYNTHETIC && name && !strcmp(name, "[gc]");
+}
+
+static int gc_build(struct gc_view *v, const struct leaks *l)
+{
+    const struct capture *c = l->c;
+    const struct profile *p = &l->p;
+    memset(v, 0, sizeof *v);
+    /* the last record of each pid: records are in time order */
+    for (size_t i = c->ngc; i-- > 0;) {
+        int seen = 0;
+        for (size_t j = i + 1; j < c->ngc && !seen; j++)
+            seen = c->gc[j].pid == c->gc[i].pid;
+        if (seen)
+            continue;
+        v->known = 1;
+        v->nprocs++;
+        for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+            v->end.collections[k] += c->gc[i].collections[k];
+            v->end.collected[k] += c->gc[i].collected[k];
+            v->end.uncollectable[k] += c->gc[i].uncollectable[k];
+        }
+    }
+    v->threads = calloc(p->nthreads ? p->nthreads : 1, sizeof *v->threads);
+    if (!v->threads)
+        return -1;
+    for (size_t t = 0; t < p->nthreads; t++) {
+        const struct prof_thread *th = &p->threads[t];
+        uint64_t run_ns = 0;
+        uint32_t run = 0;
+        for (size_t k = 0; k <= th->nsamples; k++) {
+            const struct cap_sample *s =
+                k < th->nsamples ? &c->samples[p->sample_order[th->first + k]] : NULL;
+            int in_gc = s && is_gc_stack(c, s->stack);
+            if (s) {
+                v->threads[t].wall += s->wall_ns;
+                v->wall += s->wall_ns;
+            }
+            if (in_gc) {
+                v->threads[t].gc += s->wall_ns;
+                v->gc_wall += s->wall_ns;
+                v->nsamples++;
+                run_ns += s->wall_ns;
+                run++;
+            } else if (run) {
+                v->pauses++;
+                if (run_ns > v->longest_ns) {
+                    v->longest_ns = run_ns;
+                    v->longest_samples = run;
+                }
+                run_ns = run = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static uint64_t gc_sum(const uint64_t *v)
+{
+    return v[0] + v[1] + v[2];
+}
+
 /* ---- text ---- */
 
 static void put_place(FILE *f, const struct prof_place *pl, const char *cwd)
@@ -134,7 +216,53 @@ static void put_suspect(FILE *f, const struct leaks *l, const struct growth_susp
     fputs(")\n", f);
 }
 
-static int text(FILE *f, const struct leaks *l, const char *path)
+static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
+{
+    const struct capture *c = l->c;
+    const struct profile *p = &l->p;
+    char a[PROF_FMT_LEN], b[PROF_FMT_LEN], d[PROF_FMT_LEN];
+    fputs("\nGarbage collector", f);
+    if (!v->known) {
+        fputs(": counters not recorded (an older capture, or not read in time)\n", f);
+    } else {
+        fprintf(f, " (its counters since the interpreter started, as gc.get_stats() gives them,"
+                " at the last read%s):\n", v->nprocs > 1 ? "; processes summed" : "");
+        for (int k = 0; k < CAP_GC_GENERATIONS; k++)
+            fprintf(f, "  generation %d: %s collections, %s objects collected, %s uncollectable\n",
+                    k, prof_fmt_count(a, sizeof a, v->end.collections[k]),
+                    prof_fmt_count(b, sizeof b, v->end.collected[k]),
+                    prof_fmt_count(d, sizeof d, v->end.uncollectable[k]));
+    }
+    double share = v->wall ? (double)v->gc_wall / (double)v->wall : 0;
+    fprintf(f, "  time collecting: %.3fs, %.1f%% of the wall time", prof_secs(v->gc_wall),
+            share * 100);
+    if (v->nsamples)
+        fprintf(f, "; the longest pause seen %.3fs (%u sample%s in a row)",
+                prof_secs(v->longest_ns), v->longest_samples, v->longest_samples == 1 ? "" : "s");
+    fprintf(f, "\n  (from the [gc] samples: known to the sampling interval, %.0f ms; a pause"
+            " shorter than it is seen only in proportion)\n", prof_secs(c->interval_ns) * 1e3);
+    for (size_t t = 0; t < p->nthreads && p->nthreads > 1; t++)
+        if (v->threads[t].gc)
+            fprintf(f, "    thread %d (%s): %.1f%% of its wall time\n", (int)p->threads[t].tid,
+                    p->threads[t].name ? p->threads[t].name : "?",
+                    100.0 * (double)v->threads[t].gc / (double)v->threads[t].wall);
+    uint64_t collected = gc_sum(v->end.collected), uncollectable = gc_sum(v->end.uncollectable);
+    if (share >= GC_SHARE_WARN) {
+        fprintf(f, "  warning: the collector took %.0f%% of the time and collected %s objects",
+                share * 100, prof_fmt_count(a, sizeof a, collected));
+        uint64_t objects = c->mem_totals.by_allocator_count[CAP_MEM_ALLOCATORS - 1];
+        if (v->known && objects && collected * 20 < objects)
+            fprintf(f, ", under 5%% of the %s objects allocated: it mostly traversed objects"
+                    " that live on (gc.freeze() after start-up, or a higher"
+                    " gc.set_threshold(), would spare it)", prof_fmt_count(b, sizeof b, objects));
+        fputc('\n', f);
+    }
+    if (uncollectable)
+        fprintf(f, "  warning: %s objects were uncollectable (left in gc.garbage)\n",
+                prof_fmt_count(a, sizeof a, uncollectable));
+}
+
+static int text(FILE *f, const struct leaks *l)
 {
     const struct capture *c = l->c;
     char cwd[PATH_MAX], a[PROF_FMT_LEN], b[PROF_FMT_LEN];
@@ -190,26 +318,38 @@ static int text(FILE *f, const struct leaks *l, const char *path)
     if (c->mem_totals.sample_mean)
         fprintf(f, "(estimated: the run sampled allocations every %s on average)\n",
                 prof_fmt_bytes(a, sizeof a, c->mem_totals.sample_mean));
+    return 0;
+}
+
+static int text_all(FILE *f, const struct leaks *l, const char *path)
+{
+    if (!l->c->has_memory)
+        fputs("Leaks: this capture has no memory record (run with --memory exact or"
+              " sampled)\n", f);
+    else if (text(f, l) < 0)
+        return -1;
+    struct gc_view v;
+    if (gc_build(&v, l) < 0)
+        return -1;
+    gc_text(f, l, &v);
+    free(v.threads);
     if (!path)
         return 0;
-    fprintf(f, "\nDig further:\n"
-            "  stetho tree %s --metric leaked       who holds what was never freed\n"
-            "  stetho table %s --metric allocations what allocates most often\n"
-            "  stetho html %s                       the heap over time\n", path, path, path);
+    fputs("\nDig further:\n", f);
+    if (l->c->has_memory)
+        fprintf(f, "  stetho tree %s --metric leaked       who holds what was never freed\n"
+                "  stetho table %s --metric allocations what allocates most often\n"
+                "  stetho html %s                       the heap over time\n", path, path, path);
+    fprintf(f, "  stetho tree %s --show-all            where the [gc] frames sit\n", path);
     return 0;
 }
 
 int leaks_text(const struct capture *c, const char *path, FILE *out)
 {
-    if (!c->has_memory) {
-        fputs("Leaks: this capture has no memory record (run with --memory exact or"
-              " sampled)\n", out);
-        return 0;
-    }
     struct leaks l;
     int rc = leaks_build(&l, c);
     if (rc == 0)
-        rc = text(out, &l, path);
+        rc = text_all(out, &l, path);
     leaks_free(&l);
     return rc;
 }
@@ -250,10 +390,52 @@ static void json_suspect(FILE *f, const struct leaks *l, const struct growth_sus
     fputs("]}", f);
 }
 
+static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
+{
+    const struct profile *p = &l->p;
+    fputs("{\"generations\": ", f);
+    if (!v->known)
+        fputs("null", f);
+    for (int k = 0; v->known && k < CAP_GC_GENERATIONS; k++)
+        fprintf(f, "%s{\"collections\": %llu, \"collected\": %llu, \"uncollectable\": %llu}%s",
+                k ? ", " : "[", (unsigned long long)v->end.collections[k],
+                (unsigned long long)v->end.collected[k],
+                (unsigned long long)v->end.uncollectable[k], k == 2 ? "]" : "");
+    fputs(", \"time_s\": ", f);
+    json_secs(f, v->gc_wall);
+    fprintf(f, ", \"share\": %.4f, \"samples\": %llu, \"pauses\": %llu, \"longest_pause_s\": ",
+            v->wall ? (double)v->gc_wall / (double)v->wall : 0.0,
+            (unsigned long long)v->nsamples, (unsigned long long)v->pauses);
+    json_secs(f, v->longest_ns);
+    fputs(", \"threads\": [", f);
+    int first = 1;
+    for (size_t t = 0; t < p->nthreads; t++) {
+        if (!v->threads[t].gc)
+            continue;
+        fprintf(f, "%s{\"pid\": %d, \"tid\": %d, \"name\": ", first ? "" : ", ",
+                (int)p->threads[t].pid, (int)p->threads[t].tid);
+        json_string(f, p->threads[t].name);
+        fputs(", \"time_s\": ", f);
+        json_secs(f, v->threads[t].gc);
+        fprintf(f, ", \"share\": %.4f}", (double)v->threads[t].gc / (double)v->threads[t].wall);
+        first = 0;
+    }
+    fputs("]}", f);
+}
+
 static int json(FILE *f, const struct leaks *l)
 {
+    struct gc_view v;
+    if (gc_build(&v, l) < 0)
+        return -1;
+    fputs("{\"gc\": ", f);
+    gc_json(f, l, &v);
+    free(v.threads);
+    fprintf(f, ",\n  \"memory\": %s", l->c->has_memory ? "true" : "false");
+    if (!l->c->has_memory)
+        return fputs("}", f), 0;
     const struct cap_mem_totals *t = &l->c->mem_totals;
-    fputs("{\"bucket_s\": ", f);
+    fputs(",\n  \"bucket_s\": ", f);
     if (l->g.bucket_ns)
         json_secs(f, l->g.bucket_ns);
     else
@@ -294,10 +476,6 @@ static int json(FILE *f, const struct leaks *l)
 
 int leaks_json(const struct capture *c, FILE *out)
 {
-    if (!c->has_memory) {
-        fputs("null", out);
-        return 0;
-    }
     struct leaks l;
     int rc = leaks_build(&l, c);
     if (rc == 0)

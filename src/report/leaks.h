@@ -5,8 +5,14 @@
  * allocations -- with the commands to dig further.  `stetho stats` shows
  * the same (leaks_text after its own, leaks_json as its "leaks" key).
  *
+ * The garbage collector's part: its counters per generation (the GC
+ * records the sampler wrote), the time the [gc] frame took (per thread,
+ * the longest run of samples in it), and a warning when it took a large
+ * share of the time or left objects uncollectable.
+ *
  * Contract: reads the capture and the report model; a capture without
- * memory says so in one line (JSON: null).  `path` is the capture's
+ * memory says so in one line (JSON: "memory": false) and still has the
+ * GC part.  `path` is the capture's
  * file name, for the commands shown (NULL: none shown, as in `stats`).  0, or -1 when out of memory (write
  * errors are the caller's to check).
  */

@@ -1,6 +1,6 @@
 /*
- * test_growth.c -- the MEM_GROWTH record (written, read back, refused
- * when malformed) and the leak-suspect rules of model/growth.h on series
+ * test_growth.c -- the MEM_GROWTH and GC records (written, read back,
+ * refused when malformed) and the leak-suspect rules of model/growth.h on series
  * whose answer is known.
  */
 #include "check.h"
@@ -8,6 +8,7 @@
 #include "model/growth.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define MIB (1ull << 20)
@@ -125,12 +126,19 @@ static void test_refused(void)
     CHECK(capw_mem_growth(w, &(struct cap_mem_growth){ 1, 1, st, 3, 0, down }) < 0);
     CHECK(capw_mem_growth(w, &(struct cap_mem_growth){ 1, 1, st, 5000, 1, down }) < 0);
     CHECK_EQ_INT(capw_mem_growth(w, &(struct cap_mem_growth){ 1, 1, st, 3, 1000, down }), 0);
+    /* and a GC record beside it, read back as written */
+    struct cap_gc_point gc = { 77, -5, { 1, 2, 3 }, { 40, 50, 1ull << 40 }, { 0, 0, 9 } };
+    CHECK_EQ_INT(capw_gc(w, &gc), 0);
     capw_close(w, 1000);
     struct capture c;
     char err[200];
     CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
     unlink(path);
     CHECK(c.ngrowth == 1 && c.growth[0].live[1] == 2 && c.growth[0].live[2] == 7);
+    CHECK(c.ngc == 1 && c.gc[0].t_ns == 77 && c.gc[0].pid == -5 &&
+          !memcmp(c.gc[0].collections, gc.collections, sizeof gc.collections) &&
+          !memcmp(c.gc[0].collected, gc.collected, sizeof gc.collected) &&
+          !memcmp(c.gc[0].uncollectable, gc.uncollectable, sizeof gc.uncollectable));
     CHECK(!c.truncated);
     capture_free(&c);
 }
