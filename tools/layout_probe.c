@@ -347,6 +347,9 @@ int main(void)
     F(bytes_size, offsetof(PyBytesObject, ob_base.ob_size));
     F(bytes_sval, offsetof(PyBytesObject, ob_sval));
     objects();
+
+    /* The garbage collector's statistics (stetho leaks) */
+    F(is_gc_stats, offsetof(PyInterpreterState, gc.generation_stats));
     printf("}\n");
     return 0;
 }

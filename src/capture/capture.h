@@ -129,6 +129,29 @@ struct cap_mem_interval {
     uint64_t bytes, count;
 };
 
+/* A stack's live bytes over the run (its growth): live[i] is what it held
+ * at the end of bucket i, the time [i * bucket_ns, (i + 1) * bucket_ns)
+ * since the capture's start; n buckets, the last one at most when its
+ * process began to finalize (the run ended). */
+struct cap_mem_growth {
+    int32_t pid, tid;
+    uint32_t stack;
+    uint32_t n;
+    uint64_t bucket_ns;
+    const uint64_t *live;       /* reading: into capture.growth_values */
+};
+
+/* The garbage collector's counters of a process, as CPython keeps them
+ * since its start (gc.get_stats()), when the sampler saw them change:
+ * per generation, collections, objects collected, objects uncollectable. */
+#define CAP_GC_GENERATIONS 3
+struct cap_gc_point {
+    uint64_t t_ns;
+    int32_t pid;
+    uint64_t collections[CAP_GC_GENERATIONS], collected[CAP_GC_GENERATIONS],
+        uncollectable[CAP_GC_GENERATIONS];
+};
+
 struct cap_mem_totals {
     uint64_t peak_heap_bytes, peak_heap_t_ns, peak_rss_bytes, peak_rss_t_ns;
     uint64_t alloc_bytes, alloc_count, leaked_bytes, temporary_count;
@@ -157,6 +180,7 @@ int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
                       uint64_t end_ns);
 int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name);
 int capw_sample(struct capture_writer *w, const struct cap_sample *s);
+int capw_gc(struct capture_writer *w, const struct cap_gc_point *g);
 /* Memory: a timeline point; what a stack allocated since the last
  * interval; a new peak of the heap, then the stacks whose share of it
  * changed; at the end, each stack's final metrics and the totals. */
@@ -169,6 +193,8 @@ int capw_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p);
 int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);
+/* At the end, each stack's growth (g->live: its n values). */
+int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g);
 
 /* Ends the current block (written and fsync-free, so readable at once). */
 int capw_flush(struct capture_writer *w);
@@ -200,6 +226,8 @@ struct capture {
     size_t nthreads;
     struct cap_sample *samples;
     size_t nsamples;
+    struct cap_gc_point *gc;    /* in time order; none in older captures */
+    size_t ngc;
 
     /* memory; has_memory = 0 when the run recorded none */
     int has_memory;
@@ -214,6 +242,11 @@ struct capture {
     size_t nmem;
     struct cap_mem_totals mem_totals;   /* likewise derived if cut short */
     int has_mem_totals;         /* written by the run itself */
+    struct cap_mem_growth *growth;      /* per (pid, tid, stack); none in
+                                           captures made before it existed */
+    size_t ngrowth;
+    uint64_t *growth_values;            /* what their `live` point into */
+    size_t ngrowth_values;
 };
 
 /* 0 on success (possibly truncated), -1 with a one-line reason in err. */

@@ -51,7 +51,13 @@ enum capf_record {
     CAPF_MEM_PEAK_STACK = 13,
     CAPF_MEM_STACK = 14,
     CAPF_MEM_TOTALS = 15,
+    CAPF_MEM_GROWTH = 16,       /* a stack's live bytes over the run (format 1.1) */
+    CAPF_GC = 17,               /* the garbage collector's counters (format 1.1) */
 };
+
+/* MEM_GROWTH bounds, for readers: buckets per record and their width. */
+#define CAPF_GROWTH_MAX 4096
+#define CAPF_GROWTH_MAX_NS (1ull << 50)
 
 /* SAMPLE flags.  Bits 0..6 say which of the seven time components are
  * present (non-zero): user, sys, then the CAP_WAIT_* kinds in order.  Bits

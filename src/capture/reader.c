@@ -29,7 +29,7 @@
 struct loader {
     struct capture *c;
     size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
-    size_t timeline_cap, allocs_cap, mem_cap;
+    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap;
     struct kmap mem_index;      /* (pid, tid, stack) -> mem[i] */
     int mem_final;              /* MEM_STACK records seen: they are the truth */
     ZSTD_DCtx *dz;
@@ -520,6 +520,81 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
     return 0;
 }
 
+/* MEM_GROWTH: a stack's live bytes per bucket, as deltas. */
+static int rec_growth(struct loader *ld, struct blockstate *bs, struct vcur *r, int apply)
+{
+    struct capture *c = ld->c;
+    struct cap_mem_growth g = { .pid = get_i32(r), .tid = get_i32(r) };
+    uint64_t stack = vcur_varint(r), width = vcur_varint(r), n = vcur_varint(r);
+    if (r->bad || stack >= bs->nstacks || !width || width > CAPF_GROWTH_MAX_NS ||
+        n > CAPF_GROWTH_MAX || n > vcur_left(r))   /* a value is at least a byte */
+        return snprintf(ld->why, sizeof ld->why, "bad growth record"), -1;
+    size_t first = c->ngrowth_values;
+    uint64_t *v = NULL;
+    if (apply) {
+        v = grow(c->growth_values, &ld->growth_values_cap, first + (n ? n - 1 : 0),
+                 sizeof *v);
+        if (!v)
+            return -2;
+        c->growth_values = v;
+    }
+    uint64_t live = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t d = vcur_svarint(r);
+        if (r->bad || (d < 0 && (uint64_t)-d > live))
+            return snprintf(ld->why, sizeof ld->why, "bad growth record"), -1;
+        live += (uint64_t)d;
+        if (v)
+            v[first + i] = live;
+    }
+    if (!apply)
+        return 0;
+    struct cap_mem_growth *a = grow(c->growth, &ld->growth_cap, c->ngrowth, sizeof *a);
+    if (!a)
+        return -2;
+    c->growth = a;
+    g.stack = (uint32_t)stack;
+    g.n = (uint32_t)n;
+    g.bucket_ns = width;
+    g.live = NULL;              /* pointed at the end: the values may move */
+    a[c->ngrowth++] = g;
+    c->ngrowth_values += n;
+    return 0;
+}
+
+/* GC: one process's collector counters. */
+static int rec_gc(struct loader *ld, struct vcur *r, int apply)
+{
+    struct capture *c = ld->c;
+    struct cap_gc_point g = { .t_ns = vcur_varint(r) };
+    g.pid = get_i32(r);
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        g.collections[k] = vcur_varint(r);
+        g.collected[k] = vcur_varint(r);
+        g.uncollectable[k] = vcur_varint(r);
+    }
+    if (r->bad)
+        return snprintf(ld->why, sizeof ld->why, "bad gc record"), -1;
+    if (!apply)
+        return 0;
+    struct cap_gc_point *a = grow(c->gc, &ld->gc_cap, c->ngc, sizeof *a);
+    if (!a)
+        return -2;
+    c->gc = a;
+    a[c->ngc++] = g;
+    return 0;
+}
+
+/* The growth records' values, once they stopped moving. */
+static void finish_growth(struct capture *c)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < c->ngrowth; i++) {
+        c->growth[i].live = c->growth_values + at;
+        at += c->growth[i].n;
+    }
+}
+
 /* After loading: totals derived for a run that did not write its own. */
 static void finish_memory(struct loader *ld)
 {
@@ -573,6 +648,8 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
         case CAPF_MEM_PEAK_STACK: case CAPF_MEM_STACK: case CAPF_MEM_TOTALS:
             rc = rec_memory(ld, &bs, &r, type, apply);
             break;
+        case CAPF_MEM_GROWTH: rc = rec_growth(ld, &bs, &r, apply); break;
+        case CAPF_GC: rc = rec_gc(ld, &r, apply); break;
         case CAPF_META: {
             uint64_t interval = vcur_varint(&r), start = vcur_varint(&r);
             /* a sampling interval of 0 or over an hour is no capture of ours */
@@ -768,8 +845,10 @@ int capture_load_mem(const uint8_t *data, size_t size, struct capture *c,
     rc = ld.dz && !ZSTD_isError(ZSTD_DCtx_setParameter(ld.dz, ZSTD_d_windowLogMax,
                                                        CAPF_WINDOW_LOG_MAX)) &&
          init_tables(&ld) == 0 ? read_blocks(&ld, data, size) : -2;
-    if (rc >= 0)
+    if (rc >= 0) {
         finish_memory(&ld);
+        finish_growth(c);
+    }
     kmap_free(&ld.mem_index);
     ZSTD_freeDCtx(ld.dz);
     free(ld.raw);
@@ -853,6 +932,9 @@ void capture_free(struct capture *c)
     free(c->timeline);
     free(c->mem_allocs);
     free(c->mem);
+    free(c->growth);
+    free(c->gc);
+    free(c->growth_values);
     free(c->truncation);
     memset(c, 0, sizeof *c);
 }

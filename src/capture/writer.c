@@ -492,6 +492,41 @@ static int u_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
     return emit(w, CAPF_MEM_STACK);
 }
 
+static int u_gc(struct capture_writer *w, const struct cap_gc_point *g)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_varint(&w->rec, g->t_ns);
+    vbuf_svarint(&w->rec, g->pid);
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        vbuf_varint(&w->rec, g->collections[k]);
+        vbuf_varint(&w->rec, g->collected[k]);
+        vbuf_varint(&w->rec, g->uncollectable[k]);
+    }
+    return emit(w, CAPF_GC);
+}
+
+/* Deltas: live bytes change little from one bucket to the next. */
+static int u_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g)
+{
+    struct cap_mem_stack key = { .pid = g->pid, .tid = g->tid, .stack = g->stack };
+    if (!w || w->failed || g->n > CAPF_GROWTH_MAX || !g->bucket_ns ||
+        g->bucket_ns > CAPF_GROWTH_MAX_NS) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (put_mem_key(w, &key) < 0)
+        return -1;
+    vbuf_varint(&w->rec, g->bucket_ns);
+    vbuf_varint(&w->rec, g->n);
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        vbuf_svarint(&w->rec, (int64_t)(g->live[i] - prev));
+        prev = g->live[i];
+    }
+    return emit(w, CAPF_MEM_GROWTH);
+}
+
 static int u_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
 {
     if (!w || w->failed)
@@ -599,6 +634,16 @@ int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m)
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
 {
     LOCKED(int, -1, u_mem_totals(w, t));
+}
+
+int capw_gc(struct capture_writer *w, const struct cap_gc_point *g)
+{
+    LOCKED(int, -1, u_gc(w, g));
+}
+
+int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g)
+{
+    LOCKED(int, -1, u_mem_growth(w, g));
 }
 
 int capw_flush(struct capture_writer *w)

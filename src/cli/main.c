@@ -25,6 +25,11 @@ static void usage(FILE *f)
           "  export CAPTURE --format F      json, speedscope, collapsed, pprof, pstats,\n"
           "                                 chrome or html, for other tools\n"
           "  html CAPTURE [-o FILE]         the capture as an HTML page (flame graph, timeline)\n"
+          "  leaks CAPTURE [--json]         leak suspects (held memory that kept rising),\n"
+          "                                 what was held at exit, temporary allocations\n"
+          "  diff BASE NEW [options]        every metric per function and stack, NEW - BASE\n"
+          "  check CAPTURE [budgets]        exit 1 if a budget (--max-wall 2s, --max-peak\n"
+          "                                 200MB, --max-increase 10%, ...) is broken\n"
           "\n"
           "  stetho COMMAND --help          options of a command\n"
           "  stetho --version\n", f);
@@ -61,6 +66,12 @@ int main(int argc, char **argv)
         return cmd_export(argc - 2, argv + 2);
     if (!strcmp(cmd, "html"))
         return cmd_html(argc - 2, argv + 2);
+    if (!strcmp(cmd, "leaks"))
+        return cmd_leaks(argc - 2, argv + 2);
+    if (!strcmp(cmd, "diff"))
+        return cmd_diff(argc - 2, argv + 2);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(argc - 2, argv + 2);
     if (cmd[0] == '-')
         return cli_error("unknown option '%s' (see 'stetho --help')", cmd);
     return cli_error("unknown command '%s' (see 'stetho --help')", cmd);

@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/report_args.h"
 #include "report/html_report.h"
+#include "report/leaks.h"
 #include "report/stats.h"
 
 #include <string.h>
@@ -42,6 +43,16 @@ static void stats_usage(FILE *f)
           "allocation sizes, allocators, and the top locations by bytes and by count.\n"
           "options:\n"
           "  --json                the same as JSON (schema stetho-stats/1)\n", f);
+}
+
+static void leaks_usage(FILE *f)
+{
+    fputs("usage: stetho leaks CAPTURE [--json]\n"
+          "Where memory leaks: the stacks whose held memory kept rising while the program\n"
+          "ran (leak suspects: rate, since when, how steadily), what was still held at\n"
+          "exit, and the temporary allocations.\n"
+          "options:\n"
+          "  --json                the same as JSON (schema stetho-leaks/1)\n", f);
 }
 
 static void html_usage(FILE *f)
@@ -108,8 +119,31 @@ int cmd_stats(int argc, char **argv)
     if (st)
         return st < 0 ? 0 : st;
     int rc = stats_write(&c, a.json, stdout);
+    if (rc == 0 && !a.json) {
+        fputc('\n', stdout);
+        rc = leaks_text(&c, NULL, stdout);
+    }
     capture_free(&c);
     return printed("stats", "stats", rc);
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+    struct report_args a;
+    struct capture c;
+    int st = parse_and_load("leaks", RA_JSON, leaks_usage, argc, argv, &a, &c);
+    if (st)
+        return st < 0 ? 0 : st;
+    int rc;
+    if (a.json) {
+        fputs("{\"schema\": \"stetho-leaks/1\", \"leaks\": ", stdout);
+        rc = leaks_json(&c, stdout);
+        fputs("}\n", stdout);
+    } else {
+        rc = leaks_text(&c, a.path, stdout);
+    }
+    capture_free(&c);
+    return printed("leaks", "leaks", rc);
 }
 
 int cmd_html(int argc, char **argv)

@@ -120,6 +120,11 @@ struct py_layout {
     int long_tagged;                /* 3.12+: lv_tag = ndigits << 3 | sign */
     int long_shift;                 /* bits per digit */
     int long_digit_size;            /* bytes per digit */
+
+    /* The garbage collector's statistics (stetho leaks): from the
+     * interpreter, gc.generation_stats[3], each { Py_ssize_t collections,
+     * collected, uncollectable } */
+    uint64_t is_gc_stats;
 };
 
 /* The generated table for major.minor, or NULL. */

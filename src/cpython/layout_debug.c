@@ -100,6 +100,12 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     l.is_next = w[d->is_next];
     l.is_threads_head = w[d->is_threads_head];
     l.is_gc_collecting = w[d->is_gc] + w[d->gc_collecting];
+    /* _Py_DebugOffsets has no gc.generation_stats: it sits where the table
+     * says relative to gc.collecting, in the version the table was made
+     * from; a newer one may have changed the struct (3.14 did) */
+    l.is_gc_stats = fallback->minor == minor && fallback->is_gc_stats != PY_NOFIELD
+                        ? l.is_gc_collecting + fallback->is_gc_stats - fallback->is_gc_collecting
+                        : PY_NOFIELD;
     l.is_modules = w[d->is_modules];
     l.is_gil_ptr = w[d->is_ceval_gil];
     l.is_gil_locked = w[d->is_gil_locked] - w[d->is_gil_state];

@@ -93,6 +93,7 @@ static const struct py_layout layout_3_9 = {
     .long_tagged = 0,
     .long_shift = 30,
     .long_digit_size = 4,
+    .is_gc_stats = 744,
 };
 
 /* CPython 3.10.13 (PY_VERSION_HEX 0x030a0df0) */
@@ -170,6 +171,7 @@ static const struct py_layout layout_3_10 = {
     .long_tagged = 0,
     .long_shift = 30,
     .long_digit_size = 4,
+    .is_gc_stats = 744,
 };
 
 /* CPython 3.11.7 (PY_VERSION_HEX 0x030b07f0) */
@@ -247,6 +249,7 @@ static const struct py_layout layout_3_11 = {
     .long_tagged = 0,
     .long_shift = 30,
     .long_digit_size = 4,
+    .is_gc_stats = 776,
 };
 
 /* CPython 3.12.1 (PY_VERSION_HEX 0x030c01f0) */
@@ -324,6 +327,7 @@ static const struct py_layout layout_3_12 = {
     .long_tagged = 1,
     .long_shift = 30,
     .long_digit_size = 4,
+    .is_gc_stats = 240,
 };
 
 /* CPython 3.13.0 (PY_VERSION_HEX 0x030d00f0) */
@@ -401,6 +405,7 @@ static const struct py_layout layout_3_13 = {
     .long_tagged = 1,
     .long_shift = 30,
     .long_digit_size = 4,
+    .is_gc_stats = 7528,
 };
 
 const struct py_layout *py_layout_table(int major, int minor)

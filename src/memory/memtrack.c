@@ -17,6 +17,12 @@
  * so the peak by the difference, as an allocation or a free would.  A new
  * mapping counts 0 until measured (its pages are not touched yet).  The
  * agent's hot path is untouched: this is all on stetho's side.
+ *
+ * Growth: each stack's live bytes at the end of equal time buckets,
+ * GROWTH_BUCKETS at most.  When they are full, pairs merge (each keeps its
+ * later value) and the width doubles, so a run of any length ends with
+ * half to all of them, and taking the points costs a walk over the stacks
+ * at each bucket's end only: about 2 * GROWTH_BUCKETS walks per doubling.
  */
 #include "memory/memtrack.h"
 #include "proc/resident.h"
@@ -34,6 +40,8 @@
 #include <unistd.h>
 
 #define MAX_NAMESPACES 65536
+#define GROWTH_BUCKETS 64
+#define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
                                            256 MiB of mappings (4 KiB pages) */
 
@@ -45,6 +53,9 @@ struct stack_metrics {
     uint64_t live_mapped, peak_mapped, leaked_mapped;  /* mappings' whole sizes */
     uint64_t tick_bytes, tick_count;    /* allocated since the last tick */
     uint64_t peak_written, peak_mapped_written;        /* values last written */
+    uint64_t *growth;                   /* live at each bucket's end (GROWTH_BUCKETS),
+                                           from the first one it held memory at */
+    uint32_t growth_len;
     uint8_t dirty, tick_dirty, peak_dirty;
 };
 
@@ -125,6 +136,8 @@ struct memtrack {
     uint64_t events, dropped;
     uint32_t native_frame;
     int32_t only_pid, only_tid;         /* only_tid 0: every thread */
+    uint64_t growth_ns;                 /* the buckets' width */
+    uint32_t growth_n;                  /* buckets taken */
 };
 
 struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
@@ -134,6 +147,7 @@ struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
         return NULL;
     m->w = w;
     m->start_ns = start_ns;
+    m->growth_ns = GROWTH_FIRST_NS;
     m->capblocks = 1 << 16;
     m->blocks = calloc(m->capblocks, sizeof *m->blocks);
     if (!m->blocks) {
@@ -153,6 +167,8 @@ void memtrack_free(struct memtrack *m)
     }
     free(m->ns);
     free(m->procs);
+    for (size_t i = 1; i < m->nstacks; i++)
+        free(m->stacks[i].growth);
     free(m->blocks);
     free(m->stacks);
     kmap_free(&m->index);
@@ -850,11 +866,59 @@ static void write_changes(struct memtrack *m, uint64_t t)
     m->peak_changed = 0;
 }
 
+/* The end of a growth bucket: every stack's live bytes, except those of
+ * processes that began to finalize; then, when full, pairs merge. */
+static void growth_point(struct memtrack *m)
+{
+    uint32_t at = m->growth_n;
+    for (size_t id = 1; id < m->nstacks; id++) {
+        struct stack_metrics *s = &m->stacks[id];
+        if (!s->growth) {
+            if (!s->live || !(s->growth = calloc(GROWTH_BUCKETS, sizeof *s->growth)))
+                continue;
+            s->growth_len = at;         /* held nothing at the buckets before */
+        }
+        struct proc_state *p = proc(m, s->pid);
+        if (s->growth_len < GROWTH_BUCKETS && p && !p->finalized)
+            s->growth[s->growth_len++] = s->live;
+    }
+    if (++m->growth_n < GROWTH_BUCKETS)
+        return;
+    for (size_t id = 1; id < m->nstacks; id++) {
+        struct stack_metrics *s = &m->stacks[id];
+        if (!s->growth)
+            continue;
+        uint32_t half = (s->growth_len + 1) / 2;
+        for (uint32_t j = 0; j < half; j++)
+            s->growth[j] = s->growth[2 * j + 1 < s->growth_len ? 2 * j + 1 : s->growth_len - 1];
+        s->growth_len = half;
+    }
+    m->growth_n /= 2;
+    m->growth_ns *= 2;
+}
+
 void memtrack_tick(struct memtrack *m, uint64_t now)
 {
     measure_mappings(m, 0, now);
     publish(m);
     write_changes(m, rel(m, now));
+    /* a tick late by several buckets gives them all the same values */
+    while (rel(m, now) >= (uint64_t)(m->growth_n + 1) * m->growth_ns)
+        growth_point(m);
+}
+
+static void write_growth(struct memtrack *m)
+{
+    for (size_t id = 1; id < m->nstacks; id++) {
+        const struct stack_metrics *s = &m->stacks[id];
+        int held = 0;
+        for (uint32_t i = 0; i < s->growth_len && !held; i++)
+            held = s->growth[i] != 0;
+        if (held)
+            capw_mem_growth(m->w, &(struct cap_mem_growth){ s->pid, s->tid, s->stack,
+                                                            s->growth_len, m->growth_ns,
+                                                            s->growth });
+    }
 }
 
 void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64_t peak_rss_t)
@@ -882,6 +946,7 @@ void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64
                                     s->leaked_mapped };
         capw_mem_stack(m->w, &ms);
     }
+    write_growth(m);
     m->totals.peak_heap_bytes = m->peak_heap;
     m->totals.peak_heap_t_ns = rel(m, m->peak_t);
     m->totals.peak_mapped_bytes = m->peak_mapped;

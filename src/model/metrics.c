@@ -3,7 +3,9 @@
  */
 #include "model/metrics.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 uint64_t prof_wait_ns(const struct prof_metrics *m)
@@ -124,4 +126,49 @@ char *prof_fmt_metric(char *buf, size_t len, enum prof_metric which, uint64_t v)
     case PROF_UNIT_COUNT: return prof_fmt_count(buf, len, v);
     default: return prof_fmt_ns(buf, len, v);
     }
+}
+
+struct unit_scale {
+    const char *suffix;
+    double scale;
+};
+
+static const struct unit_scale time_units[] = {
+    { "", 1e9 }, { "s", 1e9 }, { "ms", 1e6 }, { "us", 1e3 }, { "ns", 1 },
+    { "min", 60e9 }, { "h", 3600e9 }, { NULL, 0 },
+};
+static const struct unit_scale byte_units[] = {
+    { "", 1 }, { "B", 1 },
+    { "KB", 1e3 }, { "kB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
+    { "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
+    { "TiB", 1099511627776.0 }, { NULL, 0 },
+};
+static const struct unit_scale count_units[] = {
+    { "", 1 }, { "k", 1e3 }, { "K", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { NULL, 0 },
+};
+
+int prof_parse_value(enum prof_unit unit, const char *s, uint64_t *out)
+{
+    const struct unit_scale *units = unit == PROF_UNIT_BYTES ? byte_units
+                                     : unit == PROF_UNIT_COUNT ? count_units : time_units;
+    if (!s)
+        return -1;
+    char *end;
+    double x = strtod(s, &end);
+    /* strtod also takes signs, "inf", "nan", hex and exponents: a value
+     * is decimal digits and a point, nothing else */
+    if (end == s || end != s + strspn(s, "0123456789."))
+        return -1;
+    while (*end == ' ')
+        end++;
+    for (const struct unit_scale *u = units; u->suffix; u++) {
+        if (strcmp(end, u->suffix))
+            continue;
+        double v = x * u->scale;
+        if (!isfinite(v) || v < 0 || v >= 18446744073709551615.0)
+            return -1;
+        *out = (uint64_t)(v + 0.5);
+        return 0;
+    }
+    return -1;
 }

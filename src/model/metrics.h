@@ -73,6 +73,14 @@ char *prof_fmt_bytes(char *buf, size_t len, uint64_t bytes);
 char *prof_fmt_count(char *buf, size_t len, uint64_t n);
 /* The one of the three that fits the metric's unit. */
 char *prof_fmt_metric(char *buf, size_t len, enum prof_metric which, uint64_t v);
+/* The other way: a value as a user writes it, in the unit's own terms --
+ * time "2s", "500ms", "250us", "10ns", "1.5min", "1h" (a bare number is
+ * seconds); bytes "200MB", "1.5GiB", "64KiB", "512B" (KB, MB, GB, TB are
+ * powers of 1000, KiB .. TiB of 1024; a bare number is bytes); counts
+ * "10k", "2.5M", "1G" (powers of 1000) or a bare number.  Units are
+ * case-sensitive ("Mb" would be megabits; "kB" = "KB").  0, or -1 for anything else (no number, a
+ * negative, not finite, an unknown unit, beyond 2^64). */
+int prof_parse_value(enum prof_unit unit, const char *s, uint64_t *out);
 /* Nanoseconds as seconds, for printing. */
 static inline double prof_secs(uint64_t ns)
 {

@@ -15,9 +15,11 @@
  * time totals and its places (model/places.h: locations merged by the
  * text of function, file and line).  The JSON form (schema
  * "stetho-stats/1", docs/json-schema.md) has the same numbers
- * unformatted.
+ * unformatted, and the leaks report's (report/leaks.h) as its "leaks";
+ * `stetho stats` prints that report's text after its own.
  */
 #include "report/stats.h"
+#include "report/leaks.h"
 #include "model/location.h"
 #include "model/places.h"
 #include "util/json.h"
@@ -327,7 +329,7 @@ static void json_memory(FILE *out, struct stats *st)
     fputc('}', out);
 }
 
-static void json_stats(FILE *out, struct stats *st)
+static int json_stats(FILE *out, struct stats *st)
 {
     const struct capture *c = st->c;
     const struct prof_metrics *t = st->time;
@@ -353,7 +355,10 @@ static void json_stats(FILE *out, struct stats *st)
         json_memory(out, st);
     else
         fputs("null", out);
+    fputs(",\n \"leaks\": ", out);
+    int rc = leaks_json(c, out);
     fputs("}\n", out);
+    return rc;
 }
 
 int stats_write(const struct capture *c, int json, FILE *out)
@@ -362,7 +367,7 @@ int stats_write(const struct capture *c, int json, FILE *out)
     int rc = stats_build(&st, c);
     if (rc == 0) {
         if (json)
-            json_stats(out, &st);
+            rc = json_stats(out, &st);
         else
             text_stats(out, &st);
     }

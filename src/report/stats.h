@@ -1,6 +1,7 @@
 /*
  * stats.h -- `stetho stats`: a capture's numbers at a glance, as text or
- * as JSON (schema "stetho-stats/1", docs/json-schema.md).
+ * as JSON (schema "stetho-stats/1", docs/json-schema.md; with the leaks
+ * report's JSON as "leaks", report/leaks.h).
  *
  * Contract: writes the whole report to out; 0, or -1 when out of memory
  * (write errors are the caller's to check).

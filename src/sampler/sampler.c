@@ -5,6 +5,7 @@
 #include "sampler/timesplit.h"
 #include "cpython/target.h"
 #include "cpython/walker.h"
+#include "cpython/gcstats.h"
 #include "cpython/threadnames.h"
 #include "cpython/asyncio.h"
 #include "proc/threadstat.h"
@@ -61,6 +62,8 @@ struct process {
     size_t nthreads, cap;
     struct py_tasks tasks;          /* --async: asyncio's tasks at this tick */
     int tasks_ok;                   /*   1 if they were read */
+    struct cap_gc_point gc;         /* the collector's counters last written */
+    int gc_known;
 };
 
 struct sampler {
@@ -386,6 +389,22 @@ static void split_late(struct sampler *s, struct cap_sample *cs, uint32_t prev_s
     capw_sample(s->w, &early);
 }
 
+/* The collector's counters: one small read per tick, a record when they
+ * changed (so the last one is at most a tick old when the process ends). */
+static void record_gc(struct sampler *s, struct process *p, uint64_t now)
+{
+    struct cap_gc_point g = { .t_ns = rel(s, now), .pid = p->pid };
+    if (py_gc_stats(&p->target, &g) < 0)
+        return;
+    if (p->gc_known && !memcmp(g.collections, p->gc.collections, sizeof g.collections) &&
+        !memcmp(g.collected, p->gc.collected, sizeof g.collected) &&
+        !memcmp(g.uncollectable, p->gc.uncollectable, sizeof g.uncollectable))
+        return;
+    p->gc = g;
+    p->gc_known = 1;
+    capw_gc(s->w, &g);
+}
+
 static void sample_process(struct sampler *s, struct process *p, uint64_t now)
 {
     if (!p->open && !try_open(s, p, now))
@@ -402,6 +421,7 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
         return;
     }
     p->walk_failures = 0;
+    record_gc(s, p, now);
     py_threadnames_update(&p->target, &s->snap, now);
     p->tasks_ok = s->opts.async_tasks && py_asyncio_read(&p->target, &s->snap, &p->tasks) == 0;
     const struct py_layout *l = &p->target.layout;

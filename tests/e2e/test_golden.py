@@ -31,7 +31,8 @@ from conftest import REPO, run
 DATA = REPO / "tests" / "data" / "golden"
 CAPTURES = ("demo", "mp")
 
-# name -> arguments after the capture (the command goes first)
+# name -> arguments after the capture (the command goes first).  Not
+# `leaks` as text: it names the capture's path in the commands it suggests.
 VIEWS = {
     "tree": ["tree", "{cap}"],
     "tree-peak": ["tree", "{cap}", "--metric", "peak"],
@@ -44,6 +45,7 @@ VIEWS = {
     "table-allocated": ["table", "{cap}", "--metric", "allocated", "--limit", "0"],
     "stats": ["stats", "{cap}"],
     "stats-json": ["stats", "{cap}", "--json"],
+    "leaks-json": ["leaks", "{cap}", "--json"],
     "json": ["export", "{cap}", "--format", "json"],
     "speedscope": ["export", "{cap}", "--format", "speedscope"],
     "collapsed": ["export", "{cap}", "--format", "collapsed"],
