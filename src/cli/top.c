@@ -11,6 +11,9 @@
  * terminal is in raw mode, so Ctrl-C is a key (quit), not a signal to the
  * recorder; SIGINT/SIGTERM/SIGHUP sent to stetho quit the same way, and
  * the terminal is always restored.
+ *
+ * `stetho run --live` (top_live_start) is the same view in a forked child
+ * while `run` itself records and reaps the program as always.
  */
 #include "cli/cli.h"
 #include "cli/options.h"
@@ -200,6 +203,16 @@ static void setup_screen(struct top_view *v)
     }
 }
 
+/* Sampling goes on while the recorder (top) runs, or (recorder 0, run
+ * --live, where the recording is the parent's) while the program does:
+ * `run` reaps it, so it is gone, not a zombie, once it has exited. */
+static int still_recording(pid_t pid, pid_t recorder)
+{
+    if (recorder)
+        return waitpid(recorder, NULL, WNOHANG) != recorder;
+    return !(kill(pid, 0) < 0 && errno == ESRCH);
+}
+
 static void view_loop(pid_t pid, pid_t recorder, const char *path, struct top_view *v)
 {
     struct snapshot s;
@@ -207,7 +220,7 @@ static void view_loop(pid_t pid, pid_t recorder, const char *path, struct top_vi
     double next = 0;
     int recording = 1, rebuild = 0;
     while (!quit_requested) {
-        if (recording && waitpid(recorder, NULL, WNOHANG) == recorder) {
+        if (recording && !still_recording(pid, recorder)) {
             recording = 0;
             v->status = kill(pid, 0) < 0 && errno == ESRCH
                             ? "ENDED: the process exited (q quits)"
@@ -247,6 +260,31 @@ static void view_loop(pid_t pid, pid_t recorder, const char *path, struct top_vi
             rebuild = 1;
     }
     snapshot_free(&s);
+}
+
+static void catch_quit(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_quit;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+pid_t top_live_start(pid_t program, const char *capture_path, const char *output_note)
+{
+    pid_t ui = fork();
+    if (ui != 0)
+        return ui;
+    catch_quit();
+    signal(SIGCHLD, SIG_DFL);
+    struct top_view v = { .pid = program, .refresh_s = 1, .note = output_note };
+    setup_screen(&v);
+    view_loop(program, 0, capture_path, &v);
+    endwin();
+    _exit(0);
 }
 
 int cmd_top(int argc, char **argv)
@@ -316,14 +354,7 @@ int cmd_top(int argc, char **argv)
             unlink(tmp);
         return cli_error("top: cannot start the recorder: %s", strerror(errno));
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_quit;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-
+    catch_quit();
     struct top_view v = { .pid = pid, .refresh_s = refresh_s };
     setup_screen(&v);
     view_loop(pid, recorder, path, &v);

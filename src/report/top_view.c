@@ -22,7 +22,7 @@
 #define PAIR_KEYS 3
 
 static const char *const col_names[TOP_NCOLS] = {
-    "own", "total", "own cpu", "total cpu", "wait", "allocated", "allocations",
+    "own", "total", "own cpu", "total cpu", "wait", "allocated", "allocs",
 };
 
 const char *top_col_name(int col)
@@ -97,7 +97,10 @@ static int header(const struct profile *p, const struct top_view *v)
         proc && proc->python_version ? proc->python_version : "?",
         v->status ? v->status : v->paused ? "PAUSED" : "sampling");
     attr(v, PAIR_HEAD, A_BOLD, 0);
-    put(1, 0, "%s", cmd);
+    if (v->note)
+        put(1, 0, "%s | %s", v->note, cmd);
+    else
+        put(1, 0, "%s", cmd);
     if (!p) {
         put(3, 0, "waiting for the first samples...");
         return 6;
@@ -161,6 +164,26 @@ static uint64_t col_value(const struct prof_site *s, int col)
     }
 }
 
+/* Values in 7 columns, however long the run: "12.34s", "123.4s", "12345s";
+ * "999", "12.3k", "4.5M", "1.2G". */
+static void short_secs(char *out, size_t len, uint64_t ns)
+{
+    double s = prof_secs(ns);
+    snprintf(out, len, s < 100 ? "%.2fs" : s < 1000 ? "%.1fs" : "%.0fs", s);
+}
+
+static void short_count(char *out, size_t len, uint64_t n)
+{
+    if (n < 1000)
+        snprintf(out, len, "%llu", (unsigned long long)n);
+    else if (n < 1000000)
+        snprintf(out, len, "%.1fk", (double)n / 1e3);
+    else if (n < 1000000000)
+        snprintf(out, len, "%.1fM", (double)n / 1e6);
+    else
+        snprintf(out, len, "%.1fG", (double)n / 1e9);
+}
+
 static int matches(const struct prof_site *s, const char *filter)
 {
     return !filter[0] || strstr(s->function, filter) || strstr(s->file, filter);
@@ -197,7 +220,7 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
     }
     qsort(ls, nl, sizeof *ls, by_key);
 
-    static const int width[TOP_NCOLS] = { 8, 8, 8, 9, 10, 10, 11 };
+    static const int width[TOP_NCOLS] = { 7, 7, 7, 9, 10, 9, 7 };
     int ncols = memory ? TOP_NCOLS : TOP_ALLOCATED, x = 0;
     attr(v, PAIR_TITLE, A_REVERSE, 1);
     move(y0, 0);
@@ -225,9 +248,9 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
             else if (k == TOP_ALLOCATED)
                 prof_fmt_bytes(cell, sizeof cell, val);
             else if (k == TOP_ALLOCATIONS)
-                prof_fmt_count(cell, sizeof cell, val);
+                short_count(cell, sizeof cell, val);
             else
-                snprintf(cell, sizeof cell, "%.2fs", prof_secs(val));
+                short_secs(cell, sizeof cell, val);
             put(y, x, "%*s", width[k], cell);
             x += width[k] + 1;
         }

@@ -33,6 +33,7 @@ enum top_col {
 struct top_view {
     int32_t pid;
     const char *status;         /* NULL while sampling; else why it stopped */
+    const char *note;           /* run --live: where the program's output goes */
     int lines;                  /* lines, not functions */
     int sort;                   /* enum top_col */
     int32_t tid;                /* 0: every thread */

@@ -289,3 +289,26 @@ def test_needs_a_terminal(stetho, target):
     cp = run([stetho, "top", str(proc.pid)])
     assert cp.returncode == 2
     assert cp.stderr.decode().startswith("stetho: top: needs a terminal")
+
+
+def test_run_live(stetho, python, pane, tmp_path):
+    """`run --live`: the same view on a program stetho starts; its output goes
+    to the log named in the header, the usual report comes after `q`."""
+    p = pane()
+    bindir = os.path.dirname(python.path)
+    p.type(f"cd {tmp_path} && PATH={bindir}:$PATH {stetho} run --live {TARGET} 4; echo EXIT=$?")
+    s = p.wait(has_both, "both functions")
+    m = re.search(r"program output: (stetho-live-\d+\.log)", s)
+    assert m, s
+    p.wait(lambda s: "ENDED" in s, "ENDED", timeout=30)
+    p.keys("q")
+    s = p.wait(lambda s: "EXIT=0" in s, "EXIT=0")
+    assert "burn_cpu" in s                          # the report's tree, after the view
+    assert (tmp_path / m.group(1)).read_text().splitlines() == ["READY"]
+    assert list(tmp_path.glob("stetho-top_target-*.stetho"))
+
+
+def test_run_live_needs_a_terminal(stetho, python, tmp_path):
+    cp = run([stetho, "run", "--live", "--", python.path, str(TARGET), "1"], cwd=tmp_path)
+    assert cp.returncode == 2
+    assert cp.stderr.decode() == "stetho: run: --live needs a terminal\n"
