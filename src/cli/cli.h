@@ -26,11 +26,17 @@ int cmd_stats(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 struct session_result;
 /* What `run` and `attach` print at the end: the call tree of the capture
  * just written, and where it is (report_run.c). */
 void report_after_run(const char *capture_path, const struct session_result *res, FILE *out);
+
+/* `run --live`: the view of `top` on the program, in a forked child that
+ * reads capture_path while the caller records; returns its pid (-1 if
+ * fork failed).  output_note names where the program's output goes. */
+pid_t top_live_start(pid_t program, const char *capture_path, const char *output_note);
 
 /* Print "stetho: <message>\n" on stderr; returns STETHO_EXIT_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,6 +18,7 @@ static void usage(FILE *f)
           "                                 (script.py args | -m module args | -c code\n"
           "                                 | -- /path/to/python args)\n"
           "  attach [options] PID           profile a running Python process\n"
+          "  top [options] PID              a live full-screen view of a running process\n"
           "  dump [--json] PID              print every thread's Python stack\n"
           "  tree CAPTURE [options]         the call tree of a capture\n"
           "  table CAPTURE [options]        the functions (or lines) that took the time\n"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
         puts("stetho " STETHO_VERSION);
         return 0;
     }
+    if (!strcmp(cmd, "top"))
+        return cmd_top(argc - 2, argv + 2);
     if (!strcmp(cmd, "dump"))
         return cmd_dump(argc - 2, argv + 2);
     if (!strcmp(cmd, "run"))

@@ -28,6 +28,7 @@ struct common_opts {
     int subprocesses;
     int async_tasks;            /* --async: asyncio tasks as roots */
     double duration_s;          /* attach only; 0 = none */
+    int live;                   /* run only: --live, the view of `top` */
 };
 
 void options_defaults(struct common_opts *o);

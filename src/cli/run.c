@@ -16,9 +16,11 @@
 #include "memory/channel.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void run_usage(FILE *f)
@@ -29,7 +31,10 @@ static void run_usage(FILE *f)
           "       stetho run [options] -- /path/to/python [python args...]\n"
           "Runs the program with python3 from PATH (or the program after '--'),\n"
           "records a capture, and prints the call tree to stderr at exit.\n"
-          "options:\n" OPTIONS_HELP, f);
+          "options:\n" OPTIONS_HELP
+          "  --live                the live view of 'stetho top' while it runs; the\n"
+          "                        program's stdin is /dev/null, its output goes to\n"
+          "                        stetho-live-PID.log\n", f);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -82,6 +87,10 @@ static int parse(int argc, char **argv, struct common_opts *o, char ***cmd)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             run_usage(stdout);
             return -1;
+        }
+        if (!strcmp(a, "--live")) {
+            o->live = 1;
+            continue;
         }
         int r = options_parse_one(o, argc, argv, &i);
         if (r < 0)
@@ -181,6 +190,35 @@ static struct channel *memory_setup(const struct common_opts *o)
     return ch;
 }
 
+/* --live: the program starts with stdin /dev/null and its output in
+ * log, since the terminal is the view's; saved gets our own 0, 1, 2. */
+static int live_redirect(const char *log, int saved[3])
+{
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (in < 0 || out < 0) {
+        if (in >= 0)
+            close(in);
+        return -1;
+    }
+    for (int fd = 0; fd < 3; fd++)
+        saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    close(in);
+    close(out);
+    return 0;
+}
+
+static void live_restore(const int saved[3])
+{
+    for (int fd = 0; fd < 3; fd++) {
+        dup2(saved[fd], fd);
+        close(saved[fd]);
+    }
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct common_opts o;
@@ -199,8 +237,25 @@ int cmd_run(int argc, char **argv)
         return cli_error("cannot write the capture %s: %s",
                          o.output ? o.output : "in the working directory", strerror(e));
     }
+    char log[64], note[96];
+    int saved[3] = { -1, -1, -1 };
+    if (o.live) {
+        if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+            free(cmd);
+            return cli_error("run: --live needs a terminal");
+        }
+        snprintf(log, sizeof log, "stetho-live-%d.log", (int)getpid());
+        snprintf(note, sizeof note, "program output: %s", log);
+        if (live_redirect(log, saved) < 0) {
+            int e = errno;
+            free(cmd);
+            return cli_error("run: cannot write %s: %s", log, strerror(e));
+        }
+    }
     struct channel *memory = o.memory != MEMORY_OFF ? memory_setup(&o) : NULL;
     pid_t child = child_spawn(cmd);
+    if (o.live)
+        live_restore(saved);
     if (child < 0) {
         int e = errno;
         cli_error("cannot run '%s': %s", cmd[0], strerror(e));
@@ -220,9 +275,14 @@ int cmd_run(int argc, char **argv)
         .argv = cmd,
         .memory = memory,
     };
+    pid_t view = o.live ? top_live_start(child, path, note) : -1;
     struct session_result res;
     int recorded = session_record(child, 1, &so, &res);
     channel_close(memory);
+    while (view > 0 && waitpid(view, NULL, 0) < 0 && errno == EINTR)
+        ;                               /* the view stays until its q */
+    if (o.live && !o.quiet)
+        fprintf(stderr, "stetho: the program's output is in %s\n", log);
     if (recorded < 0) {
         /* no capture: still wait for the program and give its status */
         int status = 1;
