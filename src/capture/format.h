@@ -51,6 +51,7 @@ enum capf_record {
     CAPF_MEM_PEAK_STACK = 13,
     CAPF_MEM_STACK = 14,
     CAPF_MEM_TOTALS = 15,
+    CAPF_CALLS = 16,
 };
 
 /* SAMPLE flags.  Bits 0..6 say which of the seven time components are
