@@ -65,7 +65,7 @@ static struct {
     void *cfunction_type, *cmethod_type, *unicode_type, *module_type, *none;
 } py;
 
-static char *out_path;          /* the calls file */
+static char *out_dir;           /* the calls files go there, one per process */
 static pid_t owner;             /* the process that scheduled the count */
 static int written;
 
@@ -430,7 +430,9 @@ static void write_table(void)
             vbuf_varint(&out, m.e[i].v[k]);
     }
     if (!oom && !out.oom && !m.fns.oom) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%d.calls", out_dir, (int)owner);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0) {
             for (size_t off = 0; off < out.len;) {
                 ssize_t w = write(fd, out.p + off, out.len - off);
@@ -506,9 +508,9 @@ static int install(void *unused)
     return 0;
 }
 
-int calls_init(const char *path)
+int calls_init(const char *dir)
 {
-    if (!path || !*path)
+    if (!dir || !*dir || strlen(dir) > 4000)
         return 0;
 #define SYM(field, name) (*(void **)&py.field = dlsym(RTLD_DEFAULT, name))
     SYM(add_pending_call, "Py_AddPendingCall");
@@ -545,8 +547,8 @@ int calls_init(const char *path)
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!need[i])
             return 0;
-    out_path = strdup(path);
-    return out_path != NULL;
+    out_dir = strdup(dir);
+    return out_dir != NULL;
 }
 
 void calls_schedule(void)

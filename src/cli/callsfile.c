@@ -3,7 +3,9 @@
 #include "capture/capture.h"
 #include "capture/varint.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,7 @@ int callsfile_make(char *out, size_t len)
     if ((size_t)snprintf(out, len, "%s/stetho-calls-XXXXXX",
                          tmp && *tmp && strlen(tmp) < 200 ? tmp : "/tmp") >= len)
         return -1;
-    int fd = mkstemp(out);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
+    return mkdtemp(out) ? 0 : -1;
 }
 
 static uint8_t *slurp(const char *path, size_t *n)
@@ -71,15 +69,15 @@ static void put_figures(struct vcur *r, struct cap_call *c)
     c->own_ns = vcur_varint(r);
 }
 
-long callsfile_import(const char *path, int32_t pid, struct capture_writer *w, char *err,
-                      size_t errlen)
+/* One process's file: the number of functions, or -1 with err set. */
+static long import_one(const char *path, int32_t pid, struct capture_writer *w, char *err,
+                       size_t errlen)
 {
     size_t n;
     uint8_t *data = slurp(path, &n);
     unlink(path);
     if (!data) {
-        snprintf(err, errlen, "the program wrote no call counts (it did not exit normally, "
-                              "or is not Python)");
+        snprintf(err, errlen, "cannot read %s", path);
         return -1;
     }
     long done = -1;
@@ -134,4 +132,29 @@ out:
     free(frame);
     free(data);
     return done;
+}
+
+long callsfile_import(const char *dir, struct capture_writer *w, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    long total = -1;
+    snprintf(err, errlen, "the program wrote none (it did not exit normally, or is not Python)");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    char path[PATH_MAX];
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || strcmp(end, ".calls") != 0 || pid <= 0 || pid > INT32_MAX)
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+            continue;
+        long got = import_one(path, (int32_t)pid, w, err, errlen);
+        if (got >= 0)
+            total = (total < 0 ? 0 : total) + got;
+    }
+    closedir(d);
+    rmdir(dir);
+    return total;
 }

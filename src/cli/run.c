@@ -225,7 +225,7 @@ int cmd_run(int argc, char **argv)
         cli_error("cannot run '%s': %s", cmd[0], strerror(e));
         channel_close(memory);
         if (o.calls)
-            unlink(calls_path);
+            rmdir(calls_path);
         free(cmd);
         return e == ENOENT ? 127 : 126;
     }

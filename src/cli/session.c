@@ -157,7 +157,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     uint64_t end = now_ns();
     if (o->calls_path) {
         char why[256];
-        if (callsfile_import(o->calls_path, pid, w, why, sizeof why) < 0)
+        if (callsfile_import(o->calls_path, w, why, sizeof why) < 0)
             fprintf(stderr, "stetho: no call counts: %s\n", why);
     }
     if (mem)

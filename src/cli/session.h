@@ -36,7 +36,7 @@ struct session_opts {
     int ready_fd;               /* > 0: "ready\n" is written there after the
                                    first sample (attach --handshake); 0: none
                                    (stdin is never where one tells) */
-    const char *calls_path;     /* --calls: the agent's calls file, or NULL */
+    const char *calls_path;     /* --calls: the agents' calls directory, or NULL */
 };
 
 struct session_result {

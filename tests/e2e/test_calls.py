@@ -127,3 +127,31 @@ def test_table_calls_without_counts_is_an_error(python, stetho, tmp_path):
     cp = run([stetho, "table", str(cap), "--calls"])
     assert cp.returncode == 2
     assert cp.stderr.decode().startswith("stetho: ") and "--calls" in cp.stderr.decode()
+
+
+def test_subprocesses_count_each_process(python, stetho, tmp_path):
+    prog = tmp_path / "parent.py"
+    prog.write_text(
+        "import subprocess, sys\n"
+        "def w_parent():\n    return 1\n"
+        "w_parent(); w_parent()\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'def w_child():\\n    pass\\nfor i in range(3): w_child()'], check=True)\n")
+    cap = tmp_path / "sub.stetho"
+    cp = run([stetho, "run", "-q", "--calls", "--subprocesses", "--memory", "off", "-o", str(cap),
+              "--", python.path, str(prog)], cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    cp = run([stetho, "table", str(cap), "--calls", "--limit", "0"])
+    rows = {m.group(2): int(m.group(1)) for m in
+            re.finditer(r"^\s*(\d+)\s.*\((w_\w+)\)$", cp.stdout.decode(), re.M)}
+    assert rows == {"w_parent": 2, "w_child": 3}
+
+
+def test_no_counts_from_a_killed_program_is_said(python, stetho, tmp_path):
+    cap = tmp_path / "killed.stetho"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
+              python.path, "-c", "import os; os._exit(3)"], cwd=tmp_path)
+    assert cp.returncode == 3
+    assert b"stetho: no call counts" in cp.stderr
+    cp = run([stetho, "table", str(cap), "--calls"])
+    assert cp.returncode == 2
