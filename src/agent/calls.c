@@ -350,7 +350,13 @@ static uint32_t merge_fn(struct merged *m, const struct fn *e)
         long line = 0;
         pyobj *n = NULL, *fl = NULL, *ln = NULL;
         if (e->code) {
-            n = py.getattr(e->code, "co_name");
+            /* the name the sampler reads (3.11+: the qualified one), so
+             * counted and sampled functions are one in the reports */
+            n = py.getattr(e->code, "co_qualname");
+            if (!n) {
+                py.err_clear();
+                n = py.getattr(e->code, "co_name");
+            }
             fl = py.getattr(e->code, "co_filename");
             ln = py.getattr(e->code, "co_firstlineno");
             name = n ? py.utf8(n) : NULL;

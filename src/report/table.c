@@ -185,7 +185,8 @@ static int print_calls(const struct profile *p, const struct table_opts *o, FILE
     fprintf(f, "%llu function calls (%llu primitive calls), counted; ordered by %s\n",
             (unsigned long long)total_calls, (unsigned long long)total_prim,
             o->by_total ? "cumulative time" : "internal time");
-    fprintf(f, "user, sys, wait: the sampled split of each function's total time (seconds)\n\n");
+    fprintf(f, "user, sys, wait: the sampled split of each function's total time (seconds; "
+               "- never sampled: C functions are not on sampled stacks)\n\n");
     fprintf(f, "%13s %9s %9s %9s %9s %8s %8s %8s  %s\n", "ncalls", "tottime", "percall",
             "cumtime", "percall", "user", "sys", "wait", "filename:lineno(function)");
     for (size_t i = 0; i < nrows && (o->limit == 0 || (long)i < o->limit); i++) {
@@ -197,12 +198,17 @@ static int print_calls(const struct profile *p, const struct table_opts *o, FILE
                      (unsigned long long)k->primitive_calls);
         else
             snprintf(n, sizeof n, "%llu", (unsigned long long)k->calls);
-        uint64_t wait = 0;
-        for (int w = 0; w < CAP_WAIT_KINDS; w++)
-            wait += s->total.wait_ns[w];
-        fprintf(f, "%13s %9.3f %9.3g %9.3f %9.3g %8.3f %8.3f %8.3f  ", n, prof_secs(k->own_ns),
-                per(k->own_ns, k->calls), prof_secs(k->cum_ns), per(k->cum_ns, k->primitive_calls),
-                prof_secs(s->total.user_ns), prof_secs(s->total.sys_ns), prof_secs(wait));
+        fprintf(f, "%13s %9.3f %9.3g %9.3f %9.3g ", n, prof_secs(k->own_ns),
+                per(k->own_ns, k->calls), prof_secs(k->cum_ns), per(k->cum_ns, k->primitive_calls));
+        if (s->total.samples) {
+            uint64_t wait = 0;
+            for (int w = 0; w < CAP_WAIT_KINDS; w++)
+                wait += s->total.wait_ns[w];
+            fprintf(f, "%8.3f %8.3f %8.3f  ", prof_secs(s->total.user_ns),
+                    prof_secs(s->total.sys_ns), prof_secs(wait));
+        } else {
+            fprintf(f, "%8s %8s %8s  ", "-", "-", "-");    /* never sampled (C functions) */
+        }
         put_where(f, s, cwd);
     }
     if (o->limit && nrows > (size_t)o->limit)

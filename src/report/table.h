@@ -11,7 +11,7 @@
  * tottime, tottime per call, cumtime, cumtime per primitive call,
  * filename:lineno(function)), sorted by tottime (or cumtime with
  * by_total), with the sampled user, sys and wait seconds of the function's
- * total time beside them; a capture without counts is an error the caller
+ * total time beside them ("-" for a function never sampled); a capture without counts is an error the caller
  * reports (-2).
  */
 #ifndef STETHO_REPORT_TABLE_H

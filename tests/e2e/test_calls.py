@@ -31,8 +31,17 @@ def workload(key):
     return os.path.basename(key[0]) == PROGRAM.name and key[2].startswith("w_")
 
 
+def norm(key):
+    """cProfile names a Python function by co_name, stetho (like its samples)
+    by co_qualname on 3.11+: compare by the last part."""
+    file, line, name = key
+    return key if file == "~" else (file, line, name.rsplit(".", 1)[-1])
+
+
 def load(path):
-    return pstats.Stats(str(path)).stats
+    stats = pstats.Stats(str(path)).stats
+    return {norm(k): (cc, nc, tt, ct, {norm(c): v for c, v in callers.items()})
+            for k, (cc, nc, tt, ct, callers) in stats.items()}
 
 
 @pytest.fixture
