@@ -662,8 +662,13 @@ static void test_calls(void)
     CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
     CHECK(!c.truncated && c.ncalls == 2);
     if (c.ncalls == 2) {
-        CHECK(!memcmp(&c.calls[0], &own, sizeof own));
-        CHECK(!memcmp(&c.calls[1], &edge, sizeof edge));
+        const struct cap_call *want[] = { &own, &edge };
+        for (int i = 0; i < 2; i++) {
+            const struct cap_call *a = &c.calls[i], *b = want[i];
+            CHECK(a->pid == b->pid && a->caller == b->caller && a->callee == b->callee &&
+                  a->calls == b->calls && a->primitive_calls == b->primitive_calls &&
+                  a->cum_ns == b->cum_ns && a->own_ns == b->own_ns);
+        }
     }
     capture_free(&c);
 
