@@ -11,6 +11,7 @@
  * env, pyenv's shim) passes the agent on to the Python it runs.
  */
 #include "agent/agent.h"
+#include "agent/calls.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,6 +30,7 @@ _Atomic uint64_t agent_tstate_epoch;
 AGENT_TLS int agent_guard;
 
 static _Atomic int installing;
+static int counting_calls;             /* --calls: calls.h */
 
 /* ---- time ----
  *
@@ -128,9 +130,15 @@ int agent_try_start(void)
     int guard = guard_enter();
     int started = 0;
     if (pyhooks_ready() && atomic_exchange(&installing, 1) == 0) {
-        pyhooks_install();
-        atomic_store(&agent_state, AGENT_ON);
-        started = 1;
+        if (counting_calls)
+            calls_schedule();
+        if (agent.fd >= 0) {
+            pyhooks_install();
+            atomic_store(&agent_state, AGENT_ON);
+            started = 1;
+        } else {
+            atomic_store(&agent_state, AGENT_OFF);     /* calls only: no memory */
+        }
     }
     guard_leave(guard);
     return started;
@@ -335,13 +343,16 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
         strcpy(mode, v);
     v = getenv(AGENT_ENV_FOLLOW);
     agent.follow = v && strcmp(v, "1") == 0;
+    counting_calls = calls_init(getenv(AGENT_ENV_CALLS));
     /* Only a Python process takes the agent out of the environment: a
      * wrapper (pyenv's shim is a shell script, a launcher, env) must pass
      * it on to the Python it execs. */
     if (!agent.follow && initialized)
         clean_env(envp);
 
-    if (!have_path || !mode_ok || agent_setup(path, mode) < 0) {
+    /* memory needs the FIFO; counting calls (calls.h) needs only Python */
+    if (!mode_ok || (have_path ? agent_setup(path, mode) < 0
+                               : !counting_calls || pyhooks_init() < 0)) {
         guard_leave(guard);
         return;                             /* inert: only forward */
     }

@@ -164,6 +164,21 @@ struct cap_mem_totals {
     uint64_t peak_mapped_bytes, peak_mapped_resident_bytes, leaked_mapped_bytes;
 };
 
+/* ---- exact call counts (`stetho run --calls`, from the agent) ----
+ *
+ * cProfile's figures, per process: with caller 0, a function's own row
+ * (cProfile's table); otherwise the edge caller -> callee (its callers
+ * list).  calls counts every call, primitive_calls those not made while
+ * the function was already running; cum_ns is the time inside it counted
+ * once per outermost call, own_ns the time in it minus its callees'.
+ * Frames name the functions: a Python function by (name, file, first line),
+ * a C function (kind NATIVE) by cProfile's label, file "~", line 0. */
+struct cap_call {
+    int32_t pid;
+    uint32_t caller, callee;    /* frame ids; caller 0: the function itself */
+    uint64_t calls, primitive_calls, cum_ns, own_ns;
+};
+
 /* ---- writing ---- */
 
 struct capture_writer;
@@ -195,6 +210,8 @@ int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);
 /* At the end, each stack's growth (g->live: its n values). */
 int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g);
+/* One function's or edge's call counts (frames already written). */
+int capw_call(struct capture_writer *w, const struct cap_call *c);
 
 /* Ends the current block (written and fsync-free, so readable at once). */
 int capw_flush(struct capture_writer *w);
@@ -247,6 +264,10 @@ struct capture {
     size_t ngrowth;
     uint64_t *growth_values;            /* what their `live` point into */
     size_t ngrowth_values;
+
+    /* exact call counts; ncalls = 0 when the run did not count them */
+    struct cap_call *calls;
+    size_t ncalls;
 };
 
 /* 0 on success (possibly truncated), -1 with a one-line reason in err. */

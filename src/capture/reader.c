@@ -29,7 +29,7 @@
 struct loader {
     struct capture *c;
     size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
-    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap;
+    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap, calls_cap;
     struct kmap mem_index;      /* (pid, tid, stack) -> mem[i] */
     int mem_final;              /* MEM_STACK records seen: they are the truth */
     ZSTD_DCtx *dz;
@@ -220,6 +220,33 @@ static int rec_stack(struct loader *ld, struct blockstate *bs, struct vcur *r, i
         a[c->nstacks++] = s;
     }
     bs->nstacks++;
+    return 0;
+}
+
+static int rec_call(struct loader *ld, struct blockstate *bs, struct vcur *r, int apply)
+{
+    struct capture *c = ld->c;
+    struct cap_call k;
+
+    k.pid = get_i32(r);
+    k.caller = get_u32(r);
+    k.callee = get_u32(r);
+    k.calls = vcur_varint(r);
+    k.primitive_calls = vcur_varint(r);
+    k.cum_ns = vcur_varint(r);
+    k.own_ns = vcur_varint(r);
+    if (r->bad)
+        return snprintf(ld->why, sizeof ld->why, "bad calls record"), -1;
+    if (k.callee == 0 || k.callee >= bs->nframes || k.caller >= bs->nframes)
+        return snprintf(ld->why, sizeof ld->why, "calls record names undefined frame %u",
+                        k.callee >= bs->nframes || !k.callee ? k.callee : k.caller), -1;
+    if (apply) {
+        struct cap_call *a = grow(c->calls, &ld->calls_cap, c->ncalls, sizeof *a);
+        if (!a)
+            return -2;
+        c->calls = a;
+        a[c->ncalls++] = k;
+    }
     return 0;
 }
 
@@ -644,6 +671,7 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
         case CAPF_PROCESS_EXIT: rc = rec_process_exit(ld, &r, apply); break;
         case CAPF_THREAD: rc = rec_thread(ld, &r, apply); break;
         case CAPF_SAMPLE: rc = rec_sample(ld, &bs, &r, apply); break;
+        case CAPF_CALLS: rc = rec_call(ld, &bs, &r, apply); break;
         case CAPF_TIMELINE: case CAPF_MEM_ALLOCS: case CAPF_MEM_PEAK:
         case CAPF_MEM_PEAK_STACK: case CAPF_MEM_STACK: case CAPF_MEM_TOTALS:
             rc = rec_memory(ld, &bs, &r, type, apply);
@@ -935,6 +963,7 @@ void capture_free(struct capture *c)
     free(c->growth);
     free(c->gc);
     free(c->growth_values);
+    free(c->calls);
     free(c->truncation);
     memset(c, 0, sizeof *c);
 }

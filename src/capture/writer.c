@@ -550,6 +550,24 @@ static int u_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t
     return emit(w, CAPF_MEM_TOTALS);
 }
 
+static int u_call(struct capture_writer *w, const struct cap_call *c)
+{
+    if (!w || w->failed)
+        return -1;
+    if (c->callee == 0 || c->callee > w->in.nframes || c->caller > w->in.nframes) {
+        errno = EINVAL;
+        return -1;
+    }
+    vbuf_svarint(&w->rec, c->pid);
+    vbuf_varint(&w->rec, c->caller);
+    vbuf_varint(&w->rec, c->callee);
+    vbuf_varint(&w->rec, c->calls);
+    vbuf_varint(&w->rec, c->primitive_calls);
+    vbuf_varint(&w->rec, c->cum_ns);
+    vbuf_varint(&w->rec, c->own_ns);
+    return emit(w, CAPF_CALLS);
+}
+
 static int u_flush(struct capture_writer *w)
 {
     if (!w)
@@ -594,6 +612,11 @@ int capw_process_exit(struct capture_writer *w, int32_t pid, int32_t exit_code,
                       uint64_t end_ns)
 {
     LOCKED(int, -1, u_process_exit(w, pid, exit_code, end_ns));
+}
+
+int capw_call(struct capture_writer *w, const struct cap_call *c)
+{
+    LOCKED(int, -1, u_call(w, c));
 }
 
 int capw_thread(struct capture_writer *w, int32_t pid, int32_t tid, const char *name)

@@ -76,6 +76,9 @@ int cmd_attach(int argc, char **argv)
             return cli_error("attach: one PID only (got '%s' and '%s')", pidarg, a);
         pidarg = a;
     }
+    if (o.calls)
+        return cli_error("attach: --calls is for run (the counting is done inside the "
+                         "program from its start)");
     if (!pidarg)
         return cli_error("attach: missing PID (usage: stetho attach [options] PID)");
     pid_t pid = cli_parse_pid(pidarg);

@@ -48,6 +48,10 @@ int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
         o->quiet = 1;
         return 1;
     }
+    if (!strcmp(a, "--calls")) {
+        o->calls = 1;
+        return 1;
+    }
     if (!strcmp(a, "--subprocesses")) {
         o->subprocesses = 1;
         return 1;

@@ -27,6 +27,7 @@ struct common_opts {
     int quiet;
     int subprocesses;
     int async_tasks;            /* --async: asyncio tasks as roots */
+    int calls;                  /* run only: --calls, exact call counts */
     double duration_s;          /* attach only; 0 = none */
     int live;                   /* run only: --live, the view of `top` */
 };
@@ -48,6 +49,8 @@ const char *options_capture_path(const struct common_opts *o, const char *name, 
     "                        waiting of what it awaits (sleep, lock, io)\n" \
     "  --memory MODE         run: exact (every allocation), sampled[:BYTES]\n" \
     "                        (Poisson sampling, mean 64 KiB), or off (default sampled)\n" \
+    "  --calls               run: count every call (cProfile's table, beside the\n" \
+    "                        sampled time: stetho table --calls)\n" \
     "  -q, --quiet           print nothing of stetho's own\n"
 
 #endif

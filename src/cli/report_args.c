@@ -126,6 +126,8 @@ static int flag(unsigned takes, const char *s, struct report_args *a, int *color
         a->tree.fold_recursion = 0;
     else if ((takes & RA_LINES) && !strcmp(s, "--lines"))
         a->table.lines = 1;
+    else if ((takes & RA_CALLS) && !strcmp(s, "--calls"))
+        a->table.calls = 1;
     else if ((takes & RA_JSON) && !strcmp(s, "--json"))
         a->json = 1;
     else if ((takes & RA_MERGE_THREADS) && !strcmp(s, "--merge-threads"))

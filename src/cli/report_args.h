@@ -33,6 +33,7 @@ enum {
     RA_OUTPUT = 1 << 11,        /* -o, --output FILE */
     RA_FORMAT = 1 << 12,        /* -f, --format F */
     RA_MERGE_THREADS = 1 << 13, /* --merge-threads */
+    RA_CALLS = 1 << 14,         /* --calls (table) */
 };
 
 struct report_args {

@@ -32,7 +32,10 @@ static void table_usage(FILE *f)
           "  --sort self|total     order by own time (default) or time including callees\n"
           "  --metric M            wall (default), cpu, user, sys or wait; or memory:\n"
           "                        peak, allocated, allocations or leaked\n"
-          "  --limit N             print the first N rows (default 30, 0 = all)\n", f);
+          "  --limit N             print the first N rows (default 30, 0 = all)\n"
+          "  --calls               cProfile's table from the exact counts of `run --calls`\n"
+          "                        (ncalls, tottime, percall, cumtime, percall), with the\n"
+          "                        sampled user/sys/wait split of each function beside it\n", f);
 }
 
 static void stats_usage(FILE *f)
@@ -102,12 +105,15 @@ int cmd_table(int argc, char **argv)
 {
     struct report_args a;
     struct capture c;
-    int st = parse_and_load("table", RA_METRIC | RA_LINES | RA_SORT | RA_LIMIT, table_usage,
-                            argc, argv, &a, &c);
+    int st = parse_and_load("table", RA_METRIC | RA_LINES | RA_SORT | RA_LIMIT | RA_CALLS,
+                            table_usage, argc, argv, &a, &c);
     if (st)
         return st < 0 ? 0 : st;
     int rc = report_table_print(&c, &a.table, stdout);
     capture_free(&c);
+    if (rc == -2)
+        return cli_error("table: the capture has no call counts (record it with "
+                         "'stetho run --calls')");
     return printed("table", "table", rc);
 }
 

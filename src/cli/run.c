@@ -13,6 +13,7 @@
 #include "cli/session.h"
 
 #include "agent/protocol.h"
+#include "cli/callsfile.h"
 #include "memory/channel.h"
 
 #include <errno.h>
@@ -153,28 +154,35 @@ static int find_agent(char *out, size_t len)
 }
 
 /* The environment the program starts with: the agent preloaded and told
- * where to write.  The agent puts the user's own environment back before
- * the program's main() (protocol.h). */
-static struct channel *memory_setup(const struct common_opts *o)
+ * where to write (memory events to a FIFO, call counts to a file).  The
+ * agent puts the user's own environment back before the program's main()
+ * (protocol.h).  *memory is the FIFO, or NULL with memory off. */
+static int agent_setup(const struct common_opts *o, struct channel **memory,
+                       char *calls_path, size_t calls_len)
 {
     char agent[PATH_MAX], mode[64];
+    *memory = NULL;
     if (find_agent(agent, sizeof agent) < 0) {
+        if (o->calls)
+            return cli_error("--calls needs libstetho_agent.so beside stetho (set STETHO_AGENT)");
         if (!o->quiet)
             fprintf(stderr, "stetho: memory profiling is off: libstetho_agent.so not found "
                             "beside stetho (set STETHO_AGENT)\n");
-        return NULL;
+        return 0;
     }
-    struct channel *ch = channel_open();
-    if (!ch) {
+    if (o->calls && callsfile_make(calls_path, calls_len) < 0)
+        return cli_error("--calls: cannot make a file for the counts: %s", strerror(errno));
+    struct channel *ch = NULL;
+    if (o->memory != MEMORY_OFF && !(ch = channel_open()))
         cli_error("memory profiling is off: cannot make a FIFO: %s", strerror(errno));
-        return NULL;
-    }
+    if (!ch && !o->calls)
+        return 0;
     const char *orig = getenv("LD_PRELOAD");
     size_t need = strlen(agent) + (orig ? strlen(orig) : 0) + 2;
     char *preload = malloc(need);
     if (!preload) {
         channel_close(ch);
-        return NULL;
+        return cli_error("out of memory");
     }
     snprintf(preload, need, "%s%s%s", agent, orig && *orig ? " " : "", orig ? orig : "");
     if (o->memory == MEMORY_EXACT)
@@ -183,11 +191,16 @@ static struct channel *memory_setup(const struct common_opts *o)
         snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o->sample_mean);
     setenv(AGENT_ENV_PRELOAD_ORIG, orig ? orig : "", 1);
     setenv("LD_PRELOAD", preload, 1);
-    setenv(AGENT_ENV_FIFO, channel_path(ch), 1);
-    setenv(AGENT_ENV_MODE, mode, 1);
+    if (ch) {
+        setenv(AGENT_ENV_FIFO, channel_path(ch), 1);
+        setenv(AGENT_ENV_MODE, mode, 1);
+    }
+    if (o->calls)
+        setenv(AGENT_ENV_CALLS, calls_path, 1);
     setenv(AGENT_ENV_FOLLOW, o->subprocesses ? "1" : "0", 1);
     free(preload);
-    return ch;
+    *memory = ch;
+    return 0;
 }
 
 /* --live: the program starts with stdin /dev/null and its output in
@@ -252,7 +265,15 @@ int cmd_run(int argc, char **argv)
             return cli_error("run: cannot write %s: %s", log, strerror(e));
         }
     }
-    struct channel *memory = o.memory != MEMORY_OFF ? memory_setup(&o) : NULL;
+    struct channel *memory = NULL;
+    char calls_path[PATH_MAX];
+    if ((o.memory != MEMORY_OFF || o.calls) &&
+        agent_setup(&o, &memory, calls_path, sizeof calls_path) != 0) {
+        if (o.live)
+            live_restore(saved);
+        free(cmd);
+        return 2;
+    }
     pid_t child = child_spawn(cmd);
     if (o.live)
         live_restore(saved);
@@ -260,6 +281,8 @@ int cmd_run(int argc, char **argv)
         int e = errno;
         cli_error("cannot run '%s': %s", cmd[0], strerror(e));
         channel_close(memory);
+        if (o.calls)
+            rmdir(calls_path);
         free(cmd);
         return e == ENOENT ? 127 : 126;
     }
@@ -274,6 +297,7 @@ int cmd_run(int argc, char **argv)
         .capture_path = path,
         .argv = cmd,
         .memory = memory,
+        .calls_path = o.calls ? calls_path : NULL,
     };
     pid_t view = o.live ? top_live_start(child, path, note) : -1;
     struct session_result res;

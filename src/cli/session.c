@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "capture/capture.h"
 #include "memory/pump.h"
+#include "cli/callsfile.h"
 #include "proc/resident.h"
 #include "sampler/sampler.h"
 
@@ -154,6 +155,11 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sleep_until(next);
     }
     uint64_t end = now_ns();
+    if (o->calls_path) {
+        char why[256];
+        if (callsfile_import(o->calls_path, w, why, sizeof why) < 0)
+            fprintf(stderr, "stetho: no call counts: %s\n", why);
+    }
     if (mem)
         res->memory_events = mempump_finish(mem, end, rss.bytes, rss.t_ns);
     res->samples = sampler_samples(s);

@@ -11,7 +11,9 @@
  * into memory metrics in the same capture (memory/pump.h), and a timeline
  * point (RSS, heap) is written at every tick.
  * With a ready_fd, "ready" is written there once the first tick is done,
- * so whoever waits on it knows time is being sampled.
+ * so whoever waits on it knows time is being sampled.  With `calls_path`,
+ * the call counts the agent left there are imported at the end
+ * (callsfile.h); a run without them says so on stderr and keeps the rest.
  * Returns 0, or -1 with a one-line message printed (capture not writable).
  */
 #ifndef STETHO_CLI_SESSION_H
@@ -34,6 +36,7 @@ struct session_opts {
     int ready_fd;               /* > 0: "ready\n" is written there after the
                                    first sample (attach --handshake); 0: none
                                    (stdin is never where one tells) */
+    const char *calls_path;     /* --calls: the agents' calls directory, or NULL */
 };
 
 struct session_result {

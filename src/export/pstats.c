@@ -13,6 +13,11 @@
  * once per sample, with the callee's self time under its direct caller.
  * Threads are merged: pstats has no notion of them.  docs/exports.md.
  *
+ * A capture of `run --calls` has the real figures: then every function and
+ * edge the agent counted is written with its call counts (all and
+ * primitive), own and cumulative time, exactly as cProfile's dump_stats
+ * would, and the samples are not used.
+ *
  * The encoding is CPython's marshal format (Python/marshal.c), of which
  * this needs ints, floats, strings, tuples and dicts; it is stable across
  * Python 3 versions for these types.
@@ -127,12 +132,12 @@ static void m_tuple(FILE *f, int n)
 
 struct edge {
     uint32_t caller, callee;
-    uint64_t n, self_ns, total_ns;
+    uint64_t n, prim, self_ns, total_ns;
     uint32_t stamp;             /* the stack it was last counted for */
 };
 
 struct func_stats {
-    uint64_t n, self_ns, total_ns;
+    uint64_t n, prim, self_ns, total_ns;    /* prim: counted runs only */
     uint32_t stamp;
 };
 
@@ -156,6 +161,7 @@ struct calls {
     struct kmap index;          /* (caller, callee) -> edge */
     uint32_t *first;            /* per function: its callers' first in by_callee */
     uint32_t *by_callee;        /* edge indices grouped by callee */
+    int counted;                /* the figures are the agent's counts */
 };
 
 /* The edge caller -> callee, added if new; or NULL. */
@@ -168,7 +174,7 @@ static struct edge *edge_of(struct calls *k, uint32_t caller, uint32_t callee)
     if (isnew) {
         if (ARRAY_RESERVE(k->edges, k->nedges, k->edges_cap) < 0)
             return NULL;
-        k->edges[k->nedges++] = (struct edge){ caller, callee, 0, 0, 0, 0 };
+        k->edges[k->nedges++] = (struct edge){ caller, callee, 0, 0, 0, 0, 0 };
     }
     return &k->edges[*slot];
 }
@@ -225,6 +231,25 @@ static int count_calls(struct calls *k, const struct profile *p)
     return rc;
 }
 
+/* The agent's counts (model/calls.h), in place of the samples. */
+static int counted_calls(struct calls *k, const struct profile *p)
+{
+    k->counted = 1;
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const struct prof_calls *c = &p->funcs[i].calls;
+        k->st[i] = (struct func_stats){ c->calls, c->primitive_calls, c->own_ns, c->cum_ns, 0 };
+    }
+    for (size_t i = 0; i < p->ncall_edges; i++) {
+        const struct prof_call_edge *pe = &p->call_edges[i];
+        struct edge *e = edge_of(k, pe->caller, pe->callee);
+        if (!e)
+            return -1;
+        *e = (struct edge){ pe->caller, pe->callee, pe->c.calls, pe->c.primitive_calls,
+                            pe->c.own_ns, pe->c.cum_ns, 0 };
+    }
+    return 0;
+}
+
 /* The edges grouped by callee (counting sort), for each one's callers. */
 static int group_callers(struct calls *k, size_t nfuncs)
 {
@@ -252,8 +277,8 @@ static void put_stats(FILE *out, const struct profile *p, const struct calls *k)
             continue;
         put_key(out, &p->funcs[i]);
         m_tuple(out, 5);
-        m_int(out, fs->n);      /* primitive calls */
-        m_int(out, fs->n);      /* all calls */
+        m_int(out, k->counted ? fs->prim : fs->n);     /* primitive calls */
+        m_int(out, fs->n);                              /* all calls */
         m_float(out, prof_secs(fs->self_ns));
         m_float(out, prof_secs(fs->total_ns));
         fputc(M_DICT, out);
@@ -261,8 +286,8 @@ static void put_stats(FILE *out, const struct profile *p, const struct calls *k)
             const struct edge *e = &k->edges[k->by_callee[j]];
             put_key(out, &p->funcs[e->caller]);
             m_tuple(out, 4);
-            m_int(out, e->n);
-            m_int(out, e->n);
+            m_int(out, e->n);                           /* all calls */
+            m_int(out, k->counted ? e->prim : e->n);    /* primitive calls */
             m_float(out, prof_secs(e->self_ns));
             m_float(out, prof_secs(e->total_ns));
         }
@@ -280,8 +305,9 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
         return -1;
     k.st = calloc(p.nfuncs, sizeof *k.st);
     k.first = calloc(p.nfuncs + 1, sizeof *k.first);
-    int rc = k.st && k.first && count_calls(&k, &p) == 0 && group_callers(&k, p.nfuncs) == 0
-             ? 0 : -1;
+    int rc = k.st && k.first &&
+             (p.has_calls ? counted_calls(&k, &p) : count_calls(&k, &p)) == 0 &&
+             group_callers(&k, p.nfuncs) == 0 ? 0 : -1;
     if (rc == 0)
         put_stats(out, &p, &k);
     profile_free(&p);

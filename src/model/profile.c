@@ -10,6 +10,7 @@
  * number of distinct functions on its stack, not its depth.  Node totals are summed bottom-up at the end.
  */
 #include "model/profile.h"
+#include "model/calls.h"
 #include "model/frames.h"
 #include "util/array.h"
 
@@ -519,7 +520,7 @@ int profile_build(struct profile *p, const struct capture *c, const struct profi
         goto fail;
     memset(&p->nodes[0], 0, sizeof p->nodes[0]);
     p->nnodes = 1;              /* the root, all zero */
-    if (prof_frames_build(p) < 0 || count_processes(p) < 0)
+    if (prof_frames_build(p) < 0 || count_processes(p) < 0 || prof_calls_build(p) < 0)
         goto fail;
     b.func_seen = calloc(p->nfuncs, sizeof *b.func_seen);
     b.line_seen = calloc(p->nlines ? p->nlines : 1, sizeof *b.line_seen);
@@ -553,6 +554,7 @@ void profile_free(struct profile *p)
     free(p->sample_row);
     free(p->rows);
     kmap_free(&p->row_index);
+    free(p->call_edges);
     memset(p, 0, sizeof *p);
 }
 

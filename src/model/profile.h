@@ -43,6 +43,12 @@
  *   first (in order of first sight), then those that only allocated.
  *   A sample costs one look-up of its row.
  *
+ * Call counts (a capture of `run --calls`): each function's exact
+ * figures (prof_calls, cProfile's meaning: capture.h struct cap_call) and
+ * the caller -> callee edges between functions, summed over the processes
+ * the pid filter keeps; they are the whole run's (no thread or time-range
+ * filter applies: the agent counts per process).
+ *
  * Memory (when the capture has it) is aggregated the same way: each
  * (pid, tid, stack) entry of the capture's memory metrics counts like one
  * sample of that stack, so a stack that allocated but was never sampled
@@ -63,6 +69,11 @@
 
 #define PROF_NO_FRAMES "[no Python frames]"
 
+/* Exact call counts of a function or an edge (model/calls.h). */
+struct prof_calls {
+    uint64_t calls, primitive_calls, cum_ns, own_ns;
+};
+
 /* A function (function, file, first_line) or a line (the same + line). */
 struct prof_site {
     const char *function, *file;        /* never NULL; file may be "" */
@@ -71,6 +82,7 @@ struct prof_site {
     uint8_t kind;               /* enum cap_frame_kind of its first frame */
     uint8_t loc;                /* enum loc_class of its file */
     struct prof_metrics self, total;
+    struct prof_calls calls;    /* functions only; zero when not counted */
 };
 
 enum prof_node_kind {
@@ -153,6 +165,14 @@ struct profile {
     size_t nrows;
     struct kmap row_index;              /* (pid << 32 | tid, stack) -> rows */
     uint8_t *hidden;                    /* [frame id]: a library frame */
+    int has_calls;                      /* the capture counted calls */
+    struct prof_call_edge *call_edges;  /* caller -> callee, by funcs index */
+    size_t ncall_edges;
+};
+
+struct prof_call_edge {
+    uint32_t caller, callee;            /* indices into funcs */
+    struct prof_calls c;
 };
 
 /* Aggregates c.  o may be NULL (all zero).  0, or -1 when out of memory. */

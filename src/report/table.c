@@ -130,12 +130,99 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
     return 0;
 }
 
+struct crow {
+    const struct prof_site *site;
+    uint64_t key;
+};
+
+static int by_crow(const void *a, const void *b)
+{
+    const struct crow *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? 1 : -1;
+    return x->site < y->site ? -1 : x->site > y->site;
+}
+
+static double per(uint64_t ns, uint64_t n)
+{
+    return n ? prof_secs(ns) / (double)n : 0.0;
+}
+
+/* pstats' func_std_string: a built-in's "<label>" shows as "{label}". */
+static void put_where(FILE *f, const struct prof_site *s, const char *cwd)
+{
+    size_t n = strlen(s->function);
+    if (s->kind == CAP_FRAME_NATIVE && n >= 2 && s->function[0] == '<' &&
+        s->function[n - 1] == '>')
+        fprintf(f, "{%.*s}\n", (int)(n - 2), s->function + 1);
+    else if (s->kind == CAP_FRAME_NATIVE)
+        fprintf(f, "%s\n", s->function);
+    else
+        fprintf(f, "%s:%d(%s)\n", loc_short(s->file, cwd), (int)s->first_line, s->function);
+}
+
+static int print_calls(const struct profile *p, const struct table_opts *o, FILE *f)
+{
+    if (!p->has_calls)
+        return -2;
+    struct crow *rows = malloc((p->nfuncs ? p->nfuncs : 1) * sizeof *rows);
+    if (!rows)
+        return -1;
+    size_t nrows = 0;
+    uint64_t total_calls = 0, total_prim = 0;
+    for (size_t i = 0; i < p->nfuncs; i++) {
+        const struct prof_site *s = &p->funcs[i];
+        if (!s->calls.calls)
+            continue;
+        total_calls += s->calls.calls;
+        total_prim += s->calls.primitive_calls;
+        rows[nrows++] = (struct crow){ s, o->by_total ? s->calls.cum_ns : s->calls.own_ns };
+    }
+    qsort(rows, nrows, sizeof *rows, by_crow);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = '\0';
+    fprintf(f, "%llu function calls (%llu primitive calls), counted; ordered by %s\n",
+            (unsigned long long)total_calls, (unsigned long long)total_prim,
+            o->by_total ? "cumulative time" : "internal time");
+    fprintf(f, "user, sys, wait: the sampled split of each function's total time (seconds; "
+               "- never sampled: C functions are not on sampled stacks)\n\n");
+    fprintf(f, "%13s %9s %9s %9s %9s %8s %8s %8s  %s\n", "ncalls", "tottime", "percall",
+            "cumtime", "percall", "user", "sys", "wait", "filename:lineno(function)");
+    for (size_t i = 0; i < nrows && (o->limit == 0 || (long)i < o->limit); i++) {
+        const struct prof_site *s = rows[i].site;
+        const struct prof_calls *k = &s->calls;
+        char n[48];
+        if (k->calls != k->primitive_calls)
+            snprintf(n, sizeof n, "%llu/%llu", (unsigned long long)k->calls,
+                     (unsigned long long)k->primitive_calls);
+        else
+            snprintf(n, sizeof n, "%llu", (unsigned long long)k->calls);
+        fprintf(f, "%13s %9.3f %9.3g %9.3f %9.3g ", n, prof_secs(k->own_ns),
+                per(k->own_ns, k->calls), prof_secs(k->cum_ns), per(k->cum_ns, k->primitive_calls));
+        if (s->total.samples) {
+            uint64_t wait = 0;
+            for (int w = 0; w < CAP_WAIT_KINDS; w++)
+                wait += s->total.wait_ns[w];
+            fprintf(f, "%8.3f %8.3f %8.3f  ", prof_secs(s->total.user_ns),
+                    prof_secs(s->total.sys_ns), prof_secs(wait));
+        } else {
+            fprintf(f, "%8s %8s %8s  ", "-", "-", "-");    /* never sampled (C functions) */
+        }
+        put_where(f, s, cwd);
+    }
+    if (o->limit && nrows > (size_t)o->limit)
+        fprintf(f, "... %zu more (--limit 0 shows every row)\n", nrows - (size_t)o->limit);
+    free(rows);
+    return 0;
+}
+
 int report_table_print(const struct capture *c, const struct table_opts *o, FILE *out)
 {
     struct profile p;
     if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_NO_TREE }) < 0)
         return -1;
-    int rc = print_table(&p, o, out);
+    int rc = o->calls ? print_calls(&p, o, out) : print_table(&p, o, out);
     profile_free(&p);
     return rc;
 }

@@ -642,6 +642,54 @@ static void test_mapping_figures(void)
     free(p.p);
 }
 
+/* CALLS records: written and read back; an undefined frame is refused by
+ * the writer and makes the reader stop at the record. */
+static void test_calls(void)
+{
+    char err[256];
+    struct capture c;
+    const char *path = tmp_path("calls.stetho");
+    struct capture_writer *w = capw_open(path, 10000000);
+    uint32_t f = capw_frame(w, "fib", "/x/a.py", 3, 3, CAP_FRAME_PYTHON);
+    uint32_t g = capw_frame(w, "<built-in method builtins.len>", "~", 0, 0, CAP_FRAME_NATIVE);
+    struct cap_call own = { 41, 0, f, 1973, 1, 5000000000ull, 123 };
+    struct cap_call edge = { 41, f, g, 7, 7, 8, 9 };
+    struct cap_call bad = { 41, 0, g + 5, 1, 1, 1, 1 };
+    CHECK_EQ_INT(capw_call(w, &own), 0);
+    CHECK_EQ_INT(capw_call(w, &edge), 0);
+    CHECK_EQ_INT(capw_call(w, &bad), -1);
+    CHECK_EQ_INT(capw_close(w, 9), 0);
+    CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
+    CHECK(!c.truncated && c.ncalls == 2);
+    if (c.ncalls == 2) {
+        const struct cap_call *want[] = { &own, &edge };
+        for (int i = 0; i < 2; i++) {
+            const struct cap_call *a = &c.calls[i], *b = want[i];
+            CHECK(a->pid == b->pid && a->caller == b->caller && a->callee == b->callee &&
+                  a->calls == b->calls && a->primitive_calls == b->primitive_calls &&
+                  a->cum_ns == b->cum_ns && a->own_ns == b->own_ns);
+        }
+    }
+    capture_free(&c);
+
+    struct vbuf file = { 0 }, raw = { 0 }, p = { 0 };
+    vbuf_put(&file, CAPF_MAGIC "\x01\0\0\0\0\0\0\0", 16);
+    vbuf_varint(&p, 10000000), vbuf_varint(&p, 1);
+    rec(&raw, CAPF_META, &p);
+    p.len = 0;
+    vbuf_svarint(&p, 1), vbuf_varint(&p, 0), vbuf_varint(&p, 3);   /* frame 3: undefined */
+    for (int i = 0; i < 4; i++)
+        vbuf_varint(&p, 1);
+    rec(&raw, CAPF_CALLS, &p);
+    add_block(&file, &raw);
+    CHECK_EQ_INT(capture_load_mem(file.p, file.len, &c, err, sizeof err), 0);
+    CHECK(c.truncated && c.ncalls == 0);
+    capture_free(&c);
+    free(file.p);
+    free(raw.p);
+    free(p.p);
+}
+
 static void test_crafted(void)
 {
     struct vbuf b = { 0 }, p = { 0 }, end = { 0 };
@@ -880,6 +928,7 @@ int main(void)
     test_foreign();
     test_crafted();
     test_mapping_figures();
+    test_calls();
     test_size();
 
     char cmd[300];

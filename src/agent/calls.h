@@ -1,0 +1,26 @@
+/*
+ * calls.h -- exact call counts (`stetho run --calls`): the agent counts
+ * every call of every Python function and of every C function called from
+ * Python, per function and per caller -> callee edge, with cProfile's
+ * meaning of each figure (calls, primitive calls, own and cumulative time).
+ *
+ * Contract: calls_init() is given $STETHO_AGENT_CALLS (protocol.h) at
+ * load (the directory to write into; NULL/empty: off) and returns 1 if
+ * counting is wanted.  calls_schedule() is called once, on the
+ * interpreter's main thread, when it is initialized (agent_try_start): it
+ * only queues a pending call, so nothing runs inside the allocator hook
+ * that noticed; the pending call installs the C profile hook on every
+ * thread (threads started later through threading's profile hook) and an
+ * atexit function that writes the table (docs/capture-format.md, "The
+ * calls file") to DIR/PID.calls, PID being the process that scheduled it
+ * (a forked child writes nothing; an exec'd one, followed with
+ * --subprocesses, counts and writes its own).  Every counting step runs
+ * under the GIL; no Python object is created per event.
+ */
+#ifndef STETHO_AGENT_CALLS_H
+#define STETHO_AGENT_CALLS_H
+
+int calls_init(const char *dir) __attribute__((visibility("hidden")));
+void calls_schedule(void) __attribute__((visibility("hidden")));
+
+#endif

@@ -1,0 +1,166 @@
+"""Exact call counts (`stetho run --calls`) end to end, on every interpreter.
+
+tests/programs/calls_workload.py runs its workload (recursion, mutual
+recursion, generators, coroutines, exceptions raised through two frames, C
+functions and methods) once in the main thread and once more in a thread
+started later.  The same program run under cProfile with CALLS_NO_THREAD=1
+(cProfile sees only the thread that enabled it, and runs the workload once)
+is the reference: for every workload function (w_*), stetho's counts --
+all and primitive -- are exactly twice cProfile's, and so is every caller ->
+callee edge whose caller is a workload function (C functions included, so
+the callee's other callers in the interpreter do not matter).  The figures
+are read from stetho's pstats export (w_spin's callees, whose counts
+depend on time, are left out) with pstats itself, the way cProfile's
+are.  `table --calls` shows the same counts.  w_spin times itself: its
+cumulative time is within 10% of the program's own measure.
+"""
+import json
+import os
+import pstats
+import re
+
+import pytest
+
+from conftest import PROGRAMS, run
+
+PROGRAM = PROGRAMS / "calls_workload.py"
+TIME_TOL = 0.10
+
+
+def workload(key):
+    return os.path.basename(key[0]) == PROGRAM.name and key[2].startswith("w_")
+
+
+def norm(key):
+    """cProfile names a Python function by co_name, stetho (like its samples)
+    by co_qualname on 3.11+: compare by the last part."""
+    file, line, name = key
+    return key if file == "~" else (file, line, name.rsplit(".", 1)[-1])
+
+
+def load(path):
+    stats = pstats.Stats(str(path)).stats
+    return {norm(k): (cc, nc, tt, ct, {norm(c): v for c, v in callers.items()})
+            for k, (cc, nc, tt, ct, callers) in stats.items()}
+
+
+@pytest.fixture
+def counted(python, stetho, tmp_path):
+    cap = tmp_path / "calls.stetho"
+    truth = tmp_path / "truth.json"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
+              python.path, str(PROGRAM), str(truth)], cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    out = tmp_path / "stetho.pstats"
+    cp = run([stetho, "export", str(cap), "-f", "pstats", "-o", str(out)])
+    assert cp.returncode == 0, cp.stderr.decode()
+
+    ref = tmp_path / "cprofile.pstats"
+    env = dict(os.environ, CALLS_NO_THREAD="1")
+    cp = run([python.path, "-m", "cProfile", "-o", str(ref), str(PROGRAM),
+              str(tmp_path / "ref.json")], env=env, cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    return cap, load(out), load(ref), json.loads(truth.read_text())
+
+
+def test_counts_equal_cprofiles(counted):
+    _, ours, ref, _ = counted
+    funcs = [k for k in ref if workload(k)]
+    # every kind of call the workload makes is there to compare
+    names = {k[2] for k in funcs}
+    assert {"w_fib", "w_even", "w_odd", "w_gen", "w_inner", "w_coro", "w_raise",
+            "w_middle", "w_builtins", "w_spin", "w_suite"} <= names
+    for k in funcs:
+        assert k in ours, f"{k} not counted"
+        cc, nc = ref[k][0], ref[k][1]
+        assert (ours[k][0], ours[k][1]) == (2 * cc, 2 * nc), k
+
+
+def test_caller_edges_equal_cprofiles(counted):
+    _, ours, ref, _ = counted
+    edges = 0
+    c_edges = 0
+    for callee, st in ref.items():
+        for caller, (nc, cc, _tt, _ct) in st[4].items():
+            if not workload(caller) or caller[2] == "w_spin":   # w_spin's depend on time
+                continue
+            edges += 1
+            c_edges += callee[0] == "~"
+            assert callee in ours and caller in ours[callee][4], (caller, callee)
+            got = ours[callee][4][caller]
+            assert (got[0], got[1]) == (2 * nc, 2 * cc), (caller, callee)
+    assert edges >= 20 and c_edges >= 8      # C functions and methods among them
+
+
+def test_time_within_10_percent_of_the_programs_own(counted):
+    _, ours, _, truth = counted
+    spin = [v for k, v in ours.items() if workload(k) and k[2] == "w_spin"]
+    assert len(spin) == 1
+    cum = spin[0][3]
+    own = truth["spin_seconds"]
+    assert abs(cum - own) <= TIME_TOL * own, (cum, own)
+
+
+def test_table_shows_the_counts(counted, stetho):
+    cap, ours, _, _ = counted
+    cp = run([stetho, "table", str(cap), "--calls", "--limit", "0"])
+    assert cp.returncode == 0, cp.stderr.decode()
+    lines = cp.stdout.decode().splitlines()
+    assert "ncalls" in lines[3] and "cumtime" in lines[3] and "user" in lines[3]
+    rows = {}
+    for line in lines[4:]:
+        m = re.match(r"\s*(\d+)(?:/(\d+))?\s.*\((w_\w+)\)$", line)
+        if m:
+            rows[m.group(3)] = (int(m.group(1)), int(m.group(2) or m.group(1)))
+    for k, v in ours.items():
+        if workload(k):
+            assert rows[k[2]] == (v[1], v[0]), k
+
+
+def test_calls_compose_with_memory(python, stetho, tmp_path):
+    cap = tmp_path / "both.stetho"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "exact", "-o", str(cap), "--",
+              python.path, str(PROGRAM), str(tmp_path / "t.json")], cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    cp = run([stetho, "table", str(cap), "--calls", "--limit", "0"])
+    assert cp.returncode == 0 and b"(w_fib)" in cp.stdout
+    cp = run([stetho, "stats", str(cap)])
+    assert cp.returncode == 0 and b"alloc" in cp.stdout.lower()
+
+
+def test_table_calls_without_counts_is_an_error(python, stetho, tmp_path):
+    cap = tmp_path / "plain.stetho"
+    cp = run([stetho, "run", "-q", "--memory", "off", "-o", str(cap), "--",
+              python.path, "-c", "pass"], cwd=tmp_path)
+    assert cp.returncode == 0, cp.stderr.decode()
+    cp = run([stetho, "table", str(cap), "--calls"])
+    assert cp.returncode == 2
+    assert cp.stderr.decode().startswith("stetho: ") and "--calls" in cp.stderr.decode()
+
+
+def test_subprocesses_count_each_process(python, stetho, tmp_path):
+    prog = tmp_path / "parent.py"
+    prog.write_text(
+        "import subprocess, sys\n"
+        "def w_parent():\n    return 1\n"
+        "w_parent(); w_parent()\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'def w_child():\\n    pass\\nfor i in range(3): w_child()'], check=True)\n")
+    cap = tmp_path / "sub.stetho"
+    cp = run([stetho, "run", "-q", "--calls", "--subprocesses", "--memory", "off", "-o", str(cap),
+              "--", python.path, str(prog)], cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    cp = run([stetho, "table", str(cap), "--calls", "--limit", "0"])
+    rows = {m.group(2): int(m.group(1)) for m in
+            re.finditer(r"^\s*(\d+)\s.*\((w_\w+)\)$", cp.stdout.decode(), re.M)}
+    assert rows == {"w_parent": 2, "w_child": 3}
+
+
+def test_no_counts_from_a_killed_program_is_said(python, stetho, tmp_path):
+    cap = tmp_path / "killed.stetho"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
+              python.path, "-c", "import os; os._exit(3)"], cwd=tmp_path)
+    assert cp.returncode == 3
+    assert b"stetho: no call counts" in cp.stderr
+    cp = run([stetho, "table", str(cap), "--calls"])
+    assert cp.returncode == 2
