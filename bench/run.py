@@ -99,7 +99,7 @@ with stetho.profile(output=out):
 """
 
 
-def make_tools(stetho_extra):
+def make_tools(stetho_extra, baseline=False):
     def py(ctx):
         return ctx["python"]
 
@@ -111,6 +111,15 @@ def make_tools(stetho_extra):
         Tool("stetho", lambda c, p, o: [c["stetho"], "run", "--quiet", "--", py(c), *p],
              sampler=True, note="stetho run --quiet (10 ms interval, memory sampled: the defaults)"),
     ]
+    if baseline:
+        # --baseline-stetho: another build of stetho (e.g. the commit before a
+        # change), run with the defaults and interleaved with this one
+        for extra in ["", *stetho_extra]:
+            words = extra.split()
+            tools.append(Tool(
+                " ".join(["stetho-base", *words]),
+                lambda c, p, o, w=words: [c["stetho_base"], "run", "--quiet", *w, "--", py(c), *p],
+                sampler=True, note=f"the baseline stetho: run --quiet {' '.join(words)}".rstrip()))
     tools.append(Tool(
         "stetho-api", lambda c, p, o: [py(c), "-c", API_WRAPPER, os.path.join(REPO, "python"),
                                        c["stetho"], os.path.join(o, "api.stetho"), *p],
@@ -239,7 +248,7 @@ def ensure_packages(vpy, packages):
     return problems
 
 
-def find_stetho(path):
+def find_stetho(path, snapname="stetho-snapshot"):
     if path:
         cand = path
     elif os.access(os.path.join(REPO, "build", "stetho"), os.X_OK):
@@ -249,7 +258,7 @@ def find_stetho(path):
     if not cand or not os.access(cand, os.X_OK):
         return None, None
     # Snapshot the binary: others may rebuild build/stetho while we run.
-    snapdir = os.path.join(WORK, "stetho-snapshot")
+    snapdir = os.path.join(WORK, snapname)
     os.makedirs(snapdir, exist_ok=True)
     snap = os.path.join(snapdir, "stetho")
     real = os.path.realpath(cand)
@@ -604,6 +613,9 @@ def main():
     ap.add_argument("--python", default=DEFAULT_PYTHON,
                     help=f"Python that runs the workloads and tools (default {DEFAULT_PYTHON})")
     ap.add_argument("--stetho", help="stetho binary (default: build/stetho, else stetho on PATH)")
+    ap.add_argument("--baseline-stetho", metavar="PATH",
+                    help="another stetho binary (e.g. a build of the commit before a change): "
+                         "adds tools stetho-base [ARGS], interleaved with stetho [ARGS]")
     ap.add_argument("--tools", help="comma-separated subset of tools (see --list)")
     ap.add_argument("--workloads", help="comma-separated subset of workloads (see --list)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per tool and workload (default 5)")
@@ -623,7 +635,7 @@ def main():
     ap.add_argument("--list", action="store_true", help="list tools and workloads, and exit")
     args = ap.parse_args()
 
-    all_tools = make_tools(args.stetho_args)
+    all_tools = make_tools(args.stetho_args, baseline=bool(args.baseline_stetho))
     by_name = {t.name: t for t in all_tools}
     if args.list:
         print("tools:")
@@ -645,7 +657,8 @@ def main():
             bad = [x for x in want if x not in by_name]
             if bad:
                 sys.exit(f"bench: unknown tool(s) {', '.join(bad)}; see --list")
-            extra = [t.name for t in all_tools if t.name.startswith("stetho ")]
+            extra = [t.name for t in all_tools
+                     if t.name.startswith(("stetho ", "stetho-base"))]
             tool_names = list(dict.fromkeys(["plain", *want, *extra]))
         workloads = list(WORKLOADS)
         if args.workloads:
@@ -694,7 +707,13 @@ def main():
 
     scratch = tempfile.mkdtemp(prefix="stetho-bench-")
     os.chdir(scratch)        # stray output files of tools land here
-    ctx = {"python": vpy, "venv": venv, "stetho": stetho, "scratch": scratch}
+    stetho_base = None
+    if args.baseline_stetho:
+        stetho_base, _ = find_stetho(args.baseline_stetho, "stetho-base-snapshot")
+        if not stetho_base:
+            sys.exit(f"bench: no stetho binary at {args.baseline_stetho}")
+    ctx = {"python": vpy, "venv": venv, "stetho": stetho, "scratch": scratch,
+           "stetho_base": stetho_base}
     env = run_env(ctx)
     scripts = materialize_workloads(workloads, vpy, problems)
     workloads = [w for w in workloads if w in scripts]

@@ -120,6 +120,10 @@ static void snapshot_load(struct snapshot *s, const char *path, const struct top
     }
     snapshot_free(s);
     *s = n;
+    /* the models point at the capture they read: now s->cap, not n.cap */
+    s->whole.cap = &s->cap;
+    if (s->has_one)
+        s->one.cap = &s->cap;
 }
 
 /* `t`: all threads, then each thread of the model in turn. */
