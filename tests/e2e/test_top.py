@@ -167,11 +167,17 @@ def test_thread_key_shows_one_thread_at_a_time(stetho, target, pane):
     proc = target()
     p = start_top(pane, stetho, proc.pid)
     p.wait(has_both, "both functions")
-    seen = []
+    seen, tids = [], []
+
+    def one_thread(s):
+        m = re.search(r"functions, thread (\d+)", s)
+        # a new thread each time: the screen may not have been redrawn yet
+        return (m and m.group(1) not in tids and table_rows(s)
+                and ("burn_cpu" in s) != ("wait_forever" in s))
     for _ in range(2):
         p.keys("t")
-        s = p.wait(lambda s: re.search(r"functions, thread \d+", s) and table_rows(s)
-                   and ("burn_cpu" in s) != ("wait_forever" in s), "one thread's functions")
+        s = p.wait(one_thread, "one thread's functions")
+        tids.append(re.search(r"functions, thread (\d+)", s).group(1))
         seen.append("burn_cpu" if "burn_cpu" in s else "wait_forever")
     assert sorted(seen) == ["burn_cpu", "wait_forever"]
     p.keys("t")
