@@ -101,6 +101,20 @@ static void print_tasks_text(const struct py_snapshot *s, const struct py_tasks 
     }
 }
 
+/* A stack as JSON: [{"function", "file", "line"}, ...], innermost first. */
+static void print_frames_json(const struct py_frame *frames, size_t n)
+{
+    fputs("[", stdout);
+    for (size_t k = 0; k < n; k++) {
+        fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
+        json_string(stdout, py_frame_name(&frames[k]));
+        fputs(", \"file\": ", stdout);
+        json_string(stdout, py_frame_file(&frames[k]));
+        printf(", \"line\": %d}", frames[k].line);
+    }
+    fputs("]", stdout);
+}
+
 static void print_tasks_json(const struct py_snapshot *s, const struct py_tasks *ts)
 {
     fputs(", \"tasks\": [", stdout);
@@ -114,16 +128,9 @@ static void print_tasks_json(const struct py_snapshot *s, const struct py_tasks 
         else
             fputs(", \"tid\": null, \"state\": ", stdout);
         json_string(stdout, py_await_name(task->await));
-        fputs(", \"frames\": [", stdout);
-        for (size_t k = 0; k < task->n; k++) {
-            const struct py_frame *f = &ts->frames[task->first + k];
-            fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
-            json_string(stdout, py_frame_name(f));
-            fputs(", \"file\": ", stdout);
-            json_string(stdout, py_frame_file(f));
-            printf(", \"line\": %d}", f->line);
-        }
-        fputs("]}", stdout);
+        fputs(", \"frames\": ", stdout);
+        print_frames_json(&ts->frames[task->first], task->n);
+        fputs("}", stdout);
     }
     fputs("]", stdout);
 }
@@ -140,17 +147,10 @@ static void print_json(const struct py_target *t, const struct py_snapshot *s,
         thread_label(t, th, name, sizeof name);
         printf("%s{\"tid\": %d, \"name\": ", i ? ", " : "", (int)th->tid);
         json_string(stdout, name[0] ? name : NULL);
-        printf(", \"holds_gil\": %s, \"frames\": [",
+        printf(", \"holds_gil\": %s, \"frames\": ",
                th->holds_gil < 0 ? "null" : th->holds_gil ? "true" : "false");
-        for (size_t k = 0; k < th->n; k++) {
-            const struct py_frame *f = &s->frames[th->first + k];
-            fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
-            json_string(stdout, py_frame_name(f));
-            fputs(", \"file\": ", stdout);
-            json_string(stdout, py_frame_file(f));
-            printf(", \"line\": %d}", f->line);
-        }
-        fputs("]}", stdout);
+        print_frames_json(&s->frames[th->first], th->n);
+        fputs("}", stdout);
     }
     fputs("]", stdout);
     if (ts)
