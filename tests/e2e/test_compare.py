@@ -174,19 +174,31 @@ def test_check_each_budget_passes_and_fails(stetho, newest_pair):
         ["cpu", "peak"]
 
 
+def percent(x):
+    return f"{x * 100:.1f}%"
+
+
 def test_check_against_a_baseline(stetho, newest_pair):
     base, new = newest_pair[0], newest_pair[2]
-    # regressed() doubled: half the program's CPU more, well over 10 %
-    cp = check(stetho, new, "--baseline", base, "--max-increase", "cpu=10%")
-    assert cp.returncode == 1, out(cp)
-    assert out(cp).startswith("FAIL cpu ") and "--max-increase 10%" in out(cp)
-    cp = check(stetho, new, "--baseline", base, "--max-increase", "cpu=300%")
-    assert cp.returncode == 0, out(cp)
-    # the peak grew by 4 MiB of about 10: over 10 %, under 200 %
-    cp = check(stetho, new, "--baseline", base, "--max-increase", "peak=10%")
-    assert cp.returncode == 1 and out(cp).startswith("FAIL peak "), out(cp)
-    cp = check(stetho, new, "--baseline", base, "--max-increase", "peak=200%")
-    assert cp.returncode == 0, out(cp)
+    # The thresholds are set on either side of the growth the two captures
+    # really hold (read through `stats`, which `check` does not use): how
+    # much more CPU the doubled regressed() costs depends on the machine's
+    # load at the time (CI saw -7 % once), the verdict on either side must not.
+    b, n = budgets(stats(stetho, base)), budgets(stats(stetho, new))
+    for name in ("cpu", "peak"):
+        grew = n[name][0] / b[name][0] - 1
+        under, over = grew - 0.05, grew + 0.05
+        if under > 0:
+            cp = check(stetho, new, "--baseline", base, "--max-increase",
+                       f"{name}={percent(under)}")
+            assert cp.returncode == 1, (grew, out(cp))
+            assert out(cp).startswith(f"FAIL {name} ") and \
+                f"--max-increase {percent(under)}" in out(cp), out(cp)
+        cp = check(stetho, new, "--baseline", base, "--max-increase",
+                   f"{name}={percent(max(over, 0.001))}")
+        assert cp.returncode == 0 and out(cp).startswith(f"ok   {name} "), (grew, out(cp))
+    # the peak grew by 4 MiB of about 10 (allocation is not load-dependent)
+    assert n["peak"][0] / b["peak"][0] - 1 > 0.10
     # a capture against itself: nothing grew; a bare percentage covers wall,
     # cpu and (both have memory) peak
     cp = check(stetho, base, "--baseline", base, "--max-increase", "10%")
