@@ -11,6 +11,7 @@
 /* stack ids of mem_capture */
 #define FIXTURE_EXTRA uint32_t s_mod, s_main, s_build, s_fib, s_fib2, s_native, s_gc;
 #include "fixture.h"
+#include "lookup.h"
 #include "capture/capture.h"
 #include "report/stats.h"
 #include "export/export.h"
@@ -113,47 +114,6 @@ static void mem_capture(struct fixture *f)
     t->size_hist[9] = 10;               /* [256, 512) */
 }
 
-/* ---- look-ups ---- */
-
-static const struct prof_node *child_fn(const struct profile *p, const struct prof_node *parent,
-                                        const char *fn)
-{
-    for (uint32_t i = 0; parent && i < parent->nchildren; i++) {
-        const struct prof_node *n = &p->nodes[p->children[parent->first_child + i]];
-        const struct prof_site *s = prof_node_site(p, n);
-        if (s && !strcmp(s->function, fn))
-            return n;
-    }
-    return NULL;
-}
-
-static const struct prof_node *thread_node(const struct profile *p, int32_t tid)
-{
-    const struct prof_node *root = &p->nodes[0];
-    for (uint32_t i = 0; i < root->nchildren; i++) {
-        const struct prof_node *n = &p->nodes[p->children[root->first_child + i]];
-        if (n->kind == PROF_NODE_THREAD && n->tid == tid)
-            return n;
-    }
-    return NULL;
-}
-
-static const struct prof_site *func(const struct profile *p, const char *fn)
-{
-    for (size_t i = 0; i < p->nfuncs; i++)
-        if (!strcmp(p->funcs[i].function, fn))
-            return &p->funcs[i];
-    return NULL;
-}
-
-static const struct prof_site *line_of(const struct profile *p, const char *fn, int line)
-{
-    for (size_t i = 0; i < p->nlines; i++)
-        if (!strcmp(p->lines[i].function, fn) && p->lines[i].line == line)
-            return &p->lines[i];
-    return NULL;
-}
-
 /* Output of a report function into a string (freed by the caller). */
 #define CAPTURE_TEXT(text, call) do { \
     size_t len_; \
@@ -232,7 +192,8 @@ static void test_aggregates(void)
     CHECK_EQ_INT(p.nodes[0].total.alloc_bytes, 5350);
 
     /* tree nodes */
-    const struct prof_node *t1 = thread_node(&p, 1), *t2 = thread_node(&p, 2);
+    const struct prof_node *t1 = thread_node(&p, &p.nodes[0], 1);
+    const struct prof_node *t2 = thread_node(&p, &p.nodes[0], 2);
     CHECK(t1 && t2);
     if (!t1 || !t2)
         return;
@@ -243,13 +204,13 @@ static void test_aggregates(void)
     CHECK_EQ_INT(t1->total.temporary_count, 7);
     CHECK_EQ_INT(t2->total.alloc_bytes, 300);
     CHECK_EQ_INT(t2->total.samples, 0);
-    const struct prof_node *nat = child_fn(&p, t2, "[native]");
+    const struct prof_node *nat = child(&p, t2, "[native]");
     CHECK(nat && nat->self.alloc_bytes == 300 && nat->self.leaked_bytes == 300);
-    const struct prof_node *mod = child_fn(&p, t1, "<module>");
-    const struct prof_node *mainn = child_fn(&p, mod, "main");
-    const struct prof_node *build = child_fn(&p, mainn, "build");
-    const struct prof_node *fib = child_fn(&p, mainn, "fib");
-    const struct prof_node *fib2 = child_fn(&p, fib, "fib");
+    const struct prof_node *mod = child(&p, t1, "<module>");
+    const struct prof_node *mainn = child(&p, mod, "main");
+    const struct prof_node *build = child(&p, mainn, "build");
+    const struct prof_node *fib = child(&p, mainn, "fib");
+    const struct prof_node *fib2 = child(&p, fib, "fib");
     CHECK(mod && mainn && build && fib && fib2);
     if (!mod || !mainn || !build || !fib || !fib2)
         return;
@@ -303,7 +264,7 @@ static void test_aggregates(void)
     struct profile_opts o = { .merge_threads = 1 };
     CHECK_EQ_INT(profile_build(&p, &f.c, &o), 0);
     CHECK_EQ_INT(p.nodes[0].total.alloc_bytes, 5350);
-    const struct prof_node *top = child_fn(&p, &p.nodes[0], "[native]");
+    const struct prof_node *top = child(&p, &p.nodes[0], "[native]");
     CHECK(top && top->total.alloc_bytes == 300);
     profile_free(&p);
 
@@ -318,7 +279,7 @@ static void test_aggregates(void)
     f.c.has_memory = 0;
     CHECK_EQ_INT(profile_build(&p, &f.c, NULL), 0);
     CHECK_EQ_INT(p.total.alloc_bytes, 0);
-    CHECK(thread_node(&p, 2) == NULL);
+    CHECK(thread_node(&p, &p.nodes[0], 2) == NULL);
     profile_free(&p);
 }
 
@@ -340,7 +301,7 @@ static void test_range(void)
     CHECK(fb && fb->self.alloc_bytes == 400 && fb->self.alloc_count == 4);
     CHECK(ff && ff->total.alloc_bytes == 4000);
     CHECK(fm && fm->self.alloc_bytes == 0 && fm->total.alloc_bytes == 4400);
-    CHECK(thread_node(&p, 2) == NULL);          /* its interval is at 350 ms */
+    CHECK(thread_node(&p, &p.nodes[0], 2) == NULL);          /* its interval is at 350 ms */
 
     /* the tree says why peak is empty for a range */
     struct tree_opts to;

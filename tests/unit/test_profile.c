@@ -8,6 +8,7 @@
  */
 #include "check.h"
 #include "fixture.h"
+#include "lookup.h"
 #include "capture/capture.h"
 #include "export/export.h"
 #include "model/profile.h"
@@ -37,46 +38,6 @@ static void fx_sample(struct fixture *f, int32_t pid, int32_t tid, uint32_t stac
     fx_add_sample(f, (struct cap_sample){
         .pid = pid, .tid = tid, .stack = stack, .t_ns = t * MS, .user_ns = user * MS,
         .sys_ns = sys * MS, .wait_ns = { io * MS, sleep * MS, lock * MS, gil * MS, other * MS } });
-}
-
-/* The child of node `parent` whose function is `fn` (or kind THREAD with tid). */
-static const struct prof_node *child(const struct profile *p, const struct prof_node *parent,
-                                     const char *fn)
-{
-    for (uint32_t i = 0; i < parent->nchildren; i++) {
-        const struct prof_node *n = &p->nodes[p->children[parent->first_child + i]];
-        const struct prof_site *s = prof_node_site(p, n);
-        if (s && !strcmp(s->function, fn))
-            return n;
-    }
-    return NULL;
-}
-
-static const struct prof_node *thread_node(const struct profile *p, const struct prof_node *parent,
-                                           int32_t tid)
-{
-    for (uint32_t i = 0; i < parent->nchildren; i++) {
-        const struct prof_node *n = &p->nodes[p->children[parent->first_child + i]];
-        if (n->kind == PROF_NODE_THREAD && n->tid == tid)
-            return n;
-    }
-    return NULL;
-}
-
-static const struct prof_site *func(const struct profile *p, const char *fn)
-{
-    for (size_t i = 0; i < p->nfuncs; i++)
-        if (!strcmp(p->funcs[i].function, fn))
-            return &p->funcs[i];
-    return NULL;
-}
-
-static const struct prof_site *line_of(const struct profile *p, const char *fn, int line)
-{
-    for (size_t i = 0; i < p->nlines; i++)
-        if (!strcmp(p->lines[i].function, fn) && p->lines[i].line == line)
-            return &p->lines[i];
-    return NULL;
 }
 
 /*
