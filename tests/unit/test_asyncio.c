@@ -23,18 +23,9 @@
 #define SEEDS 3000
 #define NAMES 10
 
-struct mem {
-    uint64_t w[WORDS];
-};
-
-static int mem_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-    const struct mem *m = ctx;
-    if (addr < BASE || addr - BASE > sizeof m->w || len > sizeof m->w - (addr - BASE))
-        return -1;
-    memcpy(dst, (const uint8_t *)m->w + (addr - BASE), len);
-    return 0;
-}
+#define GARBAGE_BASE BASE
+#define GARBAGE_WORDS WORDS
+#include "garbage.h"
 
 static const char *const planted[NAMES] = {
     "asyncio.tasks", "_all_tasks", "_scheduled_tasks", "_eager_tasks", "data", "_thread_id",

@@ -23,18 +23,9 @@
 #define WORDS 4096
 #define SEEDS 5000
 
-struct mem {
-    uint64_t w[WORDS];
-};
-
-static int mem_read(void *ctx, uint64_t addr, void *dst, size_t len)
-{
-    const struct mem *m = ctx;
-    if (addr < BASE || addr - BASE > sizeof m->w || len > sizeof m->w - (addr - BASE))
-        return -1;
-    memcpy(dst, (const uint8_t *)m->w + (addr - BASE), len);
-    return 0;
-}
+#define GARBAGE_BASE BASE
+#define GARBAGE_WORDS WORDS
+#include "garbage.h"
 
 static const char *const planted[] = { "threading", "_active", "_name", "uploader" };
 
