@@ -119,6 +119,7 @@ uint64_t agent_now(void)
 void agent_turn_off(void)
 {
     atomic_store(&agent_state, AGENT_OFF);
+    inside_fifo_lost();
 }
 
 /* Called by a hook while waiting for Python: once the interpreter is

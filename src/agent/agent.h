@@ -217,6 +217,9 @@ void chunks_atfork_child(int keep) AGENT_HIDDEN;
  * at the end, wait for each thread's event in progress and send its chunk. */
 void chunks_new_session(void) AGENT_HIDDEN;
 void chunks_end_session(void) AGENT_HIDDEN;
+/* ---- inside.c: the FIFO broke while recording from stetho_agent_start:
+ * queue our own stop (any thread, inside a hook) ---- */
+void inside_fifo_lost(void) AGENT_HIDDEN;
 
 /* ---- stack.c (caller holds th->lock) ---- */
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;

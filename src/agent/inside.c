@@ -11,8 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static int recording;               /* started here and not stopped */
+static _Atomic int recording;       /* started here and not stopped */
 static char error[256];
+
+/* To stop by ourselves when stetho goes away (inside_fifo_lost): found at
+ * the start, with the GIL, never from inside a hook (dlsym may allocate). */
+static int (*add_pending_call)(int (*)(void *), void *);
+static int (*is_finalizing)(void);
+static _Atomic int stop_queued;
 
 static int fail(const char *fmt, const char *arg)
 {
@@ -48,6 +54,40 @@ AGENT_EXPORT unsigned long long stetho_agent_got_digest(void)
     return d;
 }
 
+/* A pending call: in the main thread, with the GIL, between bytecodes. */
+static int stop_pending(void *unused)
+{
+    (void)unused;
+    if (atomic_load(&recording))
+        stetho_agent_stop();
+    atomic_store(&stop_queued, 0);
+    return 0;                           /* never an exception in the program */
+}
+
+/* The FIFO broke (stetho was killed, or closed it without stopping us):
+ * the hooks already only forward (agent_turn_off); have the main thread
+ * remove them at its next safe point.  Any thread, inside a hook:
+ * Py_AddPendingCall takes no lock we could hold and allocates nothing. */
+void inside_fifo_lost(void)
+{
+    if (!atomic_load(&recording) || !add_pending_call ||
+        (is_finalizing && is_finalizing()) || atomic_exchange(&stop_queued, 1))
+        return;
+    if (add_pending_call(stop_pending, NULL) != 0)
+        atomic_store(&stop_queued, 0);
+}
+
+static void find_pending_calls(void)
+{
+    add_pending_call = (int (*)(int (*)(void *), void *))dlsym(RTLD_DEFAULT,
+                                                                "Py_AddPendingCall");
+    is_finalizing = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsFinalizing");    /* 3.13+ */
+    if (!is_finalizing)
+        is_finalizing = (int (*)(void))dlsym(RTLD_DEFAULT, "_Py_IsFinalizing");
+    if (!is_finalizing)
+        add_pending_call = NULL;        /* cannot tell when it is unsafe: never */
+}
+
 static int start(const char *fifo_path, const char *mode, int follow)
 {
     static int atfork_once;
@@ -60,6 +100,7 @@ static int start(const char *fifo_path, const char *mode, int follow)
     if (strcmp(mode, "exact") != 0 && strncmp(mode, "sampled:", 8) != 0)
         return fail("bad memory mode '%s' (exact or sampled:BYTES)", mode);
     agent.pid = getpid();
+    find_pending_calls();
     errno = 0;
     if (agent_setup(fifo_path, mode) < 0) {
         if (!agent.python)

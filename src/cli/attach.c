@@ -1,7 +1,8 @@
 /*
  * attach.c -- `stetho attach [options] PID`: profile a running program
- * until Ctrl-C, --duration, or its exit.  Nothing is injected: the same
- * outside sampling as `run`.
+ * until Ctrl-C, --duration, or its exit.  Time: the same outside sampling
+ * as `run`, nothing injected.  With --memory the program is made to load
+ * the agent and start recording (memattach.h), and to stop on the way out.
  *
  * The Python API (python/stetho) profiles its own process with it: with
  * --memory-fifo stetho also makes the FIFO that the agent the program
@@ -13,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/export.h"
 #include "cli/options.h"
+#include "cli/memattach.h"
 #include "cli/session.h"
 #include "cpython/target.h"
 #include "cpython/asyncio.h"
@@ -29,6 +31,10 @@ static void attach_usage(FILE *f)
           "Profiles a running Python process until Ctrl-C, --duration or its exit.\n"
           "options:\n" OPTIONS_HELP
           "  --duration S          stop after S seconds\n"
+          "  --memory[=MODE]       also record memory: the program is made to load\n"
+          "                        libstetho_agent.so (Python 3.9-3.13); MODE is exact,\n"
+          "                        sampled or sampled:BYTES (default sampled); every hook\n"
+          "                        is removed again when stetho stops\n"
           "  --memory-fifo         also record the memory events of an agent the program\n"
           "                        started itself (the Python API): makes a FIFO and\n"
           "                        prints \"fifo PATH\" on stdout\n"
@@ -37,12 +43,27 @@ static void attach_usage(FILE *f)
           "                        \"ready\" on stdout after the first sample\n", f);
 }
 
+/* How long the program's main thread may take to come back to Python code
+ * and run the start or the stop (a blocking read, a long sleep...). */
+#define MEMATTACH_TIMEOUT_S 10.0
+
+/* `--memory MODE` or a bare `--memory` followed by something else. */
+static int is_memory_mode(const char *v)
+{
+    return !strcmp(v, "exact") || !strcmp(v, "off") || !strncmp(v, "sampled", 7);
+}
+
+static void stop_memory(void *ma)
+{
+    memattach_stop(ma, MEMATTACH_TIMEOUT_S);
+}
+
 int cmd_attach(int argc, char **argv)
 {
     struct common_opts o;
     options_defaults(&o);
     const char *pidarg = NULL;
-    int memory_fifo = 0, handshake = 0;
+    int memory_fifo = 0, handshake = 0, memory_attach = 0;
     pid_t only_tid = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -65,6 +86,12 @@ int cmd_attach(int argc, char **argv)
                 return cli_error("attach: --thread takes a thread id (got '%s')", v);
             continue;
         }
+        if (!strcmp(a, "--memory") && (i + 1 >= argc || !is_memory_mode(argv[i + 1]))) {
+            memory_attach = 1;          /* bare: the default mode */
+            continue;
+        }
+        if (!strncmp(a, "--memory", 8))
+            memory_attach = 1;          /* --memory MODE / --memory=MODE */
         int r = options_parse_one(&o, argc, argv, &i);
         if (r < 0)
             return STETHO_EXIT_USAGE;
@@ -79,6 +106,10 @@ int cmd_attach(int argc, char **argv)
     if (o.calls)
         return cli_error("attach: --calls is for run (the counting is done inside the "
                          "program from its start)");
+    if (memory_attach && o.memory == MEMORY_OFF)
+        memory_attach = 0;
+    if (memory_attach && memory_fifo)
+        return cli_error("attach: --memory and --memory-fifo do not go together");
     if (!pidarg)
         return cli_error("attach: missing PID (usage: stetho attach [options] PID)");
     pid_t pid = cli_parse_pid(pidarg);
@@ -115,7 +146,20 @@ int cmd_attach(int argc, char **argv)
         py_target_close(&t);
         return cli_error("%s (process %d runs Python %s)", why, (int)pid, version);
     }
-    py_target_close(&t);
+    struct memattach *ma = NULL;
+    if (memory_attach) {
+        char mode[64];
+        if (o.memory == MEMORY_EXACT)
+            snprintf(mode, sizeof mode, "exact");
+        else
+            snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o.sample_mean);
+        int rc = memattach_start(&t, mode, MEMATTACH_TIMEOUT_S, o.quiet, &ma);
+        if (rc) {
+            py_target_close(&t);
+            return rc;
+        }
+        memory = memattach_channel(ma);
+    }
 
     char path[4096];
     const char *render = options_capture_path(&o, "attach", pid, path, sizeof path);
@@ -128,13 +172,19 @@ int cmd_attach(int argc, char **argv)
         .memory = memory,
         .only_tid = only_tid,
         .ready_fd = handshake ? STDOUT_FILENO : 0,
+        .before_finish = ma ? stop_memory : NULL,
+        .before_finish_ctx = ma,
     };
     if (!o.quiet)
         fprintf(stderr, "stetho: profiling process %d (Python %s); Ctrl-C to stop\n",
                 (int)pid, version);
     struct session_result res;
     int recorded = session_record(pid, 0, &so, &res);
-    channel_close(memory);
+    if (ma)
+        memattach_free(ma);
+    else
+        channel_close(memory);
+    py_target_close(&t);
     if (recorded < 0)
         return STETHO_EXIT_USAGE;       /* the capture could not be written */
     if (!o.quiet)

@@ -9,6 +9,7 @@
 #ifndef STETHO_CLI_H
 #define STETHO_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -43,6 +44,10 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse a positive pid; -1 if `s` is not one. */
 pid_t cli_parse_pid(const char *s);
+
+/* The agent library: $STETHO_AGENT, else libstetho_agent.so beside the
+ * stetho executable; 0, or -1 if it is not there (agentfile.c). */
+int cli_find_agent(char *out, size_t len);
 
 
 #endif

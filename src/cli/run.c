@@ -131,28 +131,6 @@ static int capture_writable(const char *output)
     return access(dir, W_OK);
 }
 
-/* The agent library: $STETHO_AGENT, else beside the stetho executable. */
-static int find_agent(char *out, size_t len)
-{
-    const char *env = getenv("STETHO_AGENT");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        return access(out, R_OK) == 0 ? 0 : -1;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return -1;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return -1;
-    *slash = 0;
-    if ((size_t)snprintf(out, len, "%.*s/libstetho_agent.so", (int)(len - 32), exe) >= len)
-        return -1;
-    return access(out, R_OK) == 0 ? 0 : -1;
-}
-
 /* The environment the program starts with: the agent preloaded and told
  * where to write (memory events to a FIFO, call counts to a file).  The
  * agent puts the user's own environment back before the program's main()
@@ -162,7 +140,7 @@ static int agent_setup(const struct common_opts *o, struct channel **memory,
 {
     char agent[PATH_MAX], mode[64];
     *memory = NULL;
-    if (find_agent(agent, sizeof agent) < 0) {
+    if (cli_find_agent(agent, sizeof agent) < 0) {
         if (o->calls)
             return cli_error("--calls needs libstetho_agent.so beside stetho (set STETHO_AGENT)");
         if (!o->quiet)

@@ -155,6 +155,8 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sleep_until(next);
     }
     uint64_t end = now_ns();
+    if (o->before_finish)
+        o->before_finish(o->before_finish_ctx);
     if (o->calls_path) {
         char why[256];
         if (callsfile_import(o->calls_path, w, why, sizeof why) < 0)

@@ -37,6 +37,10 @@ struct session_opts {
                                    first sample (attach --handshake); 0: none
                                    (stdin is never where one tells) */
     const char *calls_path;     /* --calls: the agents' calls directory, or NULL */
+    void (*before_finish)(void *ctx);   /* called once sampling ended, before
+                                           the memory events left are read
+                                           (attach --memory stops the agent) */
+    void *before_finish_ctx;
 };
 
 struct session_result {

@@ -1,0 +1,230 @@
+/*
+ * memattach.c -- the agent started and stopped in a running program
+ * (memattach.h).
+ */
+#include "cli/memattach.h"
+#include "cli/cli.h"
+#include "cpython/remote_exec.h"
+#include "memory/channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct memattach {
+    const struct py_target *t;
+    struct channel *ch;
+    char agent[PATH_MAX];
+};
+
+enum { SOURCE_MAX = 4000 };
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* s as a Python bytes literal in which every byte but [A-Za-z0-9/._-] is
+ * \xNN: a path can hold no quote that ends it. */
+static int bytes_literal(char *out, size_t len, const char *s)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(out + k, len > k ? len - k : 0, "b'");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '/' || *p == '.' || *p == '_' ||
+                    *p == '-' || *p == ':';
+        k += (size_t)snprintf(out + k, len > k ? len - k : 0, plain ? "%c" : "\\x%02x", *p);
+    }
+    k += (size_t)snprintf(out + k, len > k ? len - k : 0, "'");
+    return k < len ? 0 : -1;
+}
+
+/* The code the program runs: `call` is the agent call that returns 0 or
+ * -1 (l is the agent); the answer goes to reply, written whole (rename).
+ * Nothing escapes it: a pending call that raised would raise in the
+ * program.  exec with a fresh dict: the program's __main__ gets no name. */
+static int make_source(char *out, size_t len, const char *agent, const char *call,
+                       const char *reply)
+{
+    char a[PATH_MAX * 4 + 8], r[PATH_MAX * 4 + 8], rt[PATH_MAX * 4 + 8], tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", reply);
+    if (bytes_literal(a, sizeof a, agent) < 0 || bytes_literal(r, sizeof r, reply) < 0 ||
+        bytes_literal(rt, sizeof rt, tmp) < 0)
+        return -1;
+    int n = snprintf(out, len,
+        "exec(r'''try:\n"
+        " import ctypes, os\n"
+        " l = ctypes.PyDLL(os.fsdecode(%s), mode=os.RTLD_LOCAL)\n"
+        " l.stetho_agent_error.restype = ctypes.c_char_p\n"
+        " m = b'ok' if %s == 0 else l.stetho_agent_error()\n"
+        "except BaseException as e:\n"
+        " m = repr(e).encode()\n"
+        "try:\n"
+        " f = os.open(%s, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)\n"
+        " os.write(f, m)\n"
+        " os.close(f)\n"
+        " os.rename(%s, %s)\n"
+        "except BaseException:\n"
+        " pass\n"
+        "''', {})\n", a, call, rt, rt, r);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static void reply_path(const struct memattach *m, const char *what, char *out, size_t len)
+{
+    snprintf(out, len, "%s.%s", channel_path(m->ch), what);
+}
+
+/* The answer to `what` ("ok", the agent's error); 1 = got it, 0 = none
+ * before the deadline, -1 = the process is gone. */
+static int wait_reply(const struct memattach *m, const char *what, double timeout_s,
+                      char *answer, size_t len)
+{
+    char path[PATH_MAX];
+    reply_path(m, what, path, sizeof path);
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_s * 1e9);
+    for (;;) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, answer, len - 1);
+            close(fd);
+            answer[n > 0 ? n : 0] = 0;
+            return 1;
+        }
+        if (kill(m->t->pid, 0) < 0 && errno == ESRCH)
+            return -1;
+        if (now_ns() >= deadline)
+            return 0;
+        nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+    }
+}
+
+/* The target may run as another user than stetho (root): let it open the
+ * FIFO and write its answers beside it. */
+static void give_to_target(const struct memattach *m)
+{
+    struct stat st;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/%d", (int)m->t->pid);
+    if (geteuid() != 0 || stat(proc, &st) < 0 || st.st_uid == 0)
+        return;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", channel_path(m->ch));
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    if (chown(dir, st.st_uid, st.st_gid) < 0 || chown(channel_path(m->ch), st.st_uid,
+                                                       st.st_gid) < 0) {
+        /* the agent then says it cannot open the FIFO, in its answer */
+    }
+}
+
+int memattach_start(const struct py_target *t, const char *mode, double timeout_s, int quiet,
+                    struct memattach **out)
+{
+    *out = NULL;
+    const char *why = py_remote_exec_unsupported(t);
+    if (why)
+        return cli_error("%s (process %d runs Python %s)", why, (int)t->pid, t->version);
+    struct memattach *m = calloc(1, sizeof *m);
+    if (!m)
+        return cli_error("out of memory");
+    m->t = t;
+    if (cli_find_agent(m->agent, sizeof m->agent) < 0) {
+        free(m);
+        return cli_error("attach --memory needs libstetho_agent.so beside stetho "
+                         "(or set STETHO_AGENT)");
+    }
+    if (!(m->ch = channel_open())) {
+        free(m);
+        return cli_error("cannot make a FIFO: %s", strerror(errno));
+    }
+    give_to_target(m);
+    char fifo[PATH_MAX * 4 + 8], md[256], call[PATH_MAX * 4 + 300], reply[PATH_MAX];
+    char source[SOURCE_MAX], err[512], answer[512];
+    bytes_literal(fifo, sizeof fifo, channel_path(m->ch));
+    bytes_literal(md, sizeof md, mode);
+    snprintf(call, sizeof call, "l.stetho_agent_start(%s, %s, 0)", fifo, md);
+    reply_path(m, "start", reply, sizeof reply);
+    if (make_source(source, sizeof source, m->agent, call, reply) < 0) {
+        memattach_free(m);
+        return cli_error("attach --memory: the paths are too long");
+    }
+    if (py_remote_exec(t, source, err, sizeof err) < 0) {
+        memattach_free(m);
+        return cli_error("%s", err);
+    }
+    int got = wait_reply(m, "start", timeout_s, answer, sizeof answer);
+    if (got < 0) {
+        memattach_free(m);
+        return cli_error("process %d exited before memory recording started", (int)t->pid);
+    }
+    if (got == 0) {
+        memattach_free(m);
+        return cli_error("process %d's main thread ran no Python code for %g s (blocked "
+                         "in a system call, or waiting for other threads?): memory "
+                         "recording did not start", (int)t->pid, timeout_s);
+    }
+    if (strcmp(answer, "ok") != 0) {
+        memattach_free(m);
+        return cli_error("memory recording could not start in process %d: %s", (int)t->pid,
+                         answer);
+    }
+    if (!quiet)
+        fprintf(stderr, "stetho: recording memory in process %d\n", (int)t->pid);
+    *out = m;
+    return 0;
+}
+
+struct channel *memattach_channel(const struct memattach *m)
+{
+    return m->ch;
+}
+
+void memattach_stop(struct memattach *m, double timeout_s)
+{
+    if (kill(m->t->pid, 0) < 0 && errno == ESRCH)
+        return;                         /* it exited: its agent flushed at exit */
+    char reply[PATH_MAX], source[SOURCE_MAX], err[512], answer[512];
+    reply_path(m, "stop", reply, sizeof reply);
+    if (make_source(source, sizeof source, m->agent, "l.stetho_agent_stop()", reply) < 0 ||
+        py_remote_exec(m->t, source, err, sizeof err) < 0) {
+        if (kill(m->t->pid, 0) == 0)
+            fprintf(stderr, "stetho: could not stop the recording in process %d (%s); "
+                    "it stops by itself when it finds stetho gone\n", (int)m->t->pid, err);
+        return;
+    }
+    int got = wait_reply(m, "stop", timeout_s, answer, sizeof answer);
+    if (got == 0)
+        fprintf(stderr, "stetho: process %d ran no Python code for %g s: its recording "
+                "stops by itself when it finds stetho gone\n", (int)m->t->pid, timeout_s);
+    else if (got > 0 && strcmp(answer, "ok") != 0)
+        fprintf(stderr, "stetho: stopping the recording in process %d: %s\n",
+                (int)m->t->pid, answer);
+}
+
+void memattach_free(struct memattach *m)
+{
+    if (!m)
+        return;
+    if (m->ch) {
+        const char *what[] = { "start", "stop" };
+        for (int i = 0; i < 2; i++) {
+            char path[PATH_MAX];
+            reply_path(m, what[i], path, sizeof path);
+            unlink(path);
+        }
+        channel_close(m->ch);
+    }
+    free(m);
+}
