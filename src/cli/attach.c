@@ -53,6 +53,11 @@ static int is_memory_mode(const char *v)
     return !strcmp(v, "exact") || !strcmp(v, "off") || !strncmp(v, "sampled", 7);
 }
 
+static int start_memory(void *ma)
+{
+    return memattach_start(ma, MEMATTACH_TIMEOUT_S);
+}
+
 static void stop_memory(void *ma)
 {
     memattach_stop(ma, MEMATTACH_TIMEOUT_S);
@@ -153,7 +158,7 @@ int cmd_attach(int argc, char **argv)
             snprintf(mode, sizeof mode, "exact");
         else
             snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o.sample_mean);
-        int rc = memattach_start(&t, mode, MEMATTACH_TIMEOUT_S, o.quiet, &ma);
+        int rc = memattach_open(&t, mode, o.quiet, &ma);
         if (rc) {
             py_target_close(&t);
             return rc;
@@ -172,10 +177,11 @@ int cmd_attach(int argc, char **argv)
         .memory = memory,
         .only_tid = only_tid,
         .ready_fd = handshake ? STDOUT_FILENO : 0,
+        .after_start = ma ? start_memory : NULL,
         .before_finish = ma ? stop_memory : NULL,
         .before_finish_ctx = ma,
     };
-    if (!o.quiet)
+    if (!o.quiet && !ma)            /* with memory: once it records (memattach.c) */
         fprintf(stderr, "stetho: profiling process %d (Python %s); Ctrl-C to stop\n",
                 (int)pid, version);
     struct session_result res;
@@ -185,6 +191,10 @@ int cmd_attach(int argc, char **argv)
     else
         channel_close(memory);
     py_target_close(&t);
+    if (recorded == 0 && res.aborted) {
+        unlink(path);                   /* nothing in it: not left behind */
+        return res.aborted;
+    }
     if (recorded < 0)
         return STETHO_EXIT_USAGE;       /* the capture could not be written */
     if (!o.quiet)

@@ -22,6 +22,8 @@ struct memattach {
     const struct py_target *t;
     struct channel *ch;
     char agent[PATH_MAX];
+    char mode[64];
+    int quiet, started;
 };
 
 enum { SOURCE_MAX = 4000 };
@@ -129,8 +131,8 @@ static void give_to_target(const struct memattach *m)
     }
 }
 
-int memattach_start(const struct py_target *t, const char *mode, double timeout_s, int quiet,
-                    struct memattach **out)
+int memattach_open(const struct py_target *t, const char *mode, int quiet,
+                   struct memattach **out)
 {
     *out = NULL;
     const char *why = py_remote_exec_unsupported(t);
@@ -140,6 +142,8 @@ int memattach_start(const struct py_target *t, const char *mode, double timeout_
     if (!m)
         return cli_error("out of memory");
     m->t = t;
+    m->quiet = quiet;
+    snprintf(m->mode, sizeof m->mode, "%s", mode);
     if (cli_find_agent(m->agent, sizeof m->agent) < 0) {
         free(m);
         return cli_error("attach --memory needs libstetho_agent.so beside stetho "
@@ -150,39 +154,37 @@ int memattach_start(const struct py_target *t, const char *mode, double timeout_
         return cli_error("cannot make a FIFO: %s", strerror(errno));
     }
     give_to_target(m);
+    *out = m;
+    return 0;
+}
+
+int memattach_start(struct memattach *m, double timeout_s)
+{
+    const struct py_target *t = m->t;
     char fifo[PATH_MAX * 4 + 8], md[256], call[PATH_MAX * 4 + 300], reply[PATH_MAX];
     char source[SOURCE_MAX], err[512], answer[512];
     bytes_literal(fifo, sizeof fifo, channel_path(m->ch));
-    bytes_literal(md, sizeof md, mode);
+    bytes_literal(md, sizeof md, m->mode);
     snprintf(call, sizeof call, "l.stetho_agent_start(%s, %s, 0)", fifo, md);
     reply_path(m, "start", reply, sizeof reply);
-    if (make_source(source, sizeof source, m->agent, call, reply) < 0) {
-        memattach_free(m);
+    if (make_source(source, sizeof source, m->agent, call, reply) < 0)
         return cli_error("attach --memory: the paths are too long");
-    }
-    if (py_remote_exec(t, source, err, sizeof err) < 0) {
-        memattach_free(m);
+    if (py_remote_exec(t, source, err, sizeof err) < 0)
         return cli_error("%s", err);
-    }
     int got = wait_reply(m, "start", timeout_s, answer, sizeof answer);
-    if (got < 0) {
-        memattach_free(m);
+    if (got < 0)
         return cli_error("process %d exited before memory recording started", (int)t->pid);
-    }
-    if (got == 0) {
-        memattach_free(m);
+    if (got == 0)
         return cli_error("process %d's main thread ran no Python code for %g s (blocked "
                          "in a system call, or waiting for other threads?): memory "
                          "recording did not start", (int)t->pid, timeout_s);
-    }
-    if (strcmp(answer, "ok") != 0) {
-        memattach_free(m);
+    if (strcmp(answer, "ok") != 0)
         return cli_error("memory recording could not start in process %d: %s", (int)t->pid,
                          answer);
-    }
-    if (!quiet)
-        fprintf(stderr, "stetho: recording memory in process %d\n", (int)t->pid);
-    *out = m;
+    m->started = 1;
+    if (!m->quiet)
+        fprintf(stderr, "stetho: recording memory in process %d (Python %s) and profiling "
+                "it; Ctrl-C to stop\n", (int)t->pid, t->version);
     return 0;
 }
 
@@ -193,7 +195,7 @@ struct channel *memattach_channel(const struct memattach *m)
 
 void memattach_stop(struct memattach *m, double timeout_s)
 {
-    if (kill(m->t->pid, 0) < 0 && errno == ESRCH)
+    if (!m->started || (kill(m->t->pid, 0) < 0 && errno == ESRCH))
         return;                         /* it exited: its agent flushed at exit */
     char reply[PATH_MAX], source[SOURCE_MAX], err[512], answer[512];
     reply_path(m, "stop", reply, sizeof reply);

@@ -2,17 +2,20 @@
  * memattach.h -- `stetho attach --memory`: start and stop the agent's
  * recording inside a process that was started without stetho.
  *
- * Contract: memattach_start() makes the FIFO (memory/channel.h) and has
- * the program's main thread run, through CPython's pending calls
+ * Contract: memattach_open() finds the agent and makes the FIFO
+ * (memory/channel.h); memattach_channel() is that FIFO, for session_record,
+ * which must be reading it before memattach_start(): the agent's first
+ * events would otherwise fill it and block the program before it answers.
+ * memattach_start() has the program's main thread run, through CPython's pending calls
  * (cpython/remote_exec.h), the same as the Python API does itself:
  * ctypes.PyDLL(agent).stetho_agent_start(fifo, mode, 0) (agent/inside.h).
  * The injected code answers in a file beside the FIFO ("ok" or the
- * agent's one-line error); memattach_start waits for that answer (at most
- * timeout_s) and returns 0 with *out set, or prints one line "stetho: ..."
- * and returns STETHO_EXIT_USAGE.  If no answer came in time the code stays
- * queued in the program, harmlessly: it finds no FIFO and does nothing.
- * memattach_channel() is the FIFO for session_record.  memattach_stop()
- * (the program still running) has it run stetho_agent_stop() the same way
+ * agent's one-line error) and it waits for that answer (at most
+ * timeout_s).  Both return 0, or print one line "stetho: ..." and return
+ * STETHO_EXIT_USAGE.  If no answer came in time the code stays queued in
+ * the program, harmlessly: once the FIFO is gone it does nothing.
+ * memattach_stop()
+ * (after a start that succeeded, the program still running) has it run stetho_agent_stop() the same way
  * and waits until the agent answers: it has then sent its last events and
  * closed the FIFO, every hook removed.  If the program does not answer in
  * time, the FIFO closes when stetho goes and the agent, finding its reader
@@ -28,8 +31,9 @@ struct memattach;
 struct channel;
 
 /* mode: "exact" or "sampled:BYTES" (the agent's). */
-int memattach_start(const struct py_target *t, const char *mode, double timeout_s, int quiet,
-                    struct memattach **out);
+int memattach_open(const struct py_target *t, const char *mode, int quiet,
+                   struct memattach **out);
+int memattach_start(struct memattach *m, double timeout_s);
 struct channel *memattach_channel(const struct memattach *m);
 void memattach_stop(struct memattach *m, double timeout_s);
 void memattach_free(struct memattach *m);

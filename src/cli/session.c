@@ -117,8 +117,10 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     }
     struct rss_peak rss = { 0, 0 };
     int said_ready = 0;
+    if (o->after_start)
+        res->aborted = o->after_start(o->before_finish_ctx);
 
-    for (;;) {
+    while (!res->aborted) {
         uint64_t now = now_ns();
         if (child) {
             int status = -1;
@@ -155,7 +157,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sleep_until(next);
     }
     uint64_t end = now_ns();
-    if (o->before_finish)
+    if (o->before_finish && !res->aborted)
         o->before_finish(o->before_finish_ctx);
     if (o->calls_path) {
         char why[256];

@@ -37,10 +37,16 @@ struct session_opts {
                                    first sample (attach --handshake); 0: none
                                    (stdin is never where one tells) */
     const char *calls_path;     /* --calls: the agents' calls directory, or NULL */
+    int (*after_start)(void *ctx);      /* called once the memory thread reads
+                                           the FIFO, before the first tick
+                                           (attach --memory starts the agent:
+                                           a FIFO nobody read would block it);
+                                           non-zero: stop at once, nothing
+                                           recorded, res->aborted is that */
     void (*before_finish)(void *ctx);   /* called once sampling ended, before
                                            the memory events left are read
                                            (attach --memory stops the agent) */
-    void *before_finish_ctx;
+    void *before_finish_ctx;            /* ctx of both */
 };
 
 struct session_result {
@@ -49,6 +55,7 @@ struct session_result {
     uint64_t memory_events;
     double seconds;
     char error[512];            /* why nothing was sampled, if so */
+    int aborted;                /* after_start's non-zero status */
 };
 
 int session_record(pid_t pid, int child, const struct session_opts *o,
