@@ -151,9 +151,14 @@ int inject_call(struct inject *in, uint64_t fn, uint64_t a0, uint64_t a1, int ti
         }
         if (ptrace(PTRACE_GETREGS, in->tid, 0, &r) < 0)
             return -1;
-        if ((st >> 16) == 0 && WSTOPSIG(st) == SIGSEGV && r.rip == 0) {
+        int sig = (st >> 16) == 0 ? WSTOPSIG(st) : 0;
+        if (sig == SIGSEGV && r.rip == 0) {
             *ret = r.rax;
             return 0;
+        }
+        if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+            errno = EFAULT;             /* our call faulted: never the program's death */
+            return -1;
         }
         keep_signal(in, st);
         if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0)

@@ -15,7 +15,8 @@
  * so the kernel's restart logic only sees the thread's own call); a signal
  * that arrived meanwhile is delivered then.  All return 0, or -1 with
  * errno set (EPERM/EACCES: not permitted; ESRCH: gone; ETIMEDOUT: the call
- * did not return, and was abandoned with the registers put back).
+ * did not return, and was abandoned with the registers put back; EFAULT:
+ * it faulted, and the fault is not delivered).
  * x86-64 Linux only.
  */
 #ifndef STETHO_PROC_INJECT_H
