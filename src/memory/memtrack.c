@@ -301,7 +301,7 @@ static size_t bhash(int32_t pid, uint64_t addr)
  * the next one: the probe, or the shift of a deletion, goes on there. */
 #define SLOTS_PER_LINE (64 / sizeof(struct block))
 
-static void prefetch_slot(const struct block *b)
+static inline void prefetch_slot(const struct block *b)
 {
 #if defined(__x86_64__)
     /* not __builtin_prefetch: GCC 12 -O2 drops it here as dead code */
@@ -311,7 +311,7 @@ static void prefetch_slot(const struct block *b)
 #endif
 }
 
-static void bprefetch(const struct memtrack *m, int32_t pid, uint64_t addr)
+static inline void bprefetch(const struct memtrack *m, int32_t pid, uint64_t addr)
 {
     size_t mask = m->capblocks - 1, i = bhash(pid, addr) & mask;
     prefetch_slot(&m->blocks[i]);
