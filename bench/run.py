@@ -43,6 +43,8 @@ PINS = {
     "memray": "1.20.0",
     "scalene": "2.4.0",
     "numpy": "2.4.6",
+    "pandas": "3.1.1",
+    "black": "26.10.1",
 }
 
 # name -> (source, loops, note).  source "pyperformance:bm_x" takes
@@ -66,6 +68,13 @@ WORKLOADS = {
     "deepstack":     ("local:deepstack.py", 150, "150-250 frames deep parser"),
     "alloc_objects": ("local:alloc_objects.py", 8, "millions of small objects"),
     "alloc_buffers": ("local:alloc_buffers.py", 6, "64 KiB-16 MiB buffers, numpy"),
+    "pipeline":      ("local:pipeline.py", 3, "pandas read_csv+groupby, json, black (PyPI)"),
+}
+
+# What a workload needs from PyPI besides the standard library.
+WORKLOAD_PACKAGES = {
+    "alloc_buffers": ["numpy"],         # optional: it runs without
+    "pipeline": ["pandas", "black"],
 }
 
 QUICK_WORKLOAD = "deepstack"
@@ -686,8 +695,8 @@ def main():
     for w in workloads:
         if WORKLOADS[w][0].startswith("pyperformance:"):
             packages.append("pyperformance")
-    if "alloc_buffers" in workloads:
-        packages.append("numpy")
+    for w in workloads:
+        packages += WORKLOAD_PACKAGES.get(w, [])
     problems = ensure_packages(vpy, list(dict.fromkeys(packages)))
     for t in tools:
         for p in t.packages:
@@ -695,6 +704,11 @@ def main():
                 t.problem = problems[p]
     if "numpy" in problems:
         problems["workload:alloc_buffers (numpy part)"] = problems["numpy"]
+    for w in [w for w in workloads if w != "alloc_buffers"]:
+        missing = [p for p in WORKLOAD_PACKAGES.get(w, []) if p in problems]
+        if missing:
+            problems[f"workload:{w}"] = "not installed: " + ", ".join(missing)
+            workloads.remove(w)
 
     stetho, stetho_real = find_stetho(args.stetho)
     stetho_version = "?"

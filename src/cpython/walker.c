@@ -66,9 +66,18 @@ static int32_t get_i32(const uint8_t *buf, uint64_t off)
 static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame *out)
 {
     const struct py_layout *l = &t->layout;
-    uint8_t buf[512];
-    if (l->fr_size > sizeof buf || reader_read(&t->rd, *frame, buf, l->fr_size) < 0)
+    uint8_t copy[512];
+    const uint8_t *buf = copy;
+    if (t->rd.local) {
+        /* the agent walks its own thread, once per allocation: the fields
+         * are loaded where they are, not copied out frame by frame */
+        if (*frame < 4096)              /* a NULL pointer plus a field offset */
+            return -1;
+        t->rd.reads++;
+        buf = (const uint8_t *)(uintptr_t)*frame;
+    } else if (l->fr_size > sizeof copy || reader_read(&t->rd, *frame, copy, l->fr_size) < 0) {
         return -1;
+    }
     out->addr = *frame;
     *frame = out->prev = get_u64(buf, l->fr_previous);
     out->code = get_u64(buf, l->fr_code) & ~(uint64_t)3;   /* 3.14 tags refs */

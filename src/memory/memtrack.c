@@ -37,9 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MAX_NAMESPACES 65536
+#define LOOKAHEAD 16                    /* records decoded ahead (memtrack_feed) */
 #define GROWTH_BUCKETS 64
 #define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
@@ -140,6 +142,43 @@ struct memtrack {
     uint32_t growth_n;                  /* buckets taken */
 };
 
+/* The live-block table: zeroed, on huge pages where the kernel gives them
+ * (THP "madvise"), else on cache-line boundaries at least.  Its slots are
+ * looked up at random, one per event: with 4 KiB pages nearly every lookup
+ * of a big table also missed the TLB; and a slot that straddled two lines
+ * would cost two misses. */
+#define HUGE_PAGE (2u << 20)
+_Static_assert(64 % sizeof(struct block) == 0, "whole slots per cache line");
+
+static size_t blocks_bytes(size_t n)
+{
+    return (n * sizeof(struct block) + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+}
+
+static struct block *blocks_new(size_t n)
+{
+    size_t len = blocks_bytes(n);
+    /* room to start on a huge page boundary, the rest given back */
+    uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    size_t before = start - (uintptr_t)p;
+    if (before)
+        munmap(p, before);
+    if (HUGE_PAGE - before)
+        munmap((uint8_t *)start + len, HUGE_PAGE - before);
+    madvise((void *)start, len, MADV_HUGEPAGE);     /* a hint: fine if refused */
+    return (struct block *)start;
+}
+
+static void blocks_free(struct block *b, size_t n)
+{
+    if (b)
+        munmap(b, blocks_bytes(n));
+}
+
 struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
 {
     struct memtrack *m = calloc(1, sizeof *m);
@@ -149,7 +188,7 @@ struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
     m->start_ns = start_ns;
     m->growth_ns = GROWTH_FIRST_NS;
     m->capblocks = 1 << 16;
-    m->blocks = calloc(m->capblocks, sizeof *m->blocks);
+    m->blocks = blocks_new(m->capblocks);
     if (!m->blocks) {
         free(m);
         return NULL;
@@ -169,7 +208,7 @@ void memtrack_free(struct memtrack *m)
     free(m->procs);
     for (size_t i = 1; i < m->nstacks; i++)
         free(m->stacks[i].growth);
-    free(m->blocks);
+    blocks_free(m->blocks, m->capblocks);
     free(m->stacks);
     kmap_free(&m->index);
     free(m->dirty);
@@ -258,6 +297,27 @@ static size_t bhash(int32_t pid, uint64_t addr)
     return (size_t)h;
 }
 
+/* Fetch ahead the line of the slot a lookup of (pid, addr) starts at, and
+ * the next one: the probe, or the shift of a deletion, goes on there. */
+#define SLOTS_PER_LINE (64 / sizeof(struct block))
+
+static inline void prefetch_slot(const struct block *b)
+{
+#if defined(__x86_64__)
+    /* not __builtin_prefetch: GCC 12 -O2 drops it here as dead code */
+    __asm__ volatile("prefetcht0 %0" : : "m"(*b));
+#else
+    __builtin_prefetch(b);
+#endif
+}
+
+static inline void bprefetch(const struct memtrack *m, int32_t pid, uint64_t addr)
+{
+    size_t mask = m->capblocks - 1, i = bhash(pid, addr) & mask;
+    prefetch_slot(&m->blocks[i]);
+    prefetch_slot(&m->blocks[((i & ~(SLOTS_PER_LINE - 1)) + SLOTS_PER_LINE) & mask]);
+}
+
 static struct block *bfind(struct memtrack *m, int32_t pid, uint64_t addr)
 {
     size_t mask = m->capblocks - 1, i = bhash(pid, addr) & mask;
@@ -275,7 +335,7 @@ static int bgrow(struct memtrack *m)
 {
     struct block *old = m->blocks;
     size_t oldcap = m->capblocks;
-    struct block *nb = calloc(oldcap * 2, sizeof *nb);
+    struct block *nb = blocks_new(oldcap * 2);
     if (!nb)
         return -1;
     m->blocks = nb;
@@ -284,13 +344,13 @@ static int bgrow(struct memtrack *m)
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].addr)
             binsert(m, &old[i]);
-    free(old);
+    blocks_free(old, oldcap);
     return 0;
 }
 
 static int binsert(struct memtrack *m, const struct block *b)
 {
-    if ((m->nblocks + 1) * 4 > m->capblocks * 3 && bgrow(m) < 0)
+    if ((m->nblocks + 1) * 2 > m->capblocks && bgrow(m) < 0)
         return -1;
     size_t mask = m->capblocks - 1, i = bhash(b->pid, b->addr) & mask;
     while (m->blocks[i].addr) {
@@ -675,18 +735,6 @@ static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t no
     release(m, b, now);
 }
 
-/* Every block of pid leaves the heap (its process ended or exec'd). */
-static void drop_process_blocks(struct memtrack *m, int32_t pid, uint64_t now)
-{
-    for (size_t i = 0; i < m->capblocks;) {
-        struct block *b = &m->blocks[i];
-        if (b->addr && b->pid == pid)
-            release(m, b, now);         /* shifts a later entry into i: look again */
-        else
-            i++;
-    }
-}
-
 static void leak(struct memtrack *m, const struct block *b)
 {
     uint64_t mapped, c = counted(m, b, &mapped);
@@ -695,6 +743,22 @@ static void leak(struct memtrack *m, const struct block *b)
     s->leaked_mapped += mapped;
     m->totals.leaked_bytes += c;
     m->totals.leaked_mapped_bytes += mapped;
+}
+
+/* Every block of pid leaves the heap (its process ended or exec'd), first
+ * counted as leaked if `leaked`: one pass over a table that may be big. */
+static void drop_process_blocks(struct memtrack *m, int32_t pid, int leaked, uint64_t now)
+{
+    for (size_t i = 0; i < m->capblocks;) {
+        struct block *b = &m->blocks[i];
+        if (b->addr && b->pid == pid) {
+            if (leaked)
+                leak(m, b);
+            release(m, b, now);         /* shifts a later entry into i: look again */
+        } else {
+            i++;
+        }
+    }
 }
 
 /* The process began to finalize: what it still holds has leaked; then it
@@ -709,12 +773,7 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
      * pages may still be there (the others keep their last figure: by now
      * the program may be unmapping them) */
     measure_mappings(m, pid, now);
-    for (size_t i = 0; i < m->capblocks; i++) {
-        const struct block *b = &m->blocks[i];
-        if (b->addr && b->pid == pid)
-            leak(m, b);
-    }
-    drop_process_blocks(m, pid, now);
+    drop_process_blocks(m, pid, 1, now);
 }
 
 /* A thread's stream starts anew (a new thread with a reused tid, or the
@@ -731,7 +790,7 @@ static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
         n->sample_mean = 0;
         if (n->tid == n->pid) {         /* the main thread again: an exec */
             struct proc_state *p = proc(m, n->pid);
-            drop_process_blocks(m, n->pid, now);
+            drop_process_blocks(m, n->pid, 0, now);
             if (p)
                 p->finalized = 0;
         }
@@ -817,13 +876,34 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
     }
     if (h.flags & AGENT_CHUNK_NEW_STREAM)
         on_new_stream(m, n, h.t_ns);
-    struct wire_record r;
-    int got;
-    while ((got = wire_next(&c, &r)) > 0)
-        if (on_record(m, p, n, h.t_ns, &r) < 0) {
+    /* Records are decoded LOOKAHEAD ahead of their use and the slot each
+     * ALLOC or FREE will look up is prefetched as it is decoded: the table
+     * of live blocks is far bigger than the caches, and one miss per event,
+     * waited for in turn, was most of stetho's time in exact mode. */
+    struct wire_record ring[LOOKAHEAD];
+    size_t head = 0, queued = 0;
+    int got = 1;
+    for (;;) {
+        if (got > 0 && queued < LOOKAHEAD) {
+            struct wire_record *r = &ring[(head + queued) % LOOKAHEAD];
+            if ((got = wire_next(&c, r)) > 0) {
+                if (r->type == AGENT_REC_ALLOC)
+                    bprefetch(m, h.pid, r->u.alloc.addr);
+                else if (r->type == AGENT_REC_FREE)
+                    bprefetch(m, h.pid, r->u.free.addr);
+                queued++;
+                continue;
+            }
+        }
+        if (!queued)
+            break;
+        if (on_record(m, p, n, h.t_ns, &ring[head]) < 0) {
             got = -1;
             break;
         }
+        head = (head + 1) % LOOKAHEAD;
+        queued--;
+    }
     publish(m);
     if (got < 0) {
         m->dropped++;

@@ -5,7 +5,8 @@
  * some address space into dst and returns 0, or returns -1 with errno set if
  * any byte could not be read (dst is then unspecified).  Implementations:
  * remote (process_vm_readv, reader_remote.c), replay (a recorded image, for
- * tests, reader_image.c), and later a local one for the in-process agent.
+ * tests, reader_image.c), and local (our own memory, for the in-process
+ * agent, reader_local.c: it faults on a bad address).
  * A reader never blocks for long and never crashes on a bad address.
  */
 #ifndef STETHO_PROC_READER_H
@@ -30,6 +31,9 @@ struct reader {
     /* optional: many reads at once (one system call for the remote
      * reader); sets each iov's ok.  NULL: reader_readv loops over read. */
     void (*readv)(void *ctx, struct reader_iov *iov, size_t n);
+    /* 1: the addresses are ours (reader_local): what is read may be read
+     * in place, with plain loads, rather than copied out by read */
+    int local;
 };
 
 static inline int reader_read(struct reader *r, uint64_t addr, void *dst, size_t len)

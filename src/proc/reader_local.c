@@ -25,6 +25,6 @@ static int local_read(void *ctx, uint64_t addr, void *dst, size_t len)
 
 struct reader reader_local(void)
 {
-    struct reader r = { .read = local_read, .ctx = NULL, .reads = 0 };
+    struct reader r = { .read = local_read, .ctx = NULL, .reads = 0, .local = 1 };
     return r;
 }

@@ -168,6 +168,76 @@ static void mappings(const char *path)
     capture_free(&cap);
 }
 
+/* Many live blocks: the table grows several times over while records are
+ * decoded ahead of their use; a bad record after good ones in a chunk
+ * keeps the good ones (applied) and drops the rest.  Every figure is the
+ * exact sum of what was sent. */
+static void many_blocks(const char *path)
+{
+    enum { N = 300000, PER_CHUNK = 200 };
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    begin(&c, 200, 200);
+    frame(&c, 1, "keep", 1);
+    stack(&c, 1, 0, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    uint64_t sizes = 0, freed = 0;
+    for (uint64_t i = 0; i < N; i += PER_CHUNK) {
+        begin(&c, 200, 200);
+        for (uint64_t k = i; k < i + PER_CHUNK; k++) {
+            alloc(&c, 0x10000 + 48 * k, 16 + k % 64, 1);
+            sizes += 16 + k % 64;
+        }
+        end(&c);
+        CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    }
+    for (uint64_t i = 0; i < N; i += 2 * PER_CHUNK) {     /* every other block */
+        begin(&c, 200, 200);
+        for (uint64_t k = i; k < i + 2 * PER_CHUNK; k += 2) {
+            fre(&c, 0x10000 + 48 * k);
+            freed += 16 + k % 64;
+        }
+        end(&c);
+        CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    }
+    struct cap_timeline_point now;
+    memtrack_now(m, &now);
+    CHECK_EQ_INT(now.heap_bytes, sizes - freed);
+    /* two allocations, then a record of no known type: the two count */
+    begin(&c, 200, 200);
+    alloc(&c, 0x8000000, 1000, 1);
+    alloc(&c, 0x8001000, 2000, 1);
+    c.b[c.n++] = 0x7f;
+    alloc(&c, 0x8002000, 4000, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    memtrack_now(m, &now);
+    CHECK_EQ_INT(now.heap_bytes, sizes - freed + 3000);
+    CHECK_EQ_INT(memtrack_events(m), 2 * N - N / 2 + 2);
+    begin(&c, 200, 200);
+    finalizing(&c);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    memtrack_finish(m, 1000, 0, 0);
+    memtrack_free(m);
+    CHECK_EQ_INT(capw_close(w, 1000), 0);
+
+    struct capture cap;
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    CHECK_EQ_INT(cap.mem_totals.alloc_count, N + 2);
+    CHECK_EQ_INT(cap.mem_totals.alloc_bytes, sizes + 3000);
+    CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, sizes);
+    CHECK_EQ_INT(cap.mem_totals.leaked_bytes, sizes - freed + 3000);
+    const struct cap_mem_stack *keep = by_name(&cap, "keep");
+    CHECK(keep != NULL);
+    if (keep)
+        CHECK_EQ_INT(keep->leaked_bytes, sizes - freed + 3000);
+    capture_free(&cap);
+}
+
 int main(void)
 {
     char path[] = "/tmp/stetho-memtrack-XXXXXX";
@@ -303,6 +373,7 @@ int main(void)
     memtrack_free(m);
     capw_close(w, 0);
     mappings(path);
+    many_blocks(path);
     unlink(path);
     return CHECK_DONE();
 }
