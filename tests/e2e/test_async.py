@@ -333,3 +333,31 @@ def test_merged_tasks_in_pprof(stetho, many, tmp_path):
     roots = [loc.get(ids.split()[-1]) for ids in re.findall(r":((?: \d+)+) *$", samples, re.M)]
     assert "<task worker>" in roots and "<task puller>" in roots, sorted(set(map(str, roots)))
     assert not [r for r in roots if r and (r.startswith("<task Task-") or "puller-" in r)]
+
+
+# --- the HTML report's filter: a task like a thread --------------------------
+
+def test_html_filter_shows_one_task(stetho, python, tmp_path):
+    from test_html import check_report
+    cap = tmp_path / "cap.stetho"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(cap), "--",
+              python.path, PROGRAM, "1.5"], cwd=tmp_path, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    page = tmp_path / "report.html"
+    cp = run([stetho, "html", str(cap), "-o", str(page)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    result = check_report(page, "--task", "sleeper", "--func", "spin")
+    got = result["task"]["totals"]
+    # the task's own samples, from the capture through another path
+    want = {}
+    for metric in ("samples", "wall"):
+        stacks = collapsed(stetho, cap, metric)
+        mine = [v for k, v in stacks.items() if k.split(";")[1:2] == ["<task sleeper>"]]
+        assert mine, sorted(stacks)[:5]
+        want[metric] = (sum(mine), len(mine))
+    assert got["samples"] == want["samples"][0], (got, want)
+    # the page keeps times to 10 us per cell (at most a cell per sample),
+    # collapsed prints microseconds per stack
+    slack = 10 * got["samples"] + want["wall"][1]
+    assert abs(got["wall"] / 1000 - want["wall"][0]) <= slack, (got, want)
+    assert got["sleep"] >= 0.9 * got["wall"], got
