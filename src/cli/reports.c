@@ -63,12 +63,14 @@ static void leaks_usage(FILE *f)
 
 static void html_usage(FILE *f)
 {
-    fputs("usage: stetho html CAPTURE [-o FILE]\n"
+    fputs("usage: stetho html CAPTURE [-o FILE] [--merge-tasks]\n"
           "Writes the capture as one self-contained HTML page: flame graph, timeline,\n"
           "function and line tables (open it in a browser; no network needed).\n"
           "options:\n"
           "  -o, --output FILE     write to FILE (default: CAPTURE with .html for .stetho;\n"
-          "                        '-' for standard output)\n", f);
+          "                        '-' for standard output)\n"
+          "  --merge-tasks         asyncio tasks (--async) merged by coroutine, in the tree\n"
+          "                        and the thread/task filter\n", f);
 }
 
 /* Parse, then load the capture: 0 with *c loaded, else the exit status. */
@@ -158,7 +160,7 @@ int cmd_leaks(int argc, char **argv)
 int cmd_html(int argc, char **argv)
 {
     struct report_args a;
-    int r = report_args_parse("html", RA_OUTPUT, html_usage, argc, argv, &a);
+    int r = report_args_parse("html", RA_OUTPUT | RA_MERGE_TASKS, html_usage, argc, argv, &a);
     if (r)
         return r > 0 ? 0 : STETHO_EXIT_USAGE;
     if (!a.path)
