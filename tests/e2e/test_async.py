@@ -361,3 +361,14 @@ def test_html_filter_shows_one_task(stetho, python, tmp_path):
     slack = 10 * got["samples"] + want["wall"][1]
     assert abs(got["wall"] / 1000 - want["wall"][0]) <= slack, (got, want)
     assert got["sleep"] >= 0.9 * got["wall"], got
+
+
+def test_html_merged_tasks_filter(stetho, many, tmp_path):
+    from test_html import check_report
+    page = tmp_path / "report.html"
+    cp = run([stetho, "html", str(many), "--merge-tasks", "-o", str(page)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    result = check_report(page, "--task", "worker", "--func", "spin")
+    stacks = collapsed(stetho, many, "samples", "--merge-tasks")
+    want = sum(v for k, v in stacks.items() if k.split(";")[1:2] == ["<task worker>"])
+    assert result["task"]["totals"]["samples"] == want > 0, (result["task"], want)
