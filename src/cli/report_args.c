@@ -132,6 +132,8 @@ static int flag(unsigned takes, const char *s, struct report_args *a, int *color
         a->json = 1;
     else if ((takes & RA_MERGE_THREADS) && !strcmp(s, "--merge-threads"))
         a->export.merge_threads = 1;
+    else if ((takes & RA_MERGE_TASKS) && !strcmp(s, "--merge-tasks"))
+        a->tree.merge_tasks = a->table.merge_tasks = a->export.merge_tasks = 1;
     else
         return 0;
     return 1;

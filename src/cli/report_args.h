@@ -34,6 +34,7 @@ enum {
     RA_FORMAT = 1 << 12,        /* -f, --format F */
     RA_MERGE_THREADS = 1 << 13, /* --merge-threads */
     RA_CALLS = 1 << 14,         /* --calls (table) */
+    RA_MERGE_TASKS = 1 << 15,   /* --merge-tasks: asyncio tasks by coroutine */
 };
 
 struct report_args {

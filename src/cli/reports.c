@@ -21,6 +21,8 @@ static void tree_usage(FILE *f)
           "  --min-percent P       leave out lines under P% of the whole (default 1)\n"
           "  --threads MODE        separate (default: a tree per thread) or merged\n"
           "  --keep-recursion      a line per level of a recursive call (default: once)\n"
+          "  --merge-tasks         asyncio tasks (--async) merged: a <task COROUTINE> root\n"
+          "                        per coroutine instead of a <task NAME> per task\n"
           "  --color, --no-color   colour even when not a terminal, or never\n", f);
 }
 
@@ -35,7 +37,8 @@ static void table_usage(FILE *f)
           "  --limit N             print the first N rows (default 30, 0 = all)\n"
           "  --calls               cProfile's table from the exact counts of `run --calls`\n"
           "                        (ncalls, tottime, percall, cumtime, percall), with the\n"
-          "                        sampled user/sys/wait split of each function beside it\n", f);
+          "                        sampled user/sys/wait split of each function beside it\n"
+          "  --merge-tasks         asyncio tasks (--async) merged by coroutine\n", f);
 }
 
 static void stats_usage(FILE *f)
@@ -60,12 +63,14 @@ static void leaks_usage(FILE *f)
 
 static void html_usage(FILE *f)
 {
-    fputs("usage: stetho html CAPTURE [-o FILE]\n"
+    fputs("usage: stetho html CAPTURE [-o FILE] [--merge-tasks]\n"
           "Writes the capture as one self-contained HTML page: flame graph, timeline,\n"
           "function and line tables (open it in a browser; no network needed).\n"
           "options:\n"
           "  -o, --output FILE     write to FILE (default: CAPTURE with .html for .stetho;\n"
-          "                        '-' for standard output)\n", f);
+          "                        '-' for standard output)\n"
+          "  --merge-tasks         asyncio tasks (--async) merged by coroutine, in the tree\n"
+          "                        and the thread/task filter\n", f);
 }
 
 /* Parse, then load the capture: 0 with *c loaded, else the exit status. */
@@ -93,7 +98,7 @@ int cmd_tree(int argc, char **argv)
     struct report_args a;
     struct capture c;
     int st = parse_and_load("tree", RA_METRIC | RA_SHOW_ALL | RA_MIN_PERCENT | RA_THREADS |
-                            RA_COLOR | RA_RECURSION, tree_usage, argc, argv, &a, &c);
+                            RA_COLOR | RA_RECURSION | RA_MERGE_TASKS, tree_usage, argc, argv, &a, &c);
     if (st)
         return st < 0 ? 0 : st;
     int rc = report_tree_print(&c, &a.tree, stdout);
@@ -105,7 +110,7 @@ int cmd_table(int argc, char **argv)
 {
     struct report_args a;
     struct capture c;
-    int st = parse_and_load("table", RA_METRIC | RA_LINES | RA_SORT | RA_LIMIT | RA_CALLS,
+    int st = parse_and_load("table", RA_METRIC | RA_LINES | RA_SORT | RA_LIMIT | RA_CALLS | RA_MERGE_TASKS,
                             table_usage, argc, argv, &a, &c);
     if (st)
         return st < 0 ? 0 : st;
@@ -155,7 +160,7 @@ int cmd_leaks(int argc, char **argv)
 int cmd_html(int argc, char **argv)
 {
     struct report_args a;
-    int r = report_args_parse("html", RA_OUTPUT, html_usage, argc, argv, &a);
+    int r = report_args_parse("html", RA_OUTPUT | RA_MERGE_TASKS, html_usage, argc, argv, &a);
     if (r)
         return r > 0 ? 0 : STETHO_EXIT_USAGE;
     if (!a.path)

@@ -105,8 +105,9 @@ int export_chrome(const struct capture *c, const struct export_opts *o, FILE *ou
     struct profile p;
     uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf);
     struct open_frame *open = malloc((c->nstacks + 1) * sizeof *open);
-    (void)o;                    /* a timeline of every thread: nothing to choose */
-    if (!buf || !open || profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0) {
+    /* a timeline of every thread: only --merge-tasks to choose */
+    if (!buf || !open || profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY,
+                                                     .merge_tasks = o->merge_tasks }) < 0) {
         free(buf);
         free(open);
         return -1;

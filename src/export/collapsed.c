@@ -64,7 +64,9 @@ static uint64_t value_of(const struct prof_metrics *m, int metric)
 int export_collapsed(const struct capture *c, const struct export_opts *o, FILE *out)
 {
     struct profile p;
-    struct profile_opts po = { .merge_threads = o->merge_threads, .skip = PROF_NO_TABLES };
+    struct profile_opts po = { .merge_threads = o->merge_threads,
+                               .merge_tasks = o->merge_tasks,
+                               .skip = PROF_NO_TABLES };
     if (profile_build(&p, c, &po) < 0)
         return -1;
     uint32_t *path = malloc(p.nnodes * sizeof *path);

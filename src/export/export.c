@@ -73,6 +73,6 @@ const char *export_format_for(const char *path, size_t *suffix_len)
 /* The HTML report (report/html_report.h) as a format like the others. */
 int export_html(const struct capture *c, const struct export_opts *o, FILE *out)
 {
-    (void)o;                    /* the page chooses metrics and threads itself */
-    return html_report_write(c, NULL, out, NULL);
+    /* the page chooses metrics and threads itself */
+    return html_report_write(c, &(struct html_opts){ .merge_tasks = o->merge_tasks }, out, NULL);
 }

@@ -16,6 +16,7 @@
  * their length prefix must be known before them.
  */
 #include "export/export.h"
+#include "model/tasks.h"
 #include "util/array.h"
 #include "util/hash.h"
 #include "util/kmap.h"
@@ -180,6 +181,16 @@ static uint32_t none_location(const struct capture *c)
     return c->nframes ? (uint32_t)c->nframes : 1;
 }
 
+/* --merge-tasks: the location of a merged `<task COROUTINE>` root, after
+ * the empty stack's (a task frame's own location is its task's name). */
+static uint32_t root_location(const struct profile *p, uint32_t frame, uint32_t callee)
+{
+    uint32_t f = prof_root_site(p, frame, callee, 0);
+    if (f == p->func_of[frame])
+        return frame;
+    return none_location(p->cap) + 1 + (f - p->task_func0);
+}
+
 /* One Sample per row with samples (the model lists them first). */
 static void put_samples(struct pb *b, struct pb *tmp, struct pb *packed, struct strtab *st,
                         const struct profile *p)
@@ -190,11 +201,13 @@ static void put_samples(struct pb *b, struct pb *tmp, struct pb *packed, struct 
         const struct prof_row *r = &p->rows[i];
         /* locations leaf first, as pprof wants them */
         size_t depth = 0;
+        uint32_t callee = 0;
         for (uint32_t s = r->stack; s && s < c->nstacks && depth < c->nstacks;
              s = c->stacks[s].parent) {
             uint32_t fr = c->stacks[s].frame;
             if (fr && fr < c->nframes) {
-                pb_varint(packed, fr);
+                pb_varint(packed, c->stacks[s].parent ? fr : root_location(p, fr, callee));
+                callee = fr;
                 depth++;
             }
         }
@@ -228,6 +241,12 @@ static void put_locations(struct pb *b, struct pb *tmp, struct pb *line,
         pb_message(tmp, LOCATION_LINE, line);
         pb_message(b, PROFILE_LOCATION, tmp);
     }
+    for (uint32_t k = 0; p->task_frame && k < p->task_merged.n; k++) {
+        pb_uint(tmp, LOCATION_ID, none_location(c) + 1 + k);
+        pb_uint(line, LINE_FUNCTION_ID, p->task_func0 + k + 1u);
+        pb_message(tmp, LOCATION_LINE, line);
+        pb_message(b, PROFILE_LOCATION, tmp);
+    }
 }
 
 static void put_functions(struct pb *b, struct pb *tmp, struct strtab *st,
@@ -246,13 +265,14 @@ static void put_functions(struct pb *b, struct pb *tmp, struct strtab *st,
 }
 
 /* The whole message into b; 0, or -1 when out of memory. */
-static int encode(struct pb *b, const struct capture *c)
+static int encode(struct pb *b, const struct capture *c, const struct export_opts *o)
 {
     struct profile p;
     struct pb tmp = {0}, inner = {0};
     struct strtab st = { .out = b };
 
-    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY,
+                                                     .merge_tasks = o->merge_tasks }) < 0)
         return -1;
     str_id(&st, "");
     for (size_t m = 0; m < NMETRICS; m++)
@@ -313,8 +333,8 @@ static int gzip_to(FILE *out, const uint8_t *data, size_t len)
 int export_pprof(const struct capture *c, const struct export_opts *o, FILE *out)
 {
     struct pb b = {0};
-    (void)o;                    /* every metric is a sample type already */
-    int rc = encode(&b, c);
+    /* every metric is a sample type already: only --merge-tasks applies */
+    int rc = encode(&b, c, o);
     if (rc == 0)
         rc = gzip_to(out, b.p ? b.p : (const uint8_t *)"", b.n);
     free(b.p);

@@ -300,8 +300,9 @@ int export_pstats(const struct capture *c, const struct export_opts *o, FILE *ou
 {
     struct profile p;
     struct calls k = {0};
-    (void)o;                    /* wall time is what pstats means by time */
-    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
+    /* wall time is what pstats means by time: only --merge-tasks applies */
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY,
+                                                     .merge_tasks = o->merge_tasks }) < 0)
         return -1;
     k.st = calloc(p.nfuncs, sizeof *k.st);
     k.first = calloc(p.nfuncs + 1, sizeof *k.first);

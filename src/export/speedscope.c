@@ -114,10 +114,11 @@ int export_speedscope(const struct capture *c, const struct export_opts *o, FILE
 {
     struct profile p;
     uint32_t *buf = malloc((c->nstacks + 1) * sizeof *buf);
-    (void)o;                    /* every thread and metric: speedscope picks */
+    /* every thread and metric (speedscope picks): only --merge-tasks applies */
     if (!buf)
         return -1;
-    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0) {
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY,
+                                                     .merge_tasks = o->merge_tasks }) < 0) {
         free(buf);
         return -1;
     }

@@ -12,6 +12,7 @@
 #include "model/profile.h"
 #include "model/calls.h"
 #include "model/frames.h"
+#include "model/tasks.h"
 #include "util/array.h"
 
 #include <assert.h>
@@ -138,10 +139,11 @@ static uint32_t resolve_path(struct builder *b, uint32_t root, uint32_t stack)
         }
         if (!p->opts.collapse_libs || !hidden[f]) {
             const struct prof_node *at = &p->nodes[node];
+            uint32_t site = i ? site_of[f]
+                              : prof_root_site(p, f, depth > 1 ? b->path[1] : 0, p->opts.by_line);
             /* direct recursion folded: the caller's node is the callee's */
-            if (!(p->opts.fold_recursion && at->kind == PROF_NODE_FRAME &&
-                  at->site == site_of[f]))
-                node = child_node(b, node, PROF_NODE_FRAME, site_of[f]);
+            if (!(p->opts.fold_recursion && at->kind == PROF_NODE_FRAME && at->site == site))
+                node = child_node(b, node, PROF_NODE_FRAME, site);
             shown = 1;
             i++;
             continue;
@@ -271,15 +273,22 @@ static int flat_list(struct builder *b, uint32_t stack, const uint32_t *of, uint
 {
     const struct capture *c = b->c;
     size_t at = b->nflat, steps = 0;
+    uint32_t callee = 0;
     if (flat_push(b, 0) < 0)
         return -1;
     for (uint32_t st = stack; st && st < c->nstacks && steps < c->nstacks;
          st = c->stacks[st].parent, steps++) {
         uint32_t f = c->stacks[st].frame;
-        if (!f || f >= c->nframes || seen[of[f]] == b->stamp)
+        if (!f || f >= c->nframes)
             continue;
-        seen[of[f]] = b->stamp;
-        if (flat_push(b, of[f]) < 0)
+        uint32_t site = c->stacks[st].parent
+                            ? of[f]
+                            : prof_root_site(b->p, f, callee, of == b->p->line_of);
+        callee = f;
+        if (seen[site] == b->stamp)
+            continue;
+        seen[site] = b->stamp;
+        if (flat_push(b, site) < 0)
             return -1;
         b->flat[at]++;
     }
@@ -520,7 +529,8 @@ int profile_build(struct profile *p, const struct capture *c, const struct profi
         goto fail;
     memset(&p->nodes[0], 0, sizeof p->nodes[0]);
     p->nnodes = 1;              /* the root, all zero */
-    if (prof_frames_build(p) < 0 || count_processes(p) < 0 || prof_calls_build(p) < 0)
+    if (prof_frames_build(p) < 0 || prof_tasks_build(p) < 0 || count_processes(p) < 0 ||
+        prof_calls_build(p) < 0)
         goto fail;
     b.func_seen = calloc(p->nfuncs, sizeof *b.func_seen);
     b.line_seen = calloc(p->nlines ? p->nlines : 1, sizeof *b.line_seen);
@@ -555,6 +565,11 @@ void profile_free(struct profile *p)
     free(p->rows);
     kmap_free(&p->row_index);
     free(p->call_edges);
+    free(p->task_frame);
+    kmap_free(&p->task_merged);
+    for (size_t i = 0; i < p->ntask_names; i++)
+        free(p->task_names[i]);
+    free(p->task_names);
     memset(p, 0, sizeof *p);
 }
 
@@ -580,10 +595,13 @@ size_t prof_stack_funcs(const struct profile *p, uint32_t stack, uint32_t *buf)
 {
     const struct capture *c = p->cap;
     size_t n = 0;
+    uint32_t callee = 0;
     for (uint32_t s = stack; s && s < c->nstacks && n < c->nstacks; s = c->stacks[s].parent) {
         uint32_t fr = c->stacks[s].frame;
-        if (fr && fr < c->nframes)
-            buf[n++] = p->func_of[fr];
+        if (fr && fr < c->nframes) {
+            buf[n++] = c->stacks[s].parent ? p->func_of[fr] : prof_root_site(p, fr, callee, 0);
+            callee = fr;
+        }
     }
     if (!n) {
         buf[0] = p->none_func;

@@ -27,7 +27,10 @@
  *   when the stack has no shown frame at all, kept as a childless group so
  *   the time stays visible).  With fold_recursion, a frame whose function
  *   (line, by_line) is its caller's is the caller's node: f -> f -> f is
- *   one node (exports that must keep stacks exact leave it off).
+ *   one node (exports that must keep stacks exact leave it off).  With
+ *   merge_tasks, the `<task NAME>` roots of an `--async` capture become
+ *   one `<task COROUTINE>` per coroutine, in the tree, the tables and
+ *   prof_stack_funcs alike (model/tasks.h).
  *
  * - The tables.  Self = samples whose innermost frame is this node /
  *   function / line; total = samples with it anywhere on the stack,
@@ -109,6 +112,8 @@ struct profile_opts {
     int collapse_libs;          /* hide library frames in the tree */
     int by_line;                /* tree nodes per line, not per function */
     int fold_recursion;         /* f -> f -> f is one node */
+    int merge_tasks;            /* asyncio tasks: one root per coroutine
+                                   (model/tasks.h) */
     unsigned skip;              /* PROF_NO_TREE, PROF_NO_TABLES: parts a
                                    view does not read, not built */
     int has_range;              /* only samples (and allocation intervals)
@@ -168,6 +173,12 @@ struct profile {
     int has_calls;                      /* the capture counted calls */
     struct prof_call_edge *call_edges;  /* caller -> callee, by funcs index */
     size_t ncall_edges;
+    /* merge_tasks (model/tasks.h) */
+    uint8_t *task_frame;                /* [frame id]: a `<task NAME>` frame */
+    struct kmap task_merged;            /* (coroutine func, 0) -> its merged func */
+    uint32_t task_func0, task_line0;    /* the first merged func and line */
+    char **task_names;                  /* their names, owned */
+    size_t ntask_names;
 };
 
 struct prof_call_edge {

@@ -438,7 +438,8 @@ int html_report_data(const struct capture *c, const struct html_opts *o, FILE *o
 {
     /* one tree for every thread, by line, nothing hidden: the page
      * chooses threads and folds libraries itself */
-    struct profile_opts po = { .merge_threads = 1, .by_line = 1, .skip = PROF_NO_TABLES };
+    struct profile_opts po = { .merge_threads = 1, .by_line = 1, .skip = PROF_NO_TABLES,
+                               .merge_tasks = o && o->merge_tasks };
     struct prof_cells_opts co = { 0 };
     if (o)
         co = (struct prof_cells_opts){ o->max_buckets, o->min_buckets, o->max_cells };

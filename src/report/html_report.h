@@ -23,10 +23,12 @@
 #define HTML_MIN_BUCKETS PROF_MIN_BUCKETS
 #define HTML_MAX_CELLS PROF_MAX_CELLS
 
-/* Limits of the aggregation; zero fields take the defaults above. */
+/* Limits of the aggregation (zero fields take the defaults above), and
+ * --merge-tasks. */
 struct html_opts {
     unsigned max_buckets, min_buckets;
     size_t max_cells;
+    int merge_tasks;            /* asyncio tasks by coroutine (model/profile.h) */
 };
 
 /* What the aggregation came to (for tests and for the command's notes). */

@@ -220,7 +220,8 @@ static int print_calls(const struct profile *p, const struct table_opts *o, FILE
 int report_table_print(const struct capture *c, const struct table_opts *o, FILE *out)
 {
     struct profile p;
-    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_NO_TREE }) < 0)
+    if (profile_build(&p, c, &(struct profile_opts){ .skip = PROF_NO_TREE,
+                                                     .merge_tasks = o->merge_tasks }) < 0)
         return -1;
     int rc = o->calls ? print_calls(&p, o, out) : print_table(&p, o, out);
     profile_free(&p);

@@ -26,6 +26,7 @@ struct table_opts {
     enum prof_metric metric;
     long limit;                 /* 0 = every row */
     int calls;                  /* cProfile's columns from the exact counts */
+    int merge_tasks;            /* asyncio tasks by coroutine (profile.h) */
 };
 
 /* 0; -1 out of memory; -2 the capture has no call counts (calls). */

@@ -424,6 +424,7 @@ int report_tree_print(const struct capture *c, const struct tree_opts *o, FILE *
         .merge_threads = o->merge_threads,
         .collapse_libs = !o->show_all,
         .fold_recursion = o->fold_recursion,
+        .merge_tasks = o->merge_tasks,
         .skip = PROF_NO_TABLES,
         .has_range = o->has_range,
         .t0_ns = o->t0_ns,

@@ -29,6 +29,7 @@ struct tree_opts {
     double min_percent;         /* leave out nodes under this share */
     int merge_threads;          /* one tree, not one per thread */
     int fold_recursion;         /* f -> f -> f shown once (profile.h) */
+    int merge_tasks;            /* asyncio tasks by coroutine (profile.h) */
     int color;
     int has_range;              /* only samples in [t0_ns, t1_ns) */
     uint64_t t0_ns, t1_ns;

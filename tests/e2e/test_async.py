@@ -8,6 +8,9 @@ what the task waits for.
 """
 
 import json
+import os
+import re
+import shutil
 
 import pytest
 
@@ -212,3 +215,160 @@ def test_task_offsets_match_the_interpreter(python):
     tool = REPO / "tools" / "check_asyncio_offsets.py"
     cp = run([python.path, str(tool)])
     assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
+
+
+# --- --merge-tasks: one root per coroutine -----------------------------------
+
+MANY = str(PROGRAMS / "async_many.py")
+
+
+@pytest.fixture(scope="module")
+def many(stetho, python, tmp_path_factory):
+    work = tmp_path_factory.mktemp("many")
+    cap = work / "cap.stetho"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(cap), "--",
+              python.path, MANY, "1.5"], cwd=work, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    assert b"DONE" in cp.stdout
+    return cap
+
+
+def collapsed(stetho, cap, metric, *opts):
+    cp = run([stetho, "export", str(cap), "-f", "collapsed", "--metric", metric, *opts])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    out = {}
+    for line in cp.stdout.decode().splitlines():
+        stack, value = line.rsplit(" ", 1)
+        out[stack] = out.get(stack, 0) + int(value)
+    return out
+
+
+def merged_by_hand(per_task):
+    """Each `<task NAME>` root renamed `<task COROUTINE>`, COROUTINE being the
+    function of the frame under it; the rest of every stack kept.  Returns
+    ({stack: [values]}, {coroutine: task roots})."""
+    want, tasks = {}, {}
+    for stack, v in per_task.items():
+        frames = stack.split(";")
+        if len(frames) > 2 and frames[1].startswith("<task "):
+            coro = frames[2].split(" (")[0]
+            tasks.setdefault(coro, set()).add(frames[1])
+            frames[1] = f"<task {coro}>"
+        want.setdefault(";".join(frames), []).append(v)
+    return want, tasks
+
+
+@pytest.mark.parametrize("metric", ["samples", "wall"])
+def test_merged_tasks_are_the_sum_of_the_tasks(stetho, many, metric):
+    want, tasks = merged_by_hand(collapsed(stetho, many, metric))
+    merged = collapsed(stetho, many, metric, "--merge-tasks")
+    assert set(merged) == set(want)
+    for stack, parts in want.items():
+        # wall is printed in microseconds, each stack rounded once
+        slack = 0 if metric == "samples" else len(parts)
+        assert abs(merged[stack] - sum(parts)) <= slack, (stack, merged[stack], parts)
+    assert len(tasks["worker"]) == 12, tasks     # the program's WORKERS
+    assert len(tasks["puller"]) == 3, tasks
+    assert sum(v for k, v in merged.items() if ";<task worker>;" in k) > 0
+
+
+def tree_roots(stetho, cap, *opts):
+    cp = run([stetho, "tree", str(cap), "--no-color", "--min-percent", "0", *opts])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    roots = {}
+    for line in cp.stdout.decode().splitlines():
+        # "├─ 24.012s 74.6%  <task worker>  [user ...]", a child of the thread
+        parts = line.split()
+        if len(parts) > 3 and parts[0] in ("├─", "└─") and parts[3].startswith("<task"):
+            name = line[line.index("<task"):]
+            name = name[:name.index(">") + 1]
+            roots[name] = roots.get(name, 0.0) + float(parts[1].rstrip("s"))
+    return roots
+
+
+def test_merged_tree_has_one_root_per_coroutine(stetho, many):
+    per_task = tree_roots(stetho, many)
+    merged = tree_roots(stetho, many, "--merge-tasks")
+    assert set(merged) == {"<task main>", "<task worker>", "<task puller>"}, merged
+    pullers = [v for k, v in per_task.items() if k.startswith("<task puller-")]
+    workers = [v for k, v in per_task.items() if k.startswith("<task Task-")
+               and k != "<task Task-1>"]       # Task-1 runs main()
+    assert len(pullers) == 3 and len(workers) == 12, per_task
+    # the tree prints milliseconds: the sums agree to a rounding per task
+    assert abs(merged["<task puller>"] - sum(pullers)) <= 0.001 * 3, (merged, pullers)
+    assert abs(merged["<task worker>"] - sum(workers)) <= 0.001 * 12, (merged, workers)
+
+
+def test_merged_tasks_in_the_table_and_speedscope(stetho, many):
+    cp = run([stetho, "table", str(many), "--merge-tasks", "--limit", "0"])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    rows = [l for l in cp.stdout.decode().splitlines() if "<task" in l]
+    assert [r.split()[-1] for r in rows if "<task w" in r] == ["worker>"], rows
+    assert not [r for r in rows if "<task Task-" in r or "<task puller-" in r], rows
+    cp = run([stetho, "export", str(many), "-f", "speedscope", "--merge-tasks"])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    doc = json.loads(cp.stdout)
+    names = [f["name"] for f in doc["shared"]["frames"]]
+    used = {names[i] for p in doc["profiles"] for s in p.get("samples", []) for i in s}
+    assert "<task worker>" in used and "<task puller>" in used, sorted(used)
+    assert not [n for n in used if n.startswith("<task Task-")], sorted(used)
+
+
+def test_merged_tasks_in_pprof(stetho, many, tmp_path):
+    go = shutil.which("go")
+    if not go:
+        pytest.skip("go tool pprof (Debian golang-go) is not installed")
+    path = tmp_path / "m.pb.gz"
+    cp = run([stetho, "export", str(many), "-f", "pprof", "--merge-tasks", "-o", str(path)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    env = dict(os.environ, HOME=str(tmp_path), PPROF_TMPDIR=str(tmp_path),
+               GOCACHE=str(tmp_path / "gocache"))
+    cp = run([go, "tool", "pprof", "-raw", str(path)], env=env, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    raw = cp.stdout.decode()
+    samples, locations = raw.split("\nLocations\n", 1)
+    # "    39: 0x0 M=1  :0 s=0(<task worker>)"; a sample's location ids
+    # end with its root's
+    loc = dict(re.findall(r"^\s*(\d+): .*\((<task [^)]*>)\)$", locations, re.M))
+    roots = [loc.get(ids.split()[-1]) for ids in re.findall(r":((?: \d+)+) *$", samples, re.M)]
+    assert "<task worker>" in roots and "<task puller>" in roots, sorted(set(map(str, roots)))
+    assert not [r for r in roots if r and (r.startswith("<task Task-") or "puller-" in r)]
+
+
+# --- the HTML report's filter: a task like a thread --------------------------
+
+def test_html_filter_shows_one_task(stetho, python, tmp_path):
+    from test_html import check_report
+    cap = tmp_path / "cap.stetho"
+    cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(cap), "--",
+              python.path, PROGRAM, "1.5"], cwd=tmp_path, timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    page = tmp_path / "report.html"
+    cp = run([stetho, "html", str(cap), "-o", str(page)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    result = check_report(page, "--task", "sleeper", "--func", "spin")
+    got = result["task"]["totals"]
+    # the task's own samples, from the capture through another path
+    want = {}
+    for metric in ("samples", "wall"):
+        stacks = collapsed(stetho, cap, metric)
+        mine = [v for k, v in stacks.items() if k.split(";")[1:2] == ["<task sleeper>"]]
+        assert mine, sorted(stacks)[:5]
+        want[metric] = (sum(mine), len(mine))
+    assert got["samples"] == want["samples"][0], (got, want)
+    # the page keeps times to 10 us per cell (at most a cell per sample),
+    # collapsed prints microseconds per stack
+    slack = 10 * got["samples"] + want["wall"][1]
+    assert abs(got["wall"] / 1000 - want["wall"][0]) <= slack, (got, want)
+    assert got["sleep"] >= 0.9 * got["wall"], got
+
+
+def test_html_merged_tasks_filter(stetho, many, tmp_path):
+    from test_html import check_report
+    page = tmp_path / "report.html"
+    cp = run([stetho, "html", str(many), "--merge-tasks", "-o", str(page)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    result = check_report(page, "--task", "worker", "--func", "spin")
+    stacks = collapsed(stetho, many, "samples", "--merge-tasks")
+    want = sum(v for k, v in stacks.items() if k.split(";")[1:2] == ["<task worker>"])
+    assert result["task"]["totals"]["samples"] == want > 0, (result["task"], want)

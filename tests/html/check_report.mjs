@@ -2,14 +2,16 @@
 // drive it like a user would (tests/e2e/test_html.py runs this).
 //
 //   node tests/html/check_report.mjs REPORT.html [--func NAME] [--callers A,B]
-//        [--screenshot OUT.png] [--measure] [--chromium PATH]
+//        [--screenshot OUT.png] [--measure] [--chromium PATH] [--task NAME]
 //
 // Checks: no console errors or page errors; the flame graph is drawn (a
 // screenshot of it is not blank); clicking a frame zooms (breadcrumb, full
 // width); the search highlights and reports a share; dragging a range on
 // the timeline changes the totals (and Reset restores them); switching
 // the metric changes the graph; the inverted view and the callers of
-// --func list --callers; keyboard zoom and '/'.
+// --func list --callers; keyboard zoom and '/'.  With --task (a capture of
+// `--async`): the filter lists the tasks, choosing `<task NAME>` shows its
+// tree alone, and result.task has the page's totals for it.
 // Prints one JSON object (checks passed, failures, timings); exit 1 on a
 // failure.  Needs playwright-core (npm install --prefix tests/html
 // playwright-core) and a Chromium; it downloads nothing.
@@ -20,7 +22,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
-const opt = { func: 'leaf', callers: [], screenshot: null, measure: false, chromium: '/usr/bin/chromium' };
+const opt = { func: 'leaf', callers: [], screenshot: null, measure: false, chromium: '/usr/bin/chromium', task: null };
 let report = null;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -29,6 +31,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--screenshot') opt.screenshot = args[++i];
   else if (a === '--measure') opt.measure = true;
   else if (a === '--chromium') opt.chromium = args[++i];
+  else if (a === '--task') opt.task = args[++i];
   else report = a;
 }
 if (!report) {
@@ -238,6 +241,30 @@ try {
     await page.mouse.move(box.x + fr.x + fr.w / 2, box.y + fr.y + 9);
     const tipText = await page.locator('#tooltip').innerText();
     check('tooltip shows every metric', /Wall time/.test(tipText) && /Waiting for a lock/.test(tipText), tipText);
+  }
+  if (opt.task) {
+    // -- the tasks, a group per thread in the thread filter
+    const label = '<task ' + opt.task + '>';
+    const tasks = await page.evaluate(() => window.stethoReport.tasks());
+    check('the page finds the task', tasks.some((k) => k.label === label), tasks);
+    const options = await page.locator('#thread optgroup option').allInnerTexts();
+    const mine = options.findIndex((t) => t.startsWith(label + ' \u2014'));
+    check('the filter lists the task under its thread', mine >= 0, options);
+    const value = await page.locator('#thread optgroup option').nth(Math.max(mine, 0)).getAttribute('value');
+    await page.locator('#thread').selectOption(value);
+    const st = await R.state();
+    check('choosing the task selects it', st.task === label, st);
+    const names = (await R.frames()).map((f) => f.name);
+    check('the flame graph shows the task', names.includes(label), names.slice(0, 20));
+    // (the root is named after the selection: "<task NAME> in Thread ...")
+    const others = names.filter((n) => n !== label && !n.startsWith(label + ' in ') &&
+      (/^<task /.test(n) || n === '<event loop>'));
+    check('and no other task', others.length === 0, others);
+    const shown = await R.text('#sel-totals');
+    check('the totals name the task', shown.includes(label), shown);
+    result.task = { label, totals: st.totals };
+    await page.locator('#thread').selectOption('-1');
+    check('all threads again', (await R.state()).task === null);
   }
 } catch (e) {
   result.failures.push('exception: ' + (e && e.stack || e));

@@ -488,6 +488,72 @@ static void test_round_trip(void)
     capture_free(&c);
 }
 
+/*
+ * --async roots: <task Task-1> and <task Task-2> run `handler`, <task
+ * Task-3> runs `other`; pid 200's own <task Task-1> runs `other` (one
+ * task name, two coroutines); <task lost> has no readable chain.
+ */
+static void test_merge_tasks(void)
+{
+    struct fixture f;
+    fx_program(&f);
+    f.procs[1] = f.procs[0];
+    f.procs[1].pid = 200;
+    f.c.nprocesses = 2;
+    uint32_t t1 = fx_frame(&f, "<task Task-1>", "", 0, 0, CAP_FRAME_SYNTHETIC);
+    uint32_t t2 = fx_frame(&f, "<task Task-2>", "", 0, 0, CAP_FRAME_SYNTHETIC);
+    uint32_t t3 = fx_frame(&f, "<task Task-3>", "", 0, 0, CAP_FRAME_SYNTHETIC);
+    uint32_t lost = fx_frame(&f, "<task lost>", "", 0, 0, CAP_FRAME_SYNTHETIC);
+    uint32_t h = fx_frame(&f, "handler", "/home/u/app.py", 5, 7, CAP_FRAME_PYTHON);
+    uint32_t o = fx_frame(&f, "other", "/home/u/app.py", 9, 10, CAP_FRAME_PYTHON);
+    uint32_t s1 = fx_stack(&f, fx_stack(&f, 0, t1), h);
+    uint32_t s2 = fx_stack(&f, fx_stack(&f, 0, t2), h);
+    uint32_t s3 = fx_stack(&f, fx_stack(&f, 0, t3), o);
+    uint32_t s4 = fx_stack(&f, fx_stack(&f, 0, t1), o);
+    uint32_t s5 = fx_stack(&f, 0, lost);
+    fx_sample(&f, 100, 1, s1, 10, 0, 0, 10, 0, 0, 0, 0);
+    fx_sample(&f, 100, 1, s2, 10, 0, 0, 0, 20, 0, 0, 0);
+    fx_sample(&f, 100, 1, s3, 10, 5, 0, 0, 0, 0, 0, 0);
+    fx_sample(&f, 200, 1, s4, 10, 0, 0, 0, 0, 40, 0, 0);
+    fx_sample(&f, 100, 1, s5, 10, 0, 0, 0, 0, 0, 0, 3);
+
+    for (int by_line = 0; by_line < 2; by_line++) {
+        struct profile p;
+        struct profile_opts po = { .merge_threads = 1, .merge_tasks = 1, .by_line = by_line };
+        CHECK_EQ_INT(profile_build(&p, &f.c, &po), 0);
+        const struct prof_node *root = &p.nodes[0];
+        const struct prof_node *mh = child(&p, root, "<task handler>");
+        const struct prof_node *mo = child(&p, root, "<task other>");
+        CHECK(mh && mh->total.wall_ns == 30 * MS && mh->total.samples == 2);
+        CHECK(mh && mh->total.wait_ns[CAP_WAIT_IO] == 10 * MS);
+        CHECK(mh && child(&p, mh, "handler") && child(&p, mh, "handler")->total.wall_ns == 30 * MS);
+        /* Task-1 of pid 200 runs `other`: with Task-3, not with handler */
+        CHECK(mo && mo->total.wall_ns == 45 * MS && mo->total.samples == 2);
+        CHECK(child(&p, root, "<task lost>") && !child(&p, root, "<task Task-1>"));
+        CHECK_EQ_INT(root->nchildren, 3);
+        if (!by_line) {
+            CHECK(func(&p, "<task handler>")->total.wall_ns == 30 * MS);
+            CHECK(func(&p, "<task other>")->self.wall_ns == 0);
+            CHECK(func(&p, "<task Task-1>")->total.wall_ns == 0);
+            CHECK(!strcmp(p.funcs[p.none_func].function, PROF_NO_FRAMES));
+            CHECK_EQ_INT(p.none_func, p.nfuncs - 1);
+            uint32_t buf[8];
+            CHECK_EQ_INT(prof_stack_funcs(&p, s4, buf), 2);
+            CHECK(!strcmp(p.funcs[buf[0]].function, "<task other>"));
+            CHECK(!strcmp(p.funcs[buf[1]].function, "other"));
+        } else {
+            CHECK(line_of(&p, "<task handler>", 0)->total.wall_ns == 30 * MS);
+        }
+        profile_free(&p);
+    }
+    /* without the option, nothing is merged */
+    struct profile p;
+    CHECK_EQ_INT(profile_build(&p, &f.c, &(struct profile_opts){ .merge_threads = 1 }), 0);
+    CHECK(child(&p, &p.nodes[0], "<task Task-1>") && !func(&p, "<task handler>"));
+    CHECK(child(&p, &p.nodes[0], "<task Task-1>")->total.wall_ns == 50 * MS);
+    profile_free(&p);
+}
+
 int main(void)
 {
     test_tree_and_flat();
@@ -497,5 +563,6 @@ int main(void)
     test_tree_text();
     test_json();
     test_round_trip();
+    test_merge_tasks();
     return CHECK_DONE();
 }

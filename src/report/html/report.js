@@ -9,7 +9,9 @@
  *
  *   at load: a "base" tree per thread, made of the (thread, node) pairs
  *     the cells use under one root per thread
- *   cells in the chosen time range and thread -> self per base node
+ *   cells in the chosen time range and thread (or asyncio task: a
+ *     `<task NAME>` frame at a thread's root, stetho run --async) -> self
+ *     per base node
  *   base nodes -> a "view" tree (lines merged into functions, library
  *     frames collapsed, threads merged: each option maps base nodes to
  *     view nodes, computed once per combination and cached)
@@ -40,7 +42,8 @@
   let fnName, fnFile, fnShort, fnModule, fnFirst, fnKind, fnLoc, fnSearch, nfuncs;
   let siteFunc, siteLine, nsites;
   let threads;                  /* [{pid, tid, name, label}] */
-  let nb, bParent, bSite, bThread, outerF, outerS;
+  let tasks;                    /* [{node, thread, label}]: base nodes */
+  let nb, bParent, bSite, bThread, bTask, outerF, outerS;
   let B, bucketNs, bucketStart, cellNode, cellVal;
   let sharedNodes;
 
@@ -172,7 +175,35 @@
       outerS[e] = sOuterS[n];
     }
     sharedNodes = ns;
+    findTasks();
   }
+
+  /* The asyncio tasks: a synthetic `<task NAME>` frame right under a
+   * thread's root (a task is not a thread: its samples are its thread's,
+   * the chosen thread's among them); bTask: each base node's task, or -1. */
+  function findTasks() {
+    tasks = [];
+    bTask = new Int32Array(nb).fill(-1);
+    for (let e = 1; e < nb; e++) {
+      const p = bParent[e], s = bSite[e];
+      if (p > 0 && bSite[p] < 0 && s >= 0) {
+        const f = siteFunc[s];
+        if (fnKind[f] === FRAME_SYNTHETIC && fnName[f].startsWith('<task ')) {
+          bTask[e] = tasks.length;
+          tasks.push({ node: e, thread: bThread[e], label: fnName[f] });
+          continue;
+        }
+      }
+      bTask[e] = p > 0 ? bTask[p] : -1;
+    }
+  }
+
+  /* Is base node n in the thread and task shown? */
+  const shownNode = (n) => (S.thread < 0 || bThread[n] === S.thread) &&
+    (S.task < 0 || bTask[n] === S.task);
+  const selectionLabel = () => S.task >= 0
+    ? tasks[S.task].label + ' in ' + threads[S.thread].label
+    : S.thread >= 0 ? threads[S.thread].label : null;
 
   /* A reader of base64 LEB128 varints. */
   function varints(text) {
@@ -282,6 +313,7 @@
   const S = {
     metric: 0,
     thread: -1,               /* -1: every thread */
+    task: -1,                 /* -1: every task (of the thread shown) */
     merge: false,
     collapse: true,
     byLine: false,
@@ -313,7 +345,7 @@
     const c1 = bucketStart[b1];
     for (let c = bucketStart[b0]; c < c1; c++) {
       const n = cellNode[c];
-      if (S.thread >= 0 && bThread[n] !== S.thread) continue;
+      if (!shownNode(n)) continue;
       const o = n * NC, oc = c * NC;
       for (let k = 0; k < NC; k++) self[o + k] += cellVal[oc + k];
     }
@@ -352,7 +384,7 @@
       const c1 = bucketStart[b + 1], o = b * NC;
       for (let c = bucketStart[b]; c < c1; c++) {
         const t = bThread[cellNode[c]];
-        if (S.thread >= 0 && t !== S.thread) continue;
+        if (!shownNode(cellNode[c])) continue;
         if (seen[t] !== b && (samples < 0 || cellVal[c * NC + samples] > 0)) {
           seen[t] = b;
           bucketThreads[b]++;
@@ -534,7 +566,7 @@
     if (i === 0) {
       if (T.inverted && T.target >= 0) return fnName[T.target];
       if (T.inverted) return 'all (inverted)';
-      return S.thread >= 0 ? threads[S.thread].label : 'all';
+      return selectionLabel() || 'all';
     }
     const { v, u } = viewNode(i);
     switch (v.kind[u]) {
@@ -1234,7 +1266,7 @@
       return k === undefined ? 0 : mv(baseTotal, 0, k);
     };
     const what = (S.range ? fmtNs(S.range[0] * bucketNs) + ' \u2013 ' + fmtNs(S.range[1] * bucketNs)
-      : 'Whole run') + ', ' + (S.thread >= 0 ? esc(threads[S.thread].label) : 'all threads');
+      : 'Whole run') + ', ' + esc(selectionLabel() || 'all threads');
     $('sel-totals').innerHTML = '<span id="sel-what">' + what + '</span>: ' + formula(get);
   }
 
@@ -1354,8 +1386,28 @@
       o.textContent = threads[j].label + ' \u2014 ' + fmt(tw[j], metrics[wall].unit);
       ts.appendChild(o);
     });
+    /* then each thread's tasks, a group per thread, largest first */
+    const kw = new Float64Array(tasks.length);
+    for (let c = 0; c < cellNode.length; c++)
+      if (bTask[cellNode[c]] >= 0) kw[bTask[cellNode[c]]] += mv(cellVal, c, wall);
+    byWall.forEach((j) => {
+      const mine = tasks.map((k, i) => i).filter((i) => tasks[i].thread === j);
+      if (!mine.length) return;
+      mine.sort((a, b) => kw[b] - kw[a]);
+      const g = document.createElement('optgroup');
+      g.label = 'Tasks of ' + threads[j].label;
+      mine.forEach((i) => {
+        const o = document.createElement('option');
+        o.value = 'task ' + i;
+        o.textContent = tasks[i].label + ' \u2014 ' + fmt(kw[i], metrics[wall].unit);
+        g.appendChild(o);
+      });
+      ts.appendChild(g);
+    });
     ts.addEventListener('change', () => {
-      S.thread = Number(ts.value);
+      const v = ts.value;
+      S.task = v.startsWith('task ') ? Number(v.slice(5)) : -1;
+      S.thread = S.task >= 0 ? tasks[S.task].thread : Number(v);
       sumBuckets();
       recompute();
     });
@@ -1452,6 +1504,7 @@
       timings: { decode: t1 - t0, firstRender: t2 - t1 },
       cells: cellNode.length,
       nodes: nb,
+      tasks: () => tasks.map((k) => ({ label: k.label, thread: threads[k.thread].label })),
       sharedNodes,
       series: (D.series || []).map((x) => x.id),
       /* what the flame graph shows: for tests and debugging */
@@ -1462,7 +1515,10 @@
       zoomed: () => nodeLabel(S.zoom),
       state: () => ({
         metric: metrics[S.metric].id, view: S.view, range: S.range, thread: S.thread,
+        task: S.task >= 0 ? tasks[S.task].label : null,
         zoom: nodeLabel(S.zoom), canvasWidth: flame.clientWidth,
+        /* the selection's totals: each metric's, and the samples */
+        totals: metrics.reduce((o, m, k) => { o[m.id] = mv(baseTotal, 0, k); return o; }, {}),
       }),
     };
   }
