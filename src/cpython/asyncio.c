@@ -231,7 +231,8 @@ static enum py_await await_of(const struct py_frame *leaf)
     const char *file = leaf->code->filename, *name = leaf->code->name;
     if (ends_with(file, "asyncio/tasks.py") && !strcmp(name, "sleep"))
         return PY_AWAIT_SLEEP;
-    if (ends_with(file, "asyncio/locks.py"))
+    /* a queue's get/put waits for another task, as a Condition would */
+    if (ends_with(file, "asyncio/locks.py") || ends_with(file, "asyncio/queues.py"))
         return PY_AWAIT_LOCK;
     if (ends_with(file, "asyncio/streams.py") || ends_with(file, "asyncio/selector_events.py") ||
         (ends_with(file, "asyncio/base_events.py") && strstr(name, "sock_")))

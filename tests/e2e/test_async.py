@@ -272,6 +272,17 @@ def test_merged_tasks_are_the_sum_of_the_tasks(stetho, many, metric):
     assert sum(v for k, v in merged.items() if ";<task worker>;" in k) > 0
 
 
+def test_a_task_waiting_on_a_queue_waits_for_a_lock(stetho, many):
+    # puller() spends its life in `await queue.get()`: asyncio/queues.py
+    cp = run([stetho, "export", str(many), "-f", "json"])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    pullers = {k: v for k, v in by_root(json.loads(cp.stdout)).items()
+               if k.startswith("<task puller-")}
+    assert len(pullers) == 3, sorted(pullers)
+    for name, t in pullers.items():
+        assert t["wall_s"] > 0 and t["wait_lock_s"] >= 0.9 * t["wall_s"], (name, t)
+
+
 def tree_roots(stetho, cap, *opts):
     cp = run([stetho, "tree", str(cap), "--no-color", "--min-percent", "0", *opts])
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
