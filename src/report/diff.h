@@ -28,5 +28,11 @@ struct diff_opts {
 int report_diff(const struct capture *base, const struct capture *new_,
                 const struct diff_opts *o, FILE *out);
 
+/* The differential flame graph: the HTML report's page showing one tree
+ * of both captures' stacks, each frame coloured by new - base of
+ * o->metric, and the function table (diff_html.c; limit and json are
+ * not used).  0, or -1 when out of memory. */
+int report_diff_html(const struct capture *base, const struct capture *new_,
+                     const struct diff_opts *o, FILE *out);
 
 #endif
