@@ -7,7 +7,9 @@
  * function identities, root first, with the chosen metric's base and new
  * value -- and builds one tree of both sides from them, so a frame that
  * only one side has is a node like any other.  The function table is
- * written in match_sort's order, the order of the terminal diff.
+ * written in match_sort's order, the order of the terminal diff.  Rows
+ * and stacks without any of the chosen metric on either side are left
+ * out (they are in the diff for another metric).
  */
 #include "report/diff.h"
 #include "report/html_report.h"
@@ -36,6 +38,12 @@ static void put_pair(FILE *out, const struct prof_metrics m[2], enum prof_metric
 {
     fprintf(out, "%" PRIu64 ",%" PRIu64, prof_metric_ns(&m[0], which),
             prof_metric_ns(&m[1], which));
+}
+
+/* Neither side has any of the metric (the row is there for another). */
+static int none(const struct prof_metrics m[2], enum prof_metric which)
+{
+    return !prof_metric_ns(&m[0], which) && !prof_metric_ns(&m[1], which);
 }
 
 static int write_data(void *ctx, FILE *out)
@@ -77,9 +85,12 @@ static int write_data(void *ctx, FILE *out)
         }
         /* base, new, then the identities root first */
         fputs("],\n\"stacks\":[", out);
-        for (size_t k = 0; k < ns; k++) {
+        for (size_t k = 0, first = 1; k < ns; k++) {
             const struct match_stack *s = &d->stacks[so[k].i];
-            fputs(k ? ",\n[" : "[", out);
+            if (none(s->m, o->metric))
+                continue;
+            fputs(first ? "[" : ",\n[", out);
+            first = 0;
             put_pair(out, s->m, o->metric);
             for (uint32_t j = 0; j < s->depth; j++)
                 fprintf(out, ",%" PRIu32, d->path[s->first + j]);
@@ -87,9 +98,12 @@ static int write_data(void *ctx, FILE *out)
         }
         /* identity, base self, new self, base total, new total */
         fputs("],\n\"functions\":[", out);
-        for (size_t k = 0; k < nf; k++) {
+        for (size_t k = 0, first = 1; k < nf; k++) {
             const struct match_func *f = &d->funcs[fo[k].i];
-            fprintf(out, "%s[%" PRIu32 ",", k ? ",\n" : "", fo[k].i);
+            if (none(f->total, o->metric))
+                continue;
+            fprintf(out, "%s[%" PRIu32 ",", first ? "" : ",\n", fo[k].i);
+            first = 0;
             put_pair(out, f->self, o->metric);
             putc(',', out);
             put_pair(out, f->total, o->metric);
