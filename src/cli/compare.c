@@ -10,9 +10,11 @@
 #include "report/check.h"
 #include "report/diff.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void diff_usage(FILE *f)
 {
@@ -24,7 +26,9 @@ static void diff_usage(FILE *f)
           "                        wait, peak, allocated, allocations or leaked\n"
           "  --sort self|total     functions by their own (default) or total change\n"
           "  --limit N             rows per table (default 20, 0 = all)\n"
-          "  --json                every row as JSON (schema stetho-diff/1)\n", f);
+          "  --json                every row as JSON (schema stetho-diff/1)\n"
+          "  --html FILE           a differential flame graph (frames coloured by the change\n"
+          "                        in --metric) and the function table, as one HTML page\n", f);
 }
 
 static void check_usage(FILE *f)
@@ -49,10 +53,36 @@ static int load(const char *cmd, const char *path, struct capture *c)
     return cli_load_capture(cmd, path, c) < 0 ? -1 : 0;
 }
 
+/* The page written to path: 0, or STETHO_EXIT_USAGE after the one line
+ * (no half-written page is left behind). */
+static int diff_html(const struct capture *base, const struct capture *new_,
+                     const struct diff_opts *o, const char *path)
+{
+    FILE *out = fopen(path, "w");
+    if (!out)
+        return cli_error("diff: cannot write %s: %s", path, strerror(errno));
+    /* only a regular file is removed after a failure (never /dev/...) */
+    struct stat st;
+    int regular = fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
+    int rc = report_diff_html(base, new_, o, out), e = errno;
+    int failed = rc < 0 || ferror(out);
+    if (fclose(out) != 0 && !failed) {
+        failed = 1;
+        e = errno;
+    }
+    if (failed) {
+        if (regular)
+            remove(path);
+        return cli_error("diff: cannot write %s: %s", path, rc < 0 ? "out of memory" : strerror(e));
+    }
+    fprintf(stderr, "stetho: wrote %s\n", path);
+    return 0;
+}
+
 int cmd_diff(int argc, char **argv)
 {
     struct diff_opts o = { .metric = PROF_WALL, .limit = 20 };
-    const char *paths[2] = { NULL, NULL };
+    const char *paths[2] = { NULL, NULL }, *html = NULL;
     int npaths = 0, options = 1;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v;
@@ -67,6 +97,10 @@ int cmd_diff(int argc, char **argv)
             return 0;
         } else if (!strcmp(s, "--json")) {
             o.json = 1;
+        } else if (cli_option(argc, argv, &i, "--html", &v)) {
+            if (!v || !*v)
+                return cli_error("diff: --html takes the page's file name");
+            html = v;
         } else if (cli_option(argc, argv, &i, "--metric", &v)) {
             if (!v || prof_metric_parse(v, &o.metric) < 0)
                 return cli_error("diff: --metric takes wall, cpu, user, sys, wait, peak,"
@@ -90,6 +124,8 @@ int cmd_diff(int argc, char **argv)
     }
     if (npaths < 2)
         return cli_error("diff: which captures? (usage: stetho diff BASE NEW)");
+    if (html && o.json)
+        return cli_error("diff: --json or --html, not both");
     o.base_name = paths[0];
     o.new_name = paths[1];
     struct capture base, new_;
@@ -98,6 +134,12 @@ int cmd_diff(int argc, char **argv)
     if (load("diff", paths[1], &new_) < 0) {
         capture_free(&base);
         return STETHO_EXIT_USAGE;
+    }
+    if (html) {
+        int rc = diff_html(&base, &new_, &o, html);
+        capture_free(&base);
+        capture_free(&new_);
+        return rc;
     }
     int rc = report_diff(&base, &new_, &o, stdout);
     capture_free(&base);

@@ -1,195 +1,21 @@
 /*
- * diff.c -- `stetho diff`: two captures' models side by side (diff.h).
- *
- * Matching is by text because the two runs share nothing else: their
- * string, frame and stack ids are their own.  A function's identity is
- * (function, file) and deliberately not its first line -- an edit above
- * it moves that, and a diff across an edit is the point.  A stack is the
- * list of its functions' identities, so it matches across processes and
- * threads too.
+ * diff.c -- `stetho diff`: two captures' models side by side (diff.h),
+ * matched by model/match.h, as terminal tables or JSON.
  */
 #include "report/diff.h"
 #include "model/location.h"
-#include "util/array.h"
-#include "util/hash.h"
+#include "model/match.h"
 #include "util/json.h"
-#include "util/kmap.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Side 0 is the base, side 1 the new capture. */
-struct dfunc {
-    const char *function, *file;        /* from the first capture that has it */
-    struct prof_metrics self[2], total[2];
-};
-
-struct dstack {
-    size_t first;                       /* its identities: path[first ..) */
-    uint32_t depth;
-    struct prof_metrics m[2];
-};
-
-struct diff {
-    struct profile p[2];
-    int built[2];
-    struct dfunc *funcs;                /* one per identity */
-    size_t nfuncs, funcs_cap;
-    struct kmap func_index;             /* (hash function, hash file) -> funcs */
-    struct dstack *stacks;
-    size_t nstacks, stacks_cap;
-    uint32_t *path;                     /* the stacks' identities, root first */
-    size_t npath, path_cap;
-    struct kmap stack_index;            /* (hash of identities, depth) -> stacks */
-};
-
-/* The identity of (function, file), added if new; UINT32_MAX when out
- * of memory.  A hash collision between different texts moves the key on
- * until it finds the text or a free slot. */
-static uint32_t identity(struct diff *d, const char *function, const char *file)
-{
-    uint64_t a = util_hash_str(function), b = util_hash_str(file);
-    for (;;) {
-        int isnew;
-        uint32_t *slot = kmap_put(&d->func_index, a, b, (uint32_t)d->nfuncs, &isnew);
-        if (!slot)
-            return UINT32_MAX;
-        if (isnew) {
-            if (ARRAY_RESERVE(d->funcs, d->nfuncs, d->funcs_cap) < 0)
-                return UINT32_MAX;
-            d->funcs[d->nfuncs] = (struct dfunc){ .function = function, .file = file };
-            return (uint32_t)d->nfuncs++;
-        }
-        const struct dfunc *f = &d->funcs[*slot];
-        if (!strcmp(f->function, function) && !strcmp(f->file, file))
-            return *slot;
-        b = b * 31 + 1;
-    }
-}
-
-/* The stack of these identities, added if new; UINT32_MAX when out of
- * memory. */
-static uint32_t stack_of(struct diff *d, const uint32_t *ids, uint32_t depth)
-{
-    uint64_t a = util_hash_bytes(ids, depth * sizeof *ids), b = depth;
-    for (;;) {
-        int isnew;
-        uint32_t *slot = kmap_put(&d->stack_index, a, b, (uint32_t)d->nstacks, &isnew);
-        if (!slot)
-            return UINT32_MAX;
-        if (isnew) {
-            if (ARRAY_RESERVE(d->stacks, d->nstacks, d->stacks_cap) < 0)
-                return UINT32_MAX;
-            for (uint32_t i = 0; i < depth; i++) {
-                if (ARRAY_RESERVE(d->path, d->npath, d->path_cap) < 0)
-                    return UINT32_MAX;
-                d->path[d->npath++] = ids[i];
-            }
-            d->stacks[d->nstacks] = (struct dstack){ .first = d->npath - depth, .depth = depth };
-            return (uint32_t)d->nstacks++;
-        }
-        const struct dstack *s = &d->stacks[*slot];
-        if (s->depth == depth && !memcmp(d->path + s->first, ids, depth * sizeof *ids))
-            return *slot;
-        b += (uint64_t)1 << 32;
-    }
-}
-
-/* One side: its functions and stacks added to the identities. */
-static int add_side(struct diff *d, int side)
-{
-    const struct profile *p = &d->p[side];
-    uint32_t *ident = malloc((p->nfuncs ? p->nfuncs : 1) * sizeof *ident);
-    uint32_t *buf = malloc((p->cap->nstacks + 1) * sizeof *buf);
-    int rc = -1;
-    if (!ident || !buf)
-        goto out;
-    for (size_t i = 0; i < p->nfuncs; i++) {
-        const struct prof_site *s = &p->funcs[i];
-        ident[i] = identity(d, s->function, s->file);
-        if (ident[i] == UINT32_MAX)
-            goto out;
-        prof_metrics_sum(&d->funcs[ident[i]].self[side], &s->self);
-        prof_metrics_sum(&d->funcs[ident[i]].total[side], &s->total);
-    }
-    for (size_t r = 0; r < p->nrows; r++) {
-        size_t n = prof_stack_funcs(p, p->rows[r].stack, buf);
-        for (size_t i = 0; i < n; i++)
-            buf[i] = ident[buf[i]];
-        uint32_t s = stack_of(d, buf, (uint32_t)n);
-        if (s == UINT32_MAX)
-            goto out;
-        prof_metrics_sum(&d->stacks[s].m[side], &p->rows[r].m);
-    }
-    rc = 0;
-out:
-    free(ident);
-    free(buf);
-    return rc;
-}
-
-static void diff_free(struct diff *d)
-{
-    for (int k = 0; k < 2; k++)
-        if (d->built[k])
-            profile_free(&d->p[k]);
-    free(d->funcs);
-    kmap_free(&d->func_index);
-    free(d->stacks);
-    free(d->path);
-    kmap_free(&d->stack_index);
-}
-
-static int diff_build(struct diff *d, const struct capture *base, const struct capture *new_)
-{
-    const struct capture *c[2] = { base, new_ };
-    memset(d, 0, sizeof *d);
-    for (int k = 0; k < 2; k++) {
-        if (profile_build(&d->p[k], c[k], &(struct profile_opts){ .skip = PROF_NO_TREE }) < 0)
-            return -1;
-        d->built[k] = 1;
-        if (add_side(d, k) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* ---- sorting ---- */
-
-struct order {
-    uint32_t i;
-    uint64_t key;               /* |new - base| */
-    const char *name;
-};
-
-static int by_change(const void *a, const void *b)
-{
-    const struct order *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? 1 : -1;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
-static uint64_t change(const struct prof_metrics m[2], enum prof_metric which)
-{
-    uint64_t b = prof_metric_ns(&m[0], which), n = prof_metric_ns(&m[1], which);
-    return n > b ? n - b : b - n;
-}
-
-static int is_empty(const struct prof_metrics *m)
-{
-    static const struct prof_metrics zero;
-    return !memcmp(m, &zero, sizeof zero);
-}
-
 /* ---- values ---- */
 
 /* How many metrics a table shows: the memory ones only when a side has
  * memory. */
-static int nmetrics(const struct diff *d)
+static int nmetrics(const struct match *d)
 {
     return d->p[0].cap->has_memory || d->p[1].cap->has_memory ? PROF_NMETRICS : PROF_PEAK;
 }
@@ -228,7 +54,7 @@ static int width_of(enum prof_metric which)
 
 /* ---- the terminal tables ---- */
 
-static void put_header(const struct diff *d, const struct diff_opts *o, FILE *f)
+static void put_header(const struct match *d, const struct diff_opts *o, FILE *f)
 {
     int w = width_of(o->metric);
     fprintf(f, "%*s %*s %8s", w, "base", w, "new", "%");
@@ -236,7 +62,7 @@ static void put_header(const struct diff *d, const struct diff_opts *o, FILE *f)
         fprintf(f, " %*s", width_of((enum prof_metric)m), prof_metric_name((enum prof_metric)m));
 }
 
-static void put_values(const struct diff *d, const struct diff_opts *o,
+static void put_values(const struct match *d, const struct diff_opts *o,
                        const struct prof_metrics m[2], FILE *f)
 {
     char a[PROF_FMT_LEN], b[PROF_FMT_LEN], pc[PROF_FMT_LEN];
@@ -258,8 +84,8 @@ static void put_more(FILE *f, size_t n, long limit)
         fprintf(f, "... %zu more (--limit 0 shows every row)\n", n - (size_t)limit);
 }
 
-static void print_text(const struct diff *d, const struct diff_opts *o, struct order *fo,
-                       size_t nf, struct order *so, size_t ns, FILE *f)
+static void print_text(const struct match *d, const struct diff_opts *o, struct match_order *fo,
+                       size_t nf, struct match_order *so, size_t ns, FILE *f)
 {
     char cwd[PATH_MAX], a[PROF_FMT_LEN], b[PROF_FMT_LEN], pc[PROF_FMT_LEN];
     if (!getcwd(cwd, sizeof cwd))
@@ -283,7 +109,7 @@ static void print_text(const struct diff *d, const struct diff_opts *o, struct o
     put_header(d, o, f);
     fputs("  function\n", f);
     for (size_t i = 0; i < nf && (!o->limit || (long)i < o->limit); i++) {
-        const struct dfunc *fn = &d->funcs[fo[i].i];
+        const struct match_func *fn = &d->funcs[fo[i].i];
         put_values(d, o, o->by_total ? fn->total : fn->self, f);
         fprintf(f, "  %s", fn->function);
         if (fn->file[0])
@@ -296,7 +122,7 @@ static void print_text(const struct diff *d, const struct diff_opts *o, struct o
     put_header(d, o, f);
     fputs("  stack\n", f);
     for (size_t i = 0; i < ns && (!o->limit || (long)i < o->limit); i++) {
-        const struct dstack *s = &d->stacks[so[i].i];
+        const struct match_stack *s = &d->stacks[so[i].i];
         put_values(d, o, s->m, f);
         fputs(" ", f);
         for (uint32_t j = s->depth; j-- > 0;) {
@@ -323,7 +149,7 @@ static void json_signed_secs(FILE *f, uint64_t b, uint64_t n)
 
 /* {"samples": .., "wall_s": .., ..., "leaked_bytes": ..}: one side, or
  * with both given, new minus base. */
-static void json_metrics(FILE *f, const struct diff *d, const struct prof_metrics *b,
+static void json_metrics(FILE *f, const struct match *d, const struct prof_metrics *b,
                          const struct prof_metrics *n)
 {
     fputc('{', f);
@@ -348,7 +174,7 @@ static void json_metrics(FILE *f, const struct diff *d, const struct prof_metric
     fputc('}', f);
 }
 
-static void json_sides(FILE *f, const struct diff *d, const struct prof_metrics m[2])
+static void json_sides(FILE *f, const struct match *d, const struct prof_metrics m[2])
 {
     fputs("{\"base\": ", f);
     json_metrics(f, d, &m[0], NULL);
@@ -359,8 +185,8 @@ static void json_sides(FILE *f, const struct diff *d, const struct prof_metrics 
     fputc('}', f);
 }
 
-static void print_json(const struct diff *d, const struct diff_opts *o, struct order *fo,
-                       size_t nf, struct order *so, size_t ns, FILE *f)
+static void print_json(const struct match *d, const struct diff_opts *o, struct match_order *fo,
+                       size_t nf, struct match_order *so, size_t ns, FILE *f)
 {
     fputs("{\"schema\": \"stetho-diff/1\",\n \"base\": ", f);
     json_string(f, o->base_name);
@@ -372,7 +198,7 @@ static void print_json(const struct diff *d, const struct diff_opts *o, struct o
     json_sides(f, d, t);
     fputs(",\n \"functions\": [", f);
     for (size_t i = 0; i < nf; i++) {
-        const struct dfunc *fn = &d->funcs[fo[i].i];
+        const struct match_func *fn = &d->funcs[fo[i].i];
         fputs(i ? ",\n  {\"function\": " : "\n  {\"function\": ", f);
         json_string(f, fn->function);
         fputs(", \"file\": ", f);
@@ -385,10 +211,10 @@ static void print_json(const struct diff *d, const struct diff_opts *o, struct o
     }
     fputs("],\n \"stacks\": [", f);
     for (size_t i = 0; i < ns; i++) {
-        const struct dstack *s = &d->stacks[so[i].i];
+        const struct match_stack *s = &d->stacks[so[i].i];
         fputs(i ? ",\n  {\"frames\": [" : "\n  {\"frames\": [", f);
         for (uint32_t j = 0; j < s->depth; j++) {
-            const struct dfunc *fn = &d->funcs[d->path[s->first + j]];
+            const struct match_func *fn = &d->funcs[d->path[s->first + j]];
             fputs(j ? ", {\"function\": " : "{\"function\": ", f);
             json_string(f, fn->function);
             fputs(", \"file\": ", f);
@@ -405,32 +231,13 @@ static void print_json(const struct diff *d, const struct diff_opts *o, struct o
 int report_diff(const struct capture *base, const struct capture *new_,
                 const struct diff_opts *o, FILE *out)
 {
-    struct diff d;
-    struct order *fo = NULL, *so = NULL;
+    struct match d;
+    struct match_order *fo = NULL, *so = NULL;
     size_t nf = 0, ns = 0;
     int rc = -1;
-    if (diff_build(&d, base, new_) < 0)
+    if (match_build(&d, base, new_) < 0 ||
+        match_sort(&d, o->metric, o->by_total, &fo, &nf, &so, &ns) < 0)
         goto out;
-    fo = malloc((d.nfuncs ? d.nfuncs : 1) * sizeof *fo);
-    so = malloc((d.nstacks ? d.nstacks : 1) * sizeof *so);
-    if (!fo || !so)
-        goto out;
-    for (size_t i = 0; i < d.nfuncs; i++) {
-        const struct dfunc *fn = &d.funcs[i];
-        const struct prof_metrics *m = o->by_total ? fn->total : fn->self;
-        if (is_empty(&fn->total[0]) && is_empty(&fn->total[1]))
-            continue;
-        fo[nf++] = (struct order){ (uint32_t)i, change(m, o->metric), fn->function };
-    }
-    for (size_t i = 0; i < d.nstacks; i++) {
-        const struct dstack *s = &d.stacks[i];
-        if (is_empty(&s->m[0]) && is_empty(&s->m[1]))
-            continue;
-        so[ns++] = (struct order){ (uint32_t)i, change(s->m, o->metric),
-                                   d.funcs[d.path[s->first + s->depth - 1]].function };
-    }
-    qsort(fo, nf, sizeof *fo, by_change);
-    qsort(so, ns, sizeof *so, by_change);
     if (o->json)
         print_json(&d, o, fo, nf, so, ns, out);
     else
@@ -439,6 +246,6 @@ int report_diff(const struct capture *base, const struct capture *new_,
 out:
     free(fo);
     free(so);
-    diff_free(&d);
+    match_free(&d);
     return rc;
 }

@@ -2,14 +2,11 @@
  * diff.h -- `stetho diff BASE NEW`: every time and memory metric per
  * function and per stack, new minus base.
  *
- * Contract: both captures are aggregated by the report model; functions
- * are matched across them by identity -- (function name, file) text, not
- * line numbers, so a function whose lines moved still matches -- and
- * stacks by the sequence of those identities, root first, whatever the
- * process or thread (pids and tids differ between runs).  Functions of
- * one capture with the same identity (two definitions of `f` in one
- * file) are summed.  Rows are sorted by |new - base| of the chosen
- * metric (self, or total with by_total, for functions), largest first.
+ * Contract: functions and stacks are matched as model/match.h does -- by
+ * (function name, file), not line numbers, so a function whose lines
+ * moved still matches; stacks by those identities, whatever the process
+ * or thread.  Rows are sorted by |new - base| of the chosen metric (self,
+ * or total with by_total, for functions), largest first.
  * The terminal form prints the first `limit` rows of each table; the JSON
  * form (schema "stetho-diff/1", docs/json-schema.md) has every row.
  * 0, or -1 when out of memory (write errors are the caller's to check).
@@ -30,5 +27,12 @@ struct diff_opts {
 
 int report_diff(const struct capture *base, const struct capture *new_,
                 const struct diff_opts *o, FILE *out);
+
+/* The differential flame graph: the HTML report's page showing one tree
+ * of both captures' stacks, each frame coloured by new - base of
+ * o->metric, and the function table (diff_html.c; limit and json are
+ * not used).  0, or -1 when out of memory. */
+int report_diff_html(const struct capture *base, const struct capture *new_,
+                     const struct diff_opts *o, FILE *out);
 
 #endif

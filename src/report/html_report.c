@@ -13,6 +13,7 @@
  * quicker for the page to read.
  */
 #include "report/html_report.h"
+#include "report/leaks.h"
 #include "model/cells.h"
 #include "model/location.h"
 #include "model/profile.h"
@@ -459,6 +460,11 @@ int html_report_data(const struct capture *c, const struct html_opts *o, FILE *o
         write_tables(&b, out);
         write_cells(&b, out);
         rc = write_series(&b, out);
+        /* the Leaks tab: the facts of `stetho leaks`, from its code */
+        if (rc == 0 && c->has_memory) {
+            fputs(",\"leaks\":", out);
+            rc = leaks_json_script(c, out);
+        }
         fputs("}\n", out);
     }
     if (stats)
@@ -477,8 +483,7 @@ static void put_lines(FILE *out, const char *const *lines)
         fputs(*lines, out);
 }
 
-int html_report_write(const struct capture *c, const struct html_opts *o, FILE *out,
-                      struct html_stats *stats)
+int html_page_write(FILE *out, int (*data)(void *ctx, FILE *out), void *ctx)
 {
     static const char *const markers[] = { "@@CSS@@", "@@JS@@", "@@DATA@@" };
     size_t len = 0;
@@ -511,10 +516,28 @@ int html_report_write(const struct capture *c, const struct html_opts *o, FILE *
             put_lines(out, embed_report_css);
         else if (which == 1)
             put_lines(out, embed_report_js);
-        else if (html_report_data(c, o, out, stats) < 0)
+        else if (data(ctx, out) < 0)
             rc = -1;
         p = next + strlen(markers[which]);
     }
     free(tpl);
     return rc;
+}
+
+struct report_ctx {
+    const struct capture *c;
+    const struct html_opts *o;
+    struct html_stats *stats;
+};
+
+static int report_data(void *ctx, FILE *out)
+{
+    const struct report_ctx *r = ctx;
+    return html_report_data(r->c, r->o, out, r->stats);
+}
+
+int html_report_write(const struct capture *c, const struct html_opts *o, FILE *out,
+                      struct html_stats *stats)
+{
+    return html_page_write(out, report_data, &(struct report_ctx){ c, o, stats });
 }

@@ -9,6 +9,9 @@
  * the tree and the tables for that range.  Format and design:
  * docs/html-report.md.
  *
+ * A capture with memory also gets the facts of `stetho leaks` (its JSON,
+ * report/leaks.h) for the page's Leaks tab.
+ *
  * The page's template, CSS and JavaScript are src/report/html/, embedded
  * at build time (tools/embed.py).
  */
@@ -48,5 +51,10 @@ int html_report_data(const struct capture *c, const struct html_opts *o, FILE *o
 /* The whole page: template, CSS, JavaScript and the data. */
 int html_report_write(const struct capture *c, const struct html_opts *o, FILE *out,
                       struct html_stats *stats);
+
+/* The page around any data (the diff page's too, report/diff.h): the
+ * template with the CSS, the JavaScript, and what data(ctx, out) writes
+ * (its -1 is returned, the page is finished all the same). */
+int html_page_write(FILE *out, int (*data)(void *ctx, FILE *out), void *ctx);
 
 #endif

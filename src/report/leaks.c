@@ -30,6 +30,7 @@ struct leaks {
     struct prof_places places;
     struct growth g;
     int built;
+    void (*str)(FILE *, const char *);  /* the JSON string writer */
 };
 
 static int leaks_build(struct leaks *l, const struct capture *c)
@@ -176,6 +177,38 @@ static uint64_t gc_sum(const uint64_t *v)
     return v[0] + v[1] + v[2];
 }
 
+/* The collector's warnings, each a line without "warning: " (the text
+ * and JSON forms show the same): it worked hard for little, or left
+ * objects uncollectable.  Their number. */
+#define GC_WARNINGS 2
+#define GC_WARNING_LEN 320
+
+static int gc_warnings(const struct leaks *l, const struct gc_view *v,
+                       char w[GC_WARNINGS][GC_WARNING_LEN])
+{
+    const struct capture *c = l->c;
+    char a[PROF_FMT_LEN], b[PROF_FMT_LEN];
+    int n = 0;
+    double share = v->wall ? (double)v->gc_wall / (double)v->wall : 0;
+    uint64_t collected = gc_sum(v->end.collected), uncollectable = gc_sum(v->end.uncollectable);
+    if (share >= GC_SHARE_WARN) {
+        int len = snprintf(w[n], GC_WARNING_LEN, "the collector took %.0f%% of the time and"
+                           " collected %s objects", share * 100,
+                           prof_fmt_count(a, sizeof a, collected));
+        uint64_t objects = c->mem_totals.by_allocator_count[CAP_MEM_ALLOCATORS - 1];
+        if (v->known && objects && collected * 20 < objects && len > 0 && len < GC_WARNING_LEN)
+            snprintf(w[n] + len, GC_WARNING_LEN - (size_t)len, ", under 5%% of the %s objects"
+                     " allocated: it mostly traversed objects that live on (gc.freeze() after"
+                     " start-up, or a higher gc.set_threshold(), would spare it)",
+                     prof_fmt_count(b, sizeof b, objects));
+        n++;
+    }
+    if (uncollectable)
+        snprintf(w[n++], GC_WARNING_LEN, "%s objects were uncollectable (left in gc.garbage)",
+                 prof_fmt_count(a, sizeof a, uncollectable));
+    return n;
+}
+
 /* ---- text ---- */
 
 static void put_place(FILE *f, const struct prof_place *pl, const char *cwd)
@@ -246,20 +279,9 @@ static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
             fprintf(f, "    thread %d (%s): %.1f%% of its wall time\n", (int)p->threads[t].tid,
                     p->threads[t].name ? p->threads[t].name : "?",
                     100.0 * (double)v->threads[t].gc / (double)v->threads[t].wall);
-    uint64_t collected = gc_sum(v->end.collected), uncollectable = gc_sum(v->end.uncollectable);
-    if (share >= GC_SHARE_WARN) {
-        fprintf(f, "  warning: the collector took %.0f%% of the time and collected %s objects",
-                share * 100, prof_fmt_count(a, sizeof a, collected));
-        uint64_t objects = c->mem_totals.by_allocator_count[CAP_MEM_ALLOCATORS - 1];
-        if (v->known && objects && collected * 20 < objects)
-            fprintf(f, ", under 5%% of the %s objects allocated: it mostly traversed objects"
-                    " that live on (gc.freeze() after start-up, or a higher"
-                    " gc.set_threshold(), would spare it)", prof_fmt_count(b, sizeof b, objects));
-        fputc('\n', f);
-    }
-    if (uncollectable)
-        fprintf(f, "  warning: %s objects were uncollectable (left in gc.garbage)\n",
-                prof_fmt_count(a, sizeof a, uncollectable));
+    char w[GC_WARNINGS][GC_WARNING_LEN];
+    for (int i = 0, n = gc_warnings(l, v, w); i < n; i++)
+        fprintf(f, "  warning: %s\n", w[i]);
 }
 
 static int text(FILE *f, const struct leaks *l)
@@ -356,12 +378,12 @@ int leaks_text(const struct capture *c, const char *path, FILE *out)
 
 /* ---- JSON ---- */
 
-static void json_place(FILE *f, const struct prof_place *pl)
+static void json_place(FILE *f, const struct leaks *l, const struct prof_place *pl)
 {
     fputs("{\"function\": ", f);
-    json_string(f, pl->line ? pl->line->function : PROF_NO_FRAMES);
+    l->str(f, pl->line ? pl->line->function : PROF_NO_FRAMES);
     fputs(", \"file\": ", f);
-    json_string(f, pl->line ? pl->line->file : "");
+    l->str(f, pl->line ? pl->line->file : "");
     fprintf(f, ", \"line\": %d", pl->line ? (int)pl->line->line : 0);
 }
 
@@ -374,9 +396,9 @@ static void json_suspect(FILE *f, const struct leaks *l, const struct growth_sus
     for (uint32_t st = se->stack; st && st < c->nstacks; st = c->stacks[st].parent) {
         const struct cap_frame *fr = &c->frames[c->stacks[st].frame];
         fputs(first ? "{\"function\": " : ", {\"function\": ", f);
-        json_string(f, str(c, fr->function, "?"));
+        l->str(f, str(c, fr->function, "?"));
         fputs(", \"file\": ", f);
-        json_string(f, str(c, fr->file, ""));
+        l->str(f, str(c, fr->file, ""));
         fprintf(f, ", \"line\": %d}", (int)fr->line);
         first = 0;
     }
@@ -414,11 +436,17 @@ static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
             continue;
         fprintf(f, "%s{\"pid\": %d, \"tid\": %d, \"name\": ", first ? "" : ", ",
                 (int)p->threads[t].pid, (int)p->threads[t].tid);
-        json_string(f, p->threads[t].name);
+        l->str(f, p->threads[t].name);
         fputs(", \"time_s\": ", f);
         json_secs(f, v->threads[t].gc);
         fprintf(f, ", \"share\": %.4f}", (double)v->threads[t].gc / (double)v->threads[t].wall);
         first = 0;
+    }
+    char w[GC_WARNINGS][GC_WARNING_LEN];
+    fputs("], \"warnings\": [", f);
+    for (int i = 0, n = gc_warnings(l, v, w); i < n; i++) {
+        fputs(i ? ", " : "", f);
+        l->str(f, w[i]);
     }
     fputs("]}", f);
 }
@@ -451,7 +479,7 @@ static int json(FILE *f, const struct leaks *l)
             (unsigned long long)t->leaked_bytes);
     for (size_t i = 0; i < pl->n && i < TOP_N && pl->v[i].m.leaked_bytes; i++) {
         fputs(i ? ", " : "", f);
-        json_place(f, &pl->v[i]);
+        json_place(f, l, &pl->v[i]);
         fprintf(f, ", \"leaked_bytes\": %llu, \"suspect\": %s}",
                 (unsigned long long)pl->v[i].m.leaked_bytes,
                 is_suspect_place(l, &pl->v[i]) ? "true" : "false");
@@ -464,7 +492,7 @@ static int json(FILE *f, const struct leaks *l)
             (unsigned long long)t->temporary_count, (unsigned long long)t->alloc_count);
     for (size_t i = 0; i < nt && i < TOP_N; i++) {
         fputs(i ? ", " : "", f);
-        json_place(f, tp[i]);
+        json_place(f, l, tp[i]);
         fprintf(f, ", \"temporary_count\": %llu, \"alloc_count\": %llu}",
                 (unsigned long long)tp[i]->m.temporary_count,
                 (unsigned long long)tp[i]->m.alloc_count);
@@ -474,12 +502,23 @@ static int json(FILE *f, const struct leaks *l)
     return 0;
 }
 
-int leaks_json(const struct capture *c, FILE *out)
+static int json_with(const struct capture *c, FILE *out, void (*str)(FILE *, const char *))
 {
     struct leaks l;
     int rc = leaks_build(&l, c);
+    l.str = str;
     if (rc == 0)
         rc = json(out, &l);
     leaks_free(&l);
     return rc;
+}
+
+int leaks_json(const struct capture *c, FILE *out)
+{
+    return json_with(c, out, json_string);
+}
+
+int leaks_json_script(const struct capture *c, FILE *out)
+{
+    return json_with(c, out, json_string_script);
 }

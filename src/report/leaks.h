@@ -24,5 +24,8 @@
 
 int leaks_text(const struct capture *c, const char *path, FILE *out);
 int leaks_json(const struct capture *c, FILE *out);
+/* leaks_json with every string safe inside a <script> element (the HTML
+ * report's "leaks" key). */
+int leaks_json_script(const struct capture *c, FILE *out);
 
 #endif

@@ -21,6 +21,13 @@
  *
  * A metric is a sum of columns (data.metrics[i].sum), so the memory
  * columns are just more metrics; data.series are extra timeline lanes.
+ * data.leaks (a capture with memory) is `stetho leaks --json`'s object,
+ * shown as the Leaks tab.
+ *
+ * The same page shows `stetho diff --html` (data.format
+ * "stetho-diff-html/1"): one tree of both captures' matched stacks
+ * instead of the cells, drawn by the same flame graph with other colours
+ * (colorOf) and tooltips (tipOf), and the function delta table.
  */
 (function () {
   'use strict';
@@ -336,6 +343,8 @@
   let T;                      /* the tree drawn: V or an inverted tree */
   let val, selfVal;           /* T's current metric, per node */
   let matches = null;         /* T's nodes matching the search */
+  let colorOf, tipOf;         /* a frame's colour and tooltip */
+  let DIFF = null;            /* the diff page's state (diffMain) */
 
   /* ----------------------------------------------------------- aggregate */
 
@@ -645,11 +654,16 @@
     refreshTree();
     drawTimeline();
     renderSelTotals();
-    renderTable();
+    if (S.table !== 'leaks') renderTable();
   }
 
   /* After the metric, the view or the search changed: the graph. */
   function refreshTree() {
+    if (DIFF) {
+      diffValues();
+      showTree();
+      return;
+    }
     V = getView(S.merge, S.collapse, S.byLine);
     if (S.view === 'inverted') {
       T = buildInverted(V, -1);
@@ -665,6 +679,11 @@
       val[i] = mv(T.total, i, S.metric);
       selfVal[i] = mv(T.self, i, S.metric);
     }
+    showTree();
+  }
+
+  /* T and val are new: sort, keep the zoom, draw. */
+  function showTree() {
     for (let i = 0; i < T.n; i++)
       if (T.children[i].length > 1) T.children[i].sort((a, b) => val[b] - val[a]);
     /* the zoom survives a change of range or view where it can */
@@ -809,7 +828,7 @@
     const i = rects.node[k], x = rects.x[k], w = rects.w[k], y = rects.row[k] * ROW;
     const dim = matches && !matches[i];
     fctx.globalAlpha = rects.anc[k] ? 0.55 : 1;
-    fctx.fillStyle = dim ? '#e6e8ec' : matches ? '#f0a830' : nodeColor(i);
+    fctx.fillStyle = dim ? '#e6e8ec' : matches ? '#f0a830' : colorOf(i);
     fctx.fillRect(x, y, Math.max(w - 0.5, 0.3), ROW - 1);
     fctx.globalAlpha = 1;
     if (i === S.focus && document.activeElement === flame) {
@@ -870,7 +889,8 @@
   function renderTitle() {
     const m = metrics[S.metric].label.toLowerCase();
     let t;
-    if (S.view === 'inverted') t = 'Inverted: where ' + m + ' was spent, and the callers below';
+    if (DIFF) t = 'Differential flame graph of ' + m + ': red grew, blue shrank (new \u2212 base)';
+    else if (S.view === 'inverted') t = 'Inverted: where ' + m + ' was spent, and the callers below';
     else if (S.view === 'callers' && S.target >= 0) t = 'Callers of ' + fnName[S.target] + ', by ' + m;
     else if (S.view === 'callers') t = 'Callers: choose a function (c on a frame, or a table row)';
     else t = 'Flame graph of ' + m;
@@ -885,6 +905,12 @@
     }
     const m = metrics[S.metric];
     const loc = nodeLocation(i);
+    if (DIFF) {
+      $('status').textContent = nodeLabel(i) + (loc ? '  (' + loc + ')' : '') + ': ' +
+        m.label.toLowerCase() + ' ' + fmt(DIFF.base[i], m.unit) + ' \u2192 ' + fmt(DIFF.neu[i], m.unit) +
+        ' (' + signed(DIFF.neu[i] - DIFF.base[i], m.unit) + ')' + (i === S.zoom ? ' (zoomed)' : '');
+      return;
+    }
     $('status').textContent = nodeLabel(i) + (loc ? '  (' + loc + ')' : '') + ': ' +
       fmt(val[i], m.unit) + ', ' + pct(val[i], val[0]) + ' of ' + m.label.toLowerCase() +
       (T.inverted ? '' : ', self ' + fmt(selfVal[i], m.unit)) + (i === S.zoom ? ' (zoomed)' : '');
@@ -951,7 +977,7 @@
       hideTip();
       return;
     }
-    showTip(nodeTip(rects.node[k]), ev.clientX, ev.clientY);
+    showTip(tipOf(rects.node[k]), ev.clientX, ev.clientY);
   });
   flame.addEventListener('mouseleave', hideTip);
   flame.addEventListener('click', (ev) => {
@@ -999,7 +1025,7 @@
       ev.preventDefault();
       return;
     case 'c':
-      showCallers(nodeFunc(f));
+      if (!DIFF) showCallers(nodeFunc(f));
       return;
     default:
       return;
@@ -1346,12 +1372,103 @@
 
   function selectTab(t) {
     S.table = t;
-    $('tab-funcs').setAttribute('aria-selected', String(t === 'funcs'));
-    $('tab-lines').setAttribute('aria-selected', String(t === 'lines'));
-    renderTable();
+    ['funcs', 'lines', 'leaks'].forEach((x) => $('tab-' + x).setAttribute('aria-selected', String(t === x)));
+    $('leaks').hidden = t !== 'leaks';
+    $('table-wrap').hidden = t === 'leaks';
+    $('table-note').hidden = t === 'leaks';
+    if (t !== 'leaks') renderTable();
   }
   $('tab-funcs').addEventListener('click', () => selectTab('funcs'));
   $('tab-lines').addEventListener('click', () => selectTab('lines'));
+  $('tab-leaks').addEventListener('click', () => selectTab('leaks'));
+
+  /* ---------------------------------------------------------------- leaks */
+
+  /* The held bytes of a suspect's stack over the run: a small line chart,
+   * the suspect's window (since when it rose) shaded. */
+  function growthSvg(live, bucketS, sinceS) {
+    const W = 220, H = 44, n = live.length;
+    let max = 0;
+    for (const v of live) if (v > max) max = v;
+    const x = (i) => (n > 1 ? i / (n - 1) : 0) * (W - 2) + 1;
+    const y = (v) => H - 2 - (max ? v / max : 0) * (H - 4);
+    const pts = live.map((v, i) => x(i).toFixed(1) + ',' + y(v).toFixed(1)).join(' ');
+    const from = x(Math.max(0, Math.round(sinceS / bucketS) - 1));
+    return '<svg class="growth" width="' + W + '" height="' + H + '" viewBox="0 0 ' + W + ' ' + H +
+      '" role="img" aria-label="held memory over the run, up to ' + fmtBytes(max) + '">' +
+      '<rect x="' + from.toFixed(1) + '" y="0" width="' + (W - from).toFixed(1) + '" height="' + H +
+      '" fill="#fdeaea"/><polyline fill="none" stroke="#c0392b" stroke-width="1.5" points="' + pts +
+      '"/><title>held: ' + fmtBytes(live[0] || 0) + ' \u2192 ' + fmtBytes(live[n - 1] || 0) +
+      ', ' + n + ' buckets of ' + fmtNs(bucketS * 1e9) + '</title></svg>';
+  }
+
+  function leakPlace(p) {
+    const file = p.file.split('/').pop();
+    return '<td class="name" title="' + esc(p.function + '  ' + p.file) + '">' + esc(p.function) +
+      '</td><td class="loc" title="' + esc(p.file) + '">' + esc(file + (p.line > 0 ? ':' + p.line : '')) + '</td>';
+  }
+
+  /* The Leaks tab: the facts of `stetho leaks` (L is its JSON). */
+  function renderLeaks(L) {
+    let h = '<h3>Leak suspects</h3>';
+    if (L.bucket_s === null) {
+      h += '<p>None known: this capture has no growth records.</p>';
+    } else if (!L.suspects.length) {
+      h += '<p>None: no stack\u2019s held memory kept rising (' + L.stacks_holding +
+        ' stacks held memory, in buckets of ' + fmtNs(L.bucket_s * 1e9) + ').</p>';
+    } else {
+      h += '<p>' + L.suspects.length + (L.suspects.length === 1 ? ' stack whose' : ' stacks whose') +
+        ' held memory kept rising (buckets of ' + fmtNs(L.bucket_s * 1e9) + '):</p><table class="leaks"><tbody>';
+      for (const s of L.suspects) {
+        const f = s.frames[0] || { function: '(no frames)', file: '', line: 0 };
+        h += '<tr class="suspect">' + leakPlace(f) + '<td>' + growthSvg(s.live_bytes, L.bucket_s, s.since_s) +
+          '</td><td><b>' + fmtBytes(s.rate_bytes_per_s) + '/s</b> since ' + fixed(s.since_s) + ' s: ' +
+          fmtBytes(s.from_bytes) + ' \u2192 ' + fmtBytes(s.to_bytes) + ', rose in ' + Math.round(s.rose * 100) +
+          '% of ' + s.buckets + ' buckets, R\u00b2 ' + s.r2.toFixed(2) + '<div class="stack">' +
+          esc(s.frames.map((x) => x.function).join(' \u2190 ')) + '</div></td></tr>';
+      }
+      h += '</tbody></table>';
+    }
+    h += '<h3>Held at exit: ' + fmtBytes(L.leaked_bytes) + '</h3><p>Not freed when the program finalized' +
+      (L.leaked_bytes ? ': a suspect\u2019s, or simply never freed (globals, caches filled once).' : '.') + '</p>';
+    if (L.top_leaked.length) {
+      h += '<table class="leaks"><tbody>';
+      for (const p of L.top_leaked)
+        h += '<tr><td class="num">' + fmtBytes(p.leaked_bytes) + '</td>' + leakPlace(p) +
+          '<td>' + (p.suspect ? 'a suspect' : '') + '</td></tr>';
+      h += '</tbody></table>';
+    }
+    const tp = L.alloc_count ? 100 * L.temporary_count / L.alloc_count : 0;
+    h += '<h3>Temporary allocations: ' + fmt(L.temporary_count, 'count') + ' of ' + fmt(L.alloc_count, 'count') +
+      ' (' + tp.toFixed(1) + '%)</h3><p>Freed before their thread allocated anything else: time, not memory.</p>';
+    if (L.top_temporary.length) {
+      h += '<table class="leaks"><tbody>';
+      for (const p of L.top_temporary)
+        h += '<tr><td class="num">' + fmt(p.temporary_count, 'count') + '</td><td class="num">' +
+          (p.alloc_count ? Math.round(100 * p.temporary_count / p.alloc_count) : 0) + '% of its allocations</td>' +
+          leakPlace(p) + '</tr>';
+      h += '</tbody></table>';
+    }
+    const g = L.gc;
+    h += '<h3>Garbage collector</h3>';
+    if (g.generations) {
+      h += '<table class="leaks gc"><thead><tr><th>generation</th><th>collections</th><th>collected</th>' +
+        '<th>uncollectable</th></tr></thead><tbody>';
+      g.generations.forEach((x, k) => {
+        h += '<tr><td class="num">' + k + '</td><td class="num">' + fmt(x.collections, 'count') + '</td><td class="num">' +
+          fmt(x.collected, 'count') + '</td><td class="num">' + fmt(x.uncollectable, 'count') + '</td></tr>';
+      });
+      h += '</tbody></table><p>Its counters since the interpreter started, at the last read.</p>';
+    } else {
+      h += '<p>Counters not recorded.</p>';
+    }
+    h += '<p>Time collecting: <b>' + fmtNs(g.time_s * 1e9) + '</b>, ' + (100 * g.share).toFixed(1) +
+      '% of the wall time' + (g.samples ? '; the longest pause seen ' + fmtNs(g.longest_pause_s * 1e9) : '') +
+      ' (from the [gc] samples).</p>';
+    for (const w of g.warnings) h += '<p class="warning">Warning: ' + esc(w) + '</p>';
+    $('leaks').innerHTML = h;
+  }
+
 
   /* ------------------------------------------------------------- controls */
 
@@ -1367,7 +1484,7 @@
       S.metric = metricById[ms.value];
       refreshTree();
       drawTimeline();
-      renderTable();
+      if (S.table !== 'leaks') renderTable();
     });
 
     const ts = $('thread');
@@ -1440,6 +1557,11 @@
       refreshTree();
     });
 
+    setupSearch();
+  }
+
+  /* The search box, '/' and resizing (the diff page's too). */
+  function setupSearch() {
     const search = $('search');
     let timer = 0;
     search.addEventListener('input', () => {
@@ -1479,15 +1601,196 @@
       cancelAnimationFrame(pending);
       pending = requestAnimationFrame(() => {
         renderFlame();
-        drawTimeline();
+        if (!DIFF) drawTimeline();
       });
     });
+  }
+
+  /* What the flame graph shows: for tests and debugging. */
+  function frames() {
+    return rects.node.map((i, k) => ({
+      node: i, name: nodeLabel(i), x: rects.x[k], y: rects.row[k] * ROW,
+      w: rects.w[k], h: ROW, ancestor: !!rects.anc[k], color: colorOf(i),
+      ...(DIFF ? { base: DIFF.base[i], new: DIFF.neu[i] } : {}),
+    }));
+  }
+
+  /* ------------------------------------------------------------ diff page */
+
+  const DIFF_LABELS = {
+    wall: 'Wall time', cpu: 'CPU time (user + sys)', user: 'User CPU', sys: 'System CPU',
+    wait: 'Waiting (any reason)', peak: 'Memory held at the peak', allocated: 'Memory allocated',
+    allocations: 'Allocations', leaked: 'Memory leaked',
+  };
+
+  function signed(d, unit) {
+    return (d > 0 ? '+' : '') + fmt(d, unit);
+  }
+
+  function change(b, n) {
+    if (!b) return n ? 'only in new' : '';
+    if (!n) return 'only in base';
+    return (n >= b ? '+' : '') + (100 * (n - b) / b).toFixed(1) + '%';
+  }
+
+  /* One tree of both sides' stacks: a node per path of function
+   * identities, its base and new totals. */
+  function diffTree() {
+    nfuncs = D.funcs.length;
+    fnName = D.funcs.map((f) => f[0]); fnFile = D.funcs.map((f) => f[1]);
+    fnShort = D.funcs.map((f) => f[2]); fnModule = fnShort;
+    fnSearch = D.funcs.map((f) => (f[0] + ' ' + f[1]).toLowerCase());
+    fnFirst = new Int32Array(nfuncs); fnKind = new Uint8Array(nfuncs); fnLoc = new Uint8Array(nfuncs);
+    const parent = [0], key = [-1], base = [0], neu = [0], map = new Map();
+    for (const st of D.stacks) {
+      const b = st[0], n = st[1];
+      let u = 0;
+      base[0] += b; neu[0] += n;
+      for (let j = 2; j < st.length; j++) {
+        const mk = u * nfuncs + st[j];
+        let c = map.get(mk);
+        if (c === undefined) {
+          c = parent.length;
+          parent.push(u); key.push(st[j]); base.push(0); neu.push(0);
+          map.set(mk, c);
+        }
+        u = c;
+        base[u] += b; neu[u] += n;
+      }
+    }
+    const n = parent.length;
+    const kind = new Uint8Array(n).fill(K_FRAME);
+    kind[0] = K_ROOT;
+    const t = {
+      n, parent: Int32Array.from(parent), key: Int32Array.from(key), lid: Int32Array.from(key),
+      kind, children: childLists(parent), inverted: false, byLine: false, hidden: new Map(),
+    };
+    t.func = (i) => (i ? t.key[i] : -1);
+    let maxAbs = 0;
+    for (let i = 1; i < n; i++) maxAbs = Math.max(maxAbs, Math.abs(neu[i] - base[i]));
+    return { tree: t, base: Float64Array.from(base), neu: Float64Array.from(neu), maxAbs };
+  }
+
+  /* The widths: new, base, or the larger of the two (so a frame only one
+   * side has shows), a parent at least as wide as its children. */
+  function diffValues() {
+    const n = T.n, w = DIFF.widths, kids = new Float64Array(n);
+    val = new Float64Array(n);
+    selfVal = new Float64Array(n);
+    for (let i = n - 1; i >= 0; i--) {
+      const b = DIFF.base[i], v = DIFF.neu[i];
+      val[i] = Math.max(w === 'new' ? v : w === 'base' ? b : Math.max(b, v), kids[i]);
+      selfVal[i] = val[i] - kids[i];
+      if (i) kids[T.parent[i]] += val[i];
+    }
+  }
+
+  /* Red for growth, blue for shrinking, the deeper the larger the change
+   * compared with the largest; grey for no change. */
+  function diffColor(i) {
+    if (i === 0) return '#c9ced8';
+    const d = DIFF.neu[i] - DIFF.base[i];
+    if (!d || !DIFF.maxAbs) return '#e2e4e8';
+    const t = Math.sqrt(Math.min(1, Math.abs(d) / DIFF.maxAbs));
+    return 'hsl(' + (d > 0 ? 0 : 215) + ',78%,' + Math.round(90 - 40 * t) + '%)';
+  }
+
+  function diffTip(i) {
+    const m = metrics[0], b = DIFF.base[i], n = DIFF.neu[i], loc = i ? fnFile[T.key[i]] : '';
+    let h = '<div class="t-name">' + esc(nodeLabel(i)) + '</div>';
+    if (loc) h += '<div class="t-loc">' + esc(loc) + '</div>';
+    h += '<table><tr class="cur"><td>' + esc(m.label) + '</td><td></td></tr>' +
+      '<tr><td>base</td><td>' + fmt(b, m.unit) + '</td></tr><tr><td>new</td><td>' + fmt(n, m.unit) +
+      '</td></tr><tr class="cur"><td>new \u2212 base</td><td>' + signed(n - b, m.unit) + ' ' +
+      esc(change(b, n)) + '</td></tr></table>';
+    return h;
+  }
+
+  /* The function delta table, in the terminal diff's order. */
+  function renderDiffTable() {
+    const m = metrics[0], sort = D.meta.sort;
+    let h = '<thead><tr><th class="name" rowspan="2">Function</th><th class="loc" rowspan="2">Location</th>' +
+      '<th colspan="4" class="group' + (sort === 'self' ? ' cur' : '') + '">self</th><th colspan="4" class="group' +
+      (sort === 'total' ? ' cur' : '') + '">total</th></tr><tr>';
+    for (let k = 0; k < 2; k++) h += '<th class="group">base</th><th>new</th><th>new \u2212 base</th><th>%</th>';
+    h += '</tr></thead><tbody>';
+    for (const r of D.functions.slice(0, TABLE_ROWS)) {
+      const f = r[0];
+      h += '<tr><td class="name" title="' + esc(fnName[f] + '  ' + fnFile[f]) + '">' + esc(fnName[f]) +
+        '</td><td class="loc" title="' + esc(fnFile[f]) + '">' + esc(fnShort[f]) + '</td>';
+      for (let k = 1; k < 5; k += 2) {
+        const b = r[k], n = r[k + 1], d = n - b;
+        h += '<td class="group">' + fmt(b, m.unit) + '</td><td>' + fmt(n, m.unit) + '</td><td class="' +
+          (d > 0 ? 'grew' : d < 0 ? 'shrank' : '') + '">' + signed(d, m.unit) + '</td><td>' + esc(change(b, n)) + '</td>';
+      }
+      h += '</tr>';
+    }
+    $('table').innerHTML = h + '</tbody>';
+    $('table-note').textContent = (D.functions.length > TABLE_ROWS ? 'the first ' + TABLE_ROWS + ' of ' : '') +
+      D.functions.length + ' functions, by the change in ' + sort + ' ' + m.label.toLowerCase();
+  }
+
+  function diffMain(t0) {
+    D = JSON.parse($('stetho-data').textContent);
+    const id = D.meta.metric;
+    metrics = [{ id, label: DIFF_LABELS[id] || id, unit: D.meta.unit, cols: [] }];
+    metricById = { [id]: 0 };
+    S.metric = 0;
+    const d = diffTree();
+    T = V = d.tree;
+    DIFF = { base: d.base, neu: d.neu, maxAbs: d.maxAbs, widths: 'max' };
+    colorOf = diffColor;
+    tipOf = diffTip;
+
+    const argv = D.meta.argv.map((a) => /[\s"'\\]/.test(a) || a === '' ? JSON.stringify(a) : a);
+    $('cmdline').textContent = 'diff ' + argv.join(' ');
+    document.title = 'stetho diff: ' + D.meta.base.split('/').pop() + ' \u2192 ' + D.meta.new.split('/').pop();
+    const m = metrics[0], [tb, tn] = D.totals;
+    $('facts').innerHTML = 'base <code>' + esc(D.meta.base) + '</code> \u00b7 new <code>' + esc(D.meta.new) +
+      '</code> \u00b7 functions matched by name and file, stacks by their functions';
+    $('totals').innerHTML = esc(m.label) + ': base <b>' + fmt(tb, m.unit) + '</b>, new <b>' + fmt(tn, m.unit) +
+      '</b>, new \u2212 base <b>' + signed(tn - tb, m.unit) + '</b> ' + esc(change(tb, tn));
+
+    /* a tree of two runs has no time line, threads, views or lines */
+    $('timeline-box').hidden = true;
+    $('tab-lines').hidden = true;
+    $('tab-funcs').textContent = 'Functions: new \u2212 base';
+    for (const l of $('controls').querySelectorAll('label')) l.hidden = true;
+    const wl = document.createElement('label');
+    wl.title = 'What a frame\u2019s width shows; its colour is always new \u2212 base';
+    wl.innerHTML = 'Widths <select id="widths"><option value="max">the larger of base and new</option>' +
+      '<option value="new">new</option><option value="base">base</option></select>';
+    $('controls').insertBefore(wl, $('controls').firstChild);
+    $('widths').addEventListener('change', () => {
+      DIFF.widths = $('widths').value;
+      refreshTree();
+    });
+    const legend = document.createElement('span');
+    legend.id = 'diff-legend';
+    legend.innerHTML = '<i style="background:hsl(0,78%,50%)"></i>grew <i style="background:hsl(215,78%,50%)"></i>shrank' +
+      ' <i style="background:#e2e4e8"></i>unchanged';
+    $('crumbs').parentNode.insertBefore(legend, $('crumbs'));
+    setupSearch();
+    refreshTree();
+    renderDiffTable();
+    const t1 = performance.now();
+    window.stethoReport = {
+      ready: true, diff: true, loadMs: t1, timings: { firstRender: t1 - t0 }, nodes: T.n,
+      frames, zoomed: () => nodeLabel(S.zoom),
+      state: () => ({ metric: metrics[0].id, widths: DIFF.widths, zoom: nodeLabel(S.zoom), canvasWidth: flame.clientWidth }),
+    };
   }
 
   /* ----------------------------------------------------------------- main */
 
   function main() {
     const t0 = performance.now();
+    colorOf = nodeColor;
+    tipOf = nodeTip;
+    if (JSON.parse($('stetho-data').textContent).format === 'stetho-diff-html/1') {
+      diffMain(t0);
+      return;
+    }
     decode();
     const t1 = performance.now();
     S.metric = metricById.wall !== undefined ? metricById.wall : 0;
@@ -1496,6 +1799,10 @@
     $('metric').value = metrics[S.metric].id;
     sumBuckets();
     setRange(0, B);
+    if (D.leaks) {
+      $('tab-leaks').hidden = false;
+      renderLeaks(D.leaks);
+    }
     const t2 = performance.now();
     window.stethoReport = {
       ready: true,
@@ -1508,10 +1815,7 @@
       sharedNodes,
       series: (D.series || []).map((x) => x.id),
       /* what the flame graph shows: for tests and debugging */
-      frames: () => rects.node.map((i, k) => ({
-        node: i, name: nodeLabel(i), x: rects.x[k], y: rects.row[k] * ROW,
-        w: rects.w[k], h: ROW, ancestor: !!rects.anc[k],
-      })),
+      frames,
       zoomed: () => nodeLabel(S.zoom),
       state: () => ({
         metric: metrics[S.metric].id, view: S.view, range: S.range, thread: S.thread,
