@@ -25,6 +25,7 @@
  * at each bucket's end only: about 2 * GROWTH_BUCKETS walks per doubling.
  */
 #include "memory/memtrack.h"
+#include "memory/census.h"
 #include "proc/resident.h"
 #include "util/array.h"
 #include "util/kmap.h"
@@ -37,11 +38,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_NAMESPACES 65536
 #define GROWTH_BUCKETS 64
 #define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
+#define CENSUS_NS 250000000ull         /* a type census every 250 ms at most, */
+#define CENSUS_COST 10                  /* and no more than 1/10 of the thread's time */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
                                            256 MiB of mappings (4 KiB pages) */
 
@@ -138,6 +142,8 @@ struct memtrack {
     int32_t only_pid, only_tid;         /* only_tid 0: every thread */
     uint64_t growth_ns;                 /* the buckets' width */
     uint32_t growth_n;                  /* buckets taken */
+    struct census *census;              /* NULL: out of memory, no census */
+    uint64_t census_next;               /* since the start */
 };
 
 struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
@@ -148,6 +154,7 @@ struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
     m->w = w;
     m->start_ns = start_ns;
     m->growth_ns = GROWTH_FIRST_NS;
+    m->census = census_new(w);
     m->capblocks = 1 << 16;
     m->blocks = calloc(m->capblocks, sizeof *m->blocks);
     if (!m->blocks) {
@@ -176,6 +183,7 @@ void memtrack_free(struct memtrack *m)
     free(m->tick_dirty);
     free(m->maps);
     kmap_free(&m->map_index);
+    census_free(m->census);
     free(m);
 }
 
@@ -697,6 +705,49 @@ static void leak(struct memtrack *m, const struct block *b)
     m->totals.leaked_mapped_bytes += mapped;
 }
 
+static uint64_t rel(const struct memtrack *m, uint64_t now);
+static uint64_t clock_ns(void);
+
+/* A type census of pid's live object-allocator blocks (census.h), at now;
+ * whole: only if every block could still be read. */
+static void census_of(struct memtrack *m, int32_t pid, uint64_t now, int whole)
+{
+    if (!m->census)
+        return;
+    census_begin(m->census, pid);
+    for (size_t i = 0; i < m->capblocks; i++) {
+        const struct block *b = &m->blocks[i];
+        if (!b->addr || b->pid != pid || b->allocator != AGENT_ALLOC_PYOBJECT)
+            continue;
+        /* a sampled block's own size: its weight over the blocks it stands for */
+        uint64_t size = b->count > 1 ? b->size / b->count : b->size;
+        census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
+    }
+    census_end(m->census, rel(m, now), whole);
+}
+
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Every CENSUS_NS, a census of each running process; spaced out further
+ * when they take long, so reading never takes more than 1/CENSUS_COST of
+ * the memory thread. */
+static void census_tick(struct memtrack *m, uint64_t now)
+{
+    if (rel(m, now) < m->census_next)
+        return;
+    uint64_t t0 = clock_ns();
+    for (size_t i = 0; i < m->nprocs; i++)
+        if (!m->procs[i].finalized)
+            census_of(m, m->procs[i].pid, now, 0);
+    uint64_t cost = (clock_ns() - t0) * CENSUS_COST;
+    m->census_next = rel(m, now) + (cost > CENSUS_NS ? cost : CENSUS_NS);
+}
+
 /* The process began to finalize: what it still holds has leaked; then it
  * is gone from the heap (what it frees while shutting down is noise). */
 static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
@@ -705,6 +756,8 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
+    /* the end's census, if the process is still whole enough to read */
+    census_of(m, pid, clock_ns(), 1);   /* stamped when read */
     /* its last chunk may have brought mappings no tick measured yet: their
      * pages may still be there (the others keep their last figure: by now
      * the program may be unmapping them) */
@@ -902,6 +955,7 @@ void memtrack_tick(struct memtrack *m, uint64_t now)
     measure_mappings(m, 0, now);
     publish(m);
     write_changes(m, rel(m, now));
+    census_tick(m, now);
     /* a tick late by several buckets gives them all the same values */
     while (rel(m, now) >= (uint64_t)(m->growth_n + 1) * m->growth_ns)
         growth_point(m);

@@ -14,6 +14,7 @@
 #include "model/growth.h"
 #include "model/location.h"
 #include "model/places.h"
+#include "model/types.h"
 #include "util/json.h"
 
 #include <limits.h>
@@ -29,6 +30,7 @@ struct leaks {
     struct profile p;
     struct prof_places places;
     struct growth g;
+    struct prof_types types;
     int built;
 };
 
@@ -39,7 +41,8 @@ static int leaks_build(struct leaks *l, const struct capture *c)
     if (profile_build(&l->p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
     l->built = 1;
-    if (prof_places_build(&l->places, &l->p) < 0 || growth_build(&l->g, c) < 0)
+    if (prof_places_build(&l->places, &l->p) < 0 || growth_build(&l->g, c) < 0 ||
+        prof_types_build(&l->types, c) < 0)
         return -1;
     return 0;
 }
@@ -47,6 +50,7 @@ static int leaks_build(struct leaks *l, const struct capture *c)
 static void leaks_free(struct leaks *l)
 {
     growth_free(&l->g);
+    prof_types_free(&l->types);
     prof_places_free(&l->places);
     if (l->built)
         profile_free(&l->p);
@@ -262,6 +266,38 @@ static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
                 prof_fmt_count(a, sizeof a, uncollectable));
 }
 
+/* The type census: the largest types at the last census, where most of
+ * each was created. */
+static void types_text(FILE *f, const struct leaks *l, const char *cwd)
+{
+    const struct prof_types *ty = &l->types;
+    char a[PROF_FMT_LEN], b[PROF_FMT_LEN], d[PROF_FMT_LEN], e[PROF_FMT_LEN];
+    if (!ty->nrows) {
+        fputs("\nLive objects by type: no census (an older capture, or no object the census"
+              " could read)\n", f);
+        return;
+    }
+    fprintf(f, "\nLive objects by type (%zu census%s of the object allocator's live blocks; the"
+            " last at %.2fs, the one nearest the heap's peak at %.2fs):\n", ty->ncensus,
+            ty->ncensus == 1 ? "" : "es", prof_secs(ty->end_t_ns), prof_secs(ty->peak_t_ns));
+    for (size_t i = 0; i < ty->nrows && i < TOP_N; i++) {
+        const struct prof_type_row *r = &ty->rows[i];
+        fprintf(f, "  %s: %s objects, %s at the end (peak %s, %s; %s%s since the first)",
+                r->name ? r->name : "?", prof_fmt_count(a, sizeof a, r->end_count),
+                prof_fmt_bytes(b, sizeof b, r->end_bytes), prof_fmt_count(d, sizeof d, r->count),
+                prof_fmt_bytes(e, sizeof e, r->bytes), r->growth_count < 0 ? "-" : "+",
+                prof_fmt_count(a, sizeof a, (uint64_t)(r->growth_count < 0 ? -r->growth_count
+                                                                           : r->growth_count)));
+        if (r->top_func)
+            fprintf(f, "\n      %.0f%% created at %s  %s:%d", r->top_share * 100, r->top_func,
+                    loc_short(r->top_file ? r->top_file : "", cwd), (int)r->top_line);
+        fputc('\n', f);
+    }
+    if (ty->nrows > TOP_N)
+        fprintf(f, "  ... %zu more types (stetho leaks --json lists them all)\n",
+                ty->nrows - TOP_N);
+}
+
 static int text(FILE *f, const struct leaks *l)
 {
     const struct capture *c = l->c;
@@ -284,6 +320,8 @@ static int text(FILE *f, const struct leaks *l)
             fprintf(f, "  ... %zu more (stetho leaks --json lists them all)\n",
                     g->nsuspects - TOP_N);
     }
+
+    types_text(f, l, cwd);
 
     const struct cap_mem_totals *t = &c->mem_totals;
     struct prof_places *pl = (struct prof_places *)&l->places;
@@ -423,6 +461,36 @@ static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
     fputs("]}", f);
 }
 
+static void types_json(FILE *f, const struct prof_types *ty)
+{
+    fprintf(f, "{\"censuses\": %zu, \"estimated\": %s, \"end_s\": ", ty->ncensus,
+            ty->sample_mean ? "true" : "false");
+    json_secs(f, ty->end_t_ns);
+    fputs(", \"peak_s\": ", f);
+    json_secs(f, ty->peak_t_ns);
+    fputs(", \"rows\": [", f);
+    for (size_t i = 0; i < ty->nrows; i++) {
+        const struct prof_type_row *r = &ty->rows[i];
+        fputs(i ? ",\n    {\"type\": " : "\n    {\"type\": ", f);
+        json_string(f, r->name ? r->name : "?");
+        fprintf(f, ", \"count\": %llu, \"bytes\": %llu, \"end_count\": %llu, \"end_bytes\": %llu,"
+                " \"growth_count\": %lld, \"growth_bytes\": %lld, \"created_at\": ",
+                (unsigned long long)r->count, (unsigned long long)r->bytes,
+                (unsigned long long)r->end_count, (unsigned long long)r->end_bytes,
+                (long long)r->growth_count, (long long)r->growth_bytes);
+        if (!r->top_func) {
+            fputs("null}", f);
+            continue;
+        }
+        fputs("{\"function\": ", f);
+        json_string(f, r->top_func);
+        fputs(", \"file\": ", f);
+        json_string(f, r->top_file ? r->top_file : "");
+        fprintf(f, ", \"line\": %d, \"share\": %.4f}}", (int)r->top_line, r->top_share);
+    }
+    fputs("]}", f);
+}
+
 static int json(FILE *f, const struct leaks *l)
 {
     struct gc_view v;
@@ -445,9 +513,11 @@ static int json(FILE *f, const struct leaks *l)
         fputs(i ? ",\n   " : "\n   ", f);
         json_suspect(f, l, &l->g.suspects[i]);
     }
+    fputs("],\n  \"types\": ", f);
+    types_json(f, &l->types);
     struct prof_places *pl = (struct prof_places *)&l->places;
     prof_places_sort(pl, PROF_LEAKED, PROF_ALLOCATED);
-    fprintf(f, "],\n  \"leaked_bytes\": %llu, \"top_leaked\": [",
+    fprintf(f, ",\n  \"leaked_bytes\": %llu, \"top_leaked\": [",
             (unsigned long long)t->leaked_bytes);
     for (size_t i = 0; i < pl->n && i < TOP_N && pl->v[i].m.leaked_bytes; i++) {
         fputs(i ? ", " : "", f);
