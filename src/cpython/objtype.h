@@ -62,6 +62,10 @@ struct objtype_cache {
  * OBJTYPE_HEAD), or NULL; reads types through r into c. */
 const struct objtype *objtype_of(struct objtype_cache *c, struct reader *r,
                                  const uint8_t *head, size_t len, uint64_t size);
+/* Reads the types at addrs not in c yet, many per system call (what
+ * objtype_of would read one by one; 0 and unaligned ones are skipped). */
+void objtype_prefetch(struct objtype_cache *c, struct reader *r, const uint64_t *addrs,
+                      size_t n);
 void objtype_reset(struct objtype_cache *c);
 
 #endif

@@ -8,10 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 1024
+/* Blocks are read a window at a time: sorted by address, the blocks within
+ * WINDOW bytes of each other are read with one piece, NWIN pieces per
+ * system call.  process_vm_readv pins the target's pages piece by piece, so
+ * one piece per block would cost a page walk per object. */
+#define WINDOW (64u << 10)
+#define NWIN 16
 
-struct pending {
-    uint64_t size, count, bytes;
+struct item {
+    uint64_t addr, size, count, bytes;  /* size: the block's; count, bytes: what it stands for */
     uint32_t stack;
 };
 
@@ -27,15 +32,16 @@ struct census {
     struct objtype_cache types;
     uint32_t *names;            /* types[i] -> capture string id, 0: not yet */
     size_t names_cap;
-    struct reader_iov iov[BATCH];
-    uint8_t head[BATCH][OBJTYPE_HEAD];
-    struct pending pend[BATCH];
-    size_t n;
+    struct item *items;         /* this census's blocks */
+    size_t nitems, capitems;
+    uint8_t *buf;               /* NWIN windows */
+    uint64_t *cand;             /* type words to read */
+    size_t capcand;
     struct kmap index;          /* (name, stack) -> tally[i] */
     struct tally *tally;
     size_t ntally, captally;
     uint64_t objects;
-    int failed_read, oom, gone;   /* gone: a whole batch unreadable */
+    int oom;
 };
 
 struct census *census_new(struct capture_writer *w)
@@ -53,6 +59,9 @@ void census_free(struct census *c)
     objtype_reset(&c->types);
     kmap_free(&c->index);
     free(c->names);
+    free(c->items);
+    free(c->buf);
+    free(c->cand);
     free(c->tally);
     free(c);
 }
@@ -64,9 +73,9 @@ void census_begin(struct census *c, pid_t pid)
     if (c->names)
         memset(c->names, 0, c->names_cap * sizeof *c->names);
     kmap_free(&c->index);
-    c->n = c->ntally = 0;
+    c->nitems = c->ntally = 0;
     c->objects = 0;
-    c->failed_read = c->oom = c->gone = 0;
+    c->oom = 0;
 }
 
 /* The capture's string id of type i's name. */
@@ -87,7 +96,7 @@ static uint32_t name_id(struct census *c, const struct objtype *t)
     return c->names[i];
 }
 
-static void count(struct census *c, uint32_t name, const struct pending *p)
+static void count(struct census *c, uint32_t name, const struct item *p)
 {
     int isnew;
     uint32_t *slot = kmap_put(&c->index, name, p->stack, (uint32_t)c->ntally, &isnew);
@@ -113,50 +122,134 @@ static void count(struct census *c, uint32_t name, const struct pending *p)
     c->objects += p->count;
 }
 
-static void drain(struct census *c)
+static size_t head_len(const struct item *it)
 {
-    reader_readv(&c->r, c->iov, c->n);
-    size_t ok = 0;
-    for (size_t i = 0; i < c->n; i++)
-        ok += c->iov[i].ok != 0;
-    c->gone = !ok && c->n;      /* exited: no use reading the rest */
-    for (size_t i = 0; i < c->n; i++) {
-        if (!c->iov[i].ok) {
-            c->failed_read = 1;
-            continue;
+    return it->size < OBJTYPE_HEAD ? (size_t)it->size : OBJTYPE_HEAD;
+}
+
+/* Items [from, to) with their heads: type words read in batches first,
+ * then each classified and counted. */
+static void classify(struct census *c, const struct item *items, const uint8_t *const *heads,
+                     size_t n)
+{
+    size_t need = n * (OBJTYPE_HEAD / 16), nc = 0;
+    if (need > c->capcand) {
+        uint64_t *v = realloc(c->cand, need * sizeof *v);
+        if (!v) {
+            c->oom = 1;
+            return;
         }
-        /* the names' table follows the type cache, which the lookup may grow */
-        const struct objtype *t = objtype_of(&c->types, &c->r, c->head[i], c->iov[i].len,
-                                             c->pend[i].size);
+        c->cand = v;
+        c->capcand = need;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; heads[i] && o + 16 <= head_len(&items[i]); o += 16) {
+            uint64_t type;
+            memcpy(&type, heads[i] + o + OBJTYPE_OB_TYPE, sizeof type);
+            if (!kmap_get(&c->types.index, type, 0, 0))
+                c->cand[nc++] = type;
+        }
+    objtype_prefetch(&c->types, &c->r, c->cand, nc);
+    for (size_t i = 0; i < n; i++) {
+        if (!heads[i])
+            continue;           /* freed and unmapped since: not live */
+        const struct objtype *t = objtype_of(&c->types, &c->r, heads[i], head_len(&items[i]),
+                                             items[i].size);
         uint32_t name = t ? name_id(c, t) : 0;
         if (name)
-            count(c, name, &c->pend[i]);
+            count(c, name, &items[i]);
     }
-    c->n = 0;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Up to NWIN windows from item i: read, then classified; returns the
+ * next item.  A window that cannot be read whole (a hole: memory unmapped
+ * since) is read block by block. */
+static size_t windows(struct census *c, size_t i)
+{
+    struct reader_iov iov[NWIN];
+    size_t first[NWIN + 1], k = 0, j = i;
+    while (k < NWIN && j < c->nitems) {
+        uint64_t start = c->items[j].addr, end = start + head_len(&c->items[j]);
+        first[k] = j++;
+        while (j < c->nitems && c->items[j].addr + head_len(&c->items[j]) - start <= WINDOW) {
+            uint64_t e = c->items[j].addr + head_len(&c->items[j]);
+            end = e > end ? e : end;
+            j++;
+        }
+        iov[k] = (struct reader_iov){ start, c->buf + (size_t)k * WINDOW, (size_t)(end - start), 0 };
+        k++;
+    }
+    first[k] = j;
+    reader_readv(&c->r, iov, k);
+    size_t n = j - i;
+    const uint8_t **heads = malloc(n * sizeof *heads);
+    uint8_t (*own)[OBJTYPE_HEAD] = NULL;
+    if (!heads) {
+        c->oom = 1;
+        return j;
+    }
+    for (size_t w = 0; w < k; w++) {
+        size_t a = first[w], b = first[w + 1];
+        if (iov[w].ok) {
+            for (size_t x = a; x < b; x++)
+                heads[x - i] = (const uint8_t *)iov[w].dst + (c->items[x].addr - iov[w].addr);
+            continue;
+        }
+        if (!own && !(own = malloc(n * sizeof *own))) {
+            c->oom = 1;
+            break;
+        }
+        for (size_t x = a; x < b; x++) {
+            const struct item *it = &c->items[x];
+            heads[x - i] = reader_read(&c->r, it->addr, own[x - i], head_len(it)) == 0
+                               ? own[x - i] : NULL;
+        }
+    }
+    if (!c->oom)
+        classify(c, c->items + i, heads, n);
+    free(own);
+    free(heads);
+    return j;
 }
 
 void census_add(struct census *c, uint64_t addr, uint64_t size, uint64_t count, uint64_t bytes,
                 uint32_t stack)
 {
-    size_t len = size < OBJTYPE_HEAD ? (size_t)size : OBJTYPE_HEAD;
-    if (len < 16 || c->gone)
+    if (size < 16 || c->oom)
         return;                 /* no object is smaller than its header */
-    c->iov[c->n] = (struct reader_iov){ addr, c->head[c->n], len, 0 };
-    c->pend[c->n] = (struct pending){ size, count, bytes, stack };
-    if (++c->n == BATCH)
-        drain(c);
+    if (c->nitems == c->capitems) {
+        size_t cap = c->capitems ? 2 * c->capitems : 4096;
+        struct item *v = realloc(c->items, cap * sizeof *v);
+        if (!v) {
+            c->oom = 1;
+            return;
+        }
+        c->items = v;
+        c->capitems = cap;
+    }
+    c->items[c->nitems++] = (struct item){ addr, size, count, bytes, stack };
 }
 
-int64_t census_end(struct census *c, uint64_t t_ns, int whole)
+uint64_t census_end(struct census *c, uint64_t t_ns)
 {
-    drain(c);
-    if ((whole && c->failed_read) || c->oom)
-        return -1;
+    if (!c->buf && !(c->buf = malloc((size_t)NWIN * WINDOW)))
+        c->oom = 1;
+    qsort(c->items, c->nitems, sizeof *c->items, by_addr);
+    for (size_t i = 0; i < c->nitems && !c->oom;)
+        i = windows(c, i);
+    if (c->oom)
+        return 0;               /* a census with types missing: none */
     int32_t pid = (int32_t)(intptr_t)c->r.ctx;
     for (size_t i = 0; i < c->ntally; i++) {
         const struct tally *t = &c->tally[i];
         capw_type_count(c->w, &(struct cap_type_count){ t_ns, pid, t->name, t->stack,
                                                         t->count, t->bytes });
     }
-    return (int64_t)c->objects;
+    return c->objects;
 }

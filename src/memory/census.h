@@ -9,9 +9,9 @@
  * estimated count and bytes), census_end() to read what is still pending
  * and write one record per (type, stack).  Blocks are read in batches
  * (one process_vm_readv per batch).  A block whose type does not check
- * out is not counted.  census_end() returns the objects counted, or -1 when
- * `whole` was asked and some block could not be read (the process is
- * tearing down or gone: that census is not written).  Memory: the batch,
+ * out, or cannot be read (freed and unmapped since), is not counted.
+ * census_end() returns the objects counted (0 and nothing written when
+ * out of memory: a census with types missing would mislead).  Memory: the batch,
  * the type cache and the (type, stack) table of one census; a census_new()
  * is used by one thread.
  */
@@ -31,6 +31,6 @@ void census_begin(struct census *c, pid_t pid);
 /* size: the block's own size; count, bytes: what it stands for. */
 void census_add(struct census *c, uint64_t addr, uint64_t size, uint64_t count,
                 uint64_t bytes, uint32_t stack);
-int64_t census_end(struct census *c, uint64_t t_ns, int whole);
+uint64_t census_end(struct census *c, uint64_t t_ns);
 
 #endif

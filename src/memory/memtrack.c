@@ -45,7 +45,7 @@
 #define GROWTH_BUCKETS 64
 #define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
 #define CENSUS_NS 250000000ull         /* a type census every 250 ms at most, */
-#define CENSUS_COST 10                  /* and no more than 1/10 of the thread's time */
+#define CENSUS_COST 10                  /* and no more than 1/10 of a CPU */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
                                            256 MiB of mappings (4 KiB pages) */
 
@@ -706,11 +706,12 @@ static void leak(struct memtrack *m, const struct block *b)
 }
 
 static uint64_t rel(const struct memtrack *m, uint64_t now);
-static uint64_t clock_ns(void);
 
-/* A type census of pid's live object-allocator blocks (census.h), at now;
- * whole: only if every block could still be read. */
-static void census_of(struct memtrack *m, int32_t pid, uint64_t now, int whole)
+/* A type census of pid's live object-allocator blocks (census.h), at now.
+ * None once the process began to finalize: it then tears its objects down
+ * while we would read them (the agent no longer reports those frees), so
+ * the last census is the last one before. */
+static void census_of(struct memtrack *m, int32_t pid, uint64_t now)
 {
     if (!m->census)
         return;
@@ -719,32 +720,35 @@ static void census_of(struct memtrack *m, int32_t pid, uint64_t now, int whole)
         const struct block *b = &m->blocks[i];
         if (!b->addr || b->pid != pid || b->allocator != AGENT_ALLOC_PYOBJECT)
             continue;
-        /* a sampled block's own size: its weight over the blocks it stands for */
-        uint64_t size = b->count > 1 ? b->size / b->count : b->size;
+        /* a sampled block's own size: its weight over the blocks it stands
+         * for, rounded up (the count was rounded: never below the real size) */
+        uint64_t size = b->count > 1 ? (b->size + b->count - 1) / b->count : b->size;
         census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
     }
-    census_end(m->census, rel(m, now), whole);
+    census_end(m->census, rel(m, now));
 }
 
-static uint64_t clock_ns(void)
+/* The memory thread's CPU time: what a census costs us (its wall time
+ * would count the time other programs had the CPU). */
+static uint64_t cpu_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Every CENSUS_NS, a census of each running process; spaced out further
  * when they take long, so reading never takes more than 1/CENSUS_COST of
- * the memory thread. */
+ * a CPU. */
 static void census_tick(struct memtrack *m, uint64_t now)
 {
     if (rel(m, now) < m->census_next)
         return;
-    uint64_t t0 = clock_ns();
+    uint64_t t0 = cpu_ns();
     for (size_t i = 0; i < m->nprocs; i++)
         if (!m->procs[i].finalized)
-            census_of(m, m->procs[i].pid, now, 0);
-    uint64_t cost = (clock_ns() - t0) * CENSUS_COST;
+            census_of(m, m->procs[i].pid, now);
+    uint64_t cost = (cpu_ns() - t0) * CENSUS_COST;
     m->census_next = rel(m, now) + (cost > CENSUS_NS ? cost : CENSUS_NS);
 }
 
@@ -756,8 +760,6 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
-    /* the end's census, if the process is still whole enough to read */
-    census_of(m, pid, clock_ns(), 1);   /* stamped when read */
     /* its last chunk may have brought mappings no tick measured yet: their
      * pages may still be there (the others keep their last figure: by now
      * the program may be unmapping them) */
