@@ -12,7 +12,10 @@
  * Py_TPFLAGS_READY, a sane tp_basicsize that fits the block from there, a
  * readable NUL-terminated printable tp_name, and a type whose own type is
  * `type` or a metatype (Py_TPFLAGS_TYPE_SUBCLASS, twice over) -- and that
- * type's flags put the object exactly there.  So garbage (a freed block's
+ * type's flags put the object exactly there.  Starts are tried nearest
+ * first: the words before a real object's ob_type (GC links to other GC
+ * heads, the pre-header's dict and weakref pointers) never point at a type,
+ * while words after it can (a tuple of classes).  So garbage (a freed block's
  * free-list link, a non-object buffer) is never reported as a type.  Types
  * are read once per cache (objtype_reset between censuses: a type can die
  * and its address be reused).  Values read are never asserted on.
