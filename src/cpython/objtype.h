@@ -12,8 +12,8 @@
  * Py_TPFLAGS_READY, a sane tp_basicsize that fits the block from there, a
  * readable NUL-terminated printable tp_name, and a type whose own type is
  * `type` or a metatype (Py_TPFLAGS_TYPE_SUBCLASS, twice over) -- and that
- * type's flags put the object exactly there.  Starts are tried nearest
- * first: the words before a real object's ob_type (GC links to other GC
+ * type's flags put the object exactly there.  Starts are tried from the
+ * block's own: the words before a real object's ob_type (GC links to other GC
  * heads, the pre-header's dict and weakref pointers) never point at a type,
  * while words after it can (a tuple of classes).  So garbage (a freed block's
  * free-list link, a non-object buffer) is never reported as a type.  Types

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Blocks are read a window at a time: sorted by address, the blocks within
  * WINDOW bytes of each other are read with one piece, NWIN pieces per
@@ -40,7 +41,6 @@ struct census {
     struct kmap index;          /* (name, stack) -> tally[i] */
     struct tally *tally;
     size_t ntally, captally;
-    uint64_t objects;
     int oom;
 };
 
@@ -74,7 +74,6 @@ void census_begin(struct census *c, pid_t pid)
         memset(c->names, 0, c->names_cap * sizeof *c->names);
     kmap_free(&c->index);
     c->nitems = c->ntally = 0;
-    c->objects = 0;
     c->oom = 0;
 }
 
@@ -119,7 +118,6 @@ static void count(struct census *c, uint32_t name, const struct item *p)
     }
     c->tally[*slot].count += p->count;
     c->tally[*slot].bytes += p->bytes;
-    c->objects += p->count;
 }
 
 static size_t head_len(const struct item *it)
@@ -236,20 +234,41 @@ void census_add(struct census *c, uint64_t addr, uint64_t size, uint64_t count, 
     c->items[c->nitems++] = (struct item){ addr, size, count, bytes, stack };
 }
 
-uint64_t census_end(struct census *c, uint64_t t_ns)
+void census_drop(struct census_result *r)
 {
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+void census_write(struct capture_writer *w, struct census_result *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        capw_type_count(w, &r->v[i]);
+    census_drop(r);
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void census_end(struct census *c, uint64_t t_ns, struct census_result *out)
+{
+    census_drop(out);
     if (!c->buf && !(c->buf = malloc((size_t)NWIN * WINDOW)))
         c->oom = 1;
     qsort(c->items, c->nitems, sizeof *c->items, by_addr);
     for (size_t i = 0; i < c->nitems && !c->oom;)
         i = windows(c, i);
-    if (c->oom)
-        return 0;               /* a census with types missing: none */
+    out->done_ns = monotonic_ns();
+    if (c->oom || !c->ntally || !(out->v = malloc(c->ntally * sizeof *out->v)))
+        return;
     int32_t pid = (int32_t)(intptr_t)c->r.ctx;
     for (size_t i = 0; i < c->ntally; i++) {
         const struct tally *t = &c->tally[i];
-        capw_type_count(c->w, &(struct cap_type_count){ t_ns, pid, t->name, t->stack,
-                                                        t->count, t->bytes });
+        out->v[i] = (struct cap_type_count){ t_ns, pid, t->name, t->stack, t->count, t->bytes };
     }
-    return c->objects;
+    out->n = c->ntally;
 }

@@ -7,11 +7,13 @@
  * reported from PyObject_Malloc's domain (with the capture stack that
  * allocated it and what it stands for: one block, or a sampled block's
  * estimated count and bytes), census_end() to read what is still pending
- * and write one record per (type, stack).  Blocks are read in batches
+ * and give one record per (type, stack): kept aside (census_result), to be
+ * written once the census is known good -- the process had not begun
+ * to finalize before it was read (memtrack.c) -- or dropped.  Blocks are read in batches
  * (one process_vm_readv per batch).  A block whose type does not check
  * out, or cannot be read (freed and unmapped since), is not counted.
- * census_end() returns the objects counted (0 and nothing written when
- * out of memory: a census with types missing would mislead).  Memory: the batch,
+ * census_end() gives the records (none when out of memory: a census with
+ * types missing would mislead) and when the reading ended.  Memory: the batch,
  * the type cache and the (type, stack) table of one census; a census_new()
  * is used by one thread.
  */
@@ -31,6 +33,17 @@ void census_begin(struct census *c, pid_t pid);
 /* size: the block's own size; count, bytes: what it stands for. */
 void census_add(struct census *c, uint64_t addr, uint64_t size, uint64_t count,
                 uint64_t bytes, uint32_t stack);
-uint64_t census_end(struct census *c, uint64_t t_ns);
+struct census_result {
+    struct cap_type_count *v;   /* NULL when empty */
+    size_t n;
+    uint64_t done_ns;           /* CLOCK_MONOTONIC when the reading ended */
+};
+
+/* The census at t_ns (since the capture's start) into *out (emptied
+ * first). */
+void census_end(struct census *c, uint64_t t_ns, struct census_result *out);
+/* Writes r's records (the writer's lock taken per record), then empties r. */
+void census_write(struct capture_writer *w, struct census_result *r);
+void census_drop(struct census_result *r);
 
 #endif

@@ -107,6 +107,7 @@ struct ns {
 struct proc_state {
     int32_t pid;
     int finalized;
+    struct census_result census;        /* its last census, until known good */
 };
 
 struct memtrack {
@@ -173,6 +174,8 @@ void memtrack_free(struct memtrack *m)
         free(m->ns[i].stacks);
     }
     free(m->ns);
+    for (size_t i = 0; i < m->nprocs; i++)
+        census_drop(&m->procs[i].census);
     free(m->procs);
     for (size_t i = 1; i < m->nstacks; i++)
         free(m->stacks[i].growth);
@@ -362,8 +365,8 @@ static struct proc_state *proc(struct memtrack *m, int32_t pid)
     if (grow_array((void **)&m->procs, &m->capprocs, m->nprocs + 1, sizeof *m->procs) < 0)
         return NULL;
     struct proc_state *p = &m->procs[m->nprocs++];
+    memset(p, 0, sizeof *p);
     p->pid = pid;
-    p->finalized = 0;
     return p;
 }
 
@@ -707,14 +710,18 @@ static void leak(struct memtrack *m, const struct block *b)
 
 static uint64_t rel(const struct memtrack *m, uint64_t now);
 
-/* A type census of pid's live object-allocator blocks (census.h), at now.
+/* A type census of p's live object-allocator blocks (census.h), at now.
  * None once the process began to finalize: it then tears its objects down
- * while we would read them (the agent no longer reports those frees), so
- * the last census is the last one before. */
-static void census_of(struct memtrack *m, int32_t pid, uint64_t now)
+ * while we would read them (the agent no longer reports those frees).  And
+ * a census is only written once known to have been read before that: the
+ * agent sends FINALIZING at once, so by the next census, or when it comes
+ * (on_finalizing), we know. */
+static void census_of(struct memtrack *m, struct proc_state *p, uint64_t now)
 {
     if (!m->census)
         return;
+    census_write(m->w, &p->census);
+    int32_t pid = p->pid;
     census_begin(m->census, pid);
     for (size_t i = 0; i < m->capblocks; i++) {
         const struct block *b = &m->blocks[i];
@@ -725,7 +732,7 @@ static void census_of(struct memtrack *m, int32_t pid, uint64_t now)
         uint64_t size = b->count > 1 ? (b->size + b->count - 1) / b->count : b->size;
         census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
     }
-    census_end(m->census, rel(m, now));
+    census_end(m->census, rel(m, now), &p->census);
 }
 
 /* The memory thread's CPU time: what a census costs us (its wall time
@@ -747,7 +754,7 @@ static void census_tick(struct memtrack *m, uint64_t now)
     uint64_t t0 = cpu_ns();
     for (size_t i = 0; i < m->nprocs; i++)
         if (!m->procs[i].finalized)
-            census_of(m, m->procs[i].pid, now);
+            census_of(m, &m->procs[i], now);
     uint64_t cost = (cpu_ns() - t0) * CENSUS_COST;
     m->census_next = rel(m, now) + (cost > CENSUS_NS ? cost : CENSUS_NS);
 }
@@ -760,6 +767,10 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
+    if (p->census.done_ns <= now)
+        census_write(m->w, &p->census);
+    else
+        census_drop(&p->census);        /* read while it tore down */
     /* its last chunk may have brought mappings no tick measured yet: their
      * pages may still be there (the others keep their last figure: by now
      * the program may be unmapping them) */
@@ -993,6 +1004,8 @@ void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64
             leak(m, b);
     }
     write_changes(m, t);
+    for (size_t i = 0; i < m->nprocs; i++)    /* never finalized: killed, os._exit */
+        census_write(m->w, &m->procs[i].census);
     for (size_t id = 1; id < m->nstacks; id++) {
         const struct stack_metrics *s = &m->stacks[id];
         if (!s->alloc_count && !s->peak && !s->leaked && !s->peak_mapped && !s->leaked_mapped)

@@ -271,7 +271,7 @@ static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
 static void types_text(FILE *f, const struct leaks *l, const char *cwd)
 {
     const struct prof_types *ty = &l->types;
-    char a[PROF_FMT_LEN], b[PROF_FMT_LEN], d[PROF_FMT_LEN], e[PROF_FMT_LEN];
+    char a[PROF_FMT_LEN], b[PROF_FMT_LEN], d[PROF_FMT_LEN], e[PROF_FMT_LEN], g[PROF_FMT_LEN];
     if (!ty->nrows) {
         fputs("\nLive objects by type: no census (an older capture, or no object the census"
               " could read)\n", f);
@@ -286,7 +286,7 @@ static void types_text(FILE *f, const struct leaks *l, const char *cwd)
                 r->name ? r->name : "?", prof_fmt_count(a, sizeof a, r->end_count),
                 prof_fmt_bytes(b, sizeof b, r->end_bytes), prof_fmt_count(d, sizeof d, r->count),
                 prof_fmt_bytes(e, sizeof e, r->bytes), r->growth_count < 0 ? "-" : "+",
-                prof_fmt_count(a, sizeof a, (uint64_t)(r->growth_count < 0 ? -r->growth_count
+                prof_fmt_count(g, sizeof g, (uint64_t)(r->growth_count < 0 ? -r->growth_count
                                                                            : r->growth_count)));
         if (r->top_func)
             fprintf(f, "\n      %.0f%% created at %s  %s:%d", r->top_share * 100, r->top_func,

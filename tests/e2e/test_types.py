@@ -67,6 +67,10 @@ def test_census_counts_and_creators(stetho, python, tmp_path, memory, within):
     text = run([stetho, "leaks", str(cap)]).stdout.decode()
     assert "Live objects by type (" in text
     assert "created at make_pairs" in text and "created at add" in text
+    # the text's figures are the JSON's
+    assert f"  Leaf: {leaf['end_count']:,} objects" in text
+    sign = "+" if d["growth_count"] >= 0 else "-"
+    assert f"; {sign}{abs(d['growth_count']):,} since the first)" in text
 
 
 def test_census_in_stats(stetho, python, tmp_path):

@@ -3,8 +3,9 @@
 Makes PAIRS reference cycles of two Leaf objects (kept alive in a list:
 two Leaf per pair, no instance dict thanks to __slots__) and a dict cache
 that grows by one small dict per add() call, CACHE of them.  Then it holds
-them a while, so a census sees the end state, and prints the expected
-figures as JSON.  Automatic collection stays on: the cycles are reachable,
+them HOLD seconds, longer than stetho's census spacing (250 ms, up to ~1 s
+when a census costs ~100 ms of CPU), so a census sees the end state, and
+prints the expected figures as JSON.  Automatic collection stays on: the cycles are reachable,
 nothing is collected.
 """
 import json
@@ -13,7 +14,7 @@ import time
 
 PAIRS = int(os.environ.get("PAIRS", "20000"))
 CACHE = int(os.environ.get("CACHE", "30000"))
-HOLD = float(os.environ.get("HOLD", "1.0"))
+HOLD = float(os.environ.get("HOLD", "2.5"))
 
 
 class Leaf:
