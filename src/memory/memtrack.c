@@ -859,6 +859,17 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
     case AGENT_REC_FINALIZING:
         on_finalizing(m, n->pid, t0 + r->u.finalizing.dt_ns);
         return 0;
+    case AGENT_REC_GC_PAUSE: {
+        const struct wire_gc_pause *g = &r->u.gc_pause;
+        uint64_t end = t0 + g->dt_ns;
+        if (g->generation >= CAP_GC_GENERATIONS || g->duration_ns > end)
+            return -1;
+        capw_gc_pause(m->w, &(struct cap_gc_pause){ rel(m, end - g->duration_ns), n->pid,
+                                                    n->tid, (uint32_t)g->generation,
+                                                    g->duration_ns, g->collected,
+                                                    g->uncollectable });
+        return 0;
+    }
     case AGENT_REC_SAMPLED:
         n->sample_mean = r->u.sampled.mean;
         m->totals.sample_mean = r->u.sampled.mean;

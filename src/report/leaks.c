@@ -11,6 +11,7 @@
  */
 #include "report/leaks.h"
 #include "model/capinfo.h"
+#include "model/gcpauses.h"
 #include "model/growth.h"
 #include "model/location.h"
 #include "model/places.h"
@@ -31,6 +32,7 @@ struct leaks {
     struct prof_places places;
     struct growth g;
     struct prof_types types;
+    struct prof_gc_pauses pauses;
     int built;
 };
 
@@ -44,6 +46,7 @@ static int leaks_build(struct leaks *l, const struct capture *c)
     if (prof_places_build(&l->places, &l->p) < 0 || growth_build(&l->g, c) < 0 ||
         prof_types_build(&l->types, c) < 0)
         return -1;
+    prof_gc_pauses_build(&l->pauses, c);
     return 0;
 }
 
@@ -220,6 +223,39 @@ static void put_suspect(FILE *f, const struct leaks *l, const struct growth_susp
     fputs(")\n", f);
 }
 
+/* A pause histogram bound: "0.1ms", "3ms", "100ms". */
+static const char *hist_label(char *buf, size_t len, uint64_t ns)
+{
+    double ms = (double)ns / 1e6;
+    snprintf(buf, len, ms < 1 ? "%.1fms" : "%.0fms", ms);
+    return buf;
+}
+
+static void pauses_text(FILE *f, const struct prof_gc_pauses *ps)
+{
+    char a[PROF_FMT_LEN], h[32];
+    if (!ps->exact) {
+        fputs("  pauses: not timed (the agent was not loaded: run with --memory exact or"
+              " sampled); what follows is from the [gc] samples\n", f);
+        return;
+    }
+    fputs("  pauses (each collection timed by the agent, gc.callbacks):\n", f);
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        const struct prof_gc_gen *g = &ps->gen[k];
+        fprintf(f, "    generation %d: %s collections, %.3fs in all, longest %.3f ms", k,
+                prof_fmt_count(a, sizeof a, g->collections), prof_secs(g->total_ns),
+                (double)g->longest_ns / 1e6);
+        for (int b = 0; b < PROF_GC_HIST && g->collections; b++)
+            if (g->hist[b])
+                fprintf(f, "%s%s%s %llu", b == 0 || !g->hist[b - 1] ? "; " : ", ",
+                        b == PROF_GC_HIST - 1 ? ">" : "<=",
+                        hist_label(h, sizeof h, prof_gc_hist_le_ns[b == PROF_GC_HIST - 1
+                                                                       ? b - 1 : b]),
+                        (unsigned long long)g->hist[b]);
+        fputc('\n', f);
+    }
+}
+
 static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
 {
     const struct capture *c = l->c;
@@ -237,6 +273,7 @@ static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
                     prof_fmt_count(b, sizeof b, v->end.collected[k]),
                     prof_fmt_count(d, sizeof d, v->end.uncollectable[k]));
     }
+    pauses_text(f, &l->pauses);
     double share = v->wall ? (double)v->gc_wall / (double)v->wall : 0;
     fprintf(f, "  time collecting: %.3fs, %.1f%% of the wall time", prof_secs(v->gc_wall),
             share * 100);
@@ -428,6 +465,34 @@ static void json_suspect(FILE *f, const struct leaks *l, const struct growth_sus
     fputs("]}", f);
 }
 
+static void pauses_json(FILE *f, const struct prof_gc_pauses *ps)
+{
+    if (!ps->exact) {
+        fputs("null", f);
+        return;
+    }
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        const struct prof_gc_gen *g = &ps->gen[k];
+        fprintf(f, "%s{\"collections\": %llu, \"collected\": %llu, \"uncollectable\": %llu,"
+                " \"total_s\": ", k ? ", " : "[", (unsigned long long)g->collections,
+                (unsigned long long)g->collected, (unsigned long long)g->uncollectable);
+        json_secs(f, g->total_ns);
+        fputs(", \"longest_s\": ", f);
+        json_secs(f, g->longest_ns);
+        fputs(", \"histogram\": [", f);
+        for (int b = 0; b < PROF_GC_HIST; b++) {
+            fputs(b ? ", {\"le_s\": " : "{\"le_s\": ", f);
+            if (b == PROF_GC_HIST - 1)
+                fputs("null", f);
+            else
+                json_secs(f, prof_gc_hist_le_ns[b]);
+            fprintf(f, ", \"count\": %llu}", (unsigned long long)g->hist[b]);
+        }
+        fputs("]}", f);
+    }
+    fputs("]", f);
+}
+
 static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
 {
     const struct profile *p = &l->p;
@@ -445,6 +510,8 @@ static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
             v->wall ? (double)v->gc_wall / (double)v->wall : 0.0,
             (unsigned long long)v->nsamples, (unsigned long long)v->pauses);
     json_secs(f, v->longest_ns);
+    fputs(", \"exact_pauses\": ", f);
+    pauses_json(f, &l->pauses);
     fputs(", \"threads\": [", f);
     int first = 1;
     for (size_t t = 0; t < p->nthreads; t++) {
