@@ -110,7 +110,7 @@ static const struct objtype *lookup(struct objtype_cache *c, struct reader *r, u
 void objtype_prefetch(struct objtype_cache *c, struct reader *r, const uint64_t *addrs,
                       size_t n)
 {
-    static _Thread_local uint8_t h[PREFETCH][HEADER];
+    uint8_t h[PREFETCH][HEADER];        /* 44 KiB: the census runs on its own thread */
     struct reader_iov iov[PREFETCH];
     uint32_t which[PREFETCH];
     size_t k = 0;
