@@ -259,7 +259,8 @@ void census_end(struct census *c, uint64_t t_ns, struct census_result *out)
     census_drop(out);
     if (!c->buf && !(c->buf = malloc((size_t)NWIN * WINDOW)))
         c->oom = 1;
-    qsort(c->items, c->nitems, sizeof *c->items, by_addr);
+    if (c->nitems)
+        qsort(c->items, c->nitems, sizeof *c->items, by_addr);
     for (size_t i = 0; i < c->nitems && !c->oom;)
         i = windows(c, i);
     out->done_ns = monotonic_ns();

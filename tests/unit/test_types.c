@@ -40,9 +40,17 @@ static void set_word(uint8_t *p, size_t at, uint64_t v)
     memcpy(p + at, &v, sizeof v);
 }
 
-static void make_type(struct fake_type *t, const struct fake_type *meta, const char *name,
+/* Names in buffers of OBJTYPE_NAME_MAX bytes: objtype.c reads that many
+ * (the remote reader up to the page's end), and ours copies them all. */
+static char names[8][OBJTYPE_NAME_MAX];
+static int nnames;
+
+static void make_type(struct fake_type *t, const struct fake_type *meta, const char *text,
                       uint64_t basicsize, uint64_t flags)
 {
+    char *name = names[nnames++ % 8];
+    memset(name, 0, OBJTYPE_NAME_MAX);
+    memcpy(name, text, strlen(text));
     memset(t, 0, sizeof *t);
     set_word(t->b, OBJTYPE_OB_TYPE, (uint64_t)(uintptr_t)meta);
     set_word(t->b, OBJTYPE_TP_NAME, (uint64_t)(uintptr_t)name);
