@@ -73,6 +73,8 @@ static struct objtype *entry(struct objtype_cache *c, uint64_t addr, const struc
 {
     int isnew;
     *known = NULL;
+    if (c->n >= OBJTYPE_CACHE_MAX && !kmap_get(&c->index, addr, 0, 0))
+        return NULL;            /* full: read nothing new */
     uint32_t *slot = kmap_put(&c->index, addr, 0, 0, &isnew);
     if (!slot)
         return NULL;
@@ -156,7 +158,7 @@ const struct objtype *objtype_of(struct objtype_cache *c, struct reader *r,
                 continue;
             uint32_t known = kmap_get(&c->index, type, 0, 0);
             const struct objtype *t = known ? &c->types[known - 1]
-                                    : pass ? lookup(c, r, type) : NULL;
+                                    : pass && r ? lookup(c, r, type) : NULL;
             if (t && fits(t, o, size))
                 return t;
         }

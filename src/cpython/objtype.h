@@ -36,6 +36,7 @@
 
 #define OBJTYPE_HEAD 48         /* pre-header + PyGC_Head + ob_refcnt, ob_type */
 #define OBJTYPE_NAME_MAX 128
+#define OBJTYPE_CACHE_MAX (1u << 16)   /* 11 MiB of entries */
 #define OBJTYPE_OB_TYPE 8
 #define OBJTYPE_TP_NAME 24
 #define OBJTYPE_TP_BASICSIZE 32
@@ -62,7 +63,10 @@ struct objtype_cache {
 };
 
 /* The type of the object in a block (head: its first `len` bytes, at most
- * OBJTYPE_HEAD), or NULL; reads types through r into c. */
+ * OBJTYPE_HEAD), or NULL; reads types through r into c (r NULL: only the
+ * types c knows already).  A cache holds at most OBJTYPE_CACHE_MAX
+ * addresses, types or not (the words tried that were no type are kept
+ * too, so each is read once): past that, only known types are found. */
 const struct objtype *objtype_of(struct objtype_cache *c, struct reader *r,
                                  const uint8_t *head, size_t len, uint64_t size);
 /* Reads the types at addrs not in c yet, many per system call (what

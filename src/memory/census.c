@@ -125,9 +125,11 @@ static size_t head_len(const struct item *it)
     return it->size < OBJTYPE_HEAD ? (size_t)it->size : OBJTYPE_HEAD;
 }
 
-/* Items [from, to) with their heads: type words read in batches first,
- * then each classified and counted. */
-static void classify(struct census *c, const struct item *items, const uint8_t *const *heads,
+/* Items with their heads: each whose type is known already counted; the
+ * others' possible type words read in batches, then they are classified.
+ * (Reading every word first would read, for each tuple, the objects its
+ * items point at: a million tuples, millions of reads.) */
+static void classify(struct census *c, const struct item *items, const uint8_t **heads,
                      size_t n)
 {
     size_t need = n * (OBJTYPE_HEAD / 16), nc = 0;
@@ -139,6 +141,17 @@ static void classify(struct census *c, const struct item *items, const uint8_t *
         }
         c->cand = v;
         c->capcand = need;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!heads[i])
+            continue;           /* freed and unmapped since: not live */
+        const struct objtype *t = objtype_of(&c->types, NULL, heads[i], head_len(&items[i]),
+                                             items[i].size);
+        uint32_t name = t ? name_id(c, t) : 0;
+        if (name) {
+            count(c, name, &items[i]);
+            heads[i] = NULL;    /* done */
+        }
     }
     for (size_t i = 0; i < n; i++)
         for (size_t o = 0; heads[i] && o + 16 <= head_len(&items[i]); o += 16) {
