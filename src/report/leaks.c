@@ -235,8 +235,8 @@ static void pauses_text(FILE *f, const struct prof_gc_pauses *ps)
 {
     char a[PROF_FMT_LEN], h[32];
     if (!ps->exact) {
-        fputs("  pauses: not timed (the agent was not loaded: run with --memory exact or"
-              " sampled); what follows is from the [gc] samples\n", f);
+        fputs("  pauses: not timed (no agent timings: recorded with --memory off, by attach,"
+              " or by an older stetho); what follows is from the [gc] samples\n", f);
         return;
     }
     fputs("  pauses (each collection timed by the agent, gc.callbacks):\n", f);
