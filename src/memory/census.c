@@ -33,8 +33,8 @@ struct census {
     struct objtype_cache types;
     uint32_t *names;            /* types[i] -> capture string id, 0: not yet */
     size_t names_cap;
-    struct item *items;         /* this census's blocks */
-    size_t nitems, capitems;
+    struct item *items;         /* this census's blocks, sorted once begun */
+    size_t nitems, capitems, pos;       /* pos: the next to read */
     uint8_t *buf;               /* NWIN windows */
     uint64_t *cand;             /* type words to read */
     size_t capcand;
@@ -73,7 +73,7 @@ void census_begin(struct census *c, pid_t pid)
     if (c->names)
         memset(c->names, 0, c->names_cap * sizeof *c->names);
     kmap_free(&c->index);
-    c->nitems = c->ntally = 0;
+    c->nitems = c->ntally = c->pos = 0;
     c->oom = 0;
 }
 
@@ -267,15 +267,34 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU time of this thread: a step's budget. */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int census_step(struct census *c, uint64_t budget_ns)
+{
+    uint64_t t0 = cpu_ns();
+    if (!c->buf && !(c->buf = malloc((size_t)NWIN * WINDOW)))
+        c->oom = 1;
+    if (c->pos == 0 && c->nitems)
+        qsort(c->items, c->nitems, sizeof *c->items, by_addr);
+    while (c->pos < c->nitems && !c->oom) {
+        c->pos = windows(c, c->pos);
+        if (cpu_ns() - t0 >= budget_ns)
+            break;
+    }
+    return c->pos >= c->nitems || c->oom;
+}
+
 void census_end(struct census *c, uint64_t t_ns, struct census_result *out)
 {
     census_drop(out);
-    if (!c->buf && !(c->buf = malloc((size_t)NWIN * WINDOW)))
-        c->oom = 1;
-    if (c->nitems)
-        qsort(c->items, c->nitems, sizeof *c->items, by_addr);
-    for (size_t i = 0; i < c->nitems && !c->oom;)
-        i = windows(c, i);
+    while (!census_step(c, UINT64_MAX))
+        ;
     out->done_ns = monotonic_ns();
     if (c->oom || !c->ntally || !(out->v = malloc(c->ntally * sizeof *out->v)))
         return;

@@ -7,7 +7,7 @@
  * reported from PyObject_Malloc's domain (with the capture stack that
  * allocated it and what it stands for: one block, or a sampled block's
  * estimated count and bytes), census_end() to read what is still pending
- * and give one record per (type, stack): kept aside (census_result), to be
+ * (census_step() to read some of them now), and give one record per (type, stack): kept aside (census_result), to be
  * written once the census is known good -- the process had not begun
  * to finalize before it was read (memtrack.c) -- or dropped.  Blocks are read in batches
  * (one process_vm_readv per batch).  A block whose type does not check
@@ -39,8 +39,12 @@ struct census_result {
     uint64_t done_ns;           /* CLOCK_MONOTONIC when the reading ended */
 };
 
+/* Reads on for about budget_ns of CPU time (at least one window); 1 when
+ * every block was read.  So a large census is read over several ticks
+ * and never holds the memory thread long (census_add then comes first). */
+int census_step(struct census *c, uint64_t budget_ns);
 /* The census at t_ns (since the capture's start) into *out (emptied
- * first). */
+ * first), reading what is left. */
 void census_end(struct census *c, uint64_t t_ns, struct census_result *out);
 /* Writes r's records (the writer's lock taken per record), then empties r. */
 void census_write(struct capture_writer *w, struct census_result *r);

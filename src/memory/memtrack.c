@@ -45,7 +45,8 @@
 #define GROWTH_BUCKETS 64
 #define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
 #define CENSUS_NS 250000000ull         /* a type census every 250 ms at most, */
-#define CENSUS_COST 10                  /* and no more than 1/10 of a CPU */
+#define CENSUS_COST 10                  /* and no more than 1/10 of a CPU, */
+#define CENSUS_SLICE 10000000ull        /* read 10 ms (CPU) at a time per tick */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
                                            256 MiB of mappings (4 KiB pages) */
 
@@ -145,6 +146,9 @@ struct memtrack {
     uint32_t growth_n;                  /* buckets taken */
     struct census *census;              /* NULL: out of memory, no census */
     uint64_t census_next;               /* since the start */
+    int32_t census_pid;                 /* the census being read, 0: none */
+    uint64_t census_t, census_cost;     /* its time (since the start), CPU so far */
+    size_t census_turn;                 /* the process whose census is next */
 };
 
 struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
@@ -718,8 +722,6 @@ static uint64_t rel(const struct memtrack *m, uint64_t now);
  * (on_finalizing), we know. */
 static void census_of(struct memtrack *m, struct proc_state *p, uint64_t now)
 {
-    if (!m->census)
-        return;
     census_write(m->w, &p->census);
     int32_t pid = p->pid;
     census_begin(m->census, pid);
@@ -732,7 +734,9 @@ static void census_of(struct memtrack *m, struct proc_state *p, uint64_t now)
         uint64_t size = b->count > 1 ? (b->size + b->count - 1) / b->count : b->size;
         census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
     }
-    census_end(m->census, rel(m, now), &p->census);
+    m->census_pid = pid;
+    m->census_t = rel(m, now);
+    m->census_cost = 0;
 }
 
 /* The memory thread's CPU time: what a census costs us (its wall time
@@ -744,18 +748,39 @@ static uint64_t cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Every CENSUS_NS, a census of each running process; spaced out further
- * when they take long, so reading never takes more than 1/CENSUS_COST of
- * a CPU. */
+/* Every CENSUS_NS, a census of the next running process, read a slice
+ * per tick (so growth points and mappings' measures are not held up);
+ * spaced out further when they cost more, so reading never takes more than
+ * 1/CENSUS_COST of a CPU. */
 static void census_tick(struct memtrack *m, uint64_t now)
 {
-    if (rel(m, now) < m->census_next)
+    if (!m->census)
         return;
+    if (!m->census_pid) {
+        if (rel(m, now) < m->census_next)
+            return;
+        for (size_t k = 0; k < m->nprocs && !m->census_pid; k++) {
+            struct proc_state *p = &m->procs[(m->census_turn + k) % m->nprocs];
+            if (!p->finalized) {
+                m->census_turn = (m->census_turn + k + 1) % m->nprocs;
+                uint64_t t0 = cpu_ns();
+                census_of(m, p, now);
+                m->census_cost += cpu_ns() - t0;
+            }
+        }
+        if (!m->census_pid)
+            return;
+    }
     uint64_t t0 = cpu_ns();
-    for (size_t i = 0; i < m->nprocs; i++)
-        if (!m->procs[i].finalized)
-            census_of(m, &m->procs[i], now);
-    uint64_t cost = (cpu_ns() - t0) * CENSUS_COST;
+    int done = census_step(m->census, CENSUS_SLICE);
+    m->census_cost += cpu_ns() - t0;
+    if (!done)
+        return;
+    struct proc_state *p = proc(m, m->census_pid);
+    if (p && !p->finalized)
+        census_end(m->census, m->census_t, &p->census);
+    m->census_pid = 0;
+    uint64_t cost = m->census_cost * CENSUS_COST;
     m->census_next = rel(m, now) + (cost > CENSUS_NS ? cost : CENSUS_NS);
 }
 
@@ -767,6 +792,8 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
+    if (m->census_pid == pid)
+        m->census_pid = 0;              /* its census is still being read: none */
     if (p->census.done_ns <= now)
         census_write(m->w, &p->census);
     else
@@ -979,10 +1006,10 @@ void memtrack_tick(struct memtrack *m, uint64_t now)
     measure_mappings(m, 0, now);
     publish(m);
     write_changes(m, rel(m, now));
-    census_tick(m, now);
     /* a tick late by several buckets gives them all the same values */
     while (rel(m, now) >= (uint64_t)(m->growth_n + 1) * m->growth_ns)
         growth_point(m);
+    census_tick(m, now);
 }
 
 static void write_growth(struct memtrack *m)
