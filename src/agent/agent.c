@@ -12,6 +12,7 @@
  */
 #include "agent/agent.h"
 #include "agent/calls.h"
+#include "agent/gcpause.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -31,6 +32,7 @@ AGENT_TLS int agent_guard;
 
 static _Atomic int installing;
 static int counting_calls;             /* --calls: calls.h */
+static int timing_gc;                  /* the API gcpause.h needs is there */
 
 /* ---- time ----
  *
@@ -134,6 +136,8 @@ int agent_try_start(void)
         if (counting_calls)
             calls_schedule();
         if (agent.fd >= 0) {
+            if (timing_gc)
+                gcpause_schedule();     /* queued: runs once we are out of the hook */
             pyhooks_install();
             atomic_store(&agent_state, AGENT_ON);
             started = 1;
@@ -345,6 +349,7 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     v = getenv(AGENT_ENV_FOLLOW);
     agent.follow = v && strcmp(v, "1") == 0;
     counting_calls = calls_init(getenv(AGENT_ENV_CALLS));
+    timing_gc = gcpause_init();
     /* Only a Python process takes the agent out of the environment: a
      * wrapper (pyenv's shim is a shell script, a launcher, env) must pass
      * it on to the Python it execs. */

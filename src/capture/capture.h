@@ -152,6 +152,28 @@ struct cap_gc_point {
         uncollectable[CAP_GC_GENERATIONS];
 };
 
+/* One collection of the garbage collector, timed inside the process by
+ * the agent (gc.callbacks: from its "start" to its "stop"). */
+struct cap_gc_pause {
+    uint64_t t_ns;              /* its start, since the capture's */
+    int32_t pid, tid;
+    uint32_t generation;        /* < CAP_GC_GENERATIONS */
+    uint64_t duration_ns, collected, uncollectable;
+};
+
+/* One census of a process's live Python objects (memtrack.c): of the
+ * blocks `stack` allocated and still held at t_ns, those whose type could
+ * be read and checked (cpython/objtype.h), for one type: how many and
+ * their bytes (estimates in a sampled capture, like every memory figure).
+ * A census of a process is every record with its (pid, t_ns). */
+struct cap_type_count {
+    uint64_t t_ns;
+    int32_t pid;
+    uint32_t name;              /* string id: the type's tp_name */
+    uint32_t stack;
+    uint64_t count, bytes;
+};
+
 struct cap_mem_totals {
     uint64_t peak_heap_bytes, peak_heap_t_ns, peak_rss_bytes, peak_rss_t_ns;
     uint64_t alloc_bytes, alloc_count, leaked_bytes, temporary_count;
@@ -210,6 +232,9 @@ int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);
 /* At the end, each stack's growth (g->live: its n values). */
 int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g);
+int capw_gc_pause(struct capture_writer *w, const struct cap_gc_pause *g);
+/* One type's part of a census (t->name from capw_string). */
+int capw_type_count(struct capture_writer *w, const struct cap_type_count *t);
 /* One function's or edge's call counts (frames already written). */
 int capw_call(struct capture_writer *w, const struct cap_call *c);
 
@@ -245,6 +270,12 @@ struct capture {
     size_t nsamples;
     struct cap_gc_point *gc;    /* in time order; none in older captures */
     size_t ngc;
+    struct cap_gc_pause *gc_pauses;     /* as they ended; none without the
+                                           agent, or in older captures */
+    size_t ngc_pauses;
+    struct cap_type_count *types;       /* censuses, in time order per
+                                           process; none in older captures */
+    size_t ntypes;
 
     /* memory; has_memory = 0 when the run recorded none */
     int has_memory;

@@ -54,6 +54,8 @@ enum capf_record {
     CAPF_MEM_GROWTH = 16,       /* a stack's live bytes over the run (format 1.1) */
     CAPF_GC = 17,               /* the garbage collector's counters (format 1.1) */
     CAPF_CALLS = 18,      /* exact call counts (format 1.1) */
+    CAPF_TYPES = 19,            /* a type's part of an object census (format 1.1) */
+    CAPF_GC_PAUSE = 20,         /* one collection, timed by the agent (format 1.1) */
 };
 
 /* MEM_GROWTH bounds, for readers: buckets per record and their width. */

@@ -29,7 +29,7 @@
 struct loader {
     struct capture *c;
     size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
-    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap, calls_cap;
+    size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap, calls_cap, types_cap, pauses_cap;
     struct kmap mem_index;      /* (pid, tid, stack) -> mem[i] */
     int mem_final;              /* MEM_STACK records seen: they are the truth */
     ZSTD_DCtx *dz;
@@ -612,6 +612,53 @@ static int rec_gc(struct loader *ld, struct vcur *r, int apply)
     return 0;
 }
 
+/* GC_PAUSE: one collection, timed by the agent. */
+static int rec_gc_pause(struct loader *ld, struct vcur *r, int apply)
+{
+    struct capture *c = ld->c;
+    struct cap_gc_pause g = { .t_ns = vcur_varint(r) };
+    g.pid = get_i32(r);
+    g.tid = get_i32(r);
+    uint64_t gen = vcur_varint(r);
+    g.duration_ns = vcur_varint(r);
+    g.collected = vcur_varint(r);
+    g.uncollectable = vcur_varint(r);
+    if (r->bad || gen >= CAP_GC_GENERATIONS)
+        return snprintf(ld->why, sizeof ld->why, "bad gc pause record"), -1;
+    if (!apply)
+        return 0;
+    struct cap_gc_pause *a = grow(c->gc_pauses, &ld->pauses_cap, c->ngc_pauses, sizeof *a);
+    if (!a)
+        return -2;
+    c->gc_pauses = a;
+    g.generation = (uint32_t)gen;
+    a[c->ngc_pauses++] = g;
+    return 0;
+}
+
+/* TYPES: one type's part of a census. */
+static int rec_types(struct loader *ld, struct blockstate *bs, struct vcur *r, int apply)
+{
+    struct capture *c = ld->c;
+    struct cap_type_count t = { .t_ns = vcur_varint(r) };
+    t.pid = get_i32(r);
+    uint64_t name = vcur_varint(r), stack = vcur_varint(r);
+    t.count = vcur_varint(r);
+    t.bytes = vcur_varint(r);
+    if (r->bad || name == 0 || name >= bs->nstrings || stack >= bs->nstacks)
+        return snprintf(ld->why, sizeof ld->why, "bad types record"), -1;
+    if (!apply)
+        return 0;
+    struct cap_type_count *a = grow(c->types, &ld->types_cap, c->ntypes, sizeof *a);
+    if (!a)
+        return -2;
+    c->types = a;
+    t.name = (uint32_t)name;
+    t.stack = (uint32_t)stack;
+    a[c->ntypes++] = t;
+    return 0;
+}
+
 /* The growth records' values, once they stopped moving. */
 static void finish_growth(struct capture *c)
 {
@@ -678,6 +725,8 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
             break;
         case CAPF_MEM_GROWTH: rc = rec_growth(ld, &bs, &r, apply); break;
         case CAPF_GC: rc = rec_gc(ld, &r, apply); break;
+        case CAPF_TYPES: rc = rec_types(ld, &bs, &r, apply); break;
+        case CAPF_GC_PAUSE: rc = rec_gc_pause(ld, &r, apply); break;
         case CAPF_META: {
             uint64_t interval = vcur_varint(&r), start = vcur_varint(&r);
             /* a sampling interval of 0 or over an hour is no capture of ours */
@@ -962,6 +1011,8 @@ void capture_free(struct capture *c)
     free(c->mem);
     free(c->growth);
     free(c->gc);
+    free(c->types);
+    free(c->gc_pauses);
     free(c->growth_values);
     free(c->calls);
     free(c->truncation);

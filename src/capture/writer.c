@@ -550,6 +550,41 @@ static int u_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t
     return emit(w, CAPF_MEM_TOTALS);
 }
 
+static int u_gc_pause(struct capture_writer *w, const struct cap_gc_pause *g)
+{
+    if (!w || w->failed)
+        return -1;
+    if (g->generation >= CAP_GC_GENERATIONS) {
+        errno = EINVAL;
+        return -1;
+    }
+    vbuf_varint(&w->rec, g->t_ns);
+    vbuf_svarint(&w->rec, g->pid);
+    vbuf_svarint(&w->rec, g->tid);
+    vbuf_varint(&w->rec, g->generation);
+    vbuf_varint(&w->rec, g->duration_ns);
+    vbuf_varint(&w->rec, g->collected);
+    vbuf_varint(&w->rec, g->uncollectable);
+    return emit(w, CAPF_GC_PAUSE);
+}
+
+static int u_type_count(struct capture_writer *w, const struct cap_type_count *t)
+{
+    if (!w || w->failed)
+        return -1;
+    if (t->name == 0 || t->name > w->in.nstrs || t->stack > w->in.nstacks) {
+        errno = EINVAL;
+        return -1;
+    }
+    vbuf_varint(&w->rec, t->t_ns);
+    vbuf_svarint(&w->rec, t->pid);
+    vbuf_varint(&w->rec, t->name);
+    vbuf_varint(&w->rec, t->stack);
+    vbuf_varint(&w->rec, t->count);
+    vbuf_varint(&w->rec, t->bytes);
+    return emit(w, CAPF_TYPES);
+}
+
 static int u_call(struct capture_writer *w, const struct cap_call *c)
 {
     if (!w || w->failed)
@@ -662,6 +697,16 @@ int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t)
 int capw_gc(struct capture_writer *w, const struct cap_gc_point *g)
 {
     LOCKED(int, -1, u_gc(w, g));
+}
+
+int capw_gc_pause(struct capture_writer *w, const struct cap_gc_pause *g)
+{
+    LOCKED(int, -1, u_gc_pause(w, g));
+}
+
+int capw_type_count(struct capture_writer *w, const struct cap_type_count *t)
+{
+    LOCKED(int, -1, u_type_count(w, t));
 }
 
 int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g)

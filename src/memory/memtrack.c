@@ -25,6 +25,7 @@
  * at each bucket's end only: about 2 * GROWTH_BUCKETS walks per doubling.
  */
 #include "memory/memtrack.h"
+#include "memory/census.h"
 #include "proc/resident.h"
 #include "util/array.h"
 #include "util/kmap.h"
@@ -38,12 +39,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_NAMESPACES 65536
 #define LOOKAHEAD 16                    /* records decoded ahead (memtrack_feed) */
 #define GROWTH_BUCKETS 64
 #define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
+#define CENSUS_NS 250000000ull         /* a type census every 250 ms at most, */
+#define CENSUS_COST 10                  /* and no more than 1/10 of a CPU, */
+#define CENSUS_SLICE 2000000ull         /* read 2 ms (CPU) per tick: a fifth of a 10 ms tick */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
                                            256 MiB of mappings (4 KiB pages) */
 
@@ -105,6 +110,7 @@ struct ns {
 struct proc_state {
     int32_t pid;
     int finalized;
+    struct census_result census;        /* its last census, until known good */
 };
 
 struct memtrack {
@@ -140,6 +146,11 @@ struct memtrack {
     int32_t only_pid, only_tid;         /* only_tid 0: every thread */
     uint64_t growth_ns;                 /* the buckets' width */
     uint32_t growth_n;                  /* buckets taken */
+    struct census *census;              /* NULL: out of memory, no census */
+    uint64_t census_next;               /* since the start */
+    int32_t census_pid;                 /* the census being read, 0: none */
+    uint64_t census_t, census_cost;     /* its time (since the start), CPU so far */
+    size_t census_turn;                 /* the process whose census is next */
 };
 
 /* The live-block table: zeroed, on huge pages where the kernel gives them
@@ -187,6 +198,7 @@ struct memtrack *memtrack_new(struct capture_writer *w, uint64_t start_ns)
     m->w = w;
     m->start_ns = start_ns;
     m->growth_ns = GROWTH_FIRST_NS;
+    m->census = census_new(w);
     m->capblocks = 1 << 16;
     m->blocks = blocks_new(m->capblocks);
     if (!m->blocks) {
@@ -205,6 +217,8 @@ void memtrack_free(struct memtrack *m)
         free(m->ns[i].stacks);
     }
     free(m->ns);
+    for (size_t i = 0; i < m->nprocs; i++)
+        census_drop(&m->procs[i].census);
     free(m->procs);
     for (size_t i = 1; i < m->nstacks; i++)
         free(m->stacks[i].growth);
@@ -215,6 +229,7 @@ void memtrack_free(struct memtrack *m)
     free(m->tick_dirty);
     free(m->maps);
     kmap_free(&m->map_index);
+    census_free(m->census);
     free(m);
 }
 
@@ -414,8 +429,8 @@ static struct proc_state *proc(struct memtrack *m, int32_t pid)
     if (grow_array((void **)&m->procs, &m->capprocs, m->nprocs + 1, sizeof *m->procs) < 0)
         return NULL;
     struct proc_state *p = &m->procs[m->nprocs++];
+    memset(p, 0, sizeof *p);
     p->pid = pid;
-    p->finalized = 0;
     return p;
 }
 
@@ -761,6 +776,78 @@ static void drop_process_blocks(struct memtrack *m, int32_t pid, int leaked, uin
     }
 }
 
+static uint64_t rel(const struct memtrack *m, uint64_t now);
+
+/* A type census of p's live object-allocator blocks (census.h), at now.
+ * None once the process began to finalize: it then tears its objects down
+ * while we would read them (the agent no longer reports those frees).  And
+ * a census is only written once known to have been read before that: the
+ * agent sends FINALIZING at once, so by the next census, or when it comes
+ * (on_finalizing), we know. */
+static void census_of(struct memtrack *m, struct proc_state *p, uint64_t now)
+{
+    census_write(m->w, &p->census);
+    int32_t pid = p->pid;
+    census_begin(m->census, pid);
+    for (size_t i = 0; i < m->capblocks; i++) {
+        const struct block *b = &m->blocks[i];
+        if (!b->addr || b->pid != pid || b->allocator != AGENT_ALLOC_PYOBJECT)
+            continue;
+        /* a sampled block's own size: its weight over the blocks it stands
+         * for, rounded up (the count was rounded: never below the real size) */
+        uint64_t size = b->count > 1 ? (b->size + b->count - 1) / b->count : b->size;
+        census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
+    }
+    m->census_pid = pid;
+    m->census_t = rel(m, now);
+    m->census_cost = 0;
+}
+
+/* The memory thread's CPU time: what a census costs us (its wall time
+ * would count the time other programs had the CPU). */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Every CENSUS_NS, a census of the next running process, read a slice
+ * per tick (so growth points and mappings' measures are not held up);
+ * spaced out further when they cost more, so reading never takes more than
+ * 1/CENSUS_COST of a CPU. */
+static void census_tick(struct memtrack *m, uint64_t now)
+{
+    if (!m->census)
+        return;
+    if (!m->census_pid) {
+        if (rel(m, now) < m->census_next)
+            return;
+        for (size_t k = 0; k < m->nprocs && !m->census_pid; k++) {
+            struct proc_state *p = &m->procs[(m->census_turn + k) % m->nprocs];
+            if (!p->finalized) {
+                m->census_turn = (m->census_turn + k + 1) % m->nprocs;
+                uint64_t t0 = cpu_ns();
+                census_of(m, p, now);
+                m->census_cost += cpu_ns() - t0;
+            }
+        }
+        if (!m->census_pid)
+            return;
+    }
+    uint64_t t0 = cpu_ns();
+    int done = census_step(m->census, CENSUS_SLICE);
+    m->census_cost += cpu_ns() - t0;
+    if (!done)
+        return;
+    struct proc_state *p = proc(m, m->census_pid);
+    if (p && !p->finalized)
+        census_end(m->census, m->census_t, &p->census);
+    m->census_pid = 0;
+    uint64_t cost = m->census_cost * CENSUS_COST;
+    m->census_next = rel(m, now) + (cost > CENSUS_NS ? cost : CENSUS_NS);
+}
+
 /* The process began to finalize: what it still holds has leaked; then it
  * is gone from the heap (what it frees while shutting down is noise). */
 static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
@@ -769,6 +856,12 @@ static void on_finalizing(struct memtrack *m, int32_t pid, uint64_t now)
     if (!p || p->finalized)
         return;
     p->finalized = 1;
+    if (m->census_pid == pid)
+        m->census_pid = 0;              /* its census is still being read: none */
+    if (p->census.done_ns <= now)
+        census_write(m->w, &p->census);
+    else
+        census_drop(&p->census);        /* read while it tore down */
     /* its last chunk may have brought mappings no tick measured yet: their
      * pages may still be there (the others keep their last figure: by now
      * the program may be unmapping them) */
@@ -852,6 +945,17 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
     case AGENT_REC_FINALIZING:
         on_finalizing(m, n->pid, t0 + r->u.finalizing.dt_ns);
         return 0;
+    case AGENT_REC_GC_PAUSE: {
+        const struct wire_gc_pause *g = &r->u.gc_pause;
+        uint64_t end = t0 + g->dt_ns;
+        if (g->generation >= CAP_GC_GENERATIONS || g->duration_ns > end)
+            return -1;
+        capw_gc_pause(m->w, &(struct cap_gc_pause){ rel(m, end - g->duration_ns), n->pid,
+                                                    n->tid, (uint32_t)g->generation,
+                                                    g->duration_ns, g->collected,
+                                                    g->uncollectable });
+        return 0;
+    }
     case AGENT_REC_SAMPLED:
         n->sample_mean = r->u.sampled.mean;
         m->totals.sample_mean = r->u.sampled.mean;
@@ -985,6 +1089,7 @@ void memtrack_tick(struct memtrack *m, uint64_t now)
     /* a tick late by several buckets gives them all the same values */
     while (rel(m, now) >= (uint64_t)(m->growth_n + 1) * m->growth_ns)
         growth_point(m);
+    census_tick(m, now);
 }
 
 static void write_growth(struct memtrack *m)
@@ -1017,6 +1122,8 @@ void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64
             leak(m, b);
     }
     write_changes(m, t);
+    for (size_t i = 0; i < m->nprocs; i++)    /* never finalized: killed, os._exit */
+        census_write(m->w, &m->procs[i].census);
     for (size_t id = 1; id < m->nstacks; id++) {
         const struct stack_metrics *s = &m->stacks[id];
         if (!s->alloc_count && !s->peak && !s->leaked && !s->peak_mapped && !s->leaked_mapped)

@@ -11,9 +11,11 @@
  */
 #include "report/leaks.h"
 #include "model/capinfo.h"
+#include "model/gcpauses.h"
 #include "model/growth.h"
 #include "model/location.h"
 #include "model/places.h"
+#include "model/types.h"
 #include "util/json.h"
 
 #include <limits.h>
@@ -29,6 +31,8 @@ struct leaks {
     struct profile p;
     struct prof_places places;
     struct growth g;
+    struct prof_types types;
+    struct prof_gc_pauses pauses;
     int built;
     void (*str)(FILE *, const char *);  /* the JSON string writer */
 };
@@ -40,14 +44,17 @@ static int leaks_build(struct leaks *l, const struct capture *c)
     if (profile_build(&l->p, c, &(struct profile_opts){ .skip = PROF_ROWS_ONLY }) < 0)
         return -1;
     l->built = 1;
-    if (prof_places_build(&l->places, &l->p) < 0 || growth_build(&l->g, c) < 0)
+    if (prof_places_build(&l->places, &l->p) < 0 || growth_build(&l->g, c) < 0 ||
+        prof_types_build(&l->types, c) < 0)
         return -1;
+    prof_gc_pauses_build(&l->pauses, c);
     return 0;
 }
 
 static void leaks_free(struct leaks *l)
 {
     growth_free(&l->g);
+    prof_types_free(&l->types);
     prof_places_free(&l->places);
     if (l->built)
         profile_free(&l->p);
@@ -249,6 +256,39 @@ static void put_suspect(FILE *f, const struct leaks *l, const struct growth_susp
     fputs(")\n", f);
 }
 
+/* A pause histogram bound: "0.1ms", "3ms", "100ms". */
+static const char *hist_label(char *buf, size_t len, uint64_t ns)
+{
+    double ms = (double)ns / 1e6;
+    snprintf(buf, len, ms < 1 ? "%.1fms" : "%.0fms", ms);
+    return buf;
+}
+
+static void pauses_text(FILE *f, const struct prof_gc_pauses *ps)
+{
+    char a[PROF_FMT_LEN], h[32];
+    if (!ps->exact) {
+        fputs("  pauses: not timed (no agent timings: recorded with --memory off, by attach,"
+              " or by an older stetho); what follows is from the [gc] samples\n", f);
+        return;
+    }
+    fputs("  pauses (each collection timed by the agent, gc.callbacks):\n", f);
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        const struct prof_gc_gen *g = &ps->gen[k];
+        fprintf(f, "    generation %d: %s collections, %.3fs in all, longest %.3f ms", k,
+                prof_fmt_count(a, sizeof a, g->collections), prof_secs(g->total_ns),
+                (double)g->longest_ns / 1e6);
+        for (int b = 0; b < PROF_GC_HIST && g->collections; b++)
+            if (g->hist[b])
+                fprintf(f, "%s%s%s %llu", b == 0 || !g->hist[b - 1] ? "; " : ", ",
+                        b == PROF_GC_HIST - 1 ? ">" : "<=",
+                        hist_label(h, sizeof h, prof_gc_hist_le_ns[b == PROF_GC_HIST - 1
+                                                                       ? b - 1 : b]),
+                        (unsigned long long)g->hist[b]);
+        fputc('\n', f);
+    }
+}
+
 static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
 {
     const struct capture *c = l->c;
@@ -266,6 +306,7 @@ static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
                     prof_fmt_count(b, sizeof b, v->end.collected[k]),
                     prof_fmt_count(d, sizeof d, v->end.uncollectable[k]));
     }
+    pauses_text(f, &l->pauses);
     double share = v->wall ? (double)v->gc_wall / (double)v->wall : 0;
     fprintf(f, "  time collecting: %.3fs, %.1f%% of the wall time", prof_secs(v->gc_wall),
             share * 100);
@@ -282,6 +323,38 @@ static void gc_text(FILE *f, const struct leaks *l, const struct gc_view *v)
     char w[GC_WARNINGS][GC_WARNING_LEN];
     for (int i = 0, n = gc_warnings(l, v, w); i < n; i++)
         fprintf(f, "  warning: %s\n", w[i]);
+}
+
+/* The type census: the largest types at the last census, where most of
+ * each was created. */
+static void types_text(FILE *f, const struct leaks *l, const char *cwd)
+{
+    const struct prof_types *ty = &l->types;
+    char a[PROF_FMT_LEN], b[PROF_FMT_LEN], d[PROF_FMT_LEN], e[PROF_FMT_LEN], g[PROF_FMT_LEN];
+    if (!ty->nrows) {
+        fputs("\nLive objects by type: no census (an older capture, or no object the census"
+              " could read)\n", f);
+        return;
+    }
+    fprintf(f, "\nLive objects by type (%zu census%s of the object allocator's live blocks; the"
+            " last at %.2fs, the one nearest the heap's peak at %.2fs):\n", ty->ncensus,
+            ty->ncensus == 1 ? "" : "es", prof_secs(ty->end_t_ns), prof_secs(ty->peak_t_ns));
+    for (size_t i = 0; i < ty->nrows && i < TOP_N; i++) {
+        const struct prof_type_row *r = &ty->rows[i];
+        fprintf(f, "  %s: %s objects, %s at the end (peak %s, %s; %s%s since the first)",
+                r->name ? r->name : "?", prof_fmt_count(a, sizeof a, r->end_count),
+                prof_fmt_bytes(b, sizeof b, r->end_bytes), prof_fmt_count(d, sizeof d, r->count),
+                prof_fmt_bytes(e, sizeof e, r->bytes), r->growth_count < 0 ? "-" : "+",
+                prof_fmt_count(g, sizeof g, (uint64_t)(r->growth_count < 0 ? -r->growth_count
+                                                                           : r->growth_count)));
+        if (r->top_func)
+            fprintf(f, "\n      %.0f%% created at %s  %s:%d", r->top_share * 100, r->top_func,
+                    loc_short(r->top_file ? r->top_file : "", cwd), (int)r->top_line);
+        fputc('\n', f);
+    }
+    if (ty->nrows > TOP_N)
+        fprintf(f, "  ... %zu more types (stetho leaks --json lists them all)\n",
+                ty->nrows - TOP_N);
 }
 
 static int text(FILE *f, const struct leaks *l)
@@ -306,6 +379,8 @@ static int text(FILE *f, const struct leaks *l)
             fprintf(f, "  ... %zu more (stetho leaks --json lists them all)\n",
                     g->nsuspects - TOP_N);
     }
+
+    types_text(f, l, cwd);
 
     const struct cap_mem_totals *t = &c->mem_totals;
     struct prof_places *pl = (struct prof_places *)&l->places;
@@ -412,6 +487,34 @@ static void json_suspect(FILE *f, const struct leaks *l, const struct growth_sus
     fputs("]}", f);
 }
 
+static void pauses_json(FILE *f, const struct prof_gc_pauses *ps)
+{
+    if (!ps->exact) {
+        fputs("null", f);
+        return;
+    }
+    for (int k = 0; k < CAP_GC_GENERATIONS; k++) {
+        const struct prof_gc_gen *g = &ps->gen[k];
+        fprintf(f, "%s{\"collections\": %llu, \"collected\": %llu, \"uncollectable\": %llu,"
+                " \"total_s\": ", k ? ", " : "[", (unsigned long long)g->collections,
+                (unsigned long long)g->collected, (unsigned long long)g->uncollectable);
+        json_secs(f, g->total_ns);
+        fputs(", \"longest_s\": ", f);
+        json_secs(f, g->longest_ns);
+        fputs(", \"histogram\": [", f);
+        for (int b = 0; b < PROF_GC_HIST; b++) {
+            fputs(b ? ", {\"le_s\": " : "{\"le_s\": ", f);
+            if (b == PROF_GC_HIST - 1)
+                fputs("null", f);
+            else
+                json_secs(f, prof_gc_hist_le_ns[b]);
+            fprintf(f, ", \"count\": %llu}", (unsigned long long)g->hist[b]);
+        }
+        fputs("]}", f);
+    }
+    fputs("]", f);
+}
+
 static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
 {
     const struct profile *p = &l->p;
@@ -429,6 +532,8 @@ static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
             v->wall ? (double)v->gc_wall / (double)v->wall : 0.0,
             (unsigned long long)v->nsamples, (unsigned long long)v->pauses);
     json_secs(f, v->longest_ns);
+    fputs(", \"exact_pauses\": ", f);
+    pauses_json(f, &l->pauses);
     fputs(", \"threads\": [", f);
     int first = 1;
     for (size_t t = 0; t < p->nthreads; t++) {
@@ -447,6 +552,36 @@ static void gc_json(FILE *f, const struct leaks *l, const struct gc_view *v)
     for (int i = 0, n = gc_warnings(l, v, w); i < n; i++) {
         fputs(i ? ", " : "", f);
         l->str(f, w[i]);
+    }
+    fputs("]}", f);
+}
+
+static void types_json(FILE *f, const struct prof_types *ty)
+{
+    fprintf(f, "{\"censuses\": %zu, \"estimated\": %s, \"end_s\": ", ty->ncensus,
+            ty->sample_mean ? "true" : "false");
+    json_secs(f, ty->end_t_ns);
+    fputs(", \"peak_s\": ", f);
+    json_secs(f, ty->peak_t_ns);
+    fputs(", \"rows\": [", f);
+    for (size_t i = 0; i < ty->nrows; i++) {
+        const struct prof_type_row *r = &ty->rows[i];
+        fputs(i ? ",\n    {\"type\": " : "\n    {\"type\": ", f);
+        json_string(f, r->name ? r->name : "?");
+        fprintf(f, ", \"count\": %llu, \"bytes\": %llu, \"end_count\": %llu, \"end_bytes\": %llu,"
+                " \"growth_count\": %lld, \"growth_bytes\": %lld, \"created_at\": ",
+                (unsigned long long)r->count, (unsigned long long)r->bytes,
+                (unsigned long long)r->end_count, (unsigned long long)r->end_bytes,
+                (long long)r->growth_count, (long long)r->growth_bytes);
+        if (!r->top_func) {
+            fputs("null}", f);
+            continue;
+        }
+        fputs("{\"function\": ", f);
+        json_string(f, r->top_func);
+        fputs(", \"file\": ", f);
+        json_string(f, r->top_file ? r->top_file : "");
+        fprintf(f, ", \"line\": %d, \"share\": %.4f}}", (int)r->top_line, r->top_share);
     }
     fputs("]}", f);
 }
@@ -473,9 +608,11 @@ static int json(FILE *f, const struct leaks *l)
         fputs(i ? ",\n   " : "\n   ", f);
         json_suspect(f, l, &l->g.suspects[i]);
     }
+    fputs("],\n  \"types\": ", f);
+    types_json(f, &l->types);
     struct prof_places *pl = (struct prof_places *)&l->places;
     prof_places_sort(pl, PROF_LEAKED, PROF_ALLOCATED);
-    fprintf(f, "],\n  \"leaked_bytes\": %llu, \"top_leaked\": [",
+    fprintf(f, ",\n  \"leaked_bytes\": %llu, \"top_leaked\": [",
             (unsigned long long)t->leaked_bytes);
     for (size_t i = 0; i < pl->n && i < TOP_N && pl->v[i].m.leaked_bytes; i++) {
         fputs(i ? ", " : "", f);

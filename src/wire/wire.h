@@ -35,6 +35,10 @@
  *   FREE        the block at addr goes back to the allocator's family
  *   FINALIZING  the interpreter began to finalize (the program's own code
  *               is over: what is live now leaked)
+ *   GC_PAUSE    one collection of the garbage collector, timed from
+ *               gc.callbacks' "start" to its "stop" (agent/gcpause.c): the
+ *               generation, the objects collected and uncollectable, how
+ *               long it took; dt_ns is its end
  *   SAMPLED     from now on ALLOC records of this thread are Poisson
  *               samples by bytes with this mean; one of `size` bytes stands
  *               for size / (1 - exp(-size / mean)) bytes (docs/memory.md);
@@ -66,7 +70,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 1
+#define AGENT_VERSION 2
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -103,7 +107,9 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(ALLOC, 3, alloc, U(allocator) U(addr) U(size) U(stack) U(dt_ns))          \
     REC(FREE, 4, free, U(allocator) U(addr) U(dt_ns))                             \
     REC(FINALIZING, 5, finalizing, U(dt_ns))                                      \
-    REC(SAMPLED, 6, sampled, U(mean))
+    REC(SAMPLED, 6, sampled, U(mean))                                             \
+    REC(GC_PAUSE, 7, gc_pause, U(generation) U(collected) U(uncollectable)        \
+        U(duration_ns) U(dt_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever
