@@ -11,7 +11,10 @@
  * ELF file (what addr2line -e MODULE takes, so it can be symbolized later
  * or elsewhere), the module's build-id and, where the module has symbols,
  * the function.  Strings stay valid until native_close().  Returns the
- * number of frames (0 if none could be read); at most max.
+ * number of frames (0 if none could be read); at most max.  Modules mapped
+ * after native_open() are found when a frame falls outside every known one:
+ * the maps are read again and the thread unwound anew (a read that finds
+ * no new module makes the next one wait longer, up to a second).
  */
 #ifndef STETHO_NATIVE_UNWIND_H
 #define STETHO_NATIVE_UNWIND_H
@@ -31,6 +34,8 @@ struct native_frame {
 
 struct native_session;
 
+/* NULL, or why this stetho cannot take native stacks at all. */
+const char *native_unsupported(void);
 struct native_session *native_open(pid_t pid, char *err, size_t errlen);
 size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max);
 void native_close(struct native_session *s);

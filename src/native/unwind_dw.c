@@ -7,8 +7,14 @@
  * symbols in .symtab, .dynsym or MiniDebugInfo.  It is attached with
  * assume_ptrace_stopped: the caller holds the threads (freeze.h), so libdwfl
  * only reads their registers and memory and never stops or resumes them.
+ *
+ * Cost: libdwfl finds a symbol by scanning the module's symbol table, which
+ * is most of the time of a sample in a big module (libpython); what an
+ * address was found to be is kept, so each address is looked up once.
  */
 #include "native/unwind.h"
+#include "util/array.h"
+#include "util/kmap.h"
 
 #include <elfutils/libdwfl.h>
 #include <errno.h>
@@ -16,12 +22,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define BACKOFF_MAX_NS 1000000000ull    /* maps read again at least this often
+                                           when frames stay outside them */
 
 struct native_session {
     Dwfl_Callbacks callbacks;   /* libdwfl keeps a pointer to it */
     char *debuginfo_path;       /* NULL: the default search path */
     Dwfl *dwfl;
+    pid_t pid;
+    int stale;                  /* a frame fell outside every known module */
+    uint64_t reported_ns;       /* when the maps were last read */
+    uint64_t backoff_ns;        /* before reading them again: 0 after a read
+                                   that found new modules, growing while
+                                   reads find none (a JIT, a bad frame) */
+    size_t nmodules;
+    struct kmap known;          /* address looked up -> index in seen */
+    struct native_frame *seen;  /* what it was found to be (pc unused) */
+    size_t nseen, cap_seen;
 };
+
+const char *native_unsupported(void)
+{
+    return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Read the process's modules (again: libdwfl keeps the ones still mapped,
+ * with what it knows of them). */
+static int count_module(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Addr start,
+                        void *arg)
+{
+    (void)m, (void)userdata, (void)name, (void)start;
+    ++*(size_t *)arg;
+    return DWARF_CB_OK;
+}
+
+static int report(struct native_session *s)
+{
+    kmap_free(&s->known);           /* modules may have moved or gone */
+    s->nseen = 0;
+    dwfl_report_begin(s->dwfl);
+    int r = dwfl_linux_proc_report(s->dwfl, s->pid);
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    size_t n = 0;
+    dwfl_getmodules(s->dwfl, count_module, &n, 0);
+    if (n > s->nmodules || !s->reported_ns)
+        s->backoff_ns = 0;
+    else
+        s->backoff_ns = s->backoff_ns * 2 + 10000000 > BACKOFF_MAX_NS
+                            ? BACKOFF_MAX_NS : s->backoff_ns * 2 + 10000000;
+    s->nmodules = n;
+    s->stale = 0;
+    s->reported_ns = now_ns();
+    return r;
+}
 
 struct native_session *native_open(pid_t pid, char *err, size_t errlen)
 {
@@ -39,9 +101,8 @@ struct native_session *native_open(pid_t pid, char *err, size_t errlen)
         free(s);
         return NULL;
     }
-    dwfl_report_begin(s->dwfl);
-    int r = dwfl_linux_proc_report(s->dwfl, pid);
-    dwfl_report_end(s->dwfl, NULL, NULL);
+    s->pid = pid;
+    int r = report(s);
     if (r == 0)
         r = dwfl_linux_proc_attach(s->dwfl, pid, true);
     if (r != 0) {
@@ -62,8 +123,10 @@ struct walk {
 static void describe(struct native_session *s, struct native_frame *f, Dwarf_Addr look)
 {
     Dwfl_Module *m = dwfl_addrmodule(s->dwfl, look);
-    if (!m)
+    if (!m) {
+        s->stale = 1;
         return;
+    }
     f->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
     GElf_Off off;
     GElf_Sym sym;
@@ -90,7 +153,20 @@ static int on_frame(Dwfl_Frame *state, void *arg)
     f->pc = pc;
     /* a caller's pc is the return address, which may already be the next
      * function's first byte: look up the call instead */
-    describe(w->s, f, activation ? pc : pc - 1);
+    Dwarf_Addr look = activation ? pc : pc - 1;
+    struct native_session *s = w->s;
+    int isnew;
+    uint32_t *slot = kmap_put(&s->known, look, 0, (uint32_t)s->nseen, &isnew);
+    if (slot && !isnew && *slot < s->nseen) {
+        *f = s->seen[*slot];
+        f->pc = pc;
+        return DWARF_CB_OK;
+    }
+    describe(s, f, look);
+    if (slot && ARRAY_RESERVE(s->seen, s->nseen, s->cap_seen) == 0)
+        s->seen[s->nseen++] = *f;
+    else if (slot)
+        *slot = UINT32_MAX;             /* out of memory: looked up each time */
     return DWARF_CB_OK;
 }
 
@@ -100,6 +176,13 @@ size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *o
     /* -1 also when the unwind ends where no CFI or frame pointer leads on:
      * the frames gathered so far are the stack as far as it can be told */
     (void)dwfl_getthread_frames(s->dwfl, tid, on_frame, &w);
+    if (s->stale && now_ns() - s->reported_ns >= s->backoff_ns) {
+        /* a module loaded since (an extension imported): the thread is
+         * still held, so unwind it again knowing it */
+        report(s);
+        w.n = 0;
+        (void)dwfl_getthread_frames(s->dwfl, tid, on_frame, &w);
+    }
     return w.n;
 }
 
@@ -108,6 +191,8 @@ void native_close(struct native_session *s)
     if (!s)
         return;
     dwfl_end(s->dwfl);
+    kmap_free(&s->known);
+    free(s->seen);
     free(s->debuginfo_path);
     free(s);
 }

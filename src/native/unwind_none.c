@@ -6,11 +6,16 @@
 
 #include <stdio.h>
 
+const char *native_unsupported(void)
+{
+    return "this stetho was built without native stack support (install libdw-dev, then "
+           "rebuild)";
+}
+
 struct native_session *native_open(pid_t pid, char *err, size_t errlen)
 {
     (void)pid;
-    snprintf(err, errlen, "this stetho was built without native stack support "
-                          "(install libdw-dev, then rebuild)");
+    snprintf(err, errlen, "%s", native_unsupported());
     return NULL;
 }
 
