@@ -150,3 +150,61 @@ def test_numpy_blas_under_its_line(python, stetho, spawn):
     assert frames[first_py]["function"] == "matmul_loop", frames
     assert frames[first_py]["line"] == info["line"], frames
     assert any(blas([f]) for f in frames[:first_py]), frames
+
+
+def collapsed(stetho, capture):
+    """{stack tuple (root first): samples} from the collapsed export."""
+    cp = run([stetho, "export", str(capture), "--format", "collapsed", "--metric", "samples"],
+             timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    out = {}
+    for line in cp.stdout.decode().splitlines():
+        stack, _, count = line.rpartition(" ")
+        out[tuple(stack.split(";"))] = int(count)
+    return out
+
+
+def names_of(stack):
+    return [frame.rsplit(" (", 1)[0] for frame in stack]
+
+
+@pytest.mark.parametrize("command", ["run", "attach"])
+def test_sampled_native_frames(python, stetho, spawn, tmp_path, command):
+    ext = build_extension(python, tmp_path, "nofp")
+    capture = tmp_path / "native.stetho"
+    if command == "run":
+        cp = run([stetho, "run", "--native", "--memory", "off", "-o", str(capture), "--",
+                  python.path, str(BURN_PY), str(ext), "2"], timeout=120)
+        info = json.loads(next(l for l in cp.stdout.decode().splitlines()
+                               if l.startswith("READY "))[len("READY "):])
+    else:
+        proc, info = start(spawn, [python.path, str(BURN_PY), str(ext), "3"])
+        cp = run([stetho, "attach", "--native", "--duration", "2", "-o", str(capture),
+                  str(proc.pid)], timeout=120)
+    err = cp.stderr.decode(errors="replace")
+    assert cp.returncode == 0, err
+    # the pause is measured and said, with the partial merges
+    m = re.search(r"--native: the threads were paused ([0-9.]+) ms per sample on average; "
+                  r"(\d+) of (\d+) stacks merged partially", err)
+    assert m, err
+    stacks = collapsed(stetho, capture)
+    total = sum(stacks.values())
+    expected = ["py_caller", "burn", "burn_a", "burn_b"]
+    burning = sum(n for s, n in stacks.items() if names_of(s)[-4:] == expected)
+    # burn_b runs for 2 of the program's (start-up included) seconds
+    assert burning > total / 3, (burning, total, sorted(stacks.items(), key=lambda x: -x[1])[:5])
+    for s in stacks:
+        names = names_of(s)
+        if "burn_b" in names:
+            # every Python frame of the call is there, above the C ones
+            py = [f for f in s if re.search(r":\d+\)$", f)]
+            assert [names_of([f])[0] for f in py][-3:] == ["<module>", "outer", "py_caller"], s
+    # a native frame is a frame of its own kind in every export
+    out = tmp_path / "native.json"
+    cp = run([stetho, "export", str(capture), "--format", "json", "-o", str(out)], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    frames = json.loads(out.read_text())["frames"]
+    kinds = {f["function"]: f["kind"] for f in frames}
+    assert kinds["burn_b"] == "native" and kinds["py_caller"] == "python", kinds
+    assert any(f["function"] == "py_caller" and f["line"] == info["caller_line"]
+               for f in frames), frames
