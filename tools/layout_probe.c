@@ -291,6 +291,7 @@ int main(void)
     F(fr_lasti, offsetof(PyFrameObject, f_lasti));
     NF(fr_instr);
     NF(fr_owner);
+    NF(fr_is_entry);
     printf("    .fr_instr_is_prev = 0,\n");
 #else
     F(fr_size, offsetof(_PyInterpreterFrame, localsplus));
@@ -307,6 +308,11 @@ int main(void)
     F(fr_instr, offsetof(_PyInterpreterFrame, instr_ptr));
 #endif
     F(fr_owner, offsetof(_PyInterpreterFrame, owner));
+#if PY_VERSION_HEX < 0x030C0000
+    F(fr_is_entry, offsetof(_PyInterpreterFrame, is_entry));
+#else
+    NF(fr_is_entry);
+#endif
 #if PY_VERSION_HEX < 0x030D0000
     printf("    .fr_instr_is_prev = 1,\n");
 #else

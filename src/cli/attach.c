@@ -172,6 +172,7 @@ int cmd_attach(int argc, char **argv)
         .interval_ns = (uint64_t)(o.interval_ms * 1e6),
         .follow_children = o.subprocesses,
         .async_tasks = o.async_tasks,
+        .native = o.native,
         .duration_s = o.duration_s,
         .capture_path = path,
         .memory = memory,

@@ -8,6 +8,10 @@
  * every stack printed is one the thread really had.  With --async, each
  * asyncio task follows with its await chain (asyncio.h), innermost first,
  * ending in a `<task NAME>` line.
+ *
+ * With --native every thread is held still (freeze.h) for the moment of
+ * reading both its Python stack and its native one (native/unwind.h), so the
+ * two are of the same instant; they are then merged (native/merge.h).
  */
 #include "cli/cli.h"
 #include "cpython/target.h"
@@ -17,6 +21,8 @@
 #include "proc/freeze.h"
 #include "proc/reader_image.h"
 #include "proc/threads.h"
+#include "native/merge.h"
+#include "native/unwind.h"
 #include "util/json.h"
 
 #include <stdlib.h>
@@ -24,14 +30,16 @@
 
 static void dump_usage(FILE *f)
 {
-    fputs("usage: stetho dump [--json] [--async] PID\n"
+    fputs("usage: stetho dump [--json] [--async] [--native] PID\n"
           "  Print the current Python stack of every thread of process PID,\n"
           "  innermost frame first.\n"
           "  --json         one JSON object: {pid, python_version, threads: [{tid, name,\n"
           "                 holds_gil, frames: [{function, file, line}]}]}\n"
           "  --async        also every asyncio task's await chain, innermost first\n"
           "                 (JSON: tasks: [{name, tid, state, frames}]); state is\n"
-          "                 running, or what it awaits: sleep, lock, io, ready, other\n", f);
+          "                 running, or what it awaits: sleep, lock, io, ready, other\n"
+          "  --native       also the C/C++ frames, merged with the Python ones; the\n"
+          "                 threads are paused (ptrace) while their stacks are read\n", f);
 }
 
 /* threading's name of the thread, else the kernel's */
@@ -46,7 +54,71 @@ static void thread_label(const struct py_target *t, const struct py_thread *th, 
         name[0] = 0;
 }
 
-static void print_text(const struct py_target *t, const struct py_snapshot *s)
+#define NATIVE_MAX 1024        /* frames per thread */
+
+/* The native stacks of a snapshot's threads, read with the Python ones. */
+struct native_stacks {
+    struct native_session *session;     /* owns the frames' strings */
+    struct native_frame *frames;    /* NATIVE_MAX per snapshot thread */
+    size_t *n;                      /* per snapshot thread */
+    struct merged_frame *merged;    /* scratch: one thread's merged stack */
+    const char *interpreter;        /* the module holding the interpreter */
+    const char *exe;                /* the process's executable */
+    size_t partial;                 /* threads merged partially */
+};
+
+static void print_py_text(const struct py_frame *f)
+{
+    if (f->code)
+        printf("    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
+    else
+        printf("    %s\n", py_frame_name(f));
+}
+
+/* A native frame's function without its symbol version ("@GLIBC_2.2.5"),
+ * into buf; NULL if unknown. */
+static const char *native_name(const struct native_frame *f, char *buf, size_t len)
+{
+    if (!f->symbol)
+        return NULL;
+    snprintf(buf, len, "%.*s", (int)strcspn(f->symbol, "@"), f->symbol);
+    return buf;
+}
+
+static void print_native_text(const struct native_frame *f)
+{
+    char buf[1024];
+    const char *name = native_name(f, buf, sizeof buf);
+    const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+    mod = mod ? mod + 1 : f->module;
+    if (name)
+        printf("    [native] %s (%s)\n", name, mod ? mod : "?");
+    else if (mod)
+        printf("    [native] %s+0x%llx\n", mod, (unsigned long long)f->addr);
+    else
+        printf("    [native] 0x%llx\n", (unsigned long long)f->pc);
+}
+
+/* Thread i's stack merged with its native one: how many frames. */
+static size_t merge_thread(const struct py_snapshot *s, struct native_stacks *ns, size_t i,
+                           struct merge_info *info)
+{
+    const struct py_thread *th = &s->threads[i];
+    size_t n = native_merge(&s->frames[th->first], th->n, &ns->frames[i * NATIVE_MAX], ns->n[i],
+                            ns->interpreter, ns->exe, ns->merged, info);
+    ns->partial += !info->complete;
+    return n;
+}
+
+static void print_merge_info(const struct merge_info *info)
+{
+    if (!info->complete)
+        printf(" (native merge partial: %zu interpreter calls in the native stack, "
+               "%zu in the Python one)", info->eval_calls, info->entries);
+}
+
+static void print_text(const struct py_target *t, const struct py_snapshot *s,
+                       struct native_stacks *ns)
 {
     printf("Process %d: Python %s (%s)\n", (int)t->pid, t->version, t->binary);
     for (size_t i = 0; i < s->nthreads; i++) {
@@ -60,15 +132,27 @@ static void print_text(const struct py_target *t, const struct py_snapshot *s)
             printf(" (holds the GIL)");
         if (th->n == 0)
             printf(" (no Python frames)");
+        if (!ns) {
+            putchar('\n');
+            for (size_t k = 0; k < th->n; k++)
+                print_py_text(&s->frames[th->first + k]);
+            continue;
+        }
+        struct merge_info info;
+        size_t n = merge_thread(s, ns, i, &info);
+        print_merge_info(&info);
         putchar('\n');
-        for (size_t k = 0; k < th->n; k++) {
-            const struct py_frame *f = &s->frames[th->first + k];
-            if (f->code)
-                printf("    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
+        for (size_t k = 0; k < n; k++) {
+            const struct merged_frame *m = &ns->merged[k];
+            if (m->native)
+                print_native_text(&ns->frames[i * NATIVE_MAX + m->index]);
             else
-                printf("    %s\n", py_frame_name(f));
+                print_py_text(&s->frames[th->first + m->index]);
         }
     }
+    if (ns && ns->partial)
+        printf("\n%zu of %zu threads: native and Python frames merged partially "
+               "(every Python frame kept, in order)\n", ns->partial, s->nthreads);
 }
 
 /* The kernel tid of the snapshot's thread with this pthread ident, or 0. */
@@ -90,15 +174,20 @@ static void print_tasks_text(const struct py_snapshot *s, const struct py_tasks 
         if (tid)
             printf(", thread %d", tid);
         fputs(")\n", stdout);
-        for (size_t k = 0; k < task->n; k++) {
-            const struct py_frame *f = &ts->frames[task->first + k];
-            if (f->code)
-                printf("    %s (%s:%d)\n", f->code->name, f->code->filename, f->line);
-            else
-                printf("    %s\n", py_frame_name(f));
-        }
+        for (size_t k = 0; k < task->n; k++)
+            print_py_text(&ts->frames[task->first + k]);
         printf("    <task %s>\n", name);
     }
+}
+
+/* A Python frame as JSON: {"function", "file", "line"}. */
+static void print_frame_json(const struct py_frame *f)
+{
+    fputs("{\"function\": ", stdout);
+    json_string(stdout, py_frame_name(f));
+    fputs(", \"file\": ", stdout);
+    json_string(stdout, py_frame_file(f));
+    printf(", \"line\": %d}", f->line);
 }
 
 /* A stack as JSON: [{"function", "file", "line"}, ...], innermost first. */
@@ -106,13 +195,43 @@ static void print_frames_json(const struct py_frame *frames, size_t n)
 {
     fputs("[", stdout);
     for (size_t k = 0; k < n; k++) {
-        fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
-        json_string(stdout, py_frame_name(&frames[k]));
-        fputs(", \"file\": ", stdout);
-        json_string(stdout, py_frame_file(&frames[k]));
-        printf(", \"line\": %d}", frames[k].line);
+        fputs(k ? ", " : "", stdout);
+        print_frame_json(&frames[k]);
     }
     fputs("]", stdout);
+}
+
+static void print_native_json(const struct native_frame *f)
+{
+    char buf[1024];
+    fputs("{\"kind\": \"native\", \"function\": ", stdout);
+    json_string(stdout, native_name(f, buf, sizeof buf));
+    fputs(", \"module\": ", stdout);
+    json_string(stdout, f->module);
+    fputs(", \"build_id\": ", stdout);
+    json_string(stdout, f->build_id[0] ? f->build_id : NULL);
+    printf(", \"address\": %llu}", (unsigned long long)f->addr);
+}
+
+/* Thread i's merged stack as JSON, Python frames as print_frames_json's. */
+static void print_merged_json(const struct py_snapshot *s, struct native_stacks *ns, size_t i)
+{
+    struct merge_info info;
+    size_t n = merge_thread(s, ns, i, &info);
+    const struct py_frame *py = &s->frames[s->threads[i].first];
+    fputs("[", stdout);
+    for (size_t k = 0; k < n; k++) {
+        const struct merged_frame *m = &ns->merged[k];
+        if (k)
+            fputs(", ", stdout);
+        if (m->native)
+            print_native_json(&ns->frames[i * NATIVE_MAX + m->index]);
+        else
+            print_frame_json(&py[m->index]);
+    }
+    printf("], \"native_merge\": {\"complete\": %s, \"eval_calls\": %zu, "
+           "\"python_calls\": %zu}", info.complete ? "true" : "false", info.eval_calls,
+           info.entries);
 }
 
 static void print_tasks_json(const struct py_snapshot *s, const struct py_tasks *ts)
@@ -136,7 +255,7 @@ static void print_tasks_json(const struct py_snapshot *s, const struct py_tasks 
 }
 
 static void print_json(const struct py_target *t, const struct py_snapshot *s,
-                       const struct py_tasks *ts)
+                       const struct py_tasks *ts, struct native_stacks *ns)
 {
     printf("{\"pid\": %d, \"python_version\": ", (int)t->pid);
     json_string(stdout, t->version);
@@ -149,10 +268,15 @@ static void print_json(const struct py_target *t, const struct py_snapshot *s,
         json_string(stdout, name[0] ? name : NULL);
         printf(", \"holds_gil\": %s, \"frames\": ",
                th->holds_gil < 0 ? "null" : th->holds_gil ? "true" : "false");
-        print_frames_json(&s->frames[th->first], th->n);
+        if (ns)
+            print_merged_json(s, ns, i);
+        else
+            print_frames_json(&s->frames[th->first], th->n);
         fputs("}", stdout);
     }
     fputs("]", stdout);
+    if (ns)
+        printf(", \"native_partial\": %zu", ns->partial);
     if (ts)
         print_tasks_json(s, ts);
     fputs("}\n", stdout);
@@ -176,9 +300,60 @@ static int rewalk_torn(struct py_target *t, struct py_snapshot *snap)
     return rc;
 }
 
+static void native_stacks_free(struct native_stacks *ns)
+{
+    native_close(ns->session);
+    free(ns->frames);
+    free(ns->n);
+    free(ns->merged);
+}
+
+/* Walk the Python stacks with every thread held, and unwind each thread's
+ * native stack in the same moment.  0; -1 if the Python threads could not
+ * be read; else an exit status (the message given). */
+static int walk_native(struct py_target *t, struct py_snapshot *snap, struct native_stacks *ns)
+{
+    char why[512];
+    struct native_session *nsess = ns->session = native_open(t->pid, why, sizeof why);
+    if (!nsess)
+        return cli_error("--native: %s", why);
+    pid_t *tids = NULL;
+    size_t ntids = 0, held = 0;
+    int rc = 0;
+    if (threads_list(t->pid, &tids, &ntids) < 0 || !(held = freeze_threads(tids, ntids))) {
+        rc = cli_error("--native: cannot pause the threads of process %d (ptrace: "
+                       "already traced, or not permitted?)", (int)t->pid);
+        goto out;
+    }
+    if (py_walk(t, snap) < 0) {
+        rc = -1;
+        goto out;
+    }
+    ns->frames = malloc(snap->nthreads * NATIVE_MAX * sizeof *ns->frames + 1);
+    ns->n = calloc(snap->nthreads + 1, sizeof *ns->n);
+    ns->merged = malloc((PY_MAX_DEPTH + NATIVE_MAX) * sizeof *ns->merged);
+    if (!ns->frames || !ns->n || !ns->merged) {
+        rc = cli_error("out of memory reading the native stacks of process %d", (int)t->pid);
+        goto out;
+    }
+    for (size_t i = 0; i < snap->nthreads; i++)
+        for (size_t k = 0; k < held; k++)
+            if (tids[k] == snap->threads[i].tid) {
+                ns->n[i] = native_unwind(nsess, tids[k], &ns->frames[i * NATIVE_MAX],
+                                         NATIVE_MAX);
+                break;
+            }
+    ns->interpreter = t->binary;
+    ns->exe = t->exe;
+out:
+    thaw_threads(tids, held);
+    free(tids);
+    return rc;
+}
+
 int cmd_dump(int argc, char **argv)
 {
-    int json = 0, async = 0;
+    int json = 0, async = 0, native = 0;
     const char *record = NULL, *pidarg = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -186,6 +361,8 @@ int cmd_dump(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--async")) {
             async = 1;
+        } else if (!strcmp(a, "--native")) {
+            native = 1;
         } else if (!strcmp(a, "--record")) {         /* test aid, see docs/cli.md */
             if (++i == argc)
                 return cli_error("--record needs a file name");
@@ -231,8 +408,9 @@ int cmd_dump(int argc, char **argv)
         reader_read(&t.rd, t.runtime, head, sizeof head);
     }
     struct py_snapshot snap = {0};
-    int rc = py_walk(&t, &snap);
-    if (rc == 0)
+    struct native_stacks ns = {0};
+    int rc = native ? walk_native(&t, &snap, &ns) : py_walk(&t, &snap);
+    if (rc == 0 && !native)
         rc = rewalk_torn(&t, &snap);
     if (rc == 0)
         py_threadnames_update(&t, &snap, 0);
@@ -242,11 +420,11 @@ int cmd_dump(int argc, char **argv)
     } else if (rc < 0) {
         rc = cli_error("could not read the Python threads of process %d (it exited?)",
                        (int)pid);
-    } else {
+    } else if (rc == 0) {
         if (json) {
-            print_json(&t, &snap, async ? &tasks : NULL);
+            print_json(&t, &snap, async ? &tasks : NULL, native ? &ns : NULL);
         } else {
-            print_text(&t, &snap);
+            print_text(&t, &snap, native ? &ns : NULL);
             if (async)
                 print_tasks_text(&snap, &tasks);
         }
@@ -259,6 +437,7 @@ int cmd_dump(int argc, char **argv)
         image_free(img);
     }
     py_tasks_free(&tasks);
+    native_stacks_free(&ns);
     py_snapshot_free(&snap);
     py_target_close(&t);
     return rc;

@@ -19,7 +19,7 @@ static void usage(FILE *f)
           "                                 | -- /path/to/python args)\n"
           "  attach [options] PID           profile a running Python process\n"
           "  top [options] PID              a live full-screen view of a running process\n"
-          "  dump [--json] PID              print every thread's Python stack\n"
+          "  dump [--json] [--native] PID   print every thread's Python stack\n"
           "  tree CAPTURE [options]         the call tree of a capture\n"
           "  table CAPTURE [options]        the functions (or lines) that took the time\n"
           "  stats CAPTURE [--json]         totals: time, memory, allocation sizes, top places\n"

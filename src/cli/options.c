@@ -2,6 +2,7 @@
 #include "cli/options.h"
 #include "cli/cli.h"
 #include "cli/export.h"
+#include "native/unwind.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,15 @@ int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
     }
     if (!strcmp(a, "--async")) {
         o->async_tasks = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--native")) {
+        const char *why = native_unsupported();
+        if (why) {
+            cli_error("--native: %s", why);
+            return -1;
+        }
+        o->native = 1;
         return 1;
     }
     if ((v = value_of(argc, argv, i, "--interval", "-i"))) {

@@ -27,6 +27,7 @@ struct common_opts {
     int quiet;
     int subprocesses;
     int async_tasks;            /* --async: asyncio tasks as roots */
+    int native;                 /* --native: C/C++ frames in every sample */
     int calls;                  /* run only: --calls, exact call counts */
     double duration_s;          /* attach only; 0 = none */
     int live;                   /* run only: --live, the view of `top` */
@@ -47,6 +48,8 @@ const char *options_capture_path(const struct common_opts *o, const char *name, 
     "  --async               asyncio programs: each task's await chain is a root\n" \
     "                        <task NAME> of its thread, a waiting task's time is\n" \
     "                        waiting of what it awaits (sleep, lock, io)\n" \
+    "  --native              also the C/C++ frames, merged with the Python ones;\n" \
+    "                        the threads are paused (ptrace) at every sample\n" \
     "  --memory MODE         run: exact (every allocation), sampled[:BYTES]\n" \
     "                        (Poisson sampling, mean 64 KiB), or off (default sampled)\n" \
     "  --calls               run: count every call (cProfile's table, beside the\n" \

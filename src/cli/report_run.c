@@ -42,4 +42,10 @@ void report_after_run(const char *capture_path, const struct session_result *res
     }
     fprintf(out, "\nstetho: %llu samples in %.2f s, saved in %s (view again: stetho tree %s)\n",
             (unsigned long long)res->samples, res->seconds, capture_path, capture_path);
+    const struct sampler_native_stats *ns = &res->native_stats;
+    if (res->native && ns->ticks)
+        fprintf(out, "stetho: --native: the threads were paused %.2f ms per sample on average;"
+                " %llu of %llu stacks merged partially (their Python frames all kept)\n",
+                (double)ns->held_ns / 1e6 / (double)ns->ticks,
+                (unsigned long long)ns->partial, (unsigned long long)ns->samples);
 }

@@ -272,6 +272,7 @@ int cmd_run(int argc, char **argv)
         .interval_ns = (uint64_t)(o.interval_ms * 1e6),
         .follow_children = o.subprocesses,
         .async_tasks = o.async_tasks,
+        .native = o.native,
         .capture_path = path,
         .argv = cmd,
         .memory = memory,

@@ -98,7 +98,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     }
     struct sampler_opts so = { .follow_children = o->follow_children, .argv = o->argv,
                                .interval_ns = o->interval_ns, .only_tid = o->only_tid,
-                               .async_tasks = o->async_tasks };
+                               .async_tasks = o->async_tasks, .native = o->native };
     uint64_t start = now_ns(), next = start, last_flush = start, rng = start | 1;
     struct sampler *s = sampler_new(w, &so, start);
     if (!s) {
@@ -169,6 +169,8 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     res->samples = sampler_samples(s);
     res->seconds = (double)(end - start) / 1e9;
     snprintf(res->error, sizeof res->error, "%s", sampler_last_error(s));
+    res->native = o->native;
+    sampler_native_stats(s, &res->native_stats);
     sampler_free(s);
     if (capw_close(w, end - start) < 0) {
         cli_error("error writing the capture %s: %s", o->capture_path, strerror(errno));

@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "sampler/sampler.h"
 
 struct channel;
 
@@ -29,6 +30,7 @@ struct session_opts {
     struct channel *memory;     /* the agents' FIFO, or NULL: time only */
     int follow_children;
     int async_tasks;            /* sampler_opts.async_tasks */
+    int native;                 /* sampler_opts.native */
     double duration_s;          /* 0: no limit */
     const char *capture_path;
     char *const *argv;          /* the program's, for the capture */
@@ -56,6 +58,8 @@ struct session_result {
     double seconds;
     char error[512];            /* why nothing was sampled, if so */
     int aborted;                /* after_start's non-zero status */
+    int native;                 /* --native, and what it cost: */
+    struct sampler_native_stats native_stats;
 };
 
 int session_record(pid_t pid, int child, const struct session_opts *o,

@@ -155,7 +155,7 @@ static int push_frame(struct py_tasks *ts, struct py_frame f)
 
 static struct py_frame resolve(struct py_target *t, const struct py_raw_frame *raw)
 {
-    struct py_frame f = { NULL, -1, PY_MARK_NONE };
+    struct py_frame f = { NULL, -1, PY_MARK_NONE, 0 };
     f.code = py_resolve(t, raw, &f.line);
     if (!f.code)
         f.marker = PY_MARK_UNREADABLE;

@@ -68,6 +68,9 @@ struct py_layout {
     uint64_t fr_lasti;              /* f_lasti (int), 3.9/3.10 */
     uint64_t fr_instr;              /* prev_instr (3.11/3.12) / instr_ptr */
     uint64_t fr_owner;              /* owner (char), 3.11+ */
+    uint64_t fr_is_entry;           /* is_entry (bool), 3.11 only: the frame
+                                       its _PyEval_EvalFrameDefault call
+                                       began with (3.12+: a shim follows it) */
     int fr_instr_is_prev;           /* 1 if fr_instr points at the last
                                        executed unit (3.11/3.12) */
 

@@ -120,6 +120,7 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     l.fr_code = w[d->fr_executable];
     l.fr_instr = w[d->fr_instr_ptr];
     l.fr_owner = w[d->fr_owner];
+    l.fr_is_entry = PY_NOFIELD;        /* 3.12+ mark entries with a shim frame */
     l.fr_lasti = PY_NOFIELD;
     l.fr_instr_is_prev = 0;
     l.fr_size = w[d->fr_localsplus];

@@ -17,7 +17,7 @@
 #define OWNED_BY_CSTACK 3     /* 3.12+: shim frames; 3.14 adds 4, also not Python's */
 
 static int push_frame(struct py_snapshot *s, const struct code_info *code, int line,
-                      enum py_marker marker)
+                      enum py_marker marker, int entry)
 {
     if (s->nframes == s->cap_frames) {
         size_t ncap = s->cap_frames ? s->cap_frames * 2 : 256;
@@ -27,7 +27,7 @@ static int push_frame(struct py_snapshot *s, const struct code_info *code, int l
         s->frames = nf;
         s->cap_frames = ncap;
     }
-    s->frames[s->nframes++] = (struct py_frame){ code, line, marker };
+    s->frames[s->nframes++] = (struct py_frame){ code, line, marker, entry };
     return 0;
 }
 
@@ -61,8 +61,9 @@ static int32_t get_i32(const uint8_t *buf, uint64_t off)
 }
 
 /* Read the frame at *frame into *out and move *frame to its caller.
- * 1: a Python frame; 0: a frame to skip (a C shim, or pushed but not
- * started); -1: unreadable. */
+ * 1: a Python frame; 0: a frame to skip (pushed but not started); 2: a C
+ * shim (3.12+: the interpreter call that ran the frames before it began
+ * there); -1: unreadable. */
 static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame *out)
 {
     const struct py_layout *l = &t->layout;
@@ -86,11 +87,13 @@ static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame 
         out->instr = (uint64_t)(int64_t)lasti;
         /* 3.9 counts f_lasti in bytes, 3.10 in code units; its table in bytes */
         out->pos = l->linetable_kind == PY_LINES_310 && lasti >= 0 ? (int64_t)lasti * 2 : lasti;
+        out->entry = 1;                 /* one interpreter call per frame object */
         return 1;
     }
     uint8_t owner = buf[l->fr_owner];
     if (owner >= OWNED_BY_CSTACK)
-        return 0;
+        return 2;
+    out->entry = l->fr_is_entry != PY_NOFIELD && buf[l->fr_is_entry] != 0;
     uint64_t instr = out->instr = get_u64(buf, l->fr_instr);
     /* unsigned: a torn read may give any two values */
     out->pos = (int64_t)(instr - (out->code + l->co_code_adaptive)) / 2;
@@ -121,6 +124,11 @@ int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, s
         if (r < 0) {
             *end = PY_MARK_UNREADABLE;
             break;
+        }
+        if (r == 2) {
+            if (n)
+                raw[n - 1].entry = 1;
+            continue;
         }
         n += (size_t)r;
     }
@@ -282,10 +290,10 @@ static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tsta
         int line = -1;
         if (ci)
             line = frame_line(l, ci, f->pos);
-        if (push_frame(s, ci, line, ci ? PY_MARK_NONE : PY_MARK_UNREADABLE) < 0)
+        if (push_frame(s, ci, line, ci ? PY_MARK_NONE : PY_MARK_UNREADABLE, f->entry) < 0)
             return -1;
     }
-    if (end != PY_MARK_NONE && push_frame(s, NULL, -1, end) < 0)
+    if (end != PY_MARK_NONE && push_frame(s, NULL, -1, end, 0) < 0)
         return -1;
     return torn;
 }
@@ -406,7 +414,7 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
             uint64_t frame = get_u64(ts, l->ts_frame);
             if (frame && l->cframe_current_frame != PY_NOFIELD &&
                 reader_ptr(&t->rd, frame + l->cframe_current_frame, &frame) < 0)
-                push_frame(s, NULL, -1, PY_MARK_UNREADABLE);
+                push_frame(s, NULL, -1, PY_MARK_UNREADABLE, 0);
             else if ((torn = walk_frames(t, s, tstate, frame)) < 0)
                 return -1;
             th = &s->threads[s->nthreads - 1];  /* frames may have moved, not threads */

@@ -35,6 +35,9 @@ struct py_frame {
     const struct code_info *code;   /* valid until the next py_walk */
     int line;                       /* -1 if unknown */
     enum py_marker marker;
+    int entry;              /* the outermost frame of its interpreter call
+                               (_PyEval_EvalFrameDefault): where a native
+                               stack has that call (native/merge.h) */
 };
 
 struct py_thread {
@@ -56,6 +59,7 @@ struct py_raw_frame {
     uint64_t code;          /* its code object */
     int64_t pos;            /* instruction offset in line-table units; -1:
                                not started */
+    int entry;              /* see py_frame.entry */
 };
 
 struct py_snapshot {

@@ -4,15 +4,28 @@
 #include "proc/freeze.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
 /* Wait for tid's ptrace-stop.  A signal for the process may arrive first:
  * it is then re-injected on the way (PTRACE_CONT with it) and we wait
- * again, so nothing the program would have received is lost. */
+ * again, so nothing the program would have received is lost.  A thread
+ * that exits instead is left unreaped: when it is our child (`stetho run`
+ * samples its own program), its exit status is the session's to collect. */
 static int wait_stopped(pid_t tid)
 {
     for (int tries = 0; tries < 16; tries++) {
+        siginfo_t si;
+        si.si_pid = 0;
+        if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | __WALL | WNOWAIT) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (si.si_pid != tid || si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
+            si.si_code == CLD_DUMPED)
+            return -1;
         int st;
         pid_t r = waitpid(tid, &st, __WALL);
         if (r < 0 && errno == EINTR)

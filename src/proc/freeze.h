@@ -6,8 +6,10 @@
  * the threads just pause) and waits until each is stopped; thaw_threads()
  * detaches them, and they go on as if nothing happened.  Threads that
  * cannot be seized (already traced, gone, not permitted) are skipped:
- * freeze_threads returns how many it holds.  Used only by `stetho dump`,
- * for a thread whose stack changed every time it was read.
+ * freeze_threads returns how many it holds.  A thread that exits while
+ * being seized is left for its parent to reap.  Used by `stetho dump`, for
+ * a thread whose stack changed every time it was read, and by --native
+ * (dump and the sampler), to read a thread's two stacks in one moment.
  */
 #ifndef STETHO_PROC_FREEZE_H
 #define STETHO_PROC_FREEZE_H

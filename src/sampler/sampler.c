@@ -8,8 +8,11 @@
 #include "cpython/gcstats.h"
 #include "cpython/threadnames.h"
 #include "cpython/asyncio.h"
+#include "proc/freeze.h"
 #include "proc/threadstat.h"
 #include "proc/threads.h"
+#include "native/merge.h"
+#include "native/unwind.h"
 #include "util/hash.h"
 #include "util/mix.h"
 
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CHILD_SCAN_EVERY 5      /* ticks between looks for new children */
 #define EAGER_ATTEMPTS 200      /* discovery on every tick at first ... */
@@ -64,7 +68,10 @@ struct process {
     int tasks_ok;                   /*   1 if they were read */
     struct cap_gc_point gc;         /* the collector's counters last written */
     int gc_known;
+    struct native_session *native;  /* --native, once opened */
 };
+
+#define NATIVE_MAX 512          /* native frames kept per thread and sample */
 
 struct sampler {
     struct capture_writer *w;
@@ -79,6 +86,11 @@ struct sampler {
     uint32_t unsampled;         /* stack id of "[unsampled]", likewise */
     uint32_t event_loop;        /* frame id of "<event loop>", likewise */
     char cmdline[65536];        /* scratch for /proc/PID/cmdline */
+    /* --native: the snapshot's threads' native stacks (NATIVE_MAX each) */
+    struct native_frame *nat;
+    size_t *nnat, cap_nat;          /* per snapshot thread; room for cap_nat */
+    struct merged_frame *merged;    /* one thread's merged stack */
+    struct sampler_native_stats native_stats;
 };
 
 struct sampler *sampler_new(struct capture_writer *w, const struct sampler_opts *o,
@@ -101,6 +113,8 @@ static void process_close(struct process *p)
         py_target_close(&p->target);
     p->open = 0;
     threadstat_free(p->stat);
+    native_close(p->native);
+    p->native = NULL;
     p->stat = NULL;
     free(p->threads);
     p->threads = NULL;
@@ -116,6 +130,9 @@ void sampler_free(struct sampler *s)
         process_close(&s->procs[i]);
     free(s->procs);
     py_snapshot_free(&s->snap);
+    free(s->nat);
+    free(s->nnat);
+    free(s->merged);
     free(s);
 }
 
@@ -214,6 +231,13 @@ static int try_open(struct sampler *s, struct process *p, uint64_t now)
     }
     p->open = 1;
     p->walk_failures = 0;
+    if (s->opts.native && !p->native) {
+        char why[400];
+        /* without it the process is sampled as without --native */
+        p->native = native_open(p->pid, why, sizeof why);
+        if (!p->native && p->ppid == 0)
+            snprintf(s->last_error, sizeof s->last_error, "--native: %s", why);
+    }
     if (!p->stat)
         p->stat = threadstat_new(p->pid);
     if (!p->announced)
@@ -293,10 +317,48 @@ static uint32_t intern_frames(struct sampler *s, struct process *p, const struct
     return stack;
 }
 
+/* A native frame's capture frame: its function without the symbol's
+ * version ("@GLIBC_2.2.5"), else MODULE+0xADDRESS; file: the module. */
+static uint32_t native_frame(struct sampler *s, const struct native_frame *f)
+{
+    char name[512];
+    const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+    mod = mod ? mod + 1 : f->module;
+    if (f->symbol)
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(f->symbol, "@"), f->symbol);
+    else if (mod)
+        snprintf(name, sizeof name, "%s+0x%llx", mod, (unsigned long long)f->addr);
+    else
+        snprintf(name, sizeof name, "0x%llx", (unsigned long long)f->pc);
+    return capw_frame(s->w, name, f->module ? f->module : "", 0, 0, CAP_FRAME_NATIVE);
+}
+
+/* Snapshot thread i's Python stack merged with its native one. */
+static uint32_t intern_merged(struct sampler *s, struct process *p, size_t i)
+{
+    const struct py_thread *th = &s->snap.threads[i];
+    const struct py_frame *py = s->snap.frames + th->first;
+    const struct native_frame *nat = s->nat + i * NATIVE_MAX;
+    struct merge_info info;
+    size_t n = native_merge(py, th->n, nat, s->nnat[i], p->target.binary, p->target.exe,
+                            s->merged, &info);
+    s->native_stats.samples++;
+    s->native_stats.partial += !info.complete;
+    uint32_t stack = 0;
+    for (size_t k = n; k-- > 0;) {              /* root (outermost) first */
+        const struct merged_frame *m = &s->merged[k];
+        stack = m->native ? capw_stack(s->w, stack, native_frame(s, &nat[m->index]))
+                          : intern_frames(s, p, &py[m->index], 1, stack);
+    }
+    return stack;
+}
+
 static uint32_t intern_stack(struct sampler *s, struct process *p, const struct py_thread *th,
                              int gc)
 {
-    uint32_t stack = intern_frames(s, p, s->snap.frames + th->first, th->n, 0);
+    uint32_t stack = p->native && s->nnat
+                         ? intern_merged(s, p, (size_t)(th - s->snap.threads))
+                         : intern_frames(s, p, s->snap.frames + th->first, th->n, 0);
     if (gc) {
         if (!s->synthetic_gc)
             s->synthetic_gc = capw_frame(s->w, "[gc]", "", 0, 0, CAP_FRAME_SYNTHETIC);
@@ -405,16 +467,63 @@ static void record_gc(struct sampler *s, struct process *p, uint64_t now)
     capw_gc(s->w, &g);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --native: the walk with every thread of p held, and each thread's native
+ * stack read in the same moment.  Without native stacks (none could be
+ * held, out of memory) s->nnat is NULL and the walk is the plain one. */
+static int walk_native(struct sampler *s, struct process *p)
+{
+    pid_t *tids = NULL;
+    size_t ntids = 0, held = 0;
+    free(s->nnat);
+    s->nnat = NULL;
+    uint64_t t0 = mono_ns();
+    if (threads_list(p->pid, &tids, &ntids) == 0)
+        held = freeze_threads(tids, ntids);
+    int rc = py_walk(&p->target, &s->snap);
+    size_t n = s->snap.nthreads;
+    if (rc == 0 && held && n) {
+        if (n > s->cap_nat) {
+            free(s->nat);
+            s->nat = malloc(n * NATIVE_MAX * sizeof *s->nat);
+            s->cap_nat = s->nat ? n : 0;
+        }
+        if (!s->merged)
+            s->merged = malloc((PY_MAX_DEPTH + NATIVE_MAX) * sizeof *s->merged);
+        s->nnat = s->nat && s->merged ? calloc(n, sizeof *s->nnat) : NULL;
+        for (size_t i = 0; s->nnat && i < n; i++)
+            for (size_t k = 0; k < held; k++)
+                if (tids[k] == s->snap.threads[i].tid) {
+                    s->nnat[i] = native_unwind(p->native, tids[k], s->nat + i * NATIVE_MAX,
+                                               NATIVE_MAX);
+                    break;
+                }
+    }
+    thaw_threads(tids, held);
+    free(tids);
+    s->native_stats.held_ns += mono_ns() - t0;
+    s->native_stats.ticks++;
+    return rc;
+}
+
 static void sample_process(struct sampler *s, struct process *p, uint64_t now)
 {
     if (!p->open && !try_open(s, p, now))
         return;
-    if (py_walk(&p->target, &s->snap) < 0) {
+    if ((p->native ? walk_native(s, p) : py_walk(&p->target, &s->snap)) < 0) {
         /* finalised, exec'd, or gone: look for it again on later ticks */
         if (++p->walk_failures >= 3) {
             py_target_close(&p->target);
             free(p->frames);            /* its code cache is gone with it */
             p->frames = NULL;
+            native_close(p->native);    /* and its modules, if it exec'd */
+            p->native = NULL;
             p->open = 0;
             p->attempts = 0;
         }
@@ -548,4 +657,9 @@ uint64_t sampler_samples(const struct sampler *s)
 const char *sampler_last_error(const struct sampler *s)
 {
     return s->last_error;
+}
+
+void sampler_native_stats(const struct sampler *s, struct sampler_native_stats *out)
+{
+    *out = s->native_stats;
 }

@@ -24,6 +24,13 @@
  * the same wall time, all of it waiting of the kind it awaits (sleep,
  * lock, io; "other" for anything else and for a task ready to run but
  * waiting for the loop).  A thread's total is then the sum over its tasks.
+ *
+ * With `native`, the threads of each process are held still (ptrace,
+ * freeze.h) for the moment of reading their Python and native stacks, and
+ * each sample's stack is the two merged (native/merge.h): native frames are
+ * CAP_FRAME_NATIVE frames named by their function (else MODULE+0xADDRESS),
+ * their file the module's path.  The target is then paused once per tick
+ * (the cost: sampler_native_stats).
  */
 #ifndef STETHO_SAMPLER_H
 #define STETHO_SAMPLER_H
@@ -39,6 +46,7 @@ struct sampler_opts {
                                    on the interval a sample stands for */
     pid_t only_tid;             /* > 0: of the program, sample this thread alone */
     int async_tasks;            /* asyncio tasks as roots of their thread */
+    int native;                 /* native frames merged in (see above) */
 };
 
 struct sampler;
@@ -64,5 +72,14 @@ size_t sampler_pids(const struct sampler *s, pid_t *pids, size_t max);
  * (for a message when nothing could be sampled). */
 uint64_t sampler_samples(const struct sampler *s);
 const char *sampler_last_error(const struct sampler *s);
+
+/* --native: samples whose native and Python stacks matched only partially
+ * (their Python frames all kept), and the time the threads were held. */
+struct sampler_native_stats {
+    uint64_t samples, partial;
+    uint64_t held_ns;           /* sum over ticks of the pause */
+    uint64_t ticks;
+};
+void sampler_native_stats(const struct sampler *s, struct sampler_native_stats *out);
 
 #endif

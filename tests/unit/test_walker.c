@@ -116,6 +116,22 @@ static void check_image(const char *img_path, const char *txt_path)
         }
     }
 
+    /* where each interpreter call begins (native/merge.h): the outermost
+     * frame of a thread always; 3.9/3.10 every frame (one call each);
+     * 3.11+ calls Python from Python without a C call, so some are not */
+    size_t inlined = 0;
+    for (size_t i = 0; i < s.nthreads; i++) {
+        const struct py_thread *th = &s.threads[i];
+        if (th->n)
+            CHECK(s.frames[th->first + th->n - 1].entry);
+        for (size_t k = 0; k < th->n; k++)
+            inlined += !s.frames[th->first + k].entry;
+    }
+    if (t.layout.frame_model == PY_FRAMES_OBJECT)
+        CHECK_EQ_INT(inlined, 0);
+    else
+        CHECK(inlined > 0);
+
     /* threading's names of the same threads */
     py_threadnames_update(&t, &s, 0);
     size_t named = 0;

@@ -1,0 +1,198 @@
+/*
+ * unwind_dw.c -- native stacks with elfutils' libdwfl.
+ *
+ * libdwfl does the work we must not write ourselves: it reads each module's
+ * CFI (.eh_frame, .debug_frame, also from separate debug files found by
+ * build-id), falls back to frame pointers where there is none, and finds
+ * symbols in .symtab, .dynsym or MiniDebugInfo.  It is attached with
+ * assume_ptrace_stopped: the caller holds the threads (freeze.h), so libdwfl
+ * only reads their registers and memory and never stops or resumes them.
+ *
+ * Cost: libdwfl finds a symbol by scanning the module's symbol table, which
+ * is most of the time of a sample in a big module (libpython); what an
+ * address was found to be is kept, so each address is looked up once.
+ */
+#include "native/unwind.h"
+#include "util/array.h"
+#include "util/kmap.h"
+
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_MAX_NS 1000000000ull    /* maps read again at least this often
+                                           when frames stay outside them */
+
+struct native_session {
+    Dwfl_Callbacks callbacks;   /* libdwfl keeps a pointer to it */
+    char *debuginfo_path;       /* NULL: the default search path */
+    Dwfl *dwfl;
+    pid_t pid;
+    int stale;                  /* a frame fell outside every known module */
+    uint64_t reported_ns;       /* when the maps were last read */
+    uint64_t backoff_ns;        /* before reading them again: 0 after a read
+                                   that found new modules, growing while
+                                   reads find none (a JIT, a bad frame) */
+    size_t nmodules;
+    struct kmap known;          /* address looked up -> index in seen */
+    struct native_frame *seen;  /* what it was found to be (pc unused) */
+    size_t nseen, cap_seen;
+};
+
+const char *native_unsupported(void)
+{
+    return NULL;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Read the process's modules (again: libdwfl keeps the ones still mapped,
+ * with what it knows of them). */
+static int count_module(Dwfl_Module *m, void **userdata, const char *name, Dwarf_Addr start,
+                        void *arg)
+{
+    (void)m, (void)userdata, (void)name, (void)start;
+    ++*(size_t *)arg;
+    return DWARF_CB_OK;
+}
+
+static int report(struct native_session *s)
+{
+    kmap_free(&s->known);           /* modules may have moved or gone */
+    s->nseen = 0;
+    dwfl_report_begin(s->dwfl);
+    int r = dwfl_linux_proc_report(s->dwfl, s->pid);
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    size_t n = 0;
+    dwfl_getmodules(s->dwfl, count_module, &n, 0);
+    if (n > s->nmodules || !s->reported_ns)
+        s->backoff_ns = 0;
+    else
+        s->backoff_ns = s->backoff_ns * 2 + 10000000 > BACKOFF_MAX_NS
+                            ? BACKOFF_MAX_NS : s->backoff_ns * 2 + 10000000;
+    s->nmodules = n;
+    s->stale = 0;
+    s->reported_ns = now_ns();
+    return r;
+}
+
+struct native_session *native_open(pid_t pid, char *err, size_t errlen)
+{
+    struct native_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->callbacks.find_elf = dwfl_linux_proc_find_elf;
+    s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    s->callbacks.debuginfo_path = &s->debuginfo_path;
+    s->dwfl = dwfl_begin(&s->callbacks);
+    if (!s->dwfl) {
+        snprintf(err, errlen, "cannot start elfutils: %s", dwfl_errmsg(-1));
+        free(s);
+        return NULL;
+    }
+    s->pid = pid;
+    int r = report(s);
+    if (r == 0)
+        r = dwfl_linux_proc_attach(s->dwfl, pid, true);
+    if (r != 0) {
+        snprintf(err, errlen, "cannot read the native modules of process %d: %s", (int)pid,
+                 r > 0 ? strerror(r) : dwfl_errmsg(-1));
+        native_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct walk {
+    struct native_session *s;
+    struct native_frame *out;
+    size_t n, max;
+};
+
+static void describe(struct native_session *s, struct native_frame *f, Dwarf_Addr look)
+{
+    Dwfl_Module *m = dwfl_addrmodule(s->dwfl, look);
+    if (!m) {
+        s->stale = 1;
+        return;
+    }
+    f->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    GElf_Off off;
+    GElf_Sym sym;
+    f->symbol = dwfl_module_addrinfo(m, look, &off, &sym, NULL, NULL, NULL);
+    Dwarf_Addr bias;
+    if (dwfl_module_getelf(m, &bias))
+        f->addr = look - bias;
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(m, &bits, &vaddr);
+    for (int i = 0; i < len && i < 20; i++)
+        snprintf(f->build_id + 2 * i, 3, "%02x", bits[i]);
+}
+
+static int on_frame(Dwfl_Frame *state, void *arg)
+{
+    struct walk *w = arg;
+    Dwarf_Addr pc;
+    bool activation;
+    if (w->n == w->max || !dwfl_frame_pc(state, &pc, &activation))
+        return DWARF_CB_ABORT;
+    struct native_frame *f = &w->out[w->n++];
+    memset(f, 0, sizeof *f);
+    f->pc = pc;
+    /* a caller's pc is the return address, which may already be the next
+     * function's first byte: look up the call instead */
+    Dwarf_Addr look = activation ? pc : pc - 1;
+    struct native_session *s = w->s;
+    int isnew;
+    uint32_t *slot = kmap_put(&s->known, look, 0, (uint32_t)s->nseen, &isnew);
+    if (slot && !isnew && *slot < s->nseen) {
+        *f = s->seen[*slot];
+        f->pc = pc;
+        return DWARF_CB_OK;
+    }
+    describe(s, f, look);
+    if (slot && ARRAY_RESERVE(s->seen, s->nseen, s->cap_seen) == 0)
+        s->seen[s->nseen++] = *f;
+    else if (slot)
+        *slot = UINT32_MAX;             /* out of memory: looked up each time */
+    return DWARF_CB_OK;
+}
+
+size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max)
+{
+    struct walk w = { s, out, 0, max };
+    /* -1 also when the unwind ends where no CFI or frame pointer leads on:
+     * the frames gathered so far are the stack as far as it can be told */
+    (void)dwfl_getthread_frames(s->dwfl, tid, on_frame, &w);
+    if (s->stale && now_ns() - s->reported_ns >= s->backoff_ns) {
+        /* a module loaded since (an extension imported): the thread is
+         * still held, so unwind it again knowing it */
+        report(s);
+        w.n = 0;
+        (void)dwfl_getthread_frames(s->dwfl, tid, on_frame, &w);
+    }
+    return w.n;
+}
+
+void native_close(struct native_session *s)
+{
+    if (!s)
+        return;
+    dwfl_end(s->dwfl);
+    kmap_free(&s->known);
+    free(s->seen);
+    free(s->debuginfo_path);
+    free(s);
+}

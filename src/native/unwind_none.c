@@ -1,0 +1,31 @@
+/*
+ * unwind_none.c -- native stacks in a stetho built without elfutils: every
+ * attempt says so, once, in the caller's error line.
+ */
+#include "native/unwind.h"
+
+#include <stdio.h>
+
+const char *native_unsupported(void)
+{
+    return "this stetho was built without native stack support (install libdw-dev, then "
+           "rebuild)";
+}
+
+struct native_session *native_open(pid_t pid, char *err, size_t errlen)
+{
+    (void)pid;
+    snprintf(err, errlen, "%s", native_unsupported());
+    return NULL;
+}
+
+size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max)
+{
+    (void)s, (void)tid, (void)out, (void)max;
+    return 0;
+}
+
+void native_close(struct native_session *s)
+{
+    (void)s;
+}
