@@ -116,6 +116,22 @@ uint64_t agent_now(void)
     return ns;
 }
 
+uint64_t agent_ticks(void)
+{
+    return tsc_usable ? ticks() : clock_ns();
+}
+
+uint64_t agent_tick_scale(void)
+{
+    if (!tsc_usable)
+        return 1ull << 32;
+    /* over everything since the agent loaded: the longest baseline there is */
+    uint64_t ns = clock_ns(), tsc = ticks();
+    if (ns <= cal_ns || tsc <= cal_tsc)
+        return 1ull << 32;
+    return (uint64_t)(((unsigned __int128)(ns - cal_ns) << 32) / (tsc - cal_tsc));
+}
+
 void agent_turn_off(void)
 {
     atomic_store(&agent_state, AGENT_OFF);

@@ -162,6 +162,11 @@ void agent_resolve(void) AGENT_HIDDEN;
 /* ---- agent.c ---- */
 int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up */
 uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
+/* A cheaper clock for spans that are many and short (calls.c): TSC ticks
+ * where the TSC is trusted, else ns; agent_tick_scale() is ns per tick,
+ * 32.32 fixed point, measured since the agent loaded. */
+uint64_t agent_ticks(void) AGENT_HIDDEN;
+uint64_t agent_tick_scale(void) AGENT_HIDDEN;
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
 void agent_flush_before_exec(void) AGENT_HIDDEN;

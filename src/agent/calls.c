@@ -1,14 +1,17 @@
 /*
- * calls.c -- exact call counts (calls.h): the C profile hook, one flat
- * table per thread, merged and written at exit.
+ * calls.c -- exact call counts (calls.h): one flat table per thread fed by
+ * the C profile hook (3.9-3.11) or sys.monitoring (calls_monitor.c, 3.12+),
+ * merged and written at exit.
  *
- * Why the C profile hook on every version: it is the event stream cProfile
- * itself counts (on 3.12+ CPython feeds it from sys.monitoring's PY_START,
- * PY_RESUME, PY_RETURN, PY_YIELD, PY_UNWIND, CALL, C_RETURN and C_RAISE),
- * so our counts mean exactly what cProfile's do: a generator's resumption
- * is a call, a C function is keyed by its PyMethodDef.  The bookkeeping
- * below follows Modules/_lsprof.c (ptrace_enter_call, ptrace_leave_call,
- * Stop) step for step, in C tables instead of Python objects.
+ * Both are the event streams cProfile itself counts on those versions, so
+ * our counts mean exactly what cProfile's do: a generator's resumption is
+ * a call, a C function is keyed by its PyMethodDef.  The bookkeeping below
+ * follows Modules/_lsprof.c (ptrace_enter_call, ptrace_leave_call, Stop)
+ * step for step, in C tables instead of Python objects.  It runs for every
+ * call and return of the program, so the common case is kept to a few
+ * loads and stores: the function found through a small direct-mapped cache
+ * before the map, the caller -> callee edge through the callee's last one,
+ * and the reentrancy guard taken only where something is allocated.
  *
  * The Python C API is looked up with dlsym (the agent is built without
  * Python's headers, for every version at once); only the functions of the
@@ -30,13 +33,6 @@
 typedef void pyobj;
 typedef int (*tracefunc)(pyobj *obj, pyobj *frame, int what, pyobj *arg);
 
-/* Python's PyMethodDef, unchanged since 3.0. */
-struct py_method_def {
-    const char *name;
-    void *meth;
-    int flags;
-    const char *doc;
-};
 #define METH_VARARGS 0x1
 #define METH_NOARGS 0x4
 
@@ -75,20 +71,30 @@ struct fn {
     const void *key;            /* code object or PyMethodDef */
     pyobj *code;                /* a reference, for the label; NULL: C */
     char *label;                /* C functions: cProfile's label */
-    uint64_t calls, rec_calls, cum_ns, own_ns;
+    uint64_t calls, rec_calls, cum, own;   /* times in agent_ticks */
     int32_t level;              /* open calls of it right now */
+    uint32_t last_caller, last_edge;    /* its edge from that caller */
 };
 
 struct edge {
     uint32_t caller, callee;
-    uint64_t calls, rec_calls, cum_ns, own_ns;
+    uint64_t calls, rec_calls, cum, own;
     int32_t level;
 };
 
 struct ctx {
     uint32_t fn, edge;          /* edge: UINT32_MAX at the bottom */
-    uint64_t t0, sub_ns;
+    uint64_t t0, sub;
 };
+
+/* A power of two: the direct-mapped cache of the functions last counted. */
+#define FN_CACHE 256
+
+static inline size_t cache_slot(const void *key)
+{
+    uintptr_t k = (uintptr_t)key;       /* objects are 16-byte aligned */
+    return (size_t)((k >> 4) ^ (k >> 12)) & (FN_CACHE - 1);
+}
 
 struct table {
     struct table *next;
@@ -100,6 +106,10 @@ struct table {
     size_t depth, capstack;
     struct kmap fmap, emap;
     int broken;                 /* out of memory: counting stopped here */
+    struct {
+        const void *key;
+        uint32_t fn;
+    } cache[FN_CACHE];          /* before fmap: most calls hit a few functions */
 };
 
 static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -121,26 +131,27 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-static struct table *table_get(void)
+/* This thread's table, on its first counted call. */
+static struct table *table_new(void)
 {
-    if (LIKELY(mine != NULL))
-        return mine->broken ? NULL : mine;
+    int guard = guard_enter();
     struct table *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    pthread_mutex_lock(&tables_lock);
-    t->next = tables;
-    tables = t;
-    pthread_mutex_unlock(&tables_lock);
+    if (t) {
+        pthread_mutex_lock(&tables_lock);
+        t->next = tables;
+        tables = t;
+        pthread_mutex_unlock(&tables_lock);
+    }
+    guard_leave(guard);
     return mine = t;
 }
 
 /* cProfile's label of a built-in (_lsprof.c normalizeUserObj): a module's
  * function "<built-in method mod.name>", a method "repr(type.name)". */
-static char *c_label(pyobj *func)
+static char *c_label(const struct calls_who *who)
 {
-    const struct py_method_def *ml = ((struct py_method_def *const *)func)[2];
-    pyobj *self = ((pyobj **)func)[3], *mod = ((pyobj **)func)[4];
+    const struct py_method_def *ml = who->ml;
+    pyobj *self = who->self, *mod = who->module;
     pyobj *et, *ev, *tb;
     char buf[512];
     py.err_fetch(&et, &ev, &tb);
@@ -173,79 +184,113 @@ static char *c_label(pyobj *func)
     return strdup(buf);
 }
 
-static uint32_t fn_of(struct table *t, const void *key, pyobj *code, pyobj *cfunc)
+/* A function not in the cache: from the map, or new (allocates). */
+static uint32_t fn_slow(struct table *t, const void *key, const struct calls_who *who)
 {
     uint32_t f = kmap_get(&t->fmap, (uintptr_t)key, 0, NONE);
-    if (LIKELY(f != NONE))
+    if (f != NONE)
         return f;
-    if (grow((void **)&t->fns, &t->capfns, t->nfns, sizeof *t->fns) < 0)
-        return NONE;
+    int guard = guard_enter();          /* our own allocations go unrecorded */
     int isnew;
-    if (!kmap_put(&t->fmap, (uintptr_t)key, 0, (uint32_t)t->nfns, &isnew))
-        return NONE;
-    struct fn *e = &t->fns[t->nfns];
-    memset(e, 0, sizeof *e);
-    e->key = key;
-    if (code) {
-        py.incref(code);
-        e->code = code;
-    } else {
-        e->label = c_label(cfunc);
+    if (grow((void **)&t->fns, &t->capfns, t->nfns, sizeof *t->fns) == 0 &&
+        kmap_put(&t->fmap, (uintptr_t)key, 0, (uint32_t)t->nfns, &isnew)) {
+        struct fn *e = &t->fns[t->nfns];
+        memset(e, 0, sizeof *e);
+        e->key = key;
+        e->last_caller = NONE;
+        if (who->code) {
+            py.incref(who->code);
+            e->code = who->code;
+        } else {
+            e->label = c_label(who);
+        }
+        f = (uint32_t)t->nfns++;
     }
-    return (uint32_t)t->nfns++;
+    guard_leave(guard);
+    return f;
 }
 
-static uint32_t edge_of(struct table *t, uint32_t caller, uint32_t callee)
+static inline uint32_t fn_of(struct table *t, const void *key, const struct calls_who *who)
 {
-    int isnew;
-    uint32_t *v = kmap_put(&t->emap, caller, callee, (uint32_t)t->nedges, &isnew);
-    if (!v)
-        return NONE;
-    if (!isnew)
-        return *v;
-    if (grow((void **)&t->edges, &t->capedges, t->nedges, sizeof *t->edges) < 0) {
-        t->broken = 1;      /* the map now names an edge that does not exist */
-        return NONE;
+    size_t slot = cache_slot(key);
+    if (LIKELY(t->cache[slot].key == key))
+        return t->cache[slot].fn;
+    uint32_t f = fn_slow(t, key, who);
+    if (f != NONE) {
+        t->cache[slot].key = key;
+        t->cache[slot].fn = f;
     }
-    t->edges[t->nedges] = (struct edge){ .caller = caller, .callee = callee };
-    return (uint32_t)t->nedges++;
+    return f;
+}
+
+static uint32_t edge_slow(struct table *t, uint32_t caller, uint32_t callee)
+{
+    int guard = guard_enter(), isnew;
+    uint32_t e = NONE;
+    uint32_t *v = kmap_put(&t->emap, caller, callee, (uint32_t)t->nedges, &isnew);
+    if (v && !isnew)
+        e = *v;
+    else if (v && grow((void **)&t->edges, &t->capedges, t->nedges, sizeof *t->edges) == 0) {
+        t->edges[t->nedges] = (struct edge){ .caller = caller, .callee = callee };
+        e = (uint32_t)t->nedges++;
+    }
+    /* (v && e == NONE: the map now names an edge that does not exist; the
+     * caller marks the table broken) */
+    guard_leave(guard);
+    return e;
+}
+
+static inline uint32_t edge_of(struct table *t, uint32_t caller, uint32_t callee)
+{
+    struct fn *e = &t->fns[callee];
+    if (LIKELY(e->last_caller == caller))
+        return e->last_edge;
+    uint32_t s = edge_slow(t, caller, callee);
+    if (s != NONE) {
+        e->last_caller = caller;
+        e->last_edge = s;
+    }
+    return s;
 }
 
 /* ptrace_enter_call + initContext */
-static void enter(const void *key, pyobj *code, pyobj *cfunc)
+void calls_enter(const void *key, const struct calls_who *who)
 {
-    int guard = guard_enter();          /* our own allocations go unrecorded */
-    struct table *t = table_get();
-    if (!t)
-        goto out;
-    uint32_t f = fn_of(t, key, code, cfunc);
-    if (f == NONE || grow((void **)&t->stack, &t->capstack, t->depth, sizeof *t->stack) < 0) {
-        t->broken = 1;
-        goto out;
+    struct table *t = mine;
+    if (UNLIKELY(!t) && !(t = table_new()))
+        return;
+    if (UNLIKELY(t->broken))
+        return;
+    uint32_t f = fn_of(t, key, who);
+    if (UNLIKELY(f == NONE || t->depth == t->capstack)) {
+        int guard = guard_enter();
+        if (f == NONE || grow((void **)&t->stack, &t->capstack, t->depth, sizeof *t->stack) < 0)
+            t->broken = 1;
+        guard_leave(guard);
+        if (t->broken)
+            return;
     }
     struct ctx *c = &t->stack[t->depth++];
     c->fn = f;
     c->edge = NONE;
-    c->sub_ns = 0;
+    c->sub = 0;
     t->fns[f].level++;
     if (t->depth > 1) {
         c->edge = edge_of(t, t->stack[t->depth - 2].fn, f);
-        if (c->edge == NONE) {
+        if (UNLIKELY(c->edge == NONE)) {
             t->broken = 1;
-            goto out;
+            return;
         }
         t->edges[c->edge].level++;
     }
-    c->t0 = agent_now();
-out:
-    guard_leave(guard);
+    c->t0 = agent_ticks();
 }
 
 /* ptrace_leave_call + Stop: the innermost open call ends, and is booked to
  * the function that returned (as _lsprof does, even if they differ). */
-static void leave(const void *key)
+void calls_leave(const void *key)
 {
-    uint64_t now = agent_now();
+    uint64_t now = agent_ticks();
     struct table *t = mine;
     if (!t || t->broken || !t->depth)
         return;
@@ -254,16 +299,16 @@ static void leave(const void *key)
     uint32_t f = t->fns[c->fn].key == key ? c->fn : kmap_get(&t->fmap, (uintptr_t)key, 0, NONE);
     if (f == NONE)
         return;
-    uint64_t tt = now - c->t0, it = tt - c->sub_ns;
+    uint64_t tt = now - c->t0, it = tt - c->sub;
     struct ctx *prev = t->depth ? &t->stack[t->depth - 1] : NULL;
     if (prev)
-        prev->sub_ns += tt;
+        prev->sub += tt;
     struct fn *e = &t->fns[f];
     if (--e->level == 0)
-        e->cum_ns += tt;
+        e->cum += tt;
     else
         e->rec_calls++;
-    e->own_ns += it;
+    e->own += it;
     e->calls++;
     if (!prev)
         return;
@@ -272,10 +317,10 @@ static void leave(const void *key)
         return;
     struct edge *s = &t->edges[ei];
     if (--s->level == 0)
-        s->cum_ns += tt;
+        s->cum += tt;
     else
         s->rec_calls++;
-    s->own_ns += it;
+    s->own += it;
     s->calls++;
 }
 
@@ -292,21 +337,26 @@ static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
     case TRACE_CALL:
     case TRACE_RETURN: {
         pyobj *code = py.frame_get_code(frame);
-        if (what == TRACE_CALL)
-            enter(code, code, NULL);
-        else
-            leave(code);
+        if (what == TRACE_CALL) {
+            struct calls_who who = { .code = code };
+            calls_enter(code, &who);
+        } else {
+            calls_leave(code);
+        }
         py.decref(code);
         break;
     }
     case TRACE_C_CALL:
-        if (is_cfunction(arg))
-            enter(((void **)arg)[2], NULL, arg);
+        if (is_cfunction(arg)) {
+            struct calls_who who = { .ml = ((void **)arg)[2], .self = ((void **)arg)[3],
+                                     .module = ((void **)arg)[4] };
+            calls_enter(who.ml, &who);
+        }
         break;
     case TRACE_C_RETURN:
     case TRACE_C_EXCEPTION:
         if (is_cfunction(arg))
-            leave(((void **)arg)[2]);
+            calls_leave(((void **)arg)[2]);
         break;
     default:
         break;
@@ -376,12 +426,14 @@ static uint32_t merge_fn(struct merged *m, const struct fn *e)
     return g;
 }
 
-static void add4(uint64_t s[4], uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+/* calls, recursive calls, and the times in ticks converted to ns at scale
+ * (agent_tick_scale) */
+static void add4(uint64_t s[4], uint64_t scale, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 {
     s[0] += a;
     s[1] += b;
-    s[2] += c;
-    s[3] += d;
+    s[2] += (uint64_t)(((unsigned __int128)c * scale) >> 32);
+    s[3] += (uint64_t)(((unsigned __int128)d * scale) >> 32);
 }
 
 static void write_table(void)
@@ -392,6 +444,7 @@ static void write_table(void)
     struct merged m;
     memset(&m, 0, sizeof m);
     int oom = 0;
+    uint64_t scale = agent_tick_scale();
     pthread_mutex_lock(&tables_lock);
     for (struct table *t = tables; t && !oom; t = t->next) {
         uint32_t *g = calloc(t->nfns + 1, sizeof *g);
@@ -401,7 +454,7 @@ static void write_table(void)
             const struct fn *e = &t->fns[i];
             g[i] = merge_fn(&m, e);
             if (g[i] != NONE)
-                add4(m.f[g[i]].v, e->calls, e->rec_calls, e->cum_ns, e->own_ns);
+                add4(m.f[g[i]].v, scale, e->calls, e->rec_calls, e->cum, e->own);
         }
         for (size_t i = 0; i < t->nedges; i++) {
             const struct edge *s = &t->edges[i];
@@ -415,7 +468,7 @@ static void write_table(void)
             }
             if (isnew)
                 m.e[m.ne++] = (struct msum){ .caller = a, .callee = b };
-            add4(m.e[*v].v, s->calls, s->rec_calls, s->cum_ns, s->own_ns);
+            add4(m.e[*v].v, scale, s->calls, s->rec_calls, s->cum, s->own);
         }
         free(g);
     }
@@ -495,9 +548,11 @@ static int install(void *unused)
 {
     (void)unused;
     int guard = guard_enter();
+    int monitored = calls_monitor_install();
     pyobj *texit = py.cfunction_new(&exit_def, NULL, NULL);
-    pyobj *tthread = py.cfunction_new(&thread_def, NULL, NULL);
-    pyobj *atexit = py.import("atexit"), *threading = py.import("threading");
+    pyobj *tthread = monitored ? NULL : py.cfunction_new(&thread_def, NULL, NULL);
+    pyobj *atexit = py.import("atexit");
+    pyobj *threading = tthread ? py.import("threading") : NULL;
     pyobj *r1 = atexit && texit ? py.call_method(atexit, "register", "O", texit) : NULL;
     pyobj *r2 = threading && tthread ? py.call_method(threading, "setprofile", "O", tthread)
                                       : NULL;
@@ -506,7 +561,9 @@ static int install(void *unused)
         if (o[i])
             py.decref(o[i]);
     py.err_clear();
-    if (py.set_profile_all)
+    if (monitored)
+        ;                       /* every thread, those started later too */
+    else if (py.set_profile_all)
         py.set_profile_all(hook, NULL);
     else
         py.set_profile(hook, NULL);

@@ -23,4 +23,31 @@
 int calls_init(const char *dir) __attribute__((visibility("hidden")));
 void calls_schedule(void) __attribute__((visibility("hidden")));
 
+/* Python's PyMethodDef, unchanged since 3.0: a C function's identity. */
+struct py_method_def {
+    const char *name;
+    void *meth;
+    int flags;
+    const char *doc;
+};
+
+/* What a counted function is, for its label when first seen: a code
+ * object, or a C function's method definition with the self and module it
+ * was called through (cProfile's label is made from them). */
+struct calls_who {
+    void *code;
+    const struct py_method_def *ml;
+    void *self, *module;
+};
+
+/* Between calls.c and calls_monitor.c, under the GIL: the event sources
+ * enter and leave a call of the function `key` (code object or
+ * PyMethodDef); calls_monitor_install() returns 1 if sys.monitoring now
+ * sends the events (3.12+, a tool id was free), 0 to use the profile
+ * hook. */
+void calls_enter(const void *key, const struct calls_who *who)
+    __attribute__((visibility("hidden")));
+void calls_leave(const void *key) __attribute__((visibility("hidden")));
+int calls_monitor_install(void) __attribute__((visibility("hidden")));
+
 #endif
