@@ -1,7 +1,7 @@
 /*
  * calls.c -- exact call counts (calls.h): one flat table per thread fed by
  * the C profile hook (3.9-3.11) or sys.monitoring (calls_monitor.c, 3.12+),
- * merged and written at exit.
+ * merged and written every second and at exit.
  *
  * Both are the event streams cProfile itself counts on those versions, so
  * our counts mean exactly what cProfile's do: a generator's resumption is
@@ -63,7 +63,12 @@ static struct {
 
 static char *out_dir;           /* the calls files go there, one per process */
 static pid_t owner;             /* the process that scheduled the count */
-static int written;
+static int written;             /* the last time: at exit */
+/* The table is written again every WRITE_PERIOD_NS (in ticks: period),
+ * from the first call counted after next_write, so a program that ends by
+ * os._exit or a signal loses at most the last period's counts. */
+#define WRITE_PERIOD_NS 1000000000ull
+static uint64_t next_write, period;
 
 /* ---- the tables ---- */
 
@@ -253,6 +258,23 @@ static inline uint32_t edge_of(struct table *t, uint32_t caller, uint32_t callee
     return s;
 }
 
+static void write_table(int last);
+
+/* The periodic write, from inside a counted call's start (under the GIL:
+ * no table changes meanwhile); the Python error state is kept as found,
+ * and the write's time is not the call's. */
+static void write_now(struct ctx *c)
+{
+    int guard = guard_enter();
+    pyobj *et, *ev, *tb;
+    py.err_fetch(&et, &ev, &tb);
+    write_table(0);
+    py.err_restore(et, ev, tb);
+    guard_leave(guard);
+    c->t0 = agent_ticks();
+    next_write = c->t0 + period;
+}
+
 /* ptrace_enter_call + initContext */
 void calls_enter(const void *key, const struct calls_who *who)
 {
@@ -284,6 +306,8 @@ void calls_enter(const void *key, const struct calls_who *who)
         t->edges[c->edge].level++;
     }
     c->t0 = agent_ticks();
+    if (UNLIKELY(c->t0 >= next_write) && period)
+        write_now(c);
 }
 
 /* ptrace_leave_call + Stop: the innermost open call ends, and is booked to
@@ -436,11 +460,13 @@ static void add4(uint64_t s[4], uint64_t scale, uint64_t a, uint64_t b, uint64_t
     s[3] += (uint64_t)(((unsigned __int128)d * scale) >> 32);
 }
 
-static void write_table(void)
+/* The merged table into DIR/PID.calls, through a temporary file renamed
+ * over it, so stetho reads a whole table whenever the program ends. */
+static void write_table(int last)
 {
     if (written || getpid() != owner)
         return;
-    written = 1;
+    written = last;
     struct merged m;
     memset(&m, 0, sizeof m);
     int oom = 0;
@@ -489,17 +515,20 @@ static void write_table(void)
             vbuf_varint(&out, m.e[i].v[k]);
     }
     if (!oom && !out.oom && !m.fns.oom) {
-        char path[4200];
+        char path[4200], tmp[4200];
         snprintf(path, sizeof path, "%s/%d.calls", out_dir, (int)owner);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        snprintf(tmp, sizeof tmp, "%s/%d.calls.part", out_dir, (int)owner);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd >= 0) {
-            for (size_t off = 0; off < out.len;) {
+            size_t off = 0;
+            while (off < out.len) {
                 ssize_t w = write(fd, out.p + off, out.len - off);
                 if (w <= 0)
                     break;
                 off += (size_t)w;
             }
-            close(fd);
+            if (close(fd) != 0 || off != out.len || rename(tmp, path) != 0)
+                unlink(tmp);
         }
     }
     free(out.p);
@@ -517,7 +546,7 @@ static pyobj *at_exit(pyobj *self, pyobj *unused)
     (void)self;
     (void)unused;
     int guard = guard_enter();
-    write_table();
+    write_table(1);
     guard_leave(guard);
     py.incref(py.none);
     return py.none;
@@ -548,6 +577,9 @@ static int install(void *unused)
 {
     (void)unused;
     int guard = guard_enter();
+    uint64_t scale = agent_tick_scale();     /* ns per tick, 32.32 */
+    period = (uint64_t)(((unsigned __int128)WRITE_PERIOD_NS << 32) / (scale ? scale : 1));
+    next_write = agent_ticks() + period;
     int monitored = calls_monitor_install();
     pyobj *texit = py.cfunction_new(&exit_def, NULL, NULL);
     pyobj *tthread = monitored ? NULL : py.cfunction_new(&thread_def, NULL, NULL);

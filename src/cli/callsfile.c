@@ -138,7 +138,7 @@ long callsfile_import(const char *dir, struct capture_writer *w, char *err, size
 {
     DIR *d = opendir(dir);
     long total = -1;
-    snprintf(err, errlen, "the program wrote none (it did not exit normally, or is not Python)");
+    snprintf(err, errlen, "the program wrote none (it ended by os._exit or a signal within its first second, or is not Python)");
     if (!d)
         return -1;
     struct dirent *e;
@@ -146,10 +146,13 @@ long callsfile_import(const char *dir, struct capture_writer *w, char *err, size
     while ((e = readdir(d))) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (end == e->d_name || strcmp(end, ".calls") != 0 || pid <= 0 || pid > INT32_MAX)
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
             continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+        if (end == e->d_name || strcmp(end, ".calls") != 0 || pid <= 0 || pid > INT32_MAX) {
+            unlink(path);       /* a table being written when its program was killed */
             continue;
+        }
         long got = import_one(path, (int32_t)pid, w, err, errlen);
         if (got >= 0)
             total = (total < 0 ? 0 : total) + got;

@@ -164,3 +164,28 @@ def test_no_counts_from_a_killed_program_is_said(python, stetho, tmp_path):
     assert b"stetho: no call counts" in cp.stderr
     cp = run([stetho, "table", str(cap), "--calls"])
     assert cp.returncode == 2
+
+
+def test_a_killed_program_keeps_the_counts_of_its_earlier_seconds(python, stetho, tmp_path):
+    """The agent writes its table every second: a program killed by SIGKILL
+    after 3 s has w_tick's count of some moment in its last ~1 s."""
+    cap, progress = tmp_path / "killed.stetho", tmp_path / "progress.txt"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
+              python.path, str(PROGRAMS / "calls_killed.py"), str(progress), "3"],
+             cwd=tmp_path, timeout=120)
+    assert cp.returncode == 128 + 9, cp.stderr.decode()
+    assert b"no call counts" not in cp.stderr
+    marks = [tuple(map(float, line.split())) for line in progress.read_text().splitlines()]
+    end = marks[-1][0]
+    out = tmp_path / "stetho.pstats"
+    cp = run([stetho, "export", str(cap), "-f", "pstats", "-o", str(out)])
+    assert cp.returncode == 0, cp.stderr.decode()
+    counted = [nc for (file, line, name), (cc, nc, tt, ct, callers) in
+               pstats.Stats(str(out)).stats.items() if name.endswith("w_tick")]
+    assert len(counted) == 1
+    # a write per second: the last one after end - 1 s, give or take a
+    # loaded machine's slack; never more calls than were made
+    before = max([c for t, c in marks if t <= end - 1.6] or [0])
+    assert before > 0
+    assert before <= counted[0] <= marks[-1][1]
+
