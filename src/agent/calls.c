@@ -573,17 +573,19 @@ static struct py_method_def exit_def = { "_stetho_calls_exit", (void *)at_exit, 
 static struct py_method_def thread_def = { "_stetho_calls_thread", (void *)thread_start,
                                            METH_VARARGS, NULL };
 
-static int install(void *unused)
+static int monitored;           /* sys.monitoring sends the events, not the hook */
+
+/* Counting starts: the events on (under the GIL); at_exit: also the atexit
+ * function of a run's count. */
+static void counting_on(int at_exit)
 {
-    (void)unused;
-    int guard = guard_enter();
     uint64_t scale = agent_tick_scale();     /* ns per tick, 32.32 */
     period = (uint64_t)(((unsigned __int128)WRITE_PERIOD_NS << 32) / (scale ? scale : 1));
     next_write = agent_ticks() + period;
-    int monitored = calls_monitor_install();
-    pyobj *texit = py.cfunction_new(&exit_def, NULL, NULL);
+    monitored = calls_monitor_install();
+    pyobj *texit = at_exit ? py.cfunction_new(&exit_def, NULL, NULL) : NULL;
     pyobj *tthread = monitored ? NULL : py.cfunction_new(&thread_def, NULL, NULL);
-    pyobj *atexit = py.import("atexit");
+    pyobj *atexit = texit ? py.import("atexit") : NULL;
     pyobj *threading = tthread ? py.import("threading") : NULL;
     pyobj *r1 = atexit && texit ? py.call_method(atexit, "register", "O", texit) : NULL;
     pyobj *r2 = threading && tthread ? py.call_method(threading, "setprofile", "O", tthread)
@@ -599,6 +601,78 @@ static int install(void *unused)
         py.set_profile_all(hook, NULL);
     else
         py.set_profile(hook, NULL);
+}
+
+static int install(void *unused)
+{
+    (void)unused;
+    int guard = guard_enter();
+    counting_on(1);
+    guard_leave(guard);
+    return 0;
+}
+
+/* Every table emptied (a new count from inside; under the GIL, so no
+ * thread is counting).  Open calls are forgotten: their returns find an
+ * empty stack. */
+static void tables_clear(void)
+{
+    pthread_mutex_lock(&tables_lock);
+    for (struct table *t = tables; t; t = t->next) {
+        for (size_t i = 0; i < t->nfns; i++) {
+            if (t->fns[i].code)
+                py.decref(t->fns[i].code);
+            free(t->fns[i].label);
+        }
+        kmap_free(&t->fmap);
+        kmap_free(&t->emap);
+        memset(&t->fmap, 0, sizeof t->fmap);
+        memset(&t->emap, 0, sizeof t->emap);
+        memset(t->cache, 0, sizeof t->cache);
+        t->nfns = t->nedges = t->depth = 0;
+        t->broken = 0;
+    }
+    pthread_mutex_unlock(&tables_lock);
+}
+
+int calls_start_inside(const char *dir)
+{
+    if (out_dir)
+        return -1;                      /* counting already */
+    if (!calls_init(dir))
+        return -1;
+    int guard = guard_enter();
+    tables_clear();
+    owner = getpid();
+    written = 0;
+    counting_on(0);
+    guard_leave(guard);
+    return 0;
+}
+
+int calls_stop_inside(void)
+{
+    if (!out_dir)
+        return -1;
+    int guard = guard_enter();
+    if (monitored)
+        calls_monitor_uninstall();
+    else if (py.set_profile_all)
+        py.set_profile_all(NULL, NULL);
+    else
+        py.set_profile(NULL, NULL);     /* (threads keep theirs: see calls.h) */
+    if (!monitored) {
+        pyobj *threading = py.import("threading");
+        pyobj *r = threading ? py.call_method(threading, "setprofile", "O", py.none) : NULL;
+        if (r)
+            py.decref(r);
+        if (threading)
+            py.decref(threading);
+        py.err_clear();
+    }
+    write_table(1);
+    free(out_dir);
+    out_dir = NULL;
     guard_leave(guard);
     return 0;
 }

@@ -49,5 +49,15 @@ void calls_enter(const void *key, const struct calls_who *who)
     __attribute__((visibility("hidden")));
 void calls_leave(const void *key) __attribute__((visibility("hidden")));
 int calls_monitor_install(void) __attribute__((visibility("hidden")));
+void calls_monitor_uninstall(void) __attribute__((visibility("hidden")));
+
+/* From inside (inside.h, the Python API), under the GIL: count from now
+ * on into dir (as calls_init's), on every thread -- on 3.9-3.11 only the
+ * calling thread and threads started later: the profile hook of a running
+ * thread can only be set by itself; then stop, write the table and forget
+ * dir.  -1 if counting already (or not, to stop) or Python lacks what is
+ * needed.  Each start counts anew. */
+int calls_start_inside(const char *dir) __attribute__((visibility("hidden")));
+int calls_stop_inside(void) __attribute__((visibility("hidden")));
 
 #endif

@@ -165,6 +165,35 @@ static int take_tool_id(pyobj *monitoring)
     return -1;
 }
 
+static int tool_id = -1;        /* ours, while installed */
+
+void calls_monitor_uninstall(void)
+{
+    if (tool_id < 0)
+        return;
+    pyobj *sys = mon.import("sys");
+    pyobj *monitoring = sys ? mon.getattr(sys, "monitoring") : NULL;
+    pyobj *r = monitoring ? mon.call_method(monitoring, "set_events", "ii", tool_id, 0) : NULL;
+    drop(r);
+    for (size_t i = 0; monitoring && i < NCALLBACKS; i++) {
+        pyobj *events = mon.getattr(monitoring, "events");
+        pyobj *ev = events ? mon.getattr(events, callbacks[i].event) : NULL;
+        long bit = ev ? mon.as_long(ev) : -1;
+        drop(ev);
+        drop(events);
+        r = bit > 0 ? mon.call_method(monitoring, "register_callback", "ilO", tool_id, bit,
+                                      mon.none)
+                    : NULL;
+        drop(r);
+    }
+    r = monitoring ? mon.call_method(monitoring, "free_tool_id", "i", tool_id) : NULL;
+    drop(r);
+    drop(monitoring);
+    drop(sys);
+    mon.err_clear();
+    tool_id = -1;
+}
+
 int calls_monitor_install(void)
 {
 #define SYM(field, name) (*(void **)&mon.field = dlsym(RTLD_DEFAULT, name))
@@ -219,5 +248,6 @@ int calls_monitor_install(void)
     mon.err_clear();
     drop(events);
     drop(monitoring);
+    tool_id = ok ? id : -1;
     return ok;
 }

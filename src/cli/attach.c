@@ -10,7 +10,12 @@
  * stdout; with --handshake it then waits for a line on stdin before it
  * looks at the process (the program may first have to allow it to, under
  * Yama's ptrace_scope 1) and prints "ready" once the first sample is taken.
+ * With --handshake, --calls makes the directory the agent counting calls
+ * from inside writes into (src/agent/calls.h) and prints "calls DIR"
+ * after the FIFO's line; the counts are imported at the end.  Without it
+ * --calls is refused: the counting is done inside the program.
  */
+#include "cli/callsfile.h"
 #include "cli/cli.h"
 #include "cli/export.h"
 #include "cli/options.h"
@@ -21,7 +26,7 @@
 #include "memory/channel.h"
 
 #include <errno.h>
-
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,7 +45,9 @@ static void attach_usage(FILE *f)
           "                        prints \"fifo PATH\" on stdout\n"
           "  --thread TID          only this thread of the process (its kernel id)\n"
           "  --handshake           wait for a line on stdin before attaching, print\n"
-          "                        \"ready\" on stdout after the first sample\n", f);
+          "                        \"ready\" on stdout after the first sample; with\n"
+          "                        --calls, the program counts its calls itself\n"
+          "                        (the Python API): prints \"calls DIR\" for them\n", f);
 }
 
 /* How long the program's main thread may take to come back to Python code
@@ -108,13 +115,15 @@ int cmd_attach(int argc, char **argv)
             return cli_error("attach: one PID only (got '%s' and '%s')", pidarg, a);
         pidarg = a;
     }
-    if (o.calls)
+    if (o.calls && !handshake)
         return cli_error("attach: --calls is for run (the counting is done inside the "
-                         "program from its start)");
+                         "program from its start) or the Python API's calls=True");
     if (memory_attach && o.memory == MEMORY_OFF)
         memory_attach = 0;
     if (memory_attach && memory_fifo)
         return cli_error("attach: --memory and --memory-fifo do not go together");
+    if (memory_attach && o.calls)
+        return cli_error("attach: --memory and --calls do not go together");
     if (!pidarg)
         return cli_error("attach: missing PID (usage: stetho attach [options] PID)");
     pid_t pid = cli_parse_pid(pidarg);
@@ -129,10 +138,22 @@ int cmd_attach(int argc, char **argv)
         printf("fifo %s\n", channel_path(memory));
         fflush(stdout);
     }
+    char calls_path[PATH_MAX];
+    if (o.calls) {
+        if (callsfile_make(calls_path, sizeof calls_path) < 0) {
+            channel_close(memory);
+            return cli_error("--calls: cannot make a directory for the counts: %s",
+                             strerror(errno));
+        }
+        printf("calls %s\n", calls_path);
+        fflush(stdout);
+    }
     if (handshake) {
         char line[64];
         if (!fgets(line, sizeof line, stdin)) {
             channel_close(memory);
+            if (o.calls)
+                rmdir(calls_path);
             return cli_error("attach: --handshake: stdin closed before the go-ahead");
         }
     }
@@ -142,6 +163,8 @@ int cmd_attach(int argc, char **argv)
     struct py_error err;
     if (py_target_open(&t, pid, &err) != PY_OK) {
         channel_close(memory);
+        if (o.calls)
+            rmdir(calls_path);
         return cli_error("%s", err.msg);
     }
     char version[32];
@@ -149,6 +172,8 @@ int cmd_attach(int argc, char **argv)
     const char *why = o.async_tasks ? py_asyncio_unsupported(&t) : NULL;
     if (why) {
         py_target_close(&t);
+        if (o.calls)
+            rmdir(calls_path);
         return cli_error("%s (process %d runs Python %s)", why, (int)pid, version);
     }
     struct memattach *ma = NULL;
@@ -180,6 +205,7 @@ int cmd_attach(int argc, char **argv)
         .after_start = ma ? start_memory : NULL,
         .before_finish = ma ? stop_memory : NULL,
         .before_finish_ctx = ma,
+        .calls_path = o.calls ? calls_path : NULL,
     };
     if (!o.quiet && !ma)            /* with memory: once it records (memattach.c) */
         fprintf(stderr, "stetho: profiling process %d (Python %s); Ctrl-C to stop\n",

@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from conftest import PROGRAMS, run
+from conftest import PROGRAMS, REPO, run
 
 PROGRAM = PROGRAMS / "calls_workload.py"
 TIME_TOL = 0.10
@@ -188,4 +188,33 @@ def test_a_killed_program_keeps_the_counts_of_its_earlier_seconds(python, stetho
     before = max([c for t, c in marks if t <= end - 1.6] or [0])
     assert before > 0
     assert before <= counted[0] <= marks[-1][1]
+
+
+@pytest.mark.parametrize("memory", ["off", "sampled"])
+def test_api_calls_equal_cprofiles_in_the_same_window(python, stetho, tmp_path, memory):
+    """stetho.profile(calls=True) around the workload counts what cProfile
+    enabled around the same workload counts, edges included; with memory
+    recorded or not."""
+    cap, ref = tmp_path / "api.stetho", tmp_path / "ref.pstats"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), STETHO=stetho)
+    env.pop("STETHO_AGENT", None)
+    cp = run([python.path, str(PROGRAMS / "calls_api.py"), str(cap), memory, str(ref)],
+             cwd=tmp_path, env=env, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    out = tmp_path / "api.pstats"
+    cp = run([stetho, "export", str(cap), "-f", "pstats", "-o", str(out)])
+    assert cp.returncode == 0, cp.stderr.decode()
+    ours, theirs = load(out), load(ref)
+
+    def mine(key):
+        return os.path.basename(key[0]) == "calls_workload.py" and key[2].startswith("w_")
+
+    keys = {k for k in theirs if mine(k)}
+    assert len(keys) >= 12
+    for k in keys:
+        assert ours[k][:2] == theirs[k][:2], k
+    for callee, (_, _, _, _, callers) in theirs.items():
+        for caller, v in callers.items():
+            if mine(caller) and "w_spin" not in caller[2]:
+                assert ours[callee][4][caller][:2] == v[:2], (caller, callee)
 
