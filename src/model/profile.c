@@ -555,6 +555,7 @@ void profile_free(struct profile *p)
     free(p->rows);
     kmap_free(&p->row_index);
     free(p->call_edges);
+    kmap_free(&p->call_edge_index);
     memset(p, 0, sizeof *p);
 }
 

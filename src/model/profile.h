@@ -168,6 +168,7 @@ struct profile {
     int has_calls;                      /* the capture counted calls */
     struct prof_call_edge *call_edges;  /* caller -> callee, by funcs index */
     size_t ncall_edges;
+    struct kmap call_edge_index;        /* (caller, callee) -> call_edges */
 };
 
 struct prof_call_edge {

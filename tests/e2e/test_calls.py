@@ -117,6 +117,27 @@ def test_table_shows_the_counts(counted, stetho):
             assert rows[k[2]] == (v[1], v[0]), k
 
 
+def test_tree_shows_the_counts(counted, stetho):
+    """Each sampled node of a counted function shows the function's count
+    and, under its caller's node, that edge's: the pstats export's."""
+    cap, ours, _, _ = counted
+    cp = run([stetho, "tree", str(cap), "--min-percent", "0"])
+    assert cp.returncode == 0, cp.stderr.decode()
+    by_name = {k[2]: v for k, v in ours.items() if workload(k)}
+    seen = 0
+    for m in re.finditer(r" (w_\w+)  \S+  \[(\d+)(?:/(\d+))? calls?(?:, (\d+)(?:/(\d+))? "
+                         r"from (\w+))?\]", cp.stdout.decode()):
+        name, n, prim, en, eprim, caller = m.groups()
+        cc, nc, _, _, callers = by_name[name]
+        assert (int(n), int(prim or n)) == (nc, cc), m.group(0)
+        if caller:
+            ckey = next(k for k in callers if k[2] == caller)
+            enc, ecc = callers[ckey][:2]       # pstats: a caller's (nc, cc, ...)
+            assert (int(en), int(eprim or en)) == (enc, ecc), m.group(0)
+            seen += 1
+    assert seen >= 2, cp.stdout.decode()      # w_spin under w_suite, in both threads
+
+
 def test_calls_compose_with_memory(python, stetho, tmp_path):
     cap = tmp_path / "both.stetho"
     cp = run([stetho, "run", "-q", "--calls", "--memory", "exact", "-o", str(cap), "--",
