@@ -99,8 +99,8 @@ class Agent:
         if self.lib.stetho_agent_stop() != 0:
             raise StethoError(f"memory recording could not stop: {self._error()}")
 
-    def calls_start(self, directory):
-        if self.lib.stetho_agent_calls_start(os.fsencode(directory)) != 0:
+    def calls_start(self, fifo):
+        if self.lib.stetho_agent_calls_start(os.fsencode(fifo)) != 0:
             raise StethoError(f"call counting could not start: {self._error()}")
 
     def calls_stop(self):

@@ -149,18 +149,13 @@ class Profiler:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=err, start_new_session=True)
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-        fifo = calls_dir = None
+        fifo = None
         try:
-            if self._mode:
+            if self._mode or self.calls:
                 line = _read_line(proc.stdout.fileno(), deadline)
                 if not line or not line.startswith("fifo "):
                     self._fail(proc, errpath, "could not start")
                 fifo = line[5:]
-            if self.calls:
-                line = _read_line(proc.stdout.fileno(), deadline)
-                if not line or not line.startswith("calls "):
-                    self._fail(proc, errpath, "could not start")
-                calls_dir = line[6:]
             _engine.allow_tracer(proc.pid)
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
@@ -172,7 +167,7 @@ class Profiler:
                     agent.start(fifo, self._mode, self.subprocesses)
                     self._agent = agent
                 if self.calls:
-                    agent.calls_start(calls_dir)
+                    agent.calls_start(fifo)
                     self._agent, self._counting = agent, True
         except BaseException:
             if self._agent is not None:

@@ -254,7 +254,7 @@ static int parse_mode(const char *mode)
 
 /* Our descriptor goes high, out of the way of programs that expect the
  * numbers open() hands out. */
-static int open_fifo(const char *path)
+int agent_fifo_open(const char *path, dev_t *dev, ino_t *ino)
 {
     /* O_NONBLOCK: with nobody reading, fail at once instead of hanging */
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
@@ -277,8 +277,8 @@ static int open_fifo(const char *path)
             break;
         }
     }
-    agent.fifo_dev = st.st_dev;
-    agent.fifo_ino = st.st_ino;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
     return fd;
 }
 
@@ -320,7 +320,7 @@ int agent_setup(const char *fifo_path, const char *mode)
     static int once;
     if (parse_mode(mode) < 0 || (!agent.python && pyhooks_init() < 0))
         return -1;
-    agent.fd = open_fifo(fifo_path);
+    agent.fd = agent_fifo_open(fifo_path, &agent.fifo_dev, &agent.fifo_ino);
     if (agent.fd < 0)
         return -1;
     if (!once) {

@@ -1,7 +1,7 @@
 /*
  * calls.c -- exact call counts (calls.h): one flat table per thread fed by
  * the C profile hook (3.9-3.11) or sys.monitoring (calls_monitor.c, 3.12+),
- * merged and written every second and at exit.
+ * merged and sent to stetho (wire.h) every second and at exit.
  *
  * Both are the event streams cProfile itself counts on those versions, so
  * our counts mean exactly what cProfile's do: a generator's resumption is
@@ -20,8 +20,9 @@
  */
 #include "agent/calls.h"
 #include "agent/agent.h"
-#include "capture/varint.h"
 #include "util/kmap.h"
+#include "util/utf8.h"
+#include "wire/wire.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -61,14 +62,13 @@ static struct {
     void *cfunction_type, *cmethod_type, *unicode_type, *module_type, *none;
 } py;
 
-static char *out_dir;           /* the calls files go there, one per process */
-static pid_t owner;             /* the process that scheduled the count */
-static int written;             /* the last time: at exit */
-/* The table is written again every WRITE_PERIOD_NS (in ticks: period),
- * from the first call counted after next_write, so a program that ends by
+static pid_t owner;             /* the process that counts (a forked child sends nothing) */
+static int written;             /* the last send went: at exit, or stop */
+/* The table is sent again every SEND_PERIOD_NS (in ticks: period), from
+ * the first call counted after next_send, so a program that ends by
  * os._exit or a signal loses at most the last period's counts. */
-#define WRITE_PERIOD_NS 1000000000ull
-static uint64_t next_write, period;
+#define SEND_PERIOD_NS 1000000000ull
+static uint64_t next_send, period;
 
 /* ---- the tables ---- */
 
@@ -258,21 +258,21 @@ static inline uint32_t edge_of(struct table *t, uint32_t caller, uint32_t callee
     return s;
 }
 
-static void write_table(int last);
+static void send_table(int last);
 
-/* The periodic write, from inside a counted call's start (under the GIL:
+/* The periodic send, from inside a counted call's start (under the GIL:
  * no table changes meanwhile); the Python error state is kept as found,
- * and the write's time is not the call's. */
-static void write_now(struct ctx *c)
+ * and the send's time is not the call's. */
+static void send_now(struct ctx *c)
 {
     int guard = guard_enter();
     pyobj *et, *ev, *tb;
     py.err_fetch(&et, &ev, &tb);
-    write_table(0);
+    send_table(0);
     py.err_restore(et, ev, tb);
     guard_leave(guard);
     c->t0 = agent_ticks();
-    next_write = c->t0 + period;
+    next_send = c->t0 + period;
 }
 
 /* ptrace_enter_call + initContext */
@@ -306,8 +306,8 @@ void calls_enter(const void *key, const struct calls_who *who)
         t->edges[c->edge].level++;
     }
     c->t0 = agent_ticks();
-    if (UNLIKELY(c->t0 >= next_write) && period)
-        write_now(c);
+    if (UNLIKELY(c->t0 >= next_send) && period)
+        send_now(c);
 }
 
 /* ptrace_leave_call + Stop: the innermost open call ends, and is booked to
@@ -388,64 +388,109 @@ static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
     return 0;
 }
 
-/* ---- writing the table (docs/capture-format.md, "The calls file") ---- */
+/* ---- sending the table (wire.h: FRAME and CALLS on the calls stream) ----
+ *
+ * The threads' tables are merged into one per process (functions by key,
+ * edges by merged caller and callee), kept from one send to the next: a
+ * merged function's index + 1 is its FRAME id on the stream, sent once, and
+ * only the figures whose call count moved since the last send go again. */
 
 struct msum {
-    uint32_t caller, callee;    /* edges only */
+    uint32_t caller, callee;    /* edges only: merged function indices */
     uint64_t v[4];              /* calls, rec_calls, cum_ns, own_ns */
+    uint64_t sent;              /* calls when last sent */
 };
 
-struct merged {
-    struct vbuf fns;            /* the descriptions, in merged order */
+static struct {
     struct kmap gfn, gedge;
     struct msum *f, *e;
     size_t nf, ne, capf, cape;
-};
+    int oom;                    /* the merge is incomplete: nothing more is sent */
+} merged;
 
-static void put_str(struct vbuf *b, const char *s)
+static struct {
+    int fd;                     /* -1: nothing to send to */
+    dev_t dev;
+    ino_t ino;
+    int started;                /* the stream's first chunk went */
+    size_t len;
+    uint8_t buf[AGENT_CHUNK_MAX];
+} out = { .fd = -1 };
+
+static void out_flush(void)
 {
-    size_t n = s ? strlen(s) : 0;
-    vbuf_varint(b, n);
-    vbuf_put(b, s, n);
+    if (out.len > sizeof(struct agent_chunk_header) && out.fd >= 0) {
+        wire_put_header(out.buf, out.started ? 0 : AGENT_CHUNK_NEW_STREAM, out.len, (int32_t)owner,
+                        WIRE_CALLS_TID, agent_now());
+        if (agent_fifo_write(out.fd, out.dev, out.ino, out.buf, out.len) < 0)
+            out.fd = -1;        /* stetho went away, or the program took our fd */
+        out.started = 1;
+    }
+    out.len = sizeof(struct agent_chunk_header);
 }
 
-static uint32_t merge_fn(struct merged *m, const struct fn *e)
+/* Room for need bytes (at most a record: they fit a chunk, wire.h). */
+static uint8_t *out_room(size_t need)
+{
+    if (out.len < sizeof(struct agent_chunk_header) || out.len + need > AGENT_CHUNK_MAX)
+        out_flush();
+    return out.buf + out.len;
+}
+
+static struct wire_bytes cut(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    return (struct wire_bytes){ s ? s : "", utf8_cut(s ? s : "", n, max) };
+}
+
+/* A function seen for the first time: its FRAME, named as the sampler
+ * names it (3.11+: the qualified name), so counted and sampled functions
+ * are one in the reports. */
+static void send_frame(uint32_t id, const struct fn *e)
+{
+    const char *name = e->label, *file = "~";
+    long line = 0;
+    pyobj *n = NULL, *fl = NULL, *ln = NULL;
+    if (e->code) {
+        n = py.getattr(e->code, "co_qualname");
+        if (!n) {
+            py.err_clear();
+            n = py.getattr(e->code, "co_name");
+        }
+        fl = py.getattr(e->code, "co_filename");
+        ln = py.getattr(e->code, "co_firstlineno");
+        name = n ? py.utf8(n) : NULL;
+        file = fl ? py.utf8(fl) : NULL;
+        line = ln ? py.as_long(ln) : 0;
+        py.err_clear();
+    }
+    struct wire_frame r = {
+        .id = id,
+        .line = line > 0 ? (uint64_t)line : 0,
+        .first_line = line > 0 ? (uint64_t)line : 0,
+        .kind = e->code ? AGENT_FRAME_PYTHON : AGENT_FRAME_NATIVE,
+        .name = cut(name ? name : "?", WIRE_NAME_MAX),
+        .file = cut(file ? file : "?", WIRE_FILE_MAX),
+    };
+    uint8_t *w = out_room(wire_size_frame(&r));
+    out.len = (size_t)(wire_put_frame(w, &r) - out.buf);
+    pyobj *o[] = { n, fl, ln };
+    for (int i = 0; i < 3; i++)
+        if (o[i])
+            py.decref(o[i]);
+}
+
+static uint32_t merge_fn(const struct fn *e)
 {
     int isnew;
-    uint32_t *v = kmap_put(&m->gfn, (uintptr_t)e->key, 0, (uint32_t)m->nf, &isnew);
-    if (!v || (isnew && grow((void **)&m->f, &m->capf, m->nf, sizeof *m->f) < 0))
+    uint32_t *v = kmap_put(&merged.gfn, (uintptr_t)e->key, 0, (uint32_t)merged.nf, &isnew);
+    if (!v || (isnew && grow((void **)&merged.f, &merged.capf, merged.nf, sizeof *merged.f) < 0))
         return NONE;
     uint32_t g = *v;
     if (isnew) {
-        memset(&m->f[g], 0, sizeof m->f[g]);
-        m->nf++;
-        /* the description: kind, first line, name, file */
-        const char *name = e->label, *file = "~";
-        long line = 0;
-        pyobj *n = NULL, *fl = NULL, *ln = NULL;
-        if (e->code) {
-            /* the name the sampler reads (3.11+: the qualified one), so
-             * counted and sampled functions are one in the reports */
-            n = py.getattr(e->code, "co_qualname");
-            if (!n) {
-                py.err_clear();
-                n = py.getattr(e->code, "co_name");
-            }
-            fl = py.getattr(e->code, "co_filename");
-            ln = py.getattr(e->code, "co_firstlineno");
-            name = n ? py.utf8(n) : NULL;
-            file = fl ? py.utf8(fl) : NULL;
-            line = ln ? py.as_long(ln) : 0;
-            py.err_clear();
-        }
-        vbuf_varint(&m->fns, e->code ? 0 : 1);
-        vbuf_varint(&m->fns, line > 0 ? (uint64_t)line : 0);
-        put_str(&m->fns, name ? name : "?");
-        put_str(&m->fns, file ? file : "?");
-        pyobj *o[] = { n, fl, ln };
-        for (int i = 0; i < 3; i++)
-            if (o[i])
-                py.decref(o[i]);
+        memset(&merged.f[g], 0, sizeof merged.f[g]);
+        merged.nf++;
+        send_frame(g + 1, e);
     }
     return g;
 }
@@ -460,83 +505,80 @@ static void add4(uint64_t s[4], uint64_t scale, uint64_t a, uint64_t b, uint64_t
     s[3] += (uint64_t)(((unsigned __int128)d * scale) >> 32);
 }
 
-/* The merged table into DIR/PID.calls, through a temporary file renamed
- * over it, so stetho reads a whole table whenever the program ends. */
-static void write_table(int last)
+static void send_figures(uint32_t caller, uint32_t callee, struct msum *m)
 {
-    if (written || getpid() != owner)
+    if (m->v[0] == m->sent)
+        return;                 /* no call of it ended since the last send */
+    m->sent = m->v[0];
+    struct wire_calls r = { caller, callee, m->v[0], m->v[1], m->v[2], m->v[3] };
+    uint8_t *w = out_room(wire_size_calls(&r));
+    out.len = (size_t)(wire_put_calls(w, &r) - out.buf);
+}
+
+/* Merge every thread's table and send what changed (under the GIL: no
+ * table changes meanwhile).  last: at exit or stop, nothing after it. */
+static void send_table(int last)
+{
+    if (written || getpid() != owner || out.fd < 0)
         return;
     written = last;
-    struct merged m;
-    memset(&m, 0, sizeof m);
-    int oom = 0;
     uint64_t scale = agent_tick_scale();
+    for (size_t i = 0; i < merged.nf; i++)
+        memset(merged.f[i].v, 0, sizeof merged.f[i].v);
+    for (size_t i = 0; i < merged.ne; i++)
+        memset(merged.e[i].v, 0, sizeof merged.e[i].v);
+    out.len = sizeof(struct agent_chunk_header);
     pthread_mutex_lock(&tables_lock);
-    for (struct table *t = tables; t && !oom; t = t->next) {
+    for (struct table *t = tables; t && !merged.oom; t = t->next) {
         uint32_t *g = calloc(t->nfns + 1, sizeof *g);
-        if (oom)
+        if (!g) {
+            merged.oom = 1;
             break;
+        }
         for (size_t i = 0; i < t->nfns; i++) {
             const struct fn *e = &t->fns[i];
-            g[i] = merge_fn(&m, e);
-            if (g[i] != NONE)
-                add4(m.f[g[i]].v, scale, e->calls, e->rec_calls, e->cum, e->own);
+            g[i] = merge_fn(e);
+            if (g[i] == NONE)
+                merged.oom = 1;
+            else
+                add4(merged.f[g[i]].v, scale, e->calls, e->rec_calls, e->cum, e->own);
         }
-        for (size_t i = 0; i < t->nedges; i++) {
+        for (size_t i = 0; i < t->nedges && !merged.oom; i++) {
             const struct edge *s = &t->edges[i];
             uint32_t a = g[s->caller], b = g[s->callee];
             int isnew = 0;
-            uint32_t *v = a == NONE || b == NONE ? NULL
-                        : kmap_put(&m.gedge, a, b, (uint32_t)m.ne, &isnew);
-            if (!v || (isnew && grow((void **)&m.e, &m.cape, m.ne, sizeof *m.e) < 0)) {
-                oom = 1;        /* (the map may name an edge not made) */
+            uint32_t *v = kmap_put(&merged.gedge, a, b, (uint32_t)merged.ne, &isnew);
+            if (!v || (isnew && grow((void **)&merged.e, &merged.cape, merged.ne,
+                                     sizeof *merged.e) < 0)) {
+                merged.oom = 1;     /* (the map may name an edge not made) */
                 break;
             }
             if (isnew)
-                m.e[m.ne++] = (struct msum){ .caller = a, .callee = b };
-            add4(m.e[*v].v, scale, s->calls, s->rec_calls, s->cum, s->own);
+                merged.e[merged.ne++] = (struct msum){ .caller = a, .callee = b };
+            add4(merged.e[*v].v, scale, s->calls, s->rec_calls, s->cum, s->own);
         }
         free(g);
     }
     pthread_mutex_unlock(&tables_lock);
+    if (merged.oom)
+        return;                 /* figures short of some threads': none */
+    for (size_t i = 0; i < merged.nf; i++)
+        send_figures(0, (uint32_t)i + 1, &merged.f[i]);
+    for (size_t i = 0; i < merged.ne; i++)
+        send_figures(merged.e[i].caller + 1, merged.e[i].callee + 1, &merged.e[i]);
+    out_flush();
+}
 
-    struct vbuf out = { 0 };
-    vbuf_put(&out, "STCALLS1", 8);
-    vbuf_varint(&out, m.nf);
-    vbuf_put(&out, m.fns.p, m.fns.len);
-    for (size_t i = 0; i < m.nf; i++)
-        for (int k = 0; k < 4; k++)
-            vbuf_varint(&out, m.f[i].v[k]);
-    vbuf_varint(&out, m.ne);
-    for (size_t i = 0; i < m.ne; i++) {
-        vbuf_varint(&out, m.e[i].caller);
-        vbuf_varint(&out, m.e[i].callee);
-        for (int k = 0; k < 4; k++)
-            vbuf_varint(&out, m.e[i].v[k]);
-    }
-    if (!oom && !out.oom && !m.fns.oom) {
-        char path[4200], tmp[4200];
-        snprintf(path, sizeof path, "%s/%d.calls", out_dir, (int)owner);
-        snprintf(tmp, sizeof tmp, "%s/%d.calls.part", out_dir, (int)owner);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            size_t off = 0;
-            while (off < out.len) {
-                ssize_t w = write(fd, out.p + off, out.len - off);
-                if (w <= 0)
-                    break;
-                off += (size_t)w;
-            }
-            if (close(fd) != 0 || off != out.len || rename(tmp, path) != 0)
-                unlink(tmp);
-        }
-    }
-    free(out.p);
-    free(m.fns.p);
-    free(m.f);
-    free(m.e);
-    kmap_free(&m.gfn);
-    kmap_free(&m.gedge);
+/* The merged table forgotten (a new count from inside: its ids start over
+ * on a new stream). */
+static void merged_clear(void)
+{
+    kmap_free(&merged.gfn);
+    kmap_free(&merged.gedge);
+    free(merged.f);
+    free(merged.e);
+    memset(&merged, 0, sizeof merged);
+    out.started = 0;
 }
 
 /* ---- installation ---- */
@@ -546,7 +588,7 @@ static pyobj *at_exit(pyobj *self, pyobj *unused)
     (void)self;
     (void)unused;
     int guard = guard_enter();
-    write_table(1);
+    send_table(1);
     guard_leave(guard);
     py.incref(py.none);
     return py.none;
@@ -580,8 +622,8 @@ static int monitored;           /* sys.monitoring sends the events, not the hook
 static void counting_on(int at_exit)
 {
     uint64_t scale = agent_tick_scale();     /* ns per tick, 32.32 */
-    period = (uint64_t)(((unsigned __int128)WRITE_PERIOD_NS << 32) / (scale ? scale : 1));
-    next_write = agent_ticks() + period;
+    period = (uint64_t)(((unsigned __int128)SEND_PERIOD_NS << 32) / (scale ? scale : 1));
+    next_send = agent_ticks() + period;
     monitored = calls_monitor_install();
     pyobj *texit = at_exit ? py.cfunction_new(&exit_def, NULL, NULL) : NULL;
     pyobj *tthread = monitored ? NULL : py.cfunction_new(&thread_def, NULL, NULL);
@@ -635,14 +677,13 @@ static void tables_clear(void)
     pthread_mutex_unlock(&tables_lock);
 }
 
-int calls_start_inside(const char *dir)
+int calls_start_inside(const char *fifo)
 {
-    if (out_dir)
-        return -1;                      /* counting already */
-    if (!calls_init(dir))
-        return -1;
+    if (out.fd >= 0 || !calls_init(fifo))
+        return -1;                      /* counting already, or cannot */
     int guard = guard_enter();
     tables_clear();
+    merged_clear();
     owner = getpid();
     written = 0;
     counting_on(0);
@@ -652,7 +693,7 @@ int calls_start_inside(const char *dir)
 
 int calls_stop_inside(void)
 {
-    if (!out_dir)
+    if (out.fd < 0)
         return -1;
     int guard = guard_enter();
     if (monitored)
@@ -670,16 +711,17 @@ int calls_stop_inside(void)
             py.decref(threading);
         py.err_clear();
     }
-    write_table(1);
-    free(out_dir);
-    out_dir = NULL;
+    send_table(1);
+    if (out.fd >= 0)
+        close(out.fd);
+    out.fd = -1;
     guard_leave(guard);
     return 0;
 }
 
-int calls_init(const char *dir)
+int calls_init(const char *fifo)
 {
-    if (!dir || !*dir || strlen(dir) > 4000)
+    if (!fifo || !*fifo)
         return 0;
 #define SYM(field, name) (*(void **)&py.field = dlsym(RTLD_DEFAULT, name))
     SYM(add_pending_call, "Py_AddPendingCall");
@@ -716,8 +758,8 @@ int calls_init(const char *dir)
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!need[i])
             return 0;
-    out_dir = strdup(dir);
-    return out_dir != NULL;
+    out.fd = agent_fifo_open(fifo, &out.dev, &out.ino);
+    return out.fd >= 0;
 }
 
 void calls_schedule(void)

@@ -156,11 +156,11 @@ AGENT_EXPORT int stetho_agent_stop(void)
     return 0;
 }
 
-AGENT_EXPORT int stetho_agent_calls_start(const char *dir)
+AGENT_EXPORT int stetho_agent_calls_start(const char *fifo_path)
 {
     if (!have_gil())
         return fail("stetho_agent_calls_start must be called with the GIL held%s", "");
-    if (calls_start_inside(dir) < 0)
+    if (calls_start_inside(fifo_path) < 0)
         return fail("cannot count calls here (counting already, or not Python 3.9+)%s", "");
     return 0;
 }

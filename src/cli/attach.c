@@ -10,12 +10,11 @@
  * stdout; with --handshake it then waits for a line on stdin before it
  * looks at the process (the program may first have to allow it to, under
  * Yama's ptrace_scope 1) and prints "ready" once the first sample is taken.
- * With --handshake, --calls makes the directory the agent counting calls
- * from inside writes into (src/agent/calls.h) and prints "calls DIR"
- * after the FIFO's line; the counts are imported at the end.  Without it
- * --calls is refused: the counting is done inside the program.
+ * With --handshake, --calls makes the FIFO too (if --memory-fifo did not),
+ * for the call counts of the agent counting from inside
+ * (src/agent/calls.h).  Without --handshake --calls is refused: the
+ * counting is done inside the program.
  */
-#include "cli/callsfile.h"
 #include "cli/cli.h"
 #include "cli/export.h"
 #include "cli/options.h"
@@ -26,7 +25,6 @@
 #include "memory/channel.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,7 +45,8 @@ static void attach_usage(FILE *f)
           "  --handshake           wait for a line on stdin before attaching, print\n"
           "                        \"ready\" on stdout after the first sample; with\n"
           "                        --calls, the program counts its calls itself\n"
-          "                        (the Python API): prints \"calls DIR\" for them\n", f);
+          "                        (the Python API) and sends them to the FIFO,\n"
+          "                        made then and printed as with --memory-fifo\n", f);
 }
 
 /* How long the program's main thread may take to come back to Python code
@@ -131,29 +130,17 @@ int cmd_attach(int argc, char **argv)
         return cli_error("attach: '%s' is not a process id", pidarg);
 
     struct channel *memory = NULL;
-    if (memory_fifo) {
+    if (memory_fifo || o.calls) {
         memory = channel_open();
         if (!memory)
             return cli_error("cannot make a FIFO: %s", strerror(errno));
         printf("fifo %s\n", channel_path(memory));
         fflush(stdout);
     }
-    char calls_path[PATH_MAX];
-    if (o.calls) {
-        if (callsfile_make(calls_path, sizeof calls_path) < 0) {
-            channel_close(memory);
-            return cli_error("--calls: cannot make a directory for the counts: %s",
-                             strerror(errno));
-        }
-        printf("calls %s\n", calls_path);
-        fflush(stdout);
-    }
     if (handshake) {
         char line[64];
         if (!fgets(line, sizeof line, stdin)) {
             channel_close(memory);
-            if (o.calls)
-                rmdir(calls_path);
             return cli_error("attach: --handshake: stdin closed before the go-ahead");
         }
     }
@@ -163,8 +150,6 @@ int cmd_attach(int argc, char **argv)
     struct py_error err;
     if (py_target_open(&t, pid, &err) != PY_OK) {
         channel_close(memory);
-        if (o.calls)
-            rmdir(calls_path);
         return cli_error("%s", err.msg);
     }
     char version[32];
@@ -172,8 +157,6 @@ int cmd_attach(int argc, char **argv)
     const char *why = o.async_tasks ? py_asyncio_unsupported(&t) : NULL;
     if (why) {
         py_target_close(&t);
-        if (o.calls)
-            rmdir(calls_path);
         return cli_error("%s (process %d runs Python %s)", why, (int)pid, version);
     }
     struct memattach *ma = NULL;
@@ -205,7 +188,8 @@ int cmd_attach(int argc, char **argv)
         .after_start = ma ? start_memory : NULL,
         .before_finish = ma ? stop_memory : NULL,
         .before_finish_ctx = ma,
-        .calls_path = o.calls ? calls_path : NULL,
+        .record_memory = memory_fifo || ma,
+        .calls = o.calls,
     };
     if (!o.quiet && !ma)            /* with memory: once it records (memattach.c) */
         fprintf(stderr, "stetho: profiling process %d (Python %s); Ctrl-C to stop\n",

@@ -39,6 +39,16 @@
  *               samples by bytes with this mean; one of `size` bytes stands
  *               for size / (1 - exp(-size / mean)) bytes (docs/memory.md);
  *               FREE records then come only for sampled blocks
+ *   CALLS       exact call counts (`run --calls`, src/agent/calls.h), only
+ *               on a process's calls stream (tid WIRE_CALLS_TID): the
+ *               figures so far -- cProfile's: all calls, the recursive ones
+ *               among them, cumulative and own time in ns -- of the
+ *               function `callee` (caller 0) or of the edge caller ->
+ *               callee (frame ids of that stream; a C function's FRAME has
+ *               kind NATIVE).  Cumulative: a record replaces the last one
+ *               of its (caller, callee); the agent sends what changed
+ *               every second and at exit, so a process killed loses at
+ *               most its last second.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
  * stetho can order events in time.  Addresses are sent as they are (the
@@ -66,7 +76,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 1
+#define AGENT_VERSION 2
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -93,6 +103,10 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
 
 #define AGENT_CHUNK_NEW_STREAM 0x01u
 
+/* The tid of a process's calls stream: no thread has it (kernel tids
+ * start at 1), and the counts are the process's, merged over threads. */
+#define WIRE_CALLS_TID 0
+
 /* ---- the description ----
  *
  * WIRE_RECORDS(REC, U, S): REC(NAME, type byte, name, fields), the fields
@@ -103,7 +117,8 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(ALLOC, 3, alloc, U(allocator) U(addr) U(size) U(stack) U(dt_ns))          \
     REC(FREE, 4, free, U(allocator) U(addr) U(dt_ns))                             \
     REC(FINALIZING, 5, finalizing, U(dt_ns))                                      \
-    REC(SAMPLED, 6, sampled, U(mean))
+    REC(SAMPLED, 6, sampled, U(mean))                                             \
+    REC(CALLS, 7, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever

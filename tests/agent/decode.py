@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 MAGIC = 0x5354
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
@@ -29,6 +29,8 @@ RECORDS = {
     4: ("free", (("allocator", "u"), ("addr", "u"), ("dt_ns", "u"))),
     5: ("finalizing", (("dt_ns", "u"),)),
     6: ("sampled", (("mean", "u"),)),
+    7: ("calls", (("caller", "u"), ("callee", "u"), ("calls", "u"), ("rec_calls", "u"),
+                  ("cum_ns", "u"), ("own_ns", "u"))),
 }
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]

@@ -188,7 +188,7 @@ def test_no_counts_from_a_killed_program_is_said(python, stetho, tmp_path):
 
 
 def test_a_killed_program_keeps_the_counts_of_its_earlier_seconds(python, stetho, tmp_path):
-    """The agent writes its table every second: a program killed by SIGKILL
+    """The agent sends its table every second: a program killed by SIGKILL
     after 3 s has w_tick's count of some moment in its last ~1 s."""
     cap, progress = tmp_path / "killed.stetho", tmp_path / "progress.txt"
     cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
@@ -204,7 +204,7 @@ def test_a_killed_program_keeps_the_counts_of_its_earlier_seconds(python, stetho
     counted = [nc for (file, line, name), (cc, nc, tt, ct, callers) in
                pstats.Stats(str(out)).stats.items() if name.endswith("w_tick")]
     assert len(counted) == 1
-    # a write per second: the last one after end - 1 s, give or take a
+    # a send per second: the last one after end - 1 s, give or take a
     # loaded machine's slack; never more calls than were made
     before = max([c for t, c in marks if t <= end - 1.6] or [0])
     assert before > 0
