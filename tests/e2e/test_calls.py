@@ -239,3 +239,12 @@ def test_api_calls_equal_cprofiles_in_the_same_window(python, stetho, tmp_path, 
             if mine(caller) and "w_spin" not in caller[2]:
                 assert ours[callee][4][caller][:2] == v[:2], (caller, callee)
 
+
+
+def test_attach_takes_calls_only_from_the_api(stetho):
+    """Counting is set up inside the program: attach refuses --calls unless
+    the Python API drives it (--handshake), with one line and exit 2."""
+    cp = run([stetho, "attach", "--calls", str(os.getpid())])
+    assert cp.returncode == 2
+    err = cp.stderr.decode()
+    assert err.startswith("stetho: attach: --calls is for run") and err.count("\n") == 1, err
