@@ -45,6 +45,7 @@ PINS = {
     "numpy": "2.4.6",
     "pandas": "3.1.1",
     "black": "26.10.1",
+    "yappi": "1.6.10",
 }
 
 # name -> (source, loops, note).  source "pyperformance:bm_x" takes
@@ -130,6 +131,9 @@ def make_tools(stetho_extra, baseline=False):
                 lambda c, p, o, w=words: [c["stetho_base"], "run", "--quiet", *w, "--", py(c), *p],
                 sampler=True, note=f"the baseline stetho: run --quiet {' '.join(words)}".rstrip()))
     tools.append(Tool(
+        "stetho-calls", lambda c, p, o: [c["stetho"], "run", "--quiet", "--calls", "--", py(c), *p],
+        sampler=True, note="stetho run --quiet --calls: the defaults plus exact call counts (cProfile's figures)"))
+    tools.append(Tool(
         "stetho-api", lambda c, p, o: [py(c), "-c", API_WRAPPER, os.path.join(REPO, "python"),
                                        c["stetho"], os.path.join(o, "api.stetho"), *p],
         note="with stetho.profile(): the Python API around the program (10 ms, memory sampled)"))
@@ -151,6 +155,8 @@ def make_tools(stetho_extra, baseline=False):
              packages=["pyinstrument"], note="python -m pyinstrument -r text -o FILE (1 ms interval)"),
         Tool("cProfile", lambda c, p, o: [py(c), "-m", "cProfile", "-o", os.path.join(o, "cprofile.prof"), *p],
              note="python -m cProfile -o FILE (deterministic)"),
+        Tool("yappi", lambda c, p, o: [py(c), "-m", "yappi", "-f", "pstat", "-o", os.path.join(o, "yappi.pstat"), *p],
+             packages=["yappi"], note="python -m yappi -f pstat -o FILE (deterministic, CPU clock: its default)"),
         Tool("memray", lambda c, p, o: [py(c), "-m", "memray", "run", "-q", "-o", os.path.join(o, "memray.bin"), *p],
              packages=["memray"], note="python -m memray run -q -o FILE"),
         Tool("memray-pyalloc", lambda c, p, o: [py(c), "-m", "memray", "run", "-q", "--trace-python-allocators",

@@ -75,6 +75,9 @@ class Agent:
         lib.stetho_agent_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
         lib.stetho_agent_start.restype = ctypes.c_int
         lib.stetho_agent_stop.restype = ctypes.c_int
+        lib.stetho_agent_calls_start.argtypes = [ctypes.c_char_p]
+        lib.stetho_agent_calls_start.restype = ctypes.c_int
+        lib.stetho_agent_calls_stop.restype = ctypes.c_int
         lib.stetho_agent_hooked.restype = ctypes.c_long
         lib.stetho_agent_error.restype = ctypes.c_char_p
         self.lib = lib
@@ -95,6 +98,14 @@ class Agent:
     def stop(self):
         if self.lib.stetho_agent_stop() != 0:
             raise StethoError(f"memory recording could not stop: {self._error()}")
+
+    def calls_start(self, fifo):
+        if self.lib.stetho_agent_calls_start(os.fsencode(fifo)) != 0:
+            raise StethoError(f"call counting could not start: {self._error()}")
+
+    def calls_stop(self):
+        if self.lib.stetho_agent_calls_stop() != 0:
+            raise StethoError(f"call counting could not stop: {self._error()}")
 
     def hooked(self):
         """GOT entries pointing into the agent now (0 when not recording)."""

@@ -79,10 +79,12 @@ class Profiler:
     output: where the capture goes (default: a temporary file; save() copies
     it).  threads: 'all' (default) or 'current' (the thread that calls
     start()).  subprocesses: also the children this process starts.
+    calls: also count every call exactly (cProfile's figures, in the same
+    capture: `stetho table --calls`, the tree, the pstats export).
     """
 
     def __init__(self, memory="sampled", interval_ms=10, output=None, threads="all",
-                 subprocesses=False):
+                 subprocesses=False, calls=False):
         self._mode = _memory_mode(memory)
         if not isinstance(interval_ms, (int, float)) or not 0.05 <= interval_ms <= 10000:
             raise ValueError(f"stetho: interval_ms must be from 0.05 to 10000 (got {interval_ms!r})")
@@ -93,6 +95,8 @@ class Profiler:
         self.output = os.path.abspath(output) if output else None
         self.threads = threads
         self.subprocesses = subprocesses
+        self.calls = bool(calls)
+        self._counting = False
         self._proc = None
         self._agent = None
         self._pid = None
@@ -122,7 +126,7 @@ class Profiler:
 
     def _start(self):
         stetho = _engine.find_stetho()
-        agent_path = _engine.find_agent(stetho) if self._mode else None
+        agent_path = _engine.find_agent(stetho) if self._mode or self.calls else None
         if self._tmp is None:
             self._tmp = tempfile.mkdtemp(prefix="stetho-api-")
             weakref.finalize(self, shutil.rmtree, self._tmp, True)
@@ -134,6 +138,8 @@ class Profiler:
             cmd.append("--memory-fifo")
         if self.subprocesses:
             cmd.append("--subprocesses")
+        if self.calls:
+            cmd.append("--calls")
         if self.threads == "current":
             cmd += ["--thread", str(threading.get_native_id())]
         cmd.append(str(self._pid))
@@ -145,7 +151,7 @@ class Profiler:
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
         fifo = None
         try:
-            if self._mode:
+            if self._mode or self.calls:
                 line = _read_line(proc.stdout.fileno(), deadline)
                 if not line or not line.startswith("fifo "):
                     self._fail(proc, errpath, "could not start")
@@ -155,11 +161,19 @@ class Profiler:
             proc.stdin.flush()
             if _read_line(proc.stdout.fileno(), deadline) != "ready":
                 self._fail(proc, errpath, "could not attach")
-            if self._mode:
+            if self._mode or self.calls:
                 agent = _engine.Agent.load(agent_path)
-                agent.start(fifo, self._mode, self.subprocesses)
-                self._agent = agent
+                if self._mode:
+                    agent.start(fifo, self._mode, self.subprocesses)
+                    self._agent = agent
+                if self.calls:
+                    agent.calls_start(fifo)
+                    self._agent, self._counting = agent, True
         except BaseException:
+            if self._agent is not None:
+                if self._mode:
+                    self._agent.stop()
+                self._agent = None
             self._kill(proc)
             raise
         self._proc = proc
@@ -182,18 +196,24 @@ class Profiler:
         global _running
         if self._proc is None:
             raise StethoError("stetho: stop() without start(): this Profiler is not running")
-        proc, agent = self._proc, self._agent
+        proc, agent, counting = self._proc, self._agent, self._counting
         self._proc = self._agent = None
+        self._counting = False
         if os.getpid() != self._pid:
             # a forked child of the profiled process: the sampler is the
-            # parent's; only this process's own hooks go
-            if agent is not None:
+            # parent's; only this process's own hooks go (it counts no more
+            # and writes nothing: its counts are not the parent's)
+            if counting:
+                agent.calls_stop()
+            if agent is not None and self._mode:
                 agent.stop()
             return self
         with _lock:
             _running = None
         try:
-            if agent is not None:
+            if counting:
+                agent.calls_stop()
+            if agent is not None and self._mode:
                 agent.stop()
         finally:
             if proc.poll() is None:
@@ -290,7 +310,8 @@ class Profiler:
         return out
 
 
-def profile(memory="sampled", interval_ms=10, output=None, threads="all", subprocesses=False):
+def profile(memory="sampled", interval_ms=10, output=None, threads="all", subprocesses=False,
+            calls=False):
     """`with stetho.profile() as p:` or `@stetho.profile()`: a Profiler."""
     return Profiler(memory=memory, interval_ms=interval_ms, output=output, threads=threads,
-                    subprocesses=subprocesses)
+                    subprocesses=subprocesses, calls=calls)

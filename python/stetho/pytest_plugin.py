@@ -39,6 +39,9 @@ def pytest_addoption(parser):
                 help="list the N slowest and N hungriest tests at the end (default 5)")
     g.addoption("--stetho-dir", default=None, metavar="DIR",
                 help="keep each test's capture in DIR (named after the test)")
+    g.addoption("--stetho-calls", action="store_true", default=False,
+                help="also count every call of each test exactly (cProfile's figures, in "
+                     "its capture: stetho table --calls; with --stetho-dir)")
     g.addoption("--stetho-fail-on-increase", action="store_true", default=False,
                 help="fail a test whose peak memory grew since the previous run "
                      "(kept in pytest's cache)")
@@ -138,6 +141,7 @@ class StethoPlugin:
         self.interval = config.getoption("stetho_interval")
         self.top = config.getoption("stetho_top")
         self.dir = config.getoption("stetho_dir")
+        self.calls = config.getoption("stetho_calls")
         self.on_increase = config.getoption("stetho_fail_on_increase")
         self.results = {}           # nodeid -> numbers (the controller's view)
         self.failures = {}          # nodeid -> message
@@ -166,7 +170,7 @@ class StethoPlugin:
         memory = "exact" if ("limit_memory" in limits or "limit_leaks" in limits) \
             else self.memory
         output = os.path.join(self.dir, safe_name(item.nodeid) + ".stetho") if self.dir else None
-        p = Profiler(memory=memory, interval_ms=self.interval, output=output)
+        p = Profiler(memory=memory, interval_ms=self.interval, output=output, calls=self.calls)
         try:
             p.start()
         except StethoError as e:

@@ -118,6 +118,22 @@ uint64_t agent_now(void)
     return ns;
 }
 
+uint64_t agent_ticks(void)
+{
+    return tsc_usable ? ticks() : clock_ns();
+}
+
+uint64_t agent_tick_scale(void)
+{
+    if (!tsc_usable)
+        return 1ull << 32;
+    /* over everything since the agent loaded: the longest baseline there is */
+    uint64_t ns = clock_ns(), tsc = ticks();
+    if (ns <= cal_ns || tsc <= cal_tsc)
+        return 1ull << 32;
+    return (uint64_t)(((unsigned __int128)(ns - cal_ns) << 32) / (tsc - cal_tsc));
+}
+
 void agent_turn_off(void)
 {
     atomic_store(&agent_state, AGENT_OFF);
@@ -242,7 +258,7 @@ static int parse_mode(const char *mode)
 
 /* Our descriptor goes high, out of the way of programs that expect the
  * numbers open() hands out. */
-static int open_fifo(const char *path)
+int agent_fifo_open(const char *path, dev_t *dev, ino_t *ino)
 {
     /* O_NONBLOCK: with nobody reading, fail at once instead of hanging */
     int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
@@ -265,8 +281,8 @@ static int open_fifo(const char *path)
             break;
         }
     }
-    agent.fifo_dev = st.st_dev;
-    agent.fifo_ino = st.st_ino;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
     return fd;
 }
 
@@ -308,7 +324,7 @@ int agent_setup(const char *fifo_path, const char *mode)
     static int once;
     if (parse_mode(mode) < 0 || (!agent.python && pyhooks_init() < 0))
         return -1;
-    agent.fd = open_fifo(fifo_path);
+    agent.fd = agent_fifo_open(fifo_path, &agent.fifo_dev, &agent.fifo_ino);
     if (agent.fd < 0)
         return -1;
     if (!once) {

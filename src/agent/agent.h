@@ -162,8 +162,20 @@ void agent_resolve(void) AGENT_HIDDEN;
 /* ---- agent.c ---- */
 int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up */
 uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
+/* A cheaper clock for spans that are many and short (calls.c): TSC ticks
+ * where the TSC is trusted, else ns; agent_tick_scale() is ns per tick,
+ * 32.32 fixed point, measured since the agent loaded. */
+uint64_t agent_ticks(void) AGENT_HIDDEN;
+uint64_t agent_tick_scale(void) AGENT_HIDDEN;
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
+/* The FIFO to stetho (protocol.h), opened for writing high among the
+ * descriptors and deep; -1 if it cannot be.  *dev, *ino identify it, so a
+ * write never goes into a file the program opened under our number:
+ * agent_fifo_write() sends one whole chunk, 0 or -1 (not our FIFO any
+ * more, or stetho went away -- without SIGPIPE: stop sending). */
+int agent_fifo_open(const char *path, dev_t *dev, ino_t *ino) AGENT_HIDDEN;
+int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len) AGENT_HIDDEN;
 void agent_flush_before_exec(void) AGENT_HIDDEN;
 /* Open the FIFO, set the mode ("exact", "sampled:<mean>"), find Python: -1
  * if any fails.  The first call also sets up what lives as long as the

@@ -39,29 +39,26 @@ static pid_t my_tid(void)
 
 /* The program may have closed our descriptor and opened something else
  * under its number: never write into a file that is not our FIFO. */
-static int fifo_is_ours(void)
+static int fifo_is_ours(int fd, dev_t dev, ino_t ino)
 {
     struct stat st;
-    return fstat(agent.fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
-           st.st_dev == agent.fifo_dev && st.st_ino == agent.fifo_ino;
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == dev && st.st_ino == ino;
 }
 
 /* One write of a whole chunk (<= PIPE_BUF, so the kernel keeps it whole).
  * SIGPIPE is blocked around it: if stetho went away, the program must not
- * die of it; we stop recording instead. */
-static void fifo_write(const void *buf, size_t len)
+ * die of it; the caller stops sending instead. */
+int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len)
 {
-    if (!fifo_is_ours()) {
-        agent_turn_off();
-        return;
-    }
+    if (fd < 0 || !fifo_is_ours(fd, dev, ino))
+        return -1;
     sigset_t pipe, old;
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, &old);
     ssize_t r;
     do
-        r = write(agent.fd, buf, len);
+        r = write(fd, buf, len);
     while (r < 0 && errno == EINTR);
     if (r != (ssize_t)len) {
         int saved = errno;
@@ -70,9 +67,15 @@ static void fifo_write(const void *buf, size_t len)
             sigtimedwait(&pipe, NULL, &zero);     /* drop the pending SIGPIPE */
         }
         errno = saved;
-        agent_turn_off();
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r == (ssize_t)len ? 0 : -1;
+}
+
+static void fifo_write(const void *buf, size_t len)
+{
+    if (agent_fifo_write(agent.fd, agent.fifo_dev, agent.fifo_ino, buf, len) < 0)
+        agent_turn_off();
 }
 
 void chunk_flush(struct agent_thread *th)

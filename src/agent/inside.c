@@ -4,6 +4,7 @@
 #include "agent/inside.h"
 #include "agent/agent.h"
 #include "agent/got.h"
+#include "agent/calls.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -152,5 +153,23 @@ AGENT_EXPORT int stetho_agent_stop(void)
     agent.fd = -1;
     recording = 0;
     guard_leave(guard);
+    return 0;
+}
+
+AGENT_EXPORT int stetho_agent_calls_start(const char *fifo_path)
+{
+    if (!have_gil())
+        return fail("stetho_agent_calls_start must be called with the GIL held%s", "");
+    if (calls_start_inside(fifo_path) < 0)
+        return fail("cannot count calls here (counting already, or not Python 3.9+)%s", "");
+    return 0;
+}
+
+AGENT_EXPORT int stetho_agent_calls_stop(void)
+{
+    if (!have_gil())
+        return fail("stetho_agent_calls_stop must be called with the GIL held%s", "");
+    if (calls_stop_inside() < 0)
+        return fail("no call count to stop%s", "");
     return 0;
 }

@@ -29,6 +29,12 @@
 
 int stetho_agent_start(const char *fifo_path, const char *mode, int follow_children);
 int stetho_agent_stop(void);
+/* Exact call counts from inside (calls.h, calls_start_inside): sent to
+ * the FIFO of `stetho attach --handshake --calls` (the memory recording's,
+ * if there is one too).  GIL held; 0, or -1 with
+ * stetho_agent_error() saying why. */
+int stetho_agent_calls_start(const char *fifo_path);
+int stetho_agent_calls_stop(void);
 long stetho_agent_hooked(void);
 unsigned long long stetho_agent_got_digest(void);
 const char *stetho_agent_error(void);

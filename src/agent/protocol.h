@@ -23,6 +23,6 @@
 #define AGENT_ENV_MODE "STETHO_AGENT_MODE"        /* "exact" or "sampled:<mean bytes>" */
 #define AGENT_ENV_FOLLOW "STETHO_AGENT_FOLLOW"    /* "1": children load it too */
 #define AGENT_ENV_PRELOAD_ORIG "STETHO_AGENT_PRELOAD_ORIG" /* LD_PRELOAD before stetho */
-#define AGENT_ENV_CALLS "STETHO_AGENT_CALLS"      /* --calls: the directory for calls.h's files */
+#define AGENT_ENV_CALLS "STETHO_AGENT_CALLS"      /* --calls: the FIFO for calls.h's counts */
 
 #endif

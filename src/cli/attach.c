@@ -10,6 +10,10 @@
  * stdout; with --handshake it then waits for a line on stdin before it
  * looks at the process (the program may first have to allow it to, under
  * Yama's ptrace_scope 1) and prints "ready" once the first sample is taken.
+ * With --handshake, --calls makes the FIFO too (if --memory-fifo did not),
+ * for the call counts of the agent counting from inside
+ * (src/agent/calls.h).  Without --handshake --calls is refused: the
+ * counting is done inside the program.
  */
 #include "cli/cli.h"
 #include "cli/export.h"
@@ -21,7 +25,6 @@
 #include "memory/channel.h"
 
 #include <errno.h>
-
 #include <string.h>
 #include <unistd.h>
 
@@ -40,7 +43,10 @@ static void attach_usage(FILE *f)
           "                        prints \"fifo PATH\" on stdout\n"
           "  --thread TID          only this thread of the process (its kernel id)\n"
           "  --handshake           wait for a line on stdin before attaching, print\n"
-          "                        \"ready\" on stdout after the first sample\n", f);
+          "                        \"ready\" on stdout after the first sample; with\n"
+          "                        --calls, the program counts its calls itself\n"
+          "                        (the Python API) and sends them to the FIFO,\n"
+          "                        made then and printed as with --memory-fifo\n", f);
 }
 
 /* How long the program's main thread may take to come back to Python code
@@ -108,13 +114,15 @@ int cmd_attach(int argc, char **argv)
             return cli_error("attach: one PID only (got '%s' and '%s')", pidarg, a);
         pidarg = a;
     }
-    if (o.calls)
+    if (o.calls && !handshake)
         return cli_error("attach: --calls is for run (the counting is done inside the "
-                         "program from its start)");
+                         "program from its start) or the Python API's calls=True");
     if (memory_attach && o.memory == MEMORY_OFF)
         memory_attach = 0;
     if (memory_attach && memory_fifo)
         return cli_error("attach: --memory and --memory-fifo do not go together");
+    if (memory_attach && o.calls)
+        return cli_error("attach: --memory and --calls do not go together");
     if (!pidarg)
         return cli_error("attach: missing PID (usage: stetho attach [options] PID)");
     pid_t pid = cli_parse_pid(pidarg);
@@ -122,7 +130,7 @@ int cmd_attach(int argc, char **argv)
         return cli_error("attach: '%s' is not a process id", pidarg);
 
     struct channel *memory = NULL;
-    if (memory_fifo) {
+    if (memory_fifo || o.calls) {
         memory = channel_open();
         if (!memory)
             return cli_error("cannot make a FIFO: %s", strerror(errno));
@@ -181,6 +189,8 @@ int cmd_attach(int argc, char **argv)
         .after_start = ma ? start_memory : NULL,
         .before_finish = ma ? stop_memory : NULL,
         .before_finish_ctx = ma,
+        .record_memory = memory_fifo || ma,
+        .calls = o.calls,
     };
     if (!o.quiet && !ma)            /* with memory: once it records (memattach.c) */
         fprintf(stderr, "stetho: profiling process %d (Python %s); Ctrl-C to stop\n",

@@ -13,7 +13,6 @@
 #include "cli/session.h"
 
 #include "agent/protocol.h"
-#include "cli/callsfile.h"
 #include "memory/channel.h"
 
 #include <errno.h>
@@ -132,14 +131,15 @@ static int capture_writable(const char *output)
 }
 
 /* The environment the program starts with: the agent preloaded and told
- * where to write (memory events to a FIFO, call counts to a file).  The
+ * where to send memory events and call counts (one FIFO for both).  The
  * agent puts the user's own environment back before the program's main()
- * (protocol.h).  *memory is the FIFO, or NULL with memory off. */
-static int agent_setup(const struct common_opts *o, struct channel **memory,
-                       char *calls_path, size_t calls_len)
+ * (protocol.h).  *fifo is the FIFO, or NULL if neither is recorded;
+ * *record_memory says if memory events come on it. */
+static int agent_setup(const struct common_opts *o, struct channel **fifo, int *record_memory)
 {
     char agent[PATH_MAX], mode[64];
-    *memory = NULL;
+    *fifo = NULL;
+    *record_memory = 0;
     if (cli_find_agent(agent, sizeof agent) < 0) {
         if (o->calls)
             return cli_error("--calls needs libstetho_agent.so beside stetho (set STETHO_AGENT)");
@@ -148,13 +148,13 @@ static int agent_setup(const struct common_opts *o, struct channel **memory,
                             "beside stetho (set STETHO_AGENT)\n");
         return 0;
     }
-    if (o->calls && callsfile_make(calls_path, calls_len) < 0)
-        return cli_error("--calls: cannot make a file for the counts: %s", strerror(errno));
-    struct channel *ch = NULL;
-    if (o->memory != MEMORY_OFF && !(ch = channel_open()))
+    struct channel *ch = channel_open();
+    if (!ch && o->calls)
+        return cli_error("--calls: cannot make a FIFO for the counts: %s", strerror(errno));
+    if (!ch) {
         cli_error("memory profiling is off: cannot make a FIFO: %s", strerror(errno));
-    if (!ch && !o->calls)
         return 0;
+    }
     const char *orig = getenv("LD_PRELOAD");
     size_t need = strlen(agent) + (orig ? strlen(orig) : 0) + 2;
     char *preload = malloc(need);
@@ -169,15 +169,16 @@ static int agent_setup(const struct common_opts *o, struct channel **memory,
         snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o->sample_mean);
     setenv(AGENT_ENV_PRELOAD_ORIG, orig ? orig : "", 1);
     setenv("LD_PRELOAD", preload, 1);
-    if (ch) {
+    if (o->memory != MEMORY_OFF) {
         setenv(AGENT_ENV_FIFO, channel_path(ch), 1);
         setenv(AGENT_ENV_MODE, mode, 1);
+        *record_memory = 1;
     }
     if (o->calls)
-        setenv(AGENT_ENV_CALLS, calls_path, 1);
+        setenv(AGENT_ENV_CALLS, channel_path(ch), 1);
     setenv(AGENT_ENV_FOLLOW, o->subprocesses ? "1" : "0", 1);
     free(preload);
-    *memory = ch;
+    *fifo = ch;
     return 0;
 }
 
@@ -244,9 +245,8 @@ int cmd_run(int argc, char **argv)
         }
     }
     struct channel *memory = NULL;
-    char calls_path[PATH_MAX];
-    if ((o.memory != MEMORY_OFF || o.calls) &&
-        agent_setup(&o, &memory, calls_path, sizeof calls_path) != 0) {
+    int record_memory = 0;
+    if ((o.memory != MEMORY_OFF || o.calls) && agent_setup(&o, &memory, &record_memory) != 0) {
         if (o.live)
             live_restore(saved);
         free(cmd);
@@ -259,8 +259,6 @@ int cmd_run(int argc, char **argv)
         int e = errno;
         cli_error("cannot run '%s': %s", cmd[0], strerror(e));
         channel_close(memory);
-        if (o.calls)
-            rmdir(calls_path);
         free(cmd);
         return e == ENOENT ? 127 : 126;
     }
@@ -276,7 +274,8 @@ int cmd_run(int argc, char **argv)
         .capture_path = path,
         .argv = cmd,
         .memory = memory,
-        .calls_path = o.calls ? calls_path : NULL,
+        .record_memory = record_memory,
+        .calls = o.calls,
     };
     pid_t view = o.live ? top_live_start(child, path, note) : -1;
     struct session_result res;

@@ -12,7 +12,6 @@
 #include "cli/cli.h"
 #include "capture/capture.h"
 #include "memory/pump.h"
-#include "cli/callsfile.h"
 #include "proc/resident.h"
 #include "sampler/sampler.h"
 
@@ -109,7 +108,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     sampler_add(s, pid, 0);
     struct mempump *mem = NULL;
     if (o->memory && !(mem = mempump_start(o->memory, w, start, o->interval_ns, pid,
-                                           o->only_tid))) {
+                                           o->only_tid, o->record_memory))) {
         sampler_free(s);
         capw_close(w, 0);
         cli_error("out of memory");
@@ -144,7 +143,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
                 /* nobody listens: nothing to tell */
             }
         }
-        if (mem)
+        if (mem && o->record_memory)
             timeline_point(w, s, mem, now_ns() - start, &rss);
         if (now - last_flush >= FLUSH_EVERY_NS) {
             capw_flush(w);
@@ -159,13 +158,13 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     uint64_t end = now_ns();
     if (o->before_finish && !res->aborted)
         o->before_finish(o->before_finish_ctx);
-    if (o->calls_path) {
-        char why[256];
-        if (callsfile_import(o->calls_path, w, why, sizeof why) < 0)
-            fprintf(stderr, "stetho: no call counts: %s\n", why);
-    }
-    if (mem)
-        res->memory_events = mempump_finish(mem, end, rss.bytes, rss.t_ns);
+    uint64_t counted = 0, events = mem ? mempump_finish(mem, end, rss.bytes, rss.t_ns, &counted)
+                                       : 0;
+    if (o->record_memory)
+        res->memory_events = events;
+    if (o->calls && !counted)
+        fprintf(stderr, "stetho: no call counts: the program sent none (it ended by os._exit "
+                        "or a signal within its first second, or is not Python)\n");
     res->samples = sampler_samples(s);
     res->seconds = (double)(end - start) / 1e9;
     snprintf(res->error, sizeof res->error, "%s", sampler_last_error(s));

@@ -8,12 +8,12 @@
  * a killed stetho leaves a readable file.  If `child` is set, pid is our
  * child: its exit status is reaped into *exit_status (shell style).
  * With `memory`, the agents' events are decoded on a thread of their own
- * into memory metrics in the same capture (memory/pump.h), and a timeline
- * point (RSS, heap) is written at every tick.
+ * (memory/pump.h): memory metrics in the same capture with
+ * `record_memory`, and a timeline point (RSS, heap) at every tick; call
+ * counts with `calls`.
  * With a ready_fd, "ready" is written there once the first tick is done,
- * so whoever waits on it knows time is being sampled.  With `calls_path`,
- * the call counts the agent left there are imported at the end
- * (callsfile.h); a run without them says so on stderr and keeps the rest.
+ * so whoever waits on it knows time is being sampled.  A run with `calls`
+ * that got no counts says so on stderr and keeps the rest.
  * Returns 0, or -1 with a one-line message printed (capture not writable).
  */
 #ifndef STETHO_CLI_SESSION_H
@@ -28,6 +28,8 @@ struct channel;
 struct session_opts {
     uint64_t interval_ns;
     struct channel *memory;     /* the agents' FIFO, or NULL: time only */
+    int record_memory;          /* memory events come on it */
+    int calls;                  /* call counts come on it (--calls) */
     int follow_children;
     int async_tasks;            /* sampler_opts.async_tasks */
     int native;                 /* sampler_opts.native */
@@ -38,7 +40,6 @@ struct session_opts {
     int ready_fd;               /* > 0: "ready\n" is written there after the
                                    first sample (attach --handshake); 0: none
                                    (stdin is never where one tells) */
-    const char *calls_path;     /* --calls: the agents' calls directory, or NULL */
     int (*after_start)(void *ctx);      /* called once the memory thread reads
                                            the FIFO, before the first tick
                                            (attach --memory starts the agent:

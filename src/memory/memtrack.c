@@ -151,6 +151,11 @@ struct memtrack {
     int32_t census_pid;                 /* the census being read, 0: none */
     uint64_t census_t, census_cost;     /* its time (since the start), CPU so far */
     size_t census_turn;                 /* the process whose census is next */
+    int calls_only;                     /* memory is not recorded */
+    struct cap_call *calls;             /* the latest figures of each key */
+    size_t ncalls, capcalls;
+    struct kmap calls_index;            /* (pid << 32 | caller, callee) -> calls */
+    uint64_t counted_functions;         /* calls[] with no caller */
 };
 
 /* The live-block table: zeroed, on huge pages where the kernel gives them
@@ -220,6 +225,8 @@ void memtrack_free(struct memtrack *m)
     for (size_t i = 0; i < m->nprocs; i++)
         census_drop(&m->procs[i].census);
     free(m->procs);
+    free(m->calls);
+    kmap_free(&m->calls_index);
     for (size_t i = 1; i < m->nstacks; i++)
         free(m->stacks[i].growth);
     blocks_free(m->blocks, m->capblocks);
@@ -239,7 +246,13 @@ void memtrack_only_thread(struct memtrack *m, int32_t pid, int32_t tid)
     m->only_tid = tid;
 }
 
+void memtrack_calls_only(struct memtrack *m)
+{
+    m->calls_only = 1;
+}
+
 uint64_t memtrack_events(const struct memtrack *m) { return m->events; }
+uint64_t memtrack_counted(const struct memtrack *m) { return m->counted_functions; }
 uint64_t memtrack_dropped(const struct memtrack *m) { return m->dropped; }
 
 static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
@@ -890,6 +903,37 @@ static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
     }
 }
 
+/* A process's call counts so far (wire.h CALLS, on its calls stream): the
+ * latest figures of each (caller, callee) replace the ones before; they go
+ * into the capture at the end. */
+static int on_calls(struct memtrack *m, struct ns *n, const struct wire_calls *c)
+{
+    if (n->tid != WIRE_CALLS_TID || !c->callee || c->callee >= n->nframes ||
+        !n->frames[c->callee] || (c->caller && (c->caller >= n->nframes || !n->frames[c->caller])))
+        return -1;
+    uint32_t caller = c->caller ? n->frames[c->caller] : 0, callee = n->frames[c->callee];
+    int isnew;
+    uint32_t *v = kmap_put(&m->calls_index, kmap_pair32((uint32_t)n->pid, caller), callee,
+                           (uint32_t)m->ncalls, &isnew);
+    if (!v || (isnew && grow_array((void **)&m->calls, &m->capcalls, m->ncalls + 1,
+                                   sizeof *m->calls) < 0))
+        return -1;
+    if (isnew) {
+        m->ncalls++;
+        m->counted_functions += !caller;
+    }
+    m->calls[*v] = (struct cap_call){
+        .pid = n->pid,
+        .caller = caller,
+        .callee = callee,
+        .calls = c->calls,
+        .primitive_calls = c->rec_calls <= c->calls ? c->calls - c->rec_calls : 0,
+        .cum_ns = c->cum_ns,
+        .own_ns = c->own_ns,
+    };
+    return 0;
+}
+
 /* The agent's counts and kinds are the capture's: they are stored as sent. */
 _Static_assert(AGENT_ALLOCATORS == CAP_MEM_ALLOCATORS, "one allocator list");
 _Static_assert(AGENT_FRAME_PYTHON == (int)CAP_FRAME_PYTHON &&
@@ -960,6 +1004,8 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
         n->sample_mean = r->u.sampled.mean;
         m->totals.sample_mean = r->u.sampled.mean;
         return 0;
+    case AGENT_REC_CALLS:
+        return on_calls(m, n, &r->u.calls);
     }
     return -1;
 }
@@ -1083,6 +1129,8 @@ static void growth_point(struct memtrack *m)
 
 void memtrack_tick(struct memtrack *m, uint64_t now)
 {
+    if (m->calls_only)
+        return;
     measure_mappings(m, 0, now);
     publish(m);
     write_changes(m, rel(m, now));
@@ -1108,6 +1156,10 @@ static void write_growth(struct memtrack *m)
 
 void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64_t peak_rss_t)
 {
+    for (size_t i = 0; i < m->ncalls; i++)
+        capw_call(m->w, &m->calls[i]);
+    if (m->calls_only)
+        return;
     uint64_t t = rel(m, now);
     if (m->heap > m->peak_heap)         /* still at its peak at the end */
         new_peak(m, now);

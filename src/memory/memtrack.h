@@ -20,6 +20,11 @@
  * (each thread sends its own chunks): it is kept a while, and the
  * allocation, when it comes, cancels.
  *
+ * Call counts (wire.h CALLS, a process's calls stream) are kept as they
+ * come, the latest figures of each function and edge, and written as
+ * CALLS records by memtrack_finish(); with memtrack_calls_only() (--calls
+ * with memory off) nothing else is: no memory metric, totals or ticks.
+ *
  * Threads: a memtrack belongs to one thread (the memory thread), except
  * memtrack_now(), which any thread may call: it reads the heap and mapping
  * figures as of the last chunk or tick (each figure atomic, not the three
@@ -43,6 +48,9 @@ void memtrack_free(struct memtrack *m);
  * thread allocated and another freed is not a false leak. */
 void memtrack_only_thread(struct memtrack *m, int32_t pid, int32_t tid);
 
+/* Only call counts arrive: no memory is recorded (see above). */
+void memtrack_calls_only(struct memtrack *m);
+
 /* One chunk as read from the FIFO; -1 if it was malformed (dropped). */
 int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len);
 
@@ -60,5 +68,7 @@ void memtrack_finish(struct memtrack *m, uint64_t now_ns, uint64_t peak_rss,
 /* For the run's summary and tests. */
 uint64_t memtrack_events(const struct memtrack *m);
 uint64_t memtrack_dropped(const struct memtrack *m);
+/* Functions with call counts so far (0: no process sent any). */
+uint64_t memtrack_counted(const struct memtrack *m);
 
 #endif

@@ -48,7 +48,7 @@ static void *run(void *arg)
 
 struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
                               uint64_t start_ns, uint64_t interval_ns, int32_t only_pid,
-                              int32_t only_tid)
+                              int32_t only_tid, int memory)
 {
     struct mempump *p = calloc(1, sizeof *p);
     if (!p)
@@ -62,6 +62,8 @@ struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
     }
     if (only_tid > 0)
         memtrack_only_thread(p->m, only_pid, only_tid);
+    if (!memory)
+        memtrack_calls_only(p->m);
     /* signals are for the main thread (attach's SIGINT, the child's exit) */
     sigset_t all, old;
     sigfillset(&all);
@@ -82,13 +84,14 @@ void mempump_now(struct mempump *p, struct cap_timeline_point *out)
 }
 
 uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
-                        uint64_t peak_rss_t)
+                        uint64_t peak_rss_t, uint64_t *counted)
 {
     atomic_store(&p->stop, 1);
     pthread_join(p->thread, NULL);
     channel_drain(p->ch, feed, p->m);  /* what the agents flushed at exit */
     memtrack_finish(p->m, end_ns, peak_rss, peak_rss_t);
     uint64_t events = memtrack_events(p->m);
+    *counted = memtrack_counted(p->m);
     memtrack_free(p->m);
     free(p);
     return events;

@@ -11,8 +11,10 @@
  * figures, from any thread.  mempump_finish() stops the thread, decodes
  * what the agents left in the FIFO, writes the final metrics with the
  * caller's peak RSS (memtrack_finish) and frees everything; it returns the
- * number of events decoded.  mempump_start() returns NULL when out of
- * memory or threads.
+ * number of events decoded, and in *counted the number of functions with
+ * call counts (memtrack_counted).  memory 0: only call counts come
+ * (memtrack_calls_only).  mempump_start() returns NULL when out of memory
+ * or threads.
  */
 #ifndef STETHO_MEMORY_PUMP_H
 #define STETHO_MEMORY_PUMP_H
@@ -27,9 +29,9 @@ struct mempump;
  * (memtrack_only_thread). */
 struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
                               uint64_t start_ns, uint64_t interval_ns, int32_t only_pid,
-                              int32_t only_tid);
+                              int32_t only_tid, int memory);
 void mempump_now(struct mempump *p, struct cap_timeline_point *out);
 uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
-                        uint64_t peak_rss_t);
+                        uint64_t peak_rss_t, uint64_t *counted);
 
 #endif

@@ -570,6 +570,7 @@ void profile_free(struct profile *p)
     for (size_t i = 0; i < p->ntask_names; i++)
         free(p->task_names[i]);
     free(p->task_names);
+    kmap_free(&p->call_edge_index);
     memset(p, 0, sizeof *p);
 }
 

@@ -179,6 +179,7 @@ struct profile {
     uint32_t task_func0, task_line0;    /* the first merged func and line */
     char **task_names;                  /* their names, owned */
     size_t ntask_names;
+    struct kmap call_edge_index;        /* (caller, callee) -> call_edges */
 };
 
 struct prof_call_edge {

@@ -357,7 +357,18 @@ static void write_tables(const struct page *b, FILE *out)
         fprintf(out, "%s%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRId32 ",%d,%d",
                 i ? "," : "", str[0], str[1], str[2], str[3], f->first_line, f->kind, f->loc);
     }
-    fputs("],\n\"sites\":[", out);      /* function, line */
+    /* calls, primitive calls per function (run --calls), or null */
+    fputs("],\n\"calls\":", out);
+    if (b->p->has_calls) {
+        for (size_t i = 0; i < b->nfuncs; i++) {
+            const struct prof_calls *k = &b->p->funcs[b->funcs[i]].calls;
+            fprintf(out, "%s%" PRIu64 ",%" PRIu64, i ? "," : "[", k->calls, k->primitive_calls);
+        }
+        fputs(b->nfuncs ? "]" : "[]", out);
+    } else {
+        fputs("null", out);
+    }
+    fputs(",\n\"sites\":[", out);      /* function, line */
     for (size_t i = 0; i < b->nsites; i++) {
         const struct prof_site *l = &b->p->lines[b->sites[i]];
         fprintf(out, "%s%" PRIu32 ",%" PRId32, i ? "," : "", b->func_no[l->func] - 1, l->line);

@@ -11,6 +11,7 @@
  * (report_memory_headline) is here too, as it speaks the same language.
  */
 #include "report/tree_print.h"
+#include "model/calls.h"
 #include "model/location.h"
 #include "model/places.h"
 
@@ -117,6 +118,39 @@ static void print_location(struct printer *pr, const struct prof_site *s)
     fputs(color(pr, ANSI_RESET), pr->out);
 }
 
+/* "12/3" as cProfile's ncalls: all calls, then primitive ones if fewer. */
+static void print_ncalls(FILE *f, const struct prof_calls *k)
+{
+    fprintf(f, "%llu", (unsigned long long)k->calls);
+    if (k->primitive_calls != k->calls)
+        fprintf(f, "/%llu", (unsigned long long)k->primitive_calls);
+}
+
+/* A capture of `run --calls`: "[37 calls, 12 from w_parent]" -- the
+ * function's exact count over the whole capture and, under a caller's node,
+ * that caller -> callee edge's.  Not this node's own: the capture counts
+ * per function and per edge, and a node is one path of many to it. */
+static void print_calls(struct printer *pr, const struct prof_node *n)
+{
+    const struct profile *p = pr->p;
+    const struct prof_site *s = n->kind == PROF_NODE_FRAME ? prof_node_site(p, n) : NULL;
+    if (!p->has_calls || !s || !p->funcs[s->func].calls.calls)
+        return;
+    FILE *f = pr->out;
+    fprintf(f, "  %s[", color(pr, ANSI_DIM));
+    print_ncalls(f, &p->funcs[s->func].calls);
+    fputs(p->funcs[s->func].calls.calls == 1 ? " call" : " calls", f);
+    const struct prof_node *up = &p->nodes[n->parent];
+    const struct prof_site *ps = up->kind == PROF_NODE_FRAME ? prof_node_site(p, up) : NULL;
+    const struct prof_calls *e = ps ? prof_call_edge(p, ps->func, s->func) : NULL;
+    if (e && e->calls) {
+        fputs(", ", f);
+        print_ncalls(f, e);
+        fprintf(f, " from %s", p->funcs[ps->func].function);
+    }
+    fprintf(f, "]%s", color(pr, ANSI_RESET));
+}
+
 static void print_argv(FILE *f, const struct cap_process *proc, size_t max)
 {
     size_t used = 0;
@@ -207,6 +241,8 @@ static void print_line(struct printer *pr, const struct entry *e, const char *gu
             pr->prefix ? pr->prefix : "", guide, color(pr, pct_color(pct)),
             prof_fmt_metric(v, sizeof v, pr->o->metric, e->value), pct, color(pr, ANSI_RESET));
     print_label(pr, e);
+    if (!e->is_self)
+        print_calls(pr, n);
     print_split(pr, e->is_self ? &n->self : &n->total);
     fputc('\n', pr->out);
 }

@@ -43,6 +43,16 @@
  *               samples by bytes with this mean; one of `size` bytes stands
  *               for size / (1 - exp(-size / mean)) bytes (docs/memory.md);
  *               FREE records then come only for sampled blocks
+ *   CALLS       exact call counts (`run --calls`, src/agent/calls.h), only
+ *               on a process's calls stream (tid WIRE_CALLS_TID): the
+ *               figures so far -- cProfile's: all calls, the recursive ones
+ *               among them, cumulative and own time in ns -- of the
+ *               function `callee` (caller 0) or of the edge caller ->
+ *               callee (frame ids of that stream; a C function's FRAME has
+ *               kind NATIVE).  Cumulative: a record replaces the last one
+ *               of its (caller, callee); the agent sends what changed
+ *               every second and at exit, so a process killed loses at
+ *               most its last second.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
  * stetho can order events in time.  Addresses are sent as they are (the
@@ -97,6 +107,10 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
 
 #define AGENT_CHUNK_NEW_STREAM 0x01u
 
+/* The tid of a process's calls stream: no thread has it (kernel tids
+ * start at 1), and the counts are the process's, merged over threads. */
+#define WIRE_CALLS_TID 0
+
 /* ---- the description ----
  *
  * WIRE_RECORDS(REC, U, S): REC(NAME, type byte, name, fields), the fields
@@ -110,6 +124,7 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(SAMPLED, 6, sampled, U(mean))                                             \
     REC(GC_PAUSE, 7, gc_pause, U(generation) U(collected) U(uncollectable)        \
         U(duration_ns) U(dt_ns))
+    REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever

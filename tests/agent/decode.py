@@ -31,6 +31,8 @@ RECORDS = {
     6: ("sampled", (("mean", "u"),)),
     7: ("gc_pause", (("generation", "u"), ("collected", "u"), ("uncollectable", "u"),
                      ("duration_ns", "u"), ("dt_ns", "u"))),
+    8: ("calls", (("caller", "u"), ("callee", "u"), ("calls", "u"), ("rec_calls", "u"),
+                  ("cum_ns", "u"), ("own_ns", "u"))),
 }
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]

@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from conftest import PROGRAMS, run
+from conftest import PROGRAMS, REPO, run
 
 PROGRAM = PROGRAMS / "calls_workload.py"
 TIME_TOL = 0.10
@@ -117,6 +117,27 @@ def test_table_shows_the_counts(counted, stetho):
             assert rows[k[2]] == (v[1], v[0]), k
 
 
+def test_tree_shows_the_counts(counted, stetho):
+    """Each sampled node of a counted function shows the function's count
+    and, under its caller's node, that edge's: the pstats export's."""
+    cap, ours, _, _ = counted
+    cp = run([stetho, "tree", str(cap), "--min-percent", "0"])
+    assert cp.returncode == 0, cp.stderr.decode()
+    by_name = {k[2]: v for k, v in ours.items() if workload(k)}
+    seen = 0
+    for m in re.finditer(r" (w_\w+)  \S+  \[(\d+)(?:/(\d+))? calls?(?:, (\d+)(?:/(\d+))? "
+                         r"from (\w+))?\]", cp.stdout.decode()):
+        name, n, prim, en, eprim, caller = m.groups()
+        cc, nc, _, _, callers = by_name[name]
+        assert (int(n), int(prim or n)) == (nc, cc), m.group(0)
+        if caller:
+            ckey = next(k for k in callers if k[2] == caller)
+            enc, ecc = callers[ckey][:2]       # pstats: a caller's (nc, cc, ...)
+            assert (int(en), int(eprim or en)) == (enc, ecc), m.group(0)
+            seen += 1
+    assert seen >= 2, cp.stdout.decode()      # w_spin under w_suite, in both threads
+
+
 def test_calls_compose_with_memory(python, stetho, tmp_path):
     cap = tmp_path / "both.stetho"
     cp = run([stetho, "run", "-q", "--calls", "--memory", "exact", "-o", str(cap), "--",
@@ -164,3 +185,66 @@ def test_no_counts_from_a_killed_program_is_said(python, stetho, tmp_path):
     assert b"stetho: no call counts" in cp.stderr
     cp = run([stetho, "table", str(cap), "--calls"])
     assert cp.returncode == 2
+
+
+def test_a_killed_program_keeps_the_counts_of_its_earlier_seconds(python, stetho, tmp_path):
+    """The agent sends its table every second: a program killed by SIGKILL
+    after 3 s has w_tick's count of some moment in its last ~1 s."""
+    cap, progress = tmp_path / "killed.stetho", tmp_path / "progress.txt"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
+              python.path, str(PROGRAMS / "calls_killed.py"), str(progress), "3"],
+             cwd=tmp_path, timeout=120)
+    assert cp.returncode == 128 + 9, cp.stderr.decode()
+    assert b"no call counts" not in cp.stderr
+    marks = [tuple(map(float, line.split())) for line in progress.read_text().splitlines()]
+    end = marks[-1][0]
+    out = tmp_path / "stetho.pstats"
+    cp = run([stetho, "export", str(cap), "-f", "pstats", "-o", str(out)])
+    assert cp.returncode == 0, cp.stderr.decode()
+    counted = [nc for (file, line, name), (cc, nc, tt, ct, callers) in
+               pstats.Stats(str(out)).stats.items() if name.endswith("w_tick")]
+    assert len(counted) == 1
+    # a send per second: the last one after end - 1 s, give or take a
+    # loaded machine's slack; never more calls than were made
+    before = max([c for t, c in marks if t <= end - 1.6] or [0])
+    assert before > 0
+    assert before <= counted[0] <= marks[-1][1]
+
+
+@pytest.mark.parametrize("memory", ["off", "sampled"])
+def test_api_calls_equal_cprofiles_in_the_same_window(python, stetho, tmp_path, memory):
+    """stetho.profile(calls=True) around the workload counts what cProfile
+    enabled around the same workload counts, edges included; with memory
+    recorded or not."""
+    cap, ref = tmp_path / "api.stetho", tmp_path / "ref.pstats"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), STETHO=stetho)
+    env.pop("STETHO_AGENT", None)
+    cp = run([python.path, str(PROGRAMS / "calls_api.py"), str(cap), memory, str(ref)],
+             cwd=tmp_path, env=env, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    out = tmp_path / "api.pstats"
+    cp = run([stetho, "export", str(cap), "-f", "pstats", "-o", str(out)])
+    assert cp.returncode == 0, cp.stderr.decode()
+    ours, theirs = load(out), load(ref)
+
+    def mine(key):
+        return os.path.basename(key[0]) == "calls_workload.py" and key[2].startswith("w_")
+
+    keys = {k for k in theirs if mine(k)}
+    assert len(keys) >= 12
+    for k in keys:
+        assert ours[k][:2] == theirs[k][:2], k
+    for callee, (_, _, _, _, callers) in theirs.items():
+        for caller, v in callers.items():
+            if mine(caller) and "w_spin" not in caller[2]:
+                assert ours[callee][4][caller][:2] == v[:2], (caller, callee)
+
+
+
+def test_attach_takes_calls_only_from_the_api(stetho):
+    """Counting is set up inside the program: attach refuses --calls unless
+    the Python API drives it (--handshake), with one line and exit 2."""
+    cp = run([stetho, "attach", "--calls", str(os.getpid())])
+    assert cp.returncode == 2
+    err = cp.stderr.decode()
+    assert err.startswith("stetho: attach: --calls is for run") and err.count("\n") == 1, err

@@ -2,12 +2,13 @@
 
 A real capture of tests/programs/html_demo.py (two threads; leaf() called
 from caller_a() and caller_b(); a "sleeper" thread in nap()) is made with
-`stetho run -o cap.stetho`, then rendered with `stetho html`.
+`stetho run --calls -o cap.stetho`, then rendered with `stetho html`.
 tests/html/check_report.mjs (Node + playwright-core, the system's
 /usr/bin/chromium, nothing downloaded) opens the page and checks what a
 user would: no console errors, the flame graph drawn, click-to-zoom,
 search, a time range dragged on the timeline, the metric switch, the
-inverted and callers views, the tables, the thread filter.  A synthetic
+inverted and callers views, the tables (the calls column: leaf's count as
+the pstats export has it), the thread filter.  A synthetic
 1,000,000-sample capture with memory records (tests/unit/synth_capture.c)
 checks the size and load time of a long run.
 
@@ -19,6 +20,7 @@ STETHO_UPDATE_SCREENSHOT=1 writes docs/img/report.png from the demo.
 
 import json
 import os
+import pstats
 import shutil
 import subprocess
 from pathlib import Path
@@ -77,8 +79,8 @@ def python():
 def capture(stetho, python, tmp_path_factory):
     d = tmp_path_factory.mktemp("html")
     cap = d / "cap.stetho"
-    cp = run([stetho, "run", "--quiet", "-o", str(cap), "--", python.path, DEMO, "1.5"],
-             cwd=d, timeout=60)
+    cp = run([stetho, "run", "--quiet", "--calls", "-o", str(cap), "--", python.path, DEMO,
+              "1.5"], cwd=d, timeout=60)
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
     assert cap.is_file()
     return cap
@@ -111,11 +113,23 @@ def test_page_is_one_offline_file(report):
     assert data["totals"]["samples"] > 50
 
 
-def test_report_in_chromium(report, tmp_path):
+def leaf_calls(stetho, capture, tmp_path):
+    """The demo's leaf's exact count (the capture is of run --calls), as
+    the pstats export says: "all/primitive" when they differ."""
+    out = tmp_path / "demo.pstats"
+    cp = run([stetho, "export", str(capture), "-f", "pstats", "-o", str(out)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    (cc, nc), = [v[:2] for k, v in pstats.Stats(str(out)).stats.items() if k[2] == "leaf"]
+    assert nc > 0
+    return str(nc) if nc == cc else f"{nc}/{cc}"
+
+
+def test_report_in_chromium(stetho, capture, report, tmp_path):
     shot = tmp_path / "report.png"
     result = check_report(report, "--func", "leaf", "--callers", "caller_a,caller_b",
-                          "--screenshot", shot)
+                          "--calls", leaf_calls(stetho, capture, tmp_path), "--screenshot", shot)
     assert "callers of leaf include caller_a" in result["passed"]
+    assert "calls column shows the count of leaf" in result["passed"]
     assert shot.stat().st_size > 10000
     note_timing("html report: open the demo page", result["timings"]["loadMs"] / 1000)
     if os.environ.get("STETHO_UPDATE_SCREENSHOT"):

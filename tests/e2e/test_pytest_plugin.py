@@ -140,6 +140,24 @@ def test_stetho_dir(pytest_python, stetho, tmp_path):
     assert abs(stats["memory"]["alloc_bytes"] - 4 * MB) <= 0.1 * 4 * MB, stats["memory"]
 
 
+def test_stetho_calls(pytest_python, stetho, tmp_path):
+    """--stetho-calls: each test's capture has its exact call counts."""
+    cwd = tmp_path / "calls"
+    cwd.mkdir()
+    (cwd / "test_c.py").write_text("def w_leaf(n):\n    return n\n\n\n"
+                                   "def test_calls():\n    for i in range(37):\n"
+                                   "        w_leaf(i)\n")
+    rc, out = pytest_run(pytest_python, stetho, cwd, "--stetho", "--stetho-calls",
+                         "--stetho-dir", "caps", "test_c.py")
+    assert rc == 0, out
+    cp = run([stetho, "table", str(cwd / "caps" / "test_c.py_test_calls.stetho"), "--calls",
+              "--limit", "0"])
+    assert cp.returncode == 0, cp.stderr.decode()
+    rows = {m.group(2): int(m.group(1)) for m in
+            re.finditer(r"^\s*(\d+)\s.*\((w_leaf|test_calls)\)$", cp.stdout.decode(), re.M)}
+    assert rows == {"w_leaf": 37, "test_calls": 1}, cp.stdout.decode()
+
+
 def test_fail_on_increase(pytest_python, stetho, tmp_path):
     cwd = project(tmp_path)
     args = ("--stetho", "--stetho-fail-on-increase", "-k", "test_grows")

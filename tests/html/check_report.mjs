@@ -1,7 +1,7 @@
 // check_report.mjs -- load a stetho HTML report in headless Chromium and
 // drive it like a user would (tests/e2e/test_html.py runs this).
 //
-//   node tests/html/check_report.mjs REPORT.html [--func NAME] [--callers A,B]
+//   node tests/html/check_report.mjs REPORT.html [--func NAME] [--callers A,B] [--calls N]
 //        [--screenshot OUT.png] [--measure] [--chromium PATH] [--task NAME]
 //
 // Checks: no console errors or page errors; the flame graph is drawn (a
@@ -22,12 +22,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
-const opt = { func: 'leaf', callers: [], screenshot: null, measure: false, chromium: '/usr/bin/chromium', task: null };
+const opt = { func: 'leaf', callers: [], calls: null, screenshot: null, measure: false, chromium: '/usr/bin/chromium', task: null };
 let report = null;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--func') opt.func = args[++i];
   else if (a === '--callers') opt.callers = args[++i].split(',').filter(Boolean);
+  else if (a === '--calls') opt.calls = args[++i];
   else if (a === '--screenshot') opt.screenshot = args[++i];
   else if (a === '--measure') opt.measure = true;
   else if (a === '--chromium') opt.chromium = args[++i];
@@ -35,7 +36,7 @@ for (let i = 0; i < args.length; i++) {
   else report = a;
 }
 if (!report) {
-  console.error('usage: check_report.mjs REPORT.html [--func NAME] [--callers A,B] [--screenshot OUT.png] [--measure]');
+  console.error('usage: check_report.mjs REPORT.html [--func NAME] [--callers A,B] [--calls N] [--screenshot OUT.png] [--measure]');
   process.exit(2);
 }
 
@@ -216,6 +217,16 @@ try {
     const names = await page.locator('#table tbody td.name').allInnerTexts();
     const plain = names.map((n) => n.replace(/callers$/, '').trim().toLowerCase());
     check('table sorts by name', plain.join('\n') === [...plain].sort().join('\n'), plain.slice(0, 8));
+    if (opt.calls !== null) {
+      // -- the calls column (run --calls): the function's exact count, sortable
+      const row = page.locator('#table tbody tr', { has: page.locator(`button.act[aria-label="callers of ${opt.func}"]`) }).first();
+      const shown = (await row.locator('td.calls').innerText()).trim();
+      check('calls column shows the count of ' + opt.func, shown === opt.calls, shown);
+      await page.locator('#table thead button[data-sort="calls"]').click();
+      const counts = (await page.locator('#table tbody td.calls').allInnerTexts())
+        .map((t) => Number(t.split('/')[0]) || 0);
+      check('table sorts by calls', counts.length > 2 && counts.every((c, j) => j === 0 || counts[j - 1] >= c), counts.slice(0, 8));
+    }
     await page.locator('#tab-lines').click();
     check('line table has rows', (await page.locator('#table tbody tr').count()) > 2);
     await page.locator('#tab-funcs').click();

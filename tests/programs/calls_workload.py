@@ -122,4 +122,5 @@ def main():
         json.dump({"spin_seconds": spun[0]}, f)
 
 
-main()
+if __name__ == "__main__":        # tests/programs/calls_api.py imports it
+    main()

@@ -1309,6 +1309,7 @@
     let key;
     if (S.sort.which === 'name') key = (i) => fnName[fnOf(i)].toLowerCase();
     else if (S.sort.which === 'loc') key = (i) => fnShort[fnOf(i)] + ':' + String(funcs ? fnFirst[i] : siteLine[i]).padStart(8);
+    else if (S.sort.which === 'calls') key = (i) => D.calls[2 * fnOf(i)];
     else key = (i) => mv(S.sort.which === 'self' ? self : total, i, sm);
     const keys = new Map(rows.map((i) => [i, key(i)]));
     const dir = S.sort.desc ? -1 : 1;
@@ -1322,6 +1323,11 @@
     let h = '<thead><tr><th class="name" rowspan="2"' + sortAttr('name') +
       '><button type="button" data-sort="name">' + (funcs ? 'Function' : 'Line') + '</button></th>' +
       '<th class="loc" rowspan="2"' + sortAttr('loc') + '><button type="button" data-sort="loc">Location</button></th>';
+    /* exact counts (run --calls): the function's, over the whole run */
+    const calls = funcs && D.calls;
+    if (calls)
+      h += '<th class="calls" rowspan="2"' + sortAttr('calls') + ' title="exact calls of the function over the whole run' +
+        ' (all/primitive when they differ)"><button type="button" data-sort="calls">calls</button></th>';
     /* the metric shown first, then the others */
     const order = [S.metric].concat(metrics.map((m, j) => j).filter((j) => j !== S.metric));
     order.forEach((j) => {
@@ -1344,6 +1350,10 @@
       h += '<tr><td class="name' + (isLib(f) ? ' lib' : '') + '" title="' + esc(fnName[f] + '  ' + fnFile[f]) + '">' + esc(fnName[f]) +
         '<button type="button" class="act" data-func="' + f + '" aria-label="callers of ' + esc(fnName[f]) + '">callers</button></td>' +
         '<td class="loc" title="' + esc(fnFile[f]) + '">' + esc(loc) + '</td>';
+      if (calls) {
+        const c = D.calls[2 * f], p = D.calls[2 * f + 1];
+        h += '<td class="calls">' + (c ? c + (p !== c ? '/' + p : '') : '') + '</td>';
+      }
       order.forEach((j) => {
         const m = metrics[j], s = mv(self, i, j), t = mv(total, i, j), cur = j === S.metric ? ' cur' : '';
         h += '<td class="group' + cur + '" title="' + pct(s, all[j]) + '">' + (s ? fmt(s, m.unit) : '') +
