@@ -123,7 +123,7 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(FINALIZING, 5, finalizing, U(dt_ns))                                      \
     REC(SAMPLED, 6, sampled, U(mean))                                             \
     REC(GC_PAUSE, 7, gc_pause, U(generation) U(collected) U(uncollectable)        \
-        U(duration_ns) U(dt_ns))
+        U(duration_ns) U(dt_ns))                                                  \
     REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
