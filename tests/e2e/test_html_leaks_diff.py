@@ -71,6 +71,28 @@ def test_leaks_tab_lists_the_growing_cache(stetho, python, tmp_path):
     assert [s["name"] for s in result["facts"]["suspects"]] == ["respond"]
 
 
+def test_leaks_tab_lists_live_objects_by_type(stetho, python, tmp_path):
+    if python.missing:
+        pytest.skip(python.missing)
+    cap = tmp_path / "types.stetho"
+    cp = run([stetho, "run", "-q", "--memory", "exact", "-o", str(cap), "--", python.path,
+              str(PROGRAMS / "type_census.py")], cwd=tmp_path, timeout=120,
+             env=dict(os.environ, PAIRS="5000", CACHE="5000", HOLD="1.5"))
+    assert cp.returncode == 0, err(cp)
+    page = tmp_path / "types.html"
+    cp = run([stetho, "html", str(cap), "-o", str(page)])
+    assert cp.returncode == 0, err(cp)
+    cp = run([stetho, "leaks", "--json", str(cap)])
+    assert cp.returncode == 0, err(cp)
+    rows = {r["type"]: r for r in json.loads(cp.stdout)["leaks"]["types"]["rows"]}
+    assert rows["Leaf"]["end_count"] == 10000, rows.get("Leaf")   # the program's 2 x PAIRS
+    cells = check_page(page, "--type", "Leaf")["facts"]["type"]
+    # type, objects at the end, bytes, at the peak, growth, created at
+    assert cells[1] == f"{rows['Leaf']['end_count']:,}", cells
+    assert cells[5].endswith("make_pairs  type_census.py:" + str(
+        rows["Leaf"]["created_at"]["line"])), cells
+
+
 def test_no_leaks_tab_without_memory(stetho, python, tmp_path):
     if python.missing:
         pytest.skip(python.missing)

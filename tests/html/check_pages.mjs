@@ -3,12 +3,14 @@
 //
 //   node tests/html/check_pages.mjs PAGE.html --leaks FUNC [--chromium PATH] [--screenshot OUT.png]
 //   node tests/html/check_pages.mjs PAGE.html --diff FUNC  [--chromium PATH] [--screenshot OUT.png]
+//   node tests/html/check_pages.mjs PAGE.html --type NAME  [--chromium PATH]
 //
 // --leaks: the Leaks tab is offered, opens, lists FUNC as a suspect with a
 // growth chart (an SVG line with points), and has the GC section.
 // --diff: the flame graph is drawn; FUNC's frame is red (it grew) and its
 // tooltip shows base, new and the delta; the delta table lists FUNC with
-// a positive change.  Both: no console or page errors, no network.
+// a positive change.  --type: the Leaks tab's table of live objects by
+// type has a row for NAME (its cells are the facts).  All: no console or page errors, no network.
 // Prints one JSON object (passed, failures, facts); exit 1 on a failure.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -17,18 +19,19 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
-const opt = { leaks: null, diff: null, chromium: '/usr/bin/chromium', screenshot: null };
+const opt = { leaks: null, diff: null, type: null, chromium: '/usr/bin/chromium', screenshot: null };
 let page = null;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--leaks') opt.leaks = args[++i];
   else if (a === '--diff') opt.diff = args[++i];
+  else if (a === '--type') opt.type = args[++i];
   else if (a === '--chromium') opt.chromium = args[++i];
   else if (a === '--screenshot') opt.screenshot = args[++i];
   else page = a;
 }
-if (!page || !(opt.leaks || opt.diff)) {
-  console.error('usage: check_pages.mjs PAGE.html (--leaks FUNC | --diff FUNC) [--screenshot OUT.png]');
+if (!page || !(opt.leaks || opt.diff || opt.type)) {
+  console.error('usage: check_pages.mjs PAGE.html (--leaks FUNC | --diff FUNC | --type NAME) [--screenshot OUT.png]');
   process.exit(2);
 }
 
@@ -92,6 +95,16 @@ try {
       await p.locator('#tables-box').scrollIntoViewIfNeeded();
       await p.locator('#tables-box').screenshot({ path: opt.screenshot });
     }
+  }
+
+  if (opt.type) {
+    await p.locator('#tab-leaks').click();
+    const rows = await p.locator('#leaks table.types tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)));
+    result.facts.types = rows;
+    const row = rows.find((r) => r[0] === opt.type);
+    result.facts.type = row || null;
+    check('the type is listed', !!row, rows.map((r) => r[0]));
   }
 
   if (opt.diff) {

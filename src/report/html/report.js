@@ -1439,6 +1439,7 @@
       }
       h += '</tbody></table>';
     }
+    h += typesHtml(L.types);
     h += '<h3>Held at exit: ' + fmtBytes(L.leaked_bytes) + '</h3><p>Not freed when the program finalized' +
       (L.leaked_bytes ? ': a suspect\u2019s, or simply never freed (globals, caches filled once).' : '.') + '</p>';
     if (L.top_leaked.length) {
@@ -1475,8 +1476,44 @@
     h += '<p>Time collecting: <b>' + fmtNs(g.time_s * 1e9) + '</b>, ' + (100 * g.share).toFixed(1) +
       '% of the wall time' + (g.samples ? '; the longest pause seen ' + fmtNs(g.longest_pause_s * 1e9) : '') +
       ' (from the [gc] samples).</p>';
+    if (g.exact_pauses) h += pausesHtml(g.exact_pauses);
     for (const w of g.warnings) h += '<p class="warning">Warning: ' + esc(w) + '</p>';
     $('leaks').innerHTML = h;
+  }
+
+  /* Live objects by type (the census; T is leaks' `types`, or undefined
+   * in an older capture's data). */
+  function typesHtml(T) {
+    let h = '<h3 id="leaks-types">Live objects by type</h3>';
+    if (!T || !T.censuses) return h + '<p>No census was taken (too short a run, or no memory agent).</p>';
+    h += '<p>' + T.censuses + (T.censuses === 1 ? ' census' : ' censuses') + ' of the object allocator\u2019s ' +
+      'live blocks; the last at ' + fixed(T.end_s) + ' s, the one nearest the peak at ' + fixed(T.peak_s) + ' s' +
+      (T.estimated ? '; estimated from sampled allocations' : '') + '.</p>';
+    h += '<table class="leaks types"><thead><tr><th>type</th><th>objects at the end</th><th>bytes</th>' +
+      '<th>at the peak</th><th>growth</th><th>created at</th></tr></thead><tbody>';
+    for (const r of T.rows.slice(0, 20)) {
+      const c = r.created_at;
+      h += '<tr><td class="name">' + esc(r.type) + '</td><td class="num">' + fmt(r.end_count, 'count') +
+        '</td><td class="num">' + fmtBytes(r.end_bytes) + '</td><td class="num">' + fmt(r.count, 'count') +
+        '</td><td class="num">' + (r.growth_count >= 0 ? '+' : '') + fmt(r.growth_count, 'count') + '</td>' +
+        (c ? '<td class="loc" title="' + esc(c.function + '  ' + c.file) + '">' + Math.round(c.share * 100) + '% ' +
+          esc(c.function) + '  ' + esc(c.file.split('/').pop() + (c.line > 0 ? ':' + c.line : '')) + '</td>'
+          : '<td></td>') + '</tr>';
+    }
+    return h + '</tbody></table>';
+  }
+
+  /* The collections the agent timed, per generation, with their histogram. */
+  function pausesHtml(P) {
+    let h = '<table class="leaks gc pauses"><thead><tr><th>generation</th><th>timed</th><th>total</th>' +
+      '<th>longest</th><th>pauses of at most</th></tr></thead><tbody>';
+    P.forEach((x, k) => {
+      const hist = x.histogram.filter((b) => b.count)
+        .map((b) => (b.le_s === null ? 'more' : fmtNs(b.le_s * 1e9)) + ': ' + fmt(b.count, 'count')).join(', ');
+      h += '<tr><td class="num">' + k + '</td><td class="num">' + fmt(x.collections, 'count') + '</td><td class="num">' +
+        fmtNs(x.total_s * 1e9) + '</td><td class="num">' + fmtNs(x.longest_s * 1e9) + '</td><td>' + esc(hist) + '</td></tr>';
+    });
+    return h + '</tbody></table><p>Each collection timed inside the program.</p>';
   }
 
 
