@@ -27,6 +27,12 @@ from pathlib import Path
 
 import pytest
 
+# Programs started by the tests inherit this process's signal dispositions
+# (an ignored signal stays ignored across exec): a suite started under
+# `nohup` would have every program ignore SIGHUP, and the tests that check
+# death by SIGHUP would wait for nothing.
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = REPO / "tests" / "programs"
 
