@@ -171,7 +171,7 @@ static void filter_key(struct top_view *v, int ch)
 /* A command key; 1 when it asks to quit, 2 when the model must be rebuilt. */
 static int command_key(struct top_view *v, const struct snapshot *s, int ch, int memory)
 {
-    int ncols = memory ? TOP_NCOLS : TOP_ALLOCATED;
+    int ncols = memory ? TOP_NCOLS : TOP_HELD;
     if (v->help) {
         v->help = 0;
         return ch == 'q' || ch == 3;

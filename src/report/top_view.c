@@ -22,7 +22,7 @@
 #define PAIR_KEYS 3
 
 static const char *const col_names[TOP_NCOLS] = {
-    "own", "total", "own cpu", "total cpu", "wait", "allocated", "allocs",
+    "own", "total", "own cpu", "total cpu", "wait", "held now", "allocated", "allocs",
 };
 
 const char *top_col_name(int col)
@@ -159,6 +159,7 @@ static uint64_t col_value(const struct prof_site *s, int col)
     case TOP_OWN_CPU: return s->self.user_ns + s->self.sys_ns;
     case TOP_TOTAL_CPU: return s->total.user_ns + s->total.sys_ns;
     case TOP_WAIT: return prof_wait_ns(&s->total);
+    case TOP_HELD: return s->total.live_bytes;
     case TOP_ALLOCATED: return s->total.alloc_bytes;
     default: return s->total.alloc_count;
     }
@@ -220,8 +221,8 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
     }
     qsort(ls, nl, sizeof *ls, by_key);
 
-    static const int width[TOP_NCOLS] = { 7, 7, 7, 9, 10, 9, 7 };
-    int ncols = memory ? TOP_NCOLS : TOP_ALLOCATED, x = 0;
+    static const int width[TOP_NCOLS] = { 7, 7, 7, 9, 10, 8, 9, 7 };
+    int ncols = memory ? TOP_NCOLS : TOP_HELD, x = 0;
     attr(v, PAIR_TITLE, A_REVERSE, 1);
     move(y0, 0);
     clrtoeol();
@@ -245,7 +246,7 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
             uint64_t val = col_value(s, k);
             if (k == TOP_WAIT)
                 main_wait(cell, sizeof cell, &s->total);
-            else if (k == TOP_ALLOCATED)
+            else if (k == TOP_HELD || k == TOP_ALLOCATED)
                 prof_fmt_bytes(cell, sizeof cell, val);
             else if (k == TOP_ALLOCATIONS)
                 short_count(cell, sizeof cell, val);
@@ -270,7 +271,7 @@ static void help(const struct top_view *v)
 {
     static const char *const text[] = {
         "Keys",
-        "  1..7, < >   sort by a column (own, total, own cpu, total cpu, wait, ...)",
+        "  1..8, < >   sort by a column (own, total, own cpu, total cpu, wait, ...)",
         "  p           pause / resume refreshing (sampling goes on)",
         "  t           thread view: all threads, then each thread in turn",
         "  l           lines / functions",

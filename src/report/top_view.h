@@ -16,14 +16,16 @@
 #include <stdint.h>
 #include "model/profile.h"
 
-/* The table's columns, in the order the sort keys (1..7, < >) walk them. */
+/* The table's columns, in the order the sort keys (1..8, < >) walk them. */
 enum top_col {
     TOP_OWN = 0,        /* own wall */
     TOP_TOTAL,          /* total wall */
     TOP_OWN_CPU,
     TOP_TOTAL_CPU,
     TOP_WAIT,           /* total waiting (its main kind shown) */
-    TOP_ALLOCATED,      /* memory columns: only when the capture has memory */
+    /* the memory columns, only when the capture has memory */
+    TOP_HELD,           /* held now: what its stacks hold (latest MEM_LIVE) */
+    TOP_ALLOCATED,
     TOP_ALLOCATIONS,
     TOP_NCOLS,
 };
