@@ -216,7 +216,8 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
     }
     for (size_t i = 0; i < n; i++) {
         const struct prof_site *s = &sites[i];
-        if ((s->total.samples || (memory && s->total.alloc_count)) && matches(s, v->filter))
+        int mem = memory && (s->total.alloc_count || s->total.live_bytes);
+        if ((s->total.samples || mem) && matches(s, v->filter))
             ls[nl++] = (struct line){ s, col_value(s, v->sort), s->self.wall_ns };
     }
     qsort(ls, nl, sizeof *ls, by_key);
