@@ -293,6 +293,15 @@ def test_bad_pid(stetho, arg, msg):
     assert msg in cp.stderr
 
 
+def test_bad_memory_mode(stetho, target):
+    proc = target()
+    cp = run([stetho, "top", "--memory=bogus", str(proc.pid)])
+    assert cp.returncode == 2
+    assert cp.stderr.decode().startswith("stetho: --memory takes exact, sampled")
+    assert len(cp.stderr.decode().splitlines()) == 1
+    assert proc.poll() is None
+
+
 def test_needs_a_terminal(stetho, target):
     proc = target()
     cp = run([stetho, "top", str(proc.pid)])
