@@ -84,7 +84,9 @@ static pid_t start_recorder(pid_t pid, const struct session_opts *so, int err_fd
         dup2(err_fd >= 0 ? err_fd : null, 2);
     }
     struct session_result res;
-    _exit(session_record(pid, 0, so, &res) < 0 ? STETHO_EXIT_USAGE : 0);
+    int rc = session_record(pid, 0, so, &res);
+    /* memory recording that could not start: its status (2), as attach's */
+    _exit(rc < 0 ? STETHO_EXIT_USAGE : res.aborted);
 }
 
 /* What one refresh read: the capture and the model(s) of the window. */
@@ -219,11 +221,16 @@ static void setup_screen(struct top_view *v)
 
 /* Sampling goes on while the recorder (top) runs, or (recorder 0, run
  * --live, where the recording is the parent's) while the program does:
- * `run` reaps it, so it is gone, not a zombie, once it has exited. */
+ * `run` reaps it, so it is gone, not a zombie, once it has exited.  The
+ * recorder is not reaped here (WNOWAIT): its status is top's at the end. */
 static int still_recording(pid_t pid, pid_t recorder)
 {
-    if (recorder)
-        return waitpid(recorder, NULL, WNOHANG) != recorder;
+    if (recorder) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        return !(waitid(P_PID, (id_t)recorder, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                 info.si_pid == recorder);
+    }
     return !(kill(pid, 0) < 0 && errno == ESRCH);
 }
 
@@ -430,9 +437,10 @@ int cmd_top(int argc, char **argv)
     }
     memattach_free(ma);         /* the recorder stopped the agent; the FIFO goes */
     py_target_close(&t);
+    int failed = WIFEXITED(status) && WEXITSTATUS(status) != 0;
     if (!output)
         unlink(tmp);
-    else
+    else if (!failed)
         fprintf(stderr, "stetho: wrote %s\n", output);
-    return 0;
+    return failed ? WEXITSTATUS(status) : 0;
 }
