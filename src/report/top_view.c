@@ -204,6 +204,31 @@ static void main_wait(char *out, size_t len, const struct prof_metrics *m)
         snprintf(out, len, "%s %.0f%%", prof_wait_name(best), pct(m->wait_ns[best], all));
 }
 
+/* The columns shown: all of the ncols, unless the names would get fewer
+ * than NAME_ROOM characters; then the least telling ones go first (the
+ * CPU split, then the allocation count), never the one sorted by. */
+enum { NAME_ROOM = 24 };
+
+static void shown_columns(int shown[TOP_NCOLS], const int width[TOP_NCOLS], int ncols,
+                          int sort)
+{
+    static const int drop_order[] = { TOP_TOTAL_CPU, TOP_OWN_CPU, TOP_ALLOCATIONS };
+    int used = 0;
+    for (int k = 0; k < TOP_NCOLS; k++) {
+        shown[k] = k < ncols;
+        used += shown[k] ? width[k] + 1 : 0;
+    }
+    for (size_t i = 0; i < sizeof drop_order / sizeof drop_order[0]; i++) {
+        int k = drop_order[i];
+        if (COLS - used >= NAME_ROOM)
+            break;
+        if (shown[k] && k != sort) {
+            shown[k] = 0;
+            used -= width[k] + 1;
+        }
+    }
+}
+
 static void table(const struct profile *p, const struct top_view *v, int y0, int y1)
 {
     int memory = p->cap->has_memory;
@@ -223,11 +248,14 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
     qsort(ls, nl, sizeof *ls, by_key);
 
     static const int width[TOP_NCOLS] = { 7, 7, 7, 9, 10, 8, 9, 7 };
-    int ncols = memory ? TOP_NCOLS : TOP_HELD, x = 0;
+    int ncols = memory ? TOP_NCOLS : TOP_HELD, x = 0, shown[TOP_NCOLS];
+    shown_columns(shown, width, ncols, v->sort);
     attr(v, PAIR_TITLE, A_REVERSE, 1);
     move(y0, 0);
     clrtoeol();
     for (int k = 0; k < ncols; k++) {
+        if (!shown[k])
+            continue;
         if (k == v->sort)
             attron(A_BOLD | A_UNDERLINE);
         put(y0, x, "%*s", width[k], col_names[k]);
@@ -244,6 +272,8 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
         char cell[PROF_FMT_LEN];
         x = 0;
         for (int k = 0; k < ncols; k++) {
+            if (!shown[k])
+                continue;
             uint64_t val = col_value(s, k);
             if (k == TOP_WAIT)
                 main_wait(cell, sizeof cell, &s->total);

@@ -7,7 +7,9 @@
  * thread in the window shown (header, thread names), `shown` the one the
  * table reads (the same, or one thread's); either may be NULL before the
  * first samples.  It never aggregates samples itself.  Everything fits any
- * size the terminal has (80x24 and up; smaller cuts, never wraps).
+ * size the terminal has (80x24 and up; smaller cuts, never wraps); when
+ * the names would get too little room, the CPU columns and then the
+ * allocation count are left out (never the column sorted by).
  */
 #ifndef STETHO_REPORT_TOP_VIEW_H
 #define STETHO_REPORT_TOP_VIEW_H
