@@ -119,6 +119,9 @@ struct cap_mem_stack {
     /* The whole size of its anonymous mappings at the peak / when leaked:
      * peak_bytes and leaked_bytes count only their resident part. */
     uint64_t peak_mapped_bytes, leaked_mapped_bytes;
+    /* What it held at its latest MEM_LIVE record, counted as the heap is:
+     * "held now" while the run goes on (0 in captures without them). */
+    uint64_t live_bytes;
 };
 
 /* What a (pid, tid, stack) allocated in the interval ending at t_ns. */
@@ -229,6 +232,8 @@ int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_me
 int capw_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p);
 int capw_mem_peak_stack(struct capture_writer *w, const struct cap_mem_stack *m);
 int capw_mem_stack(struct capture_writer *w, const struct cap_mem_stack *m);
+/* What m's stack holds at t_ns (m->live_bytes), written when it changed. */
+int capw_mem_live(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m);
 int capw_mem_totals(struct capture_writer *w, const struct cap_mem_totals *t);
 /* At the end, each stack's growth (g->live: its n values). */
 int capw_mem_growth(struct capture_writer *w, const struct cap_mem_growth *g);

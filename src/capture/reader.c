@@ -442,10 +442,12 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
     uint64_t t = 0, f[5] = {0}, stack = 0, x[3] = {0};
     int32_t pid = 0, tid = 0;
     size_t nf = 0;
-    int keyed = type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK_STACK || type == CAPF_MEM_STACK;
+    int keyed = type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK_STACK ||
+                type == CAPF_MEM_STACK || type == CAPF_MEM_LIVE;
     struct cap_mem_totals tot;
 
-    if (type == CAPF_TIMELINE || type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK)
+    if (type == CAPF_TIMELINE || type == CAPF_MEM_ALLOCS || type == CAPF_MEM_PEAK ||
+        type == CAPF_MEM_LIVE)
         t = vcur_varint(r);
     if (keyed) {
         pid = get_i32(r);
@@ -453,7 +455,8 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
         stack = vcur_varint(r);
     }
     nf = type == CAPF_TIMELINE ? 2 : type == CAPF_MEM_ALLOCS ? 2 : type == CAPF_MEM_PEAK ? 1
-       : type == CAPF_MEM_PEAK_STACK ? 1 : type == CAPF_MEM_STACK ? 5 : 0;
+       : type == CAPF_MEM_PEAK_STACK || type == CAPF_MEM_LIVE ? 1
+       : type == CAPF_MEM_STACK ? 5 : 0;
     for (size_t i = 0; i < nf; i++)
         f[i] = vcur_varint(r);
     /* the mapping figures, appended later: absent from older captures */
@@ -520,6 +523,9 @@ static int rec_memory(struct loader *ld, struct blockstate *bs, struct vcur *r, 
         c->mem_totals.peak_heap_bytes = f[0];
         c->mem_totals.peak_mapped_bytes = x[0];
         c->mem_totals.peak_mapped_resident_bytes = x[1];
+        break;
+    case CAPF_MEM_LIVE:                 /* in time order: the latest is now */
+        m->live_bytes = f[0];
         break;
     case CAPF_MEM_PEAK_STACK:
         m->peak_bytes = f[0];
@@ -721,6 +727,7 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
         case CAPF_CALLS: rc = rec_call(ld, &bs, &r, apply); break;
         case CAPF_TIMELINE: case CAPF_MEM_ALLOCS: case CAPF_MEM_PEAK:
         case CAPF_MEM_PEAK_STACK: case CAPF_MEM_STACK: case CAPF_MEM_TOTALS:
+        case CAPF_MEM_LIVE:
             rc = rec_memory(ld, &bs, &r, type, apply);
             break;
         case CAPF_MEM_GROWTH: rc = rec_growth(ld, &bs, &r, apply); break;

@@ -458,6 +458,19 @@ static int u_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct ca
     return emit(w, CAPF_MEM_ALLOCS);
 }
 
+static int u_mem_live(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
+{
+    if (!w || w->failed)
+        return -1;
+    vbuf_varint(&w->rec, t_ns);
+    if (put_mem_key(w, m) < 0) {
+        w->rec.len = 0;
+        return -1;
+    }
+    vbuf_varint(&w->rec, m->live_bytes);
+    return emit(w, CAPF_MEM_LIVE);
+}
+
 static int u_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p)
 {
     if (!w || w->failed)
@@ -672,6 +685,11 @@ int capw_timeline(struct capture_writer *w, const struct cap_timeline_point *p)
 int capw_mem_allocs(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
 {
     LOCKED(int, -1, u_mem_allocs(w, t_ns, m));
+}
+
+int capw_mem_live(struct capture_writer *w, uint64_t t_ns, const struct cap_mem_stack *m)
+{
+    LOCKED(int, -1, u_mem_live(w, t_ns, m));
 }
 
 int capw_mem_peak(struct capture_writer *w, const struct cap_timeline_point *p)

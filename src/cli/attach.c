@@ -49,26 +49,6 @@ static void attach_usage(FILE *f)
           "                        made then and printed as with --memory-fifo\n", f);
 }
 
-/* How long the program's main thread may take to come back to Python code
- * and run the start or the stop (a blocking read, a long sleep...). */
-#define MEMATTACH_TIMEOUT_S 10.0
-
-/* `--memory MODE` or a bare `--memory` followed by something else. */
-static int is_memory_mode(const char *v)
-{
-    return !strcmp(v, "exact") || !strcmp(v, "off") || !strncmp(v, "sampled", 7);
-}
-
-static int start_memory(void *ma)
-{
-    return memattach_start(ma, MEMATTACH_TIMEOUT_S);
-}
-
-static void stop_memory(void *ma)
-{
-    memattach_stop(ma, MEMATTACH_TIMEOUT_S);
-}
-
 int cmd_attach(int argc, char **argv)
 {
     struct common_opts o;
@@ -97,7 +77,7 @@ int cmd_attach(int argc, char **argv)
                 return cli_error("attach: --thread takes a thread id (got '%s')", v);
             continue;
         }
-        if (!strcmp(a, "--memory") && (i + 1 >= argc || !is_memory_mode(argv[i + 1]))) {
+        if (!strcmp(a, "--memory") && (i + 1 >= argc || !memattach_is_mode(argv[i + 1]))) {
             memory_attach = 1;          /* bare: the default mode */
             continue;
         }
@@ -162,10 +142,7 @@ int cmd_attach(int argc, char **argv)
     struct memattach *ma = NULL;
     if (memory_attach) {
         char mode[64];
-        if (o.memory == MEMORY_EXACT)
-            snprintf(mode, sizeof mode, "exact");
-        else
-            snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o.sample_mean);
+        memattach_mode(&o, mode, sizeof mode);
         int rc = memattach_open(&t, mode, o.quiet, &ma);
         if (rc) {
             py_target_close(&t);
@@ -186,8 +163,8 @@ int cmd_attach(int argc, char **argv)
         .memory = memory,
         .only_tid = only_tid,
         .ready_fd = handshake ? STDOUT_FILENO : 0,
-        .after_start = ma ? start_memory : NULL,
-        .before_finish = ma ? stop_memory : NULL,
+        .after_start = ma ? memattach_session_start : NULL,
+        .before_finish = ma ? memattach_session_stop : NULL,
         .before_finish_ctx = ma,
         .record_memory = memory_fifo || ma,
         .calls = o.calls,

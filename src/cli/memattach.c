@@ -230,3 +230,26 @@ void memattach_free(struct memattach *m)
     }
     free(m);
 }
+
+int memattach_session_start(void *m)
+{
+    return memattach_start(m, MEMATTACH_TIMEOUT_S);
+}
+
+void memattach_session_stop(void *m)
+{
+    memattach_stop(m, MEMATTACH_TIMEOUT_S);
+}
+
+void memattach_mode(const struct common_opts *o, char *out, size_t len)
+{
+    if (o->memory == MEMORY_EXACT)
+        snprintf(out, len, "exact");
+    else
+        snprintf(out, len, "sampled:%llu", (unsigned long long)o->sample_mean);
+}
+
+int memattach_is_mode(const char *arg)
+{
+    return !strcmp(arg, "exact") || !strcmp(arg, "off") || !strncmp(arg, "sampled", 7);
+}

@@ -20,12 +20,23 @@
  * closed the FIFO, every hook removed.  If the program does not answer in
  * time, the FIFO closes when stetho goes and the agent, finding its reader
  * gone, stops itself (inside.c).  memattach_free() removes the FIFO.
+ * memattach_session_start/stop are session_opts.after_start/before_finish
+ * (cli/session.h), ctx the memattach: `attach --memory` and `top
+ * --memory` record memory the same way.  memattach_mode() is the agent's
+ * mode for a --memory option (cli/options.h); memattach_is_mode() says
+ * whether an argument is one (a bare --memory is followed by none).
  */
 #ifndef STETHO_CLI_MEMATTACH_H
 #define STETHO_CLI_MEMATTACH_H
 
 #include <stdint.h>
+#include <stddef.h>
+#include "cli/options.h"
 #include "cpython/target.h"
+
+/* How long the program's main thread may take to come back to Python code
+ * and run the start or the stop (a blocking read, a long sleep...). */
+#define MEMATTACH_TIMEOUT_S 10.0
 
 struct memattach;
 struct channel;
@@ -37,5 +48,10 @@ int memattach_start(struct memattach *m, double timeout_s);
 struct channel *memattach_channel(const struct memattach *m);
 void memattach_stop(struct memattach *m, double timeout_s);
 void memattach_free(struct memattach *m);
+
+int memattach_session_start(void *m);
+void memattach_session_stop(void *m);
+void memattach_mode(const struct common_opts *o, char *out, size_t len);
+int memattach_is_mode(const char *arg);
 
 #endif

@@ -12,10 +12,17 @@
  * recorder; SIGINT/SIGTERM/SIGHUP sent to stetho quit the same way, and
  * the terminal is always restored.
  *
+ * With --memory the recorder also starts the agent in the program the way
+ * `attach --memory` does (cli/memattach.h), and on quit stops it: every
+ * hook removed, the program goes on.  The recorder's own messages (why the
+ * agent could not start) are kept in a temporary file and printed once the
+ * screen is restored.
+ *
  * `stetho run --live` (top_live_start) is the same view in a forked child
  * while `run` itself records and reaps the program as always.
  */
 #include "cli/cli.h"
+#include "cli/memattach.h"
 #include "cli/options.h"
 #include "cli/report_args.h"
 #include "cli/session.h"
@@ -51,7 +58,10 @@ static void top_usage(FILE *f)
           "options:\n"
           "  -o, --output PATH     also keep the session as a capture file\n"
           "  -i, --interval MS     sampling interval in milliseconds (default 10)\n"
-          "  --refresh S           seconds between refreshes (default 1)\n", f);
+          "  --refresh S           seconds between refreshes (default 1)\n"
+          "  --memory[=MODE]       also record memory (as attach --memory): exact, or\n"
+          "                        sampled[:BYTES] (the default, mean 64 KiB); the\n"
+          "                        table gets held now, allocated, allocations\n", f);
 }
 
 static double now_s(void)
@@ -62,7 +72,7 @@ static double now_s(void)
 }
 
 /* The recorder: the attach session, in a child with nothing on the screen. */
-static pid_t start_recorder(pid_t pid, const struct session_opts *so)
+static pid_t start_recorder(pid_t pid, const struct session_opts *so, int err_fd)
 {
     pid_t child = fork();
     if (child != 0)
@@ -71,10 +81,12 @@ static pid_t start_recorder(pid_t pid, const struct session_opts *so)
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
-        dup2(null, 2);
+        dup2(err_fd >= 0 ? err_fd : null, 2);
     }
     struct session_result res;
-    _exit(session_record(pid, 0, so, &res) < 0 ? STETHO_EXIT_USAGE : 0);
+    int rc = session_record(pid, 0, so, &res);
+    /* memory recording that could not start: its status (2), as attach's */
+    _exit(rc < 0 ? STETHO_EXIT_USAGE : res.aborted);
 }
 
 /* What one refresh read: the capture and the model(s) of the window. */
@@ -161,7 +173,7 @@ static void filter_key(struct top_view *v, int ch)
 /* A command key; 1 when it asks to quit, 2 when the model must be rebuilt. */
 static int command_key(struct top_view *v, const struct snapshot *s, int ch, int memory)
 {
-    int ncols = memory ? TOP_NCOLS : TOP_ALLOCATED;
+    int ncols = memory ? TOP_NCOLS : TOP_HELD;
     if (v->help) {
         v->help = 0;
         return ch == 'q' || ch == 3;
@@ -209,11 +221,16 @@ static void setup_screen(struct top_view *v)
 
 /* Sampling goes on while the recorder (top) runs, or (recorder 0, run
  * --live, where the recording is the parent's) while the program does:
- * `run` reaps it, so it is gone, not a zombie, once it has exited. */
+ * `run` reaps it, so it is gone, not a zombie, once it has exited.  The
+ * recorder is not reaped here (WNOWAIT): its status is top's at the end. */
 static int still_recording(pid_t pid, pid_t recorder)
 {
-    if (recorder)
-        return waitpid(recorder, NULL, WNOHANG) != recorder;
+    if (recorder) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        return !(waitid(P_PID, (id_t)recorder, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                 info.si_pid == recorder);
+    }
     return !(kill(pid, 0) < 0 && errno == ESRCH);
 }
 
@@ -295,11 +312,24 @@ int cmd_top(int argc, char **argv)
 {
     const char *pidarg = NULL, *output = NULL;
     double interval_ms = 10, refresh_s = 1;
+    struct common_opts mem;     /* --memory's mode, parsed as attach does */
+    options_defaults(&mem);
+    int memory = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             top_usage(stdout);
             return 0;
+        }
+        if (!strcmp(a, "--memory") && (i + 1 >= argc || !memattach_is_mode(argv[i + 1]))) {
+            memory = 1;                 /* bare: the default mode */
+            continue;
+        }
+        if (!strncmp(a, "--memory", 8) && (!a[8] || a[8] == '=')) {
+            if (options_parse_one(&mem, argc, argv, &i) < 0)
+                return STETHO_EXIT_USAGE;
+            memory = mem.memory != MEMORY_OFF;
+            continue;
         }
         if (cli_option(argc, argv, &i, "-o", &val) || cli_option(argc, argv, &i, "--output", &val)) {
             if (!val || !val[0])
@@ -333,29 +363,59 @@ int cmd_top(int argc, char **argv)
     struct py_error err;
     if (py_target_open(&t, pid, &err) != PY_OK)
         return cli_error("%s", err.msg);
-    py_target_close(&t);
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        py_target_close(&t);
         return cli_error("top: needs a terminal (use 'stetho attach' to record without one)");
+    }
+    struct memattach *ma = NULL;
+    if (memory) {
+        char mode[64];
+        memattach_mode(&mem, mode, sizeof mode);
+        int rc = memattach_open(&t, mode, 1, &ma);
+        if (rc) {
+            py_target_close(&t);
+            return rc;
+        }
+    }
 
     char tmp[] = "/tmp/stetho-top-XXXXXX";
     const char *path = output;
     if (!path) {
         int fd = mkstemp(tmp);
-        if (fd < 0)
+        if (fd < 0) {
+            memattach_free(ma);
+            py_target_close(&t);
             return cli_error("top: cannot create a temporary capture: %s", strerror(errno));
+        }
         close(fd);
         path = tmp;
     } else {
         int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0)
+        if (fd < 0) {
+            memattach_free(ma);
+            py_target_close(&t);
             return cli_error("top: cannot write the capture %s: %s", path, strerror(errno));
+        }
         close(fd);
     }
-    struct session_opts so = { .interval_ns = (uint64_t)(interval_ms * 1e6), .capture_path = path };
-    pid_t recorder = start_recorder(pid, &so);
+    struct session_opts so = {
+        .interval_ns = (uint64_t)(interval_ms * 1e6),
+        .capture_path = path,
+        .memory = ma ? memattach_channel(ma) : NULL,
+        .record_memory = ma != NULL,
+        .after_start = ma ? memattach_session_start : NULL,
+        .before_finish = ma ? memattach_session_stop : NULL,
+        .before_finish_ctx = ma,
+    };
+    FILE *errs = tmpfile();     /* the recorder's messages, for after the screen */
+    pid_t recorder = start_recorder(pid, &so, errs ? fileno(errs) : -1);
     if (recorder < 0) {
         if (!output)
             unlink(tmp);
+        if (errs)
+            fclose(errs);
+        memattach_free(ma);
+        py_target_close(&t);
         return cli_error("top: cannot start the recorder: %s", strerror(errno));
     }
     catch_quit();
@@ -368,9 +428,19 @@ int cmd_top(int argc, char **argv)
     int status = 0;
     while (waitpid(recorder, &status, 0) < 0 && errno == EINTR)
         ;
+    if (errs) {
+        char line[512];
+        rewind(errs);
+        while (fgets(line, sizeof line, errs))
+            fputs(line, stderr);
+        fclose(errs);
+    }
+    memattach_free(ma);         /* the recorder stopped the agent; the FIFO goes */
+    py_target_close(&t);
+    int failed = WIFEXITED(status) && WEXITSTATUS(status) != 0;
     if (!output)
         unlink(tmp);
-    else
+    else if (!failed)
         fprintf(stderr, "stetho: wrote %s\n", output);
-    return 0;
+    return failed ? WEXITSTATUS(status) : 0;
 }

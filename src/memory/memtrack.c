@@ -59,7 +59,7 @@ struct stack_metrics {
     uint64_t alloc_bytes, alloc_count, live, peak, leaked, temporary;
     uint64_t live_mapped, peak_mapped, leaked_mapped;  /* mappings' whole sizes */
     uint64_t tick_bytes, tick_count;    /* allocated since the last tick */
-    uint64_t peak_written, peak_mapped_written;        /* values last written */
+    uint64_t peak_written, peak_mapped_written, live_written;  /* values last written */
     uint64_t *growth;                   /* live at each bucket's end (GROWTH_BUCKETS),
                                            from the first one it held memory at */
     uint32_t growth_len;
@@ -304,9 +304,11 @@ static void tick_touch(struct memtrack *m, uint32_t stack, struct stack_metrics 
     }
 }
 
-/* Stacks whose live bytes changed since the last peak snapshot. */
+/* Stacks whose live bytes changed since the last peak snapshot (and, for
+ * MEM_LIVE, since the last tick). */
 static void mark(struct memtrack *m, uint32_t stack, struct stack_metrics *s)
 {
+    tick_touch(m, stack, s);
     if (!s->dirty && grow_array((void **)&m->dirty, &m->capdirty, m->ndirty + 1,
                                 sizeof *m->dirty) == 0) {
         s->dirty = 1;
@@ -1067,7 +1069,8 @@ static uint64_t rel(const struct memtrack *m, uint64_t now)
     return now > m->start_ns ? now - m->start_ns : 0;
 }
 
-/* What changed since the last tick: allocations per stack, and the peak. */
+/* What changed since the last tick: allocations per stack, the peak, and
+ * what each stack holds now (MEM_LIVE, for `top`'s "held now"). */
 static void write_changes(struct memtrack *m, uint64_t t)
 {
     if (m->peak_changed) {
@@ -1083,6 +1086,11 @@ static void write_changes(struct memtrack *m, uint64_t t)
                                     .peak_bytes = s->peak, .peak_mapped_bytes = s->peak_mapped };
         if (s->tick_count)
             capw_mem_allocs(m->w, t, &ms);
+        if (s->live != s->live_written) {
+            ms.live_bytes = s->live;
+            capw_mem_live(m->w, t, &ms);
+            s->live_written = s->live;
+        }
         if (s->peak_dirty &&
             (s->peak != s->peak_written || s->peak_mapped != s->peak_mapped_written)) {
             capw_mem_peak_stack(m->w, &ms);
@@ -1182,7 +1190,7 @@ void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64
             continue;
         struct cap_mem_stack ms = { s->pid, s->tid, s->stack, s->alloc_bytes, s->alloc_count,
                                     s->peak, s->leaked, s->temporary, s->peak_mapped,
-                                    s->leaked_mapped };
+                                    s->leaked_mapped, s->live };
         capw_mem_stack(m->w, &ms);
     }
     write_growth(m);

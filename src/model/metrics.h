@@ -23,7 +23,8 @@
     X(alloc_count)         \
     X(peak_bytes)          \
     X(leaked_bytes)        \
-    X(temporary_count)
+    X(temporary_count)     \
+    X(live_bytes)
 
 struct prof_metrics {
     uint64_t samples;

@@ -178,20 +178,29 @@ static int wanted(const struct profile_opts *o, const struct cap_sample *s)
 }
 
 /* Memory entry i into *m, if it counts: the stack's whole-run metrics, or
- * with a time range the allocation intervals in it (see profile.h).  The
- * number of entries to try is mem_entries(). */
+ * with a time range the allocation intervals in it, then, if the range
+ * has no end, what each stack holds now (see profile.h).  The number of
+ * entries to try is mem_entries(). */
 static size_t mem_entries(const struct profile *p)
 {
     const struct capture *c = p->cap;
     if (!c->has_memory)
         return 0;
-    return p->opts.has_range ? c->nmem_allocs : c->nmem;
+    if (!p->opts.has_range)
+        return c->nmem;
+    return c->nmem_allocs + (p->opts.t1_ns == UINT64_MAX ? c->nmem : 0);
 }
 
 static int mem_entry(const struct profile *p, size_t i, struct cap_mem_stack *m)
 {
     const struct capture *c = p->cap;
-    if (p->opts.has_range) {
+    if (p->opts.has_range && i >= c->nmem_allocs) {
+        const struct cap_mem_stack *s = &c->mem[i - c->nmem_allocs];
+        if (!s->live_bytes)
+            return 0;
+        *m = (struct cap_mem_stack){ .pid = s->pid, .tid = s->tid, .stack = s->stack,
+                                     .live_bytes = s->live_bytes };
+    } else if (p->opts.has_range) {
         const struct cap_mem_interval *a = &c->mem_allocs[i];
         if (!wanted_in_range(&p->opts, a->t_ns))
             return 0;

@@ -57,7 +57,9 @@
  * sample of that stack, so a stack that allocated but was never sampled
  * still gets its nodes (with samples = 0).  With a time range, only the
  * bytes allocated in it count: peak and leaked are moments of the whole
- * run, so they are left at 0.  The pid, tid and time-range filters apply
+ * run, so they are left at 0; live_bytes (held now, the latest MEM_LIVE)
+ * counts when the range has no end (t1_ns = UINT64_MAX: `top` after its
+ * reset), else 0.  The pid, tid and time-range filters apply
  * to everything above.
  */
 #ifndef STETHO_MODEL_PROFILE_H

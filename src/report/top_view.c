@@ -22,7 +22,7 @@
 #define PAIR_KEYS 3
 
 static const char *const col_names[TOP_NCOLS] = {
-    "own", "total", "own cpu", "total cpu", "wait", "allocated", "allocs",
+    "own", "total", "own cpu", "total cpu", "wait", "held now", "allocated", "allocs",
 };
 
 const char *top_col_name(int col)
@@ -159,6 +159,7 @@ static uint64_t col_value(const struct prof_site *s, int col)
     case TOP_OWN_CPU: return s->self.user_ns + s->self.sys_ns;
     case TOP_TOTAL_CPU: return s->total.user_ns + s->total.sys_ns;
     case TOP_WAIT: return prof_wait_ns(&s->total);
+    case TOP_HELD: return s->total.live_bytes;
     case TOP_ALLOCATED: return s->total.alloc_bytes;
     default: return s->total.alloc_count;
     }
@@ -203,6 +204,31 @@ static void main_wait(char *out, size_t len, const struct prof_metrics *m)
         snprintf(out, len, "%s %.0f%%", prof_wait_name(best), pct(m->wait_ns[best], all));
 }
 
+/* The columns shown: all of the ncols, unless the names would get fewer
+ * than NAME_ROOM characters; then the least telling ones go first (the
+ * CPU split, then the allocation count), never the one sorted by. */
+enum { NAME_ROOM = 24 };
+
+static void shown_columns(int shown[TOP_NCOLS], const int width[TOP_NCOLS], int ncols,
+                          int sort)
+{
+    static const int drop_order[] = { TOP_TOTAL_CPU, TOP_OWN_CPU, TOP_ALLOCATIONS };
+    int used = 0;
+    for (int k = 0; k < TOP_NCOLS; k++) {
+        shown[k] = k < ncols;
+        used += shown[k] ? width[k] + 1 : 0;
+    }
+    for (size_t i = 0; i < sizeof drop_order / sizeof drop_order[0]; i++) {
+        int k = drop_order[i];
+        if (COLS - used >= NAME_ROOM)
+            break;
+        if (shown[k] && k != sort) {
+            shown[k] = 0;
+            used -= width[k] + 1;
+        }
+    }
+}
+
 static void table(const struct profile *p, const struct top_view *v, int y0, int y1)
 {
     int memory = p->cap->has_memory;
@@ -215,17 +241,21 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
     }
     for (size_t i = 0; i < n; i++) {
         const struct prof_site *s = &sites[i];
-        if ((s->total.samples || (memory && s->total.alloc_count)) && matches(s, v->filter))
+        int mem = memory && (s->total.alloc_count || s->total.live_bytes);
+        if ((s->total.samples || mem) && matches(s, v->filter))
             ls[nl++] = (struct line){ s, col_value(s, v->sort), s->self.wall_ns };
     }
     qsort(ls, nl, sizeof *ls, by_key);
 
-    static const int width[TOP_NCOLS] = { 7, 7, 7, 9, 10, 9, 7 };
-    int ncols = memory ? TOP_NCOLS : TOP_ALLOCATED, x = 0;
+    static const int width[TOP_NCOLS] = { 7, 7, 7, 9, 10, 8, 9, 7 };
+    int ncols = memory ? TOP_NCOLS : TOP_HELD, x = 0, shown[TOP_NCOLS];
+    shown_columns(shown, width, ncols, v->sort);
     attr(v, PAIR_TITLE, A_REVERSE, 1);
     move(y0, 0);
     clrtoeol();
     for (int k = 0; k < ncols; k++) {
+        if (!shown[k])
+            continue;
         if (k == v->sort)
             attron(A_BOLD | A_UNDERLINE);
         put(y0, x, "%*s", width[k], col_names[k]);
@@ -242,10 +272,12 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
         char cell[PROF_FMT_LEN];
         x = 0;
         for (int k = 0; k < ncols; k++) {
+            if (!shown[k])
+                continue;
             uint64_t val = col_value(s, k);
             if (k == TOP_WAIT)
                 main_wait(cell, sizeof cell, &s->total);
-            else if (k == TOP_ALLOCATED)
+            else if (k == TOP_HELD || k == TOP_ALLOCATED)
                 prof_fmt_bytes(cell, sizeof cell, val);
             else if (k == TOP_ALLOCATIONS)
                 short_count(cell, sizeof cell, val);
@@ -270,7 +302,7 @@ static void help(const struct top_view *v)
 {
     static const char *const text[] = {
         "Keys",
-        "  1..7, < >   sort by a column (own, total, own cpu, total cpu, wait, ...)",
+        "  1..8, < >   sort by a column (own, total, own cpu, total cpu, wait, ...)",
         "  p           pause / resume refreshing (sampling goes on)",
         "  t           thread view: all threads, then each thread in turn",
         "  l           lines / functions",

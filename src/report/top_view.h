@@ -7,7 +7,9 @@
  * thread in the window shown (header, thread names), `shown` the one the
  * table reads (the same, or one thread's); either may be NULL before the
  * first samples.  It never aggregates samples itself.  Everything fits any
- * size the terminal has (80x24 and up; smaller cuts, never wraps).
+ * size the terminal has (80x24 and up; smaller cuts, never wraps); when
+ * the names would get too little room, the CPU columns and then the
+ * allocation count are left out (never the column sorted by).
  */
 #ifndef STETHO_REPORT_TOP_VIEW_H
 #define STETHO_REPORT_TOP_VIEW_H
@@ -16,14 +18,16 @@
 #include <stdint.h>
 #include "model/profile.h"
 
-/* The table's columns, in the order the sort keys (1..7, < >) walk them. */
+/* The table's columns, in the order the sort keys (1..8, < >) walk them. */
 enum top_col {
     TOP_OWN = 0,        /* own wall */
     TOP_TOTAL,          /* total wall */
     TOP_OWN_CPU,
     TOP_TOTAL_CPU,
     TOP_WAIT,           /* total waiting (its main kind shown) */
-    TOP_ALLOCATED,      /* memory columns: only when the capture has memory */
+    /* the memory columns, only when the capture has memory */
+    TOP_HELD,           /* held now: what its stacks hold (latest MEM_LIVE) */
+    TOP_ALLOCATED,
     TOP_ALLOCATIONS,
     TOP_NCOLS,
 };

@@ -6,6 +6,7 @@ in an 80x24 tmux pane running a plain shell, sends keys and reads the
 screen back with capture-pane.  tmux runs on a socket of its own per test.
 """
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ import uuid
 import pytest
 
 from conftest import PROGRAMS, READY_TIMEOUT, read_line_with_prefix, run
+from test_attach_memory import (ATTACH_TIMEOUT, EXACT_TOL, SAMPLED_TOL, finish, start_target,
+                                touch, within)
 
 TARGET = PROGRAMS / "top_target.py"
 SCREEN_TIMEOUT = 20
@@ -290,6 +293,15 @@ def test_bad_pid(stetho, arg, msg):
     assert msg in cp.stderr
 
 
+def test_bad_memory_mode(stetho, target):
+    proc = target()
+    cp = run([stetho, "top", "--memory=bogus", str(proc.pid)])
+    assert cp.returncode == 2
+    assert cp.stderr.decode().startswith("stetho: --memory takes exact, sampled")
+    assert len(cp.stderr.decode().splitlines()) == 1
+    assert proc.poll() is None
+
+
 def test_needs_a_terminal(stetho, target):
     proc = target()
     cp = run([stetho, "top", str(proc.pid)])
@@ -318,3 +330,69 @@ def test_run_live_needs_a_terminal(stetho, python, tmp_path):
     cp = run([stetho, "run", "--live", "--", python.path, str(TARGET), "1"], cwd=tmp_path)
     assert cp.returncode == 2
     assert cp.stderr.decode() == "stetho: run: --live needs a terminal\n"
+
+
+# ---- top --memory: the agent attached as `attach --memory` does ----
+
+MIB_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def column(screen, row, title):
+    """A right-aligned cell of `row`, under the column titled `title`."""
+    head = next(x for x in screen.splitlines() if title in x and "FUNCTION" in x)
+    end = head.index(title) + len(title)
+    return row[end - len(title) - 1:end].strip()
+
+
+def nbytes(cell):
+    num, unit = cell.split()
+    return float(num) * MIB_UNITS[unit]
+
+
+def row_of(screen, function):
+    return next((r for r in table_rows(screen) if f" {function}  " in r), None)
+
+
+@pytest.mark.parametrize("mode,tol", [("exact", EXACT_TOL), ("sampled:4096", SAMPLED_TOL)])
+def test_memory_held_now(stetho, python, spawn, pane, tmp_path, mode, tol):
+    """attach_target.py allocates after the attach: keep_blocks keeps what it
+    says (held now, within run's tolerances), churn_blocks frees it all;
+    sorting by held puts the holders first; `q` detaches: every hook
+    removed, the program's output and status as without stetho."""
+    p = start_target(spawn, python, stetho, tmp_path, "poll")
+    # 120 columns: with the memory columns 80 leave no room for the names
+    pn = start_top(pane, stetho, p.pid, f"--memory={mode}", width=120, height=30)
+    pn.wait(lambda s: "held now" in s, "the memory columns", timeout=ATTACH_TIMEOUT)
+    touch(tmp_path, "go")
+    done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
+    truth = json.loads(done.split(b" ", 1)[1])
+    keep, churn = truth["keep_blocks"], truth["churn_blocks"]
+
+    def keep_shown(s):
+        r = row_of(s, "keep_blocks")
+        return r and within(nbytes(column(s, r, "allocated")), keep, tol + 0.01)
+    s = pn.wait(keep_shown, "keep_blocks' allocations", timeout=ATTACH_TIMEOUT)
+    assert table_rows(s)[0].split()[-2] not in ("keep_blocks", "churn_blocks")  # sort own
+    held = nbytes(column(s, row_of(s, "keep_blocks"), "held now"))
+    assert within(held, keep, tol + 0.01), (held, keep)     # 3 digits shown: 1%
+    churn_row = row_of(s, "churn_blocks")
+    if churn_row:       # sampled: may have drawn no sample at all
+        assert nbytes(column(s, churn_row, "held now")) <= tol * churn, churn_row
+
+    pn.keys("6")
+    s = pn.wait(lambda s: "sort held now" in s, "sort held now")
+    helds = [nbytes(column(s, r, "held now")) for r in table_rows(s)]
+    assert helds == sorted(helds, reverse=True), s
+    assert within(helds[0], keep, tol + 0.01), s            # keep_blocks or its callers
+    assert "keep_blocks" in "".join(table_rows(s)[:4])      # with <module>, main, workloads
+
+    pn.keys("r")        # allocated counts from now on; held now stays what is held
+    s = pn.wait(lambda s: "window since" in s and row_of(s, "keep_blocks"), "the reset")
+    r = row_of(s, "keep_blocks")
+    assert within(nbytes(column(s, r, "held now")), keep, tol + 0.01), r
+    assert nbytes(column(s, r, "allocated")) == 0, r
+
+    pn.keys("q")
+    pn.wait(lambda s: "EXIT=0" in s, "EXIT=0", timeout=ATTACH_TIMEOUT)
+    touch(tmp_path, "stop")
+    assert finish(p, 7) == ["HOOKED 0"]

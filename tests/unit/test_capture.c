@@ -617,11 +617,15 @@ static void test_mapping_figures(void)
     const char *path = tmp_path("mapped.stetho");
     struct capture_writer *w = capw_open(path, 10000000);
     struct cap_timeline_point tp = { 5, 4096, 100, 64 << 20, 1 << 20 }, pk = { 6, 0, 300, 32, 16 };
-    struct cap_mem_stack ms = { 7, 8, 0, 10, 11, 12, 13, 14, 15, 16 };
+    struct cap_mem_stack ms = { 7, 8, 0, 10, 11, 12, 13, 14, 15, 16, 0 };
     struct cap_mem_totals tot = { .peak_heap_bytes = 300, .peak_mapped_bytes = 32,
                                   .peak_mapped_resident_bytes = 16, .leaked_mapped_bytes = 17 };
     capw_timeline(w, &tp);
     capw_mem_peak(w, &pk);
+    ms.live_bytes = 500;                /* held now: the latest MEM_LIVE is what counts */
+    capw_mem_live(w, 6, &ms);
+    ms.live_bytes = 400;
+    capw_mem_live(w, 7, &ms);
     capw_mem_stack(w, &ms);
     capw_mem_totals(w, &tot);
     CHECK_EQ_INT(capw_close(w, 9), 0);
@@ -632,6 +636,7 @@ static void test_mapping_figures(void)
         CHECK_EQ_INT(c.timeline[0].mapped_resident_bytes, 1 << 20);
         CHECK_EQ_INT(c.mem[0].peak_mapped_bytes, 15);
         CHECK_EQ_INT(c.mem[0].leaked_mapped_bytes, 16);
+        CHECK_EQ_INT(c.mem[0].live_bytes, 400);
         CHECK_EQ_INT(c.mem_totals.peak_mapped_bytes, 32);
         CHECK_EQ_INT(c.mem_totals.peak_mapped_resident_bytes, 16);
         CHECK_EQ_INT(c.mem_totals.leaked_mapped_bytes, 17);

@@ -33,7 +33,7 @@ static void fx_mem(struct fixture *f, int32_t tid, uint32_t stack, uint64_t byte
                    uint64_t peak, uint64_t leaked, uint64_t temp)
 {
     f->mem[f->c.nmem++] = (struct cap_mem_stack){ 100, tid, stack, bytes, count, peak, leaked,
-                                                  temp, 0, 0 };
+                                                  temp, 0, 0, 0 };
 }
 
 static void fx_alloc(struct fixture *f, uint64_t t_ms, int32_t tid, uint32_t stack, uint64_t bytes,
@@ -609,7 +609,7 @@ static void test_round_trip(void)
         capw_timeline(w, &f.timeline[i]);
     for (size_t i = 0; i < f.c.nmem_allocs; i++) {
         const struct cap_mem_interval *a = &f.allocs[i];
-        struct cap_mem_stack m = { a->pid, a->tid, smap[a->stack], a->bytes, a->count, 0, 0, 0, 0, 0 };
+        struct cap_mem_stack m = { a->pid, a->tid, smap[a->stack], a->bytes, a->count, 0, 0, 0, 0, 0, 0 };
         capw_mem_allocs(w, a->t_ns, &m);
     }
     for (size_t i = 0; i < f.c.nmem; i++) {
