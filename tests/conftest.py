@@ -27,11 +27,15 @@ from pathlib import Path
 
 import pytest
 
-# Programs started by the tests inherit this process's signal dispositions
-# (an ignored signal stays ignored across exec): a suite started under
-# `nohup` would have every program ignore SIGHUP, and the tests that check
-# death by SIGHUP would wait for nothing.
-signal.signal(signal.SIGHUP, signal.SIG_DFL)
+# Programs started by the tests inherit this process's ignored signals (an
+# ignored signal stays ignored across exec): a suite started under `nohup`
+# (SIGHUP) or as a background job of a script (SIGINT, SIGQUIT) would have
+# every program ignore them, and the tests that check death by a signal
+# would wait for nothing.  What Python does by default is put back.
+for _sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+    if signal.getsignal(_sig) == signal.SIG_IGN:
+        signal.signal(_sig, signal.default_int_handler if _sig == signal.SIGINT
+                      else signal.SIG_DFL)
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAMS = REPO / "tests" / "programs"
