@@ -148,13 +148,7 @@ static int ptrace_failed(const struct py_target *t, char *err, size_t errlen)
 {
     int e = errno;
     if (e == EPERM || e == EACCES) {
-        int scope = 0;
-        FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-        if (f) {
-            if (fscanf(f, "%d", &scope) != 1)
-                scope = 0;
-            fclose(f);
-        }
+        int scope = proc_ptrace_scope();
         if (scope > 0)
             return fail(err, errlen, "cannot attach to process %d: ptrace is restricted "
                         "(kernel.yama.ptrace_scope=%d); run stetho as root, or set that "

@@ -54,13 +54,7 @@ static int is_candidate(const char *path, const char *exe)
 
 static enum py_status perm_error(struct py_error *err, pid_t pid)
 {
-    int scope = 0;
-    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
-    if (f) {
-        if (fscanf(f, "%d", &scope) != 1)
-            scope = 0;
-        fclose(f);
-    }
+    int scope = proc_ptrace_scope();
     if (scope > 0)
         return py_fail(err, PY_EPERM, "no permission to read process %d: ptrace is "
                        "restricted (kernel.yama.ptrace_scope=%d); run stetho as root, start "

@@ -41,3 +41,15 @@ int proc_root_path(pid_t pid, const char *path, char *out, size_t len)
     memcpy(out, path, strlen(path) + 1);
     return 0;
 }
+
+int proc_ptrace_scope(void)
+{
+    int scope = 0;
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+    if (f) {
+        if (fscanf(f, "%d", &scope) != 1)
+            scope = 0;
+        fclose(f);
+    }
+    return scope;
+}

@@ -8,6 +8,9 @@
  * the plain path when that does not exist or is not accessible.  Both return
  * 0, or -1 with errno set (ENAMETOOLONG if buf/out is too small; for
  * proc_exe_path also ENOENT/ESRCH: no such process, EACCES).
+ * proc_ptrace_scope() gives kernel.yama.ptrace_scope, 0 where Yama is
+ * absent or the file unreadable (for the line that says how to fix a
+ * refused attach).
  */
 #ifndef STETHO_PROC_PROC_PATH_H
 #define STETHO_PROC_PROC_PATH_H
@@ -17,5 +20,6 @@
 
 int proc_exe_path(pid_t pid, char *buf, size_t len);
 int proc_root_path(pid_t pid, const char *path, char *out, size_t len);
+int proc_ptrace_scope(void);
 
 #endif
