@@ -102,9 +102,11 @@ def test_diff_finds_the_regression(stetho, python, pair_of):
     top = doc["stacks"][0]
     assert [f["function"] for f in top["frames"]][-2:] == ["timed", "regressed"]
     assert top["metrics"]["delta"]["cpu_s"] == pytest.approx(delta, rel=0.05)
-    # the program holds 4 MiB per unit of work at its peak: the peak grew
-    # (an estimate: the run sampled allocations every 64 KiB on average)
-    assert 3 * 2**20 <= doc["totals"]["delta"]["peak_bytes"] <= 5 * 2**20
+    # the program holds 4 MiB per unit of work at its peak: the peak grew.
+    # Each peak (~10 MiB) is estimated from allocations sampled every 64 KiB
+    # on average: about 0.8 MiB of spread each, ~1.1 MiB for the difference,
+    # so the bound is 4 MiB +- 2.5 MiB (CI saw 5.6 MiB once against +-1 MiB)
+    assert 1.5 * 2**20 <= doc["totals"]["delta"]["peak_bytes"] <= 6.5 * 2**20
 
     cp = run([stetho, "diff", str(base), str(new), "--metric", "cpu", "--limit", "3"])
     assert cp.returncode == 0, err(cp)
