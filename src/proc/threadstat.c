@@ -166,17 +166,23 @@ int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *t)
         return forget(ts, e);
     t->syscall = -1;
     t->syscall_arg0 = t->syscall_arg1 = 0;
+    t->user_sp = t->user_pc = 0;
     /* "running", or "-1 sp pc" (blocked outside a syscall), or
-     * "nr arg0 ... sp pc"; only worth asking when the thread sleeps */
+     * "nr arg0 ... arg5 sp pc"; only worth asking when the thread sleeps */
     if (t->state != 'R' && e->fd[F_SYSCALL] >= 0 &&
         read_file(e->fd[F_SYSCALL], buf, sizeof buf) > 0) {
         long nr;
-        unsigned long long a0, a1;
-        int got = sscanf(buf, "%ld 0x%llx 0x%llx", &nr, &a0, &a1);
+        unsigned long long a[8];
+        int got = sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx",
+                         &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &a[6], &a[7]);
         if (got >= 2 && nr >= 0) {
             t->syscall = nr;
-            t->syscall_arg0 = a0;
-            t->syscall_arg1 = got == 3 ? a1 : 0;
+            t->syscall_arg0 = a[0];
+            t->syscall_arg1 = got >= 3 ? a[1] : 0;
+        }
+        if ((got == 9 && nr >= 0) || (got == 3 && nr < 0)) {
+            t->user_sp = nr >= 0 ? a[6] : a[0];
+            t->user_pc = nr >= 0 ? a[7] : a[1];
         }
     }
     return 0;

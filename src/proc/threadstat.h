@@ -6,7 +6,7 @@
  * and system clock ticks (/stat: utime, stime; the kernel scales them so
  * their sum tracks the exact CPU time), its scheduler state letter, and --
  * if it is blocked -- the system call it is blocked in with its first
- * argument (/syscall).  File descriptors are kept open in a small cache
+ * argument and its user stack pointer and pc (/syscall).  File descriptors are kept open in a small cache
  * keyed by tid, so a steady-state read is three preads.  -1 if the thread
  * is gone.  Also: classify a blocking system call into a wait kind.
  */
@@ -23,6 +23,8 @@ struct thread_times {
     char state;                 /* 'R', 'S', 'D', 'T', 'Z', ... */
     long syscall;               /* blocked in this syscall; -1 none/unknown */
     uint64_t syscall_arg0, syscall_arg1;
+    uint64_t user_sp, user_pc;  /* where it entered the kernel when blocked
+                                   (in a syscall or not); 0 if unknown */
 };
 
 enum wait_class {
