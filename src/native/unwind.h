@@ -15,6 +15,16 @@
  * after native_open() are found when a frame falls outside every known one:
  * the maps are read again and the thread unwound anew (a read that finds
  * no new module makes the next one wait longer, up to a second).
+ *
+ * Without stopping anything (perf sampling, native/perf.h): a session from
+ * native_open_copy() never ptrace-attaches; native_unwind_copy() unwinds
+ * one thread from registers and a copy of the top of its stack taken
+ * earlier (by the kernel, at a perf sample), reading memory outside the
+ * copy from the live process (process_vm_readv).  Registers not known
+ * (e.g. only sp and pc, from /proc/PID/task/TID/syscall for a thread
+ * blocked in a system call, whose stack holds still) are left undefined:
+ * the unwind goes as far as the CFI needs nothing else.  A ptrace session
+ * cannot unwind copies, nor a copy session ptrace-stopped threads (0).
  */
 #ifndef STETHO_NATIVE_UNWIND_H
 #define STETHO_NATIVE_UNWIND_H
@@ -39,5 +49,25 @@ const char *native_unsupported(void);
 struct native_session *native_open(pid_t pid, char *err, size_t errlen);
 size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max);
 void native_close(struct native_session *s);
+
+/* x86-64 registers in DWARF numbering (0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi,
+ * 5 rdi, 6 rbp, 7 rsp, 8..15 r8..r15, 16 the pc). */
+#define NATIVE_REG_SP 7
+#define NATIVE_REG_PC 16
+#define NATIVE_NREGS 17
+
+struct native_regs {
+    uint64_t r[NATIVE_NREGS];
+    uint32_t known;         /* bit i: r[i] is set; the pc must be */
+};
+
+/* Changes whenever the modules are read again: frames of an older
+ * generation (their strings) must not be used any more. */
+uint64_t native_generation(const struct native_session *s);
+
+struct native_session *native_open_copy(pid_t pid, char *err, size_t errlen);
+size_t native_unwind_copy(struct native_session *s, pid_t tid, const struct native_regs *regs,
+                          const unsigned char *stack, size_t stack_len,
+                          struct native_frame *out, size_t max);
 
 #endif

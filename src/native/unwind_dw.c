@@ -8,6 +8,11 @@
  * assume_ptrace_stopped: the caller holds the threads (freeze.h), so libdwfl
  * only reads their registers and memory and never stops or resumes them.
  *
+ * A session for copies (perf sampling) is attached instead with callbacks
+ * of ours, what perf's unwind-libdw.c does: the initial registers are the
+ * sample's, memory is read from the kernel's copy of the stack's top and,
+ * outside it, from the live process, so no thread is ever stopped.
+ *
  * Cost: libdwfl finds a symbol by scanning the module's symbol table, which
  * is most of the time of a sample in a big module (libpython); what an
  * address was found to be is kept, so each address is looked up once.
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #define BACKOFF_MAX_NS 1000000000ull    /* maps read again at least this often
@@ -41,6 +47,13 @@ struct native_session {
     struct kmap known;          /* address looked up -> index in seen */
     struct native_frame *seen;  /* what it was found to be (pc unused) */
     size_t nseen, cap_seen;
+    uint64_t generation;        /* reads of the modules */
+    int copies;                 /* attached for native_unwind_copy */
+    /* the copy being unwound (copies only) */
+    const struct native_regs *regs;
+    const unsigned char *stack;
+    uint64_t stack_lo;
+    size_t stack_len;
 };
 
 const char *native_unsupported(void)
@@ -69,6 +82,7 @@ static int report(struct native_session *s)
 {
     kmap_free(&s->known);           /* modules may have moved or gone */
     s->nseen = 0;
+    s->generation++;
     dwfl_report_begin(s->dwfl);
     int r = dwfl_linux_proc_report(s->dwfl, s->pid);
     dwfl_report_end(s->dwfl, NULL, NULL);
@@ -85,7 +99,13 @@ static int report(struct native_session *s)
     return r;
 }
 
-struct native_session *native_open(pid_t pid, char *err, size_t errlen)
+uint64_t native_generation(const struct native_session *s)
+{
+    return s->generation;
+}
+
+/* libdwfl and the process's modules, not yet attached to its threads. */
+static struct native_session *session_new(pid_t pid, char *err, size_t errlen)
 {
     struct native_session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -102,16 +122,90 @@ struct native_session *native_open(pid_t pid, char *err, size_t errlen)
         return NULL;
     }
     s->pid = pid;
-    int r = report(s);
-    if (r == 0)
-        r = dwfl_linux_proc_attach(s->dwfl, pid, true);
+    return s;
+}
+
+static struct native_session *attached(struct native_session *s, int r, char *err, size_t errlen)
+{
     if (r != 0) {
-        snprintf(err, errlen, "cannot read the native modules of process %d: %s", (int)pid,
+        snprintf(err, errlen, "cannot read the native modules of process %d: %s", (int)s->pid,
                  r > 0 ? strerror(r) : dwfl_errmsg(-1));
         native_close(s);
         return NULL;
     }
     return s;
+}
+
+struct native_session *native_open(pid_t pid, char *err, size_t errlen)
+{
+    struct native_session *s = session_new(pid, err, errlen);
+    if (!s)
+        return NULL;
+    int r = report(s);
+    if (r == 0)
+        r = dwfl_linux_proc_attach(s->dwfl, pid, true);
+    return attached(s, r, err, errlen);
+}
+
+/* The callbacks of a session for copies: one thread at a time, the one
+ * native_unwind_copy() names (libdwfl never enumerates them here). */
+static pid_t copy_next_thread(Dwfl *dwfl, void *arg, void **thread_arg)
+{
+    (void)dwfl, (void)arg, (void)thread_arg;
+    return 0;
+}
+
+static bool copy_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
+{
+    (void)dwfl, (void)tid;
+    *thread_arg = arg;
+    return true;
+}
+
+static bool copy_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+    (void)dwfl;
+    struct native_session *s = arg;
+    if (s->stack && addr >= s->stack_lo && addr - s->stack_lo + sizeof *result <= s->stack_len) {
+        memcpy(result, s->stack + (addr - s->stack_lo), sizeof *result);
+        return true;
+    }
+    /* beyond the copy: the live process (the outer frames, which change
+     * least; a word read at another moment at worst ends the unwind) */
+    struct iovec local = { result, sizeof *result };
+    struct iovec remote = { (void *)(uintptr_t)addr, sizeof *result };
+    return process_vm_readv(s->pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof *result;
+}
+
+static bool copy_set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+    const struct native_regs *regs = ((struct native_session *)arg)->regs;
+    for (int i = 0; i < NATIVE_REG_PC; i++) {
+        Dwarf_Word v = regs->r[i];
+        if ((regs->known >> i & 1) && !dwfl_thread_state_registers(thread, i, 1, &v))
+            return false;
+    }
+    dwfl_thread_state_register_pc(thread, regs->r[NATIVE_REG_PC]);
+    return true;
+}
+
+static const Dwfl_Thread_Callbacks copy_callbacks = {
+    .next_thread = copy_next_thread,
+    .get_thread = copy_get_thread,
+    .memory_read = copy_memory_read,
+    .set_initial_registers = copy_set_initial_registers,
+};
+
+struct native_session *native_open_copy(pid_t pid, char *err, size_t errlen)
+{
+    struct native_session *s = session_new(pid, err, errlen);
+    if (!s)
+        return NULL;
+    s->copies = 1;
+    int r = report(s);
+    if (r == 0 && !dwfl_attach_state(s->dwfl, NULL, pid, &copy_callbacks, s))
+        r = -1;
+    return attached(s, r, err, errlen);
 }
 
 struct walk {
@@ -170,20 +264,43 @@ static int on_frame(Dwfl_Frame *state, void *arg)
     return DWARF_CB_OK;
 }
 
-size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max)
+/* Unwind tid; when a frame fell outside every known module (an extension
+ * imported since), read the maps again and unwind anew: a ptrace-held
+ * thread and a copy are both still the same. */
+static size_t unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max)
 {
     struct walk w = { s, out, 0, max };
     /* -1 also when the unwind ends where no CFI or frame pointer leads on:
      * the frames gathered so far are the stack as far as it can be told */
     (void)dwfl_getthread_frames(s->dwfl, tid, on_frame, &w);
     if (s->stale && now_ns() - s->reported_ns >= s->backoff_ns) {
-        /* a module loaded since (an extension imported): the thread is
-         * still held, so unwind it again knowing it */
         report(s);
         w.n = 0;
         (void)dwfl_getthread_frames(s->dwfl, tid, on_frame, &w);
     }
     return w.n;
+}
+
+size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max)
+{
+    return s->copies ? 0 : unwind(s, tid, out, max);
+}
+
+size_t native_unwind_copy(struct native_session *s, pid_t tid, const struct native_regs *regs,
+                          const unsigned char *stack, size_t stack_len,
+                          struct native_frame *out, size_t max)
+{
+    if (!s->copies || !(regs->known >> NATIVE_REG_PC & 1))
+        return 0;
+    int sp = regs->known >> NATIVE_REG_SP & 1;   /* the copy starts at sp */
+    s->regs = regs;
+    s->stack = sp ? stack : NULL;
+    s->stack_len = sp && stack ? stack_len : 0;
+    s->stack_lo = sp ? regs->r[NATIVE_REG_SP] : 0;
+    size_t n = unwind(s, tid, out, max);
+    s->regs = NULL;
+    s->stack = NULL;
+    return n;
 }
 
 void native_close(struct native_session *s)

@@ -19,6 +19,25 @@ struct native_session *native_open(pid_t pid, char *err, size_t errlen)
     return NULL;
 }
 
+uint64_t native_generation(const struct native_session *s)
+{
+    (void)s;
+    return 0;
+}
+
+struct native_session *native_open_copy(pid_t pid, char *err, size_t errlen)
+{
+    return native_open(pid, err, errlen);
+}
+
+size_t native_unwind_copy(struct native_session *s, pid_t tid, const struct native_regs *regs,
+                          const unsigned char *stack, size_t stack_len,
+                          struct native_frame *out, size_t max)
+{
+    (void)s, (void)tid, (void)regs, (void)stack, (void)stack_len, (void)out, (void)max;
+    return 0;
+}
+
 size_t native_unwind(struct native_session *s, pid_t tid, struct native_frame *out, size_t max)
 {
     (void)s, (void)tid, (void)out, (void)max;
