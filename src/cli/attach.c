@@ -158,6 +158,7 @@ int cmd_attach(int argc, char **argv)
         .follow_children = o.subprocesses,
         .async_tasks = o.async_tasks,
         .native = o.native,
+        .quiet = o.quiet,
         .duration_s = o.duration_s,
         .capture_path = path,
         .memory = memory,

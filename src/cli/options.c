@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/export.h"
 #include "native/unwind.h"
+#include "sampler/sampler.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,13 +62,24 @@ int options_parse_one(struct common_opts *o, int argc, char **argv, int *i)
         o->async_tasks = 1;
         return 1;
     }
-    if (!strcmp(a, "--native")) {
+    if (!strncmp(a, "--native", 8) && (!a[8] || a[8] == '=')) {
+        static const char *const ways[] = {
+            [SAMPLER_NATIVE_AUTO] = "auto", [SAMPLER_NATIVE_PERF] = "perf",
+            [SAMPLER_NATIVE_PTRACE] = "ptrace",
+        };
+        o->native = a[8] ? 0 : SAMPLER_NATIVE_AUTO;
+        for (int k = SAMPLER_NATIVE_AUTO; a[8] && k <= SAMPLER_NATIVE_PTRACE; k++)
+            if (!strcmp(a + 9, ways[k]))
+                o->native = k;
+        if (!o->native) {
+            cli_error("--native takes auto, perf or ptrace (got '%s')", a + 9);
+            return -1;
+        }
         const char *why = native_unsupported();
         if (why) {
             cli_error("--native: %s", why);
             return -1;
         }
-        o->native = 1;
         return 1;
     }
     if ((v = value_of(argc, argv, i, "--interval", "-i"))) {

@@ -27,7 +27,8 @@ struct common_opts {
     int quiet;
     int subprocesses;
     int async_tasks;            /* --async: asyncio tasks as roots */
-    int native;                 /* --native: C/C++ frames in every sample */
+    int native;                 /* --native[=WAY]: C/C++ frames in every sample
+                                   (enum sampler_native) */
     int calls;                  /* run only: --calls, exact call counts */
     double duration_s;          /* attach only; 0 = none */
     int live;                   /* run only: --live, the view of `top` */
@@ -48,8 +49,11 @@ const char *options_capture_path(const struct common_opts *o, const char *name, 
     "  --async               asyncio programs: each task's await chain is a root\n" \
     "                        <task NAME> of its thread, a waiting task's time is\n" \
     "                        waiting of what it awaits (sleep, lock, io)\n" \
-    "  --native              also the C/C++ frames, merged with the Python ones;\n" \
-    "                        the threads are paused (ptrace) at every sample\n" \
+    "  --native[=WAY]        also the C/C++ frames, merged with the Python ones;\n" \
+    "                        WAY perf: the kernel copies each thread's stack\n" \
+    "                        (perf events), nothing is stopped; ptrace: the\n" \
+    "                        threads are paused at every sample; auto (the\n" \
+    "                        default): perf, else ptrace where perf is refused\n" \
     "  --memory MODE         run: exact (every allocation), sampled[:BYTES]\n" \
     "                        (Poisson sampling, mean 64 KiB), or off (default sampled)\n" \
     "  --calls               run: count every call (cProfile's table, beside the\n" \

@@ -43,9 +43,20 @@ void report_after_run(const char *capture_path, const struct session_result *res
     fprintf(out, "\nstetho: %llu samples in %.2f s, saved in %s (view again: stetho tree %s)\n",
             (unsigned long long)res->samples, res->seconds, capture_path, capture_path);
     const struct sampler_native_stats *ns = &res->native_stats;
-    if (res->native && ns->ticks)
-        fprintf(out, "stetho: --native: the threads were paused %.2f ms per sample on average;"
-                " %llu of %llu stacks merged partially (their Python frames all kept)\n",
+    if (!res->native || !ns->ticks)
+        return;
+    if (ns->way == SAMPLER_WAY_PERF)
+        fprintf(out, "stetho: --native: by perf events, no thread paused; unwinding took %.2f ms"
+                " per sample on average (stacks: %llu copied by the kernel, %llu of blocked"
+                " threads, %llu kept from before)",
+                (double)ns->unwind_ns / 1e6 / (double)ns->ticks, (unsigned long long)ns->copies,
+                (unsigned long long)ns->blocked, (unsigned long long)ns->reused);
+    else
+        fprintf(out, "stetho: --native: the threads were paused %.2f ms per sample on average%s%s%s",
                 (double)ns->held_ns / 1e6 / (double)ns->ticks,
-                (unsigned long long)ns->partial, (unsigned long long)ns->samples);
+                ns->refused[0] ? " (perf events refused: " : "", ns->refused,
+                ns->refused[0] ? ")" : "");
+    fprintf(out, "; %llu of %llu stacks merged partially (their Python frames all kept), %llu"
+            " without native frames\n", (unsigned long long)ns->partial,
+            (unsigned long long)ns->samples, (unsigned long long)ns->missing);
 }

@@ -271,6 +271,7 @@ int cmd_run(int argc, char **argv)
         .follow_children = o.subprocesses,
         .async_tasks = o.async_tasks,
         .native = o.native,
+        .quiet = o.quiet,
         .capture_path = path,
         .argv = cmd,
         .memory = memory,

@@ -97,7 +97,8 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     }
     struct sampler_opts so = { .follow_children = o->follow_children, .argv = o->argv,
                                .interval_ns = o->interval_ns, .only_tid = o->only_tid,
-                               .async_tasks = o->async_tasks, .native = o->native };
+                               .async_tasks = o->async_tasks, .native = o->native,
+                               .quiet = o->quiet };
     uint64_t start = now_ns(), next = start, last_flush = start, rng = start | 1;
     struct sampler *s = sampler_new(w, &so, start);
     if (!s) {

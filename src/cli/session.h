@@ -32,7 +32,8 @@ struct session_opts {
     int calls;                  /* call counts come on it (--calls) */
     int follow_children;
     int async_tasks;            /* sampler_opts.async_tasks */
-    int native;                 /* sampler_opts.native */
+    int native;                 /* sampler_opts.native (enum sampler_native) */
+    int quiet;                  /* sampler_opts.quiet */
     double duration_s;          /* 0: no limit */
     const char *capture_path;
     char *const *argv;          /* the program's, for the capture */

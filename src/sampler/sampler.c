@@ -12,7 +12,9 @@
 #include "proc/threadstat.h"
 #include "proc/threads.h"
 #include "native/merge.h"
+#include "native/perf.h"
 #include "native/unwind.h"
+#include "util/array.h"
 #include "util/hash.h"
 #include "util/mix.h"
 
@@ -38,6 +40,17 @@ struct thread_slot {
     uint32_t last_stack;        /* its previous sample's stack ... */
     uint64_t last_tick;         /* ... taken at this tick */
     struct timesplit split;
+    /* --native by perf: the thread's event, and its last native stack */
+    struct perf_thread *perf;
+    int perf_failed;            /* no event: not tried again */
+    struct native_frame *kept;  /* its last native stack ... */
+    size_t nkept, cap_kept;
+    int has_kept;
+    uint64_t kept_generation;   /* ... of this native_generation() */
+    uint64_t kept_sp, kept_pc, kept_cpu;    /* blocked there, with this much
+                                               CPU time: 0 if from a copy */
+    uint64_t kept_py;           /* the Python stack it was merged with */
+    uint64_t py_prev;           /* the Python stack at the previous tick */
 };
 
 /* (code object, line) -> capture frame id, so a steady-state sample does
@@ -69,6 +82,7 @@ struct process {
     struct cap_gc_point gc;         /* the collector's counters last written */
     int gc_known;
     struct native_session *native;  /* --native, once opened */
+    int native_perf;                /*   by perf events (else ptrace) */
 };
 
 #define NATIVE_MAX 512          /* native frames kept per thread and sample */
@@ -93,6 +107,28 @@ struct sampler {
     struct sampler_native_stats native_stats;
 };
 
+/* A thread's perf event and kept native stack (perf), let go. */
+static void thread_native_free(struct thread_slot *t)
+{
+    perf_thread_close(t->perf);
+    free(t->kept);
+    t->perf = NULL;
+    t->perf_failed = 0;
+    t->kept = NULL;
+    t->nkept = t->cap_kept = 0;
+    t->has_kept = 0;
+}
+
+/* The native session closed (the process ended, exec'd): with it go what
+ * its threads' stacks pointed into. */
+static void process_native_close(struct process *p)
+{
+    for (size_t i = 0; i < p->nthreads; i++)
+        thread_native_free(&p->threads[i]);
+    native_close(p->native);
+    p->native = NULL;
+}
+
 struct sampler *sampler_new(struct capture_writer *w, const struct sampler_opts *o,
                             uint64_t start_ns)
 {
@@ -113,8 +149,7 @@ static void process_close(struct process *p)
         py_target_close(&p->target);
     p->open = 0;
     threadstat_free(p->stat);
-    native_close(p->native);
-    p->native = NULL;
+    process_native_close(p);
     p->stat = NULL;
     free(p->threads);
     p->threads = NULL;
@@ -218,6 +253,57 @@ static void announce(struct sampler *s, struct process *p, uint64_t now)
     p->announced = 1;
 }
 
+/* Perf events refused here: said once, and kept for the stats. */
+static void perf_refused_say(struct sampler *s, int err)
+{
+    struct sampler_native_stats *ns = &s->native_stats;
+    if (ns->refused[0])
+        return;
+    snprintf(ns->refused, sizeof ns->refused, "%s", strerror(err));
+    if (s->opts.quiet)
+        return;
+    if (s->opts.native == SAMPLER_NATIVE_PERF)
+        fprintf(stderr, "stetho: --native=perf: perf events are refused here (%s: "
+                "kernel.perf_event_paranoid, a seccomp filter or a container); sampling "
+                "without native frames\n", ns->refused);
+    else
+        fprintf(stderr, "stetho: --native: perf events are refused here (%s: "
+                "kernel.perf_event_paranoid, a seccomp filter or a container); pausing "
+                "the threads with ptrace at each sample instead\n", ns->refused);
+}
+
+static uint64_t perf_period(const struct sampler *s)
+{
+    return s->opts.interval_ns ? s->opts.interval_ns : 10000000u;
+}
+
+/* The native session of p, by perf events unless told otherwise or
+ * refused (tried on the main thread first, so a refusal is known before
+ * the first sample); without one the process is sampled as without
+ * --native. */
+static void open_native(struct sampler *s, struct process *p)
+{
+    char why[400];
+    p->native_perf = 0;
+    if (s->opts.native != SAMPLER_NATIVE_PTRACE) {
+        int err = 0;
+        struct perf_thread *probe = perf_thread_open(p->pid, perf_period(s), &err);
+        perf_thread_close(probe);
+        if (probe || !perf_refused(err)) {
+            p->native = native_open_copy(p->pid, why, sizeof why);
+            p->native_perf = p->native != NULL;
+        } else {
+            perf_refused_say(s, err);
+            if (s->opts.native == SAMPLER_NATIVE_PERF)
+                return;
+        }
+    }
+    if (!p->native_perf)
+        p->native = native_open(p->pid, why, sizeof why);
+    if (!p->native && p->ppid == 0)
+        snprintf(s->last_error, sizeof s->last_error, "--native: %s", why);
+}
+
 static int try_open(struct sampler *s, struct process *p, uint64_t now)
 {
     if (p->attempts >= EAGER_ATTEMPTS && s->ticks % LAZY_EVERY)
@@ -231,13 +317,8 @@ static int try_open(struct sampler *s, struct process *p, uint64_t now)
     }
     p->open = 1;
     p->walk_failures = 0;
-    if (s->opts.native && !p->native) {
-        char why[400];
-        /* without it the process is sampled as without --native */
-        p->native = native_open(p->pid, why, sizeof why);
-        if (!p->native && p->ppid == 0)
-            snprintf(s->last_error, sizeof s->last_error, "--native: %s", why);
-    }
+    if (s->opts.native && !p->native)
+        open_native(s, p);
     if (!p->stat)
         p->stat = threadstat_new(p->pid);
     if (!p->announced)
@@ -272,6 +353,8 @@ static void drop_unseen(struct process *p)
         if (p->threads[i].seen) {
             p->threads[i].seen = 0;
             p->threads[k++] = p->threads[i];
+        } else {
+            thread_native_free(&p->threads[i]);
         }
     p->nthreads = k;
 }
@@ -339,6 +422,10 @@ static uint32_t intern_merged(struct sampler *s, struct process *p, size_t i)
     const struct py_thread *th = &s->snap.threads[i];
     const struct py_frame *py = s->snap.frames + th->first;
     const struct native_frame *nat = s->nat + i * NATIVE_MAX;
+    if (!s->nnat[i]) {
+        s->native_stats.missing++;
+        return intern_frames(s, p, py, th->n, 0);
+    }
     struct merge_info info;
     size_t n = native_merge(py, th->n, nat, s->nnat[i], p->target.binary, p->target.exe,
                             s->merged, &info);
@@ -474,6 +561,112 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Room for n snapshot threads' native stacks, none yet; s->nnat NULL
+ * when out of memory (then the samples are without native frames). */
+static void native_rows(struct sampler *s, size_t n)
+{
+    free(s->nnat);
+    s->nnat = NULL;
+    if (n > s->cap_nat) {
+        free(s->nat);
+        s->nat = malloc(n * NATIVE_MAX * sizeof *s->nat);
+        s->cap_nat = s->nat ? n : 0;
+    }
+    if (!s->merged)
+        s->merged = malloc((PY_MAX_DEPTH + NATIVE_MAX) * sizeof *s->merged);
+    s->nnat = s->nat && s->merged ? calloc(n, sizeof *s->nnat) : NULL;
+}
+
+/* Keep nat[0..n) as the thread's last native stack (blocked at sp, pc
+ * with cpu ns of CPU time; all 0: from a copy), under Python stack py. */
+static void keep_native(struct process *p, struct thread_slot *t, const struct native_frame *nat,
+                        size_t n, uint64_t sp, uint64_t pc, uint64_t cpu, uint64_t py)
+{
+    t->has_kept = 0;
+    if (n && ARRAY_RESERVE(t->kept, n - 1, t->cap_kept) < 0)
+        return;                         /* out of memory: nothing kept */
+    memcpy(t->kept, nat, n * sizeof *nat);
+    t->nkept = n;
+    t->has_kept = 1;
+    t->kept_generation = native_generation(p->native);
+    t->kept_sp = sp;
+    t->kept_pc = pc;
+    t->kept_cpu = cpu;
+    t->kept_py = py;
+}
+
+/* A Python stack's identity: its frames' code and line. */
+static uint64_t python_stack_hash(const struct py_frame *f, size_t n)
+{
+    uint64_t h = n + 1;
+    for (size_t k = 0; k < n; k++)
+        h = mix64(h ^ (uint64_t)(uintptr_t)f[k].code ^ ((uint64_t)(uint32_t)f[k].line << 40));
+    return h;
+}
+
+/* --native by perf (sampler.h): thread t's native stack into row i.  A
+ * copy was taken up to a period of the thread's CPU time before the
+ * Python stack was read: when the Python stack changed since the previous
+ * tick, the copy may be of before the change, and a copy that does not
+ * merge fully with it is left out (counted without native frames) rather
+ * than put under Python frames it did not run in.  A kept stack is used
+ * again only under the same Python stack. */
+static void perf_native(struct sampler *s, struct process *p, struct thread_slot *t, size_t i,
+                        const struct thread_times *tt)
+{
+    struct sampler_native_stats *ns = &s->native_stats;
+    struct native_frame *out = s->nat + i * NATIVE_MAX;
+    const struct py_thread *th = &s->snap.threads[i];
+    const struct py_frame *py = s->snap.frames + th->first;
+    uint64_t t0 = mono_ns();
+    uint64_t h = python_stack_hash(py, th->n);
+    int py_moved = t->py_prev != h;
+    t->py_prev = h;
+    if (!t->perf && !t->perf_failed) {
+        int err = 0;
+        t->perf = perf_thread_open(t->tid, perf_period(s), &err);
+        t->perf_failed = !t->perf;      /* refused for this one thread: the
+                                           locked-memory limit; it has the
+                                           blocked unwinds only */
+    }
+    if (t->has_kept && (t->kept_generation != native_generation(p->native) || t->kept_py != h))
+        t->has_kept = 0;                /* its strings are gone, or its Python stack */
+    struct perf_sample ps;
+    size_t n = 0;
+    if (t->perf && perf_thread_latest(t->perf, &ps) > 0) {
+        n = native_unwind_copy(p->native, t->tid, &ps.regs, ps.stack, ps.stack_len, out,
+                               NATIVE_MAX);
+        struct merge_info info;
+        if (py_moved && n)
+            native_merge(py, th->n, out, n, p->target.binary, p->target.exe, s->merged, &info);
+        if (py_moved && n && !info.complete)
+            n = 0;
+        else
+            keep_native(p, t, out, n, 0, 0, 0, h);
+        ns->copies++;
+    } else if (tt->state != 'R' && tt->user_pc) {
+        if (t->has_kept && t->kept_sp == tt->user_sp && t->kept_pc == tt->user_pc &&
+            t->kept_cpu == tt->cpu_ns) {
+            n = t->nkept;               /* blocked there since, not run */
+            memcpy(out, t->kept, n * sizeof *out);
+            ns->reused++;
+        } else {
+            struct native_regs regs = { .known = 1u << NATIVE_REG_SP | 1u << NATIVE_REG_PC };
+            regs.r[NATIVE_REG_SP] = tt->user_sp;
+            regs.r[NATIVE_REG_PC] = tt->user_pc;
+            n = native_unwind_copy(p->native, t->tid, &regs, NULL, 0, out, NATIVE_MAX);
+            keep_native(p, t, out, n, tt->user_sp, tt->user_pc, tt->cpu_ns, h);
+            ns->blocked++;
+        }
+    } else if (t->has_kept) {
+        n = t->nkept;                   /* ran too little for a new copy */
+        memcpy(out, t->kept, n * sizeof *out);
+        ns->reused++;
+    }
+    s->nnat[i] = n;
+    ns->unwind_ns += mono_ns() - t0;
+}
+
 /* --native: the walk with every thread of p held, and each thread's native
  * stack read in the same moment.  Without native stacks (none could be
  * held, out of memory) s->nnat is NULL and the walk is the plain one. */
@@ -489,14 +682,7 @@ static int walk_native(struct sampler *s, struct process *p)
     int rc = py_walk(&p->target, &s->snap);
     size_t n = s->snap.nthreads;
     if (rc == 0 && held && n) {
-        if (n > s->cap_nat) {
-            free(s->nat);
-            s->nat = malloc(n * NATIVE_MAX * sizeof *s->nat);
-            s->cap_nat = s->nat ? n : 0;
-        }
-        if (!s->merged)
-            s->merged = malloc((PY_MAX_DEPTH + NATIVE_MAX) * sizeof *s->merged);
-        s->nnat = s->nat && s->merged ? calloc(n, sizeof *s->nnat) : NULL;
+        native_rows(s, n);
         for (size_t i = 0; s->nnat && i < n; i++)
             for (size_t k = 0; k < held; k++)
                 if (tids[k] == s->snap.threads[i].tid) {
@@ -516,20 +702,27 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
 {
     if (!p->open && !try_open(s, p, now))
         return;
-    if ((p->native ? walk_native(s, p) : py_walk(&p->target, &s->snap)) < 0) {
+    int perf = p->native && p->native_perf;
+    if ((p->native && !perf ? walk_native(s, p) : py_walk(&p->target, &s->snap)) < 0) {
         /* finalised, exec'd, or gone: look for it again on later ticks */
         if (++p->walk_failures >= 3) {
             py_target_close(&p->target);
             free(p->frames);            /* its code cache is gone with it */
             p->frames = NULL;
-            native_close(p->native);    /* and its modules, if it exec'd */
-            p->native = NULL;
+            process_native_close(p);    /* and its modules, if it exec'd */
             p->open = 0;
             p->attempts = 0;
         }
         return;
     }
     p->walk_failures = 0;
+    if (p->native) {
+        s->native_stats.way = perf ? SAMPLER_WAY_PERF : SAMPLER_WAY_PTRACE;
+        if (perf) {
+            native_rows(s, s->snap.nthreads);
+            s->native_stats.ticks++;
+        }
+    }
     record_gc(s, p, now);
     py_threadnames_update(&p->target, &s->snap, now);
     p->tasks_ok = s->opts.async_tasks && py_asyncio_read(&p->target, &s->snap, &p->tasks) == 0;
@@ -554,6 +747,8 @@ static void sample_process(struct sampler *s, struct process *p, uint64_t now)
             slot->named = 1;
             slot->name_hash = h;
         }
+        if (perf && s->nnat)
+            perf_native(s, p, slot, i, &tt);
         struct split sp;
         if (!timesplit_update(&slot->split, now, &tt, s->snap.gil_addr, l->gil_size, &sp))
             continue;

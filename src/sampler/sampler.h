@@ -25,12 +25,26 @@
  * lock, io; "other" for anything else and for a task ready to run but
  * waiting for the loop).  A thread's total is then the sum over its tasks.
  *
- * With `native`, the threads of each process are held still (ptrace,
- * freeze.h) for the moment of reading their Python and native stacks, and
- * each sample's stack is the two merged (native/merge.h): native frames are
- * CAP_FRAME_NATIVE frames named by their function (else MODULE+0xADDRESS),
- * their file the module's path.  The target is then paused once per tick
- * (the cost: sampler_native_stats).
+ * With `native`, each sample's stack is the thread's Python and native
+ * stacks merged (native/merge.h): native frames are CAP_FRAME_NATIVE
+ * frames named by their function (else MODULE+0xADDRESS), their file the
+ * module's path.  The native stacks are taken one of two ways:
+ *  - perf (SAMPLER_NATIVE_AUTO, _PERF): nothing is stopped.  Each Python
+ *    thread gets a perf event (native/perf.h) when first seen; a thread
+ *    that ran since the last tick is unwound from the kernel's newest copy
+ *    of its registers and stack; a thread blocked now (not running, no new
+ *    copy) from where it entered the kernel (/proc/PID/task/TID/syscall:
+ *    its stack holds still while it blocks), and that unwind is kept and
+ *    reused for as long as it stays blocked there without running; a
+ *    thread running with no copy yet reuses its last native stack, else
+ *    has none (counted).  The Python stack is read at the tick, the copy
+ *    is up to one interval of the thread's CPU time older.
+ *  - ptrace (SAMPLER_NATIVE_PTRACE, or AUTO when perf events are refused:
+ *    then said once on stderr unless `quiet`, and in the stats): the
+ *    threads of each process are held still (freeze.h) for the moment of
+ *    reading both stacks, paused once per tick (the cost:
+ *    sampler_native_stats).  _PERF never falls back: refused, it samples
+ *    without native frames, and says so.
  */
 #ifndef STETHO_SAMPLER_H
 #define STETHO_SAMPLER_H
@@ -46,7 +60,15 @@ struct sampler_opts {
                                    on the interval a sample stands for */
     pid_t only_tid;             /* > 0: of the program, sample this thread alone */
     int async_tasks;            /* asyncio tasks as roots of their thread */
-    int native;                 /* native frames merged in (see above) */
+    int native;                 /* enum sampler_native (see above) */
+    int quiet;                  /* nothing on stderr */
+};
+
+enum sampler_native {
+    SAMPLER_NATIVE_OFF = 0,
+    SAMPLER_NATIVE_AUTO,        /* perf, else ptrace */
+    SAMPLER_NATIVE_PERF,
+    SAMPLER_NATIVE_PTRACE,
 };
 
 struct sampler;
@@ -73,12 +95,22 @@ size_t sampler_pids(const struct sampler *s, pid_t *pids, size_t max);
 uint64_t sampler_samples(const struct sampler *s);
 const char *sampler_last_error(const struct sampler *s);
 
-/* --native: samples whose native and Python stacks matched only partially
- * (their Python frames all kept), and the time the threads were held. */
+/* --native: how the native stacks were taken and what it cost.  samples:
+ * stacks merged; partial: of them, merged partially (their Python frames
+ * all kept); missing: stacks written without native frames (a thread not
+ * held, or with no copy yet).  ptrace: held_ns, the sum over ticks of the
+ * pause.  perf: where the native stacks came from, and stetho's own time
+ * unwinding them (unwind_ns). */
+enum sampler_native_way { SAMPLER_WAY_NONE, SAMPLER_WAY_PERF, SAMPLER_WAY_PTRACE };
 struct sampler_native_stats {
-    uint64_t samples, partial;
-    uint64_t held_ns;           /* sum over ticks of the pause */
+    uint64_t samples, partial, missing;
+    int way;                    /* enum sampler_native_way: the last one used */
+    char refused[160];          /* why perf events were refused, "" if not */
+    uint64_t held_ns;           /* ptrace */
     uint64_t ticks;
+    uint64_t copies, blocked, reused;   /* perf: from a kernel copy, a blocked
+                                           thread's unwind, kept ones */
+    uint64_t unwind_ns;         /* perf */
 };
 void sampler_native_stats(const struct sampler *s, struct sampler_native_stats *out);
 

@@ -7,6 +7,7 @@ py_caller -> burn -> burn_a -> burn_b.  numpy's matrix product must show
 its BLAS frame under the line of the product.
 """
 
+import glob
 import json
 import re
 import subprocess
@@ -168,29 +169,26 @@ def names_of(stack):
     return [frame.rsplit(" (", 1)[0] for frame in stack]
 
 
-@pytest.mark.parametrize("command", ["run", "attach"])
-def test_sampled_native_frames(python, stetho, spawn, tmp_path, command):
-    ext = build_extension(python, tmp_path, "nofp")
-    capture = tmp_path / "native.stetho"
-    if command == "run":
-        cp = run([stetho, "run", "--native", "--memory", "off", "-o", str(capture), "--",
-                  python.path, str(BURN_PY), str(ext), "2"], timeout=120)
-        info = json.loads(next(l for l in cp.stdout.decode().splitlines()
-                               if l.startswith("READY "))[len("READY "):])
-    else:
-        proc, info = start(spawn, [python.path, str(BURN_PY), str(ext), "3"])
-        cp = run([stetho, "attach", "--native", "--duration", "2", "-o", str(capture),
-                  str(proc.pid)], timeout=120)
-    err = cp.stderr.decode(errors="replace")
-    assert cp.returncode == 0, err
-    # the pause is measured and said, with the partial merges
-    m = re.search(r"--native: the threads were paused ([0-9.]+) ms per sample on average; "
-                  r"(\d+) of (\d+) stacks merged partially", err)
-    assert m, err
+PAUSED = re.compile(r"--native: the threads were paused ([0-9.]+) ms per sample on average"
+                    r"(?: \(perf events refused: [^)]*\))?; (\d+) of (\d+) stacks merged partially")
+BY_PERF = re.compile(r"--native: by perf events, no thread paused; unwinding took ([0-9.]+) ms "
+                     r"per sample on average \(stacks: (\d+) copied by the kernel, (\d+) of "
+                     r"blocked threads, (\d+) kept from before\); (\d+) of (\d+) stacks merged "
+                     r"partially")
+REFUSED = "perf events are refused here"
+NO_PERF = PROGRAMS / "no_perf.py"
+
+
+def burning_stacks(stacks):
+    return sum(n for s, n in stacks.items()
+               if names_of(s)[-4:] == ["py_caller", "burn", "burn_a", "burn_b"])
+
+
+def check_burn_stacks(stetho, capture, info):
+    """burn_b's stacks: the C frames in order under all of the call's Python frames."""
     stacks = collapsed(stetho, capture)
     total = sum(stacks.values())
-    expected = ["py_caller", "burn", "burn_a", "burn_b"]
-    burning = sum(n for s, n in stacks.items() if names_of(s)[-4:] == expected)
+    burning = burning_stacks(stacks)
     # burn_b runs for 2 of the program's (start-up included) seconds
     assert burning > total / 3, (burning, total, sorted(stacks.items(), key=lambda x: -x[1])[:5])
     for s in stacks:
@@ -199,6 +197,29 @@ def test_sampled_native_frames(python, stetho, spawn, tmp_path, command):
             # every Python frame of the call is there, above the C ones
             py = [f for f in s if re.search(r":\d+\)$", f)]
             assert [names_of([f])[0] for f in py][-3:] == ["<module>", "outer", "py_caller"], s
+    return stacks
+
+
+@pytest.mark.parametrize("way", ["perf", "ptrace"])
+@pytest.mark.parametrize("command", ["run", "attach"])
+def test_sampled_native_frames(python, stetho, spawn, tmp_path, command, way):
+    ext = build_extension(python, tmp_path, "nofp")
+    capture = tmp_path / "native.stetho"
+    if command == "run":
+        cp = run([stetho, "run", f"--native={way}", "--memory", "off", "-o", str(capture), "--",
+                  python.path, str(BURN_PY), str(ext), "2"], timeout=120)
+        info = json.loads(next(l for l in cp.stdout.decode().splitlines()
+                               if l.startswith("READY "))[len("READY "):])
+    else:
+        proc, info = start(spawn, [python.path, str(BURN_PY), str(ext), "3"])
+        cp = run([stetho, "attach", f"--native={way}", "--duration", "2", "-o", str(capture),
+                  str(proc.pid)], timeout=120)
+    err = cp.stderr.decode(errors="replace")
+    assert cp.returncode == 0, err
+    # how the stacks were taken, what it cost and the partial merges are said
+    assert (BY_PERF if way == "perf" else PAUSED).search(err), err
+    assert REFUSED not in err, err
+    check_burn_stacks(stetho, capture, info)
     # a native frame is a frame of its own kind in every export
     out = tmp_path / "native.json"
     cp = run([stetho, "export", str(capture), "--format", "json", "-o", str(out)], timeout=60)
@@ -208,3 +229,95 @@ def test_sampled_native_frames(python, stetho, spawn, tmp_path, command):
     assert kinds["burn_b"] == "native" and kinds["py_caller"] == "python", kinds
     assert any(f["function"] == "py_caller" and f["line"] == info["caller_line"]
                for f in frames), frames
+
+
+def tracer_pids(pid):
+    """The TracerPid of every thread of pid now."""
+    out = []
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(status) as f:
+                out += [int(l.split()[1]) for l in f if l.startswith("TracerPid:")]
+        except OSError:
+            pass                        # a thread that just ended
+    return out
+
+
+@pytest.mark.parametrize("way", ["perf", "ptrace"])
+def test_perf_never_stops_a_thread(python, stetho, spawn, tmp_path, way):
+    """With perf events no thread is ever traced, while a C function spins
+    on one thread and another sleeps; ptrace, the control, is seen holding
+    them by the same watch."""
+    ext = build_extension(python, tmp_path, "fp")
+    proc, info = start(spawn, [python.path, str(BURN_PY), str(ext), "6", "sleeper"])
+    capture = tmp_path / "native.stetho"
+    rec = spawn.popen([stetho, "attach", f"--native={way}", "--duration", "2.5", "-o",
+                       str(capture), str(proc.pid)], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.PIPE)
+    looks, traced = 0, 0
+    while rec.poll() is None:
+        tracers = tracer_pids(proc.pid)
+        looks += 1
+        traced += any(tracers)
+        time.sleep(0.001)
+    err = rec.stderr.read().decode(errors="replace")
+    assert rec.returncode == 0, err
+    assert looks > 100, looks
+    if way == "ptrace":
+        assert traced, f"the watch never saw a thread held in {looks} looks"
+        return
+    assert not traced, f"{traced} of {looks} looks saw a traced thread"
+    m = BY_PERF.search(err)
+    assert m, err
+    copies, blocked = int(m.group(2)), int(m.group(3))
+    assert copies > 50 and blocked >= 1, err
+    check_burn_stacks(stetho, capture, info)
+    # the sleeping thread: its native stack (where it blocks, in the C
+    # library) above its Python line, in nearly every sample
+    stacks = collapsed(stetho, capture)
+    sleeping = {s: n for s, n in stacks.items() if "sleeper" in names_of(s)}
+    assert sleeping, stacks
+    with_native = sum(n for s, n in sleeping.items() if names_of(s).index("sleeper") < len(s) - 1)
+    assert with_native >= 0.9 * sum(sleeping.values()), sleeping
+    out = tmp_path / "native.json"
+    cp = run([stetho, "export", str(capture), "--format", "json", "-o", str(out)], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    assert any(f["function"] == "sleeper" and f["line"] == info["sleep_line"]
+               for f in json.loads(out.read_text())["frames"])
+
+
+def test_perf_refused_falls_back_to_ptrace(python, stetho, tmp_path):
+    ext = build_extension(python, tmp_path, "nofp")
+    capture = tmp_path / "native.stetho"
+    cp = run([python.path, str(NO_PERF), stetho, "run", "--native", "--memory", "off", "-o",
+              str(capture), "--", python.path, str(BURN_PY), str(ext), "2"], timeout=120)
+    err = cp.stderr.decode(errors="replace")
+    assert cp.returncode == 0, err
+    info = json.loads(next(l for l in cp.stdout.decode().splitlines()
+                           if l.startswith("READY "))[len("READY "):])
+    # said once, when it happened, and again in the closing numbers
+    assert err.count(REFUSED) == 1, err
+    assert "pausing the threads with ptrace at each sample instead" in err, err
+    m = PAUSED.search(err)
+    assert m and "perf events refused: Permission denied" in m.group(0), err
+    check_burn_stacks(stetho, capture, info)
+
+
+def test_perf_only_refused_keeps_python_frames(python, stetho, tmp_path):
+    ext = build_extension(python, tmp_path, "nofp")
+    capture = tmp_path / "native.stetho"
+    cp = run([python.path, str(NO_PERF), stetho, "run", "--native=perf", "--memory", "off",
+              "-o", str(capture), "--", python.path, str(BURN_PY), str(ext), "2"], timeout=120)
+    err = cp.stderr.decode(errors="replace")
+    assert cp.returncode == 0, err
+    assert err.count(REFUSED) == 1 and "sampling without native frames" in err, err
+    stacks = collapsed(stetho, capture)
+    names = {n for s in stacks for n in names_of(s)}
+    assert "py_caller" in names and "burn_b" not in names, names
+
+
+def test_native_way_is_checked(stetho):
+    cp = run([stetho, "run", "--native=gdb", "--", "true"], timeout=30)
+    assert cp.returncode == 2
+    assert cp.stderr.decode().strip() == \
+        "stetho: --native takes auto, perf or ptrace (got 'gdb')"
