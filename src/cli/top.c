@@ -12,6 +12,9 @@
  * recorder; SIGINT/SIGTERM/SIGHUP sent to stetho quit the same way, and
  * the terminal is always restored.
  *
+ * With --native the recorder takes native stacks as `attach --native`
+ * does, and the table has the C functions among the Python ones.
+ *
  * With --memory the recorder also starts the agent in the program the way
  * `attach --memory` does (cli/memattach.h), and on quit stops it: every
  * hook removed, the program goes on.  The recorder's own messages (why the
@@ -61,7 +64,9 @@ static void top_usage(FILE *f)
           "  --refresh S           seconds between refreshes (default 1)\n"
           "  --memory[=MODE]       also record memory (as attach --memory): exact, or\n"
           "                        sampled[:BYTES] (the default, mean 64 KiB); the\n"
-          "                        table gets held now, allocated, allocations\n", f);
+          "                        table gets held now, allocated, allocations\n"
+          "  --native[=WAY]        also the C/C++ functions (as attach --native: perf\n"
+          "                        events, or ptrace pauses where they are refused)\n", f);
 }
 
 static double now_s(void)
@@ -312,7 +317,7 @@ int cmd_top(int argc, char **argv)
 {
     const char *pidarg = NULL, *output = NULL;
     double interval_ms = 10, refresh_s = 1;
-    struct common_opts mem;     /* --memory's mode, parsed as attach does */
+    struct common_opts mem;     /* --memory's mode, --native's way: parsed as attach does */
     options_defaults(&mem);
     int memory = 0;
     for (int i = 0; i < argc; i++) {
@@ -329,6 +334,11 @@ int cmd_top(int argc, char **argv)
             if (options_parse_one(&mem, argc, argv, &i) < 0)
                 return STETHO_EXIT_USAGE;
             memory = mem.memory != MEMORY_OFF;
+            continue;
+        }
+        if (!strncmp(a, "--native", 8) && (!a[8] || a[8] == '=')) {
+            if (options_parse_one(&mem, argc, argv, &i) < 0)
+                return STETHO_EXIT_USAGE;
             continue;
         }
         if (cli_option(argc, argv, &i, "-o", &val) || cli_option(argc, argv, &i, "--output", &val)) {
@@ -401,6 +411,7 @@ int cmd_top(int argc, char **argv)
     struct session_opts so = {
         .interval_ns = (uint64_t)(interval_ms * 1e6),
         .capture_path = path,
+        .native = mem.native,
         .memory = ma ? memattach_channel(ma) : NULL,
         .record_memory = ma != NULL,
         .after_start = ma ? memattach_session_start : NULL,

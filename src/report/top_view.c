@@ -288,7 +288,9 @@ static void table(const struct profile *p, const struct top_view *v, int y0, int
         }
         /* the file's base name: an 80-column screen has no room for paths */
         const char *base = strrchr(s->file, '/');
-        if (s->file[0])
+        if (s->kind == CAP_FRAME_NATIVE && s->line <= 0)    /* file: its module */
+            put(y, x, "%s  [native] %s", s->function, base ? base + 1 : s->file);
+        else if (s->file[0])
             put(y, x, "%s  %s:%d", s->function, base ? base + 1 : s->file, (int)s->line);
         else
             put(y, x, "%s", s->function);

@@ -396,3 +396,25 @@ def test_memory_held_now(stetho, python, spawn, pane, tmp_path, mode, tol):
     pn.wait(lambda s: "EXIT=0" in s, "EXIT=0", timeout=ATTACH_TIMEOUT)
     touch(tmp_path, "stop")
     assert finish(p, 7) == ["HOOKED 0"]
+
+
+@pytest.mark.parametrize("way", ["perf", "ptrace"])
+def test_native_functions(stetho, python, spawn, pane, tmp_path, way):
+    """`top --native`: the C functions of a spinning extension are rows of
+    the table, marked native with their module, beside the Python caller."""
+    from test_native import BURN_PY, build_extension
+    ext = build_extension(python, tmp_path, "fp")
+    proc = spawn.popen([python.path, str(BURN_PY), str(ext), "60"])
+    read_line_with_prefix(proc, b"READY", READY_TIMEOUT)
+    p = start_top(pane, stetho, proc.pid, f"--native={way}")
+    s = p.wait(lambda s: "burn_b" in s and "py_caller" in s, "burn_b and py_caller")
+    rows = table_rows(s)
+    burn = next(r for r in rows if re.search(r"\bburn_b\b", r))
+    assert re.search(r"burn_b  \[native\] native_burn", burn), burn    # the module, cut at 80 columns
+    # burn_b spins: it has the most own time
+    assert "burn_b" in rows[0], rows
+    assert re.search(r"py_caller  native_burn\.py:\d+", s), s
+    p.keys("q")
+    s = p.wait(lambda s: re.search(r"EXIT=\d", s), "EXIT=")
+    assert "EXIT=0" in s and "refused" not in s, s
+    assert proc.poll() is None
