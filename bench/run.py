@@ -134,6 +134,11 @@ def make_tools(stetho_extra, baseline=False):
         "stetho-calls", lambda c, p, o: [c["stetho"], "run", "--quiet", "--calls", "--", py(c), *p],
         sampler=True, note="stetho run --quiet --calls: the defaults plus exact call counts (cProfile's figures)"))
     tools.append(Tool(
+        "stetho-native", lambda c, p, o: [c["stetho"], "run", "--quiet", "--native", "--memory", "off",
+                                          "--", py(c), *p],
+        sampler=True, note="stetho run --quiet --native --memory off: time with native frames "
+                           "(perf events; ptrace pauses where refused)"))
+    tools.append(Tool(
         "stetho-api", lambda c, p, o: [py(c), "-c", API_WRAPPER, os.path.join(REPO, "python"),
                                        c["stetho"], os.path.join(o, "api.stetho"), *p],
         note="with stetho.profile(): the Python API around the program (10 ms, memory sampled)"))
@@ -150,6 +155,10 @@ def make_tools(stetho_extra, baseline=False):
         Tool("py-spy-nonblocking", lambda c, p, o: [vbin(c, "py-spy"), "record", "--nonblocking",
                                                     "-o", os.path.join(o, "pyspy.txt"), "-f", "raw", "--", py(c), *p],
              packages=["py-spy"], sampler=True, note="py-spy record --nonblocking -f raw (100 Hz)"),
+        Tool("py-spy-native", lambda c, p, o: [vbin(c, "py-spy"), "record", "--native",
+                                               "-o", os.path.join(o, "pyspy.txt"), "-f", "raw", "--", py(c), *p],
+             packages=["py-spy"], sampler=True,
+             note="py-spy record --native -f raw (100 Hz, pauses the target to unwind)"),
         Tool("pyinstrument", lambda c, p, o: [py(c), "-m", "pyinstrument", "-r", "text",
                                               "-o", os.path.join(o, "pyinstrument.txt"), *p],
              packages=["pyinstrument"], note="python -m pyinstrument -r text -o FILE (1 ms interval)"),
@@ -162,6 +171,9 @@ def make_tools(stetho_extra, baseline=False):
         Tool("memray-pyalloc", lambda c, p, o: [py(c), "-m", "memray", "run", "-q", "--trace-python-allocators",
                                                 "-o", os.path.join(o, "memray.bin"), *p],
              packages=["memray"], note="memray run --trace-python-allocators"),
+        Tool("memray-native", lambda c, p, o: [py(c), "-m", "memray", "run", "-q", "--native",
+                                               "-o", os.path.join(o, "memray.bin"), *p],
+             packages=["memray"], note="memray run --native (a native stack per allocation)"),
         Tool("tracemalloc", lambda c, p, o: [py(c), "-X", "tracemalloc=1", *p],
              note="python -X tracemalloc=1 (1 frame)"),
         Tool("scalene-cpu", lambda c, p, o: [py(c), "-m", "scalene", "run", "--cpu-only",
