@@ -36,9 +36,12 @@
  *    copy) from where it entered the kernel (/proc/PID/task/TID/syscall:
  *    its stack holds still while it blocks), and that unwind is kept and
  *    reused for as long as it stays blocked there without running; a
- *    thread running with no copy yet reuses its last native stack, else
- *    has none (counted).  The Python stack is read at the tick, the copy
- *    is up to one interval of the thread's CPU time older.
+ *    thread running with no new copy reuses its last native stack while
+ *    its Python stack is the same, else has none (counted).  The Python
+ *    stack is read at the tick, the copy is up to one interval of the
+ *    thread's CPU time older: when the Python stack changed since the
+ *    previous tick, a copy that does not merge fully with it is left out
+ *    (counted) rather than put under frames it did not run in.
  *  - ptrace (SAMPLER_NATIVE_PTRACE, or AUTO when perf events are refused:
  *    then said once on stderr unless `quiet`, and in the stats): the
  *    threads of each process are held still (freeze.h) for the moment of
