@@ -270,7 +270,7 @@ def test_perf_never_stops_a_thread(python, stetho, spawn, tmp_path, way):
     m = BY_PERF.search(err)
     assert m, err
     copies, blocked = int(m.group(2)), int(m.group(3))
-    assert copies > 50 and blocked >= 1, err
+    assert copies >= 10 and blocked >= 1, err      # copies: one per 10 ms of its CPU
     check_burn_stacks(stetho, capture, info)
     # the sleeping thread: its native stack (where it blocks, in the C
     # library) above its Python line, in nearly every sample
