@@ -54,6 +54,7 @@ struct agent {
     /* Python (pyhooks.c) */
     struct py_target target;    /* template: each thread copies it */
     uint64_t runtime;           /* &_PyRuntime */
+    uint64_t finalizing_at;     /* &_PyRuntime._finalizing, 0 if unknown */
     uint64_t main_interp;       /* interpreters.head when hooks went in */
     int python;                 /* the symbols were found and a layout fits */
     int safe_reads;             /* process_vm_readv on ourselves works */
@@ -211,6 +212,9 @@ void record_realloc(int allocator, const void *old, const void *p, size_t size,
 void record_finalizing(void) AGENT_HIDDEN;
 
 /* ---- chunk.c ---- */
+/* This thread's state, NULL until its first recorded event and after its
+ * TLS destructor ran; read directly only by fast.h (thread_get makes it). */
+extern AGENT_TLS struct agent_thread *agent_self AGENT_HIDDEN;
 struct agent_thread *thread_get(void) AGENT_HIDDEN;    /* NULL: cannot record */
 void thread_lock(struct agent_thread *th) AGENT_HIDDEN;
 void chunk_lone_free(int allocator, const void *p) AGENT_HIDDEN;

@@ -27,7 +27,7 @@ static struct agent_thread *registry;
 static pthread_key_t thread_key;
 static int have_key;
 
-static AGENT_TLS struct agent_thread *self;
+AGENT_TLS struct agent_thread *agent_self;
 static AGENT_TLS int self_gone;        /* this thread's state was torn down */
 
 static pid_t my_tid(void)
@@ -159,7 +159,7 @@ static void thread_exit(void *arg)
     thread_lock(th);
     chunk_flush(th);
     thread_unlock(th);
-    self = NULL;
+    agent_self = NULL;
     self_gone = 1;
     stack_free(th->stack);
     pthread_mutex_destroy(&th->lock);
@@ -182,7 +182,7 @@ static struct agent_thread *thread_new(void)
         registry->prev = th;
     registry = th;
     pthread_mutex_unlock(&registry_lock);
-    self = th;
+    agent_self = th;
     if (have_key)
         pthread_setspecific(thread_key, th);
     return th;
@@ -190,8 +190,8 @@ static struct agent_thread *thread_new(void)
 
 struct agent_thread *thread_get(void)
 {
-    if (LIKELY(self))
-        return self;
+    if (LIKELY(agent_self))
+        return agent_self;
     if (self_gone)
         return NULL;    /* after our TLS destructor ran: the thread is ending */
     return thread_new();
@@ -238,20 +238,20 @@ void chunks_atfork_parent(void)
 void chunks_atfork_child(int keep)
 {
     pthread_mutex_init(&registry_lock, NULL);
-    registry = self;
-    if (!self)
+    registry = agent_self;
+    if (!agent_self)
         return;
-    self->next = self->prev = NULL;
-    pthread_mutex_init(&self->lock, NULL);
-    self->len = 0;          /* the parent's events: the parent sends them */
+    agent_self->next = agent_self->prev = NULL;
+    pthread_mutex_init(&agent_self->lock, NULL);
+    agent_self->len = 0;            /* the parent's events: the parent sends them */
     if (!keep)
         return;
-    self->tid = my_tid();
-    self->new_stream = 1;
-    self->announced = 0;
-    sample_thread_init(self);
-    if (self->stack)
-        stack_reset(self->stack);
+    agent_self->tid = my_tid();
+    agent_self->new_stream = 1;
+    agent_self->announced = 0;
+    sample_thread_init(agent_self);
+    if (agent_self->stack)
+        stack_reset(agent_self->stack);
 }
 
 /* A new in-process recording: the reader is a new stetho that knows none of

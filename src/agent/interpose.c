@@ -13,6 +13,7 @@
  * both names ourselves (they are one function on x86_64). */
 #undef _FILE_OFFSET_BITS
 #include "agent/agent.h"
+#include "agent/fast.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -97,7 +98,7 @@ AGENT_EXPORT void *malloc(size_t n)
     void *(*real)(size_t) = REAL(malloc);
     if (UNLIKELY(!real))
         return boot_alloc(n);
-    if (LIKELY(!agent_should_record()))
+    if (LIKELY(fast_alloc_skips(n) || !agent_should_record()))
         return real(n);
     int guard = guard_enter();
     void *p = real(n);
@@ -115,7 +116,9 @@ AGENT_EXPORT void *calloc(size_t n, size_t size)
             return NULL;
         return boot_alloc(n * size);
     }
-    if (LIKELY(!agent_should_record()))
+    size_t total;
+    if (LIKELY((!__builtin_mul_overflow(n, size, &total) && fast_alloc_skips(total)) ||
+               !agent_should_record()))
         return real(n, size);
     int guard = guard_enter();
     void *p = real(n, size);
@@ -132,7 +135,7 @@ AGENT_EXPORT void free(void *p)
     void (*real)(void *) = REAL(free);
     if (UNLIKELY(!real))
         return;                     /* only while dlsym runs: leak it */
-    if (LIKELY(!agent_should_record())) {
+    if (LIKELY(fast_free_skips(p) || !agent_should_record())) {
         real(p);
         return;
     }
@@ -160,7 +163,7 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
     void *(*real)(void *, size_t) = REAL(realloc);
     if (UNLIKELY(!real))
         return p ? NULL : boot_alloc(n);
-    if (LIKELY(!agent_should_record()))
+    if (LIKELY(((!p || fast_free_skips(p)) && fast_alloc_skips(n)) || !agent_should_record()))
         return real(p, n);
     int guard = guard_enter();
     int claim = record_realloc_claim(p);

@@ -10,6 +10,7 @@
  * The Python C API is called only here at set-up, never on the hot path.
  */
 #include "agent/agent.h"
+#include "agent/fast.h"
 #include "cpython/layout.h"
 
 #include <dlfcn.h>
@@ -44,7 +45,6 @@ static int (*py_is_initialized)(void);
 static void (*py_get_allocator)(int domain, struct py_allocator *a);
 static void (*py_set_allocator)(int domain, struct py_allocator *a);
 static uintptr_t code_type;         /* &PyCode_Type */
-static uintptr_t finalizing_at;     /* &_PyRuntime._finalizing, 0 if unknown */
 static uintptr_t main_thread_at;    /* &_PyRuntime.main_thread */
 static uint64_t ts_interp;          /* offsetof(PyThreadState, interp) */
 
@@ -58,7 +58,8 @@ static int py_recording(void)
         return 0;
     if (UNLIKELY(atomic_load_explicit(&agent_finalizing, memory_order_relaxed)))
         return 0;
-    if (UNLIKELY(finalizing_at && __atomic_load_n((void **)finalizing_at, __ATOMIC_RELAXED))) {
+    if (UNLIKELY(agent.finalizing_at &&
+                 __atomic_load_n((void **)agent.finalizing_at, __ATOMIC_RELAXED))) {
         record_finalizing();
         return 0;
     }
@@ -70,12 +71,12 @@ static int py_recording(void)
  * object is not GC-tracked, so the block starts with the object and its
  * type is at +8; a thread state's interp pointer is at ts_interp.  A false
  * positive only costs a cache refill. */
-static void note_free(const struct domain *d, const void *p)
+static inline __attribute__((always_inline)) void note_free(int domain, const void *p)
 {
-    if (d->domain == DOMAIN_OBJ) {
+    if (domain == DOMAIN_OBJ) {
         if (((const uintptr_t *)p)[1] == code_type && code_type)
             atomic_fetch_add_explicit(&agent_code_epoch, 1, memory_order_relaxed);
-    } else if (d->domain == DOMAIN_RAW && agent.main_interp) {
+    } else if (domain == DOMAIN_RAW && agent.main_interp) {
         uint64_t interp;
         memcpy(&interp, (const char *)p + ts_interp, sizeof interp);
         if (interp == agent.main_interp)
@@ -83,7 +84,14 @@ static void note_free(const struct domain *d, const void *p)
     }
 }
 
-static inline void *w_malloc(struct domain *d, size_t n)
+/* Each wrapper first tries sampled mode's common case (fast.h), then the
+ * full path.  The fast path sets the guard around the call all the same
+ * (it knows it was clear), so what the allocator does underneath (a large
+ * PyObject_Malloc falling through to the RAW domain, then malloc) is
+ * neither counted against the countdown a second time nor recorded. */
+#define FULL_PATH __attribute__((noinline))
+
+static FULL_PATH void *w_malloc_full(struct domain *d, size_t n)
 {
     if (guard_held() || !py_recording())
         return d->prev.malloc(d->prev.ctx, n);
@@ -95,7 +103,18 @@ static inline void *w_malloc(struct domain *d, size_t n)
     return p;
 }
 
-static inline void *w_calloc(struct domain *d, size_t n, size_t size)
+static inline void *w_malloc(struct domain *d, size_t n)
+{
+    if (LIKELY(fast_alloc_skips(n))) {
+        agent_guard = 1;
+        void *p = d->prev.malloc(d->prev.ctx, n);
+        agent_guard = 0;
+        return p;
+    }
+    return w_malloc_full(d, n);
+}
+
+static FULL_PATH void *w_calloc_full(struct domain *d, size_t n, size_t size)
 {
     if (guard_held() || !py_recording())
         return d->prev.calloc(d->prev.ctx, n, size);
@@ -107,7 +126,19 @@ static inline void *w_calloc(struct domain *d, size_t n, size_t size)
     return p;
 }
 
-static inline void *w_realloc(struct domain *d, void *p, size_t n)
+static inline void *w_calloc(struct domain *d, size_t n, size_t size)
+{
+    size_t total;
+    if (LIKELY(!__builtin_mul_overflow(n, size, &total) && fast_alloc_skips(total))) {
+        agent_guard = 1;
+        void *p = d->prev.calloc(d->prev.ctx, n, size);
+        agent_guard = 0;
+        return p;
+    }
+    return w_calloc_full(d, n, size);
+}
+
+static FULL_PATH void *w_realloc_full(struct domain *d, void *p, size_t n)
 {
     if (guard_held() || !py_recording())
         return d->prev.realloc(d->prev.ctx, p, n);
@@ -123,17 +154,43 @@ static inline void *w_realloc(struct domain *d, void *p, size_t n)
     return q;
 }
 
-static inline void w_free(struct domain *d, void *p)
+/* Neither the old block nor the new one is sampled: a realloc is a free
+ * and an allocation of its new size, as record_realloc counts it. */
+static inline void *w_realloc(struct domain *d, void *p, size_t n)
+{
+    if (LIKELY((!p || fast_free_skips(p)) && fast_alloc_skips(n))) {
+        agent_guard = 1;
+        void *q = d->prev.realloc(d->prev.ctx, p, n);
+        agent_guard = 0;
+        return q;
+    }
+    return w_realloc_full(d, p, n);
+}
+
+static FULL_PATH void w_free_full(struct domain *d, void *p)
 {
     if (!p || guard_held() || !py_recording()) {
         d->prev.free(d->prev.ctx, p);
         return;
     }
     int guard = guard_enter();
-    note_free(d, p);
+    note_free(d->domain, p);
     record_free(d->allocator, p);
     d->prev.free(d->prev.ctx, p);
     guard_leave(guard);
+}
+
+/* domain: d's, as a constant (each wrapper passes its own) */
+static inline void w_free(struct domain *d, int domain, void *p)
+{
+    if (LIKELY(p && !guard_held() && fast_free_skips(p))) {
+        note_free(domain, p);
+        agent_guard = 1;
+        d->prev.free(d->prev.ctx, p);
+        agent_guard = 0;
+        return;
+    }
+    w_free_full(d, p);
 }
 
 /* The allocator Python calls holds these, one set per domain, which find
@@ -162,7 +219,7 @@ static inline void w_free(struct domain *d, void *p)
     static void w##i##_free(void *ctx, void *p)                                         \
     {                                                                                   \
         (void)ctx;                                                                      \
-        w_free(&domains[i], p);                                                         \
+        w_free(&domains[i], i, p);                                                      \
     }
 DOMAIN_WRAPPERS(0)
 DOMAIN_WRAPPERS(1)
@@ -228,7 +285,7 @@ int pyhooks_init(void)
         return -1;
     agent.runtime = (uintptr_t)runtime;
     main_thread_at = agent.runtime + l->rt_main_thread;
-    finalizing_at = l->rt_finalizing == PY_NOFIELD ? 0 : agent.runtime + l->rt_finalizing;
+    agent.finalizing_at = l->rt_finalizing == PY_NOFIELD ? 0 : agent.runtime + l->rt_finalizing;
     ts_interp = l->ts_interp;
     agent.safe_reads = safe_reads_work();
     agent.python = 1;

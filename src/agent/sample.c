@@ -18,6 +18,7 @@
  * a counter that reaches 255 stays there.
  */
 #include "agent/agent.h"
+#include "agent/fast.h"
 #include "util/mix.h"
 
 #include <math.h>
@@ -36,9 +37,17 @@ struct stripe {
 };
 
 static struct stripe stripes[STRIPES];
-static _Atomic uint8_t *filter;     /* NULL outside sampled mode */
-static uint64_t filter_mask;
+static void *const shut = (void *)&shut, *const never_finalizing = NULL;
+/* closed, and no filter, outside sampled mode */
+struct agent_hot agent_hot = { .closed = &shut };
 
+void fast_set_open(int open)
+{
+    void *const *gate = &shut;
+    if (open)
+        gate = agent.finalizing_at ? (void *const *)agent.finalizing_at : &never_finalizing;
+    __atomic_store_n(&agent_hot.closed, gate, __ATOMIC_RELEASE);
+}
 
 /* ---- deciding ---- */
 
@@ -94,16 +103,8 @@ static void unlock(struct stripe *s)
     atomic_store_explicit(&s->locked, 0, memory_order_release);
 }
 
-/* The filter is indexed by the address itself (16-byte granules, as
- * allocators align): blocks freed near each other -- a pymalloc pool, a
- * list's items -- hit the same cache lines, which matters because almost
- * every free of the program looks here.  The stripe takes the top 6 bits of
- * the hash, a stripe's table those from 32 up. */
-static inline size_t filter_index(uintptr_t p)
-{
-    return (size_t)((p >> 4) & filter_mask);
-}
-
+/* The filter is indexed by the address (fast.h); the stripe takes the top
+ * 6 bits of the address's hash, a stripe's table those from 32 up. */
 static size_t slot_of(const struct stripe *s, uintptr_t p)
 {
     return (size_t)(mix64(p) >> 32) & (s->cap - 1);
@@ -167,16 +168,16 @@ void sample_add(const void *ptr)
         }
     }
     unlock(s);
-    if (added && filter)
-        filter_inc(&filter[filter_index(p)]);
+    if (added && agent_hot.filter)
+        filter_inc(&agent_hot.filter[fast_filter_index(p)]);
 }
 
 int sample_remove(const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    if (UNLIKELY(!filter))
+    if (UNLIKELY(!agent_hot.filter))
         return 0;
-    _Atomic uint8_t *f = &filter[filter_index(p)];
+    _Atomic uint8_t *f = &agent_hot.filter[fast_filter_index(p)];
     if (LIKELY(atomic_load_explicit(f, memory_order_acquire) == 0))
         return 0;
     uint64_t h = mix64(p);
@@ -218,9 +219,11 @@ done:
 
 /* Called at every recording's start: the sampled set starts empty.  The
  * counter table is kept while the mean keeps its size (a thread still in a
- * free from the previous recording may be reading it). */
+ * free from the previous recording may be reading it).  The fast path
+ * (fast.h) is on for sampled mode only, once its filter exists. */
 void sample_init(void)
 {
+    fast_set_open(0);
     for (int i = 0; i < STRIPES; i++) {
         lock(&stripes[i]);
         if (stripes[i].slots)
@@ -236,13 +239,14 @@ void sample_init(void)
     bits = bits < FILTER_MIN_BITS ? FILTER_MIN_BITS : bits > FILTER_MAX_BITS ? FILTER_MAX_BITS
                                                                             : bits;
     uint64_t mask = ((uint64_t)1 << bits) - 1;
-    if (filter && filter_mask == mask) {
+    if (agent_hot.filter && agent_hot.filter_mask == mask) {
         for (uint64_t i = 0; i <= mask; i++)
-            atomic_store_explicit(&filter[i], 0, memory_order_relaxed);
-        return;
+            atomic_store_explicit(&agent_hot.filter[i], 0, memory_order_relaxed);
+    } else {
+        agent_hot.filter = agent_real.calloc((size_t)1 << bits, 1);
+        agent_hot.filter_mask = agent_hot.filter ? mask : 0;
     }
-    filter = agent_real.calloc((size_t)1 << bits, 1);
-    filter_mask = filter ? mask : 0;
+    fast_set_open(agent_hot.filter != NULL);
 }
 
 /* A stripe locked at fork time was being changed by a thread that does not
