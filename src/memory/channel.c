@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 
 struct channel {
     int rfd, wfd;
+    int wake;                   /* eventfd: channel_wake() */
     char dir[64], path[96];
     uint8_t *buf;
     size_t have;
@@ -35,11 +37,12 @@ struct channel *channel_open(void)
     if (!ch)
         return NULL;
     ch->rfd = ch->wfd = -1;
+    ch->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     const char *tmp = getenv("TMPDIR");
     snprintf(ch->dir, sizeof ch->dir, "%s/stetho-XXXXXX",
              tmp && strlen(tmp) < 40 ? tmp : "/tmp");
     ch->buf = malloc(BUF_SIZE);
-    if (!ch->buf || !mkdtemp(ch->dir))
+    if (ch->wake < 0 || !ch->buf || !mkdtemp(ch->dir))
         goto fail;
     snprintf(ch->path, sizeof ch->path, "%s/agent.fifo", ch->dir);
     if (mkfifo(ch->path, 0600) < 0)
@@ -113,15 +116,30 @@ void channel_wait(struct channel *ch, uint64_t deadline, channel_fn fn, void *ct
         uint64_t now = now_ns();
         if (now >= deadline)
             return;
-        struct pollfd p = { ch->rfd, POLLIN, 0 };
+        struct pollfd p[2] = { { ch->rfd, POLLIN, 0 }, { ch->wake, POLLIN, 0 } };
         uint64_t wait_ms = (deadline - now + 999999) / 1000000;
-        int r = poll(&p, 1, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms));
+        int r = poll(p, 2, (int)(wait_ms > INT_MAX ? INT_MAX : wait_ms));
         if (r < 0)
             return;                     /* a signal: let the caller look */
+        if (p[1].revents) {
+            uint64_t n;
+            if (read(ch->wake, &n, sizeof n) < 0) {
+                /* another wait took it: it returned, and so do we */
+            }
+            return;
+        }
         /* one bounded read per look at the clock: a writer that never
          * lets the pipe run dry must not keep us past the deadline */
         if (r > 0)
             read_once(ch, WAIT_READ_MAX, fn, ctx);
+    }
+}
+
+void channel_wake(struct channel *ch)
+{
+    uint64_t one = 1;
+    if (write(ch->wake, &one, sizeof one) < 0) {
+        /* the counter is full: a wake is pending already */
     }
 }
 
@@ -133,6 +151,8 @@ void channel_close(struct channel *ch)
         close(ch->rfd);
     if (ch->wfd >= 0)
         close(ch->wfd);
+    if (ch->wake >= 0)
+        close(ch->wake);
     if (ch->path[0])
         unlink(ch->path);
     if (ch->dir[0] && strstr(ch->dir, "stetho-"))

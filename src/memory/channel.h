@@ -8,8 +8,11 @@
  * deadline (CLOCK_MONOTONIC ns) or until a signal, handing every whole
  * chunk that arrives meanwhile to the callback; it returns soon after the
  * deadline even while data keeps coming (reads are bounded, the clock is
- * checked between them).  channel_drain() hands what is buffered now,
- * until the pipe is empty.  channel_close() removes the FIFO and its directory.
+ * checked between them).  channel_wake(), from any thread, makes the
+ * channel_wait() in progress (or else the next one) return at once: a
+ * reader being stopped does not sleep out its deadline first.
+ * channel_drain() hands what is buffered now, until the pipe is empty.
+ * channel_close() removes the FIFO and its directory.
  */
 #ifndef STETHO_MEMORY_CHANNEL_H
 #define STETHO_MEMORY_CHANNEL_H
@@ -24,6 +27,7 @@ struct channel;
 struct channel *channel_open(void);
 const char *channel_path(const struct channel *ch);
 void channel_wait(struct channel *ch, uint64_t deadline_ns, channel_fn fn, void *ctx);
+void channel_wake(struct channel *ch);
 void channel_drain(struct channel *ch, channel_fn fn, void *ctx);
 void channel_close(struct channel *ch);
 

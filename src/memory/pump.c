@@ -87,6 +87,7 @@ uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
                         uint64_t peak_rss_t, uint64_t *counted)
 {
     atomic_store(&p->stop, 1);
+    channel_wake(p->ch);                /* not a tick later: the run's end waits for it */
     pthread_join(p->thread, NULL);
     channel_drain(p->ch, feed, p->m);  /* what the agents flushed at exit */
     memtrack_finish(p->m, end_ns, peak_rss, peak_rss_t);
