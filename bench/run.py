@@ -134,6 +134,11 @@ def make_tools(stetho_extra, baseline=False):
         "stetho-calls", lambda c, p, o: [c["stetho"], "run", "--quiet", "--calls", "--", py(c), *p],
         sampler=True, note="stetho run --quiet --calls: the defaults plus exact call counts (cProfile's figures)"))
     tools.append(Tool(
+        "stetho-calls-only",
+        lambda c, p, o: [c["stetho"], "run", "--quiet", "--calls", "--memory", "off", "--", py(c), *p],
+        sampler=True, note="stetho run --quiet --calls --memory off: sampled time plus exact call counts, "
+                           "no memory recording (like for like with cProfile)"))
+    tools.append(Tool(
         "stetho-native", lambda c, p, o: [c["stetho"], "run", "--quiet", "--native", "--memory", "off",
                                           "--", py(c), *p],
         sampler=True, note="stetho run --quiet --native --memory off: time with native frames "
