@@ -16,7 +16,8 @@
  * The Python C API is looked up with dlsym (the agent is built without
  * Python's headers, for every version at once); only the functions of the
  * stable ABI and PyCFunctionObject's m_ml (right after the object header
- * since 3.0) are relied on.
+ * since 3.0) are relied on, and, on 3.9-3.11 once checked against
+ * PyFrame_GetCode, the frame's f_code (frame_code_direct).
  */
 #include "agent/calls.h"
 #include "agent/agent.h"
@@ -282,20 +283,53 @@ static int is_cfunction(pyobj *o)
     return type && (type == calls_py.cfunction_type || type == calls_py.cmethod_type);
 }
 
+/* The code object of the profile hook's frame.  PyFrame_GetCode returns a
+ * new reference: two calls into Python per event, 2 % of a call-bound 3.11
+ * run.  Where the frame's layout is known (agent.target.layout: 3.9/3.10
+ * f_code of the frame object; 3.11 f_code of its interpreter frame,
+ * f_frame, right after f_back) and agrees with PyFrame_GetCode on a real
+ * frame when counting starts (frame_code_check), it is read directly. */
+static uint64_t code_offset = PY_NOFIELD;      /* of f_code in the frame read */
+static int code_indirect;                      /* 3.11: through f_frame */
+#define FRAME_F_FRAME 3                         /* 3.11 PyFrameObject, words */
+
+static inline pyobj *frame_code_direct(pyobj *frame)
+{
+    const char *f = code_indirect ? ((char **)frame)[FRAME_F_FRAME] : frame;
+    return *(pyobj *const *)(f + code_offset);
+}
+
+static void frame_code_check(void)
+{
+    code_offset = PY_NOFIELD;
+    const struct py_layout *l = &agent.target.layout;
+    pyobj *frame = calls_py.get_frame ? calls_py.get_frame() : NULL;
+    if (!agent.python || !frame || l->major != 3 || l->minor < 9 || l->minor > 11)
+        return;
+    code_indirect = l->minor == 11;
+    code_offset = l->fr_code;
+    pyobj *code = calls_py.frame_get_code(frame);
+    if (code != frame_code_direct(frame))
+        code_offset = PY_NOFIELD;
+    calls_py.decref(code);
+}
+
 static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
 {
     (void)obj;
     switch (what) {
     case TRACE_CALL:
     case TRACE_RETURN: {
-        pyobj *code = calls_py.frame_get_code(frame);
+        int direct = code_offset != PY_NOFIELD;
+        pyobj *code = direct ? frame_code_direct(frame) : calls_py.frame_get_code(frame);
         if (what == TRACE_CALL) {
             struct calls_who who = { .code = code };
             calls_enter(code, &who);
         } else {
             calls_leave(code);
         }
-        calls_py.decref(code);
+        if (!direct)
+            calls_py.decref(code);
         break;
     }
     case TRACE_C_CALL:
@@ -360,6 +394,8 @@ static void counting_on(int at_exit)
     period = (uint64_t)(((unsigned __int128)SEND_PERIOD_NS << 32) / (scale ? scale : 1));
     next_send = agent_ticks() + period;
     monitored = calls_monitor_install();
+    if (!monitored)
+        frame_code_check();
     pyobj *texit = at_exit ? calls_py.cfunction_new(&exit_def, NULL, NULL) : NULL;
     pyobj *tthread = monitored ? NULL : calls_py.cfunction_new(&thread_def, NULL, NULL);
     pyobj *atexit = texit ? calls_py.import("atexit") : NULL;
@@ -473,6 +509,7 @@ int calls_init(const char *fifo)
     SYM(err_restore, "PyErr_Restore");
     SYM(err_clear, "PyErr_Clear");
     SYM(tuple_item, "PyTuple_GetItem");
+    SYM(get_frame, "PyEval_GetFrame");
     calls_py.cfunction_type = dlsym(RTLD_DEFAULT, "PyCFunction_Type");
     calls_py.cmethod_type = dlsym(RTLD_DEFAULT, "PyCMethod_Type");
     calls_py.unicode_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");

@@ -42,6 +42,7 @@ struct calls_py {
     void (*err_restore)(pyobj *, pyobj *, pyobj *);
     void (*err_clear)(void);
     pyobj *(*tuple_item)(pyobj *, long);
+    pyobj *(*get_frame)(void);                          /* borrowed */
     void *cfunction_type, *cmethod_type, *unicode_type, *module_type, *none;
 };
 extern struct calls_py calls_py __attribute__((visibility("hidden")));
