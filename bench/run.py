@@ -67,6 +67,7 @@ WORKLOADS = {
     "deltablue":     ("pyperformance:bm_deltablue", 490, "constraint solver"),
     "go":            ("pyperformance:bm_go", 12, "Go-playing MCTS"),
     "deepstack":     ("local:deepstack.py", 150, "150-250 frames deep parser"),
+    "callbound":     ("local:callbound.py", 85, "nearly every operation a call (deterministic profilers' worst case)"),
     "alloc_objects": ("local:alloc_objects.py", 8, "millions of small objects"),
     "alloc_buffers": ("local:alloc_buffers.py", 6, "64 KiB-16 MiB buffers, numpy"),
     "pipeline":      ("local:pipeline.py", 3, "pandas read_csv+groupby, json, black (PyPI)"),
