@@ -67,6 +67,7 @@ WORKLOADS = {
     "deltablue":     ("pyperformance:bm_deltablue", 490, "constraint solver"),
     "go":            ("pyperformance:bm_go", 12, "Go-playing MCTS"),
     "deepstack":     ("local:deepstack.py", 150, "150-250 frames deep parser"),
+    "callbound":     ("local:callbound.py", 85, "nearly every operation a call (deterministic profilers' worst case)"),
     "alloc_objects": ("local:alloc_objects.py", 8, "millions of small objects"),
     "alloc_buffers": ("local:alloc_buffers.py", 6, "64 KiB-16 MiB buffers, numpy"),
     "pipeline":      ("local:pipeline.py", 3, "pandas read_csv+groupby, json, black (PyPI)"),
@@ -133,6 +134,11 @@ def make_tools(stetho_extra, baseline=False):
     tools.append(Tool(
         "stetho-calls", lambda c, p, o: [c["stetho"], "run", "--quiet", "--calls", "--", py(c), *p],
         sampler=True, note="stetho run --quiet --calls: the defaults plus exact call counts (cProfile's figures)"))
+    tools.append(Tool(
+        "stetho-calls-only",
+        lambda c, p, o: [c["stetho"], "run", "--quiet", "--calls", "--memory", "off", "--", py(c), *p],
+        sampler=True, note="stetho run --quiet --calls --memory off: sampled time plus exact call counts, "
+                           "no memory recording (like for like with cProfile)"))
     tools.append(Tool(
         "stetho-native", lambda c, p, o: [c["stetho"], "run", "--quiet", "--native", "--memory", "off",
                                           "--", py(c), *p],

@@ -45,13 +45,13 @@ static int timing_gc;                  /* the API gcpause.h needs is there */
 #define ANCHOR_NS 10000000ull           /* 10 ms */
 #define CALIBRATE_NS 100000000ull       /* the rate is trusted after 100 ms */
 
-static int tsc_usable;
+int agent_tsc_usable;
 static uint64_t cal_ns, cal_tsc;        /* clock and TSC when the agent loaded */
 static _Atomic uint64_t tick_scale;     /* ns per tick, 32.32 fixed point; 0: none */
 static _Atomic uint64_t tick_limit;     /* ticks in ANCHOR_NS */
 static AGENT_TLS uint64_t anchor_ns, anchor_tsc;
 
-static uint64_t clock_ns(void)
+uint64_t agent_clock_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -82,9 +82,9 @@ static void tsc_init(void)
         close(fd);
     }
 #if defined(__x86_64__)
-    tsc_usable = strcmp(src, "tsc\n") == 0;
+    agent_tsc_usable = strcmp(src, "tsc\n") == 0;
 #endif
-    cal_ns = clock_ns();
+    cal_ns = agent_clock_ns();
     cal_tsc = ticks();
 }
 
@@ -109,8 +109,8 @@ uint64_t agent_now(void)
         if (dt < atomic_load_explicit(&tick_limit, memory_order_relaxed))
             return anchor_ns + (uint64_t)(((unsigned __int128)dt * scale) >> 32);
     }
-    uint64_t ns = clock_ns();
-    if (tsc_usable) {
+    uint64_t ns = agent_clock_ns();
+    if (agent_tsc_usable) {
         anchor_tsc = ticks();
         anchor_ns = ns;
         calibrate(ns, anchor_tsc);
@@ -118,17 +118,12 @@ uint64_t agent_now(void)
     return ns;
 }
 
-uint64_t agent_ticks(void)
-{
-    return tsc_usable ? ticks() : clock_ns();
-}
-
 uint64_t agent_tick_scale(void)
 {
-    if (!tsc_usable)
+    if (!agent_tsc_usable)
         return 1ull << 32;
     /* over everything since the agent loaded: the longest baseline there is */
-    uint64_t ns = clock_ns(), tsc = ticks();
+    uint64_t ns = agent_clock_ns(), tsc = ticks();
     if (ns <= cal_ns || tsc <= cal_tsc)
         return 1ull << 32;
     return (uint64_t)(((unsigned __int128)(ns - cal_ns) << 32) / (tsc - cal_tsc));

@@ -164,9 +164,20 @@ void agent_resolve(void) AGENT_HIDDEN;
 int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up */
 uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
 /* A cheaper clock for spans that are many and short (calls.c): TSC ticks
- * where the TSC is trusted, else ns; agent_tick_scale() is ns per tick,
- * 32.32 fixed point, measured since the agent loaded. */
-uint64_t agent_ticks(void) AGENT_HIDDEN;
+ * where the TSC is trusted (agent_tsc_usable, set before any thread
+ * starts), else ns; agent_tick_scale() is ns per tick, 32.32 fixed point,
+ * measured since the agent loaded.  Inline: it is read at every counted
+ * call and return. */
+extern int agent_tsc_usable AGENT_HIDDEN;
+uint64_t agent_clock_ns(void) AGENT_HIDDEN;             /* CLOCK_MONOTONIC */
+static inline uint64_t agent_ticks(void)
+{
+#if defined(__x86_64__)
+    if (LIKELY(agent_tsc_usable))
+        return __builtin_ia32_rdtsc();
+#endif
+    return agent_clock_ns();
+}
 uint64_t agent_tick_scale(void) AGENT_HIDDEN;
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */

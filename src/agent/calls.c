@@ -1,7 +1,7 @@
 /*
  * calls.c -- exact call counts (calls.h): one flat table per thread fed by
  * the C profile hook (3.9-3.11) or sys.monitoring (calls_monitor.c, 3.12+),
- * merged and sent to stetho (wire.h) every second and at exit.
+ * merged and sent to stetho every second and at exit (calls_send.c).
  *
  * Both are the event streams cProfile itself counts on those versions, so
  * our counts mean exactly what cProfile's do: a generator's resumption is
@@ -16,23 +16,18 @@
  * The Python C API is looked up with dlsym (the agent is built without
  * Python's headers, for every version at once); only the functions of the
  * stable ABI and PyCFunctionObject's m_ml (right after the object header
- * since 3.0) are relied on.
+ * since 3.0) are relied on, and, on 3.9-3.11 once checked against
+ * PyFrame_GetCode, the frame's f_code (frame_code_direct).
  */
 #include "agent/calls.h"
 #include "agent/agent.h"
+#include "agent/calls_table.h"
 #include "util/kmap.h"
-#include "util/utf8.h"
-#include "wire/wire.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-typedef void pyobj;
-typedef int (*tracefunc)(pyobj *obj, pyobj *frame, int what, pyobj *arg);
 
 #define METH_VARARGS 0x1
 #define METH_NOARGS 0x4
@@ -40,90 +35,20 @@ typedef int (*tracefunc)(pyobj *obj, pyobj *frame, int what, pyobj *arg);
 enum { TRACE_CALL = 0, TRACE_RETURN = 3, TRACE_C_CALL = 4, TRACE_C_EXCEPTION = 5,
        TRACE_C_RETURN = 6 };
 
-static struct {
-    int (*add_pending_call)(int (*)(void *), void *);
-    void (*set_profile)(tracefunc, pyobj *);
-    void (*set_profile_all)(tracefunc, pyobj *);          /* 3.12+, else NULL */
-    pyobj *(*frame_get_code)(pyobj *);
-    void (*incref)(pyobj *);
-    void (*decref)(pyobj *);
-    pyobj *(*cfunction_new)(struct py_method_def *, pyobj *, pyobj *);
-    pyobj *(*import)(const char *);
-    pyobj *(*call_method)(pyobj *, const char *, const char *, ...);
-    pyobj *(*getattr)(pyobj *, const char *);
-    pyobj *(*repr)(pyobj *);
-    const char *(*utf8)(pyobj *);
-    long (*as_long)(pyobj *);
-    const char *(*module_name)(pyobj *);
-    void (*err_fetch)(pyobj **, pyobj **, pyobj **);
-    void (*err_restore)(pyobj *, pyobj *, pyobj *);
-    void (*err_clear)(void);
-    pyobj *(*tuple_item)(pyobj *, long);
-    void *cfunction_type, *cmethod_type, *unicode_type, *module_type, *none;
-} py;
-
-static pid_t owner;             /* the process that counts (a forked child sends nothing) */
-static int written;             /* the last send went: at exit, or stop */
 /* The table is sent again every SEND_PERIOD_NS (in ticks: period), from
  * the first call counted after next_send, so a program that ends by
  * os._exit or a signal loses at most the last period's counts. */
 #define SEND_PERIOD_NS 1000000000ull
 static uint64_t next_send, period;
 
-/* ---- the tables ---- */
+/* ---- the tables (calls_table.h) ---- */
 
-struct fn {
-    const void *key;            /* code object or PyMethodDef */
-    pyobj *code;                /* a reference, for the label; NULL: C */
-    char *label;                /* C functions: cProfile's label */
-    uint64_t calls, rec_calls, cum, own;   /* times in agent_ticks */
-    int32_t level;              /* open calls of it right now */
-    uint32_t last_caller, last_edge;    /* its edge from that caller */
-};
+struct calls_py calls_py;
+pthread_mutex_t calls_tables_lock = PTHREAD_MUTEX_INITIALIZER;
+struct calls_table *calls_tables;
+static AGENT_TLS struct calls_table *mine;
 
-struct edge {
-    uint32_t caller, callee;
-    uint64_t calls, rec_calls, cum, own;
-    int32_t level;
-};
-
-struct ctx {
-    uint32_t fn, edge;          /* edge: UINT32_MAX at the bottom */
-    uint64_t t0, sub;
-};
-
-/* A power of two: the direct-mapped cache of the functions last counted. */
-#define FN_CACHE 256
-
-static inline size_t cache_slot(const void *key)
-{
-    uintptr_t k = (uintptr_t)key;       /* objects are 16-byte aligned */
-    return (size_t)((k >> 4) ^ (k >> 12)) & (FN_CACHE - 1);
-}
-
-struct table {
-    struct table *next;
-    struct fn *fns;
-    size_t nfns, capfns;
-    struct edge *edges;
-    size_t nedges, capedges;
-    struct ctx *stack;
-    size_t depth, capstack;
-    struct kmap fmap, emap;
-    int broken;                 /* out of memory: counting stopped here */
-    struct {
-        const void *key;
-        uint32_t fn;
-    } cache[FN_CACHE];          /* before fmap: most calls hit a few functions */
-};
-
-static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct table *tables;
-static AGENT_TLS struct table *mine;
-
-#define NONE UINT32_MAX
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
+int calls_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
     if (n < *cap)
         return 0;
@@ -137,15 +62,15 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 }
 
 /* This thread's table, on its first counted call. */
-static struct table *table_new(void)
+static struct calls_table *table_new(void)
 {
     int guard = guard_enter();
-    struct table *t = calloc(1, sizeof *t);
+    struct calls_table *t = calloc(1, sizeof *t);
     if (t) {
-        pthread_mutex_lock(&tables_lock);
-        t->next = tables;
-        tables = t;
-        pthread_mutex_unlock(&tables_lock);
+        pthread_mutex_lock(&calls_tables_lock);
+        t->next = calls_tables;
+        calls_tables = t;
+        pthread_mutex_unlock(&calls_tables_lock);
     }
     guard_leave(guard);
     return mine = t;
@@ -159,52 +84,52 @@ static char *c_label(const struct calls_who *who)
     pyobj *self = who->self, *mod = who->module;
     pyobj *et, *ev, *tb;
     char buf[512];
-    py.err_fetch(&et, &ev, &tb);
+    calls_py.err_fetch(&et, &ev, &tb);
     buf[0] = 0;
-    if (self && *((void **)self + 1) != py.module_type) {
-        pyobj *d = py.getattr(*((pyobj **)self + 1), ml->name);
-        pyobj *r = d ? py.repr(d) : NULL;
-        const char *s = r ? py.utf8(r) : NULL;
+    if (self && *((void **)self + 1) != calls_py.module_type) {
+        pyobj *d = calls_py.getattr(*((pyobj **)self + 1), ml->name);
+        pyobj *r = d ? calls_py.repr(d) : NULL;
+        const char *s = r ? calls_py.utf8(r) : NULL;
         if (s)
             snprintf(buf, sizeof buf, "%s", s);
         if (r)
-            py.decref(r);
+            calls_py.decref(r);
         if (d)
-            py.decref(d);
-        py.err_clear();
+            calls_py.decref(d);
+        calls_py.err_clear();
     }
     if (!buf[0]) {
         const char *m = NULL;
-        if (mod && *((void **)mod + 1) == py.unicode_type)
-            m = py.utf8(mod);
-        else if (mod && *((void **)mod + 1) == py.module_type)
-            m = py.module_name(mod);
-        py.err_clear();
+        if (mod && *((void **)mod + 1) == calls_py.unicode_type)
+            m = calls_py.utf8(mod);
+        else if (mod && *((void **)mod + 1) == calls_py.module_type)
+            m = calls_py.module_name(mod);
+        calls_py.err_clear();
         if (m)
             snprintf(buf, sizeof buf, "<built-in method %s.%s>", m, ml->name);
         else
             snprintf(buf, sizeof buf, "<built-in method %s>", ml->name);
     }
-    py.err_restore(et, ev, tb);
+    calls_py.err_restore(et, ev, tb);
     return strdup(buf);
 }
 
 /* A function not in the cache: from the map, or new (allocates). */
-static uint32_t fn_slow(struct table *t, const void *key, const struct calls_who *who)
+static uint32_t fn_slow(struct calls_table *t, const void *key, const struct calls_who *who)
 {
-    uint32_t f = kmap_get(&t->fmap, (uintptr_t)key, 0, NONE);
-    if (f != NONE)
+    uint32_t f = kmap_get(&t->fmap, (uintptr_t)key, 0, CALLS_NONE);
+    if (f != CALLS_NONE)
         return f;
     int guard = guard_enter();          /* our own allocations go unrecorded */
     int isnew;
-    if (grow((void **)&t->fns, &t->capfns, t->nfns, sizeof *t->fns) == 0 &&
+    if (calls_grow((void **)&t->fns, &t->capfns, t->nfns, sizeof *t->fns) == 0 &&
         kmap_put(&t->fmap, (uintptr_t)key, 0, (uint32_t)t->nfns, &isnew)) {
-        struct fn *e = &t->fns[t->nfns];
+        struct calls_fn *e = &t->fns[t->nfns];
         memset(e, 0, sizeof *e);
         e->key = key;
-        e->last_caller = NONE;
+        e->last_caller = CALLS_NONE;
         if (who->code) {
-            py.incref(who->code);
+            calls_py.incref(who->code);
             e->code = who->code;
         } else {
             e->label = c_label(who);
@@ -215,61 +140,65 @@ static uint32_t fn_slow(struct table *t, const void *key, const struct calls_who
     return f;
 }
 
-static inline uint32_t fn_of(struct table *t, const void *key, const struct calls_who *who)
+static inline size_t cache_slot(const void *key)
+{
+    uintptr_t k = (uintptr_t)key;       /* objects are 16-byte aligned */
+    return (size_t)((k >> 4) ^ (k >> 12)) & (CALLS_FN_CACHE - 1);
+}
+
+static inline uint32_t fn_of(struct calls_table *t, const void *key, const struct calls_who *who)
 {
     size_t slot = cache_slot(key);
     if (LIKELY(t->cache[slot].key == key))
         return t->cache[slot].fn;
     uint32_t f = fn_slow(t, key, who);
-    if (f != NONE) {
+    if (f != CALLS_NONE) {
         t->cache[slot].key = key;
         t->cache[slot].fn = f;
     }
     return f;
 }
 
-static uint32_t edge_slow(struct table *t, uint32_t caller, uint32_t callee)
+static uint32_t edge_slow(struct calls_table *t, uint32_t caller, uint32_t callee)
 {
     int guard = guard_enter(), isnew;
-    uint32_t e = NONE;
+    uint32_t e = CALLS_NONE;
     uint32_t *v = kmap_put(&t->emap, caller, callee, (uint32_t)t->nedges, &isnew);
     if (v && !isnew)
         e = *v;
-    else if (v && grow((void **)&t->edges, &t->capedges, t->nedges, sizeof *t->edges) == 0) {
-        t->edges[t->nedges] = (struct edge){ .caller = caller, .callee = callee };
+    else if (v && calls_grow((void **)&t->edges, &t->capedges, t->nedges, sizeof *t->edges) == 0) {
+        t->edges[t->nedges] = (struct calls_edge){ .caller = caller, .callee = callee };
         e = (uint32_t)t->nedges++;
     }
-    /* (v && e == NONE: the map now names an edge that does not exist; the
+    /* (v && e == CALLS_NONE: the map now names an edge that does not exist; the
      * caller marks the table broken) */
     guard_leave(guard);
     return e;
 }
 
-static inline uint32_t edge_of(struct table *t, uint32_t caller, uint32_t callee)
+static inline uint32_t edge_of(struct calls_table *t, uint32_t caller, uint32_t callee)
 {
-    struct fn *e = &t->fns[callee];
+    struct calls_fn *e = &t->fns[callee];
     if (LIKELY(e->last_caller == caller))
         return e->last_edge;
     uint32_t s = edge_slow(t, caller, callee);
-    if (s != NONE) {
+    if (s != CALLS_NONE) {
         e->last_caller = caller;
         e->last_edge = s;
     }
     return s;
 }
 
-static void send_table(int last);
-
 /* The periodic send, from inside a counted call's start (under the GIL:
  * no table changes meanwhile); the Python error state is kept as found,
  * and the send's time is not the call's. */
-static void send_now(struct ctx *c)
+static void send_now(struct calls_ctx *c)
 {
     int guard = guard_enter();
     pyobj *et, *ev, *tb;
-    py.err_fetch(&et, &ev, &tb);
-    send_table(0);
-    py.err_restore(et, ev, tb);
+    calls_py.err_fetch(&et, &ev, &tb);
+    calls_send(0);
+    calls_py.err_restore(et, ev, tb);
     guard_leave(guard);
     c->t0 = agent_ticks();
     next_send = c->t0 + period;
@@ -278,28 +207,28 @@ static void send_now(struct ctx *c)
 /* ptrace_enter_call + initContext */
 void calls_enter(const void *key, const struct calls_who *who)
 {
-    struct table *t = mine;
+    struct calls_table *t = mine;
     if (UNLIKELY(!t) && !(t = table_new()))
         return;
     if (UNLIKELY(t->broken))
         return;
     uint32_t f = fn_of(t, key, who);
-    if (UNLIKELY(f == NONE || t->depth == t->capstack)) {
+    if (UNLIKELY(f == CALLS_NONE || t->depth == t->capstack)) {
         int guard = guard_enter();
-        if (f == NONE || grow((void **)&t->stack, &t->capstack, t->depth, sizeof *t->stack) < 0)
+        if (f == CALLS_NONE || calls_grow((void **)&t->stack, &t->capstack, t->depth, sizeof *t->stack) < 0)
             t->broken = 1;
         guard_leave(guard);
         if (t->broken)
             return;
     }
-    struct ctx *c = &t->stack[t->depth++];
+    struct calls_ctx *c = &t->stack[t->depth++];
     c->fn = f;
-    c->edge = NONE;
+    c->edge = CALLS_NONE;
     c->sub = 0;
     t->fns[f].level++;
     if (t->depth > 1) {
         c->edge = edge_of(t, t->stack[t->depth - 2].fn, f);
-        if (UNLIKELY(c->edge == NONE)) {
+        if (UNLIKELY(c->edge == CALLS_NONE)) {
             t->broken = 1;
             return;
         }
@@ -315,19 +244,19 @@ void calls_enter(const void *key, const struct calls_who *who)
 void calls_leave(const void *key)
 {
     uint64_t now = agent_ticks();
-    struct table *t = mine;
+    struct calls_table *t = mine;
     if (!t || t->broken || !t->depth)
         return;
-    struct ctx *c = &t->stack[--t->depth];
+    struct calls_ctx *c = &t->stack[--t->depth];
     /* nearly always the innermost call returns: no look-up */
-    uint32_t f = t->fns[c->fn].key == key ? c->fn : kmap_get(&t->fmap, (uintptr_t)key, 0, NONE);
-    if (f == NONE)
+    uint32_t f = t->fns[c->fn].key == key ? c->fn : kmap_get(&t->fmap, (uintptr_t)key, 0, CALLS_NONE);
+    if (f == CALLS_NONE)
         return;
     uint64_t tt = now - c->t0, it = tt - c->sub;
-    struct ctx *prev = t->depth ? &t->stack[t->depth - 1] : NULL;
+    struct calls_ctx *prev = t->depth ? &t->stack[t->depth - 1] : NULL;
     if (prev)
         prev->sub += tt;
-    struct fn *e = &t->fns[f];
+    struct calls_fn *e = &t->fns[f];
     if (--e->level == 0)
         e->cum += tt;
     else
@@ -336,10 +265,10 @@ void calls_leave(const void *key)
     e->calls++;
     if (!prev)
         return;
-    uint32_t ei = f == c->fn ? c->edge : kmap_get(&t->emap, prev->fn, f, NONE);
-    if (ei == NONE)
+    uint32_t ei = f == c->fn ? c->edge : kmap_get(&t->emap, prev->fn, f, CALLS_NONE);
+    if (ei == CALLS_NONE)
         return;
-    struct edge *s = &t->edges[ei];
+    struct calls_edge *s = &t->edges[ei];
     if (--s->level == 0)
         s->cum += tt;
     else
@@ -351,7 +280,38 @@ void calls_leave(const void *key)
 static int is_cfunction(pyobj *o)
 {
     void *type = o ? *((void **)o + 1) : NULL;
-    return type && (type == py.cfunction_type || type == py.cmethod_type);
+    return type && (type == calls_py.cfunction_type || type == calls_py.cmethod_type);
+}
+
+/* The code object of the profile hook's frame.  PyFrame_GetCode returns a
+ * new reference: two calls into Python per event, 2 % of a call-bound 3.11
+ * run.  Where the frame's layout is known (agent.target.layout: 3.9/3.10
+ * f_code of the frame object; 3.11 f_code of its interpreter frame,
+ * f_frame, right after f_back) and agrees with PyFrame_GetCode on a real
+ * frame when counting starts (frame_code_check), it is read directly. */
+static uint64_t code_offset = PY_NOFIELD;      /* of f_code in the frame read */
+static int code_indirect;                      /* 3.11: through f_frame */
+#define FRAME_F_FRAME 3                         /* 3.11 PyFrameObject, words */
+
+static inline pyobj *frame_code_direct(pyobj *frame)
+{
+    const char *f = code_indirect ? ((char **)frame)[FRAME_F_FRAME] : frame;
+    return *(pyobj *const *)(f + code_offset);
+}
+
+static void frame_code_check(void)
+{
+    code_offset = PY_NOFIELD;
+    const struct py_layout *l = &agent.target.layout;
+    pyobj *frame = calls_py.get_frame ? calls_py.get_frame() : NULL;
+    if (!agent.python || !frame || l->major != 3 || l->minor < 9 || l->minor > 11)
+        return;
+    code_indirect = l->minor == 11;
+    code_offset = l->fr_code;
+    pyobj *code = calls_py.frame_get_code(frame);
+    if (code != frame_code_direct(frame))
+        code_offset = PY_NOFIELD;
+    calls_py.decref(code);
 }
 
 static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
@@ -360,14 +320,16 @@ static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
     switch (what) {
     case TRACE_CALL:
     case TRACE_RETURN: {
-        pyobj *code = py.frame_get_code(frame);
+        int direct = code_offset != PY_NOFIELD;
+        pyobj *code = direct ? frame_code_direct(frame) : calls_py.frame_get_code(frame);
         if (what == TRACE_CALL) {
             struct calls_who who = { .code = code };
             calls_enter(code, &who);
         } else {
             calls_leave(code);
         }
-        py.decref(code);
+        if (!direct)
+            calls_py.decref(code);
         break;
     }
     case TRACE_C_CALL:
@@ -388,199 +350,6 @@ static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
     return 0;
 }
 
-/* ---- sending the table (wire.h: FRAME and CALLS on the calls stream) ----
- *
- * The threads' tables are merged into one per process (functions by key,
- * edges by merged caller and callee), kept from one send to the next: a
- * merged function's index + 1 is its FRAME id on the stream, sent once, and
- * only the figures whose call count moved since the last send go again. */
-
-struct msum {
-    uint32_t caller, callee;    /* edges only: merged function indices */
-    uint64_t v[4];              /* calls, rec_calls, cum_ns, own_ns */
-    uint64_t sent;              /* calls when last sent */
-};
-
-static struct {
-    struct kmap gfn, gedge;
-    struct msum *f, *e;
-    size_t nf, ne, capf, cape;
-    int oom;                    /* the merge is incomplete: nothing more is sent */
-} merged;
-
-static struct {
-    int fd;                     /* -1: nothing to send to */
-    dev_t dev;
-    ino_t ino;
-    int started;                /* the stream's first chunk went */
-    size_t len;
-    uint8_t buf[AGENT_CHUNK_MAX];
-} out = { .fd = -1 };
-
-static void out_flush(void)
-{
-    if (out.len > sizeof(struct agent_chunk_header) && out.fd >= 0) {
-        wire_put_header(out.buf, out.started ? 0 : AGENT_CHUNK_NEW_STREAM, out.len, (int32_t)owner,
-                        WIRE_CALLS_TID, agent_now());
-        if (agent_fifo_write(out.fd, out.dev, out.ino, out.buf, out.len) < 0)
-            out.fd = -1;        /* stetho went away, or the program took our fd */
-        out.started = 1;
-    }
-    out.len = sizeof(struct agent_chunk_header);
-}
-
-/* Room for need bytes (at most a record: they fit a chunk, wire.h). */
-static uint8_t *out_room(size_t need)
-{
-    if (out.len < sizeof(struct agent_chunk_header) || out.len + need > AGENT_CHUNK_MAX)
-        out_flush();
-    return out.buf + out.len;
-}
-
-static struct wire_bytes cut(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    return (struct wire_bytes){ s ? s : "", utf8_cut(s ? s : "", n, max) };
-}
-
-/* A function seen for the first time: its FRAME, named as the sampler
- * names it (3.11+: the qualified name), so counted and sampled functions
- * are one in the reports. */
-static void send_frame(uint32_t id, const struct fn *e)
-{
-    const char *name = e->label, *file = "~";
-    long line = 0;
-    pyobj *n = NULL, *fl = NULL, *ln = NULL;
-    if (e->code) {
-        n = py.getattr(e->code, "co_qualname");
-        if (!n) {
-            py.err_clear();
-            n = py.getattr(e->code, "co_name");
-        }
-        fl = py.getattr(e->code, "co_filename");
-        ln = py.getattr(e->code, "co_firstlineno");
-        name = n ? py.utf8(n) : NULL;
-        file = fl ? py.utf8(fl) : NULL;
-        line = ln ? py.as_long(ln) : 0;
-        py.err_clear();
-    }
-    struct wire_frame r = {
-        .id = id,
-        .line = line > 0 ? (uint64_t)line : 0,
-        .first_line = line > 0 ? (uint64_t)line : 0,
-        .kind = e->code ? AGENT_FRAME_PYTHON : AGENT_FRAME_NATIVE,
-        .name = cut(name ? name : "?", WIRE_NAME_MAX),
-        .file = cut(file ? file : "?", WIRE_FILE_MAX),
-    };
-    uint8_t *w = out_room(wire_size_frame(&r));
-    out.len = (size_t)(wire_put_frame(w, &r) - out.buf);
-    pyobj *o[] = { n, fl, ln };
-    for (int i = 0; i < 3; i++)
-        if (o[i])
-            py.decref(o[i]);
-}
-
-static uint32_t merge_fn(const struct fn *e)
-{
-    int isnew;
-    uint32_t *v = kmap_put(&merged.gfn, (uintptr_t)e->key, 0, (uint32_t)merged.nf, &isnew);
-    if (!v || (isnew && grow((void **)&merged.f, &merged.capf, merged.nf, sizeof *merged.f) < 0))
-        return NONE;
-    uint32_t g = *v;
-    if (isnew) {
-        memset(&merged.f[g], 0, sizeof merged.f[g]);
-        merged.nf++;
-        send_frame(g + 1, e);
-    }
-    return g;
-}
-
-/* calls, recursive calls, and the times in ticks converted to ns at scale
- * (agent_tick_scale) */
-static void add4(uint64_t s[4], uint64_t scale, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-    s[0] += a;
-    s[1] += b;
-    s[2] += (uint64_t)(((unsigned __int128)c * scale) >> 32);
-    s[3] += (uint64_t)(((unsigned __int128)d * scale) >> 32);
-}
-
-static void send_figures(uint32_t caller, uint32_t callee, struct msum *m)
-{
-    if (m->v[0] == m->sent)
-        return;                 /* no call of it ended since the last send */
-    m->sent = m->v[0];
-    struct wire_calls r = { caller, callee, m->v[0], m->v[1], m->v[2], m->v[3] };
-    uint8_t *w = out_room(wire_size_calls(&r));
-    out.len = (size_t)(wire_put_calls(w, &r) - out.buf);
-}
-
-/* Merge every thread's table and send what changed (under the GIL: no
- * table changes meanwhile).  last: at exit or stop, nothing after it. */
-static void send_table(int last)
-{
-    if (written || getpid() != owner || out.fd < 0)
-        return;
-    written = last;
-    uint64_t scale = agent_tick_scale();
-    for (size_t i = 0; i < merged.nf; i++)
-        memset(merged.f[i].v, 0, sizeof merged.f[i].v);
-    for (size_t i = 0; i < merged.ne; i++)
-        memset(merged.e[i].v, 0, sizeof merged.e[i].v);
-    out.len = sizeof(struct agent_chunk_header);
-    pthread_mutex_lock(&tables_lock);
-    for (struct table *t = tables; t && !merged.oom; t = t->next) {
-        uint32_t *g = calloc(t->nfns + 1, sizeof *g);
-        if (!g) {
-            merged.oom = 1;
-            break;
-        }
-        for (size_t i = 0; i < t->nfns; i++) {
-            const struct fn *e = &t->fns[i];
-            g[i] = merge_fn(e);
-            if (g[i] == NONE)
-                merged.oom = 1;
-            else
-                add4(merged.f[g[i]].v, scale, e->calls, e->rec_calls, e->cum, e->own);
-        }
-        for (size_t i = 0; i < t->nedges && !merged.oom; i++) {
-            const struct edge *s = &t->edges[i];
-            uint32_t a = g[s->caller], b = g[s->callee];
-            int isnew = 0;
-            uint32_t *v = kmap_put(&merged.gedge, a, b, (uint32_t)merged.ne, &isnew);
-            if (!v || (isnew && grow((void **)&merged.e, &merged.cape, merged.ne,
-                                     sizeof *merged.e) < 0)) {
-                merged.oom = 1;     /* (the map may name an edge not made) */
-                break;
-            }
-            if (isnew)
-                merged.e[merged.ne++] = (struct msum){ .caller = a, .callee = b };
-            add4(merged.e[*v].v, scale, s->calls, s->rec_calls, s->cum, s->own);
-        }
-        free(g);
-    }
-    pthread_mutex_unlock(&tables_lock);
-    if (merged.oom)
-        return;                 /* figures short of some threads': none */
-    for (size_t i = 0; i < merged.nf; i++)
-        send_figures(0, (uint32_t)i + 1, &merged.f[i]);
-    for (size_t i = 0; i < merged.ne; i++)
-        send_figures(merged.e[i].caller + 1, merged.e[i].callee + 1, &merged.e[i]);
-    out_flush();
-}
-
-/* The merged table forgotten (a new count from inside: its ids start over
- * on a new stream). */
-static void merged_clear(void)
-{
-    kmap_free(&merged.gfn);
-    kmap_free(&merged.gedge);
-    free(merged.f);
-    free(merged.e);
-    memset(&merged, 0, sizeof merged);
-    out.started = 0;
-}
-
 /* ---- installation ---- */
 
 static pyobj *at_exit(pyobj *self, pyobj *unused)
@@ -588,10 +357,10 @@ static pyobj *at_exit(pyobj *self, pyobj *unused)
     (void)self;
     (void)unused;
     int guard = guard_enter();
-    send_table(1);
+    calls_send(1);
     guard_leave(guard);
-    py.incref(py.none);
-    return py.none;
+    calls_py.incref(calls_py.none);
+    return calls_py.none;
 }
 
 /* threading's profile hook, run by each thread threading starts before its
@@ -600,14 +369,14 @@ static pyobj *at_exit(pyobj *self, pyobj *unused)
 static pyobj *thread_start(pyobj *self, pyobj *args)
 {
     (void)self;
-    py.set_profile(hook, NULL);
-    pyobj *frame = py.tuple_item(args, 0), *event = py.tuple_item(args, 1);
-    const char *ev = event ? py.utf8(event) : NULL;
+    calls_py.set_profile(hook, NULL);
+    pyobj *frame = calls_py.tuple_item(args, 0), *event = calls_py.tuple_item(args, 1);
+    const char *ev = event ? calls_py.utf8(event) : NULL;
     if (frame && ev && strcmp(ev, "call") == 0)
         hook(NULL, frame, TRACE_CALL, NULL);
-    py.err_clear();
-    py.incref(py.none);
-    return py.none;
+    calls_py.err_clear();
+    calls_py.incref(calls_py.none);
+    return calls_py.none;
 }
 
 static struct py_method_def exit_def = { "_stetho_calls_exit", (void *)at_exit, METH_NOARGS,
@@ -625,24 +394,26 @@ static void counting_on(int at_exit)
     period = (uint64_t)(((unsigned __int128)SEND_PERIOD_NS << 32) / (scale ? scale : 1));
     next_send = agent_ticks() + period;
     monitored = calls_monitor_install();
-    pyobj *texit = at_exit ? py.cfunction_new(&exit_def, NULL, NULL) : NULL;
-    pyobj *tthread = monitored ? NULL : py.cfunction_new(&thread_def, NULL, NULL);
-    pyobj *atexit = texit ? py.import("atexit") : NULL;
-    pyobj *threading = tthread ? py.import("threading") : NULL;
-    pyobj *r1 = atexit && texit ? py.call_method(atexit, "register", "O", texit) : NULL;
-    pyobj *r2 = threading && tthread ? py.call_method(threading, "setprofile", "O", tthread)
+    if (!monitored)
+        frame_code_check();
+    pyobj *texit = at_exit ? calls_py.cfunction_new(&exit_def, NULL, NULL) : NULL;
+    pyobj *tthread = monitored ? NULL : calls_py.cfunction_new(&thread_def, NULL, NULL);
+    pyobj *atexit = texit ? calls_py.import("atexit") : NULL;
+    pyobj *threading = tthread ? calls_py.import("threading") : NULL;
+    pyobj *r1 = atexit && texit ? calls_py.call_method(atexit, "register", "O", texit) : NULL;
+    pyobj *r2 = threading && tthread ? calls_py.call_method(threading, "setprofile", "O", tthread)
                                       : NULL;
     pyobj *o[] = { r1, r2, atexit, threading, texit, tthread };
     for (size_t i = 0; i < sizeof o / sizeof o[0]; i++)
         if (o[i])
-            py.decref(o[i]);
-    py.err_clear();
+            calls_py.decref(o[i]);
+    calls_py.err_clear();
     if (monitored)
         ;                       /* every thread, those started later too */
-    else if (py.set_profile_all)
-        py.set_profile_all(hook, NULL);
+    else if (calls_py.set_profile_all)
+        calls_py.set_profile_all(hook, NULL);
     else
-        py.set_profile(hook, NULL);
+        calls_py.set_profile(hook, NULL);
 }
 
 static int install(void *unused)
@@ -659,11 +430,11 @@ static int install(void *unused)
  * empty stack. */
 static void tables_clear(void)
 {
-    pthread_mutex_lock(&tables_lock);
-    for (struct table *t = tables; t; t = t->next) {
+    pthread_mutex_lock(&calls_tables_lock);
+    for (struct calls_table *t = calls_tables; t; t = t->next) {
         for (size_t i = 0; i < t->nfns; i++) {
             if (t->fns[i].code)
-                py.decref(t->fns[i].code);
+                calls_py.decref(t->fns[i].code);
             free(t->fns[i].label);
         }
         kmap_free(&t->fmap);
@@ -674,18 +445,16 @@ static void tables_clear(void)
         t->nfns = t->nedges = t->depth = 0;
         t->broken = 0;
     }
-    pthread_mutex_unlock(&tables_lock);
+    pthread_mutex_unlock(&calls_tables_lock);
 }
 
 int calls_start_inside(const char *fifo)
 {
-    if (out.fd >= 0 || !calls_init(fifo))
+    if (calls_send_open_p() || !calls_init(fifo))
         return -1;                      /* counting already, or cannot */
     int guard = guard_enter();
     tables_clear();
-    merged_clear();
-    owner = getpid();
-    written = 0;
+    calls_send_begin();
     counting_on(0);
     guard_leave(guard);
     return 0;
@@ -693,28 +462,26 @@ int calls_start_inside(const char *fifo)
 
 int calls_stop_inside(void)
 {
-    if (out.fd < 0)
+    if (!calls_send_open_p())
         return -1;
     int guard = guard_enter();
     if (monitored)
         calls_monitor_uninstall();
-    else if (py.set_profile_all)
-        py.set_profile_all(NULL, NULL);
+    else if (calls_py.set_profile_all)
+        calls_py.set_profile_all(NULL, NULL);
     else
-        py.set_profile(NULL, NULL);     /* (threads keep theirs: see calls.h) */
+        calls_py.set_profile(NULL, NULL);     /* (threads keep theirs: see calls.h) */
     if (!monitored) {
-        pyobj *threading = py.import("threading");
-        pyobj *r = threading ? py.call_method(threading, "setprofile", "O", py.none) : NULL;
+        pyobj *threading = calls_py.import("threading");
+        pyobj *r = threading ? calls_py.call_method(threading, "setprofile", "O", calls_py.none) : NULL;
         if (r)
-            py.decref(r);
+            calls_py.decref(r);
         if (threading)
-            py.decref(threading);
-        py.err_clear();
+            calls_py.decref(threading);
+        calls_py.err_clear();
     }
-    send_table(1);
-    if (out.fd >= 0)
-        close(out.fd);
-    out.fd = -1;
+    calls_send(1);
+    calls_send_close();
     guard_leave(guard);
     return 0;
 }
@@ -723,7 +490,7 @@ int calls_init(const char *fifo)
 {
     if (!fifo || !*fifo)
         return 0;
-#define SYM(field, name) (*(void **)&py.field = dlsym(RTLD_DEFAULT, name))
+#define SYM(field, name) (*(void **)&calls_py.field = dlsym(RTLD_DEFAULT, name))
     SYM(add_pending_call, "Py_AddPendingCall");
     SYM(set_profile, "PyEval_SetProfile");
     SYM(set_profile_all, "PyEval_SetProfileAllThreads");
@@ -742,28 +509,28 @@ int calls_init(const char *fifo)
     SYM(err_restore, "PyErr_Restore");
     SYM(err_clear, "PyErr_Clear");
     SYM(tuple_item, "PyTuple_GetItem");
-    py.cfunction_type = dlsym(RTLD_DEFAULT, "PyCFunction_Type");
-    py.cmethod_type = dlsym(RTLD_DEFAULT, "PyCMethod_Type");
-    py.unicode_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
-    py.module_type = dlsym(RTLD_DEFAULT, "PyModule_Type");
-    py.none = dlsym(RTLD_DEFAULT, "_Py_NoneStruct");
+    SYM(get_frame, "PyEval_GetFrame");
+    calls_py.cfunction_type = dlsym(RTLD_DEFAULT, "PyCFunction_Type");
+    calls_py.cmethod_type = dlsym(RTLD_DEFAULT, "PyCMethod_Type");
+    calls_py.unicode_type = dlsym(RTLD_DEFAULT, "PyUnicode_Type");
+    calls_py.module_type = dlsym(RTLD_DEFAULT, "PyModule_Type");
+    calls_py.none = dlsym(RTLD_DEFAULT, "_Py_NoneStruct");
 #undef SYM
-    void *need[] = { (void *)py.add_pending_call, (void *)py.set_profile,
-                     (void *)py.frame_get_code, (void *)py.incref, (void *)py.decref,
-                     (void *)py.cfunction_new, (void *)py.import, (void *)py.call_method,
-                     (void *)py.getattr, (void *)py.repr, (void *)py.utf8,
-                     (void *)py.as_long, (void *)py.module_name, (void *)py.err_fetch,
-                     (void *)py.err_restore, (void *)py.err_clear, (void *)py.tuple_item,
-                     py.cfunction_type, py.unicode_type, py.module_type, py.none };
+    void *need[] = { (void *)calls_py.add_pending_call, (void *)calls_py.set_profile,
+                     (void *)calls_py.frame_get_code, (void *)calls_py.incref, (void *)calls_py.decref,
+                     (void *)calls_py.cfunction_new, (void *)calls_py.import, (void *)calls_py.call_method,
+                     (void *)calls_py.getattr, (void *)calls_py.repr, (void *)calls_py.utf8,
+                     (void *)calls_py.as_long, (void *)calls_py.module_name, (void *)calls_py.err_fetch,
+                     (void *)calls_py.err_restore, (void *)calls_py.err_clear, (void *)calls_py.tuple_item,
+                     calls_py.cfunction_type, calls_py.unicode_type, calls_py.module_type, calls_py.none };
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!need[i])
             return 0;
-    out.fd = agent_fifo_open(fifo, &out.dev, &out.ino);
-    return out.fd >= 0;
+    return calls_send_open(fifo);
 }
 
 void calls_schedule(void)
 {
-    owner = getpid();
-    py.add_pending_call(install, NULL);
+    calls_send_begin();
+    calls_py.add_pending_call(install, NULL);
 }
