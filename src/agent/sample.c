@@ -239,12 +239,19 @@ void sample_init(void)
     bits = bits < FILTER_MIN_BITS ? FILTER_MIN_BITS : bits > FILTER_MAX_BITS ? FILTER_MAX_BITS
                                                                             : bits;
     uint64_t mask = ((uint64_t)1 << bits) - 1;
-    if (agent_hot.filter && agent_hot.filter_mask == mask) {
-        for (uint64_t i = 0; i <= mask; i++)
+    /* The filter always has FILTER_MAX_BITS' size (untouched pages cost
+     * nothing) and is never freed or moved: a free still running from the
+     * previous recording reads filter and mask separately, and any mask
+     * it pairs with this filter stays inside it.  Counters set under an
+     * earlier, larger mask are cleared too (used_mask). */
+    static uint64_t used_mask;
+    if (!agent_hot.filter)
+        agent_hot.filter = agent_real.calloc((size_t)1 << FILTER_MAX_BITS, 1);
+    if (agent_hot.filter) {
+        for (uint64_t i = 0; i <= used_mask; i++)
             atomic_store_explicit(&agent_hot.filter[i], 0, memory_order_relaxed);
-    } else {
-        agent_hot.filter = agent_real.calloc((size_t)1 << bits, 1);
-        agent_hot.filter_mask = agent_hot.filter ? mask : 0;
+        agent_hot.filter_mask = mask;
+        used_mask = mask > used_mask ? mask : used_mask;
     }
     fast_set_open(agent_hot.filter != NULL);
 }
