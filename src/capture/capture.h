@@ -81,10 +81,23 @@ struct cap_thread {
     char *name;                 /* may be NULL */
 };
 
+/* A native frame's file and lines are its source's when the module had
+ * debug information, else the module's path and 0.  Its place is `module`
+ * and the address inside the module's ELF file, what `addr2line -e
+ * MODULE` takes (for a caller: the call's address); both 0 for every
+ * other frame, and in captures made before they existed. */
 struct cap_frame {
     uint32_t function, file;    /* string ids */
     int32_t line, first_line;
     uint8_t kind;               /* enum cap_frame_kind */
+    uint32_t module;            /* module id, 0 = none */
+    uint64_t addr;
+};
+
+/* A module native frames were in: its path as mapped, its build-id
+ * (lower-case hex; string id 0 when it has none). */
+struct cap_module {
+    uint32_t path, build_id;    /* string ids */
 };
 
 struct cap_stack {
@@ -213,6 +226,12 @@ struct capture_writer *capw_open(const char *path, uint64_t interval_ns);
 uint32_t capw_string(struct capture_writer *w, const char *s);
 uint32_t capw_frame(struct capture_writer *w, const char *function, const char *file,
                     int32_t line, int32_t first_line, enum cap_frame_kind kind);
+/* A module (once per path and build-id; build_id NULL or "" if none). */
+uint32_t capw_module(struct capture_writer *w, const char *path, const char *build_id);
+/* A native frame: function, file and lines as for capw_frame, at address
+ * addr of module (a capw_module id, or 0). */
+uint32_t capw_native_frame(struct capture_writer *w, const char *function, const char *file,
+                           int32_t line, int32_t first_line, uint32_t module, uint64_t addr);
 /* The stack made of `parent` with `frame` called from its innermost frame. */
 uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame);
 int capw_process(struct capture_writer *w, const struct cap_process *p);
@@ -267,6 +286,8 @@ struct capture {
     size_t nframes;
     struct cap_stack *stacks;   /* [id], [0] = empty stack */
     size_t nstacks;
+    struct cap_module *modules; /* [id], [0] = none; none in older captures */
+    size_t nmodules;
     struct cap_process *processes;
     size_t nprocesses;
     struct cap_thread *threads;

@@ -57,6 +57,7 @@ enum capf_record {
     CAPF_TYPES = 19,            /* a type's part of an object census (format 1.1) */
     CAPF_GC_PAUSE = 20,         /* one collection, timed by the agent (format 1.1) */
     CAPF_MEM_LIVE = 21,         /* what a stack holds now, when it changed (format 1.1) */
+    CAPF_MODULE = 22,           /* a native frame's module (format 1.2) */
 };
 
 /* MEM_GROWTH bounds, for readers: buckets per record and their width. */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int (*key_eq)(const struct intern *t, uint32_t id, const void *key);
+typedef int (*key_eq)(const void *t, uint32_t id, const void *key);
 
 static uint32_t mix(uint64_t h)
 {
@@ -31,7 +31,7 @@ static uint32_t hash_bytes(const char *s, size_t len)
 
 /* The id stored for this key, or 0 with *slot set to where it would go. */
 static uint32_t idtab_find(const struct idtab *tab, uint32_t hash, key_eq eq,
-                           const struct intern *t, const void *key, size_t *slot)
+                           const void *t, const void *key, size_t *slot)
 {
     size_t mask = tab->cap - 1;
 
@@ -93,10 +93,12 @@ void intern_free(struct intern *t)
         free(t->strs[i].s);
     free(t->strs);
     free(t->frames);
-    free(t->stacks);
     free(t->strtab.slots);
     free(t->frametab.slots);
-    free(t->stacktab.slots);
+    free(t->stacks.keys);
+    free(t->stacks.tab.slots);
+    free(t->modules.keys);
+    free(t->modules.tab.slots);
     memset(t, 0, sizeof *t);
 }
 
@@ -104,8 +106,9 @@ void intern_free(struct intern *t)
 
 struct str_key { const char *s; size_t len; };
 
-static int str_eq(const struct intern *t, uint32_t id, const void *key)
+static int str_eq(const void *tab, uint32_t id, const void *key)
 {
+    const struct intern *t = tab;
     const struct str_key *k = key;
     const struct istr *s = &t->strs[id - 1];
     return s->len == k->len && memcmp(s->s, k->s, k->len) == 0;
@@ -142,18 +145,21 @@ uint32_t intern_string(struct intern *t, const char *s, size_t len, int *fresh)
 
 /* ---- frames ---- */
 
-static int frame_eq(const struct intern *t, uint32_t id, const void *key)
+static int frame_eq(const void *tab, uint32_t id, const void *key)
 {
+    const struct intern *t = tab;
     const struct ikey_frame *a = &t->frames[id - 1], *b = key;
     return a->function == b->function && a->file == b->file && a->line == b->line &&
-           a->first_line == b->first_line && a->kind == b->kind;
+           a->first_line == b->first_line && a->kind == b->kind && a->module == b->module &&
+           a->addr == b->addr;
 }
 
 uint32_t intern_frame(struct intern *t, const struct ikey_frame *k, int *fresh)
 {
     uint64_t h64 = (uint64_t)k->function << 32 | k->file;
     uint32_t h = mix(h64 ^ mix((uint64_t)(uint32_t)k->line << 32 |
-                               (uint32_t)k->first_line) ^ ((uint64_t)k->kind << 61)), id;
+                               (uint32_t)k->first_line) ^ ((uint64_t)k->kind << 61) ^
+                       mix(k->addr ^ (uint64_t)k->module << 40)), id;
     size_t slot;
 
     *fresh = 0;
@@ -174,34 +180,35 @@ uint32_t intern_frame(struct intern *t, const struct ikey_frame *k, int *fresh)
     return id;
 }
 
-/* ---- stacks ---- */
+/* ---- pairs: stacks, modules ---- */
 
-static int stack_eq(const struct intern *t, uint32_t id, const void *key)
+static int pair_eq(const void *tab, uint32_t id, const void *key)
 {
-    const struct ikey_stack *a = &t->stacks[id - 1], *b = key;
-    return a->parent == b->parent && a->frame == b->frame;
+    const struct pairs *t = tab;
+    const struct ikey_pair *a = &t->keys[id - 1], *b = key;
+    return a->a == b->a && a->b == b->b;
 }
 
-uint32_t intern_stack(struct intern *t, uint32_t parent, uint32_t frame, int *fresh)
+uint32_t intern_pair(struct pairs *t, uint32_t a, uint32_t b, int *fresh)
 {
-    struct ikey_stack k = { parent, frame };
-    uint32_t h = mix((uint64_t)parent << 32 | frame), id;
+    struct ikey_pair k = { a, b };
+    uint32_t h = mix((uint64_t)a << 32 | b), id;
     size_t slot;
 
     *fresh = 0;
-    if (idtab_grow(&t->stacktab, t->nstacks) < 0)
+    if (idtab_grow(&t->tab, t->n) < 0)
         return 0;
-    if ((id = idtab_find(&t->stacktab, h, stack_eq, t, &k, &slot)))
+    if ((id = idtab_find(&t->tab, h, pair_eq, t, &k, &slot)))
         return id;
-    if (t->nstacks == UINT32_MAX - 1)
+    if (t->n == UINT32_MAX - 1)
         return 0;
-    void *arr = array_grow(t->stacks, &t->stacks_cap, t->nstacks, sizeof *t->stacks);
+    void *arr = array_grow(t->keys, &t->cap, t->n, sizeof *t->keys);
     if (!arr)
         return 0;
-    t->stacks = arr;
-    t->stacks[t->nstacks] = k;
-    id = ++t->nstacks;
-    t->stacktab.slots[slot] = (struct idslot){ h, id };
+    t->keys = arr;
+    t->keys[t->n] = k;
+    id = ++t->n;
+    t->tab.slots[slot] = (struct idslot){ h, id };
     *fresh = 1;
     return id;
 }

@@ -17,16 +17,29 @@ struct idtab {
     size_t cap;                 /* a power of two, or 0 */
 };
 
-struct ikey_frame { uint32_t function, file; int32_t line, first_line; uint8_t kind; };
-struct ikey_stack { uint32_t parent, frame; };
+struct ikey_frame {
+    uint32_t function, file;
+    int32_t line, first_line;
+    uint8_t kind;
+    uint32_t module;
+    uint64_t addr;
+};
+/* Two ids: a stack's (parent, frame), a module's (path, build-id). */
+struct ikey_pair { uint32_t a, b; };
+struct pairs {
+    struct ikey_pair *keys;     /* [id - 1] */
+    uint32_t n;
+    size_t cap;
+    struct idtab tab;
+};
 
 struct intern {
     struct istr { char *s; size_t len; } *strs;             /* [id - 1] */
     struct ikey_frame *frames;
-    struct ikey_stack *stacks;
-    uint32_t nstrs, nframes, nstacks;
-    size_t strs_cap, frames_cap, stacks_cap;
-    struct idtab strtab, frametab, stacktab;
+    uint32_t nstrs, nframes;
+    size_t strs_cap, frames_cap;
+    struct idtab strtab, frametab;
+    struct pairs stacks, modules;
 };
 
 void intern_init(struct intern *t);
@@ -35,6 +48,6 @@ void intern_free(struct intern *t);
  * when out of memory or out of ids. */
 uint32_t intern_string(struct intern *t, const char *s, size_t len, int *fresh);
 uint32_t intern_frame(struct intern *t, const struct ikey_frame *k, int *fresh);
-uint32_t intern_stack(struct intern *t, uint32_t parent, uint32_t frame, int *fresh);
+uint32_t intern_pair(struct pairs *t, uint32_t a, uint32_t b, int *fresh);
 
 #endif

@@ -28,7 +28,7 @@
 
 struct loader {
     struct capture *c;
-    size_t strings_cap, frames_cap, stacks_cap, processes_cap, threads_cap, samples_cap;
+    size_t strings_cap, frames_cap, stacks_cap, modules_cap, processes_cap, threads_cap, samples_cap;
     size_t timeline_cap, allocs_cap, mem_cap, growth_cap, growth_values_cap, gc_cap, calls_cap, types_cap, pauses_cap;
     struct kmap mem_index;      /* (pid, tid, stack) -> mem[i] */
     int mem_final;              /* MEM_STACK records seen: they are the truth */
@@ -41,7 +41,7 @@ struct loader {
 
 /* Per-block decoding state: id counts so far and the sample delta base. */
 struct blockstate {
-    size_t nstrings, nframes, nstacks;
+    size_t nstrings, nframes, nstacks, nmodules;
     int32_t prev_pid, prev_tid;
     uint64_t prev_t;
     struct capf_last last[CAPF_THREAD_SLOTS];
@@ -183,6 +183,17 @@ static int rec_frame(struct loader *ld, struct blockstate *bs, struct vcur *r, i
     if (r->bad || kind > UINT8_MAX)
         return snprintf(ld->why, sizeof ld->why, "bad frame record"), -1;
     f.kind = (uint8_t)kind;
+    f.module = 0;
+    f.addr = 0;
+    if (vcur_left(r)) {                 /* format 1.2: a native frame's place */
+        f.module = get_u32(r);
+        f.addr = vcur_varint(r);
+        if (r->bad)
+            return snprintf(ld->why, sizeof ld->why, "bad frame record"), -1;
+        if (f.module >= bs->nmodules)
+            return snprintf(ld->why, sizeof ld->why, "frame names undefined module %u",
+                            f.module), -1;
+    }
     if (f.function >= bs->nstrings || f.file >= bs->nstrings)
         return snprintf(ld->why, sizeof ld->why, "frame names undefined string %u",
                         f.function >= bs->nstrings ? f.function : f.file), -1;
@@ -194,6 +205,29 @@ static int rec_frame(struct loader *ld, struct blockstate *bs, struct vcur *r, i
         a[c->nframes++] = f;
     }
     bs->nframes++;
+    return 0;
+}
+
+static int rec_module(struct loader *ld, struct blockstate *bs, struct vcur *r, int apply)
+{
+    struct cap_module m;
+    struct capture *c = ld->c;
+
+    m.path = get_u32(r);
+    m.build_id = get_u32(r);
+    if (r->bad)
+        return snprintf(ld->why, sizeof ld->why, "bad module record"), -1;
+    if (m.path >= bs->nstrings || m.build_id >= bs->nstrings)
+        return snprintf(ld->why, sizeof ld->why, "module names undefined string %u",
+                        m.path >= bs->nstrings ? m.path : m.build_id), -1;
+    if (apply) {
+        struct cap_module *a = grow(c->modules, &ld->modules_cap, c->nmodules, sizeof *a);
+        if (!a)
+            return -2;
+        c->modules = a;
+        a[c->nmodules++] = m;
+    }
+    bs->nmodules++;
     return 0;
 }
 
@@ -705,6 +739,7 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
     bs.nstrings = c->nstrings;
     bs.nframes = c->nframes;
     bs.nstacks = c->nstacks;
+    bs.nmodules = c->nmodules;
     while (cur.p < cur.end) {
         uint64_t type = vcur_varint(&cur);
         uint64_t len = vcur_varint(&cur);
@@ -720,6 +755,7 @@ static int walk_block(struct loader *ld, const uint8_t *p, size_t n, int apply)
         case CAPF_STRING: rc = rec_string(ld, &bs, &r, apply); break;
         case CAPF_FRAME: rc = rec_frame(ld, &bs, &r, apply); break;
         case CAPF_STACK: rc = rec_stack(ld, &bs, &r, apply); break;
+        case CAPF_MODULE: rc = rec_module(ld, &bs, &r, apply); break;
         case CAPF_PROCESS: rc = rec_process(ld, &r, apply); break;
         case CAPF_PROCESS_EXIT: rc = rec_process_exit(ld, &r, apply); break;
         case CAPF_THREAD: rc = rec_thread(ld, &r, apply); break;
@@ -893,12 +929,14 @@ static int init_tables(struct loader *ld)
     c->strings = grow(NULL, &ld->strings_cap, 0, sizeof *c->strings);
     c->frames = grow(NULL, &ld->frames_cap, 0, sizeof *c->frames);
     c->stacks = grow(NULL, &ld->stacks_cap, 0, sizeof *c->stacks);
-    if (!c->strings || !c->frames || !c->stacks)
+    c->modules = grow(NULL, &ld->modules_cap, 0, sizeof *c->modules);
+    if (!c->strings || !c->frames || !c->stacks || !c->modules)
         return -1;
     c->strings[0] = NULL;
     memset(&c->frames[0], 0, sizeof c->frames[0]);
     memset(&c->stacks[0], 0, sizeof c->stacks[0]);
-    c->nstrings = c->nframes = c->nstacks = 1;
+    memset(&c->modules[0], 0, sizeof c->modules[0]);
+    c->nstrings = c->nframes = c->nstacks = c->nmodules = 1;
     return 0;
 }
 
@@ -1006,6 +1044,7 @@ void capture_free(struct capture *c)
     free(c->strings);
     free(c->frames);
     free(c->stacks);
+    free(c->modules);
     for (size_t i = 0; i < c->nprocesses; i++)
         free_process(&c->processes[i]);
     free(c->processes);

@@ -261,34 +261,84 @@ static uint32_t u_string(struct capture_writer *w, const char *s)
     return string_id(w, s);
 }
 
-static uint32_t u_frame(struct capture_writer *w, const char *function, const char *file,
-                        int32_t line, int32_t first_line, enum cap_frame_kind kind)
+/* The frame k (its strings already ids): its id, written when new.  The
+ * module and address are appended only to frames that have them (format
+ * 1.2), so other frames read as before in older readers. */
+static uint32_t put_frame(struct capture_writer *w, struct ikey_frame *k)
 {
-    struct ikey_frame k;
     int fresh;
     uint32_t id;
 
-    if (!w || w->failed)
-        return 0;
-    k.function = string_id(w, function);
-    k.file = string_id(w, file);
     if (w->failed)
         return 0;
-    k.line = line;
-    k.first_line = first_line;
-    k.kind = (uint8_t)kind;
-    id = intern_frame(&w->in, &k, &fresh);
+    id = intern_frame(&w->in, k, &fresh);
     if (!id) {
         fail(w, ENOMEM);
         return 0;
     }
     if (fresh) {
-        vbuf_varint(&w->rec, k.function);
-        vbuf_varint(&w->rec, k.file);
-        vbuf_svarint(&w->rec, k.line);
-        vbuf_svarint(&w->rec, k.first_line);
-        vbuf_varint(&w->rec, k.kind);
+        vbuf_varint(&w->rec, k->function);
+        vbuf_varint(&w->rec, k->file);
+        vbuf_svarint(&w->rec, k->line);
+        vbuf_svarint(&w->rec, k->first_line);
+        vbuf_varint(&w->rec, k->kind);
+        if (k->module || k->addr) {
+            vbuf_varint(&w->rec, k->module);
+            vbuf_varint(&w->rec, k->addr);
+        }
         if (emit(w, CAPF_FRAME) < 0)
+            return 0;
+    }
+    return id;
+}
+
+static uint32_t u_frame(struct capture_writer *w, const char *function, const char *file,
+                        int32_t line, int32_t first_line, enum cap_frame_kind kind)
+{
+    if (!w || w->failed)
+        return 0;
+    struct ikey_frame k = { .line = line, .first_line = first_line, .kind = (uint8_t)kind };
+    k.function = string_id(w, function);    /* in this order: ids are dense */
+    k.file = string_id(w, file);
+    return put_frame(w, &k);
+}
+
+static uint32_t u_native_frame(struct capture_writer *w, const char *function,
+                               const char *file, int32_t line, int32_t first_line,
+                               uint32_t module, uint64_t addr)
+{
+    if (!w || w->failed)
+        return 0;
+    if (module > w->in.modules.n) {
+        errno = EINVAL;
+        return 0;
+    }
+    struct ikey_frame k = { .line = line, .first_line = first_line, .kind = CAP_FRAME_NATIVE,
+                            .module = module, .addr = addr };
+    k.function = string_id(w, function);
+    k.file = string_id(w, file);
+    return put_frame(w, &k);
+}
+
+static uint32_t u_module(struct capture_writer *w, const char *path, const char *build_id)
+{
+    int fresh;
+
+    if (!w || w->failed)
+        return 0;
+    uint32_t p = string_id(w, path);
+    uint32_t b = build_id && *build_id ? string_id(w, build_id) : 0;
+    if (w->failed)
+        return 0;
+    uint32_t id = intern_pair(&w->in.modules, p, b, &fresh);
+    if (!id) {
+        fail(w, ENOMEM);
+        return 0;
+    }
+    if (fresh) {
+        vbuf_varint(&w->rec, p);
+        vbuf_varint(&w->rec, b);
+        if (emit(w, CAPF_MODULE) < 0)
             return 0;
     }
     return id;
@@ -302,11 +352,11 @@ static uint32_t u_stack(struct capture_writer *w, uint32_t parent, uint32_t fram
     if (!w || w->failed)
         return 0;
     /* An id never handed out would make readers drop the whole block. */
-    if (parent > w->in.nstacks || frame == 0 || frame > w->in.nframes) {
+    if (parent > w->in.stacks.n || frame == 0 || frame > w->in.nframes) {
         errno = EINVAL;
         return 0;
     }
-    id = intern_stack(&w->in, parent, frame, &fresh);
+    id = intern_pair(&w->in.stacks, parent, frame, &fresh);
     if (!id) {
         fail(w, ENOMEM);
         return 0;
@@ -376,7 +426,7 @@ static int u_sample(struct capture_writer *w, const struct cap_sample *s)
 
     if (!w || w->failed)
         return -1;
-    if (s->stack > w->in.nstacks) {
+    if (s->stack > w->in.stacks.n) {
         errno = EINVAL;
         return -1;
     }
@@ -434,7 +484,7 @@ static int u_timeline(struct capture_writer *w, const struct cap_timeline_point 
 
 static int put_mem_key(struct capture_writer *w, const struct cap_mem_stack *m)
 {
-    if (m->stack > w->in.nstacks) {
+    if (m->stack > w->in.stacks.n) {
         errno = EINVAL;
         return -1;
     }
@@ -585,7 +635,7 @@ static int u_type_count(struct capture_writer *w, const struct cap_type_count *t
 {
     if (!w || w->failed)
         return -1;
-    if (t->name == 0 || t->name > w->in.nstrs || t->stack > w->in.nstacks) {
+    if (t->name == 0 || t->name > w->in.nstrs || t->stack > w->in.stacks.n) {
         errno = EINVAL;
         return -1;
     }
@@ -644,6 +694,17 @@ uint32_t capw_frame(struct capture_writer *w, const char *function, const char *
                     int32_t line, int32_t first_line, enum cap_frame_kind kind)
 {
     LOCKED(uint32_t, 0, u_frame(w, function, file, line, first_line, kind));
+}
+
+uint32_t capw_module(struct capture_writer *w, const char *path, const char *build_id)
+{
+    LOCKED(uint32_t, 0, u_module(w, path, build_id));
+}
+
+uint32_t capw_native_frame(struct capture_writer *w, const char *function, const char *file,
+                           int32_t line, int32_t first_line, uint32_t module, uint64_t addr)
+{
+    LOCKED(uint32_t, 0, u_native_frame(w, function, file, line, first_line, module, addr));
 }
 
 uint32_t capw_stack(struct capture_writer *w, uint32_t parent, uint32_t frame)

@@ -50,7 +50,7 @@ static void check_usage(FILE *f)
 
 static int load(const char *cmd, const char *path, struct capture *c)
 {
-    return cli_load_capture(cmd, path, c) < 0 ? -1 : 0;
+    return cli_load_capture(cmd, path, 0, c) < 0 ? -1 : 0;
 }
 
 /* The page written to path: 0, or STETHO_EXIT_USAGE after the one line

@@ -75,23 +75,14 @@ static void print_py_text(const struct py_frame *f)
         printf("    %s\n", py_frame_name(f));
 }
 
-/* A native frame's function without its symbol version ("@GLIBC_2.2.5"),
- * into buf; NULL if unknown. */
-static const char *native_name(const struct native_frame *f, char *buf, size_t len)
-{
-    if (!f->symbol)
-        return NULL;
-    snprintf(buf, len, "%.*s", (int)strcspn(f->symbol, "@"), f->symbol);
-    return buf;
-}
-
 static void print_native_text(const struct native_frame *f)
 {
-    char buf[1024];
-    const char *name = native_name(f, buf, sizeof buf);
+    const char *name = f->symbol;
     const char *mod = f->module ? strrchr(f->module, '/') : NULL;
     mod = mod ? mod + 1 : f->module;
-    if (name)
+    if (name && f->file)
+        printf("    [native] %s (%s:%d, %s)\n", name, f->file, f->line, mod ? mod : "?");
+    else if (name)
         printf("    [native] %s (%s)\n", name, mod ? mod : "?");
     else if (mod)
         printf("    [native] %s+0x%llx\n", mod, (unsigned long long)f->addr);
@@ -203,10 +194,11 @@ static void print_frames_json(const struct py_frame *frames, size_t n)
 
 static void print_native_json(const struct native_frame *f)
 {
-    char buf[1024];
     fputs("{\"kind\": \"native\", \"function\": ", stdout);
-    json_string(stdout, native_name(f, buf, sizeof buf));
-    fputs(", \"module\": ", stdout);
+    json_string(stdout, f->symbol);
+    fputs(", \"file\": ", stdout);
+    json_string(stdout, f->file);
+    printf(", \"line\": %d, \"module\": ", f->line);
     json_string(stdout, f->module);
     fputs(", \"build_id\": ", stdout);
     json_string(stdout, f->build_id[0] ? f->build_id : NULL);

@@ -21,7 +21,8 @@ static void export_usage(FILE *f)
           "                        (microseconds) or samples\n"
           "  --merge-threads       collapsed: no root frame per thread\n"
           "  --merge-tasks         asyncio tasks (--async) merged by coroutine: speedscope,\n"
-          "                        collapsed, pprof, pstats, chrome (not json)\n", f);
+          "                        collapsed, pprof, pstats, chrome (not json)\n"
+          SYMBOLIZE_USAGE, f);
 }
 
 static int unknown_format(const char *name)
@@ -37,7 +38,8 @@ int cmd_export(int argc, char **argv)
 {
     struct report_args a;
     int r = report_args_parse("export", RA_FORMAT | RA_OUTPUT | RA_TIME_METRIC |
-                              RA_MERGE_THREADS | RA_MERGE_TASKS, export_usage, argc, argv, &a);
+                              RA_MERGE_THREADS | RA_MERGE_TASKS | RA_SYMBOLIZE, export_usage,
+                              argc, argv, &a);
     if (r)
         return r > 0 ? 0 : STETHO_EXIT_USAGE;
     export_writer *write = export_find(a.format);

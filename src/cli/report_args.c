@@ -3,6 +3,7 @@
  * capture (report_args.h).
  */
 #include "cli/report_args.h"
+#include "native/symbolize.h"
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -134,6 +135,8 @@ static int flag(unsigned takes, const char *s, struct report_args *a, int *color
         a->export.merge_threads = 1;
     else if ((takes & RA_MERGE_TASKS) && !strcmp(s, "--merge-tasks"))
         a->tree.merge_tasks = a->table.merge_tasks = a->export.merge_tasks = 1;
+    else if ((takes & RA_SYMBOLIZE) && !strcmp(s, "--symbolize"))
+        a->export.symbolize = 1;
     else
         return 0;
     return 1;
@@ -179,7 +182,7 @@ int report_args_parse(const char *cmd, unsigned takes, void (*usage)(FILE *), in
     return 0;
 }
 
-int cli_load_capture(const char *cmd, const char *path, struct capture *c)
+int cli_load_capture(const char *cmd, const char *path, int symbolize, struct capture *c)
 {
     char err[256] = "";
     if (capture_load(path, c, err, sizeof err) < 0) {
@@ -195,6 +198,16 @@ int cli_load_capture(const char *cmd, const char *path, struct capture *c)
     if (c->truncated)
         fprintf(stderr, "stetho: warning: %s is truncated (%s); reporting what it holds\n",
                 path, c->truncation ? c->truncation : "cut short");
+    if (!symbolize)
+        return 0;
+    char why[256] = "";
+    size_t found, resolved;
+    if (native_symbolize(c, &found, &resolved, why, sizeof why) < 0) {
+        capture_free(c);
+        return cli_error("%s: --symbolize: %s", cmd, why), -1;
+    }
+    fprintf(stderr, "stetho: --symbolize: %zu of %zu modules found by build-id, %zu frames "
+            "resolved again\n", found, c->nmodules ? c->nmodules - 1 : 0, resolved);
     return 0;
 }
 
@@ -202,7 +215,7 @@ int cli_render(const char *cmd, const char *path, export_writer *write,
                const struct export_opts *o, const char *output, long *size)
 {
     struct capture c;
-    if (cli_load_capture(cmd, path, &c) < 0)
+    if (cli_load_capture(cmd, path, o->symbolize, &c) < 0)
         return -1;
     int to_file = output && strcmp(output, "-") != 0;
     FILE *out = to_file ? fopen(output, "w") : stdout;

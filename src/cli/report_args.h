@@ -35,7 +35,14 @@ enum {
     RA_MERGE_THREADS = 1 << 13, /* --merge-threads */
     RA_CALLS = 1 << 14,         /* --calls (table) */
     RA_MERGE_TASKS = 1 << 15,   /* --merge-tasks: asyncio tasks by coroutine */
+    RA_SYMBOLIZE = 1 << 16,     /* --symbolize: native frames resolved again */
 };
+
+/* --symbolize's line in a command's usage. */
+#define SYMBOLIZE_USAGE                                                                   \
+    "  --symbolize           native frames (--native) named again from their binaries,\n" \
+    "                        found by build-id (the recorded path, else\n"              \
+    "                        /usr/lib/debug/.build-id/); see docs/native.md\n"
 
 struct report_args {
     const char *path;           /* the capture; NULL if none was given */
@@ -57,11 +64,14 @@ int report_args_parse(const char *cmd, unsigned takes, void (*usage)(FILE *), in
  * NULL if it has none; returns 1.  Otherwise returns 0. */
 int cli_option(int argc, char **argv, int *i, const char *name, const char **value);
 
-/* Loads the capture at path; a truncated one gets a warning on stderr. */
-int cli_load_capture(const char *cmd, const char *path, struct capture *c);
+/* Loads the capture at path; a truncated one gets a warning on stderr.
+ * With symbolize, its native frames are then resolved again from the
+ * binaries found by build-id (native/symbolize.h), and a line on stderr
+ * says how many modules were found. */
+int cli_load_capture(const char *cmd, const char *path, int symbolize, struct capture *c);
 
 /* Render the capture file at path with `write` into output (NULL or "-":
- * standard output).  After a failure, a regular file half written is
+ * standard output), symbolized again if o->symbolize.  After a failure, a regular file half written is
  * removed.  *size (if not NULL) gets the bytes written to a file.  0, or
  * -1 after a one-line error. */
 int cli_render(const char *cmd, const char *path, export_writer *write,

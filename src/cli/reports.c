@@ -23,7 +23,8 @@ static void tree_usage(FILE *f)
           "  --keep-recursion      a line per level of a recursive call (default: once)\n"
           "  --merge-tasks         asyncio tasks (--async) merged: a <task COROUTINE> root\n"
           "                        per coroutine instead of a <task NAME> per task\n"
-          "  --color, --no-color   colour even when not a terminal, or never\n", f);
+          "  --color, --no-color   colour even when not a terminal, or never\n"
+          SYMBOLIZE_USAGE, f);
 }
 
 static void table_usage(FILE *f)
@@ -38,7 +39,8 @@ static void table_usage(FILE *f)
           "  --calls               cProfile's table from the exact counts of `run --calls`\n"
           "                        (ncalls, tottime, percall, cumtime, percall), with the\n"
           "                        sampled user/sys/wait split of each function beside it\n"
-          "  --merge-tasks         asyncio tasks (--async) merged by coroutine\n", f);
+          "  --merge-tasks         asyncio tasks (--async) merged by coroutine\n"
+          SYMBOLIZE_USAGE, f);
 }
 
 static void stats_usage(FILE *f)
@@ -63,14 +65,15 @@ static void leaks_usage(FILE *f)
 
 static void html_usage(FILE *f)
 {
-    fputs("usage: stetho html CAPTURE [-o FILE] [--merge-tasks]\n"
+    fputs("usage: stetho html CAPTURE [-o FILE] [--merge-tasks] [--symbolize]\n"
           "Writes the capture as one self-contained HTML page: flame graph, timeline,\n"
           "function and line tables (open it in a browser; no network needed).\n"
           "options:\n"
           "  -o, --output FILE     write to FILE (default: CAPTURE with .html for .stetho;\n"
           "                        '-' for standard output)\n"
           "  --merge-tasks         asyncio tasks (--async) merged by coroutine, in the tree\n"
-          "                        and the thread/task filter\n", f);
+          "                        and the thread/task filter\n"
+          SYMBOLIZE_USAGE, f);
 }
 
 /* Parse, then load the capture: 0 with *c loaded, else the exit status. */
@@ -82,7 +85,7 @@ static int parse_and_load(const char *cmd, unsigned takes, void (*usage)(FILE *)
         return r > 0 ? -1 : STETHO_EXIT_USAGE;
     if (!a->path)
         return cli_error("%s: which capture? (usage: stetho %s CAPTURE)", cmd, cmd);
-    return cli_load_capture(cmd, a->path, c) < 0 ? STETHO_EXIT_USAGE : 0;
+    return cli_load_capture(cmd, a->path, a->export.symbolize, c) < 0 ? STETHO_EXIT_USAGE : 0;
 }
 
 /* The exit status after a view printed (rc < 0: it ran out of memory). */
@@ -98,7 +101,8 @@ int cmd_tree(int argc, char **argv)
     struct report_args a;
     struct capture c;
     int st = parse_and_load("tree", RA_METRIC | RA_SHOW_ALL | RA_MIN_PERCENT | RA_THREADS |
-                            RA_COLOR | RA_RECURSION | RA_MERGE_TASKS, tree_usage, argc, argv, &a, &c);
+                            RA_COLOR | RA_RECURSION | RA_MERGE_TASKS | RA_SYMBOLIZE, tree_usage,
+                            argc, argv, &a, &c);
     if (st)
         return st < 0 ? 0 : st;
     int rc = report_tree_print(&c, &a.tree, stdout);
@@ -110,8 +114,8 @@ int cmd_table(int argc, char **argv)
 {
     struct report_args a;
     struct capture c;
-    int st = parse_and_load("table", RA_METRIC | RA_LINES | RA_SORT | RA_LIMIT | RA_CALLS | RA_MERGE_TASKS,
-                            table_usage, argc, argv, &a, &c);
+    int st = parse_and_load("table", RA_METRIC | RA_LINES | RA_SORT | RA_LIMIT | RA_CALLS |
+                            RA_MERGE_TASKS | RA_SYMBOLIZE, table_usage, argc, argv, &a, &c);
     if (st)
         return st < 0 ? 0 : st;
     int rc = report_table_print(&c, &a.table, stdout);
@@ -160,7 +164,8 @@ int cmd_leaks(int argc, char **argv)
 int cmd_html(int argc, char **argv)
 {
     struct report_args a;
-    int r = report_args_parse("html", RA_OUTPUT | RA_MERGE_TASKS, html_usage, argc, argv, &a);
+    int r = report_args_parse("html", RA_OUTPUT | RA_MERGE_TASKS | RA_SYMBOLIZE, html_usage,
+                              argc, argv, &a);
     if (r)
         return r > 0 ? 0 : STETHO_EXIT_USAGE;
     if (!a.path)

@@ -26,6 +26,8 @@ struct export_opts {
     int metric;                 /* enum prof_metric, or EXPORT_SAMPLES */
     int merge_threads;          /* no root frame per thread */
     int merge_tasks;            /* asyncio tasks by coroutine (profile.h) */
+    int symbolize;              /* native frames resolved again when loaded
+                                   (native/symbolize.h; the CLI does it) */
 };
 
 typedef int export_writer(const struct capture *c, const struct export_opts *o, FILE *out);

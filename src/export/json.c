@@ -135,8 +135,17 @@ static void put_frames(FILE *f, const struct capture *c)
         json_string(f, string_at(c, fr->function));
         fputs(", \"file\": ", f);
         json_string(f, string_at(c, fr->file));
-        fprintf(f, ", \"line\": %d, \"first_line\": %d, \"kind\": \"%s\"}", (int)fr->line,
+        fprintf(f, ", \"line\": %d, \"first_line\": %d, \"kind\": \"%s\"", (int)fr->line,
                 (int)fr->first_line, kinds[fr->kind <= CAP_FRAME_SYNTHETIC ? fr->kind : 2]);
+        if (fr->module && fr->module < c->nmodules) {
+            /* a native frame's place: what addr2line -e MODULE takes */
+            fputs(", \"module\": ", f);
+            json_string(f, string_at(c, c->modules[fr->module].path));
+            fputs(", \"build_id\": ", f);
+            json_string(f, string_at(c, c->modules[fr->module].build_id));
+            fprintf(f, ", \"address\": %llu", (unsigned long long)fr->addr);
+        }
+        fputc('}', f);
     }
     fputs("],\n", f);
 }

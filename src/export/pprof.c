@@ -43,14 +43,16 @@ static const struct {
 
 /* Field numbers of profile.proto. */
 enum {
-    PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_LOCATION = 4,
+    PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_MAPPING = 3, PROFILE_LOCATION = 4,
     PROFILE_FUNCTION = 5, PROFILE_STRING_TABLE = 6, PROFILE_TIME_NANOS = 9,
     PROFILE_DURATION_NANOS = 10, PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD = 12,
     PROFILE_COMMENT = 13, PROFILE_DEFAULT_SAMPLE_TYPE = 14,
     VALUE_TYPE_TYPE = 1, VALUE_TYPE_UNIT = 2,
     SAMPLE_LOCATION_ID = 1, SAMPLE_VALUE = 2, SAMPLE_LABEL = 3,
     LABEL_KEY = 1, LABEL_STR = 2, LABEL_NUM = 3,
-    LOCATION_ID = 1, LOCATION_LINE = 4,
+    MAPPING_ID = 1, MAPPING_MEMORY_LIMIT = 3, MAPPING_FILENAME = 5,
+    MAPPING_BUILD_ID = 6, MAPPING_HAS_FUNCTIONS = 7,
+    LOCATION_ID = 1, LOCATION_MAPPING_ID = 2, LOCATION_ADDRESS = 3, LOCATION_LINE = 4,
     LINE_FUNCTION_ID = 1, LINE_LINE = 2,
     FUNCTION_ID = 1, FUNCTION_NAME = 2, FUNCTION_SYSTEM_NAME = 3,
     FUNCTION_FILENAME = 4, FUNCTION_START_LINE = 5,
@@ -228,6 +230,35 @@ static void put_samples(struct pb *b, struct pb *tmp, struct pb *packed, struct 
     free(sample.p);
 }
 
+/* One Mapping per module of the capture's native frames (id: the module's
+ * id): its path and build-id, so pprof can find the binary again.  Their
+ * locations' addresses are addresses inside the module's ELF file (what
+ * addr2line takes), so a mapping starts at 0 and file offset 0; it ends
+ * past the highest address seen in it. */
+static int put_mappings(struct pb *b, struct pb *tmp, struct strtab *st,
+                        const struct capture *c)
+{
+    uint64_t *limit = calloc(c->nmodules ? c->nmodules : 1, sizeof *limit);
+    if (!limit)
+        return -1;
+    for (size_t id = 1; id < c->nframes; id++) {
+        const struct cap_frame *f = &c->frames[id];
+        if (f->module && f->module < c->nmodules && f->addr >= limit[f->module])
+            limit[f->module] = f->addr + 1;
+    }
+    for (size_t m = 1; m < c->nmodules; m++) {
+        pb_uint(tmp, MAPPING_ID, m);
+        pb_uint(tmp, MAPPING_MEMORY_LIMIT, limit[m]);
+        pb_uint(tmp, MAPPING_FILENAME, (uint64_t)str_id(st, capture_string(c, c->modules[m].path)));
+        pb_uint(tmp, MAPPING_BUILD_ID,
+                (uint64_t)str_id(st, capture_string(c, c->modules[m].build_id)));
+        pb_uint(tmp, MAPPING_HAS_FUNCTIONS, 1);
+        pb_message(b, PROFILE_MAPPING, tmp);
+    }
+    free(limit);
+    return 0;
+}
+
 static void put_locations(struct pb *b, struct pb *tmp, struct pb *line,
                           const struct profile *p)
 {
@@ -235,6 +266,10 @@ static void put_locations(struct pb *b, struct pb *tmp, struct pb *line,
     for (uint32_t id = 1; id <= none_location(c); id++) {
         int none = id == none_location(c);
         pb_uint(tmp, LOCATION_ID, id);
+        if (!none && c->frames[id].module) {
+            pb_uint(tmp, LOCATION_MAPPING_ID, c->frames[id].module);
+            pb_uint(tmp, LOCATION_ADDRESS, c->frames[id].addr);
+        }
         pb_uint(line, LINE_FUNCTION_ID, (none ? p->none_func : p->func_of[id]) + 1u);
         if (!none)
             pb_uint(line, LINE_LINE, (uint64_t)(int64_t)c->frames[id].line);
@@ -278,6 +313,8 @@ static int encode(struct pb *b, const struct capture *c, const struct export_opt
     for (size_t m = 0; m < NMETRICS; m++)
         put_value_type(b, &tmp, &st, PROFILE_SAMPLE_TYPE, metrics[m].type, metrics[m].unit);
     put_samples(b, &tmp, &inner, &st, &p);
+    if (put_mappings(b, &tmp, &st, c) < 0)
+        b->oom = 1;
     put_locations(b, &tmp, &inner, &p);
     put_functions(b, &tmp, &st, &p);
     pb_uint(b, PROFILE_TIME_NANOS, c->start_unix_ns);

@@ -43,15 +43,17 @@ static uint32_t *canonical_strings(const struct capture *c)
     return canon;
 }
 
+/* where: the path that says whose code it is (the file; a native frame's
+ * module, since its file may be a source file of any name) */
 static int add_site(struct prof_site **v, size_t *n, size_t *cap, const char *function,
-                    const char *file, int32_t first_line, int32_t line, uint8_t kind,
-                    uint32_t func)
+                    const char *file, const char *where, int32_t first_line, int32_t line,
+                    uint8_t kind, uint32_t func)
 {
     if (ARRAY_RESERVE(*v, *n, *cap) < 0)
         return -1;
     (*v)[(*n)++] = (struct prof_site){ .function = function, .file = file,
                                        .first_line = first_line, .line = line, .func = func,
-                                       .kind = kind, .loc = (uint8_t)loc_classify(file) };
+                                       .kind = kind, .loc = (uint8_t)loc_classify(where) };
     return 0;
 }
 
@@ -77,12 +79,16 @@ int prof_frames_build(struct profile *p)
             fname = "?";
         if (!ffile)
             ffile = "";
+        const char *where = f->module && f->module < c->nmodules
+                                ? capture_string(c, c->modules[f->module].path) : NULL;
+        if (!where)
+            where = ffile;
         uint64_t a = (uint64_t)fn << 32 | file;
         int isnew;
 
         uint32_t *slot = kmap_put(&funcs, a, (uint32_t)f->first_line, (uint32_t)p->nfuncs, &isnew);
         if (!slot || (isnew && add_site(&p->funcs, &p->nfuncs, &funcs_cap, fname, ffile,
-                                        f->first_line, f->first_line, f->kind,
+                                        where, f->first_line, f->first_line, f->kind,
                                         (uint32_t)p->nfuncs) < 0))
             goto out;
         p->func_of[id] = *slot;
@@ -90,7 +96,7 @@ int prof_frames_build(struct profile *p)
         slot = kmap_put(&lines, a, (uint64_t)(uint32_t)f->first_line << 32 | (uint32_t)f->line,
                         (uint32_t)p->nlines, &isnew);
         if (!slot || (isnew && add_site(&p->lines, &p->nlines, &lines_cap, fname, ffile,
-                                        f->first_line, f->line, f->kind,
+                                        where, f->first_line, f->line, f->kind,
                                         p->func_of[id]) < 0))
             goto out;
         p->line_of[id] = *slot;
@@ -98,7 +104,7 @@ int prof_frames_build(struct profile *p)
         p->hidden[id] = f->kind != CAP_FRAME_SYNTHETIC && p->funcs[p->func_of[id]].loc != LOC_USER;
     }
     p->none_func = (uint32_t)p->nfuncs;
-    if (add_site(&p->funcs, &p->nfuncs, &funcs_cap, PROF_NO_FRAMES, "", 0, 0,
+    if (add_site(&p->funcs, &p->nfuncs, &funcs_cap, PROF_NO_FRAMES, "", "", 0, 0,
                  CAP_FRAME_SYNTHETIC, p->none_func) < 0)
         goto out;
     rc = 0;

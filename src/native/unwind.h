@@ -10,7 +10,9 @@
  * innermost first, each with its module, the address inside the module's
  * ELF file (what addr2line -e MODULE takes, so it can be symbolized later
  * or elsewhere), the module's build-id and, where the module has symbols,
- * the function.  Strings stay valid until native_close().  Returns the
+ * the function (C++ names demangled) and, where it has debug information,
+ * the source file and line (also the function's first line).  Each address is resolved once per session.
+ * Strings stay valid until native_close().  Returns the
  * number of frames (0 if none could be read); at most max.  Modules mapped
  * after native_open() are found when a frame falls outside every known one:
  * the maps are read again and the thread unwound anew (a read that finds
@@ -39,6 +41,9 @@ struct native_frame {
                                for callers), 0 if no module */
     const char *module;     /* the module's path as mapped, NULL if none */
     const char *symbol;     /* the function, NULL if unknown */
+    const char *file;       /* the source file, NULL without debug info */
+    int line;               /* its line, 0 if unknown */
+    int first_line;         /* the function's first line, 0 if unknown */
     char build_id[41];      /* hex, "" if none (truncated past 20 bytes) */
 };
 

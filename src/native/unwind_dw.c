@@ -14,11 +14,15 @@
  * outside it, from the live process, so no thread is ever stopped.
  *
  * Cost: libdwfl finds a symbol by scanning the module's symbol table, which
- * is most of the time of a sample in a big module (libpython); what an
- * address was found to be is kept, so each address is looked up once.
+ * is most of the time of a sample in a big module (libpython), and a
+ * source line by reading the line table of the address's compilation unit
+ * (resolve.h); what an address was found to be is kept, so each address
+ * is resolved once.
  */
 #include "native/unwind.h"
+#include "native/resolve.h"
 #include "util/array.h"
+#include "util/hash.h"
 #include "util/kmap.h"
 
 #include <elfutils/libdwfl.h>
@@ -54,6 +58,11 @@ struct native_session {
     const unsigned char *stack;
     uint64_t stack_lo;
     size_t stack_len;
+    struct kmap texts;          /* (hash, length) -> index in text */
+    char **text;                /* names and files made or copied here: kept
+                                   until native_close, as frames of threads
+                                   unwound before a re-read point to them */
+    size_t ntext, cap_text;
 };
 
 const char *native_unsupported(void)
@@ -214,6 +223,26 @@ struct walk {
     size_t n, max;
 };
 
+/* The session's copy of the first n bytes of str, one per text; NULL
+ * when out of memory. */
+static const char *keep(struct native_session *s, const char *str, size_t n)
+{
+    int isnew = 0;
+    uint32_t *slot = kmap_put(&s->texts, util_hash_bytes_from(UTIL_HASH_SEED, str, n), n,
+                              (uint32_t)s->ntext, &isnew);
+    if (slot && !isnew && *slot < s->ntext && !strncmp(s->text[*slot], str, n))
+        return s->text[*slot];
+    char *copy = strndup(str, n);
+    if (!copy || ARRAY_RESERVE(s->text, s->ntext, s->cap_text) < 0) {
+        free(copy);
+        return NULL;
+    }
+    if (slot && isnew)
+        *slot = (uint32_t)s->ntext;         /* a hash collision stays unindexed */
+    s->text[s->ntext++] = copy;
+    return copy;
+}
+
 static void describe(struct native_session *s, struct native_frame *f, Dwarf_Addr look)
 {
     Dwfl_Module *m = dwfl_addrmodule(s->dwfl, look);
@@ -222,9 +251,15 @@ static void describe(struct native_session *s, struct native_frame *f, Dwarf_Add
         return;
     }
     f->module = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-    GElf_Off off;
-    GElf_Sym sym;
-    f->symbol = dwfl_module_addrinfo(m, look, &off, &sym, NULL, NULL, NULL);
+    struct native_place place;
+    native_resolve(m, look, &place);
+    if (place.function)
+        f->symbol = keep(s, place.function, strlen(place.function));
+    free(place.function);
+    if (place.file && (f->file = keep(s, place.file, strlen(place.file)))) {
+        f->line = place.line;
+        f->first_line = place.first_line;
+    }
     Dwarf_Addr bias;
     if (dwfl_module_getelf(m, &bias))
         f->addr = look - bias;
@@ -310,6 +345,10 @@ void native_close(struct native_session *s)
     dwfl_end(s->dwfl);
     kmap_free(&s->known);
     free(s->seen);
+    kmap_free(&s->texts);
+    for (size_t i = 0; i < s->ntext; i++)
+        free(s->text[i]);
+    free(s->text);
     free(s->debuginfo_path);
     free(s);
 }

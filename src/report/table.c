@@ -108,7 +108,8 @@ static int print_table(const struct profile *p, const struct table_opts *o, FILE
         fprintf(f, " %8llu", (unsigned long long)split->samples);
         if (memory)
             put_memory(f, split);
-        fprintf(f, "  %s", s->function);
+        /* C/C++ frames (--native) marked, as in the tree */
+        fprintf(f, "  %s%s", s->kind == CAP_FRAME_NATIVE ? "[native] " : "", s->function);
         if (s->file[0])
             fprintf(f, "  %s", loc_short(s->file, cwd));
         if (s->line > 0)

@@ -222,6 +222,8 @@ static void print_label(struct printer *pr, const struct entry *e)
     }
     case PROF_NODE_FRAME: {
         const struct prof_site *s = prof_node_site(p, n);
+        if (s && s->kind == CAP_FRAME_NATIVE)
+            fprintf(f, "%s[native]%s ", color(pr, ANSI_DIM), color(pr, ANSI_RESET));
         fputs(s ? s->function : "?", f);
         if (s)
             print_location(pr, s);

@@ -1,23 +1,35 @@
 """`stetho dump --native PID`: C frames merged with the Python frames.
 
-A C extension (tests/programs/native_burn.c) is compiled here for each
-interpreter, with frame pointers, without them, and without frame pointers
-or unwind tables (where no unwinder can go past it); native_burn.py calls
-py_caller -> burn -> burn_a -> burn_b.  numpy's matrix product must show
-its BLAS frame under the line of the product.
+A C extension (tests/programs/native_burn.c, with the C++ method of
+native_spin.cpp) is compiled here for each interpreter, with frame
+pointers, without them, and without frame pointers or unwind tables (where
+no unwinder can go past it); native_burn.py calls py_caller -> burn ->
+burn_a -> burn_b.  numpy's matrix product must show its BLAS frame under
+the line of the product.  Built with -g, native_spin.py's call of
+ns::Klass::spin(int) checks what the capture keeps of a native frame
+(demangled name, file:line, module, build-id, address) against elfutils'
+own eu-readelf and eu-addr2line, in the exports (pprof's mappings) and in
+the HTML report (its colour, the toggle that hides native frames).
 """
 
 import glob
+import gzip
 import json
+import os
 import re
+import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import PROGRAMS, READY_TIMEOUT, load_json_stdout, read_line_with_prefix, run
+from conftest import (AVAILABLE, PROGRAMS, READY_TIMEOUT, load_json_stdout,
+                      read_line_with_prefix, run)
 
 BURN_C = PROGRAMS / "native_burn.c"
+SPIN_CPP = PROGRAMS / "native_spin.cpp"
+SPIN_PY = PROGRAMS / "native_spin.py"
 BURN_PY = PROGRAMS / "native_burn.py"
 MATMUL_PY = PROGRAMS / "native_matmul.py"
 
@@ -31,16 +43,23 @@ FLAGS = {
 }
 
 
-def build_extension(python, tmp_path, flavour):
+def build_extension(python, tmp_path, flavour, debug=False):
     cp = subprocess.run(
         [python.path, "-c", "import sysconfig; print(sysconfig.get_paths()['include']);"
          "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
         capture_output=True, text=True, timeout=30, check=True)
     include, suffix = cp.stdout.split()
-    out = tmp_path / flavour
+    out = tmp_path / (flavour + ("-g" if debug else ""))
     out.mkdir()
-    cc = subprocess.run(["cc", "-O2", "-shared", "-fPIC", *FLAGS[flavour], "-I", include,
-                         "-o", str(out / ("native_burn" + suffix)), str(BURN_C)],
+    flags = [*FLAGS[flavour], *(["-g"] if debug else [])]
+    # the C++ part uses no C++ library: the extension links as C does
+    obj = out / "native_spin.o"
+    cxx = subprocess.run(["c++", "-O2", "-fPIC", "-fno-exceptions", "-fno-rtti", *flags, "-c",
+                          "-o", str(obj), str(SPIN_CPP)], capture_output=True, text=True,
+                         timeout=60)
+    assert cxx.returncode == 0, f"cannot build the test extension's C++ part:\n{cxx.stderr}"
+    cc = subprocess.run(["cc", "-O2", "-shared", "-fPIC", *flags, "-I", include,
+                         "-o", str(out / ("native_burn" + suffix)), str(BURN_C), str(obj)],
                         capture_output=True, text=True, timeout=60)
     assert cc.returncode == 0, f"cannot build the test extension:\n{cc.stderr}"
     return out
@@ -195,7 +214,8 @@ def check_burn_stacks(stetho, capture, info):
         names = names_of(s)
         if "burn_b" in names:
             # every Python frame of the call is there, above the C ones
-            py = [f for f in s if re.search(r":\d+\)$", f)]
+            # (native frames with debug information have a line too)
+            py = [f for f in s if re.search(r"\.py:\d+\)$", f)]
             assert [names_of([f])[0] for f in py][-3:] == ["<module>", "outer", "py_caller"], s
     return stacks
 
@@ -321,3 +341,192 @@ def test_native_way_is_checked(stetho):
     assert cp.returncode == 2
     assert cp.stderr.decode().strip() == \
         "stetho: --native takes auto, perf or ptrace (got 'gdb')"
+# --------------------------------------------------------------------------
+# What the capture keeps of a native frame, and every report and export
+# --------------------------------------------------------------------------
+
+SPIN = "ns::Klass::spin(int)"
+
+
+def marked_line(path, mark):
+    with open(path) as f:
+        return next(i for i, l in enumerate(f, 1) if l.rstrip().endswith("// " + mark))
+
+
+def need_elfutils():
+    if not (shutil.which("eu-readelf") and shutil.which("eu-addr2line")):
+        msg = "eu-readelf and eu-addr2line (apt-get install elfutils) check the symbols"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def spin_capture(stetho, python, tmp_path, seconds="1.5"):
+    """A --native capture of native_spin.py with the extension built -g."""
+    ext = build_extension(python, tmp_path, "fp", debug=True)
+    capture = tmp_path / "spin.stetho"
+    cp = run([stetho, "run", "--native", "--memory", "off", "-o", str(capture), "--",
+              python.path, str(SPIN_PY), str(ext), seconds], timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    return ext, capture
+
+
+def pb_fields(data):
+    """(field number, value) of a protobuf message: ints, or bytes."""
+    out, i = [], 0
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < len(data):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((field, varint()))
+        elif wire == 2:
+            n = varint()
+            out.append((field, data[i:i + n]))
+            i += n
+        else:
+            raise AssertionError(f"wire type {wire} is not written by stetho")
+    return out
+
+
+def test_native_symbols(python, stetho, tmp_path):
+    need_elfutils()
+    ext, capture = spin_capture(stetho, python, tmp_path)
+    out = tmp_path / "spin.json"
+    cp = run([stetho, "export", str(capture), "--format", "json", "-o", str(out)], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    frames = json.loads(out.read_text())["frames"]
+    spin = [f for f in frames if f["function"] == SPIN]
+    # demangled: the capture has the C++ name, not _ZN2ns5Klass4spinEi
+    assert spin, sorted({f["function"] for f in frames if f["kind"] == "native"})
+    module = spin[0]["module"]
+    assert module.startswith(str(ext)) and all(f["kind"] == "native" and f["module"] == module
+                                               for f in spin), spin
+    # the module's build-id, as elfutils reads it
+    notes = run(["eu-readelf", "-n", module]).stdout.decode()
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    assert all(f["build_id"] == build_id for f in spin), (build_id, spin)
+    # file:line: what eu-addr2line says of the recorded address in the module
+    addrs = [hex(f["address"]) for f in spin]
+    lines = run(["eu-addr2line", "-e", module, *addrs]).stdout.decode().split()
+    assert len(lines) == len(spin), lines
+    for f, where in zip(spin, lines):
+        file, line = re.fullmatch(r"(.*?):(\d+)(?::\d+)?", where).groups()
+        assert (os.path.realpath(f["file"]), f["line"]) == (os.path.realpath(file),
+                                                            int(line)), (f, where)
+        assert Path(f["file"]).resolve() == SPIN_CPP.resolve(), f
+        # the function's first line is the line it begins on, as for Python
+        assert f["first_line"] == marked_line(SPIN_CPP, "ENTRY"), f
+    # where it spins: the innermost frame's line is the loop's
+    assert any(f["line"] == marked_line(SPIN_CPP, "SPIN") for f in spin), spin
+    # every native frame has its place; frames without symbols say module+offset
+    for f in frames:
+        if f["kind"] == "native":
+            assert f["module"] and f["address"] > 0, f
+            if "+0x" in f["function"]:
+                base, off = f["function"].rsplit("+0x", 1)
+                assert base == os.path.basename(f["module"]) and int(off, 16) == f["address"], f
+
+    # the stacks: the Python caller above the C++ method
+    stacks = collapsed(stetho, capture)
+    spinning = {s: n for s, n in stacks.items() if names_of(s)[-1] == SPIN}
+    assert sum(spinning.values()) > sum(stacks.values()) / 3, stacks
+    for s in spinning:
+        names = names_of(s)
+        assert "spin_caller" in names, s
+        assert s[-1].endswith(f"native_spin.cpp:{marked_line(SPIN_CPP, 'ENTRY')})"), s
+
+    # the text reports mark native frames
+    for cmd in ("tree", "table"):
+        cp = run([stetho, cmd, str(capture)], timeout=60)
+        assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+        assert f"[native] {SPIN}" in cp.stdout.decode(), cp.stdout.decode()
+
+    # pprof: a mapping per module, with its build-id; locations at the address
+    cp = run([stetho, "export", str(capture), "--format", "pprof"], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    prof = pb_fields(gzip.decompress(cp.stdout))
+    strings = [v.decode() for k, v in prof if k == 6]
+    mappings = {}
+    for k, v in prof:
+        if k == 3:
+            m = dict(pb_fields(v))
+            mappings[m[1]] = (strings[m.get(5, 0)], strings[m.get(6, 0)])
+    assert (module, build_id) in mappings.values(), mappings
+    mid = next(i for i, v in mappings.items() if v == (module, build_id))
+    placed = {dict(pb_fields(v)).get(3) for k, v in prof
+              if k == 4 and dict(pb_fields(v)).get(2) == mid}
+    assert {f["address"] for f in spin} <= placed, (placed, spin)
+
+
+def test_native_frames_in_html(stetho, tmp_path):
+    """The HTML report (in Chromium): native frames coloured apart, and the
+    toggle that hides them (their time going to the Python caller)."""
+    from test_html import check_report, need_browser
+    need_browser()
+    python = AVAILABLE[0] if AVAILABLE else pytest.skip("no Python interpreter found")
+    _, capture = spin_capture(stetho, python, tmp_path, "1")
+    report = tmp_path / "spin.html"
+    cp = run([stetho, "html", str(capture), "-o", str(report)], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    result = check_report(report, "--native", SPIN, "--native-caller", "spin_caller")
+    assert "unticked: no native frame left" in result["passed"], result
+
+
+def export_frames(stetho, capture, *opts):
+    cp = run([stetho, "export", str(capture), "--format", "json", *opts], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    return json.loads(cp.stdout)["frames"], cp.stderr.decode(errors="replace")
+
+
+def test_symbolize_later_by_build_id(python, stetho, tmp_path):
+    """Recorded from a stripped extension (no debug information, no local
+    symbols), a capture's native frames are named again by --symbolize from
+    the unstripped file put back at the module's path (same build-id); a
+    file of another build there (another build-id) changes nothing."""
+    ext = build_extension(python, tmp_path, "fp", debug=True)
+    so = next(ext.glob("native_burn*.so"))
+    full = so.read_bytes()
+    cp = run(["strip", "--strip-all", str(so)])
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    capture = tmp_path / "stripped.stetho"
+    cp = run([stetho, "run", "--native", "--memory", "off", "-o", str(capture), "--",
+              python.path, str(SPIN_PY), str(ext), "1"], timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    recorded, _ = export_frames(stetho, capture)
+    mine = [f for f in recorded if f.get("module") == str(so)]
+    assert mine and not any(f["file"].endswith(".cpp") for f in mine), mine
+    # the static PyCFunction had no symbol left: module+offset
+    unnamed = [f for f in mine if f["function"].startswith(so.name + "+0x")]
+    assert unnamed, mine
+
+    # another build at the path: its build-id differs, nothing is renamed
+    other = build_extension(python, tmp_path, "nofp")
+    so.write_bytes(next(other.glob("native_burn*.so")).read_bytes())
+    again, err = export_frames(stetho, capture, "--symbolize")
+    assert again == recorded
+    assert re.search(r"--symbolize: \d+ of \d+ modules found by build-id", err), err
+
+    # the file that ran, with its symbols and debug information
+    so.write_bytes(full)
+    named, err = export_frames(stetho, capture, "--symbolize")
+    assert named != recorded
+    mine = [f for f in named if f.get("module") == str(so)]
+    assert not any(f["function"].startswith(so.name + "+0x") for f in mine), mine
+    assert "spin" in {f["function"] for f in mine}, mine
+    spin = [f for f in mine if f["function"] == SPIN]
+    assert any(Path(f["file"]).resolve() == SPIN_CPP.resolve() and
+               f["line"] == marked_line(SPIN_CPP, "SPIN") for f in spin), spin
+    # every report takes it: the tree shows the C++ source
+    cp = run([stetho, "tree", "--symbolize", str(capture)], timeout=60)
+    assert cp.returncode == 0 and "native_spin.cpp" in cp.stdout.decode(), cp.stdout.decode()

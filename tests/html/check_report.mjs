@@ -3,6 +3,7 @@
 //
 //   node tests/html/check_report.mjs REPORT.html [--func NAME] [--callers A,B] [--calls N]
 //        [--screenshot OUT.png] [--measure] [--chromium PATH] [--task NAME]
+//        [--native NAME --native-caller NAME]
 //
 // Checks: no console errors or page errors; the flame graph is drawn (a
 // screenshot of it is not blank); clicking a frame zooms (breadcrumb, full
@@ -11,7 +12,12 @@
 // the metric changes the graph; the inverted view and the callers of
 // --func list --callers; keyboard zoom and '/'.  With --task (a capture of
 // `--async`): the filter lists the tasks, choosing `<task NAME>` shows its
-// tree alone, and result.task has the page's totals for it.
+// tree alone, and result.task has the page's totals for it.  With --native
+// (a capture of `--native`) instead of the usual checks: the native frame
+// NAME is drawn in the native colour (blue over red, unlike a Python
+// frame's), the "native frames" toggle is offered, and unticking it takes
+// every native frame out of the flame graph, NAME's time going to its
+// Python caller (--native-caller), which then has no native child.
 // Prints one JSON object (checks passed, failures, timings); exit 1 on a
 // failure.  Needs playwright-core (npm install --prefix tests/html
 // playwright-core) and a Chromium; it downloads nothing.
@@ -22,7 +28,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
-const opt = { func: 'leaf', callers: [], calls: null, screenshot: null, measure: false, chromium: '/usr/bin/chromium', task: null };
+const opt = { func: 'leaf', callers: [], calls: null, screenshot: null, measure: false, chromium: '/usr/bin/chromium', task: null, native: null, nativeCaller: null };
 let report = null;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -33,6 +39,8 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--measure') opt.measure = true;
   else if (a === '--chromium') opt.chromium = args[++i];
   else if (a === '--task') opt.task = args[++i];
+  else if (a === '--native') opt.native = args[++i];
+  else if (a === '--native-caller') opt.nativeCaller = args[++i];
   else report = a;
 }
 if (!report) {
@@ -112,7 +120,7 @@ try {
   const width = (await R.state()).canvasWidth;
   check('frames listed', frames0.length > 2, frames0.length);
 
-  if (!opt.measure) {
+  if (!opt.measure && !opt.native) {
     // -- click a frame: it zooms (breadcrumb changes, spans the full width)
     const target = frames0.find((f) => f.name === opt.func && !f.ancestor && f.w < width * 0.9 && f.w > 4) ||
       frames0.find((f) => !f.ancestor && f.y > 0 && f.w < width * 0.9 && f.w > 4);
@@ -252,6 +260,48 @@ try {
     await page.mouse.move(box.x + fr.x + fr.w / 2, box.y + fr.y + 9);
     const tipText = await page.locator('#tooltip').innerText();
     check('tooltip shows every metric', /Wall time/.test(tipText) && /Waiting for a lock/.test(tipText), tipText);
+  }
+  if (opt.native) {
+    // the colour drawn inside a frame: the commonest pixel of its left edge
+    // (away from its label)
+    const colour = (f) => page.evaluate(({ x, y, h }) => {
+      const c = document.getElementById('flame');
+      const r = window.devicePixelRatio || 1;
+      const d = c.getContext('2d').getImageData(Math.round((x + 2) * r), Math.round(y * r),
+        1, Math.round(h * r)).data;
+      const count = new Map();
+      for (let i = 0; i < d.length; i += 4) {
+        const k = d[i] + ',' + d[i + 1] + ',' + d[i + 2];
+        count.set(k, (count.get(k) || 0) + 1);
+      }
+      return [...count.entries()].sort((a, b) => b[1] - a[1])[0][0].split(',').map(Number);
+    }, { x: f.x, y: f.y, h: f.h });
+    const names = (fs) => fs.filter((f) => !f.ancestor).map((f) => f.name);
+    const nat = frames0.find((f) => f.name === opt.native && !f.ancestor && f.w > 6);
+    const caller = frames0.find((f) => f.name === opt.nativeCaller && !f.ancestor && f.w > 6);
+    if (check('the native frame and its Python caller are drawn', !!nat && !!caller,
+      frames0.map((f) => f.name))) {
+      const [nr, ng, nb] = await colour(nat), [cr, cg, cb] = await colour(caller);
+      result.nativeColour = [nr, ng, nb];
+      result.pythonColour = [cr, cg, cb];
+      check('the native frame is coloured apart (blue over red)', nb > nr && nb > ng, [nr, ng, nb]);
+      check('the Python frame is not (red over blue)', cr > cb, [cr, cg, cb]);
+    }
+    check('the native toggle is offered', await page.locator('#native').isVisible());
+    const before = names(frames0);
+    await page.locator('#native').setChecked(false);
+    const hidden = await R.frames();
+    const after = names(hidden);
+    check('unticked: no native frame left', !after.includes(opt.native), after);
+    check('unticked: the Python caller stays', after.includes(opt.nativeCaller), after);
+    check('unticked: fewer frames', after.length < before.length, [before.length, after.length]);
+    const c2 = hidden.find((f) => f.name === opt.nativeCaller && !f.ancestor);
+    const under = c2 ? hidden.filter((f) => f.y === c2.y + c2.h && f.x >= c2.x &&
+      f.x < c2.x + c2.w) : [];
+    check('unticked: the caller has nothing native under it', c2 && under.length === 0,
+      under.map((f) => f.name));
+    await page.locator('#native').setChecked(true);
+    check('ticked again: the native frame is back', names(await R.frames()).includes(opt.native));
   }
   if (opt.task) {
     // -- the tasks, a group per thread in the thread filter

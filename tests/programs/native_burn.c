@@ -3,6 +3,7 @@
  * tests/e2e/test_native.py (compiled there, once per interpreter and per
  * set of flags).  burn(seconds) calls burn_a, which calls burn_b, which
  * spins; the GIL is released meanwhile, as real C extensions do.
+ * spin(ms) calls native_spin.cpp's ns::Klass::spin(int), a C++ method.
  */
 #include <Python.h>
 #include <time.h>
@@ -43,8 +44,23 @@ static PyObject *burn(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+void native_spin(int ms);               /* native_spin.cpp */
+
+static PyObject *spin(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long ms = PyLong_AsLong(arg);
+    if (ms == -1 && PyErr_Occurred())
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    native_spin((int)ms);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"burn", burn, METH_O, "spin in burn_a -> burn_b for SECONDS"},
+    {"spin", spin, METH_O, "spin in C++'s ns::Klass::spin(int) for MS milliseconds"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -76,8 +76,9 @@ static inline uint32_t fx_frame(struct fixture *f, const char *fn, const char *f
                                 int line, enum cap_frame_kind kind)
 {
     assert(f->c.nframes < 32);
-    f->frames[f->c.nframes] = (struct cap_frame){ fx_str(f, fn), fx_str(f, file), line, first,
-                                                  (uint8_t)kind };
+    f->frames[f->c.nframes] = (struct cap_frame){ .function = fx_str(f, fn),
+                                                  .file = fx_str(f, file), .line = line,
+                                                  .first_line = first, .kind = (uint8_t)kind };
     return (uint32_t)f->c.nframes++;
 }
 

@@ -695,6 +695,84 @@ static void test_calls(void)
     free(p.p);
 }
 
+/* Native frames (format 1.2): modules interned once per (path, build-id),
+ * frames keep module and address and are told apart by them; a frame
+ * record without them (older captures) reads module 0; a frame naming an
+ * undefined module makes its block bad. */
+static void test_native_frames(void)
+{
+    char err[256];
+    struct capture c;
+    const char *path = tmp_path("native.stetho");
+    struct capture_writer *w = capw_open(path, 10000000);
+    uint32_t m1 = capw_module(w, "/x/libspin.so", "0123abcd");
+    uint32_t m2 = capw_module(w, "/x/libc.so.6", NULL);
+    CHECK(m1 == 1 && m2 == 2 && capw_module(w, "/x/libspin.so", "0123abcd") == m1);
+    uint32_t a = capw_native_frame(w, "ns::Klass::spin(int)", "/src/spin.cpp", 12, 9, m1, 0x1139);
+    uint32_t b = capw_native_frame(w, "ns::Klass::spin(int)", "/src/spin.cpp", 12, 9, m1, 0x1141);
+    uint32_t d = capw_native_frame(w, "libc.so.6+0x10", "/x/libc.so.6", 0, 0, m2, 0x10);
+    uint32_t py = capw_frame(w, "f", "/x/a.py", 3, 3, CAP_FRAME_PYTHON);
+    CHECK(a && b && a != b && d && py);
+    CHECK(capw_native_frame(w, "ns::Klass::spin(int)", "/src/spin.cpp", 12, 9, m1, 0x1139) == a);
+    CHECK(capw_native_frame(w, "x", "", 0, 0, 7, 1) == 0);     /* module 7: never defined */
+    CHECK(capw_stack(w, capw_stack(w, 0, py), a) != 0);
+    CHECK_EQ_INT(capw_close(w, 9), 0);
+    CHECK_EQ_INT(capture_load(path, &c, err, sizeof err), 0);
+    CHECK(!c.truncated && c.nmodules == 3 && c.nframes == 5);
+    if (c.nmodules == 3 && c.nframes == 5) {
+        CHECK(!strcmp(c.strings[c.modules[m1].path], "/x/libspin.so"));
+        CHECK(!strcmp(c.strings[c.modules[m1].build_id], "0123abcd"));
+        CHECK(c.modules[m2].build_id == 0);
+        const struct cap_frame *fa = &c.frames[a], *fb = &c.frames[b], *fp = &c.frames[py];
+        CHECK(fa->kind == CAP_FRAME_NATIVE && fa->module == m1 && fa->addr == 0x1139 &&
+              fa->line == 12 && fa->first_line == 9);
+        CHECK(!strcmp(c.strings[fa->function], "ns::Klass::spin(int)"));
+        CHECK(fb->addr == 0x1141 && c.frames[d].module == m2);
+        CHECK(fp->module == 0 && fp->addr == 0);
+    }
+    capture_free(&c);
+
+    struct vbuf file = { 0 }, raw = { 0 }, p = { 0 };
+    for (int bad = 0; bad < 2; bad++) {
+        file.len = raw.len = 0;
+        vbuf_put(&file, CAPF_MAGIC "\x01\0\0\0\0\0\0\0", 16);
+        p.len = 0;
+        vbuf_varint(&p, 10000000), vbuf_varint(&p, 1);
+        rec(&raw, CAPF_META, &p);
+        p.len = 0;
+        vbuf_put(&p, "g", 1);
+        rec(&raw, CAPF_STRING, &p);
+        p.len = 0;          /* a frame as written before format 1.2 */
+        vbuf_varint(&p, 1), vbuf_varint(&p, 1), vbuf_svarint(&p, 3), vbuf_svarint(&p, 1),
+            vbuf_varint(&p, 1);
+        rec(&raw, CAPF_FRAME, &p);
+        p.len = 0;
+        vbuf_varint(&p, 1), vbuf_varint(&p, 0);
+        rec(&raw, CAPF_MODULE, &p);
+        p.len = 0;          /* module 1 defined, module 2 not */
+        vbuf_varint(&p, 1), vbuf_varint(&p, 1), vbuf_svarint(&p, 3), vbuf_svarint(&p, 1),
+            vbuf_varint(&p, 1), vbuf_varint(&p, bad ? 2 : 1), vbuf_varint(&p, 77);
+        rec(&raw, CAPF_FRAME, &p);
+        p.len = 0;
+        vbuf_varint(&p, 9);
+        rec(&raw, CAPF_END, &p);
+        add_block(&file, &raw);
+        CHECK_EQ_INT(capture_load_mem(file.p, file.len, &c, err, sizeof err), 0);
+        if (bad) {
+            CHECK(c.truncated && c.nframes == 1);
+        } else {
+            CHECK(!c.truncated && c.nframes == 3 && c.nmodules == 2);
+            if (c.nframes == 3)
+                CHECK(c.frames[1].module == 0 && c.frames[2].module == 1 &&
+                      c.frames[2].addr == 77);
+        }
+        capture_free(&c);
+    }
+    free(file.p);
+    free(raw.p);
+    free(p.p);
+}
+
 static void test_crafted(void)
 {
     struct vbuf b = { 0 }, p = { 0 }, end = { 0 };
@@ -934,6 +1012,7 @@ int main(void)
     test_crafted();
     test_mapping_figures();
     test_calls();
+    test_native_frames();
     test_size();
 
     char cmd[300];

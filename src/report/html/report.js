@@ -324,6 +324,7 @@
     merge: false,
     collapse: true,
     byLine: false,
+    native: true,             /* native (C/C++) frames shown */
     view: 'tree',             /* tree, inverted, callers */
     target: -1,               /* function whose callers are shown */
     range: null,              /* [first bucket, end bucket) */
@@ -409,8 +410,10 @@
    * a view node.  Library frames (collapse): a run of them that leads to a
    * shown frame becomes one group node keyed by the run's outermost
    * function; a run that leads nowhere shown is folded into the caller's
-   * self time, or kept as a childless group when the stack shows nothing. */
-  function buildView(merge, collapse, byLine) {
+   * self time, or kept as a childless group when the stack shows nothing.
+   * Native frames hidden (!native): each is left out, its time folded into
+   * what its caller became (py-spy's stacks without --native). */
+  function buildView(merge, collapse, byLine, native) {
     const nKeys = Math.max(nsites, nfuncs) + 1;
     const KM = 2 * nKeys + threads.length + 1;
     const parent = [0], kind = [K_ROOT], key = [-1], thr = [-1], lid = [-1];
@@ -439,6 +442,13 @@
         continue;
       }
       const f = siteFunc[s], t = merge ? -1 : bThread[n];
+      if (!native && fnKind[f] === FRAME_NATIVE) {
+        viewOf[n] = viewOf[p];
+        shownAnc[n] = shownAnc[p];
+        runStart[n] = runStart[p];
+        hasShown[n] = hasShown[p];
+        continue;
+      }
       if (!(collapse && isLib(f))) {
         let pv = shownAnc[p];
         if (runStart[p] >= 0) {
@@ -481,11 +491,11 @@
     return ch;
   }
 
-  function getView(merge, collapse, byLine) {
-    const k = (merge ? 1 : 0) + (collapse ? 2 : 0) + (byLine ? 4 : 0);
+  function getView(merge, collapse, byLine, native) {
+    const k = (merge ? 1 : 0) + (collapse ? 2 : 0) + (byLine ? 4 : 0) + (native ? 8 : 0);
     let v = viewCache.get(k);
     if (!v) {
-      v = buildView(merge, collapse, byLine);
+      v = buildView(merge, collapse, byLine, native);
       viewCache.set(k, v);
     }
     if (!v.filled) {
@@ -664,11 +674,14 @@
       showTree();
       return;
     }
-    V = getView(S.merge, S.collapse, S.byLine);
+    V = getView(S.merge, S.collapse, S.byLine, S.native);
     if (S.view === 'inverted') {
       T = buildInverted(V, -1);
     } else if (S.view === 'callers' && S.target >= 0) {
-      const v = isLib(S.target) && S.collapse ? getView(S.merge, false, S.byLine) : V;
+      /* the target shown even where the options would fold it */
+      const native = S.native || fnKind[S.target] === FRAME_NATIVE;
+      const v = (isLib(S.target) && S.collapse) || native !== S.native
+        ? getView(S.merge, S.collapse && !isLib(S.target), S.byLine, native) : V;
       T = buildInverted(v, S.target);
     } else {
       T = V;
@@ -1586,6 +1599,9 @@
     check('merge', 'merge');
     check('collapse', 'collapse');
     check('bylines', 'byLine');
+    check('native', 'native');
+    /* the native toggle only where there are native frames to hide */
+    $('native-label').hidden = !bSite.some((s) => s >= 0 && fnKind[siteFunc[s]] === FRAME_NATIVE);
 
     $('view').addEventListener('change', () => {
       S.view = $('view').value;
