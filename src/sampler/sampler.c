@@ -11,6 +11,7 @@
 #include "proc/freeze.h"
 #include "proc/threadstat.h"
 #include "proc/threads.h"
+#include "native/capframe.h"
 #include "native/merge.h"
 #include "native/perf.h"
 #include "native/unwind.h"
@@ -400,22 +401,6 @@ static uint32_t intern_frames(struct sampler *s, struct process *p, const struct
     return stack;
 }
 
-/* A native frame's capture frame: its function without the symbol's
- * version ("@GLIBC_2.2.5"), else MODULE+0xADDRESS; file: the module. */
-static uint32_t native_frame(struct sampler *s, const struct native_frame *f)
-{
-    char name[512];
-    const char *mod = f->module ? strrchr(f->module, '/') : NULL;
-    mod = mod ? mod + 1 : f->module;
-    if (f->symbol)
-        snprintf(name, sizeof name, "%.*s", (int)strcspn(f->symbol, "@"), f->symbol);
-    else if (mod)
-        snprintf(name, sizeof name, "%s+0x%llx", mod, (unsigned long long)f->addr);
-    else
-        snprintf(name, sizeof name, "0x%llx", (unsigned long long)f->pc);
-    return capw_frame(s->w, name, f->module ? f->module : "", 0, 0, CAP_FRAME_NATIVE);
-}
-
 /* Snapshot thread i's Python stack merged with its native one. */
 static uint32_t intern_merged(struct sampler *s, struct process *p, size_t i)
 {
@@ -434,7 +419,7 @@ static uint32_t intern_merged(struct sampler *s, struct process *p, size_t i)
     uint32_t stack = 0;
     for (size_t k = n; k-- > 0;) {              /* root (outermost) first */
         const struct merged_frame *m = &s->merged[k];
-        stack = m->native ? capw_stack(s->w, stack, native_frame(s, &nat[m->index]))
+        stack = m->native ? capw_stack(s->w, stack, native_capture_frame(s->w, &nat[m->index]))
                           : intern_frames(s, p, &py[m->index], 1, stack);
     }
     return stack;
