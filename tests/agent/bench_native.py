@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_agent import run  # noqa: E402
 from decode import Decoder  # noqa: E402
 
-REPEAT = 5
+REPEAT = 3
 MODES = ("exact", "sampled:65536")
 WORKLOADS = ("alloc_heavy.py", "deep_alloc.py")
 
