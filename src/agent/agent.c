@@ -235,7 +235,11 @@ static void clean_env(char **envp)
 
 static int parse_mode(const char *mode)
 {
-    if (!mode || !*mode || strcmp(mode, "exact") == 0) {
+    size_t len = mode ? strlen(mode) : 0, nl = strlen(AGENT_MODE_NATIVE);
+    agent.native = len >= nl && !strcmp(mode + len - nl, AGENT_MODE_NATIVE);
+    if (agent.native)
+        len -= nl;
+    if (!len || (len == 5 && !strncmp(mode, "exact", 5))) {
         agent.sampled = 0;
         return 0;
     }
@@ -244,7 +248,7 @@ static int parse_mode(const char *mode)
     char *end;
     errno = 0;
     unsigned long long mean = strtoull(mode + 8, &end, 10);
-    if (errno || end == mode + 8 || *end || mean == 0)
+    if (errno || end == mode + 8 || end != mode + len || mean == 0)
         return -1;
     agent.sampled = 1;
     agent.mean = mean;
@@ -299,6 +303,7 @@ static void atfork_child(void)
     int keep = agent.follow && (st == AGENT_ON || st == AGENT_WAIT_PY);
     agent.pid = getpid();
     sample_atfork_child();
+    native_atfork_child();
     chunks_atfork_child(keep);
     atomic_fetch_add(&agent_tstate_epoch, 1);       /* thread ids changed */
     if (!keep) {
@@ -319,6 +324,10 @@ int agent_setup(const char *fifo_path, const char *mode)
     static int once;
     if (parse_mode(mode) < 0 || (!agent.python && pyhooks_init() < 0))
         return -1;
+    /* without libunwind, the blocks are recorded with their Python stacks
+     * only (stetho checked it is there before asking) */
+    if (agent.native && native_init() < 0)
+        agent.native = 0;
     agent.fd = agent_fifo_open(fifo_path, &agent.fifo_dev, &agent.fifo_ino);
     if (agent.fd < 0)
         return -1;

@@ -3,7 +3,8 @@
  * state, the per-thread state, and the calls between interpose.c (the
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
  * (turning an allocation into records), chunk.c (per-thread buffers and
- * the FIFO), stack.c (Python stacks), sample.c (sampled mode), and, for an
+ * the FIFO), stack.c (Python stacks), native.c (native stacks, --native),
+ * sample.c (sampled mode), and, for an
  * agent dlopen'ed into a running interpreter, inside.c (start and stop a
  * recording: inside.h) and got.c (the hooks put into every object's GOT).
  *
@@ -48,6 +49,7 @@ struct agent {
     ino_t fifo_ino;
     int sampled;                /* 0: exact mode */
     uint64_t mean;              /* sampled: mean bytes between samples */
+    int native;                 /* --native: each recorded block's native stack */
     int follow;                 /* STETHO_AGENT_FOLLOW=1 */
     pid_t pid;
 
@@ -89,6 +91,7 @@ static inline int guard_held(void)
 }
 
 struct stack_state;
+struct native_state;
 
 /* One per thread that has recorded something; owned by that thread.  The
  * lock guards the chunk against the exit flusher; the owner takes it per
@@ -108,6 +111,7 @@ struct agent_thread {
     uint64_t rng;
 
     struct stack_state *stack;  /* NULL until a Python stack is wanted */
+    struct native_state *native;    /* NULL until a native stack is wanted */
 };
 
 /* ---- interpose.c ---- */
@@ -252,6 +256,17 @@ void inside_fifo_lost(void) AGENT_HIDDEN;
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;
 void stack_free(struct stack_state *s) AGENT_HIDDEN;
 void stack_reset(struct stack_state *s) AGENT_HIDDEN;  /* new stream: ids from 1 */
+
+/* ---- native.c ---- */
+/* Load libunwind and warm it up, read the modules; -1 if it cannot be. */
+int native_init(void) AGENT_HIDDEN;
+/* The calling thread's native stack above the agent, as a NATIVE id of its
+ * stream (defining new ones and their modules on the way); 0 if none.
+ * Caller holds th->lock and the guard. */
+uint32_t native_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;
+void native_free(struct native_state *s) AGENT_HIDDEN;
+void native_reset(struct native_state *s) AGENT_HIDDEN;    /* new stream */
+void native_atfork_child(void) AGENT_HIDDEN;
 
 /* ---- sample.c ---- */
 void sample_init(void) AGENT_HIDDEN;

@@ -162,6 +162,7 @@ static void thread_exit(void *arg)
     agent_self = NULL;
     self_gone = 1;
     stack_free(th->stack);
+    native_free(th->native);
     pthread_mutex_destroy(&th->lock);
     agent_real.free(th);
     guard_leave(guard);
@@ -252,6 +253,8 @@ void chunks_atfork_child(int keep)
     sample_thread_init(agent_self);
     if (agent_self->stack)
         stack_reset(agent_self->stack);
+    if (agent_self->native)
+        native_reset(agent_self->native);
 }
 
 /* A new in-process recording: the reader is a new stetho that knows none of
@@ -267,6 +270,8 @@ void chunks_new_session(void)
         sample_thread_init(th);
         if (th->stack)
             stack_reset(th->stack);
+        if (th->native)
+            native_reset(th->native);
         thread_unlock(th);
     }
     pthread_mutex_unlock(&registry_lock);

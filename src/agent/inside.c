@@ -98,7 +98,7 @@ static int start(const char *fifo_path, const char *mode, int follow)
         return fail("this process is recorded already (it runs under `stetho run`)%s", "");
     if (!have_gil())
         return fail("stetho_agent_start must be called with the GIL held%s", "");
-    if (strcmp(mode, "exact") != 0 && strncmp(mode, "sampled:", 8) != 0)
+    if (strncmp(mode, "exact", 5) != 0 && strncmp(mode, "sampled:", 8) != 0)
         return fail("bad memory mode '%s' (exact or sampled:BYTES)", mode);
     agent.pid = getpid();
     find_pending_calls();

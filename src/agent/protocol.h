@@ -20,7 +20,12 @@
  * are followed, so the program sees the environment it would have had; a
  * process that is not Python, a wrapper, passes them on). */
 #define AGENT_ENV_FIFO "STETHO_AGENT_FIFO"
-#define AGENT_ENV_MODE "STETHO_AGENT_MODE"        /* "exact" or "sampled:<mean bytes>" */
+#define AGENT_ENV_MODE "STETHO_AGENT_MODE"        /* "exact" or "sampled:<mean bytes>",
+                                                     then ",native" for --native */
+#define AGENT_MODE_NATIVE ",native"
+/* --native's unwinder (agent/native.c), loaded by the agent at run time:
+ * stetho checks it can be before asking for native stacks. */
+#define AGENT_LIBUNWIND "libunwind.so.8"
 #define AGENT_ENV_FOLLOW "STETHO_AGENT_FOLLOW"    /* "1": children load it too */
 #define AGENT_ENV_PRELOAD_ORIG "STETHO_AGENT_PRELOAD_ORIG" /* LD_PRELOAD before stetho */
 #define AGENT_ENV_CALLS "STETHO_AGENT_CALLS"      /* --calls: the FIFO for calls.h's counts */

@@ -19,6 +19,7 @@ static void put_alloc(struct agent_thread *th, int allocator, const void *p, siz
                       uint64_t ts)
 {
     uint32_t stack = stack_capture(th, ts);
+    uint32_t native = agent.native ? native_capture(th, ts) : 0;
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_ALLOC, ts);
     if (!w)
         return;
@@ -28,6 +29,7 @@ static void put_alloc(struct agent_thread *th, int allocator, const void *p, siz
                                            .size = size,
                                            .stack = stack,
                                            .dt_ns = dt_of(th, ts),
+                                           .native = native,
                                        }));
 }
 

@@ -51,6 +51,7 @@ struct frame_entry {
 struct stack_entry {
     uint64_t key;               /* parent << 32 | frame; 0: empty */
     uint32_t id;
+    int entry;                  /* the frame began its interpreter call */
 };
 
 struct stack_state {
@@ -125,6 +126,7 @@ static void trim_frame_reads(struct py_layout *l)
     end = field_end(l->fr_lasti, 4, end);
     end = field_end(l->fr_instr, 8, end);
     end = field_end(l->fr_owner, 1, end);
+    end = field_end(l->fr_is_entry, 1, end);   /* 3.11: for --native's merge */
     if (end && end < l->fr_size)
         l->fr_size = end;
 }
@@ -361,22 +363,25 @@ static int grow_stacks(struct stack_state *s)
     return 0;
 }
 
+/* entry is part of the stack: where a native stack's interpreter call
+ * goes (wire.h STACK). */
 static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uint32_t parent,
-                             uint32_t frame, uint64_t ts)
+                             uint32_t frame, int entry, uint64_t ts)
 {
     uint64_t key = (uint64_t)parent << 32 | frame;
     if ((s->stacks_used + 1) * 2 > s->stacks_cap && grow_stacks(s) < 0)
         return 0;
     size_t i = mix64(key) & (s->stacks_cap - 1);
     for (; s->stacks[i].key; i = (i + 1) & (s->stacks_cap - 1))
-        if (s->stacks[i].key == key)
+        if (s->stacks[i].key == key && s->stacks[i].entry == entry)
             return s->stacks[i].id;
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_STACK, ts);
     if (!w)
         return 0;
     uint32_t id = s->next_stack++;
-    chunk_commit(th, wire_put_stack(w, &(struct wire_stack){ id, parent, frame }));
-    s->stacks[i] = (struct stack_entry){ key, id };
+    chunk_commit(th, wire_put_stack(w, &(struct wire_stack){ id, parent, frame,
+                                                            (uint64_t)(entry != 0) }));
+    s->stacks[i] = (struct stack_entry){ key, id, entry != 0 };
     s->stacks_used++;
     return id;
 }
@@ -439,7 +444,7 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
             s->last[k] = s->scratch[levels - 1 - k];
         }
         if (fid != SHIM_ID)
-            parent = fid ? stack_intern(s, th, parent, fid, ts) : 0;
+            parent = fid ? stack_intern(s, th, parent, fid, s->last[k].entry, ts) : 0;
         if (!parent && fid != SHIM_ID) {
             s->n_last = 0;          /* out of memory or switched off */
             return 0;

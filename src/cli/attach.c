@@ -143,7 +143,9 @@ int cmd_attach(int argc, char **argv)
     if (memory_attach) {
         char mode[64];
         memattach_mode(&o, mode, sizeof mode);
-        int rc = memattach_open(&t, mode, o.quiet, &ma);
+        int rc = memattach_native_check(&o);
+        if (!rc)
+            rc = memattach_open(&t, mode, o.quiet, &ma);
         if (rc) {
             py_target_close(&t);
             return rc;

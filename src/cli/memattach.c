@@ -4,9 +4,11 @@
  */
 #include "cli/memattach.h"
 #include "cli/cli.h"
+#include "agent/protocol.h"
 #include "cpython/remote_exec.h"
 #include "memory/channel.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -243,10 +245,25 @@ void memattach_session_stop(void *m)
 
 void memattach_mode(const struct common_opts *o, char *out, size_t len)
 {
+    const char *native = o->native ? AGENT_MODE_NATIVE : "";
     if (o->memory == MEMORY_EXACT)
-        snprintf(out, len, "exact");
+        snprintf(out, len, "exact%s", native);
     else
-        snprintf(out, len, "sampled:%llu", (unsigned long long)o->sample_mean);
+        snprintf(out, len, "sampled:%llu%s", (unsigned long long)o->sample_mean, native);
+}
+
+int memattach_native_check(const struct common_opts *o)
+{
+    if (!o->native || o->memory == MEMORY_OFF)
+        return 0;
+    /* the agent loads it the same way (agent/native.c) */
+    void *h = dlopen(AGENT_LIBUNWIND, RTLD_LAZY | RTLD_LOCAL);
+    if (!h)
+        return cli_error("--native with --memory needs libunwind (%s; Debian: apt install "
+                         "libunwind8), or add --memory=off",
+                         AGENT_LIBUNWIND);
+    dlclose(h);
+    return 0;
 }
 
 int memattach_is_mode(const char *arg)

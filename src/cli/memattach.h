@@ -23,7 +23,9 @@
  * memattach_session_start/stop are session_opts.after_start/before_finish
  * (cli/session.h), ctx the memattach: `attach --memory` and `top
  * --memory` record memory the same way.  memattach_mode() is the agent's
- * mode for a --memory option (cli/options.h); memattach_is_mode() says
+ * mode for a --memory option (cli/options.h), with --native's suffix;
+ * memattach_native_check() says (one line, exit status 2) when --native
+ * memory cannot be had here: 0, or the status.  memattach_is_mode() says
  * whether an argument is one (a bare --memory is followed by none).
  */
 #ifndef STETHO_CLI_MEMATTACH_H
@@ -52,6 +54,7 @@ void memattach_free(struct memattach *m);
 int memattach_session_start(void *m);
 void memattach_session_stop(void *m);
 void memattach_mode(const struct common_opts *o, char *out, size_t len);
+int memattach_native_check(const struct common_opts *o);
 int memattach_is_mode(const char *arg);
 
 #endif

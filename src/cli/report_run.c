@@ -43,6 +43,11 @@ void report_after_run(const char *capture_path, const struct session_result *res
     fprintf(out, "\nstetho: %llu samples in %.2f s, saved in %s (view again: stetho tree %s)\n",
             (unsigned long long)res->samples, res->seconds, capture_path, capture_path);
     const struct sampler_native_stats *ns = &res->native_stats;
+    if (res->native && res->memory_native_stacks)
+        fprintf(out, "stetho: --native: %llu of %llu allocation stacks merged partially (their "
+                     "Python frames all kept)\n",
+                (unsigned long long)res->memory_native_partial,
+                (unsigned long long)res->memory_native_stacks);
     if (!res->native || !ns->ticks)
         return;
     if (ns->way == SAMPLER_WAY_PERF)

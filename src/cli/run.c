@@ -9,6 +9,7 @@
 #include "cli/child.h"
 #include "cli/cli.h"
 #include "cli/export.h"
+#include "cli/memattach.h"
 #include "cli/options.h"
 #include "cli/session.h"
 
@@ -140,6 +141,9 @@ static int agent_setup(const struct common_opts *o, struct channel **fifo, int *
     char agent[PATH_MAX], mode[64];
     *fifo = NULL;
     *record_memory = 0;
+    int rc = memattach_native_check(o);
+    if (rc)
+        return rc;
     if (cli_find_agent(agent, sizeof agent) < 0) {
         if (o->calls)
             return cli_error("--calls needs libstetho_agent.so beside stetho (set STETHO_AGENT)");
@@ -163,10 +167,7 @@ static int agent_setup(const struct common_opts *o, struct channel **fifo, int *
         return cli_error("out of memory");
     }
     snprintf(preload, need, "%s%s%s", agent, orig && *orig ? " " : "", orig ? orig : "");
-    if (o->memory == MEMORY_EXACT)
-        snprintf(mode, sizeof mode, "exact");
-    else
-        snprintf(mode, sizeof mode, "sampled:%llu", (unsigned long long)o->sample_mean);
+    memattach_mode(o, mode, sizeof mode);
     setenv(AGENT_ENV_PRELOAD_ORIG, orig ? orig : "", 1);
     setenv("LD_PRELOAD", preload, 1);
     if (o->memory != MEMORY_OFF) {

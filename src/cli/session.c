@@ -159,11 +159,15 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
     uint64_t end = now_ns();
     if (o->before_finish && !res->aborted)
         o->before_finish(o->before_finish_ctx);
-    uint64_t counted = 0, events = mem ? mempump_finish(mem, end, rss.bytes, rss.t_ns, &counted)
-                                       : 0;
-    if (o->record_memory)
-        res->memory_events = events;
-    if (o->calls && !counted)
+    struct mempump_result mr = {0};
+    if (mem)
+        mempump_finish(mem, end, rss.bytes, rss.t_ns, &mr);
+    if (o->record_memory) {
+        res->memory_events = mr.events;
+        res->memory_native_stacks = mr.native_stacks;
+        res->memory_native_partial = mr.native_partial;
+    }
+    if (o->calls && !mr.counted)
         fprintf(stderr, "stetho: no call counts: the program sent none (it ended by os._exit "
                         "or a signal within its first second, or is not Python)\n");
     res->samples = sampler_samples(s);

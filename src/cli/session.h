@@ -57,6 +57,9 @@ struct session_result {
     int exit_status;            /* -1 if unknown */
     uint64_t samples;
     uint64_t memory_events;
+    uint64_t memory_native_stacks;      /* --native: (Python, native) stacks
+                                           of allocations merged, */
+    uint64_t memory_native_partial;     /* of which partially */
     double seconds;
     char error[512];            /* why nothing was sampled, if so */
     int aborted;                /* after_start's non-zero status */

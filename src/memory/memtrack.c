@@ -26,6 +26,7 @@
  */
 #include "memory/memtrack.h"
 #include "memory/census.h"
+#include "memory/memnative.h"
 #include "proc/resident.h"
 #include "util/array.h"
 #include "util/kmap.h"
@@ -105,12 +106,14 @@ struct ns {
     uint32_t native_root;               /* capture stack of "[native]" */
     uint64_t last_alloc;                /* for "temporary" */
     uint64_t sample_mean;               /* 0: exact */
+    struct mn_thread *native;           /* --native: its stack trees */
 };
 
 struct proc_state {
     int32_t pid;
     int finalized;
     struct census_result census;        /* its last census, until known good */
+    struct mn_proc *native;             /* --native: its modules */
 };
 
 struct memtrack {
@@ -156,6 +159,7 @@ struct memtrack {
     size_t ncalls, capcalls;
     struct kmap calls_index;            /* (pid << 32 | caller, callee) -> calls */
     uint64_t counted_functions;         /* calls[] with no caller */
+    struct mn_stats native;             /* --native merges */
 };
 
 /* The live-block table: zeroed, on huge pages where the kernel gives them
@@ -220,10 +224,13 @@ void memtrack_free(struct memtrack *m)
     for (size_t i = 0; i < m->nns; i++) {
         free(m->ns[i].frames);
         free(m->ns[i].stacks);
+        mn_thread_free(m->ns[i].native);
     }
     free(m->ns);
-    for (size_t i = 0; i < m->nprocs; i++)
+    for (size_t i = 0; i < m->nprocs; i++) {
         census_drop(&m->procs[i].census);
+        mn_proc_free(m->procs[i].native);
+    }
     free(m->procs);
     free(m->calls);
     kmap_free(&m->calls_index);
@@ -254,6 +261,12 @@ void memtrack_calls_only(struct memtrack *m)
 uint64_t memtrack_events(const struct memtrack *m) { return m->events; }
 uint64_t memtrack_counted(const struct memtrack *m) { return m->counted_functions; }
 uint64_t memtrack_dropped(const struct memtrack *m) { return m->dropped; }
+
+void memtrack_native_stats(const struct memtrack *m, uint64_t *stacks, uint64_t *partial)
+{
+    *stacks = m->native.stacks;
+    *partial = m->native.partial;
+}
 
 static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -464,8 +477,13 @@ static struct ns *namespace(struct memtrack *m, int32_t pid, int32_t tid)
     return n;
 }
 
-static uint32_t capture_stack(struct memtrack *m, struct ns *n, uint64_t agent_stack)
+static uint32_t capture_stack(struct memtrack *m, struct ns *n, uint64_t agent_stack,
+                              uint64_t native)
 {
+    if (native) {
+        struct proc_state *p = proc(m, n->pid);
+        return mn_stack(m->w, p ? p->native : NULL, n->native, agent_stack, native, &m->native);
+    }
     if (agent_stack == 0) {
         if (!n->native_root) {
             if (!m->native_frame)
@@ -698,11 +716,11 @@ static struct orphan *orphan_slot(struct memtrack *m, int32_t pid, uint64_t addr
 }
 
 static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
-                     uint64_t size, uint64_t stack_id, uint64_t now)
+                     uint64_t size, uint64_t stack_id, uint64_t native, uint64_t now)
 {
     if (m->only_tid && n->pid == m->only_pid && n->tid != m->only_tid)
         return;
-    uint32_t stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id));
+    uint32_t stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id, native));
     if (!stack)
         return;
     struct stack_metrics *s = &m->stacks[stack];
@@ -894,13 +912,17 @@ static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
         if (n->stacks)
             memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
         n->native_root = 0;
+        mn_thread_reset(n->native);
         n->last_alloc = 0;
         n->sample_mean = 0;
         if (n->tid == n->pid) {         /* the main thread again: an exec */
             struct proc_state *p = proc(m, n->pid);
             drop_process_blocks(m, n->pid, 0, now);
-            if (p)
+            if (p) {
                 p->finalized = 0;
+                mn_proc_free(p->native);    /* another image: other modules */
+                p->native = NULL;
+            }
         }
     }
 }
@@ -970,19 +992,27 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
         if ((s->parent && (s->parent >= n->nstacks || !n->stacks[s->parent])) ||
             s->frame >= n->nframes || !n->frames[s->frame])
             return -1;
+        /* the tree as the agent made it, for --native's merges (if it
+         * cannot be kept, only those fail: their ALLOC is refused) */
+        (void)mn_python(&n->native, s->id, s->parent, n->frames[s->frame], s->entry != 0);
         return set_id(&n->stacks, &n->nstacks, s->id,
                       capw_stack(m->w, s->parent ? n->stacks[s->parent] : 0,
                                  n->frames[s->frame]));
     }
     case AGENT_REC_ALLOC: {
         const struct wire_alloc *a = &r->u.alloc;
-        if (a->stack && (a->stack >= n->nstacks || !n->stacks[a->stack]))
+        if ((a->stack && (a->stack >= n->nstacks || !n->stacks[a->stack])) ||
+            (a->native && !mn_has_native(n->native, a->native)))
             return -1;
         m->events++;
         if (!p->finalized)
-            on_alloc(m, n, a->allocator, a->addr, a->size, a->stack, t0 + a->dt_ns);
+            on_alloc(m, n, a->allocator, a->addr, a->size, a->stack, a->native, t0 + a->dt_ns);
         return 0;
     }
+    case AGENT_REC_NATIVE:
+        return mn_native(&n->native, &r->u.native);
+    case AGENT_REC_MODULE:
+        return mn_module(&p->native, &r->u.module);
     case AGENT_REC_FREE:
         m->events++;
         if (!p->finalized)

@@ -20,6 +20,9 @@
  * (each thread sends its own chunks): it is kept a while, and the
  * allocation, when it comes, cancels.
  *
+ * --native (wire.h NATIVE, MODULE): an allocation with a native stack is
+ * counted under its Python and native stacks merged (memnative.h).
+ *
  * Call counts (wire.h CALLS, a process's calls stream) are kept as they
  * come, the latest figures of each function and edge, and written as
  * CALLS records by memtrack_finish(); with memtrack_calls_only() (--calls
@@ -70,5 +73,8 @@ uint64_t memtrack_events(const struct memtrack *m);
 uint64_t memtrack_dropped(const struct memtrack *m);
 /* Functions with call counts so far (0: no process sent any). */
 uint64_t memtrack_counted(const struct memtrack *m);
+/* --native: the (Python, native) stack pairs merged, and of them the ones
+ * merged partially (memnative.h). */
+void memtrack_native_stats(const struct memtrack *m, uint64_t *stacks, uint64_t *partial);
 
 #endif

@@ -83,17 +83,17 @@ void mempump_now(struct mempump *p, struct cap_timeline_point *out)
     memtrack_now(p->m, out);
 }
 
-uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
-                        uint64_t peak_rss_t, uint64_t *counted)
+void mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
+                    uint64_t peak_rss_t, struct mempump_result *out)
 {
     atomic_store(&p->stop, 1);
     channel_wake(p->ch);                /* not a tick later: the run's end waits for it */
     pthread_join(p->thread, NULL);
     channel_drain(p->ch, feed, p->m);  /* what the agents flushed at exit */
     memtrack_finish(p->m, end_ns, peak_rss, peak_rss_t);
-    uint64_t events = memtrack_events(p->m);
-    *counted = memtrack_counted(p->m);
+    out->events = memtrack_events(p->m);
+    out->counted = memtrack_counted(p->m);
+    memtrack_native_stats(p->m, &out->native_stacks, &out->native_partial);
     memtrack_free(p->m);
     free(p);
-    return events;
 }

@@ -10,9 +10,9 @@
  * no event is dropped.  mempump_now() gives the latest heap and mapping
  * figures, from any thread.  mempump_finish() stops the thread, decodes
  * what the agents left in the FIFO, writes the final metrics with the
- * caller's peak RSS (memtrack_finish) and frees everything; it returns the
- * number of events decoded, and in *counted the number of functions with
- * call counts (memtrack_counted).  memory 0: only call counts come
+ * caller's peak RSS (memtrack_finish) and frees everything; *out gets the
+ * number of events decoded, the number of functions with call counts
+ * (memtrack_counted) and --native's merges (memtrack_native_stats).  memory 0: only call counts come
  * (memtrack_calls_only).  mempump_start() returns NULL when out of memory
  * or threads.
  */
@@ -31,7 +31,12 @@ struct mempump *mempump_start(struct channel *ch, struct capture_writer *w,
                               uint64_t start_ns, uint64_t interval_ns, int32_t only_pid,
                               int32_t only_tid, int memory);
 void mempump_now(struct mempump *p, struct cap_timeline_point *out);
-uint64_t mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
-                        uint64_t peak_rss_t, uint64_t *counted);
+struct mempump_result {
+    uint64_t events;            /* decoded */
+    uint64_t counted;           /* functions with call counts */
+    uint64_t native_stacks, native_partial;    /* memtrack_native_stats */
+};
+void mempump_finish(struct mempump *p, uint64_t end_ns, uint64_t peak_rss,
+                    uint64_t peak_rss_t, struct mempump_result *out);
 
 #endif

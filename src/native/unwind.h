@@ -27,6 +27,15 @@
  * blocked in a system call, whose stack holds still) are left undefined:
  * the unwind goes as far as the CFI needs nothing else.  A ptrace session
  * cannot unwind copies, nor a copy session ptrace-stopped threads (0).
+ *
+ * A session can also name the addresses of a process it never reads, from
+ * a list of its modules (the memory agent's MODULE records, wire.h), so it
+ * works after the process is gone: native_open_modules() makes one,
+ * native_add_module() reports a module mapped at [start, end) from the ELF
+ * file at path (a module overlapping one reported before is refused: -1),
+ * native_describe() names one address as native_unwind() names a frame
+ * (caller: pc is a return address, so its call is looked up), with the
+ * same per-address cache: one place names native frames.
  */
 #ifndef STETHO_NATIVE_UNWIND_H
 #define STETHO_NATIVE_UNWIND_H
@@ -74,5 +83,9 @@ struct native_session *native_open_copy(pid_t pid, char *err, size_t errlen);
 size_t native_unwind_copy(struct native_session *s, pid_t tid, const struct native_regs *regs,
                           const unsigned char *stack, size_t stack_len,
                           struct native_frame *out, size_t max);
+
+struct native_session *native_open_modules(char *err, size_t errlen);
+int native_add_module(struct native_session *s, const char *path, uint64_t start, uint64_t end);
+void native_describe(struct native_session *s, uint64_t pc, int caller, struct native_frame *out);
 
 #endif

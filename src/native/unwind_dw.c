@@ -270,6 +270,24 @@ static void describe(struct native_session *s, struct native_frame *f, Dwarf_Add
         snprintf(f->build_id + 2 * i, 3, "%02x", bits[i]);
 }
 
+/* f (pc set) described: from the cache, else looked up and kept. */
+static void lookup(struct native_session *s, struct native_frame *f, Dwarf_Addr look)
+{
+    uint64_t pc = f->pc;
+    int isnew;
+    uint32_t *slot = kmap_put(&s->known, look, 0, (uint32_t)s->nseen, &isnew);
+    if (slot && !isnew && *slot < s->nseen) {
+        *f = s->seen[*slot];
+        f->pc = pc;
+        return;
+    }
+    describe(s, f, look);
+    if (slot && ARRAY_RESERVE(s->seen, s->nseen, s->cap_seen) == 0)
+        s->seen[s->nseen++] = *f;
+    else if (slot)
+        *slot = UINT32_MAX;             /* out of memory: looked up each time */
+}
+
 static int on_frame(Dwfl_Frame *state, void *arg)
 {
     struct walk *w = arg;
@@ -282,20 +300,7 @@ static int on_frame(Dwfl_Frame *state, void *arg)
     f->pc = pc;
     /* a caller's pc is the return address, which may already be the next
      * function's first byte: look up the call instead */
-    Dwarf_Addr look = activation ? pc : pc - 1;
-    struct native_session *s = w->s;
-    int isnew;
-    uint32_t *slot = kmap_put(&s->known, look, 0, (uint32_t)s->nseen, &isnew);
-    if (slot && !isnew && *slot < s->nseen) {
-        *f = s->seen[*slot];
-        f->pc = pc;
-        return DWARF_CB_OK;
-    }
-    describe(s, f, look);
-    if (slot && ARRAY_RESERVE(s->seen, s->nseen, s->cap_seen) == 0)
-        s->seen[s->nseen++] = *f;
-    else if (slot)
-        *slot = UINT32_MAX;             /* out of memory: looked up each time */
+    lookup(w->s, f, activation ? pc : pc - 1);
     return DWARF_CB_OK;
 }
 
@@ -336,6 +341,46 @@ size_t native_unwind_copy(struct native_session *s, pid_t tid, const struct nati
     s->regs = NULL;
     s->stack = NULL;
     return n;
+}
+
+struct native_session *native_open_modules(char *err, size_t errlen)
+{
+    struct native_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* the proc finder opens a module by its path when it has no process */
+    s->callbacks.find_elf = dwfl_linux_proc_find_elf;
+    s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    s->callbacks.debuginfo_path = &s->debuginfo_path;
+    s->dwfl = dwfl_begin(&s->callbacks);
+    if (!s->dwfl) {
+        snprintf(err, errlen, "cannot start elfutils: %s", dwfl_errmsg(-1));
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int native_add_module(struct native_session *s, const char *path, uint64_t start, uint64_t end)
+{
+    dwfl_report_begin_add(s->dwfl);
+    Dwfl_Module *m = dwfl_report_module(s->dwfl, path, start, end);
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    /* addresses looked up before may have had no module: look again (the
+     * strings of the ones kept stay valid, modules are only added) */
+    kmap_free(&s->known);
+    s->nseen = 0;
+    s->generation++;
+    return m ? 0 : -1;
+}
+
+void native_describe(struct native_session *s, uint64_t pc, int caller, struct native_frame *out)
+{
+    memset(out, 0, sizeof *out);
+    out->pc = pc;
+    lookup(s, out, caller && pc ? pc - 1 : pc);
 }
 
 void native_close(struct native_session *s)

@@ -48,3 +48,21 @@ void native_close(struct native_session *s)
 {
     (void)s;
 }
+
+struct native_session *native_open_modules(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", native_unsupported());
+    return NULL;
+}
+
+int native_add_module(struct native_session *s, const char *path, uint64_t start, uint64_t end)
+{
+    (void)s, (void)path, (void)start, (void)end;
+    return -1;
+}
+
+void native_describe(struct native_session *s, uint64_t pc, int caller, struct native_frame *out)
+{
+    (void)s, (void)caller;
+    *out = (struct native_frame){ .pc = pc };
+}

@@ -7,7 +7,10 @@
  * detaches them, and they go on as if nothing happened.  Threads that
  * cannot be seized (already traced, gone, not permitted) are skipped:
  * freeze_threads returns how many it holds.  A thread that exits while
- * being seized is left for its parent to reap.  Used by `stetho dump`, for
+ * being seized is handed back to its parent (a traced zombie would wait
+ * for us, its tracer, for ever: `attach --native` would never see its
+ * process end); only the main thread of our own child is left unreaped,
+ * for the session to collect its exit status.  Used by `stetho dump`, for
  * a thread whose stack changed every time it was read, and by --native
  * (dump and the sampler), to read a thread's two stacks in one moment.
  */

@@ -29,9 +29,13 @@
  *               unknown; kind is enum agent_frame_kind; name and file are
  *               cut (UTF-8 safe) to WIRE_NAME_MAX and WIRE_FILE_MAX bytes
  *   STACK       a stack of this stream: its innermost frame and the stack
- *               of its caller (parent 0: the root)
+ *               of its caller (parent 0: the root); entry 1 if that frame
+ *               is the outermost of its interpreter call (walker.h
+ *               py_frame.entry: where native/merge.c puts it)
  *   ALLOC       a block: allocator (enum agent_allocator), address, size,
- *               stack (0 = no Python frames: a [native] root of the thread)
+ *               stack (0 = no Python frames: a [native] root of the thread),
+ *               native (--native: the NATIVE stack of the allocator's
+ *               caller; 0 = none)
  *   FREE        the block at addr goes back to the allocator's family
  *   FINALIZING  the interpreter began to finalize (the program's own code
  *               is over: what is live now leaked)
@@ -53,6 +57,14 @@
  *               of its (caller, callee); the agent sends what changed
  *               every second and at exit, so a process killed loses at
  *               most its last second.
+ *   NATIVE      a native stack of this stream (--native, agent/native.c):
+ *               its innermost instruction pointer (a return address) and
+ *               the native stack of its caller (parent 0: the root)
+ *   MODULE      an ELF module of this process mapped at [start, end) (its
+ *               first mapping's start: what libdwfl reports a module at),
+ *               path as loaded; flags WIRE_MODULE_*.  Sent in a stream
+ *               before the first NATIVE record whose pc falls in it, so
+ *               stetho can name the pcs even after the process is gone.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
  * stetho can order events in time.  Addresses are sent as they are (the
@@ -80,7 +92,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 2
+#define AGENT_VERSION 3
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -107,6 +119,11 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
 
 #define AGENT_CHUNK_NEW_STREAM 0x01u
 
+/* MODULE flags: the module holding the interpreter (_PyRuntime), the
+ * program's executable (native/merge.h tells their frames apart). */
+#define WIRE_MODULE_INTERPRETER 0x01u
+#define WIRE_MODULE_EXECUTABLE 0x02u
+
 /* The tid of a process's calls stream: no thread has it (kernel tids
  * start at 1), and the counts are the process's, merged over threads. */
 #define WIRE_CALLS_TID 0
@@ -117,14 +134,16 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
  * as U(field) and S(field) in the order they are sent. */
 #define WIRE_RECORDS(REC, U, S)                                                   \
     REC(FRAME, 1, frame, U(id) U(line) U(first_line) U(kind) S(name) S(file))     \
-    REC(STACK, 2, stack, U(id) U(parent) U(frame))                                \
-    REC(ALLOC, 3, alloc, U(allocator) U(addr) U(size) U(stack) U(dt_ns))          \
+    REC(STACK, 2, stack, U(id) U(parent) U(frame) U(entry))                       \
+    REC(ALLOC, 3, alloc, U(allocator) U(addr) U(size) U(stack) U(dt_ns) U(native)) \
     REC(FREE, 4, free, U(allocator) U(addr) U(dt_ns))                             \
     REC(FINALIZING, 5, finalizing, U(dt_ns))                                      \
     REC(SAMPLED, 6, sampled, U(mean))                                             \
     REC(GC_PAUSE, 7, gc_pause, U(generation) U(collected) U(uncollectable)        \
         U(duration_ns) U(dt_ns))                                                  \
-    REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns))
+    REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns)) \
+    REC(NATIVE, 9, native, U(id) U(parent) U(pc))                                 \
+    REC(MODULE, 10, module, U(start) U(end) U(flags) S(path))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever
@@ -225,10 +244,14 @@ enum { WIRE_RECORDS(WIRE_FIXED_, WIRE_FIXED_U_, WIRE_FIXED_U_) };
 WIRE_RECORDS(WIRE_SIZE_, WIRE_NONE_, WIRE_SIZE_S_)
 #undef WIRE_SIZE_
 
-/* The longest FRAME fits a fresh chunk (which may start with SAMPLED). */
+/* The longest FRAME fits a fresh chunk (which may start with SAMPLED); so
+ * does the longest MODULE (its path cut to WIRE_FILE_MAX). */
 _Static_assert(sizeof(struct agent_chunk_header) + WIRE_FIXED_SAMPLED + WIRE_FIXED_FRAME +
                    WIRE_NAME_MAX + WIRE_FILE_MAX <= AGENT_CHUNK_MAX,
                "a FRAME record must fit in a chunk");
+_Static_assert(sizeof(struct agent_chunk_header) + WIRE_FIXED_SAMPLED + WIRE_FIXED_MODULE +
+                   WIRE_FILE_MAX <= AGENT_CHUNK_MAX,
+               "a MODULE record must fit in a chunk");
 
 /* ---- encoding: wire_put_<name>(w, r) writes r at w, returns the end ---- */
 

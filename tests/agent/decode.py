@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 MAGIC = 0x5354
-VERSION = 2
+VERSION = 3
 HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
@@ -23,9 +23,9 @@ NEW_STREAM = 0x01
 RECORDS = {
     1: ("frame", (("id", "u"), ("line", "u"), ("first_line", "u"), ("kind", "u"),
                   ("name", "s"), ("file", "s"))),
-    2: ("stack", (("id", "u"), ("parent", "u"), ("frame", "u"))),
+    2: ("stack", (("id", "u"), ("parent", "u"), ("frame", "u"), ("entry", "u"))),
     3: ("alloc", (("allocator", "u"), ("addr", "u"), ("size", "u"), ("stack", "u"),
-                  ("dt_ns", "u"))),
+                  ("dt_ns", "u"), ("native", "u"))),
     4: ("free", (("allocator", "u"), ("addr", "u"), ("dt_ns", "u"))),
     5: ("finalizing", (("dt_ns", "u"),)),
     6: ("sampled", (("mean", "u"),)),
@@ -33,6 +33,8 @@ RECORDS = {
                      ("duration_ns", "u"), ("dt_ns", "u"))),
     8: ("calls", (("caller", "u"), ("callee", "u"), ("calls", "u"), ("rec_calls", "u"),
                   ("cum_ns", "u"), ("own_ns", "u"))),
+    9: ("native", (("id", "u"), ("parent", "u"), ("pc", "u"))),
+    10: ("module", (("start", "u"), ("end", "u"), ("flags", "u"), ("path", "s"))),
 }
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]

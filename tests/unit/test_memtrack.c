@@ -3,14 +3,17 @@
  * allocated, peak (what each stack held when the heap peaked), leaked (live
  * when finalizing began), temporary, sampled estimates, malformed chunks
  * refused, and anonymous mappings counted by their resident pages (real
- * mappings of this process, measured through its own pagemap).  Chunks
- * are built with the agent's encoders (wire.h).
+ * mappings of this process, measured through its own pagemap), and
+ * --native's merge of a native stack (pcs of this very program, named
+ * from its own symbols) with a Python one.  Chunks are built with the
+ * agent's encoders (wire.h).
  */
 #include "check.h"
 #include "wire/wire.h"
 #include "capture/capture.h"
 #include "memory/memtrack.h"
 
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,13 +39,13 @@ static void frame(struct chunk *c, uint64_t id, const char *name, uint64_t line)
 
 static void stack(struct chunk *c, uint64_t id, uint64_t parent, uint64_t fr)
 {
-    c->n = (size_t)(wire_put_stack(c->b + c->n, &(struct wire_stack){ id, parent, fr }) - c->b);
+    c->n = (size_t)(wire_put_stack(c->b + c->n, &(struct wire_stack){ id, parent, fr, 0 }) - c->b);
 }
 
 static void alloc_by(struct chunk *c, uint64_t allocator, uint64_t addr, uint64_t size,
                      uint64_t st)
 {
-    struct wire_alloc r = { allocator, addr, size, st, 0 };
+    struct wire_alloc r = { allocator, addr, size, st, 0, 0 };
     c->n = (size_t)(wire_put_alloc(c->b + c->n, &r) - c->b);
 }
 
@@ -238,6 +241,111 @@ static void many_blocks(const char *path)
     capture_free(&cap);
 }
 
+/* ---- --native: functions of ours stand for a C extension and the
+ * interpreter loop; their names are what the merge looks at ---- */
+
+__attribute__((noinline)) void PyMem_Malloc(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void c_leaf(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void c_mid(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void _PyEval_EvalFrameDefault(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void main_for_test(void) { __asm__ volatile(""); }
+
+static int exe_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uint64_t *r = arg, lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        lo = ph->p_vaddr < lo ? ph->p_vaddr : lo;
+        hi = ph->p_vaddr + ph->p_memsz > hi ? ph->p_vaddr + ph->p_memsz : hi;
+    }
+    r[0] = info->dlpi_addr + (lo & ~4095ull);
+    r[1] = info->dlpi_addr + ((hi + 4095) & ~4095ull);
+    return 1;                           /* the first one is the program */
+}
+
+/* A return address into f: the merge looks up the call before it. */
+static uint64_t ret_into(void (*f)(void))
+{
+    return (uint64_t)(uintptr_t)f + 1;
+}
+
+static void native_stacks(const char *path)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(len > 0);
+    if (len <= 0)
+        return;
+    exe[len] = 0;
+    uint64_t range[2];
+    dl_iterate_phdr(exe_range, range);
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    begin(&c, 300, 300);
+    frame(&c, 1, "<module>", 1);
+    frame(&c, 2, "f", 2);
+    /* 3.11-style: f runs in <module>'s interpreter call */
+    c.n = (size_t)(wire_put_stack(c.b + c.n, &(struct wire_stack){ 1, 0, 1, 1 }) - c.b);
+    c.n = (size_t)(wire_put_stack(c.b + c.n, &(struct wire_stack){ 2, 1, 2, 0 }) - c.b);
+    struct wire_module mod = { range[0], range[1], 0, { exe, (size_t)len } };
+    c.n = (size_t)(wire_put_module(c.b + c.n, &mod) - c.b);
+    /* root first: main_for_test (outside the interpreter call: it stays,
+     * no interpreter's or libc's), the loop, c_mid, c_leaf, PyMem_Malloc */
+    uint64_t pcs[] = { ret_into(main_for_test), ret_into(_PyEval_EvalFrameDefault),
+                       ret_into(c_mid), ret_into(c_leaf), ret_into(PyMem_Malloc) };
+    for (uint64_t i = 0; i < 5; i++)
+        c.n = (size_t)(wire_put_native(c.b + c.n, &(struct wire_native){ i + 1, i, pcs[i] }) -
+                       c.b);
+    struct wire_alloc a = { AGENT_ALLOC_PYMEM, 0x1000, 4096, 2, 0, 5 };
+    c.n = (size_t)(wire_put_alloc(c.b + c.n, &a) - c.b);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    /* a native id never defined: the chunk is refused */
+    begin(&c, 300, 300);
+    struct wire_alloc bad = { AGENT_ALLOC_MALLOC, 0x2000, 10, 2, 0, 99 };
+    c.n = (size_t)(wire_put_alloc(c.b + c.n, &bad) - c.b);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    uint64_t merged, partial;
+    memtrack_native_stats(m, &merged, &partial);
+    CHECK_EQ_INT(merged, 1);
+    CHECK_EQ_INT(partial, 0);
+    memtrack_finish(m, 1000, 0, 0);
+    memtrack_free(m);
+    CHECK_EQ_INT(capw_close(w, 1000), 0);
+
+    struct capture cap;
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    const struct cap_mem_stack *leaf = by_name(&cap, "c_leaf");
+    CHECK(leaf != NULL);
+    if (leaf) {
+        CHECK_EQ_INT(leaf->alloc_bytes, 4096);
+        /* innermost first: PyMem_Malloc hidden, the loop replaced by f and
+         * <module> */
+        static const char *const want[] = { "c_leaf", "c_mid", "f", "<module>", "main_for_test" };
+        static const int native[] = { 1, 1, 0, 0, 1 };
+        uint32_t st = leaf->stack;
+        for (size_t i = 0; i < 5; i++) {
+            CHECK(st != 0);
+            if (!st)
+                break;
+            const struct cap_frame *fr = &cap.frames[cap.stacks[st].frame];
+            CHECK_EQ_STR(cap.strings[fr->function], want[i]);
+            CHECK_EQ_INT(fr->kind == CAP_FRAME_NATIVE, native[i]);
+            if (native[i])
+                CHECK_EQ_STR(cap.strings[fr->file], exe);
+            st = cap.stacks[st].parent;
+        }
+        CHECK_EQ_INT(st, 0);
+    }
+    capture_free(&cap);
+}
+
 int main(void)
 {
     char path[] = "/tmp/stetho-memtrack-XXXXXX";
@@ -374,6 +482,7 @@ int main(void)
     capw_close(w, 0);
     mappings(path);
     many_blocks(path);
+    native_stacks(path);
     unlink(path);
     return CHECK_DONE();
 }

@@ -31,8 +31,12 @@ int main(void)
     /* one of each, with the largest values and strings there are */
     struct wire_frame fr = { UINT32_MAX, 7, UINT64_MAX, AGENT_FRAME_SYNTHETIC,
                              { name, sizeof name }, { file, sizeof file } };
-    struct wire_stack st = { 3, 2, UINT32_MAX };
-    struct wire_alloc al = { AGENT_ALLOC_PYOBJECT, UINT64_MAX, 1ull << 40, 3, 0 };
+    struct wire_stack st = { 3, 2, UINT32_MAX, 1 };
+    struct wire_alloc al = { AGENT_ALLOC_PYOBJECT, UINT64_MAX, 1ull << 40, 3, 0, 5 };
+    struct wire_native na = { 5, 4, UINT64_MAX };
+    static const char lib[] = "/usr/lib/libfoo.so";
+    struct wire_module mo = { 0x7f0000000000ull, 0x7f0000100000ull, WIRE_MODULE_INTERPRETER,
+                              { lib, sizeof lib - 1 } };
     struct wire_free fe = { AGENT_ALLOC_MMAP, 0x7fff12345678ull, 99 };
     struct wire_finalizing fi = { 123456789 };
     struct wire_sampled sa = { 1 << 20 };
@@ -46,6 +50,12 @@ int main(void)
     at = w;
     w = wire_put_stack(w, &st);
     CHECK((size_t)(w - at) <= wire_size_stack(&st));
+    at = w;
+    w = wire_put_module(w, &mo);
+    CHECK((size_t)(w - at) <= wire_size_module(&mo));
+    at = w;
+    w = wire_put_native(w, &na);
+    CHECK((size_t)(w - at) <= WIRE_FIXED_NATIVE);
     at = w;
     w = wire_put_alloc(w, &al);
     CHECK((size_t)(w - at) <= WIRE_FIXED_ALLOC);
@@ -68,11 +78,18 @@ int main(void)
     CHECK(r.u.frame.file.len == sizeof file && !memcmp(r.u.frame.file.p, file, sizeof file));
     CHECK_EQ_INT(wire_next(&c, &r), 1);
     CHECK(r.type == AGENT_REC_STACK && r.u.stack.id == 3 && r.u.stack.parent == 2 &&
-          r.u.stack.frame == UINT32_MAX);
+          r.u.stack.frame == UINT32_MAX && r.u.stack.entry == 1);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_MODULE && r.u.module.start == mo.start &&
+          r.u.module.end == mo.end && r.u.module.flags == WIRE_MODULE_INTERPRETER &&
+          r.u.module.path.len == sizeof lib - 1 && !memcmp(r.u.module.path.p, lib, sizeof lib - 1));
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_NATIVE && r.u.native.id == 5 && r.u.native.parent == 4 &&
+          r.u.native.pc == UINT64_MAX);
     CHECK_EQ_INT(wire_next(&c, &r), 1);
     CHECK(r.type == AGENT_REC_ALLOC && r.u.alloc.allocator == AGENT_ALLOC_PYOBJECT &&
           r.u.alloc.addr == UINT64_MAX && r.u.alloc.size == 1ull << 40 &&
-          r.u.alloc.stack == 3 && r.u.alloc.dt_ns == 0);
+          r.u.alloc.stack == 3 && r.u.alloc.dt_ns == 0 && r.u.alloc.native == 5);
     CHECK_EQ_INT(wire_next(&c, &r), 1);
     CHECK(r.type == AGENT_REC_FREE && r.u.free.allocator == AGENT_ALLOC_MMAP &&
           r.u.free.addr == fe.addr && r.u.free.dt_ns == 99);
@@ -96,9 +113,9 @@ int main(void)
         if (cc.p != cc.end)
             CHECK(!"stopped at the cut");
     }
-    /* six records end at six of the cuts + the full length: the rest are
-     * inside a record */
-    CHECK_EQ_INT(refused, cuts - 5);
+    /* eight records end at eight of the cuts + the full length: the rest
+     * are inside a record */
+    CHECK_EQ_INT(refused, cuts - 7);
 
     /* the 10th byte of a varint holds only bit 63 */
     w = buf + H;
