@@ -33,6 +33,12 @@
  *   ALLOC       a block: allocator (enum agent_allocator), address, size,
  *               stack (0 = no Python frames: a [native] root of the thread)
  *   FREE        the block at addr goes back to the allocator's family
+ *   ALLOC_LOCAL an ALLOC (same fields) whose block is freed later in this
+ *               same chunk, by a FREE_LOCAL: it never needs a place among
+ *               the live blocks (exact mode; never for a mapping)
+ *   FREE_LOCAL  the FREE of the block of the chunk's index-th allocation
+ *               record (ALLOC or ALLOC_LOCAL, counted from 0), which must
+ *               be an ALLOC_LOCAL not freed yet; allocator as in FREE
  *   FINALIZING  the interpreter began to finalize (the program's own code
  *               is over: what is live now leaked)
  *   GC_PAUSE    one collection of the garbage collector, timed from
@@ -80,7 +86,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 2
+#define AGENT_VERSION 3
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -124,7 +130,9 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(SAMPLED, 6, sampled, U(mean))                                             \
     REC(GC_PAUSE, 7, gc_pause, U(generation) U(collected) U(uncollectable)        \
         U(duration_ns) U(dt_ns))                                                  \
-    REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns))
+    REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns)) \
+    REC(ALLOC_LOCAL, 9, alloc_local, U(allocator) U(addr) U(size) U(stack) U(dt_ns))  \
+    REC(FREE_LOCAL, 10, free_local, U(allocator) U(index) U(dt_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever
@@ -149,6 +157,10 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     X(PYTHON, 0, "python")               \
     X(NATIVE, 1, "native")               \
     X(SYNTHETIC, 2, "synthetic")
+
+/* The most allocation records a chunk holds (each is at least its type
+ * byte and five one-byte varints): FREE_LOCAL's index is below it. */
+#define WIRE_ALLOCS_MAX ((AGENT_CHUNK_MAX - 24) / 6)
 
 /* ---- what the description makes ---- */
 
@@ -196,6 +208,12 @@ struct wire_bytes {
 #define WIRE_STRUCT_(NAME, code, name, fields) struct wire_##name { fields };
 WIRE_RECORDS(WIRE_STRUCT_, WIRE_U_FIELD_, WIRE_S_FIELD_)
 #undef WIRE_STRUCT_
+
+/* The agent makes an ALLOC an ALLOC_LOCAL by rewriting its type byte in
+ * place (agent/local.c): same fields, so the same bytes after it. */
+_Static_assert(sizeof(struct wire_alloc) == sizeof(struct wire_alloc_local),
+               "ALLOC_LOCAL has ALLOC's fields");
+_Static_assert(sizeof(struct agent_chunk_header) == 24, "WIRE_ALLOCS_MAX counts 24 bytes");
 
 /* One decoded record: `type` says which member holds it. */
 #define WIRE_MEMBER_(NAME, code, name, fields) struct wire_##name name;
