@@ -13,8 +13,8 @@
  * slot holds only
  *  - in the chunk it was made in: every chunk started bumps chunk_gen (a
  *    chunk sent, or dropped at fork or at a new session, starts another);
- *  - while this thread was the only one recording, from the allocation to
- *    the free (agent_solo unchanged, its low bit set).  Otherwise another
+ *  - while this thread was the only one recording, from the allocation's
+ *    time stamp to the free (agent_solo unchanged, its low bit set).  Otherwise another
  *    thread could have freed the block (a recorded free: every thread that
  *    records joins the registry first) and had the address back from the
  *    allocator, so our free would be of that other block, not ours.  For
@@ -65,7 +65,10 @@ static uint64_t solo_now(struct agent_thread *th)
 
 void local_alloc(struct agent_thread *th, const void *p, const uint8_t *rec, uint32_t index)
 {
-    if (!(solo_now(th) & 1))
+    /* and unchanged since the event's time stamp (record_time): no other
+     * thread recorded between that stamp and the free's */
+    uint64_t solo = solo_now(th);
+    if (!(solo & 1) || solo != th->clock_solo)
         return;
     if (UNLIKELY(!th->local) &&
         !(th->local = agent_real.calloc(LOCAL_SLOTS, sizeof *th->local)))
