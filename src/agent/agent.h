@@ -3,8 +3,9 @@
  * state, the per-thread state, and the calls between interpose.c (the
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
  * (turning an allocation into records), chunk.c (per-thread buffers and
- * the FIFO), stack.c (Python stacks), native.c (native stacks, --native),
- * sample.c (sampled mode), and, for an
+ * the FIFO), local.c (frees matched within a chunk, exact mode), stack.c
+ * (Python stacks), native.c (native stacks, --native), sample.c (sampled
+ * mode), and, for an
  * agent dlopen'ed into a running interpreter, inside.c (start and stop a
  * recording: inside.h) and got.c (the hooks put into every object's GOT).
  *
@@ -67,6 +68,9 @@ extern _Atomic int agent_state AGENT_HIDDEN;
 extern _Atomic int agent_finalizing AGENT_HIDDEN;      /* FINALIZING was sent */
 extern _Atomic uint64_t agent_code_epoch AGENT_HIDDEN; /* a code object was freed */
 extern _Atomic uint64_t agent_tstate_epoch AGENT_HIDDEN; /* a thread state was freed */
+/* Bumped by 2 whenever a thread starts or stops recording (the registry,
+ * chunk.c); its low bit is set while exactly one thread records. */
+extern _Atomic uint64_t agent_solo AGENT_HIDDEN;
 extern AGENT_TLS int agent_guard AGENT_HIDDEN;    /* use guard_enter/leave */
 
 /* The reentrancy guard, scoped: `int saved = guard_enter(); ...
@@ -92,6 +96,7 @@ static inline int guard_held(void)
 
 struct stack_state;
 struct native_state;
+struct local_slot;
 
 /* One per thread that has recorded something; owned by that thread.  The
  * lock guards the chunk against the exit flusher; the owner takes it per
@@ -105,7 +110,14 @@ struct agent_thread {
     int announced;              /* SAMPLED was sent in this stream */
     uint64_t t0;                /* the chunk's t_ns; 0: no chunk started */
     size_t len;                 /* bytes used in chunk, header included */
+    uint64_t chunk_gen;         /* bumped at each chunk started (local.c) */
+    uint32_t allocs;            /* allocation records in the chunk */
     uint8_t chunk[AGENT_CHUNK_MAX];
+
+    struct local_slot *local;   /* exact mode: local.c; NULL until used */
+    uint64_t solo_seen;         /* agent_solo as local.c last saw it */
+    uint64_t clock_solo;        /* agent_solo at the last precise stamp */
+    uint64_t clock_last;        /* the last stamp record_time() gave */
 
     int64_t countdown;          /* sampled: bytes to the next sample */
     uint64_t rng;
@@ -167,6 +179,7 @@ void agent_resolve(void) AGENT_HIDDEN;
 /* ---- agent.c ---- */
 int agent_try_start(void) AGENT_HIDDEN;         /* WAIT_PY -> ON if Python is up */
 uint64_t agent_now(void) AGENT_HIDDEN;          /* CLOCK_MONOTONIC, ns */
+uint64_t agent_now_coarse(void) AGENT_HIDDEN;   /* the same, at the last tick */
 /* A cheaper clock for spans that are many and short (calls.c): TSC ticks
  * where the TSC is trusted (agent_tsc_usable, set before any thread
  * starts), else ns; agent_tick_scale() is ns per tick, 32.32 fixed point,
@@ -218,6 +231,8 @@ void pyhooks_install(void) AGENT_HIDDEN;
 void pyhooks_uninstall(void) AGENT_HIDDEN;     /* the allocators it replaced */
 
 /* ---- record.c (caller holds the guard) ---- */
+uint64_t record_time(void) AGENT_HIDDEN;        /* an event's time stamp */
+uint64_t record_time_precise(struct agent_thread *th) AGENT_HIDDEN; /* agent_now(), kept */
 void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
 void record_free(int allocator, const void *p) AGENT_HIDDEN;
 int record_realloc_claim(const void *old);
@@ -251,6 +266,19 @@ void chunks_end_session(void) AGENT_HIDDEN;
 /* ---- inside.c: the FIFO broke while recording from stetho_agent_start:
  * queue our own stop (any thread, inside a hook) ---- */
 void inside_fifo_lost(void) AGENT_HIDDEN;
+
+/* ---- local.c (exact mode; caller holds th->lock) ---- */
+/* th's allocation record number `index` of its chunk, for p, was just
+ * written at rec. */
+void local_alloc(struct agent_thread *th, const void *p, const uint8_t *rec, uint32_t index)
+    AGENT_HIDDEN;
+/* The free of p, to be written at w (room for WIRE_FIXED_FREE, reserved):
+ * if p's allocation record is in this chunk and no other thread could have
+ * freed p since, that record becomes an ALLOC_LOCAL and a FREE_LOCAL is
+ * written at w; returns its end, or NULL (write a FREE). */
+uint8_t *local_free(struct agent_thread *th, int allocator, const void *p, uint8_t *w,
+                    uint64_t dt_ns) AGENT_HIDDEN;
+void local_free_table(struct agent_thread *th) AGENT_HIDDEN;
 
 /* ---- stack.c (caller holds th->lock) ---- */
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;

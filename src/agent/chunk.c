@@ -24,11 +24,29 @@
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct agent_thread *registry;
+static size_t registered;               /* threads in the registry */
+_Atomic uint64_t agent_solo;
 static pthread_key_t thread_key;
 static int have_key;
 
 AGENT_TLS struct agent_thread *agent_self;
 static AGENT_TLS int self_gone;        /* this thread's state was torn down */
+
+/* A new agent_solo (agent.h), never one it had before: its epoch (all
+ * but the low bit) grows by one, and the low bit is `alone`. */
+static void solo_change(int alone)
+{
+    uint64_t old = atomic_load(&agent_solo), new;
+    do
+        new = ((old | 1) + 1) | (uint64_t)alone;
+    while (!atomic_compare_exchange_weak(&agent_solo, &old, new));
+}
+
+/* The registry changed (its lock held). */
+static void solo_update(void)
+{
+    solo_change(registered == 1);
+}
 
 static pid_t my_tid(void)
 {
@@ -97,6 +115,9 @@ void chunk_lone_free(int allocator, const void *p)
 {
     if (!self_gone || atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON)
         return;
+    /* a free by a thread no longer in the registry: whoever records alone
+     * must not match a free across it (local.c), nor stamp coarsely */
+    solo_change(atomic_load(&agent_solo) & 1);
     uint8_t buf[sizeof(struct agent_chunk_header) + WIRE_FIXED_FREE];
     uint8_t *w = wire_put_free(buf + sizeof(struct agent_chunk_header),
                                &(struct wire_free){ .allocator = (uint64_t)allocator,
@@ -117,6 +138,8 @@ uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
     if (!th->len) {
         th->t0 = ts;
         th->len = sizeof(struct agent_chunk_header);
+        th->chunk_gen++;            /* local.c: what was in the last one is gone */
+        th->allocs = 0;
         if (agent.sampled && !th->announced) {
             uint8_t *w = wire_put_sampled(th->chunk + th->len,
                                           &(struct wire_sampled){ agent.mean });
@@ -155,6 +178,8 @@ static void thread_exit(void *arg)
         registry = th->next;
     if (th->next)
         th->next->prev = th->prev;
+    registered--;
+    solo_update();
     pthread_mutex_unlock(&registry_lock);
     thread_lock(th);
     chunk_flush(th);
@@ -163,6 +188,7 @@ static void thread_exit(void *arg)
     self_gone = 1;
     stack_free(th->stack);
     native_free(th->native);
+    local_free_table(th);
     pthread_mutex_destroy(&th->lock);
     agent_real.free(th);
     guard_leave(guard);
@@ -182,6 +208,8 @@ static struct agent_thread *thread_new(void)
     if (registry)
         registry->prev = th;
     registry = th;
+    registered++;
+    solo_update();
     pthread_mutex_unlock(&registry_lock);
     agent_self = th;
     if (have_key)
@@ -240,6 +268,8 @@ void chunks_atfork_child(int keep)
 {
     pthread_mutex_init(&registry_lock, NULL);
     registry = agent_self;
+    registered = agent_self != NULL;
+    solo_update();
     if (!agent_self)
         return;
     agent_self->next = agent_self->prev = NULL;

@@ -62,6 +62,8 @@ static pyobj *callback(pyobj *self, pyobj *args)
         started = 0;
         struct agent_thread *th = atomic_load(&agent_state) == AGENT_ON ? thread_get() : NULL;
         if (th) {
+            /* its stream's coarse stamps (record_time) must not go back */
+            now = record_time_precise(th);
             thread_lock(th);
             uint8_t *w = chunk_reserve(th, WIRE_FIXED_GC_PAUSE, now);
             if (w) {

@@ -9,6 +9,44 @@
  */
 #include "agent/agent.h"
 
+/* An event's time stamp.  In exact mode its precision matters only for
+ * ordering it with other threads' events (an address one thread frees and
+ * another gets at once: stetho's orphans); while this thread records
+ * alone (agent_solo), the kernel's coarse clock, read without the TSC, is
+ * enough -- rdtsc is ~20 ns here, as much as all the rest of an event
+ * bar the stack walk.  The first stamp after any thread started or
+ * stopped recording is precise, and the coarse ones never go below the
+ * last stamp: so a block another thread freed before it stopped is
+ * stamped freed before we get its address (the allocator's handover
+ * makes us see agent_solo's change first).  A thread's stamps never go
+ * back. */
+uint64_t record_time(void)
+{
+    struct agent_thread *th = thread_get();
+    if (agent.sampled || !th)
+        return agent_now();
+    uint64_t solo = atomic_load_explicit(&agent_solo, memory_order_relaxed);
+    if (!(solo & 1) || solo != th->clock_solo) {
+        th->clock_solo = solo;
+        uint64_t t = agent_now();
+        return th->clock_last = t > th->clock_last ? t : th->clock_last;
+    }
+    uint64_t t = agent_now_coarse();
+    if (t > th->clock_last)
+        th->clock_last = t;
+    return th->clock_last;
+}
+
+/* A precise stamp for th's stream (a GC pause's end, FINALIZING): kept as
+ * the last stamp, so the coarse stamps after it do not go back. */
+uint64_t record_time_precise(struct agent_thread *th)
+{
+    uint64_t t = agent_now();
+    if (t > th->clock_last)
+        th->clock_last = t;
+    return th->clock_last;
+}
+
 /* ts as the record's dt_ns: after chunk_reserve, which may start a chunk. */
 static uint64_t dt_of(const struct agent_thread *th, uint64_t ts)
 {
@@ -31,6 +69,9 @@ static void put_alloc(struct agent_thread *th, int allocator, const void *p, siz
                                            .dt_ns = dt_of(th, ts),
                                            .native = native,
                                        }));
+    uint32_t index = th->allocs++;
+    if (!agent.sampled && allocator != AGENT_ALLOC_MMAP)
+        local_alloc(th, p, w, index);
 }
 
 static void put_free(struct agent_thread *th, int allocator, const void *p, uint64_t ts)
@@ -38,11 +79,15 @@ static void put_free(struct agent_thread *th, int allocator, const void *p, uint
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_FREE, ts);
     if (!w)
         return;
-    chunk_commit(th, wire_put_free(w, &(struct wire_free){
-                                          .allocator = (uint64_t)allocator,
-                                          .addr = (uintptr_t)p,
-                                          .dt_ns = dt_of(th, ts),
-                                      }));
+    /* after chunk_reserve, which may have sent the chunk the block was in */
+    uint8_t *end = agent.sampled ? NULL : local_free(th, allocator, p, w, dt_of(th, ts));
+    if (!end)
+        end = wire_put_free(w, &(struct wire_free){
+                                   .allocator = (uint64_t)allocator,
+                                   .addr = (uintptr_t)p,
+                                   .dt_ns = dt_of(th, ts),
+                               });
+    chunk_commit(th, end);
 }
 
 void record_alloc(int allocator, const void *p, size_t size)
@@ -55,7 +100,7 @@ void record_alloc(int allocator, const void *p, size_t size)
             return;
         sample_add(p);
     }
-    uint64_t ts = agent_now();
+    uint64_t ts = record_time();
     thread_lock(th);
     put_alloc(th, allocator, p, size, ts);
     if (allocator == AGENT_ALLOC_MMAP)
@@ -72,7 +117,7 @@ void record_free(int allocator, const void *p)
         chunk_lone_free(allocator, p);
         return;
     }
-    uint64_t ts = agent_now();
+    uint64_t ts = record_time();
     thread_lock(th);
     put_free(th, allocator, p, ts);
     thread_unlock(th);
@@ -111,7 +156,7 @@ void record_realloc(int allocator, const void *p, const void *q, size_t size,
     }
     if (!free_it && !alloc_it)
         return;
-    uint64_t ts = agent_now();
+    uint64_t ts = record_time();
     thread_lock(th);
     if (free_it)
         put_free(th, allocator, p, t_before ? t_before : ts);
@@ -135,7 +180,7 @@ void record_finalizing(void)
         guard_leave(guard);
         return;
     }
-    uint64_t ts = agent_now();
+    uint64_t ts = record_time_precise(th);
     thread_lock(th);
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_FINALIZING, ts);
     if (w) {

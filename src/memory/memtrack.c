@@ -88,6 +88,17 @@ struct orphan {
 
 #define ORPHANS 4096                    /* a direct-mapped table */
 
+/* The blocks of one chunk's allocation records, by their index in it
+ * (FREE_LOCAL names one): an ALLOC_LOCAL's block lives here only, never in
+ * the table of live blocks, since it dies in the same chunk. */
+enum { LOCAL_NONE, LOCAL_LIVE, LOCAL_IGNORED };
+struct local_block {
+    uint64_t addr;
+    uint64_t size;                      /* estimated bytes */
+    uint32_t stack;                     /* index into memtrack.stacks */
+    uint8_t state;                      /* LOCAL_NONE: an ALLOC, or freed */
+};
+
 /* A live anonymous mapping, beside its block: what it counts for now. */
 struct mapping {
     int32_t pid;
@@ -134,6 +145,8 @@ struct memtrack {
     size_t ndirty, capdirty, ntick, captick;
 
     struct orphan orphans[ORPHANS];
+    struct local_block local[WIRE_ALLOCS_MAX];  /* this chunk's allocations */
+    size_t nlocal;
     struct mapping *maps;               /* live mappings, unordered */
     size_t nmaps, capmaps, map_cursor;
     struct kmap map_index;              /* (pid, addr) -> maps[i - 1]; 0: gone */
@@ -715,20 +728,64 @@ static struct orphan *orphan_slot(struct memtrack *m, int32_t pid, uint64_t addr
     return &m->orphans[bhash(pid, addr) & (ORPHANS - 1)];
 }
 
+/* The block an allocation record makes: b->stack 0 if it is not kept
+ * (another thread's, with memtrack_only_thread; out of memory). */
+static void new_block(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
+                      uint64_t size, uint64_t stack_id, uint64_t native, struct block *b)
+{
+    *b = (struct block){ .addr = addr, .pid = n->pid };
+    if (m->only_tid && n->pid == m->only_pid && n->tid != m->only_tid)
+        return;
+    b->stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id, native));
+    b->size = weight(size, n->sample_mean);
+    /* sampled: the sample stands for w/size blocks of its size */
+    uint64_t count = n->sample_mean && size ? (uint64_t)((double)b->size / (double)size + 0.5) : 1;
+    b->count = (uint32_t)(count < UINT32_MAX ? count : UINT32_MAX);
+    b->allocator = (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0);
+}
+
+/* What every allocation adds to the allocated figures of its stack and of
+ * the totals (size: as requested, for the histogram). */
+static void count_alloc(struct memtrack *m, struct ns *n, const struct block *b, uint64_t size)
+{
+    struct stack_metrics *s = &m->stacks[b->stack];
+    uint64_t w = b->size, count = b->count;
+    s->alloc_bytes += w;
+    s->alloc_count += count;
+    s->tick_bytes += w;
+    s->tick_count += count;
+    tick_touch(m, b->stack, s);
+    m->totals.alloc_bytes += w;
+    m->totals.alloc_count += count;
+    m->totals.by_allocator_bytes[b->allocator] += w;
+    m->totals.by_allocator_count[b->allocator] += count;
+    int bucket = size ? 64 - __builtin_clzll(size) : 0;
+    m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1] += count;
+    n->last_alloc = b->addr;
+}
+
+/* Its freeing thread's "temporary" (freed before that thread allocated
+ * anything else). */
+static void count_temporary(struct memtrack *m, struct ns *n, uint64_t addr, uint32_t stack,
+                            uint32_t count)
+{
+    if (n->last_alloc != addr)
+        return;
+    m->stacks[stack].temporary += count;
+    m->totals.temporary_count += count;
+    n->last_alloc = 0;
+}
+
 static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
                      uint64_t size, uint64_t stack_id, uint64_t native, uint64_t now)
 {
-    if (m->only_tid && n->pid == m->only_pid && n->tid != m->only_tid)
+    struct block b;
+    new_block(m, n, allocator, addr, size, stack_id, native, &b);
+    if (!b.stack)
         return;
-    uint32_t stack = metrics_of(m, n->pid, n->tid, capture_stack(m, n, stack_id, native));
-    if (!stack)
-        return;
+    uint32_t stack = b.stack;
     struct stack_metrics *s = &m->stacks[stack];
-    uint64_t w = weight(size, n->sample_mean);
-    /* sampled: the sample stands for w/size blocks of its size */
-    uint64_t count = n->sample_mean && size ? (uint64_t)((double)w / (double)size + 0.5) : 1;
-    struct block b = { addr, n->pid, stack, w, (uint32_t)(count < UINT32_MAX ? count : UINT32_MAX),
-                       (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0) };
+    uint64_t w = b.size;
     struct block *old = bfind(m, n->pid, addr);
     if (old)                            /* its free never reached us */
         release(m, old, now);
@@ -741,11 +798,7 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
         o->addr = 0;                    /* allocated, and freed later: not live */
     else if (binsert(m, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP)
         mapped = mapping_add(m, &b, size) == 0;
-    s->alloc_bytes += w;
-    s->alloc_count += count;
-    s->tick_bytes += w;
-    s->tick_count += count;
-    tick_touch(m, stack, s);
+    count_alloc(m, n, &b, size);
     if (mapped) {                       /* counts once its pages are seen */
         s->live_mapped += w;
         m->mapped += w;
@@ -755,13 +808,36 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
         mark(m, stack, s);
         m->heap += w;
     }
-    m->totals.alloc_bytes += w;
-    m->totals.alloc_count += count;
-    m->totals.by_allocator_bytes[b.allocator] += w;
-    m->totals.by_allocator_count[b.allocator] += count;
-    int bucket = size ? 64 - __builtin_clzll(size) : 0;
-    m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1] += count;
-    n->last_alloc = addr;
+}
+
+/* An ALLOC_LOCAL: counted as any allocation, live until its FREE_LOCAL
+ * in this chunk, and never in the table of live blocks. */
+static void on_alloc_local(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
+                           uint64_t size, uint64_t stack_id, uint64_t native,
+                           struct local_block *lb)
+{
+    struct block b;
+    new_block(m, n, allocator, addr, size, stack_id, native, &b);
+    if (!b.stack)
+        return;
+    count_alloc(m, n, &b, size);
+    struct stack_metrics *s = &m->stacks[b.stack];
+    s->live += b.size;
+    mark(m, b.stack, s);
+    m->heap += b.size;
+    *lb = (struct local_block){ addr, b.size, b.stack, LOCAL_LIVE };
+    /* a sampled stream never sends one: b.count is 1 */
+}
+
+static void on_free_local(struct memtrack *m, struct ns *n, struct local_block *lb, uint64_t now)
+{
+    count_temporary(m, n, lb->addr, lb->stack, 1);
+    before_decrease(m, now);
+    struct stack_metrics *s = &m->stacks[lb->stack];
+    s->live = sub_sat(s->live, lb->size);
+    mark(m, lb->stack, s);
+    m->heap = sub_sat(m->heap, lb->size);
+    lb->state = LOCAL_NONE;
 }
 
 static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t now)
@@ -774,12 +850,7 @@ static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t no
         *o = (struct orphan){ addr, n->pid, now };
         return;
     }
-    if (n->last_alloc == addr) {
-        struct stack_metrics *s = &m->stacks[b->stack];
-        s->temporary += b->count;
-        m->totals.temporary_count += b->count;
-        n->last_alloc = 0;
-    }
+    count_temporary(m, n, addr, b->stack, b->count);
     release(m, b, now);
 }
 
@@ -1002,8 +1073,10 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
     case AGENT_REC_ALLOC: {
         const struct wire_alloc *a = &r->u.alloc;
         if ((a->stack && (a->stack >= n->nstacks || !n->stacks[a->stack])) ||
-            (a->native && !mn_has_native(n->native, a->native)))
+            (a->native && !mn_has_native(n->native, a->native)) ||
+            m->nlocal >= WIRE_ALLOCS_MAX)
             return -1;
+        m->local[m->nlocal++].state = LOCAL_NONE;
         m->events++;
         if (!p->finalized)
             on_alloc(m, n, a->allocator, a->addr, a->size, a->stack, a->native, t0 + a->dt_ns);
@@ -1013,11 +1086,38 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
         return mn_native(&n->native, &r->u.native);
     case AGENT_REC_MODULE:
         return mn_module(&p->native, &r->u.module);
+    case AGENT_REC_ALLOC_LOCAL: {
+        /* never a mapping: its resident pages are measured while it lives */
+        const struct wire_alloc_local *a = &r->u.alloc_local;
+        if ((a->stack && (a->stack >= n->nstacks || !n->stacks[a->stack])) ||
+            (a->native && !mn_has_native(n->native, a->native)) ||
+            m->nlocal >= WIRE_ALLOCS_MAX || a->allocator == AGENT_ALLOC_MMAP ||
+            n->sample_mean)
+            return -1;
+        struct local_block *lb = &m->local[m->nlocal++];
+        lb->state = LOCAL_IGNORED;
+        m->events++;
+        if (!p->finalized)
+            on_alloc_local(m, n, a->allocator, a->addr, a->size, a->stack, a->native, lb);
+        return 0;
+    }
     case AGENT_REC_FREE:
         m->events++;
         if (!p->finalized)
             on_free(m, n, r->u.free.addr, t0 + r->u.free.dt_ns);
         return 0;
+    case AGENT_REC_FREE_LOCAL: {
+        const struct wire_free_local *f = &r->u.free_local;
+        if (f->index >= m->nlocal || m->local[f->index].state == LOCAL_NONE)
+            return -1;                  /* not an ALLOC_LOCAL of this chunk, or freed */
+        m->events++;
+        struct local_block *lb = &m->local[f->index];
+        if (lb->state == LOCAL_IGNORED || p->finalized)
+            lb->state = LOCAL_NONE;
+        else
+            on_free_local(m, n, lb, t0 + f->dt_ns);
+        return 0;
+    }
     case AGENT_REC_FINALIZING:
         on_finalizing(m, n->pid, t0 + r->u.finalizing.dt_ns);
         return 0;
@@ -1064,6 +1164,7 @@ int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
      * waited for in turn, was most of stetho's time in exact mode. */
     struct wire_record ring[LOOKAHEAD];
     size_t head = 0, queued = 0;
+    m->nlocal = 0;
     int got = 1;
     for (;;) {
         if (got > 0 && queued < LOOKAHEAD) {

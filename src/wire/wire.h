@@ -37,6 +37,12 @@
  *               native (--native: the NATIVE stack of the allocator's
  *               caller; 0 = none)
  *   FREE        the block at addr goes back to the allocator's family
+ *   ALLOC_LOCAL an ALLOC (same fields) whose block is freed later in this
+ *               same chunk, by a FREE_LOCAL: it never needs a place among
+ *               the live blocks (exact mode; never for a mapping)
+ *   FREE_LOCAL  the FREE of the block of the chunk's index-th allocation
+ *               record (ALLOC or ALLOC_LOCAL, counted from 0), which must
+ *               be an ALLOC_LOCAL not freed yet; allocator as in FREE
  *   FINALIZING  the interpreter began to finalize (the program's own code
  *               is over: what is live now leaked)
  *   GC_PAUSE    one collection of the garbage collector, timed from
@@ -92,7 +98,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 3
+#define AGENT_VERSION 4
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -143,7 +149,10 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
         U(duration_ns) U(dt_ns))                                                  \
     REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns)) \
     REC(NATIVE, 9, native, U(id) U(parent) U(pc))                                 \
-    REC(MODULE, 10, module, U(start) U(end) U(flags) S(path))
+    REC(MODULE, 10, module, U(start) U(end) U(flags) S(path))                     \
+    REC(ALLOC_LOCAL, 11, alloc_local, U(allocator) U(addr) U(size) U(stack) U(dt_ns) \
+        U(native))                                                                \
+    REC(FREE_LOCAL, 12, free_local, U(allocator) U(index) U(dt_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever
@@ -168,6 +177,10 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     X(PYTHON, 0, "python")               \
     X(NATIVE, 1, "native")               \
     X(SYNTHETIC, 2, "synthetic")
+
+/* The most allocation records a chunk holds (each is at least its type
+ * byte and six one-byte varints): FREE_LOCAL's index is below it. */
+#define WIRE_ALLOCS_MAX ((AGENT_CHUNK_MAX - 24) / 7)
 
 /* ---- what the description makes ---- */
 
@@ -215,6 +228,16 @@ struct wire_bytes {
 #define WIRE_STRUCT_(NAME, code, name, fields) struct wire_##name { fields };
 WIRE_RECORDS(WIRE_STRUCT_, WIRE_U_FIELD_, WIRE_S_FIELD_)
 #undef WIRE_STRUCT_
+
+/* The agent makes an ALLOC an ALLOC_LOCAL by rewriting its type byte in
+ * place (agent/local.c): same fields, so the same bytes after it. */
+_Static_assert(sizeof(struct wire_alloc) == sizeof(struct wire_alloc_local) &&
+                   offsetof(struct wire_alloc, stack) == offsetof(struct wire_alloc_local, stack) &&
+                   offsetof(struct wire_alloc, dt_ns) == offsetof(struct wire_alloc_local, dt_ns) &&
+                   offsetof(struct wire_alloc, native) ==
+                       offsetof(struct wire_alloc_local, native),
+               "ALLOC_LOCAL has ALLOC's fields, in ALLOC's order (the bytes are the same)");
+_Static_assert(sizeof(struct agent_chunk_header) == 24, "WIRE_ALLOCS_MAX counts 24 bytes");
 
 /* One decoded record: `type` says which member holds it. */
 #define WIRE_MEMBER_(NAME, code, name, fields) struct wire_##name name;

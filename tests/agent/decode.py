@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 MAGIC = 0x5354
-VERSION = 3
+VERSION = 4
 HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
@@ -35,6 +35,9 @@ RECORDS = {
                   ("cum_ns", "u"), ("own_ns", "u"))),
     9: ("native", (("id", "u"), ("parent", "u"), ("pc", "u"))),
     10: ("module", (("start", "u"), ("end", "u"), ("flags", "u"), ("path", "s"))),
+    11: ("alloc_local", (("allocator", "u"), ("addr", "u"), ("size", "u"), ("stack", "u"),
+                         ("dt_ns", "u"), ("native", "u"))),
+    12: ("free_local", (("allocator", "u"), ("index", "u"), ("dt_ns", "u"))),
 }
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]
@@ -65,6 +68,8 @@ class Event:
     size: int = 0
     stack: tuple = ()       # of Frame, innermost first
     sampled_mean: int = 0   # >0: a Poisson sample with this mean
+    local: bool = False     # a free sent as FREE_LOCAL (its block's ALLOC in its chunk)
+    alloc_ns: int = 0       # a FREE_LOCAL's: the time of that ALLOC
 
 
 @dataclass
@@ -188,6 +193,7 @@ class Decoder:
         if flags & NEW_STREAM or key not in self.streams:
             self.streams[key] = Stream()
         st = self.streams[key]
+        allocs = []         # the chunk's allocation records: [addr, an unfreed ALLOC_LOCAL, t]
         for rec, r in records(buf, pos, end):
             if rec == "frame":
                 kind = FRAME_KINDS[r["kind"]] if r["kind"] < len(FRAME_KINDS) else str(r["kind"])
@@ -197,9 +203,18 @@ class Decoder:
             elif rec == "stack":
                 st.stacks[r["id"]] = (r["parent"], r["frame"])
                 st.resolved.pop(r["id"], None)
-            elif rec == "alloc":
+            elif rec in ("alloc", "alloc_local"):
+                # an ALLOC_LOCAL's block is freed later in this chunk (FREE_LOCAL)
+                allocs.append([r["addr"], rec == "alloc_local", t0 + r["dt_ns"]])
                 yield Event("alloc", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
                             r["addr"], r["size"], st.stack(r["stack"]), st.mean)
+            elif rec == "free_local":
+                i = r["index"]
+                if i >= len(allocs) or not allocs[i][1]:
+                    raise DecodeError(f"free_local of allocation {i}: not an unfreed alloc_local")
+                allocs[i][1] = False
+                yield Event("free", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
+                            allocs[i][0], local=True, alloc_ns=allocs[i][2])
             elif rec == "free":
                 yield Event("free", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
                             r["addr"])
@@ -223,6 +238,7 @@ def main(argv):
     counts = {}
     for e in events:
         k = e.kind if e.kind != "alloc" else "alloc/" + e.allocator
+        k += "/local" if e.local else ""
         counts[k] = counts.get(k, 0) + 1
     print(f"{d.chunks} chunks, {len(d.streams)} streams")
     for k in sorted(counts):

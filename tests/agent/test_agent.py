@@ -133,6 +133,36 @@ def test_threads(python):
     assert all(t != r.events[0].pid for s in tids.values() for t in s)
 
 
+def test_local_frees_only_while_alone(python):
+    """A free matched within its chunk (FREE_LOCAL) says its block was not
+    freed by another thread in between: so the agent matches frees only
+    while one thread records.  handoff.py passes blocks back and forth
+    between two threads (an address comes back to its first thread without
+    that thread allocating it), between two phases of one thread alone."""
+    import bisect
+    r = run_agent(python.path, [str(PROGRAMS / "handoff.py")])
+    assert r.returncode == 0, r.stderr
+    local = [e for e in r.events if e.kind == "free" and e.local]
+    assert len(local) > 1000, len(local)      # the alone() phases use it
+    by_thread = {}
+    for e in r.events:
+        if e.kind in ("alloc", "free"):
+            by_thread.setdefault(e.tid, []).append(e.t_ns)
+    for ts in by_thread.values():
+        ts.sort()
+    assert len(by_thread) >= 3, by_thread.keys()
+    margin = 5_000          # threads' clocks agree to well under this (ns)
+    for e in local:
+        assert e.alloc_ns <= e.t_ns
+        for tid, ts in by_thread.items():
+            if tid == e.tid:
+                continue
+            i = bisect.bisect_right(ts, e.alloc_ns + margin)
+            assert i == len(ts) or ts[i] >= e.t_ns - margin, (
+                f"thread {tid} recorded at {ts[i]} while thread {e.tid} matched the free "
+                f"of {e.addr:#x} allocated at {e.alloc_ns}, freed at {e.t_ns}")
+
+
 @pytest.mark.parametrize("follow", [False, True], ids=["nofollow", "follow"])
 def test_fork_and_subprocess(python, follow):
     r = run_agent(python.path, [str(PROGRAMS / "forker.py")], follow=follow, timeout=60)

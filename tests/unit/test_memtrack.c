@@ -2,11 +2,12 @@
  * test_memtrack.c -- agent event streams in, per-stack memory metrics out:
  * allocated, peak (what each stack held when the heap peaked), leaked (live
  * when finalizing began), temporary, sampled estimates, malformed chunks
- * refused, and anonymous mappings counted by their resident pages (real
- * mappings of this process, measured through its own pagemap), and
- * --native's merge of a native stack (pcs of this very program, named
- * from its own symbols) with a Python one.  Chunks are built with the
- * agent's encoders (wire.h).
+ * refused, anonymous mappings counted by their resident pages (real
+ * mappings of this process, measured through its own pagemap), blocks
+ * freed within their chunk (ALLOC_LOCAL, FREE_LOCAL) counted exactly as an
+ * ALLOC and a FREE, and --native's merge of a native stack (pcs of this
+ * very program, named from its own symbols) with a Python one.  Chunks are
+ * built with the agent's encoders (wire.h).
  */
 #include "check.h"
 #include "wire/wire.h"
@@ -337,13 +338,212 @@ static void native_stacks(const char *path)
             const struct cap_frame *fr = &cap.frames[cap.stacks[st].frame];
             CHECK_EQ_STR(cap.strings[fr->function], want[i]);
             CHECK_EQ_INT(fr->kind == CAP_FRAME_NATIVE, native[i]);
-            if (native[i])
-                CHECK_EQ_STR(cap.strings[fr->file], exe);
+            /* its module is this program; its file the source where the
+             * build has debug information, else the module's path */
+            if (native[i]) {
+                CHECK(fr->module != 0 && fr->module < cap.nmodules);
+                if (fr->module && fr->module < cap.nmodules)
+                    CHECK_EQ_STR(cap.strings[cap.modules[fr->module].path], exe);
+                const char *file = cap.strings[fr->file];
+                size_t n = strlen(file);
+                CHECK(!strcmp(file, exe) ||
+                      (n >= 15 && !strcmp(file + n - 15, "test_memtrack.c")));
+            }
             st = cap.stacks[st].parent;
         }
         CHECK_EQ_INT(st, 0);
     }
     capture_free(&cap);
+}
+
+/* One random stream written twice: with ALLOC and FREE only, and as the
+ * agent sends it, each block freed in the chunk it was allocated in as an
+ * ALLOC_LOCAL and a FREE_LOCAL.  Addresses are reused at once, as pymalloc
+ * does.  Every figure of the two captures is the same. */
+struct live {
+    uint64_t addr;
+    size_t chunk, off;                  /* where its record is in the local stream */
+    uint32_t index;
+};
+
+static void feed_both(struct memtrack *plain, struct memtrack *local, struct chunk *a,
+                      struct chunk *b)
+{
+    end(a);
+    end(b);
+    CHECK_EQ_INT(memtrack_feed(plain, a->b, a->n), 0);
+    CHECK_EQ_INT(memtrack_feed(local, b->b, b->n), 0);
+}
+
+static void load(const char *path, struct capture *cap)
+{
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, cap, err, sizeof err), 0);
+}
+
+static void local_pairs(const char *path)
+{
+    enum { CHUNKS = 3000, PER_CHUNK = 150, LIVE_MAX = 4096 };
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s.2", path);
+    struct capture_writer *w1 = capw_open(path, 10000000), *w2 = capw_open(path2, 10000000);
+    struct memtrack *m1 = memtrack_new(w1, 0), *m2 = memtrack_new(w2, 0);
+    static struct live live[LIVE_MAX];
+    static uint64_t pool[LIVE_MAX];
+    size_t nlive = 0, npool = 0, nlocal = 0;
+    uint64_t next = 0x100000, rng = 88172645463325252ull;
+    struct chunk a, b;
+    begin(&a, 300, 300);
+    begin(&b, 300, 300);
+    const char *names[] = { "one", "two", "three" };
+    for (uint64_t i = 1; i <= 3; i++) {
+        frame(&a, i, names[i - 1], i);
+        frame(&b, i, names[i - 1], i);
+        stack(&a, i, 0, i);
+        stack(&b, i, 0, i);
+    }
+    feed_both(m1, m2, &a, &b);
+    for (size_t ch = 1; ch <= CHUNKS; ch++) {
+        begin(&a, 300, 300);
+        begin(&b, 300, 300);
+        uint32_t index = 0;
+        for (int e = 0; e < PER_CHUNK; e++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            /* grows for a third of the run, then shrinks, then grows: peaks */
+            int grow = ch < CHUNKS / 3 || ch > 2 * CHUNKS / 3 ? 60 : 40;
+            if (nlive < LIVE_MAX && (nlive == 0 || (int)(rng % 100) < grow)) {
+                uint64_t addr = npool && rng % 4 ? pool[--npool] : (next += 64);
+                uint64_t size = 16 + (rng >> 8) % 200, st = 1 + (rng >> 20) % 3;
+                live[nlive++] = (struct live){ addr, ch, b.n, index++ };
+                alloc(&a, addr, size, st);
+                alloc(&b, addr, size, st);
+            } else {
+                /* mostly the youngest blocks, as programs free them */
+                size_t k = rng % 3 ? nlive - 1 - (rng >> 12) % (nlive < 8 ? nlive : 8)
+                                   : (rng >> 12) % nlive;
+                struct live l = live[k];
+                live[k] = live[--nlive];
+                if (npool < LIVE_MAX)
+                    pool[npool++] = l.addr;
+                fre(&a, l.addr);
+                if (l.chunk == ch) {
+                    b.b[l.off] = AGENT_REC_ALLOC_LOCAL;
+                    struct wire_free_local r = { AGENT_ALLOC_MALLOC, l.index, 0 };
+                    b.n = (size_t)(wire_put_free_local(b.b + b.n, &r) - b.b);
+                    nlocal++;
+                } else {
+                    fre(&b, l.addr);
+                }
+            }
+        }
+        feed_both(m1, m2, &a, &b);
+        if (ch % 500 == 0) {
+            memtrack_tick(m1, 1000 + ch);
+            memtrack_tick(m2, 1000 + ch);
+        }
+    }
+    CHECK(nlocal > CHUNKS * PER_CHUNK / 10);  /* the case is exercised */
+    CHECK_EQ_INT(memtrack_events(m1), memtrack_events(m2));
+    struct cap_timeline_point n1, n2;
+    memtrack_now(m1, &n1);
+    memtrack_now(m2, &n2);
+    CHECK_EQ_INT(n1.heap_bytes, n2.heap_bytes);
+    begin(&a, 300, 300);
+    begin(&b, 300, 300);
+    finalizing(&a);
+    finalizing(&b);
+    feed_both(m1, m2, &a, &b);
+    memtrack_finish(m1, 9000, 0, 0);
+    memtrack_finish(m2, 9000, 0, 0);
+    memtrack_free(m1);
+    memtrack_free(m2);
+    CHECK_EQ_INT(capw_close(w1, 9000), 0);
+    CHECK_EQ_INT(capw_close(w2, 9000), 0);
+
+    struct capture c1, c2;
+    load(path, &c1);
+    load(path2, &c2);
+    const struct cap_mem_totals *t1 = &c1.mem_totals, *t2 = &c2.mem_totals;
+    CHECK(t1->temporary_count > 0 && t1->leaked_bytes > 0);
+    CHECK_EQ_INT(t1->alloc_bytes, t2->alloc_bytes);
+    CHECK_EQ_INT(t1->alloc_count, t2->alloc_count);
+    CHECK_EQ_INT(t1->peak_heap_bytes, t2->peak_heap_bytes);
+    CHECK_EQ_INT(t1->leaked_bytes, t2->leaked_bytes);
+    CHECK_EQ_INT(t1->temporary_count, t2->temporary_count);
+    CHECK(!memcmp(t1->size_hist, t2->size_hist, sizeof t1->size_hist));
+    CHECK(!memcmp(t1->by_allocator_bytes, t2->by_allocator_bytes, sizeof t1->by_allocator_bytes));
+    CHECK_EQ_INT(c1.nmem, c2.nmem);
+    for (int i = 0; i < 3; i++) {
+        const struct cap_mem_stack *s1 = by_name(&c1, names[i]), *s2 = by_name(&c2, names[i]);
+        CHECK(s1 && s2);
+        if (!s1 || !s2)
+            continue;
+        CHECK_EQ_INT(s1->alloc_bytes, s2->alloc_bytes);
+        CHECK_EQ_INT(s1->alloc_count, s2->alloc_count);
+        CHECK_EQ_INT(s1->peak_bytes, s2->peak_bytes);
+        CHECK_EQ_INT(s1->leaked_bytes, s2->leaked_bytes);
+        CHECK_EQ_INT(s1->temporary_count, s2->temporary_count);
+    }
+    capture_free(&c1);
+    capture_free(&c2);
+    unlink(path2);
+}
+
+/* A FREE_LOCAL must name an ALLOC_LOCAL of its chunk not freed yet; an
+ * ALLOC_LOCAL is never a mapping, nor sampled: else the chunk is refused. */
+static void local_refused(const char *path)
+{
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    struct wire_free_local fl = { AGENT_ALLOC_MALLOC, 0, 0 };
+    for (int bad = 0; bad < 6; bad++) {
+        begin(&c, 400, 400 + bad);
+        size_t at = c.n;
+        alloc(&c, 0x1000, 10, 0);
+        if (bad != 1)
+            c.b[at] = AGENT_REC_ALLOC_LOCAL;
+        if (bad == 3)
+            alloc_by(&c, AGENT_ALLOC_MALLOC, 0x2000, 10, 0);
+        fl.index = bad == 0 ? 1 : bad == 3 ? 1 : 0;
+        if (bad == 4) {
+            c.n = at;
+            alloc_by(&c, AGENT_ALLOC_MMAP, 0x1000, 4096, 0);
+            c.b[at] = AGENT_REC_ALLOC_LOCAL;
+        }
+        if (bad == 5) {
+            c.n = at;
+            sampled(&c, 1000);
+            at = c.n;
+            alloc(&c, 0x1000, 10, 0);
+            c.b[at] = AGENT_REC_ALLOC_LOCAL;
+        }
+        c.n = (size_t)(wire_put_free_local(c.b + c.n, &fl) - c.b);
+        if (bad == 2)                   /* freed twice */
+            c.n = (size_t)(wire_put_free_local(c.b + c.n, &fl) - c.b);
+        end(&c);
+        /* 0: index past the chunk's allocations; 1: of an ALLOC; 3: of
+         * an ALLOC after an ALLOC_LOCAL */
+        CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    }
+    CHECK_EQ_INT(memtrack_dropped(m), 6);
+    /* the good case, for contrast: each chunk counts its allocations from 0 */
+    struct cap_timeline_point before, after;
+    memtrack_now(m, &before);
+    begin(&c, 400, 500);
+    alloc(&c, 0x5000, 10, 0);
+    size_t at = c.n;
+    alloc(&c, 0x6000, 20, 0);
+    c.b[at] = AGENT_REC_ALLOC_LOCAL;
+    fl.index = 1;
+    c.n = (size_t)(wire_put_free_local(c.b + c.n, &fl) - c.b);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    memtrack_now(m, &after);
+    CHECK_EQ_INT(after.heap_bytes, before.heap_bytes + 10);
+    CHECK_EQ_INT(memtrack_dropped(m), 6);
+    memtrack_free(m);
+    capw_close(w, 0);
 }
 
 int main(void)
@@ -483,6 +683,8 @@ int main(void)
     mappings(path);
     many_blocks(path);
     native_stacks(path);
+    local_pairs(path);
+    local_refused(path);
     unlink(path);
     return CHECK_DONE();
 }
