@@ -44,7 +44,11 @@ static uint32_t *canonical_strings(const struct capture *c)
 }
 
 /* where: the path that says whose code it is (the file; a native frame's
- * module, since its file may be a source file of any name) */
+ * module, since its file may be a source file of any name).  A native
+ * frame is never library code to fold away: its C functions are what
+ * --native was asked for (numpy's are all under site-packages), as py-spy
+ * --native shows them; the interpreter's own call machinery is already
+ * left out when stacks are merged (native/merge.c). */
 static int add_site(struct prof_site **v, size_t *n, size_t *cap, const char *function,
                     const char *file, const char *where, int32_t first_line, int32_t line,
                     uint8_t kind, uint32_t func)
@@ -53,7 +57,10 @@ static int add_site(struct prof_site **v, size_t *n, size_t *cap, const char *fu
         return -1;
     (*v)[(*n)++] = (struct prof_site){ .function = function, .file = file,
                                        .first_line = first_line, .line = line, .func = func,
-                                       .kind = kind, .loc = (uint8_t)loc_classify(where) };
+                                       .kind = kind,
+                                       .loc = (uint8_t)(kind == CAP_FRAME_NATIVE
+                                                            ? LOC_USER
+                                                            : loc_classify(where)) };
     return 0;
 }
 
