@@ -530,3 +530,39 @@ def test_symbolize_later_by_build_id(python, stetho, tmp_path):
     # every report takes it: the tree shows the C++ source
     cp = run([stetho, "tree", "--symbolize", str(capture)], timeout=60)
     assert cp.returncode == 0 and "native_spin.cpp" in cp.stdout.decode(), cp.stdout.decode()
+
+
+ZLIB_PY = """\
+import os, sys, time, zlib
+data = os.urandom(1 << 16) + bytes(1 << 18)      # half random, half zeros
+def compress_loop(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        zlib.compress(data, 9)                    # ZLIB_LINE
+compress_loop(float(sys.argv[1]))
+"""
+
+
+def test_zlib_compress_under_its_line(python, stetho, tmp_path):
+    """zlib's C functions (the module's compress, zlib's deflate) are
+    sampled under the Python function that calls zlib.compress, and most
+    samples of that function are inside them."""
+    prog = tmp_path / "zlib_loop.py"
+    prog.write_text(ZLIB_PY)
+    capture = tmp_path / "zlib.stetho"
+    cp = run([stetho, "run", "--native", "--memory", "off", "-o", str(capture), "--",
+              python.path, str(prog), "1.5"], timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    stacks = collapsed(stetho, capture)
+    inner, zlib_c = 0, 0
+    for stack, count in stacks.items():
+        names = names_of(stack)
+        if "compress_loop" not in names:
+            continue
+        below = names[names.index("compress_loop") + 1:]
+        inner += count
+        if any(re.search(r"deflate|compress|longest_match|fill_window", n) for n in below):
+            zlib_c += count
+    assert inner >= 50, stacks          # 1.5 s at 100 Hz: about 150
+    # time.monotonic and the loop itself are the rest: a few per cent
+    assert zlib_c >= 0.7 * inner, (zlib_c, inner, stacks)
