@@ -345,22 +345,9 @@ size_t native_unwind_copy(struct native_session *s, pid_t tid, const struct nati
 
 struct native_session *native_open_modules(char *err, size_t errlen)
 {
-    struct native_session *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    /* the proc finder opens a module by its path when it has no process */
-    s->callbacks.find_elf = dwfl_linux_proc_find_elf;
-    s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-    s->callbacks.debuginfo_path = &s->debuginfo_path;
-    s->dwfl = dwfl_begin(&s->callbacks);
-    if (!s->dwfl) {
-        snprintf(err, errlen, "cannot start elfutils: %s", dwfl_errmsg(-1));
-        free(s);
-        return NULL;
-    }
-    return s;
+    /* pid 0: the proc finder opens a module by its path when it has no
+     * process */
+    return session_new(0, err, errlen);
 }
 
 int native_add_module(struct native_session *s, const char *path, uint64_t start, uint64_t end)
