@@ -81,10 +81,13 @@ class Profiler:
     start()).  subprocesses: also the children this process starts.
     calls: also count every call exactly (cProfile's figures, in the same
     capture: `stetho table --calls`, the tree, the pstats export).
+    native: also the C/C++ frames, merged with the Python ones, of every
+    time sample and of every recorded allocation (`--native`,
+    docs/native.md).
     """
 
     def __init__(self, memory="sampled", interval_ms=10, output=None, threads="all",
-                 subprocesses=False, calls=False):
+                 subprocesses=False, calls=False, native=False):
         self._mode = _memory_mode(memory)
         if not isinstance(interval_ms, (int, float)) or not 0.05 <= interval_ms <= 10000:
             raise ValueError(f"stetho: interval_ms must be from 0.05 to 10000 (got {interval_ms!r})")
@@ -96,6 +99,7 @@ class Profiler:
         self.threads = threads
         self.subprocesses = subprocesses
         self.calls = bool(calls)
+        self.native = bool(native)
         self._counting = False
         self._proc = None
         self._agent = None
@@ -140,6 +144,8 @@ class Profiler:
             cmd.append("--subprocesses")
         if self.calls:
             cmd.append("--calls")
+        if self.native:
+            cmd.append("--native")
         if self.threads == "current":
             cmd += ["--thread", str(threading.get_native_id())]
         cmd.append(str(self._pid))
@@ -164,7 +170,9 @@ class Profiler:
             if self._mode or self.calls:
                 agent = _engine.Agent.load(agent_path)
                 if self._mode:
-                    agent.start(fifo, self._mode, self.subprocesses)
+                    # the agent's mode string (agent/protocol.h AGENT_MODE_NATIVE)
+                    mode = self._mode + (",native" if self.native else "")
+                    agent.start(fifo, mode, self.subprocesses)
                     self._agent = agent
                 if self.calls:
                     agent.calls_start(fifo)
@@ -311,7 +319,7 @@ class Profiler:
 
 
 def profile(memory="sampled", interval_ms=10, output=None, threads="all", subprocesses=False,
-            calls=False):
+            calls=False, native=False):
     """`with stetho.profile() as p:` or `@stetho.profile()`: a Profiler."""
     return Profiler(memory=memory, interval_ms=interval_ms, output=output, threads=threads,
-                    subprocesses=subprocesses, calls=calls)
+                    subprocesses=subprocesses, calls=calls, native=native)

@@ -162,3 +162,47 @@ def test_numpy_ones_under_its_line(python, stetho, tmp_path):
     chain = [frames[i] for i in big["frames"]]
     inner = chain[-1]
     assert inner["kind"] == "native" and "_multiarray_umath" in inner["file"], chain
+
+
+API_WRAPPER = """\
+import runpy, sys
+import stetho
+ext, truth, out, prog = sys.argv[1:5]
+sys.argv = [prog, ext, truth]
+with stetho.profile(memory="exact", native=True, output=out):
+    runpy.run_path(prog, run_name="__main__")
+"""
+
+
+def test_python_api_native(python, stetho, tmp_path):
+    """stetho.profile(native=True): the agent started inside the running
+    interpreter records native stacks too, and the sampler merges them."""
+    from test_api import api_env
+    ext = build_extension(python, tmp_path, "fp")
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(API_WRAPPER)
+    capture, truth_path = tmp_path / "api.stetho", tmp_path / "truth.json"
+    cp = run([python.path, str(wrapper), str(ext), str(truth_path), str(capture), str(ALLOC_PY)],
+             cwd=tmp_path, env=api_env(stetho), timeout=120)
+    err = cp.stderr.decode(errors="replace")
+    assert cp.returncode == 0, err
+    assert_no_sanitizer(err)
+    out = tmp_path / "api.json"
+    cp = run([stetho, "export", str(capture), "--format", "json", "-o", str(out)], timeout=60)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    export = json.loads(out.read_text())
+    truth = json.loads(truth_path.read_text())
+    for cfunc, chain_names, pyfunc in (("alloc_malloc", ["leak_malloc", "keep_blocks"],
+                                        "leaks_malloc"),
+                                       ("alloc_pymem", ["leak_pymem", "keep_blocks"],
+                                        "leaks_pymem")):
+        found = list(stacks_ending_in(export, cfunc))
+        assert found, cfunc
+        got = sum(s["alloc_bytes"] for s, _ in found)
+        want = truth[pyfunc]["bytes"]
+        assert abs(got - want) <= TOL["exact"] * want, (cfunc, got, want)
+        for _, chain in found:
+            names = [f["function"] for f in chain]
+            pos = [names.index(n) for n in [pyfunc, *chain_names, cfunc]]
+            assert pos == sorted(pos), names
+            assert (pyfunc, truth[pyfunc]["line"]) in python_part(chain), chain
