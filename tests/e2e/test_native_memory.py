@@ -15,15 +15,19 @@ bytes within the memory tests' tolerances (exact: 2 %; sampled: 10 %, the
 blocks being 4x the sampling mean: sigma ~1.4 %); the same Python totals
 without --native.  numpy's np.ones shows a numpy C function under its line
 on the interpreters that have numpy.  The same through the Python API
-(`stetho.profile(native=True)`).
+(`stetho.profile(native=True)`) and `stetho attach --memory --native` on a
+program started without stetho.
 """
 
 import json
 import subprocess
+import time
 
 import pytest
 
-from conftest import PROGRAMS, run
+from conftest import PROGRAMS, READY_TIMEOUT, read_line_with_prefix, run
+from test_api import api_env
+from test_attach_memory import ATTACH_TIMEOUT, start_attach, stop_attach
 from test_memory import EXACT_TOL, FREED_SLACK, SAMPLED_TOL, assert_no_sanitizer, has_numpy
 from test_native import FLAGS
 
@@ -178,7 +182,6 @@ with stetho.profile(memory="exact", native=True, output=out):
 def test_python_api_native(python, stetho, tmp_path):
     """stetho.profile(native=True): the agent started inside the running
     interpreter records native stacks too, and the sampler merges them."""
-    from test_api import api_env
     ext = build_extension(python, tmp_path, "fp")
     wrapper = tmp_path / "wrapper.py"
     wrapper.write_text(API_WRAPPER)
@@ -208,3 +211,51 @@ def test_python_api_native(python, stetho, tmp_path):
             assert pos == sorted(pos), names
             assert (pyfunc, truth[pyfunc]["line"]) in python_part(chain), chain
 
+
+ATTACH_TARGET = """\
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+import native_alloc
+stop = os.path.join(sys.argv[2], "stop")
+print("READY", flush=True)
+calls = 0
+def loop():
+    global calls
+    while not os.path.exists(stop):
+        native_alloc.leak_malloc(1, 64 * 1024)      # ATTACH_LINE
+        calls += 1
+        time.sleep(0.005)
+loop()
+print("DONE", calls, flush=True)
+"""
+
+
+def test_attach_memory_native(python, stetho, spawn, tmp_path):
+    """`stetho attach --memory=exact --native PID`: a program started
+    without stetho gets the agent, and its allocations their C frames,
+    under the Python line; detaching leaves it running to its normal end."""
+    ext = build_extension(python, tmp_path, "nofp")
+    prog = tmp_path / "attach_native.py"
+    prog.write_text(ATTACH_TARGET)
+    line = next(i for i, t in enumerate(ATTACH_TARGET.splitlines(), 1) if "ATTACH_LINE" in t)
+    p = spawn.popen([python.path, str(prog), str(ext), str(tmp_path)])
+    read_line_with_prefix(p, b"READY", READY_TIMEOUT)
+    st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact", "--native")
+    time.sleep(1.0)
+    stop_attach(st)
+    (tmp_path / "stop").write_text("")
+    out, err = p.communicate(timeout=ATTACH_TIMEOUT)
+    assert p.returncode == 0 and err == b"", (p.returncode, err)
+    calls = int(out.split()[-1])
+    export = json.loads((tmp_path / "cap.json").read_text())
+    found = list(stacks_ending_in(export, "alloc_malloc"))
+    assert found, sorted({export["frames"][s["frames"][-1]]["function"]
+                          for s in export["stacks"] if s["frames"]})
+    got = sum(s["alloc_bytes"] for s, _ in found)
+    # about 1 s of a loop of 64 KiB blocks: some, and never more than all
+    assert 64 * 1024 * 10 <= got <= 64 * 1024 * calls, (got, calls)
+    for _, chain in found:
+        names = [f["function"] for f in chain]
+        pos = [names.index(n) for n in ["loop", "leak_malloc", "keep_blocks", "alloc_malloc"]]
+        assert pos == sorted(pos), names
+        assert ("loop", line) in python_part(chain), chain
