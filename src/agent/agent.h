@@ -231,7 +231,7 @@ void pyhooks_install(void) AGENT_HIDDEN;
 void pyhooks_uninstall(void) AGENT_HIDDEN;     /* the allocators it replaced */
 
 /* ---- record.c (caller holds the guard) ---- */
-uint64_t record_time(void) AGENT_HIDDEN;        /* an event's time stamp */
+uint64_t record_time(struct agent_thread *th) AGENT_HIDDEN; /* an event's stamp (th: thread_get()) */
 uint64_t record_time_precise(struct agent_thread *th) AGENT_HIDDEN; /* agent_now(), kept */
 void record_alloc(int allocator, const void *p, size_t size) AGENT_HIDDEN;
 void record_free(int allocator, const void *p) AGENT_HIDDEN;

@@ -167,7 +167,7 @@ AGENT_EXPORT void *realloc(void *p, size_t n)
         return real(p, n);
     int guard = guard_enter();
     int claim = record_realloc_claim(p);
-    uint64_t t = p && claim ? record_time() : 0;     /* claim 0: no free to time */
+    uint64_t t = p && claim ? record_time(thread_get()) : 0;     /* claim 0: no free to time */
     void *q = real(p, n);
     if (q || (p && n == 0))             /* realloc(p, 0) frees p */
         record_realloc(AGENT_ALLOC_REALLOC, p, q, n, t, claim);
@@ -196,7 +196,7 @@ AGENT_EXPORT void *reallocarray(void *p, size_t n, size_t size)
         return real(p, n, size);        /* fails, p stays */
     int guard = guard_enter();
     int claim = record_realloc_claim(p);
-    uint64_t t = p && claim ? record_time() : 0;     /* claim 0: no free to time */
+    uint64_t t = p && claim ? record_time(thread_get()) : 0;     /* claim 0: no free to time */
     void *q = real(p, n, size);
     if (q || (p && total == 0))
         record_realloc(AGENT_ALLOC_REALLOC, p, q, total, t, claim);
@@ -318,7 +318,7 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
         return real(old, old_len, len, flags, want);
     int guard = guard_enter();
     int claim = record_realloc_claim(old);
-    uint64_t t = claim ? record_time() : 0;
+    uint64_t t = claim ? record_time(thread_get()) : 0;
     void *p = real(old, old_len, len, flags, want);
     if (p != MAP_FAILED)
         record_realloc(AGENT_ALLOC_MMAP, old, p, len, t, claim);

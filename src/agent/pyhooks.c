@@ -144,7 +144,7 @@ static FULL_PATH void *w_realloc_full(struct domain *d, void *p, size_t n)
         return d->prev.realloc(d->prev.ctx, p, n);
     int guard = guard_enter();
     int claim = record_realloc_claim(p);
-    uint64_t t = p && claim ? record_time() : 0;     /* claim 0: no free to time */
+    uint64_t t = p && claim ? record_time(thread_get()) : 0;     /* claim 0: no free to time */
     void *q = d->prev.realloc(d->prev.ctx, p, n);
     if (q)
         record_realloc(d->allocator, p, q, n, t, claim);

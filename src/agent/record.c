@@ -20,9 +20,8 @@
  * stamped freed before we get its address (the allocator's handover
  * makes us see agent_solo's change first).  A thread's stamps never go
  * back. */
-uint64_t record_time(void)
+uint64_t record_time(struct agent_thread *th)
 {
-    struct agent_thread *th = thread_get();
     if (agent.sampled || !th)
         return agent_now();
     uint64_t solo = atomic_load_explicit(&agent_solo, memory_order_relaxed);
@@ -100,7 +99,7 @@ void record_alloc(int allocator, const void *p, size_t size)
             return;
         sample_add(p);
     }
-    uint64_t ts = record_time();
+    uint64_t ts = record_time(th);
     thread_lock(th);
     put_alloc(th, allocator, p, size, ts);
     if (allocator == AGENT_ALLOC_MMAP)
@@ -117,7 +116,7 @@ void record_free(int allocator, const void *p)
         chunk_lone_free(allocator, p);
         return;
     }
-    uint64_t ts = record_time();
+    uint64_t ts = record_time(th);
     thread_lock(th);
     put_free(th, allocator, p, ts);
     thread_unlock(th);
@@ -156,7 +155,7 @@ void record_realloc(int allocator, const void *p, const void *q, size_t size,
     }
     if (!free_it && !alloc_it)
         return;
-    uint64_t ts = record_time();
+    uint64_t ts = record_time(th);
     thread_lock(th);
     if (free_it)
         put_free(th, allocator, p, t_before ? t_before : ts);
