@@ -428,9 +428,11 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
 
     size_t common = 0;
     if (end == s->last_end && s->n_last >= m) {
+        /* root first: scratch is innermost first, last root first */
+        size_t lim = levels < s->n_last ? levels : s->n_last;
+        const struct py_raw_frame *now = s->scratch + (levels - 1);
         common = m;
-        while (common < levels && common < s->n_last &&
-               raw_eq(&s->scratch[levels - 1 - common], &s->last[common]))
+        while (common < lim && raw_eq(now - common, &s->last[common]))
             common++;
     }
     uint32_t parent = common ? s->last_stack[common - 1] : 0;

@@ -14,6 +14,7 @@
 
 #define MAX_INTERPS 256
 #define OWNED_BY_GENERATOR 1
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define OWNED_BY_CSTACK 3     /* 3.12+: shim frames; 3.14 adds 4, also not Python's */
 
 static int push_frame(struct py_snapshot *s, const struct code_info *code, int line,
@@ -60,54 +61,84 @@ static int32_t get_i32(const uint8_t *buf, uint64_t off)
     return v;
 }
 
+/* What a walk reads of each frame, taken out of the layout once per walk
+ * (the stores into raw[] could alias the layout: read through it, the
+ * offsets would be loaded again at every frame), in a form that needs no
+ * test per frame: a missing is_entry reads the owner byte under a 0 mask. */
+struct frame_fields {
+    uint64_t size, previous, code, lasti, instr, owner, entry, code_adaptive;
+    uint8_t entry_mask;         /* 0: no is_entry field (3.12+ use shims) */
+    int object_model;           /* PY_FRAMES_OBJECT: 3.9/3.10 */
+    int lasti_units;            /* 3.10: f_lasti counts code units */
+};
+
+static void frame_fields(const struct py_layout *l, struct frame_fields *f)
+{
+    int has_entry = l->fr_is_entry != PY_NOFIELD;
+    *f = (struct frame_fields){
+        .size = l->fr_size, .previous = l->fr_previous, .code = l->fr_code,
+        .lasti = l->fr_lasti, .instr = l->fr_instr, .owner = l->fr_owner,
+        .entry = has_entry ? l->fr_is_entry : l->fr_owner,
+        .entry_mask = has_entry ? 0xff : 0,
+        .code_adaptive = l->co_code_adaptive,
+        .object_model = l->frame_model == PY_FRAMES_OBJECT,
+        .lasti_units = l->linetable_kind == PY_LINES_310,
+    };
+}
+
 /* Read the frame at *frame into *out and move *frame to its caller.
  * 1: a Python frame; 0: a frame to skip (pushed but not started); 2: a C
  * shim (3.12+: the interpreter call that ran the frames before it began
- * there); -1: unreadable. */
-static int read_frame(struct py_target *t, uint64_t *frame, struct py_raw_frame *out)
+ * there); -1: unreadable.  `local` is a constant at each inlined call (see
+ * walk_raw): with the local reader the fields are loaded where they are
+ * (the agent walks its own thread, once per allocation), with any other
+ * the frame is copied out first. */
+static inline __attribute__((always_inline)) int
+read_frame(struct reader *rd, const struct frame_fields *ff, const int local, uint64_t *frame,
+           struct py_raw_frame *out)
 {
-    const struct py_layout *l = &t->layout;
     uint8_t copy[512];
     const uint8_t *buf = copy;
-    if (t->rd.local) {
-        /* the agent walks its own thread, once per allocation: the fields
-         * are loaded where they are, not copied out frame by frame */
+    if (local) {
         if (*frame < 4096)              /* a NULL pointer plus a field offset */
             return -1;
-        t->rd.reads++;
         buf = (const uint8_t *)(uintptr_t)*frame;
-    } else if (l->fr_size > sizeof copy || reader_read(&t->rd, *frame, copy, l->fr_size) < 0) {
+    } else if (ff->size > sizeof copy || reader_read(rd, *frame, copy, ff->size) < 0) {
         return -1;
     }
     out->addr = *frame;
-    *frame = out->prev = get_u64(buf, l->fr_previous);
-    out->code = get_u64(buf, l->fr_code) & ~(uint64_t)3;   /* 3.14 tags refs */
-    if (l->frame_model == PY_FRAMES_OBJECT) {
-        int32_t lasti = get_i32(buf, l->fr_lasti);
+    *frame = out->prev = get_u64(buf, ff->previous);
+    out->code = get_u64(buf, ff->code) & ~(uint64_t)3;   /* 3.14 tags refs */
+    if (ff->object_model) {
+        int32_t lasti = get_i32(buf, ff->lasti);
         out->instr = (uint64_t)(int64_t)lasti;
         /* 3.9 counts f_lasti in bytes, 3.10 in code units; its table in bytes */
-        out->pos = l->linetable_kind == PY_LINES_310 && lasti >= 0 ? (int64_t)lasti * 2 : lasti;
+        out->pos = ff->lasti_units && lasti >= 0 ? (int64_t)lasti * 2 : lasti;
         out->entry = 1;                 /* one interpreter call per frame object */
         return 1;
     }
-    uint8_t owner = buf[l->fr_owner];
+    uint8_t owner = buf[ff->owner];
     if (owner >= OWNED_BY_CSTACK)
         return 2;
-    out->entry = l->fr_is_entry != PY_NOFIELD && buf[l->fr_is_entry] != 0;
-    uint64_t instr = out->instr = get_u64(buf, l->fr_instr);
+    out->entry = (buf[ff->entry] & ff->entry_mask) != 0;
+    uint64_t instr = out->instr = get_u64(buf, ff->instr);
     /* unsigned: a torn read may give any two values */
-    out->pos = (int64_t)(instr - (out->code + l->co_code_adaptive)) / 2;
+    out->pos = (int64_t)(instr - (out->code + ff->code_adaptive)) / 2;
     /* 3.11/3.12: a frame pushed but not started has prev_instr one before
      * its first unit; it is not on the stack yet. */
-    if (out->pos < 0 && owner != OWNED_BY_GENERATOR)
-        return 0;
-    return 1;
+    return out->pos >= 0 || owner == OWNED_BY_GENERATOR;
 }
 
-int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
-                enum py_marker *end)
+/* The one walk logic, compiled twice by py_walk_raw: once for the local
+ * reader (plain loads, nothing called per frame) and once for every other
+ * reader.  Brent's cycle check (a torn read can link a frame back to
+ * itself): the tortoise jumps to the frame reached after each power of two
+ * of steps. */
+static inline __attribute__((always_inline)) int
+walk_raw(struct reader *rd, const struct frame_fields *ff, const int local, uint64_t frame,
+         struct py_raw_frame *raw, size_t max, enum py_marker *end)
 {
-    size_t n = 0, power = 1, lam = 0;
+    size_t n = 0, steps = 0, power = 1;
     uint64_t tortoise = 0;
     *end = PY_MARK_NONE;
     while (frame) {
@@ -115,17 +146,16 @@ int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, s
             *end = PY_MARK_TRUNCATED;
             break;
         }
-        if (lam++ == power) {           /* Brent's cycle check */
+        if (++steps == power) {
             tortoise = frame;
             power *= 2;
-            lam = 1;
         }
-        int r = read_frame(t, &frame, &raw[n]);
-        if (r < 0) {
+        int r = read_frame(rd, ff, local, &frame, &raw[n]);
+        if (UNLIKELY(r < 0)) {
             *end = PY_MARK_UNREADABLE;
             break;
         }
-        if (r == 2) {
+        if (UNLIKELY(r == 2)) {
             if (n)
                 raw[n - 1].entry = 1;
             continue;
@@ -133,6 +163,16 @@ int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, s
         n += (size_t)r;
     }
     return (int)n;
+}
+
+int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
+                enum py_marker *end)
+{
+    struct frame_fields ff;
+    frame_fields(&t->layout, &ff);
+    if (t->rd.local)
+        return walk_raw(&t->rd, &ff, 1, frame, raw, max, end);
+    return walk_raw(&t->rd, &ff, 0, frame, raw, max, end);
 }
 
 /* The line executing at f->pos (the first line if not started yet). */
