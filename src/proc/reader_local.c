@@ -9,18 +9,10 @@
  */
 #include "proc/reader.h"
 
-#include <errno.h>
-#include <string.h>
-
 static int local_read(void *ctx, uint64_t addr, void *dst, size_t len)
 {
     (void)ctx;
-    if (addr < 4096) {          /* a NULL pointer plus a field offset */
-        errno = EFAULT;
-        return -1;
-    }
-    memcpy(dst, (const void *)(uintptr_t)addr, len);
-    return 0;
+    return reader_local_copy(addr, dst, len);
 }
 
 struct reader reader_local(void)
