@@ -8,7 +8,10 @@
  * deadline (CLOCK_MONOTONIC ns) or until a signal, handing every whole
  * chunk that arrives meanwhile to the callback; it returns soon after the
  * deadline even while data keeps coming (reads are bounded, the clock is
- * checked between them).  channel_wake(), from any thread, makes the
+ * checked between them).  Chunks are read in batches: after a read that
+ * emptied the pipe it sleeps about 1 ms (in proportion to the pipe's size)
+ * before it reads again, so a chunk may be handed over that much after it
+ * was written.  channel_wake(), from any thread, makes the
  * channel_wait() in progress (or else the next one) return at once: a
  * reader being stopped does not sleep out its deadline first.
  * channel_drain() hands what is buffered now, until the pipe is empty.
