@@ -5,6 +5,7 @@
 #include "cpython/objtype.h"
 #include "util/kmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -172,10 +173,64 @@ static void classify(struct census *c, const struct item *items, const uint8_t *
     }
 }
 
-static int by_addr(const void *a, const void *b)
+/* The items by address: a radix sort (least significant digit first, of
+ * (address, index) pairs, then the items gathered in that order).  qsort
+ * with a comparison function was two thirds of a census's CPU on millions
+ * of blocks (alloc_objects), and ran in one go, holding the memory thread
+ * for 100-300 ms while the agents waited on a full pipe.  Digits that are
+ * the same in every address (the alignment's low bits, the high ones) are
+ * skipped.  0 when out of memory. */
+#define RADIX_BITS 11
+struct keyed {
+    uint64_t addr, i;
+};
+
+static int sort_items(struct census *c)
 {
-    const struct item *x = a, *y = b;
-    return x->addr < y->addr ? -1 : x->addr > y->addr;
+    size_t n = c->nitems;
+    struct keyed *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    struct item *out = malloc(n * sizeof *out);
+    if (!a || !b || !out) {
+        free(a);
+        free(b);
+        free(out);
+        return 0;
+    }
+    uint64_t any = 0, all = ~0ull;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (struct keyed){ c->items[i].addr, i };
+        any |= c->items[i].addr;
+        all &= c->items[i].addr;
+    }
+    const uint64_t mask = (1u << RADIX_BITS) - 1;
+    for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+        if (!(((any ^ all) >> shift) & mask))
+            continue;                   /* this digit is the same everywhere */
+        size_t pos[1u << RADIX_BITS] = { 0 };
+        for (size_t i = 0; i < n; i++)
+            pos[(a[i].addr >> shift) & mask]++;
+        size_t sum = 0;
+        for (size_t d = 0; d <= mask; d++) {
+            size_t k = pos[d];
+            pos[d] = sum;
+            sum += k;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[pos[(a[i].addr >> shift) & mask]++] = a[i];
+        struct keyed *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = c->items[a[i].i];
+        assert(i == 0 || out[i - 1].addr <= out[i].addr);
+    }
+    free(a);
+    free(b);
+    free(c->items);
+    c->items = out;
+    c->capitems = n;
+    return 1;
 }
 
 /* Up to NWIN windows from item i: read, then classified; returns the
@@ -280,8 +335,8 @@ int census_step(struct census *c, uint64_t budget_ns)
     uint64_t t0 = cpu_ns();
     if (!c->buf && !(c->buf = malloc((size_t)NWIN * WINDOW)))
         c->oom = 1;
-    if (c->pos == 0 && c->nitems)
-        qsort(c->items, c->nitems, sizeof *c->items, by_addr);
+    if (c->pos == 0 && c->nitems && !c->oom && !sort_items(c))
+        c->oom = 1;
     while (c->pos < c->nitems && !c->oom) {
         c->pos = windows(c, c->pos);
         if (cpu_ns() - t0 >= budget_ns)
