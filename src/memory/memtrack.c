@@ -48,7 +48,7 @@
 #define GROWTH_BUCKETS 64
 #define GROWTH_FIRST_NS 50000000ull     /* 50 ms: a 3 s run gets ~30 buckets */
 #define CENSUS_NS 250000000ull         /* a type census every 250 ms at most, */
-#define CENSUS_COST 10                  /* and no more than 1/10 of a CPU, */
+#define CENSUS_COST 20                  /* and no more than 1/20 of a CPU, */
 #define CENSUS_SLICE 2000000ull         /* read 2 ms (CPU) per tick: a fifth of a 10 ms tick */
 #define MEASURE_PAGES (1u << 16)        /* pagemap entries read per tick: 512 KiB,
                                            256 MiB of mappings (4 KiB pages) */
