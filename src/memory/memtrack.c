@@ -1013,8 +1013,6 @@ static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
             memset(n->frames, 0, n->nframes * sizeof *n->frames);
         if (n->stacks)
             memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
-        if (n->metrics)
-            memset(n->metrics, 0, n->nmetrics * sizeof *n->metrics);
         n->native_root = 0;
         mn_thread_reset(n->native);
         n->last_alloc = 0;
@@ -1100,7 +1098,8 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
          * cannot be kept, only those fail: their ALLOC is refused) */
         (void)mn_python(&n->native, s->id, s->parent, n->frames[s->frame], s->entry != 0);
         if (s->id < n->nmetrics)
-            n->metrics[s->id] = 0;      /* (a stream defines each id once) */
+            n->metrics[s->id] = 0;      /* what the id meant before (a new stream's
+                                           ids are defined before use) is gone */
         return set_id(&n->stacks, &n->nstacks, s->id,
                       capw_stack(m->w, s->parent ? n->stacks[s->parent] : 0,
                                  n->frames[s->frame]));

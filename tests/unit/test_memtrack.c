@@ -5,7 +5,8 @@
  * refused, anonymous mappings counted by their resident pages (real
  * mappings of this process, measured through its own pagemap), blocks
  * freed within their chunk (ALLOC_LOCAL, FREE_LOCAL) counted exactly as an
- * ALLOC and a FREE, and --native's merge of a native stack (pcs of this
+ * ALLOC and a FREE, a thread's ids forgotten when its tid starts a new
+ * stream, and --native's merge of a native stack (pcs of this
  * very program, named from its own symbols) with a Python one.  Chunks are
  * built with the agent's encoders (wire.h).
  */
@@ -168,6 +169,48 @@ static void mappings(const char *path)
         CHECK_EQ_INT(half->peak_mapped_bytes, len);
         CHECK_EQ_INT(reserve->leaked_bytes, 1000);
         CHECK_EQ_INT(reserve->leaked_mapped_bytes, 0);
+    }
+    capture_free(&cap);
+}
+
+/* A tid reused by a new thread (NEW_STREAM): the same agent stack id now
+ * names another function, and its allocations are counted there, not
+ * under what the id meant before (memtrack keeps each thread's stack ->
+ * metrics row beside its id map: it must forget it with the ids). */
+static void new_stream_ids(const char *path)
+{
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    begin(&c, 300, 21);
+    frame(&c, 1, "first_thread", 1);
+    stack(&c, 1, 0, 1);
+    alloc(&c, 0x100, 10, 1);
+    alloc(&c, 0x200, 10, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    begin(&c, 300, 21);
+    wire_put_header(c.b, AGENT_CHUNK_NEW_STREAM, c.n, 300, 21, 2000);
+    frame(&c, 1, "second_thread", 2);
+    stack(&c, 1, 0, 1);
+    alloc(&c, 0x300, 7, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    memtrack_finish(m, 3000, 0, 0);
+    memtrack_free(m);
+    CHECK_EQ_INT(capw_close(w, 3000), 0);
+
+    struct capture cap;
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    const struct cap_mem_stack *a = by_name(&cap, "first_thread"),
+                               *b = by_name(&cap, "second_thread");
+    CHECK(a && b);
+    if (a && b) {
+        CHECK_EQ_INT(a->alloc_bytes, 20);
+        CHECK_EQ_INT(a->alloc_count, 2);
+        CHECK_EQ_INT(b->alloc_bytes, 7);
+        CHECK_EQ_INT(b->alloc_count, 1);
     }
     capture_free(&cap);
 }
@@ -681,6 +724,7 @@ int main(void)
     memtrack_free(m);
     capw_close(w, 0);
     mappings(path);
+    new_stream_ids(path);
     many_blocks(path);
     native_stacks(path);
     local_pairs(path);
