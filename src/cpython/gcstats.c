@@ -3,15 +3,15 @@
  */
 #include "cpython/gcstats.h"
 
-int py_gc_stats(struct py_target *t, struct cap_gc_point *out)
+int py_gc_stats(struct py_target *t, uint64_t interp, struct cap_gc_point *out)
 {
     const struct py_layout *l = &t->layout;
-    uint64_t interp;
     /* struct gc_generation_stats { Py_ssize_t collections, collected,
      * uncollectable; } generation_stats[NUM_GENERATIONS] */
     int64_t v[CAP_GC_GENERATIONS][3];
     if (l->is_gc_stats == PY_NOFIELD ||
-        reader_ptr(&t->rd, t->runtime + l->rt_interpreters_head, &interp) < 0 || !interp ||
+        (!interp && reader_ptr(&t->rd, t->runtime + l->rt_interpreters_head, &interp) < 0) ||
+        !interp ||
         reader_read(&t->rd, interp + l->is_gc_stats, v, sizeof v) < 0)
         return -1;
     for (int k = 0; k < CAP_GC_GENERATIONS; k++) {

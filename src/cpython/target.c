@@ -3,6 +3,7 @@
  */
 #include "cpython/target.h"
 #include "cpython/threadnames.h"
+#include "cpython/framewin.h"
 #include "cpython/layout_debug.h"
 #include "proc/elf.h"
 #include "proc/maps.h"
@@ -256,6 +257,8 @@ void py_target_close(struct py_target *t)
 {
     codecache_free(t->codes);
     t->codes = NULL;
+    framewin_free(t->win);
+    t->win = NULL;
     py_threadnames_free(t->names);
     t->names = NULL;
 }

@@ -49,6 +49,11 @@ struct py_target {
     struct codecache *codes;
     int walk_retries;           /* per stack, when it changes while read
                                    (walker.h); default 3 */
+    uint64_t gil_interp, gil_base; /* 3.12+: that interpreter's GIL pointer,
+                                      kept (walker.c) */
+    struct framewin *win;       /* remote 3.11+ walks: frames read a few
+                                   pages at a time (framewin.h); made on
+                                   first use */
     struct py_threadnames *names;   /* threading's thread names, made on
                                        first use (threadnames.h) */
 };

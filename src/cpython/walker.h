@@ -67,12 +67,14 @@ struct py_snapshot {
     size_t nthreads, cap_threads;
     struct py_frame *frames;
     size_t nframes, cap_frames;
+    uint64_t interp;        /* the main interpreter, as read by this walk */
     int gc_collecting;      /* 1, 0, or -1 if unknown */
     uint64_t gil_addr;      /* the GIL's struct (a futex wait inside it is a
                                wait for the GIL), 0 if unknown */
     struct py_raw_frame *raw;   /* scratch for walks: */
     uint8_t *windows;           /*   code identity windows */
     struct reader_iov *iov;     /*   batched checks */
+    uint32_t *check;            /*   per frame: its code's piece in iov */
     size_t cap_raw;
 };
 

@@ -33,6 +33,10 @@ struct reader {
     /* optional: many reads at once (one system call for the remote
      * reader); sets each iov's ok.  NULL: reader_readv loops over read. */
     void (*readv)(void *ctx, struct reader_iov *iov, size_t n);
+    /* optional: pieces read in order up to the first that fails, in one
+     * system call (remote, at most READER_PREFIX_MAX pieces); returns how
+     * many were read whole.  NULL: reader_readv_prefix loops over read. */
+    size_t (*readv_prefix)(void *ctx, struct reader_iov *iov, size_t n);
     /* 1: the addresses are ours (reader_local): what is read may be read
      * in place, with plain loads, rather than copied out by read */
     int local;
@@ -69,6 +73,24 @@ static inline void reader_readv(struct reader *r, struct reader_iov *iov, size_t
     }
     for (size_t i = 0; i < n; i++)
         iov[i].ok = r->read(r->ctx, iov[i].addr, iov[i].dst, iov[i].len) == 0;
+}
+
+#define READER_PREFIX_MAX 64
+
+/* The leading pieces of iov[0..n) that can be read, n <= READER_PREFIX_MAX:
+ * returns how many were read whole, in order; the rest are not tried (a
+ * read reaching into unmapped memory costs no extra call). */
+static inline size_t reader_readv_prefix(struct reader *r, struct reader_iov *iov, size_t n)
+{
+    if (!n)
+        return 0;
+    r->reads++;
+    if (r->readv_prefix)
+        return r->readv_prefix(r->ctx, iov, n);
+    size_t k = 0;
+    while (k < n && r->read(r->ctx, iov[k].addr, iov[k].dst, iov[k].len) == 0)
+        k++;
+    return k;
 }
 
 static inline int reader_ptr(struct reader *r, uint64_t addr, uint64_t *out)

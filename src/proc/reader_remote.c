@@ -64,9 +64,32 @@ static void remote_readv(void *ctx, struct reader_iov *iov, size_t n)
     }
 }
 
+_Static_assert(READER_PREFIX_MAX <= BATCH, "a prefix read is one system call");
+
+/* One call: process_vm_readv itself stops at the first piece it cannot
+ * read, and the pieces before it are whole. */
+static size_t remote_readv_prefix(void *ctx, struct reader_iov *iov, size_t n)
+{
+    pid_t pid = (pid_t)(intptr_t)ctx;
+    struct iovec local[BATCH], remote[BATCH];
+    if (n > READER_PREFIX_MAX)
+        n = READER_PREFIX_MAX;
+    if (!n)
+        return 0;
+    for (size_t k = 0; k < n; k++) {
+        local[k] = (struct iovec){ iov[k].dst, iov[k].len };
+        remote[k] = (struct iovec){ (void *)(uintptr_t)iov[k].addr, iov[k].len };
+    }
+    ssize_t got = process_vm_readv(pid, local, n, remote, n, 0);
+    size_t done = 0, k = 0;
+    for (; got > 0 && k < n && done + iov[k].len <= (size_t)got; k++)
+        done += iov[k].len;
+    return k;
+}
+
 struct reader reader_remote(pid_t pid)
 {
     struct reader r = { .read = remote_read, .ctx = (void *)(intptr_t)pid, .reads = 0,
-                        .readv = remote_readv };
+                        .readv = remote_readv, .readv_prefix = remote_readv_prefix };
     return r;
 }

@@ -528,7 +528,7 @@ static void split_late(struct sampler *s, struct cap_sample *cs, uint32_t prev_s
 static void record_gc(struct sampler *s, struct process *p, uint64_t now)
 {
     struct cap_gc_point g = { .t_ns = rel(s, now), .pid = p->pid };
-    if (py_gc_stats(&p->target, &g) < 0)
+    if (py_gc_stats(&p->target, s->snap.interp, &g) < 0)
         return;
     if (p->gc_known && !memcmp(g.collections, p->gc.collections, sizeof g.collections) &&
         !memcmp(g.collected, p->gc.collected, sizeof g.collected) &&

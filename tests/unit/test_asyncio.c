@@ -126,7 +126,7 @@ int main(void)
             continue;
         for (uint64_t seed = 0; seed < SEEDS; seed++) {
             fill(&m, table, minor, seed * 16 + (uint64_t)minor);
-            struct reader r = { mem_read, &m, 0, NULL, 0 };
+            struct reader r = { .read = mem_read, .ctx = &m };
             struct py_target t;
             struct py_error err;
             if (py_target_init(&t, 1, r, 3, minor < 13 ? minor : 12, 0,
@@ -160,7 +160,7 @@ int main(void)
     CHECK(most_reads < 2000000);        /* bounded */
 
     /* A version without known offsets reads nothing. */
-    struct reader r = { mem_read, &m, 0, NULL, 0 };
+    struct reader r = { .read = mem_read, .ctx = &m };
     struct py_target t;
     struct py_error err;
     if (py_target_init(&t, 1, r, 3, 12, 0, BASE, 0, &err) == PY_OK) {

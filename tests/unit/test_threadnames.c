@@ -81,7 +81,7 @@ int main(void)
             continue;
         for (uint64_t seed = 0; seed < SEEDS; seed++) {
             fill(&m, table, seed * 16 + (uint64_t)minor);
-            struct reader r = { mem_read, &m, 0, NULL, 0 };
+            struct reader r = { .read = mem_read, .ctx = &m };
             struct py_target t;
             struct py_error err;
             /* 3.13 reads _Py_DebugOffsets at init: init as 3.12, then
@@ -106,7 +106,7 @@ int main(void)
     CHECK(most_reads < 100000);         /* bounded */
 
     /* A version read through _Py_DebugOffsets without a table: no names. */
-    struct reader r = { mem_read, &m, 0, NULL, 0 };
+    struct reader r = { .read = mem_read, .ctx = &m };
     struct py_target t;
     struct py_error err;
     if (py_target_init(&t, 1, r, 3, 12, 0, BASE, 0, &err) == PY_OK) {

@@ -188,7 +188,7 @@ static void check_torn(const char *img_path)
         return;
     for (unsigned n = 2; n < 40; n++) {
         struct flaky fl = { reader_image(img), n, 0 };
-        struct reader r = { flaky_read, &fl, 0, NULL, 0 };
+        struct reader r = { .read = flaky_read, .ctx = &fl };
         struct py_target t;
         struct py_error err;
         if (py_target_init(&t, m.pid, r, m.major, m.minor, m.micro, m.runtime,
@@ -228,7 +228,7 @@ int main(void)
     CHECK(images >= 5);                 /* 3.9-3.13 at least */
 
     /* Nothing readable at all: a clean failure. */
-    struct reader none = { fail_read, NULL, 0, NULL, 0 };
+    struct reader none = { .read = fail_read };
     struct py_target t;
     struct py_error err;
     if (py_target_init(&t, 1, none, 3, 11, 7, 0x1000, 0, &err) == PY_OK) {
