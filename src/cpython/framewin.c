@@ -23,6 +23,8 @@ _Static_assert(FRAMEWIN_BYTES >= FRAMEWIN_PAGES * PAGE + PAGE, "room for a whole
 
 struct window {
     uint64_t lo, hi;            /* remote [lo, hi) */
+    uint64_t used;              /* the lowest address handed out: what is
+                                   read again is [used, hi) */
     size_t off;                 /* where lo is in each copy */
     unsigned pages;             /* as asked: its successor's size follows */
 };
@@ -60,26 +62,30 @@ void framewin_reset(struct framewin *w)
     w->failed = 0;
 }
 
-static const struct window *holding(const struct framewin *w, uint64_t addr, size_t len)
+static struct window *holding(struct framewin *w, uint64_t addr, size_t len)
 {
     for (size_t i = w->n; i-- > 0;) {       /* the newest is the likeliest */
-        const struct window *x = &w->w[i];
+        struct window *x = &w->w[i];
         if (addr >= x->lo && addr < x->hi && len <= x->hi - addr)
             return x;
     }
     return NULL;
 }
 
-int framewin_holds(const struct framewin *w, uint64_t addr, size_t len)
+int framewin_holds(struct framewin *w, uint64_t addr, size_t len)
 {
-    return holding(w, addr, len) != NULL;
+    const struct window *x = holding(w, addr, len);
+    return x && addr >= x->used;
 }
 
 const uint8_t *framewin_get(struct framewin *w, struct reader *rd, uint64_t addr, size_t len)
 {
-    const struct window *x = holding(w, addr, len);
-    if (x)
+    struct window *x = holding(w, addr, len);
+    if (x) {
+        if (addr < x->used)
+            x->used = addr;
         return w->buf + x->off + (addr - x->lo);
+    }
     if (w->failed || w->n == FRAMEWIN_MAX || !len || addr + len < addr || len > PAGE)
         return NULL;
     uint64_t hi = addr + len, base = addr & ~(uint64_t)(PAGE - 1);
@@ -109,7 +115,7 @@ const uint8_t *framewin_get(struct framewin *w, struct reader *rd, uint64_t addr
         return NULL;
     }
     uint64_t got_lo = iov[got - 1].addr;
-    w->w[w->n++] = (struct window){ got_lo, hi, w->used + (size_t)(got_lo - lo), pages };
+    w->w[w->n++] = (struct window){ got_lo, hi, addr, w->used + (size_t)(got_lo - lo), pages };
     w->used += need;
     return w->buf + w->w[w->n - 1].off + (addr - got_lo);
 }
@@ -119,7 +125,8 @@ size_t framewin_reread_iov(struct framewin *w, struct reader_iov *iov)
     uint8_t *again = w->buf + FRAMEWIN_BYTES;
     for (size_t i = 0; i < w->n; i++) {
         const struct window *x = &w->w[i];
-        iov[i] = (struct reader_iov){ x->lo, again + x->off, (size_t)(x->hi - x->lo), 0 };
+        iov[i] = (struct reader_iov){ x->used, again + x->off + (x->used - x->lo),
+                                      (size_t)(x->hi - x->used), 0 };
     }
     return w->n;
 }
@@ -130,7 +137,7 @@ const uint8_t *framewin_again(const struct framewin *w, const struct reader_iov 
     for (size_t i = w->n; i-- > 0;) {
         const struct window *x = &w->w[i];
         if (addr >= x->lo && addr < x->hi && len <= x->hi - addr)
-            return iov[i].ok && iov[i].addr == x->lo
+            return iov[i].ok && iov[i].addr == x->used && addr >= x->used
                        ? w->buf + FRAMEWIN_BYTES + x->off + (addr - x->lo) : NULL;
     }
     return NULL;

@@ -37,11 +37,13 @@ void framewin_reset(struct framewin *w);
  * NULL.  Valid until the next framewin_get or framewin_reset. */
 const uint8_t *framewin_get(struct framewin *w, struct reader *rd, uint64_t addr, size_t len);
 
-/* 1 if a window of this walk holds [addr, addr+len). */
-int framewin_holds(const struct framewin *w, uint64_t addr, size_t len);
+/* 1 if a window of this walk holds [addr, addr+len) and has handed out
+ * that address or a lower one (what a re-read covers). */
+int framewin_holds(struct framewin *w, uint64_t addr, size_t len);
 
-/* One piece per window, reading it again into a second copy: returns how
- * many were put in iov (room for FRAMEWIN_MAX). */
+/* One piece per window, reading again what it handed out (from its lowest
+ * address given to its top) into a second copy: returns how many were put
+ * in iov (room for FRAMEWIN_MAX). */
 size_t framewin_reread_iov(struct framewin *w, struct reader_iov *iov);
 
 /* [addr, addr+len) from that second copy, if a window held it; NULL if not

@@ -49,6 +49,8 @@ struct py_target {
     struct codecache *codes;
     int walk_retries;           /* per stack, when it changes while read
                                    (walker.h); default 3 */
+    uint64_t interp_head;       /* the main interpreter, kept, checked on
+                                   each walk (walker.c) */
     uint64_t gil_interp, gil_base; /* 3.12+: that interpreter's GIL pointer,
                                       kept (walker.c) */
     struct framewin *win;       /* remote 3.11+ walks: frames read a few

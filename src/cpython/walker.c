@@ -23,6 +23,8 @@
 #define CHECK_SLOTS 256       /* distinct code objects asked for once per walk */
 #define NO_CHECK UINT32_MAX
 #define FRESH_NONE UINT64_MAX /* no frame pointer read again */
+#define PIECE_DECIDED 2       /* a code check's piece, once its frame's code is known */
+#define MEMO_SLOTS 1024       /* (code, position) -> line, direct-mapped */
 #define OWNED_BY_GENERATOR 1
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define OWNED_BY_CSTACK 3     /* 3.12+: shim frames; 3.14 adds 4, also not Python's */
@@ -206,6 +208,32 @@ static int frame_line(const struct py_layout *l, const struct code_info *ci, int
                           ci->firstlineno, pos);
 }
 
+/* frame_line through a memo kept across walks: a steady stack decodes
+ * the same positions of the same code again and again.  An entry is good
+ * while the code cache keeps its entries (its generation). */
+struct line_memo {
+    const struct code_info *code;
+    int64_t pos;
+    int line;
+};
+
+static int memo_line(struct py_target *t, struct py_snapshot *s, const struct code_info *ci,
+                     int64_t pos)
+{
+    uint64_t gen = codecache_generation(t->codes);
+    if (!s->memo || s->memo_gen != gen) {
+        if (!s->memo && !(s->memo = malloc(MEMO_SLOTS * sizeof *s->memo)))
+            return frame_line(&t->layout, ci, pos);
+        memset(s->memo, 0, MEMO_SLOTS * sizeof *s->memo);
+        s->memo_gen = gen;
+    }
+    struct line_memo *m = &s->memo[mix64((uint64_t)(uintptr_t)ci ^ (uint64_t)pos * 0x9e3779b97f4a7c15ull) &
+                                   (MEMO_SLOTS - 1)];
+    if (m->code != ci || m->pos != pos)
+        *m = (struct line_memo){ ci, pos, frame_line(&t->layout, ci, pos) };
+    return m->line;
+}
+
 const struct code_info *py_resolve(struct py_target *t, const struct py_raw_frame *f, int *line)
 {
     const struct py_layout *l = &t->layout;
@@ -236,7 +264,9 @@ int py_thread_frame(struct py_target *t, uint64_t tstate, uint64_t *frame)
     return thread_frame(t, tstate, &cframe, frame);
 }
 
-/* Room for n raw frames and their identity windows. */
+/* Room for n raw frames, and twice n identity windows and batched pieces:
+ * a chain check's (frames, windows) and the code objects' checks, read in
+ * one batch. */
 static int reserve_raw(struct py_snapshot *s, size_t n)
 {
     if (s->cap_raw >= n)
@@ -245,11 +275,11 @@ static int reserve_raw(struct py_snapshot *s, size_t n)
     if (!nr)
         return -1;
     s->raw = nr;
-    uint8_t *nw = realloc(s->windows, n * CODE_IDENT_MAX);
+    uint8_t *nw = realloc(s->windows, 2 * n * CODE_IDENT_MAX);
     if (!nw)
         return -1;
     s->windows = nw;
-    struct reader_iov *ni = realloc(s->iov, n * sizeof *ni);
+    struct reader_iov *ni = realloc(s->iov, 2 * n * sizeof *ni);
     if (!ni)
         return -1;
     s->iov = ni;
@@ -257,6 +287,10 @@ static int reserve_raw(struct py_snapshot *s, size_t n)
     if (!nc)
         return -1;
     s->check = nc;
+    const struct code_info **np = realloc(s->piece_ci, n * sizeof *np);
+    if (!np)
+        return -1;
+    s->piece_ci = np;
     s->cap_raw = n;
     return 0;
 }
@@ -279,7 +313,7 @@ static void frame_span(const struct py_layout *l, uint64_t *lo, size_t *len)
  * 3.11/3.12: the cframe must be the same one too, and its current frame
  * is read in the same go.  Frames read from windows are compared with the
  * windows read again whole; the others by their span alone. */
-static int chain_stable(struct py_target *t, struct py_snapshot *s, uint64_t tstate,
+static int chain_stable(struct py_target *t, struct py_snapshot *s, size_t pre, uint64_t tstate,
                         uint64_t cframe, uint64_t start, const struct py_raw_frame *raw, int n,
                         uint64_t *fresh)
 {
@@ -287,10 +321,12 @@ static int chain_stable(struct py_target *t, struct py_snapshot *s, uint64_t tst
     uint64_t lo;
     size_t len;
     frame_span(l, &lo, &len);
-    if (len > CODE_IDENT_MAX)
+    if (len > CODE_IDENT_MAX) {
+        reader_readv(&t->rd, s->iov, pre);
         return 1;                       /* cannot check: trust the walk */
+    }
     uint64_t first = 0, current = 0;
-    struct reader_iov *iov = s->iov;
+    struct reader_iov *iov = s->iov + pre;     /* after the code checks */
     size_t k = 0;
     iov[k++] = (struct reader_iov){ tstate + l->ts_frame, &first, 8, 0 };
     if (cframe)
@@ -303,7 +339,7 @@ static int chain_stable(struct py_target *t, struct py_snapshot *s, uint64_t tst
         if (!(t->win && framewin_holds(t->win, raw[i].addr + lo, len)))
             iov[k++] = (struct reader_iov){ raw[i].addr + lo,
                                             s->windows + (size_t)i * CODE_IDENT_MAX, len, 0 };
-    reader_readv(&t->rd, iov, k);
+    reader_readv(&t->rd, s->iov, pre + k);
     /* the thread's first frame as it is now: where a walk again starts */
     if (iov[0].ok && l->cframe_current_frame == PY_NOFIELD)
         *fresh = first;
@@ -333,43 +369,17 @@ static int chain_stable(struct py_target *t, struct py_snapshot *s, uint64_t tst
     return 1;
 }
 
-/* Walk one thread's frame chain into the snapshot; innermost first.  The
- * cached code objects of the whole chain are checked with one batched read. */
-static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tstate,
-                       uint64_t cframe, uint64_t frame)
+/* One piece per distinct cached code object of raw[0..n) into s->iov
+ * (a recursive stack has a few, many times: a direct-mapped table of those
+ * asked for), s->check[i] the piece of frame i's; returns how many. */
+static size_t code_pieces(struct py_target *t, struct py_snapshot *s, int n)
 {
-    const struct py_layout *l = &t->layout;
-    enum py_marker end;
-    if (reserve_raw(s, PY_MAX_DEPTH + 2 + FRAMEWIN_MAX) < 0)
-        return -1;
-    int n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
-    /* a cycle or an unreadable frame can only come from a torn read: try
-     * again too (a chain really deeper than PY_MAX_DEPTH stays truncated) */
-    int torn = 1;
-    uint64_t fresh = FRESH_NONE;        /* the first frame, read by the check */
-    for (int attempt = 0; attempt <= t->walk_retries; attempt++) {
-        if (attempt) {
-            if (fresh != FRESH_NONE)
-                frame = fresh;          /* same cframe (3.11/3.12), if any */
-            else if (thread_frame(t, tstate, &cframe, &frame) < 0)
-                break;
-            n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
-        }
-        fresh = FRESH_NONE;
-        if (!(end != PY_MARK_NONE && n < PY_MAX_DEPTH) &&
-            chain_stable(t, s, tstate, cframe, frame, s->raw, n, &fresh)) {
-            torn = 0;
-            break;
-        }
-    }
-
-    /* one piece per distinct cached code object (a recursive stack has a
-     * few, many times): a direct-mapped table of those asked for */
     uint64_t off;
     size_t len;
-    codecache_ident(l, &off, &len);
+    codecache_ident(&t->layout, &off, &len);
     struct { uint64_t code; uint32_t piece; } asked[CHECK_SLOTS];
     memset(asked, 0, sizeof asked);
+    uint8_t *dst = s->windows + s->cap_raw * CODE_IDENT_MAX;   /* after the spans' */
     size_t nio = 0;
     for (int i = 0; i < n; i++) {
         uint64_t code = s->raw[i].code;
@@ -381,29 +391,72 @@ static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tsta
         if (asked[slot].code != code) {
             asked[slot].code = code;
             asked[slot].piece = (uint32_t)nio;
-            s->iov[nio] = (struct reader_iov){ code + off, s->windows + nio * CODE_IDENT_MAX,
-                                               len, 0 };
+            s->piece_ci[nio] = e;
+            s->iov[nio] = (struct reader_iov){ code + off, dst + nio * CODE_IDENT_MAX, len, 0 };
             nio++;
         }
         s->check[i] = asked[slot].piece;
     }
-    reader_readv(&t->rd, s->iov, nio);
+    return nio;
+}
+
+/* Walk one thread's frame chain into the snapshot; innermost first.  The
+ * cached code objects of the whole chain are checked in the chain check's
+ * batched read. */
+static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tstate,
+                       uint64_t cframe, uint64_t frame)
+{
+    const struct py_layout *l = &t->layout;
+    enum py_marker end;
+    if (reserve_raw(s, PY_MAX_DEPTH + 2 + FRAMEWIN_MAX) < 0)
+        return -1;
+    int n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+    /* a cycle or an unreadable frame can only come from a torn read: try
+     * again too (a chain really deeper than PY_MAX_DEPTH stays truncated) */
+    int torn = 1, codes_read = 0;
+    uint64_t fresh = FRESH_NONE;        /* the first frame, read by the check */
+    for (int attempt = 0; attempt <= t->walk_retries; attempt++) {
+        if (attempt) {
+            if (fresh != FRESH_NONE)
+                frame = fresh;          /* same cframe (3.11/3.12), if any */
+            else if (thread_frame(t, tstate, &cframe, &frame) < 0)
+                break;
+            n = py_walk_raw(t, frame, s->raw, PY_MAX_DEPTH, &end);
+            codes_read = 0;
+        }
+        fresh = FRESH_NONE;
+        if (!(end != PY_MARK_NONE && n < PY_MAX_DEPTH)) {
+            codes_read = 1;
+            if (chain_stable(t, s, code_pieces(t, s, n), tstate, cframe, frame, s->raw, n,
+                             &fresh)) {
+                torn = 0;
+                break;
+            }
+        }
+    }
+    if (!codes_read)
+        reader_readv(&t->rd, s->iov, code_pieces(t, s, n));
 
     for (int i = 0; i < n; i++) {
         const struct py_raw_frame *f = &s->raw[i];
-        const struct code_info *ci = codecache_find(t->codes, f->code);
-        int checked = 0;
-        if (ci && s->check[i] != NO_CHECK) {
-            const struct reader_iov *io = &s->iov[s->check[i]];
-            checked = io->ok && codecache_same(ci, io->dst);
+        const struct code_info *ci;
+        uint32_t p = s->check[i];
+        if (p != NO_CHECK && s->iov[p].ok == PIECE_DECIDED) {
+            ci = s->piece_ci[p];        /* its code was decided for an earlier frame */
+        } else {
+            ci = codecache_find(t->codes, f->code);
+            if (!(ci && p != NO_CHECK && s->iov[p].ok && codecache_same(ci, s->iov[p].dst)))
+                ci = codecache_load(t->codes, &t->rd, l, t->code_type, f->code);
+            if (p != NO_CHECK) {
+                s->piece_ci[p] = ci;
+                s->iov[p].ok = PIECE_DECIDED;
+            }
         }
-        if (!checked)
-            ci = codecache_load(t->codes, &t->rd, l, t->code_type, f->code);
         if (ci && ci->shim)
             continue;
         int line = -1;
         if (ci)
-            line = frame_line(l, ci, f->pos);
+            line = memo_line(t, s, ci, f->pos);
         if (push_frame(s, ci, line, ci ? PY_MARK_NONE : PY_MARK_UNREADABLE, f->entry) < 0)
             return -1;
     }
@@ -456,6 +509,8 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 struct interp_view {
     uint64_t threads, next;     /* its first thread state, the next one */
     int threads_ok, next_ok;
+    uint64_t head;              /* first interpreter only: the list's head */
+    int head_ok;
     int collecting;             /* first interpreter only: 1, 0, -1 unknown */
     int64_t holder;             /* the GIL's holder, 0 if free, -1 unknown */
     uint64_t gil_addr;          /* the GIL's struct, 0 if unknown */
@@ -492,13 +547,15 @@ static void interp_read(struct py_target *t, uint64_t interp, int first, struct 
             holder_off = l->is_gil_holder;
         }
     }
-    struct reader_iov iov[6];
+    struct reader_iov iov[7];
     size_t k = 0;
     iov[k++] = (struct reader_iov){ interp + l->is_threads_head, &v->threads, 8, 0 };
     iov[k++] = (struct reader_iov){ interp + l->is_next, &v->next, 8, 0 };
     size_t ic = k, ig;
-    if (first)
+    if (first) {
         iov[k++] = (struct reader_iov){ interp + l->is_gc_collecting, &collecting, 4, 0 };
+        iov[k++] = (struct reader_iov){ t->runtime + l->rt_interpreters_head, &v->head, 8, 0 };
+    }
     ig = k;
     if (gil) {
         iov[k++] = (struct reader_iov){ base + locked_off, &locked, 4, 0 };
@@ -510,6 +567,7 @@ static void interp_read(struct py_target *t, uint64_t interp, int first, struct 
     v->threads_ok = iov[0].ok;
     v->next_ok = iov[1].ok;
     v->collecting = first && iov[ic].ok ? collecting != 0 : -1;
+    v->head_ok = first && iov[ic + 1].ok;
     v->holder = -1;
     if (gil == 2 && !(iov[ig + 2].ok && base_again == base)) {
         t->gil_interp = 0;              /* not that pointer any more */
@@ -529,9 +587,23 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
     s->gc_collecting = -1;
     s->gil_addr = 0;
     s->interp = 0;
-    if (reader_ptr(&t->rd, t->runtime + l->rt_interpreters_head, &interp) < 0 || !interp)
+    /* the main interpreter stays where it is: the one of the last walk is
+     * read with its fields, and the list's head with them says whether it
+     * still is the first (else its fields are read again, of the new one) */
+    struct interp_view v;
+    interp = t->interp_head;
+    if (!interp && (reader_ptr(&t->rd, t->runtime + l->rt_interpreters_head, &interp) < 0 ||
+                    !interp))
         return -1;
-    s->interp = interp;
+    interp_read(t, interp, 1, &v);
+    if (!v.head_ok || v.head != interp) {
+        t->interp_head = 0;
+        if (!v.head_ok || !v.head)
+            return -1;
+        interp = v.head;
+        interp_read(t, interp, 1, &v);
+    }
+    t->interp_head = s->interp = interp;
 
     size_t ts_size = max_u64(max_u64(l->ts_next, l->ts_frame),
                              max_u64(l->ts_thread_id,
@@ -542,9 +614,9 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
         return -1;
 
     for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
-        struct interp_view v;
-        interp_read(t, interp, ni == 0, &v);
-        if (ni == 0) {
+        if (ni)
+            interp_read(t, interp, 0, &v);
+        else {
             s->gil_addr = v.gil_addr;
             s->gc_collecting = v.collecting;
         }
@@ -608,6 +680,8 @@ void py_snapshot_free(struct py_snapshot *s)
     free(s->windows);
     free(s->iov);
     free(s->check);
+    free(s->piece_ci);
+    free(s->memo);
     memset(s, 0, sizeof *s);
 }
 

@@ -75,6 +75,9 @@ struct py_snapshot {
     uint8_t *windows;           /*   code identity windows */
     struct reader_iov *iov;     /*   batched checks */
     uint32_t *check;            /*   per frame: its code's piece in iov */
+    const struct code_info **piece_ci;  /* per piece: its code */
+    struct line_memo *memo;     /* (code, position) -> line (walker.c) */
+    uint64_t memo_gen;          /*   of this code cache generation */
     size_t cap_raw;
 };
 

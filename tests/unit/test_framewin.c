@@ -76,8 +76,9 @@ static void rules(void)
     CHECK_EQ_INT(rd.reads, 1);
     CHECK(same(&sp, framewin_get(w, &rd, page_addr(40) + 8, 200), page_addr(40) + 8, 200));
     CHECK_EQ_INT(rd.reads, 1);          /* held: no read */
-    CHECK(framewin_holds(w, page_addr(40), 3100));
-    CHECK(!framewin_holds(w, page_addr(40), 3101));     /* above the frame's end */
+    CHECK(framewin_holds(w, page_addr(40) + 8, 3092));
+    CHECK(!framewin_holds(w, page_addr(40) + 8, 3093)); /* above the frame's end */
+    CHECK(!framewin_holds(w, page_addr(40), 8));        /* read, never handed out */
     CHECK(!framewin_holds(w, page_addr(39) + 4000, 100));
 
     /* a caller just below: the next window is two pages, then four ... */
@@ -116,6 +117,8 @@ static void rules(void)
     struct reader_iov iov[FRAMEWIN_MAX];
     size_t n = framewin_reread_iov(w, iov);
     CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(iov[0].addr, f);       /* what was handed out, not the whole page */
+    CHECK_EQ_INT(iov[0].len, 100);
     reader_readv(&rd, iov, n);
     CHECK(same(&sp, framewin_again(w, iov, g, 96), g, 96));
     CHECK(same(&sp, framewin_again(w, iov, f, 100), f, 100));
