@@ -11,8 +11,8 @@
  * addresses are reused, so an entry is trusted only after checking that a
  * small window of the object (the pointers to its names, file and line
  * table, and its first line: codecache_ident) still holds the same bytes.
- * A walker batches those checks into one read for a whole stack, so a
- * steady-state walk costs about one read per frame, not one per field.
+ * A walker batches those checks into one read for a whole stack (one
+ * piece per distinct code object), not one read per field.
  */
 #ifndef STETHO_CPYTHON_CODECACHE_H
 #define STETHO_CPYTHON_CODECACHE_H
