@@ -4,8 +4,8 @@
  * Cost, remote: per interpreter one batched read (thread list, next, the
  * GIL, the collector's flag); per thread one read of its state (and of its
  * cframe, 3.11/3.12); frames a few pages at a time (framewin.h), so a
- * stack costs a handful of reads however deep; one batched read to check
- * the chain and one to check the code objects (each distinct one once).
+ * stack costs a handful of reads however deep; then one batched read
+ * checks the chain and the code objects (each distinct one once).
  * Code objects come from the code cache.  The local reader (the agent)
  * reads each frame in place.  Bounds: PY_MAX_THREADS thread states per interpreter,
  * PY_MAX_DEPTH frames per stack, and Brent's cycle check on frame chains
