@@ -9,8 +9,9 @@
  * follows Modules/_lsprof.c (ptrace_enter_call, ptrace_leave_call, Stop)
  * step for step, in C tables instead of Python objects.  It runs for every
  * call and return of the program, so the common case is kept to a few
- * loads and stores: the function found through a small direct-mapped cache
- * before the map, the caller -> callee edge through the callee's last one,
+ * loads and stores: the function and the caller -> callee edge found
+ * through small direct-mapped caches before the maps, everything else
+ * (a miss, a new thread, a full stack, the periodic send) out of line,
  * and the reentrancy guard taken only where something is allocated.
  *
  * The Python C API is looked up with dlsym (the agent is built without
@@ -61,12 +62,21 @@ int calls_grow(void **arr, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
+/* The caches of t emptied: no key is NULL, no caller CALLS_NONE. */
+static void caches_clear(struct calls_table *t)
+{
+    _Static_assert(CALLS_NONE == UINT32_MAX, "an all-ones caller is no caller");
+    memset(t->cache, 0, sizeof t->cache);
+    memset(t->ecache, 0xff, sizeof t->ecache);
+}
+
 /* This thread's table, on its first counted call. */
 static struct calls_table *table_new(void)
 {
     int guard = guard_enter();
     struct calls_table *t = calloc(1, sizeof *t);
     if (t) {
+        caches_clear(t);
         pthread_mutex_lock(&calls_tables_lock);
         t->next = calls_tables;
         calls_tables = t;
@@ -127,10 +137,9 @@ static uint32_t fn_slow(struct calls_table *t, const void *key, const struct cal
         struct calls_fn *e = &t->fns[t->nfns];
         memset(e, 0, sizeof *e);
         e->key = key;
-        e->last_caller = CALLS_NONE;
-        if (who->code) {
-            calls_py.incref(who->code);
-            e->code = who->code;
+        if (!who) {
+            calls_py.incref((pyobj *)key);
+            e->code = (pyobj *)key;
         } else {
             e->label = c_label(who);
         }
@@ -140,33 +149,29 @@ static uint32_t fn_slow(struct calls_table *t, const void *key, const struct cal
     return f;
 }
 
+/* Fibonacci hashing: every bit of the address counts, so objects that
+ * the allocator happens to place a multiple of 4 KiB apart do not evict
+ * each other (seen under valgrind: a fifth of all calls missed). */
 static inline size_t cache_slot(const void *key)
 {
-    uintptr_t k = (uintptr_t)key;       /* objects are 16-byte aligned */
-    return (size_t)((k >> 4) ^ (k >> 12)) & (CALLS_FN_CACHE - 1);
+    _Static_assert((CALLS_FN_CACHE & (CALLS_FN_CACHE - 1)) == 0, "a power of two");
+    return (size_t)(((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ull) >> 56) &
+           (CALLS_FN_CACHE - 1);
 }
 
-static inline uint32_t fn_of(struct calls_table *t, const void *key, const struct calls_who *who)
+static inline size_t edge_slot(uint32_t caller, uint32_t callee)
 {
-    size_t slot = cache_slot(key);
-    if (LIKELY(t->cache[slot].key == key))
-        return t->cache[slot].fn;
-    uint32_t f = fn_slow(t, key, who);
-    if (f != CALLS_NONE) {
-        t->cache[slot].key = key;
-        t->cache[slot].fn = f;
-    }
-    return f;
+    return (size_t)((caller * 0x9e3779b1u) ^ callee) & (CALLS_EDGE_CACHE - 1);
 }
 
 static uint32_t edge_slow(struct calls_table *t, uint32_t caller, uint32_t callee)
 {
+    uint32_t e = kmap_get(&t->emap, caller, callee, CALLS_NONE);
+    if (e != CALLS_NONE)                /* known: nothing to allocate */
+        return e;
     int guard = guard_enter(), isnew;
-    uint32_t e = CALLS_NONE;
     uint32_t *v = kmap_put(&t->emap, caller, callee, (uint32_t)t->nedges, &isnew);
-    if (v && !isnew)
-        e = *v;
-    else if (v && calls_grow((void **)&t->edges, &t->capedges, t->nedges, sizeof *t->edges) == 0) {
+    if (v && calls_grow((void **)&t->edges, &t->capedges, t->nedges, sizeof *t->edges) == 0) {
         t->edges[t->nedges] = (struct calls_edge){ .caller = caller, .callee = callee };
         e = (uint32_t)t->nedges++;
     }
@@ -176,23 +181,10 @@ static uint32_t edge_slow(struct calls_table *t, uint32_t caller, uint32_t calle
     return e;
 }
 
-static inline uint32_t edge_of(struct calls_table *t, uint32_t caller, uint32_t callee)
-{
-    struct calls_fn *e = &t->fns[callee];
-    if (LIKELY(e->last_caller == caller))
-        return e->last_edge;
-    uint32_t s = edge_slow(t, caller, callee);
-    if (s != CALLS_NONE) {
-        e->last_caller = caller;
-        e->last_edge = s;
-    }
-    return s;
-}
-
 /* The periodic send, from inside a counted call's start (under the GIL:
  * no table changes meanwhile); the Python error state is kept as found,
  * and the send's time is not the call's. */
-static void send_now(struct calls_ctx *c)
+static __attribute__((noinline, cold)) void send_now(struct calls_ctx *c)
 {
     int guard = guard_enter();
     pyobj *et, *ev, *tb;
@@ -204,43 +196,107 @@ static void send_now(struct calls_ctx *c)
     next_send = c->t0 + period;
 }
 
-/* ptrace_enter_call + initContext */
-void calls_enter(const void *key, const struct calls_who *who)
+/* What calls_enter's common path assumes and did not find: this thread's
+ * table, room on its stack, the function and the edge from its caller in
+ * the caches.  Makes them so and counts the call through calls_enter
+ * again (then all hit), or marks the table broken (out of memory) and
+ * counts nothing.  Out of line, and called only in tail position, so that
+ * the common path saves no registers (a fifth fewer instructions per call
+ * on 3.12, with the edge cache). */
+static __attribute__((noinline, cold)) void enter_slow(const void *key,
+                                                      const struct calls_who *who)
 {
     struct calls_table *t = mine;
-    if (UNLIKELY(!t) && !(t = table_new()))
+    if (!t && !(t = table_new()))
         return;
-    if (UNLIKELY(t->broken))
+    if (t->broken)
         return;
-    uint32_t f = fn_of(t, key, who);
-    if (UNLIKELY(f == CALLS_NONE || t->depth == t->capstack)) {
-        int guard = guard_enter();
-        if (f == CALLS_NONE || calls_grow((void **)&t->stack, &t->capstack, t->depth, sizeof *t->stack) < 0)
-            t->broken = 1;
-        guard_leave(guard);
-        if (t->broken)
-            return;
-    }
-    struct calls_ctx *c = &t->stack[t->depth++];
-    c->fn = f;
-    c->edge = CALLS_NONE;
-    c->sub = 0;
-    t->fns[f].level++;
-    if (t->depth > 1) {
-        c->edge = edge_of(t, t->stack[t->depth - 2].fn, f);
-        if (UNLIKELY(c->edge == CALLS_NONE)) {
+    int guard = guard_enter();
+    size_t slot = cache_slot(key);
+    uint32_t f = t->cache[slot].key == key ? t->cache[slot].fn : fn_slow(t, key, who);
+    if (f == CALLS_NONE ||
+        calls_grow((void **)&t->stack, &t->capstack, t->depth, sizeof *t->stack) < 0)
+        t->broken = 1;
+    guard_leave(guard);
+    if (t->broken)
+        return;
+    t->cache[slot].key = key;
+    t->cache[slot].fn = f;
+    if (t->depth) {
+        uint32_t caller = t->stack[t->depth - 1].fn, e = edge_slow(t, caller, f);
+        if (e == CALLS_NONE) {
             t->broken = 1;
             return;
         }
-        t->edges[c->edge].level++;
+        size_t eslot = edge_slot(caller, f);
+        t->ecache[eslot].caller = caller;
+        t->ecache[eslot].callee = f;
+        t->ecache[eslot].edge = e;
     }
+    calls_enter(key, who);
+}
+
+/* ptrace_enter_call + initContext.  Who: NULL if key is a code object. */
+void calls_enter(const void *key, const struct calls_who *who)
+{
+    struct calls_table *t = mine;
+    if (UNLIKELY(!t || t->broken || t->depth == t->capstack))
+        return enter_slow(key, who);
+    size_t slot = cache_slot(key);
+    if (UNLIKELY(t->cache[slot].key != key))
+        return enter_slow(key, who);
+    uint32_t f = t->cache[slot].fn, edge = CALLS_NONE;
+    struct calls_fn *e = &t->fns[f];
+    if (t->depth) {
+        uint32_t caller = t->stack[t->depth - 1].fn;
+        size_t eslot = edge_slot(caller, f);
+        if (UNLIKELY(t->ecache[eslot].caller != caller || t->ecache[eslot].callee != f))
+            return enter_slow(key, who);
+        edge = t->ecache[eslot].edge;
+        t->edges[edge].level++;
+    }
+    e->level++;
+    struct calls_ctx *c = &t->stack[t->depth++];
+    c->fn = f;
+    c->edge = edge;
+    c->sub = 0;
     c->t0 = agent_ticks();
     if (UNLIKELY(c->t0 >= next_send) && period)
         send_now(c);
 }
 
-/* ptrace_leave_call + Stop: the innermost open call ends, and is booked to
- * the function that returned (as _lsprof does, even if they differ). */
+/* Stop's booking of a call that took tt ticks, it of them its own, to x: a
+ * calls_fn or a calls_edge. */
+#define BOOK(x, tt, it)          \
+    do {                         \
+        if (--(x)->level == 0)   \
+            (x)->cum += (tt);    \
+        else                     \
+            (x)->rec_calls++;    \
+        (x)->own += (it);        \
+        (x)->calls++;            \
+    } while (0)
+
+/* calls_leave when the function that returns is not the innermost call's:
+ * booked to the one that returned, as _lsprof does. */
+static __attribute__((noinline, cold)) void leave_other(struct calls_table *t,
+                                                       struct calls_ctx *c,
+                                                       const void *key, uint64_t now)
+{
+    uint32_t f = kmap_get(&t->fmap, (uintptr_t)key, 0, CALLS_NONE);
+    if (f == CALLS_NONE)
+        return;
+    uint64_t tt = now - c->t0, it = tt - c->sub;
+    struct calls_ctx *prev = t->depth ? &t->stack[t->depth - 1] : NULL;
+    if (prev)
+        prev->sub += tt;
+    BOOK(&t->fns[f], tt, it);
+    uint32_t ei = prev ? kmap_get(&t->emap, prev->fn, f, CALLS_NONE) : CALLS_NONE;
+    if (ei != CALLS_NONE)
+        BOOK(&t->edges[ei], tt, it);
+}
+
+/* ptrace_leave_call + Stop: the innermost open call ends. */
 void calls_leave(const void *key)
 {
     uint64_t now = agent_ticks();
@@ -248,33 +304,15 @@ void calls_leave(const void *key)
     if (!t || t->broken || !t->depth)
         return;
     struct calls_ctx *c = &t->stack[--t->depth];
-    /* nearly always the innermost call returns: no look-up */
-    uint32_t f = t->fns[c->fn].key == key ? c->fn : kmap_get(&t->fmap, (uintptr_t)key, 0, CALLS_NONE);
-    if (f == CALLS_NONE)
-        return;
+    struct calls_fn *e = &t->fns[c->fn];
+    if (UNLIKELY(e->key != key))        /* nearly always the innermost returns */
+        return leave_other(t, c, key, now);
     uint64_t tt = now - c->t0, it = tt - c->sub;
-    struct calls_ctx *prev = t->depth ? &t->stack[t->depth - 1] : NULL;
-    if (prev)
-        prev->sub += tt;
-    struct calls_fn *e = &t->fns[f];
-    if (--e->level == 0)
-        e->cum += tt;
-    else
-        e->rec_calls++;
-    e->own += it;
-    e->calls++;
-    if (!prev)
+    BOOK(e, tt, it);
+    if (!t->depth)
         return;
-    uint32_t ei = f == c->fn ? c->edge : kmap_get(&t->emap, prev->fn, f, CALLS_NONE);
-    if (ei == CALLS_NONE)
-        return;
-    struct calls_edge *s = &t->edges[ei];
-    if (--s->level == 0)
-        s->cum += tt;
-    else
-        s->rec_calls++;
-    s->own += it;
-    s->calls++;
+    t->stack[t->depth - 1].sub += tt;
+    BOOK(&t->edges[c->edge], tt, it);
 }
 
 static int is_cfunction(pyobj *o)
@@ -323,8 +361,7 @@ static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
         int direct = code_offset != PY_NOFIELD;
         pyobj *code = direct ? frame_code_direct(frame) : calls_py.frame_get_code(frame);
         if (what == TRACE_CALL) {
-            struct calls_who who = { .code = code };
-            calls_enter(code, &who);
+            calls_enter(code, NULL);
         } else {
             calls_leave(code);
         }
@@ -441,7 +478,7 @@ static void tables_clear(void)
         kmap_free(&t->emap);
         memset(&t->fmap, 0, sizeof t->fmap);
         memset(&t->emap, 0, sizeof t->emap);
-        memset(t->cache, 0, sizeof t->cache);
+        caches_clear(t);
         t->nfns = t->nedges = t->depth = 0;
         t->broken = 0;
     }

@@ -35,18 +35,17 @@ struct py_method_def {
     const char *doc;
 };
 
-/* What a counted function is, for its label when first seen: a code
- * object, or a C function's method definition with the self and module it
- * was called through (cProfile's label is made from them). */
+/* What a counted C function is, for its label when first seen: its method
+ * definition with the self and module it was called through (cProfile's
+ * label is made from them).  A code object needs none: it is its own key. */
 struct calls_who {
-    void *code;
     const struct py_method_def *ml;
     void *self, *module;
 };
 
 /* Between calls.c and calls_monitor.c, under the GIL: the event sources
- * enter and leave a call of the function `key` (code object or
- * PyMethodDef); calls_monitor_install() returns 1 if sys.monitoring now
+ * enter and leave a call of the function `key` (code object, who NULL; or
+ * PyMethodDef, who its calls_who); calls_monitor_install() returns 1 if sys.monitoring now
  * sends the events (3.12+, a tool id was free), 0 to use the profile
  * hook. */
 void calls_enter(const void *key, const struct calls_who *who)

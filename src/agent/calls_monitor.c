@@ -83,10 +83,8 @@ static const void *c_callee(pyobj *const *args, ptrdiff_t nargs, struct calls_wh
 static pyobj *on_start(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
 {
     (void)self;
-    if (LIKELY(nargs >= 1)) {
-        struct calls_who who = { .code = args[0] };
-        calls_enter(args[0], &who);
-    }
+    if (LIKELY(nargs >= 1))
+        calls_enter(args[0], NULL);
     return mon.none;        /* immortal since 3.12: no reference to take */
 }
 
@@ -101,7 +99,7 @@ static pyobj *on_return(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
 static pyobj *on_call(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
 {
     (void)self;
-    struct calls_who who = { 0 };
+    struct calls_who who;
     const void *key = c_callee(args, nargs, &who);
     if (key)
         calls_enter(key, &who);
@@ -111,7 +109,7 @@ static pyobj *on_call(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
 static pyobj *on_c_return(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
 {
     (void)self;
-    struct calls_who who = { 0 };
+    struct calls_who who;
     const void *key = c_callee(args, nargs, &who);
     if (key)
         calls_leave(key);

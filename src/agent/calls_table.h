@@ -55,7 +55,6 @@ struct calls_fn {
     char *label;                /* C functions: cProfile's label */
     uint64_t calls, rec_calls, cum, own;
     int32_t level;              /* open calls of it right now */
-    uint32_t last_caller, last_edge;    /* its edge from that caller */
 };
 
 struct calls_edge {
@@ -69,8 +68,10 @@ struct calls_ctx {
     uint64_t t0, sub;
 };
 
-/* A power of two: the direct-mapped cache of the functions last counted. */
+/* Powers of two: the direct-mapped caches of the functions and the
+ * caller -> callee edges last counted. */
 #define CALLS_FN_CACHE 256
+#define CALLS_EDGE_CACHE 512
 
 struct calls_table {
     struct calls_table *next;
@@ -86,6 +87,9 @@ struct calls_table {
         const void *key;
         uint32_t fn;
     } cache[CALLS_FN_CACHE];    /* before fmap: most calls hit a few functions */
+    struct {
+        uint32_t caller, callee, edge;
+    } ecache[CALLS_EDGE_CACHE]; /* before emap; caller CALLS_NONE: empty */
 };
 
 extern pthread_mutex_t calls_tables_lock __attribute__((visibility("hidden")));
