@@ -667,6 +667,8 @@ def main():
     ap.add_argument("--target-seconds", type=float, default=1.25)
     ap.add_argument("--list", action="store_true", help="list tools and workloads, and exit")
     args = ap.parse_args()
+    if args.out:        # the run works in a scratch directory: resolve --out first
+        args.out = os.path.abspath(args.out)
 
     all_tools = make_tools(args.stetho_args, baseline=bool(args.baseline_stetho))
     by_name = {t.name: t for t in all_tools}
