@@ -1,6 +1,8 @@
 """A target for `stetho top`: one thread burns CPU in burn_cpu, the main
 thread sleeps in wait_forever.  Prints READY, then runs until killed (or
-for argv[1] seconds, then exits)."""
+for argv[1] seconds, then exits); it also exits when the process that
+started it is gone, so a killed test run leaves no spinning target."""
+import os
 import sys
 import threading
 import time
@@ -14,8 +16,8 @@ def burn_cpu():
 
 
 def wait_forever(seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    end, parent = time.monotonic() + seconds, os.getppid()
+    while time.monotonic() < end and os.getppid() == parent:
         time.sleep(0.05)
 
 
