@@ -140,6 +140,12 @@ def make_tools(stetho_extra, baseline=False):
         sampler=True, note="stetho run --quiet --calls --memory off: sampled time plus exact call counts, "
                            "no memory recording (like for like with cProfile)"))
     tools.append(Tool(
+        "stetho-calls-floor",
+        lambda c, p, o: ["env", "STETHO_CALLS_FLOOR=1", c["stetho"], "run", "--quiet", "--calls",
+                         "--memory", "off", "--", py(c), *p],
+        sampler=True, note="as stetho-calls-only with callbacks that return at once "
+                           "(STETHO_CALLS_FLOOR=1): CPython's own cost of delivering the events"))
+    tools.append(Tool(
         "stetho-native", lambda c, p, o: [c["stetho"], "run", "--quiet", "--native", "--memory", "off",
                                           "--", py(c), *p],
         sampler=True, note="stetho run --quiet --native --memory off: time with native frames "

@@ -387,6 +387,21 @@ static int hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
     return 0;
 }
 
+/* The floor (STETHO_CALLS_FLOOR, protocol.h): CPython's delivery of the
+ * same events to a hook that does nothing.  Chosen once, when counting
+ * starts: the counting hook itself has no test of it. */
+static int floor_hook(pyobj *obj, pyobj *frame, int what, pyobj *arg)
+{
+    (void)obj;
+    (void)frame;
+    (void)what;
+    (void)arg;
+    return 0;
+}
+
+static int floor_only;
+static calls_tracefunc active_hook = hook;
+
 /* ---- installation ---- */
 
 static pyobj *at_exit(pyobj *self, pyobj *unused)
@@ -406,11 +421,11 @@ static pyobj *at_exit(pyobj *self, pyobj *unused)
 static pyobj *thread_start(pyobj *self, pyobj *args)
 {
     (void)self;
-    calls_py.set_profile(hook, NULL);
+    calls_py.set_profile(active_hook, NULL);
     pyobj *frame = calls_py.tuple_item(args, 0), *event = calls_py.tuple_item(args, 1);
     const char *ev = event ? calls_py.utf8(event) : NULL;
     if (frame && ev && strcmp(ev, "call") == 0)
-        hook(NULL, frame, TRACE_CALL, NULL);
+        active_hook(NULL, frame, TRACE_CALL, NULL);
     calls_py.err_clear();
     calls_py.incref(calls_py.none);
     return calls_py.none;
@@ -430,7 +445,8 @@ static void counting_on(int at_exit)
     uint64_t scale = agent_tick_scale();     /* ns per tick, 32.32 */
     period = (uint64_t)(((unsigned __int128)SEND_PERIOD_NS << 32) / (scale ? scale : 1));
     next_send = agent_ticks() + period;
-    monitored = calls_monitor_install();
+    active_hook = floor_only ? floor_hook : hook;
+    monitored = calls_monitor_install(floor_only);
     if (!monitored)
         frame_code_check();
     pyobj *texit = at_exit ? calls_py.cfunction_new(&exit_def, NULL, NULL) : NULL;
@@ -448,9 +464,9 @@ static void counting_on(int at_exit)
     if (monitored)
         ;                       /* every thread, those started later too */
     else if (calls_py.set_profile_all)
-        calls_py.set_profile_all(hook, NULL);
+        calls_py.set_profile_all(active_hook, NULL);
     else
-        calls_py.set_profile(hook, NULL);
+        calls_py.set_profile(active_hook, NULL);
 }
 
 static int install(void *unused)
@@ -527,6 +543,8 @@ int calls_init(const char *fifo)
 {
     if (!fifo || !*fifo)
         return 0;
+    const char *fl = getenv(AGENT_ENV_CALLS_FLOOR);
+    floor_only = fl && strcmp(fl, "1") == 0;
 #define SYM(field, name) (*(void **)&calls_py.field = dlsym(RTLD_DEFAULT, name))
     SYM(add_pending_call, "Py_AddPendingCall");
     SYM(set_profile, "PyEval_SetProfile");

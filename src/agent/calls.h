@@ -47,11 +47,12 @@ struct calls_who {
  * enter and leave a call of the function `key` (code object, who NULL; or
  * PyMethodDef, who its calls_who); calls_monitor_install() returns 1 if sys.monitoring now
  * sends the events (3.12+, a tool id was free), 0 to use the profile
- * hook. */
+ * hook; with floor_only its callbacks return at once (STETHO_CALLS_FLOOR,
+ * protocol.h: the cost of the events alone, for bench/). */
 void calls_enter(const void *key, const struct calls_who *who)
     __attribute__((visibility("hidden")));
 void calls_leave(const void *key) __attribute__((visibility("hidden")));
-int calls_monitor_install(void) __attribute__((visibility("hidden")));
+int calls_monitor_install(int floor_only) __attribute__((visibility("hidden")));
 void calls_monitor_uninstall(void) __attribute__((visibility("hidden")));
 
 /* From inside (inside.h, the Python API), under the GIL: count from now

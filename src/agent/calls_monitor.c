@@ -116,6 +116,16 @@ static pyobj *on_c_return(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
     return mon.none;
 }
 
+/* The floor's callback (calls.h: floor_only): the event delivered, nothing
+ * done. */
+static pyobj *on_nothing(pyobj *self, pyobj *const *args, ptrdiff_t nargs)
+{
+    (void)self;
+    (void)args;
+    (void)nargs;
+    return mon.none;
+}
+
 static const struct {
     const char *event;
     struct py_method_def def;
@@ -192,7 +202,7 @@ void calls_monitor_uninstall(void)
     tool_id = -1;
 }
 
-int calls_monitor_install(void)
+int calls_monitor_install(int floor_only)
 {
 #define SYM(field, name) (*(void **)&mon.field = dlsym(RTLD_DEFAULT, name))
     SYM(import, "PyImport_ImportModule");
@@ -228,6 +238,8 @@ int calls_monitor_install(void)
         long bit = ev ? mon.as_long(ev) : -1;
         drop(ev);
         defs[i] = callbacks[i].def;
+        if (floor_only)
+            defs[i].meth = (void *)(fastcall)on_nothing;
         pyobj *fn = bit > 0 ? mon.cfunction_new(&defs[i], NULL, NULL) : NULL;
         pyobj *old = fn ? mon.call_method(monitoring, "register_callback", "ilO", id, bit, fn)
                         : NULL;

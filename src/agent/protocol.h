@@ -29,5 +29,9 @@
 #define AGENT_ENV_FOLLOW "STETHO_AGENT_FOLLOW"    /* "1": children load it too */
 #define AGENT_ENV_PRELOAD_ORIG "STETHO_AGENT_PRELOAD_ORIG" /* LD_PRELOAD before stetho */
 #define AGENT_ENV_CALLS "STETHO_AGENT_CALLS"      /* --calls: the FIFO for calls.h's counts */
+/* A measuring aid (bench/, docs/cli.md): "1" with --calls installs the same
+ * events with callbacks that return at once and count nothing -- CPython's
+ * own cost of delivering them, the floor of --calls.  Read once at load. */
+#define AGENT_ENV_CALLS_FLOOR "STETHO_CALLS_FLOOR"
 
 #endif
