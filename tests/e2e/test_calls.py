@@ -149,6 +149,22 @@ def test_calls_compose_with_memory(python, stetho, tmp_path):
     assert cp.returncode == 0 and b"alloc" in cp.stdout.lower()
 
 
+def test_the_floor_delivers_the_events_and_counts_nothing(python, stetho, tmp_path):
+    """STETHO_CALLS_FLOOR=1 (bench's stetho-calls-floor): the same events go
+    to callbacks that return at once -- the program runs to its end as
+    under --calls, and no call is counted."""
+    cap, truth = tmp_path / "floor.stetho", tmp_path / "t.json"
+    env = dict(os.environ, STETHO_CALLS_FLOOR="1")
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",
+              python.path, str(PROGRAM), str(truth)], cwd=tmp_path, timeout=120, env=env)
+    assert cp.returncode == 0, cp.stderr.decode()
+    assert json.loads(truth.read_text()), "the program did not finish its workload"
+    cp = run([stetho, "table", str(cap), "--calls"])
+    assert cp.returncode == 2 and b"(w_fib)" not in cp.stdout, cp.stdout.decode()
+    cp = run([stetho, "table", str(cap), "--limit", "0"])
+    assert cp.returncode == 0 and b"w_" in cp.stdout, "the samples are still taken"
+
+
 def test_table_calls_without_counts_is_an_error(python, stetho, tmp_path):
     cap = tmp_path / "plain.stetho"
     cp = run([stetho, "run", "-q", "--memory", "off", "-o", str(cap), "--",
