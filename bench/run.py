@@ -119,6 +119,8 @@ def make_tools(stetho_extra, baseline=False):
 
     tools = [
         Tool("plain", lambda c, p, o: [py(c), *p], note="the workload alone"),
+        Tool("plain-control", lambda c, p, o: [py(c), *p],
+             note="the workload alone again: the noise floor of every ratio, worst paired included"),
         Tool("stetho", lambda c, p, o: [c["stetho"], "run", "--quiet", "--", py(c), *p],
              sampler=True, note="stetho run --quiet (10 ms interval, memory sampled: the defaults)"),
     ]
@@ -496,6 +498,7 @@ def summarize(results, tools, workloads):
             summary["plain_median_cpu"][w] = statistics.median(r["total_cpu"] for r in plain)
     for t in tools:
         s = {"median_ratio": {}, "cpu_ratio": {}, "runs_ok": 0, "runs_failed": 0, "worst": None,
+             "worst_paired": None,
              "sampler_cpu_pct": {}, "failures": []}
         cpu_all = wall_all = 0.0
         for w in workloads:
@@ -520,6 +523,17 @@ def summarize(results, tools, workloads):
             worst = max(ratios)
             if s["worst"] is None or worst > s["worst"]["ratio"]:
                 s["worst"] = {"ratio": worst, "workload": w}
+            # Paired: each run over the plain run of the same round (runs are
+            # appended round by round, so index i is round i).  A slow spell
+            # of the machine that lasts a round slows both and cancels out;
+            # plain-control's paired worst is this figure's own noise floor.
+            plain_runs = results.get(w, {}).get("plain", [])
+            paired = [r["wall"] / q["wall"] for r, q in zip(runs, plain_runs)
+                      if r["ok"] and q["ok"] and q["wall"]]
+            if paired and t != "plain":
+                pw = max(paired)
+                if s["worst_paired"] is None or pw > s["worst_paired"]["ratio"]:
+                    s["worst_paired"] = {"ratio": pw, "workload": w}
             cpu = [r["self_cpu"] for r in ok if r.get("self_cpu") is not None]
             if len(cpu) == len(ok):
                 wsum = sum(r["wall"] for r in ok)
@@ -556,13 +570,16 @@ def markdown(meta, summary, tools_by_name, tool_order, workloads, problems):
              "(1.000 = no overhead). Cells: median over runs. "
              "*geomean*: geometric mean of the medians over workloads. "
              "*worst*: the single slowest run of any workload (tail). "
+             "*worst paired*: the largest ratio of a run to the plain run of the same round "
+             "(a slow spell of the machine slows both; plain-control, the workload alone "
+             "again, shows this figure's noise floor). "
              "*geomean CPU*: the same for CPU time (user+sys) of the whole process tree, "
              "tool and workload together — steadier than wall time on a busy machine, and it "
              "counts what a sampler burns on another core. "
              "*sampler CPU*: CPU time of the profiler's own process (out-of-process tools only) "
              "as % of one core over its wall time.")
     L.append("")
-    head = ["tool", *workloads, "geomean", "worst run", "geomean CPU", "sampler CPU"]
+    head = ["tool", *workloads, "geomean", "worst run", "worst paired", "geomean CPU", "sampler CPU"]
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     for t in tool_order:
@@ -580,8 +597,10 @@ def markdown(meta, summary, tools_by_name, tool_order, workloads, problems):
         n = len(s["median_ratio"])
         gm = fmt_ratio(s["geomean"]) + ("" if n == len(workloads) else f" ({n}/{len(workloads)})")
         worst = "—" if not s["worst"] else f"{s['worst']['ratio']:.3f} ({s['worst']['workload']})"
+        wp = s.get("worst_paired")
+        paired = "—" if not wp else f"{wp['ratio']:.3f} ({wp['workload']})"
         cpu = "—" if not tool.sampler or s["sampler_cpu_pct_all"] is None else f"{s['sampler_cpu_pct_all']:.1f}%"
-        L.append(f"| {t} | " + " | ".join(cells) + f" | **{gm}** | {worst} | "
+        L.append(f"| {t} | " + " | ".join(cells) + f" | **{gm}** | {worst} | {paired} | "
                  f"{fmt_ratio(s['geomean_cpu'])} | {cpu} |")
     L.append("")
     L.append("Plain wall time (median, seconds) and loop counts:")
