@@ -143,17 +143,33 @@ static struct code_info *decode(struct reader *r, const struct py_layout *l,
     memcpy(&linetable, buf + l->co_linetable, 8);
     memcpy(&firstlineno, buf + l->co_firstlineno, 4);
 
-    struct code_info *e = calloc(1, sizeof *e);
-    if (!e)
+    /* the table first: its index's room is part of the entry's block,
+     * so an entry costs no more allocations than before */
+    size_t tlen = 0;
+    uint8_t *table = py_read_bytes(r, l, linetable, MAX_TABLE, &tlen);
+    if (!table)
         return NULL;
+    size_t room = linetable_index_room(tlen);
+    struct code_info *e = calloc(1, sizeof *e + sizeof *e->lines +
+                                        room * sizeof(struct linetable_mark));
+    if (!e) {
+        free(table);
+        return NULL;
+    }
+    _Static_assert(sizeof *e % _Alignof(struct linetable_index) == 0 &&
+                   sizeof *e->lines % _Alignof(struct linetable_mark) == 0,
+                   "the index and its marks follow the entry, aligned");
+    e->lines = (struct linetable_index *)(e + 1);
+    linetable_index_init(e->lines, (struct linetable_mark *)(e->lines + 1), room, firstlineno);
+    e->linetable = table;
+    e->linetable_len = tlen;
     e->addr = addr;
     memcpy(e->ident, buf + ioff, ilen);
     e->ident_len = ilen;
     e->firstlineno = firstlineno;
     e->name = py_read_str(r, l, name, MAX_NAME);
     e->filename = py_read_str(r, l, filename, MAX_FILE);
-    e->linetable = py_read_bytes(r, l, linetable, MAX_TABLE, &e->linetable_len);
-    if (!e->name || !e->filename || !e->linetable) {
+    if (!e->name || !e->filename) {
         entry_free(e);
         return NULL;
     }

@@ -13,6 +13,10 @@
  * table, and its first line: codecache_ident) still holds the same bytes.
  * A walker batches those checks into one read for a whole stack (one
  * piece per distinct code object), not one read per field.
+ * Each entry carries its line table's lookup index (linetable.h), in the
+ * entry's own allocation: it is a memo that changes on lookups through a
+ * const entry, never changing an answer; the entry's owner (one thread)
+ * is its only user.
  */
 #ifndef STETHO_CPYTHON_CODECACHE_H
 #define STETHO_CPYTHON_CODECACHE_H
@@ -20,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cpython/layout.h"
+#include "cpython/linetable.h"
 #include "proc/reader.h"
 
 #define CODE_IDENT_MAX 128
@@ -33,6 +38,7 @@ struct code_info {
     int firstlineno;
     uint8_t *linetable;
     size_t linetable_len;
+    struct linetable_index *lines;  /* its index, after the entry */
     int shim;               /* an interpreter-made code object that is not
                                the program's (3.13's __init__ cleanup) */
 };

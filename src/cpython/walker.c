@@ -204,8 +204,8 @@ static int frame_line(const struct py_layout *l, const struct code_info *ci, int
 {
     if (pos < 0)
         return ci->firstlineno;
-    return linetable_line(l->linetable_kind, ci->linetable, ci->linetable_len,
-                          ci->firstlineno, pos);
+    return linetable_lookup(l->linetable_kind, ci->linetable, ci->linetable_len, ci->lines,
+                            pos);
 }
 
 /* frame_line through a memo kept across walks: a steady stack decodes
