@@ -90,9 +90,11 @@ static int64_t location_entry(const uint8_t *p, size_t len, struct state *s, int
 
 /* Decode the entry at s: offsets [s->addr, *end) have line *cur (-1: no
  * line), and s moves on to the next entry.  1: decoded; 0: the table
- * ended before it; -1: malformed. */
-static int step(enum py_linetable_kind kind, const uint8_t *p, size_t len, struct state *s,
-                int64_t *end, int64_t *cur)
+ * ended before it; -1: malformed.  Inlined with a constant kind (run_as),
+ * so the switch is gone from the loops. */
+static inline __attribute__((always_inline)) int
+step(enum py_linetable_kind kind, const uint8_t *p, size_t len, struct state *s, int64_t *end,
+     int64_t *cur)
 {
     switch (kind) {
     case PY_LINES_LNOTAB:
@@ -148,13 +150,18 @@ static struct linetable_mark mark_of(const struct state *s)
 /* Decode from s (which starts at or before offset q) to the entry holding
  * q.  With x, s is x's frontier: checkpoints are left on the way and the
  * frontier moves to where the decode stopped. */
-static int run(enum py_linetable_kind kind, const uint8_t *p, size_t len, struct state s,
-               int64_t q, struct linetable_index *x)
+static inline __attribute__((always_inline)) int
+run(enum py_linetable_kind kind, const uint8_t *p, size_t len, struct state s, int64_t q,
+    struct linetable_index *x)
 {
+    /* the table byte at which the next checkpoint is due */
+    size_t due = x && x->n < x->cap ? (size_t)x->n * LINETABLE_STRIDE : SIZE_MAX;
     for (;;) {
-        if (x)
+        if (x && s.i >= due) {
             while (x->n < x->cap && s.i >= (size_t)x->n * LINETABLE_STRIDE)
                 x->marks[x->n++] = mark_of(&s);
+            due = x->n < x->cap ? (size_t)x->n * LINETABLE_STRIDE : SIZE_MAX;
+        }
         struct state at = s;
         int64_t end, cur;
         int r = step(kind, p, len, &s, &end, &cur);
@@ -175,12 +182,28 @@ static int run(enum py_linetable_kind kind, const uint8_t *p, size_t len, struct
     }
 }
 
+/* run, compiled once per kind and with or without an index. */
+static int run_as(enum py_linetable_kind kind, const uint8_t *p, size_t len, struct state s,
+                  int64_t q, struct linetable_index *x)
+{
+    switch (kind) {
+    case PY_LINES_LNOTAB:
+        return x ? run(PY_LINES_LNOTAB, p, len, s, q, x) : run(PY_LINES_LNOTAB, p, len, s, q, NULL);
+    case PY_LINES_310:
+        return x ? run(PY_LINES_310, p, len, s, q, x) : run(PY_LINES_310, p, len, s, q, NULL);
+    case PY_LINES_LOCATIONS:
+        return x ? run(PY_LINES_LOCATIONS, p, len, s, q, x)
+                 : run(PY_LINES_LOCATIONS, p, len, s, q, NULL);
+    }
+    return -1;
+}
+
 int linetable_line(enum py_linetable_kind kind, const uint8_t *table, size_t len,
                    int firstlineno, int64_t offset)
 {
     if (offset < 0 || (!table && len))
         return -1;
-    return run(kind, table, len, (struct state){ 0, 0, firstlineno }, offset, NULL);
+    return run_as(kind, table, len, (struct state){ 0, 0, firstlineno }, offset, NULL);
 }
 
 size_t linetable_index_room(size_t len)
@@ -222,5 +245,5 @@ int linetable_lookup(enum py_linetable_kind kind, const uint8_t *table, size_t l
         m = &x->marks[lo];
     }
     struct state s = { m->cursor, m->addr, m->line };
-    return run(kind, table, len, s, offset, m == &x->front ? x : NULL);
+    return run_as(kind, table, len, s, offset, m == &x->front ? x : NULL);
 }
