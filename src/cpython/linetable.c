@@ -58,7 +58,8 @@ static int read_svarint(const uint8_t *p, size_t len, size_t *i, int32_t *out)
 
 /* One 3.11+ location entry at s->i (its header read): the line it moves
  * to or -1, s->i past it; -2 if malformed. */
-static int64_t location_entry(const uint8_t *p, size_t len, struct state *s, int code)
+static inline __attribute__((always_inline)) int64_t
+location_entry(const uint8_t *p, size_t len, struct state *s, int code)
 {
     uint32_t skip;
     int32_t delta;
