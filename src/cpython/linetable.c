@@ -18,6 +18,8 @@
  */
 #include "cpython/linetable.h"
 
+#include <assert.h>
+
 /* Tables up to this long get an index: its marks' 32-bit cursors and
  * addresses cannot overflow (an entry of at least 1 byte moves the
  * address by at most 255). */
@@ -235,6 +237,7 @@ int linetable_lookup(enum py_linetable_kind kind, const uint8_t *table, size_t l
     } else {
         /* the last checkpoint at or before offset (marks[0] is the
          * table's start: the front moved, so it was left) */
+        assert(x->n > 0 && x->marks[0].addr == 0);
         uint32_t lo = 0, hi = x->n;
         while (hi - lo > 1) {
             uint32_t mid = lo + (hi - lo) / 2;
