@@ -100,10 +100,10 @@ struct local_slot;
 
 /* One per thread that has recorded something; owned by that thread.  The
  * lock guards the chunk against the exit flusher; the owner takes it per
- * event, nobody else takes it on the hot path. */
+ * event, nobody else takes it on the hot path (thread_lock below). */
 struct agent_thread {
     struct agent_thread *next, *prev;       /* registry (chunk.c) */
-    pthread_mutex_t lock;
+    _Atomic int lock;           /* 0 free, 1 held, 2 held and waited for */
     pid_t tid;
     int new_stream;             /* the next chunk starts this (pid, tid)'s
                                    id space afresh */
@@ -246,9 +246,47 @@ void record_finalizing(void) AGENT_HIDDEN;
  * TLS destructor ran; read directly only by fast.h (thread_get makes it). */
 extern AGENT_TLS struct agent_thread *agent_self AGENT_HIDDEN;
 struct agent_thread *thread_get(void) AGENT_HIDDEN;    /* NULL: cannot record */
-void thread_lock(struct agent_thread *th) AGENT_HIDDEN;
 void chunk_lone_free(int allocator, const void *p) AGENT_HIDDEN;
-void thread_unlock(struct agent_thread *th) AGENT_HIDDEN;
+
+/* th's lock.  The owner takes it around every event; the others who take
+ * it -- the exit flusher (try only), a session's start and end, the
+ * thread's own exit -- are rare, but one of them may hold it across a
+ * write(2) into a full FIFO, so a waiter sleeps instead of spinning.  It is
+ * the futex mutex of Drepper's "Futexes Are Tricky" (mutex 2; glibc's
+ * lll_lock is the same): 0 free, 1 held, 2 held and maybe waited for.
+ * Taking it is one compare-and-swap 0 -> 1; a waiter sets 2 before it
+ * sleeps (the futex sleeps only while the word is still 2, so a release in
+ * between is not missed); releasing is one exchange with 0, and only the
+ * one that finds 2 wakes a waiter, who takes the lock as 2 again (it cannot
+ * know whether others wait).  Acquire on taking, release on giving back:
+ * the chunk's bytes written under it are seen by the next holder.  Inline,
+ * because the owner's case is these two atomic instructions where
+ * pthread_mutex_lock and unlock cost ~50 instructions an event; the
+ * atomics themselves, which are the time, are the same. */
+void thread_lock_wait(struct agent_thread *th) AGENT_HIDDEN;
+void thread_wake(struct agent_thread *th) AGENT_HIDDEN;
+
+static inline void thread_lock(struct agent_thread *th)
+{
+    int expected = 0;
+    if (UNLIKELY(!atomic_compare_exchange_strong_explicit(&th->lock, &expected, 1,
+                                                          memory_order_acquire,
+                                                          memory_order_relaxed)))
+        thread_lock_wait(th);
+}
+
+static inline int thread_trylock(struct agent_thread *th)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong_explicit(&th->lock, &expected, 1,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+static inline void thread_unlock(struct agent_thread *th)
+{
+    if (UNLIKELY(atomic_exchange_explicit(&th->lock, 0, memory_order_release) == 2))
+        thread_wake(th);
+}
 /* Room for `need` more bytes in th's chunk (flushing it first if it is full
  * or old); returns where to write, or NULL if recording stopped. */
 uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts) AGENT_HIDDEN;

@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,14 +158,17 @@ void chunk_commit(struct agent_thread *th, uint8_t *end)
 
 /* ---- per-thread state ---- */
 
-void thread_lock(struct agent_thread *th)
+/* thread_lock's slow path (agent.h): mark the lock waited for, sleep
+ * while it stays so. */
+void thread_lock_wait(struct agent_thread *th)
 {
-    pthread_mutex_lock(&th->lock);
+    while (atomic_exchange_explicit(&th->lock, 2, memory_order_acquire) != 0)
+        syscall(SYS_futex, &th->lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
 }
 
-void thread_unlock(struct agent_thread *th)
+void thread_wake(struct agent_thread *th)
 {
-    pthread_mutex_unlock(&th->lock);
+    syscall(SYS_futex, &th->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static void thread_exit(void *arg)
@@ -189,7 +193,6 @@ static void thread_exit(void *arg)
     stack_free(th->stack);
     native_free(th->native);
     local_free_table(th);
-    pthread_mutex_destroy(&th->lock);
     agent_real.free(th);
     guard_leave(guard);
 }
@@ -199,7 +202,6 @@ static struct agent_thread *thread_new(void)
     struct agent_thread *th = agent_real.calloc(1, sizeof *th);
     if (!th)
         return NULL;
-    pthread_mutex_init(&th->lock, NULL);
     th->tid = my_tid();
     th->new_stream = 1;
     sample_thread_init(th);
@@ -240,10 +242,10 @@ void chunks_flush_all(void)
     if (pthread_mutex_trylock(&registry_lock) != 0)
         return;
     for (struct agent_thread *th = registry; th; th = th->next) {
-        if (pthread_mutex_trylock(&th->lock) != 0)
+        if (!thread_trylock(th))
             continue;
         chunk_flush(th);
-        pthread_mutex_unlock(&th->lock);
+        thread_unlock(th);
     }
     pthread_mutex_unlock(&registry_lock);
 }
@@ -273,7 +275,7 @@ void chunks_atfork_child(int keep)
     if (!agent_self)
         return;
     agent_self->next = agent_self->prev = NULL;
-    pthread_mutex_init(&agent_self->lock, NULL);
+    atomic_store(&agent_self->lock, 0);
     agent_self->len = 0;            /* the parent's events: the parent sends them */
     if (!keep)
         return;
