@@ -288,9 +288,25 @@ static inline void thread_unlock(struct agent_thread *th)
         thread_wake(th);
 }
 /* Room for `need` more bytes in th's chunk (flushing it first if it is full
- * or old); returns where to write, or NULL if recording stopped. */
-uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts) AGENT_HIDDEN;
-void chunk_commit(struct agent_thread *th, uint8_t *end) AGENT_HIDDEN;
+ * or old); returns where to write, or NULL if recording stopped.  Inline:
+ * the common case (a chunk started, room left, young, recording on) is a
+ * few compares on every event's path; chunk_reserve_slow does the rest. */
+#define AGENT_FLUSH_AGE_NS (50 * 1000000ull)
+uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts) AGENT_HIDDEN;
+
+static inline uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
+{
+    if (LIKELY(th->len && th->len + need <= AGENT_CHUNK_MAX &&
+               !(ts > th->t0 && ts - th->t0 >= AGENT_FLUSH_AGE_NS) &&
+               atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_OFF))
+        return th->chunk + th->len;
+    return chunk_reserve_slow(th, need, ts);
+}
+
+static inline void chunk_commit(struct agent_thread *th, uint8_t *end)
+{
+    th->len = (size_t)(end - th->chunk);
+}
 void chunk_flush(struct agent_thread *th) AGENT_HIDDEN;    /* caller holds th->lock */
 void chunks_init(void) AGENT_HIDDEN;
 void chunks_flush_all(void) AGENT_HIDDEN;

@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FLUSH_AGE_NS (50 * 1000000ull)
-
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct agent_thread *registry;
 static size_t registered;               /* threads in the registry */
@@ -129,10 +127,10 @@ void chunk_lone_free(int allocator, const void *p)
 
 /* No assert here, on every event's path: that a record fits a fresh chunk
  * is checked when compiling (wire.h, for the largest, FRAME). */
-uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
+uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts)
 {
     if (th->len && (th->len + need > AGENT_CHUNK_MAX ||
-                    (ts > th->t0 && ts - th->t0 >= FLUSH_AGE_NS)))
+                    (ts > th->t0 && ts - th->t0 >= AGENT_FLUSH_AGE_NS)))
         chunk_flush(th);
     if (atomic_load_explicit(&agent_state, memory_order_relaxed) == AGENT_OFF)
         return NULL;
@@ -149,11 +147,6 @@ uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
         }
     }
     return th->chunk + th->len;
-}
-
-void chunk_commit(struct agent_thread *th, uint8_t *end)
-{
-    th->len = (size_t)(end - th->chunk);
 }
 
 /* ---- per-thread state ---- */
