@@ -334,8 +334,9 @@ static uint32_t marker_frame(struct stack_state *s, struct agent_thread *th,
 static uint32_t frame_id(struct stack_state *s, struct agent_thread *th,
                          const struct py_raw_frame *f, uint64_t ts)
 {
-    struct fast_entry *fe = &s->fast[mix64(f->code ^ ((uint64_t)f->pos << 40)) & (FAST_SIZE - 1)];
-    if (fe->id && fe->code == f->code && fe->pos == f->pos)
+    int64_t pos = py_raw_pos(&s->t.layout, f);
+    struct fast_entry *fe = &s->fast[mix64(f->code ^ ((uint64_t)pos << 40)) & (FAST_SIZE - 1)];
+    if (fe->id && fe->code == f->code && fe->pos == pos)
         return fe->id;          /* fe->pos widens: a position past INT32_MAX never matches */
     int line;
     const struct code_info *ci = py_resolve(&s->t, f, &line);
@@ -344,8 +345,8 @@ static uint32_t frame_id(struct stack_state *s, struct agent_thread *th,
     uint32_t id = ci->shim ? SHIM_ID
                            : frame_intern(s, th, ci->name, ci->filename, ci->firstlineno,
                                           line, AGENT_FRAME_PYTHON, ts);
-    if (id && f->pos == (int32_t)f->pos)
-        *fe = (struct fast_entry){ f->code, (int32_t)f->pos, id };
+    if (id && pos == (int32_t)pos)
+        *fe = (struct fast_entry){ f->code, (int32_t)pos, id };
     return id;
 }
 
@@ -394,9 +395,11 @@ static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uin
 
 /* ---- the walk ---- */
 
+/* The same frame at the same place: with the same code, the same
+ * instruction pointer (or f_lasti) is the same position. */
 static int raw_eq(const struct py_raw_frame *a, const struct py_raw_frame *b)
 {
-    return a->addr == b->addr && a->code == b->code && a->pos == b->pos;
+    return a->addr == b->addr && a->code == b->code && a->instr == b->instr;
 }
 
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
@@ -446,7 +449,7 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
         uint32_t fid;
         if (k < m) {
             fid = marker_frame(s, th, end, ts);
-            s->last[k] = (struct py_raw_frame){ .pos = (int64_t)end };
+            s->last[k] = (struct py_raw_frame){ .instr = (uint64_t)end };
         } else {
             fid = frame_id(s, th, &s->scratch[levels - 1 - k], ts);
             s->last[k] = s->scratch[levels - 1 - k];

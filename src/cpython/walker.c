@@ -81,7 +81,6 @@ struct frame_fields {
     uint64_t size, previous, code, lasti, instr, owner, entry, code_adaptive;
     uint8_t entry_mask;         /* 0: no is_entry field (3.12+ use shims) */
     int object_model;           /* PY_FRAMES_OBJECT: 3.9/3.10 */
-    int lasti_units;            /* 3.10: f_lasti counts code units */
 };
 
 static void frame_fields(const struct py_layout *l, struct frame_fields *f)
@@ -94,7 +93,6 @@ static void frame_fields(const struct py_layout *l, struct frame_fields *f)
         .entry_mask = has_entry ? 0xff : 0,
         .code_adaptive = l->co_code_adaptive,
         .object_model = l->frame_model == PY_FRAMES_OBJECT,
-        .lasti_units = l->linetable_kind == PY_LINES_310,
     };
 }
 
@@ -140,10 +138,7 @@ read_frame(struct reader *rd, struct framewin *win, const struct frame_fields *f
     *frame = out->prev = get_u64(buf, ff->previous);
     out->code = get_u64(buf, ff->code) & ~(uint64_t)3;   /* 3.14 tags refs */
     if (model == FRAMES_OBJECT || (model == FRAMES_ANY && ff->object_model)) {
-        int32_t lasti = get_i32(buf, ff->lasti);
-        out->instr = (uint64_t)(int64_t)lasti;
-        /* 3.9 counts f_lasti in bytes, 3.10 in code units; its table in bytes */
-        out->pos = ff->lasti_units && lasti >= 0 ? (int64_t)lasti * 2 : lasti;
+        out->instr = (uint64_t)(int64_t)get_i32(buf, ff->lasti);
         out->entry = 1;                 /* one interpreter call per frame object */
         return 1;
     }
@@ -155,11 +150,12 @@ read_frame(struct reader *rd, struct framewin *win, const struct frame_fields *f
     else
         out->entry = model == FRAMES_ENTRY && buf[ff->entry] != 0;
     uint64_t instr = out->instr = get_u64(buf, ff->instr);
-    /* unsigned: a torn read may give any two values */
-    out->pos = (int64_t)(instr - (out->code + ff->code_adaptive)) / 2;
-    /* 3.11/3.12: a frame pushed but not started has prev_instr one before
-     * its first unit; it is not on the stack yet. */
-    return out->pos >= 0 || owner == OWNED_BY_GENERATOR;
+    /* 3.11/3.12: a frame pushed but not started has prev_instr one unit
+     * (2 bytes) before its first; it is not on the stack yet.  That is
+     * py_raw_pos(...) < 0, without its division; unsigned, as there: a
+     * torn read may give any two values. */
+    return (int64_t)(instr - (out->code + ff->code_adaptive)) >= -1 ||
+           owner == OWNED_BY_GENERATOR;
 }
 
 /* The one walk logic, compiled by py_walk_raw for every other reader and,
@@ -224,7 +220,7 @@ int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, s
     return walk_raw(&t->rd, t->win, &ff, 0, FRAMES_ANY, frame, raw, max, end);
 }
 
-/* The line executing at f->pos (the first line if not started yet). */
+/* The line executing at pos (the first line if not started yet). */
 static int frame_line(const struct py_layout *l, const struct code_info *ci, int64_t pos)
 {
     if (pos < 0)
@@ -263,7 +259,7 @@ const struct code_info *py_resolve(struct py_target *t, const struct py_raw_fram
 {
     const struct py_layout *l = &t->layout;
     const struct code_info *ci = codecache_get(t->codes, &t->rd, l, t->code_type, f->code);
-    *line = ci ? frame_line(l, ci, f->pos) : -1;
+    *line = ci ? frame_line(l, ci, py_raw_pos(l, f)) : -1;
     return ci;
 }
 
@@ -481,7 +477,7 @@ static int walk_frames(struct py_target *t, struct py_snapshot *s, uint64_t tsta
             continue;
         int line = -1;
         if (ci)
-            line = memo_line(t, s, ci, f->pos);
+            line = memo_line(t, s, ci, py_raw_pos(l, f));
         if (push_frame(s, ci, line, ci ? PY_MARK_NONE : PY_MARK_UNREADABLE, f->entry) < 0)
             return -1;
     }

@@ -55,12 +55,26 @@ struct py_thread {
 struct py_raw_frame {
     uint64_t addr;          /* the frame */
     uint64_t prev;          /* its caller's frame, as read */
-    uint64_t instr;         /* its instruction pointer or f_lasti, as read */
+    uint64_t instr;         /* its instruction pointer (3.11+) or f_lasti
+                               (sign-extended), as read: with code, where
+                               it is (py_raw_pos) */
     uint64_t code;          /* its code object */
-    int64_t pos;            /* instruction offset in line-table units; -1:
-                               not started */
     int entry;              /* see py_frame.entry */
 };
+
+/* A raw frame's instruction offset in line-table units; -1: not started.
+ * Not kept in the frame: the walk leaves it to the few frames that are
+ * resolved (the agent walks on every allocation, resolves a level or two). */
+static inline int64_t py_raw_pos(const struct py_layout *l, const struct py_raw_frame *f)
+{
+    if (l->frame_model == PY_FRAMES_OBJECT) {
+        int64_t lasti = (int64_t)f->instr;
+        /* 3.9 counts f_lasti in bytes, 3.10 in code units; its table in bytes */
+        return l->linetable_kind == PY_LINES_310 && lasti >= 0 ? lasti * 2 : lasti;
+    }
+    /* unsigned: a torn read may give any two values */
+    return (int64_t)(f->instr - (f->code + l->co_code_adaptive)) / 2;
+}
 
 struct py_snapshot {
     struct py_thread *threads;
