@@ -99,8 +99,9 @@ static void frame_fields(const struct py_layout *l, struct frame_fields *f)
 /* The frame models a walk can be compiled for (read_frame's `model`, a
  * constant at each inlined call): FRAMES_ANY decides by the layout at
  * every frame; the others are the agent's walks, one per model, so its
- * loop carries no test nor field it does not need (3.11: +25 % fewer
- * instructions per frame than one loop for all). */
+ * loop carries no test nor field it does not need (3.11, cachegrind:
+ * 45 instructions a frame instead of 55; 39 since the position is left
+ * to py_raw_pos). */
 enum frame_model {
     FRAMES_ANY,
     FRAMES_OBJECT,          /* 3.9/3.10: PyFrameObject */
