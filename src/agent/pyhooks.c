@@ -52,7 +52,7 @@ static uint64_t ts_interp;          /* offsetof(PyThreadState, interp) */
 
 /* Python-domain events are recorded until the interpreter finalizes: from
  * then on its thread states and frames are being torn down.  Inline: it
- * runs on every event (a call was a third of its cost). */
+ * runs on every event (the call was ~6 of its ~15 instructions). */
 static inline __attribute__((always_inline)) int py_recording(void)
 {
     if (UNLIKELY(atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON))

@@ -100,11 +100,12 @@ int py_walk(struct py_target *t, struct py_snapshot *s);
 /* The frames of one chain starting at `frame` (a thread state's current
  * frame), innermost first, shims skipped: at most max; *end says why the
  * walk stopped early (PY_MARK_NONE if it reached the root).  Returns the
- * number of frames.  One walk logic for every reader: it is compiled twice
- * from one source, with the reader a constant -- for the local reader
- * (the agent, on every allocation) a frame's fields are plain loads in
- * place, nothing is called per frame; any other reader copies each frame
- * out through reader_read. */
+ * number of frames.  One walk logic for every reader, compiled from one
+ * source with the reader a constant -- for the local reader (the agent,
+ * on every allocation, of its own thread: once per frame model, and with
+ * no cycle check, since those frames do not change under the walk) a
+ * frame's fields are plain loads in place, nothing is called per frame;
+ * any other reader copies each frame out through reader_read. */
 int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
                 enum py_marker *end);
 
