@@ -29,11 +29,13 @@
 #include <unistd.h>
 
 #define CODES_MAX 4096          /* code objects per thread cache */
-/* (code, pos) -> frame id.  A miss costs ~2000 instructions (the line
- * table decoded, the frame's strings hashed), a hit ~15: 512 slots missed
- * 5.5 % of alloc_objects' lookups (a few hundred positions, direct-mapped,
- * colliding), 2048 miss 0.5 % -- 8 % of exact mode's added instructions
- * there (cachegrind, 3.11).  32 KiB per thread. */
+/* (code, pos) -> frame id.  A hit costs ~15 instructions, a miss a line
+ * lookup and the frame's strings hashed (~2000 instructions on 3.11 when
+ * line tables were decoded from their start, ~1000 with linetable.h's
+ * index): 512 slots missed 5.5 % of alloc_objects' lookups (a few hundred
+ * positions, direct-mapped, colliding), 2048 miss 0.5 % -- then 8 % of
+ * exact mode's added instructions there (cachegrind, 3.11).  32 KiB per
+ * thread. */
 #define FAST_SIZE 2048
 #define FIRST_DEPTH 128
 #define MAX_INTERPS 64
