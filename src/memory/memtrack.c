@@ -15,8 +15,12 @@
  * reads the resident pages of the ranges (/proc/PID/pagemap, a bounded
  * number of pages per tick, round robin) and moves the heap, the stacks and
  * so the peak by the difference, as an allocation or a free would.  A new
- * mapping counts 0 until measured (its pages are not touched yet).  The
- * agent's hot path is untouched: this is all on stetho's side.
+ * mapping counts 0 until measured (its pages are not touched yet).  When
+ * our decoding lags the program by more than a mapping's life (or the
+ * program exits first), no tick could measure it: the agent measures it
+ * itself (mincore) before it goes and when the program ends, and its
+ * RESIDENT record, applied in the stream's order, is the truth at its
+ * time (on_resident).  The agent's hot path is untouched.
  *
  * Growth: each stack's live bytes at the end of equal time buckets,
  * GROWTH_BUCKETS at most.  When they are full, pairs merge (each keeps its
@@ -686,6 +690,15 @@ static void recount(struct memtrack *m, struct mapping *mp, uint64_t c, uint64_t
     mark(m, mp->stack, s);
 }
 
+/* A mapping's resident bytes in its block's scale (a sampled one stands
+ * for weight / len of itself). */
+static uint64_t scaled(const struct mapping *mp, uint64_t resident)
+{
+    if (mp->len == mp->weight || !mp->len)
+        return resident;
+    return (uint64_t)((double)mp->weight * (double)resident / (double)mp->len + 0.5);
+}
+
 /* An open /proc/PID/pagemap, reused while the pid stays the same. */
 struct pagemap {
     int fd, err;
@@ -709,10 +722,21 @@ static void measure(struct memtrack *m, struct pagemap *pm, struct mapping *mp, 
             recount(m, mp, mp->weight, now);
         return;
     }
-    uint64_t c = mp->len == mp->weight || !mp->len
-                     ? (uint64_t)r
-                     : (uint64_t)((double)mp->weight * (double)r / (double)mp->len + 0.5);
-    recount(m, mp, c, now);
+    recount(m, mp, scaled(mp, (uint64_t)r), now);
+    mp->measured = 1;
+}
+
+/* The agent measured the mapping at addr itself (wire.h RESIDENT): the
+ * truth at its time stamp, however late we decode it -- before its free,
+ * or its process's end, which come after it in the stream. */
+static void on_resident(struct memtrack *m, int32_t pid, uint64_t addr, uint64_t bytes,
+                        uint64_t now)
+{
+    struct block *b = bfind(m, pid, addr);
+    struct mapping *mp = b ? mapping_of(m, b) : NULL;
+    if (!mp)
+        return;                         /* not kept (another thread's, out of memory) */
+    recount(m, mp, scaled(mp, bytes < mp->len ? bytes : mp->len), now);
     mp->measured = 1;
 }
 
@@ -1172,6 +1196,11 @@ static int on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uin
         return 0;
     case AGENT_REC_CALLS:
         return on_calls(m, n, &r->u.calls);
+    case AGENT_REC_RESIDENT:
+        if (!p->finalized)
+            on_resident(m, n->pid, r->u.resident.addr, r->u.resident.bytes,
+                        t0 + r->u.resident.dt_ns);
+        return 0;
     }
     return -1;
 }

@@ -10,8 +10,9 @@
  * (the sum of live tracked blocks) peaked, the bytes still live when its
  * process began to finalize (leaked), and temporary allocations (freed
  * before the same thread allocated anything else).  Anonymous mappings
- * count by their resident part (measured at each tick), their whole size
- * kept beside it ("mapped").  memtrack_tick() measures the mappings and
+ * count by their resident part (measured at each tick, and by the agent
+ * as they go: wire.h RESIDENT, applied where it comes in the stream),
+ * their whole size kept beside it ("mapped").  memtrack_tick() measures the mappings and
  * writes what changed since the last tick, so a capture cut short still
  * has memory up to its last block; memtrack_finish() writes the final
  * per-stack metrics and totals.  A malformed chunk is counted as dropped

@@ -71,6 +71,16 @@
  *               path as loaded; flags WIRE_MODULE_*.  Sent in a stream
  *               before the first NATIVE record whose pc falls in it, so
  *               stetho can name the pcs even after the process is gone.
+ *   RESIDENT    the bytes of whole pages of the mapping recorded at addr
+ *               (an ALLOC of allocator MMAP, in any stream of the process)
+ *               that were resident at dt_ns, measured by the agent with
+ *               mincore() (agent/mappings.c): sent before the mapping is
+ *               unmapped or replaced, after a partial unmap, and for every
+ *               live one when the interpreter finalizes or the process
+ *               exits, so its resident part is known however late stetho
+ *               decodes.  A record of its own, not a field of FREE: it is
+ *               also sent where there is no free (finalizing, exit, a cut
+ *               that leaves the mapping), and FREE is on the hot path.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
  * stetho can order events in time.  Addresses are sent as they are (the
@@ -98,7 +108,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 4
+#define AGENT_VERSION 5
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -152,7 +162,8 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(MODULE, 10, module, U(start) U(end) U(flags) S(path))                     \
     REC(ALLOC_LOCAL, 11, alloc_local, U(allocator) U(addr) U(size) U(stack) U(dt_ns) \
         U(native))                                                                \
-    REC(FREE_LOCAL, 12, free_local, U(allocator) U(index) U(dt_ns))
+    REC(FREE_LOCAL, 12, free_local, U(allocator) U(index) U(dt_ns))                \
+    REC(RESIDENT, 13, resident, U(addr) U(bytes) U(dt_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 MAGIC = 0x5354
-VERSION = 4
+VERSION = 5
 HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
@@ -38,6 +38,7 @@ RECORDS = {
     11: ("alloc_local", (("allocator", "u"), ("addr", "u"), ("size", "u"), ("stack", "u"),
                          ("dt_ns", "u"), ("native", "u"))),
     12: ("free_local", (("allocator", "u"), ("index", "u"), ("dt_ns", "u"))),
+    13: ("resident", (("addr", "u"), ("bytes", "u"), ("dt_ns", "u"))),
 }
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]
@@ -59,13 +60,13 @@ class Frame:
 
 @dataclass
 class Event:
-    kind: str               # "alloc", "free", "finalizing"
+    kind: str               # "alloc", "free", "finalizing", "resident"
     pid: int
     tid: int
     t_ns: int
     allocator: str = ""
     addr: int = 0
-    size: int = 0
+    size: int = 0           # a resident's: its resident bytes
     stack: tuple = ()       # of Frame, innermost first
     sampled_mean: int = 0   # >0: a Poisson sample with this mean
     local: bool = False     # a free sent as FREE_LOCAL (its block's ALLOC in its chunk)
@@ -220,6 +221,9 @@ class Decoder:
                             r["addr"])
             elif rec == "finalizing":
                 yield Event("finalizing", pid, tid, t0 + r["dt_ns"])
+            elif rec == "resident":
+                yield Event("resident", pid, tid, t0 + r["dt_ns"], "mmap", r["addr"],
+                            r["bytes"])
             elif rec == "sampled":
                 st.mean = r["mean"]
 

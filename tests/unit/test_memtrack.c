@@ -3,7 +3,8 @@
  * allocated, peak (what each stack held when the heap peaked), leaked (live
  * when finalizing began), temporary, sampled estimates, malformed chunks
  * refused, anonymous mappings counted by their resident pages (real
- * mappings of this process, measured through its own pagemap), blocks
+ * mappings of this process, measured through its own pagemap, or as the
+ * agent measured them: RESIDENT), blocks
  * freed within their chunk (ALLOC_LOCAL, FREE_LOCAL) counted exactly as an
  * ALLOC and a FREE, a thread's ids forgotten when its tid starts a new
  * stream, and --native's merge of a native stack (pcs of this
@@ -16,6 +17,7 @@
 #include "memory/memtrack.h"
 
 #include <link.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -75,6 +77,12 @@ static void finalizing(struct chunk *c)
 static void sampled(struct chunk *c, uint64_t mean)
 {
     c->n = (size_t)(wire_put_sampled(c->b + c->n, &(struct wire_sampled){ mean }) - c->b);
+}
+
+static void resident(struct chunk *c, uint64_t addr, uint64_t bytes)
+{
+    struct wire_resident r = { addr, bytes, 0 };
+    c->n = (size_t)(wire_put_resident(c->b + c->n, &r) - c->b);
 }
 
 static void end(struct chunk *c)
@@ -170,6 +178,89 @@ static void mappings(const char *path)
         CHECK_EQ_INT(reserve->leaked_bytes, 1000);
         CHECK_EQ_INT(reserve->leaked_mapped_bytes, 0);
     }
+    capture_free(&cap);
+}
+
+/* The agent's own measures (RESIDENT) of a process stetho can no longer
+ * read (a pid that does not exist: its ticks keep the last figure): each
+ * is applied where it comes in the stream, sent by any thread of the
+ * process, so the peak (before brief's unmap) and the leaks (at
+ * finalizing) are what the agent saw; a figure for a mapping not known or
+ * gone is dropped, one over the mapping's size is cut to it, and a sampled
+ * mapping's is scaled by its weight. */
+static void agent_residents(const char *path)
+{
+    const int32_t pid = 99999999;               /* above any pid_max: never a process */
+    const uint64_t KEPT = 0x10000000, BRIEF = 0x20000000, K = 1024;
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    begin(&c, pid, pid);
+    frame(&c, 1, "kept", 1);
+    frame(&c, 2, "brief", 2);
+    stack(&c, 1, 0, 1);
+    stack(&c, 2, 0, 2);
+    alloc_by(&c, AGENT_ALLOC_MMAP, KEPT, 1024 * K, 1);
+    alloc_by(&c, AGENT_ALLOC_MMAP, BRIEF, 2048 * K, 2);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    memtrack_tick(m, 2000);                     /* cannot read it: 0 still */
+    struct cap_timeline_point now;
+    memtrack_now(m, &now);
+    CHECK_EQ_INT(now.heap_bytes, 0);
+    begin(&c, pid, pid + 1);                    /* another thread unmaps brief */
+    resident(&c, KEPT, 512 * K);
+    resident(&c, BRIEF, 2048 * K);
+    resident(&c, 0x30000000, 4096);            /* no such mapping */
+    free_by(&c, AGENT_ALLOC_MMAP, BRIEF);
+    resident(&c, BRIEF, 4096);                  /* gone */
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    memtrack_tick(m, 3000);                     /* keeps the agent's figure */
+    memtrack_now(m, &now);
+    CHECK_EQ_INT(now.heap_bytes, 512 * K);
+    CHECK_EQ_INT(now.mapped_resident_bytes, 512 * K);
+    CHECK_EQ_INT(now.mapped_bytes, 1024 * K);
+    begin(&c, pid, pid);
+    resident(&c, KEPT, 8192 * K);               /* over its size */
+    finalizing(&c);
+    resident(&c, KEPT, 4096);                   /* after: shutdown noise */
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+
+    /* sampled: a 100 KiB mapping stands for w = 100 KiB / (1 - e^-(100/64))
+     * bytes; half of it resident counts w / 2 */
+    const uint64_t mean = 64 * K, size = 100 * K;
+    begin(&c, pid - 1, pid - 1);
+    sampled(&c, mean);
+    frame(&c, 1, "sampled_map", 3);
+    stack(&c, 1, 0, 1);
+    alloc_by(&c, AGENT_ALLOC_MMAP, KEPT, size, 1);
+    resident(&c, KEPT, size / 2);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    memtrack_finish(m, 4000, 0, 0);
+    memtrack_free(m);
+    CHECK_EQ_INT(capw_close(w, 4000), 0);
+
+    struct capture cap;
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    const struct cap_mem_stack *kept = by_name(&cap, "kept"), *brief = by_name(&cap, "brief");
+    const struct cap_mem_stack *smap = by_name(&cap, "sampled_map");
+    CHECK(kept && brief && smap);
+    if (kept && brief && smap) {
+        CHECK_EQ_INT(kept->peak_bytes, 512 * K);
+        CHECK_EQ_INT(brief->peak_bytes, 2048 * K);
+        CHECK_EQ_INT(kept->leaked_bytes, 1024 * K);
+        CHECK_EQ_INT(kept->leaked_mapped_bytes, 1024 * K);
+        CHECK_EQ_INT(brief->leaked_bytes, 0);
+        double wgt = (double)size / -expm1(-(double)size / (double)mean);
+        uint64_t want = (uint64_t)((uint64_t)(wgt + 0.5) * 0.5 + 0.5);
+        CHECK(smap->leaked_bytes + 1 >= want && smap->leaked_bytes <= want + 1);
+    }
+    CHECK_EQ_INT(cap.mem_totals.peak_mapped_resident_bytes, 2560 * K);
+    CHECK(cap.mem_totals.peak_heap_bytes >= 2560 * K);
     capture_free(&cap);
 }
 
@@ -724,6 +815,7 @@ int main(void)
     memtrack_free(m);
     capw_close(w, 0);
     mappings(path);
+    agent_residents(path);
     new_stream_ids(path);
     many_blocks(path);
     native_stacks(path);

@@ -39,6 +39,7 @@ int main(void)
                               { lib, sizeof lib - 1 } };
     struct wire_free fe = { AGENT_ALLOC_MMAP, 0x7fff12345678ull, 99 };
     struct wire_finalizing fi = { 123456789 };
+    struct wire_resident re = { 0x7fff00000000ull, 1ull << 36, UINT64_MAX };
     struct wire_sampled sa = { 1 << 20 };
     uint8_t *w = buf + H;
     w = wire_put_sampled(w, &sa);
@@ -60,6 +61,10 @@ int main(void)
     w = wire_put_alloc(w, &al);
     CHECK((size_t)(w - at) <= WIRE_FIXED_ALLOC);
     w = wire_put_free(w, &fe);
+    at = w;
+    w = wire_put_resident(w, &re);
+    CHECK((size_t)(w - at) <= WIRE_FIXED_RESIDENT);
+    CHECK_EQ_INT(wire_size_resident(&re), WIRE_FIXED_RESIDENT);
     w = wire_put_finalizing(w, &fi);
     size_t n = (size_t)(w - buf);
     CHECK(n <= AGENT_CHUNK_MAX);
@@ -94,6 +99,9 @@ int main(void)
     CHECK(r.type == AGENT_REC_FREE && r.u.free.allocator == AGENT_ALLOC_MMAP &&
           r.u.free.addr == fe.addr && r.u.free.dt_ns == 99);
     CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_RESIDENT && r.u.resident.addr == re.addr &&
+          r.u.resident.bytes == re.bytes && r.u.resident.dt_ns == UINT64_MAX);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
     CHECK(r.type == AGENT_REC_FINALIZING && r.u.finalizing.dt_ns == 123456789);
     CHECK_EQ_INT(wire_next(&c, &r), 0);
     CHECK_EQ_INT(wire_next(&c, &r), 0);
@@ -113,9 +121,9 @@ int main(void)
         if (cc.p != cc.end)
             CHECK(!"stopped at the cut");
     }
-    /* eight records end at eight of the cuts + the full length: the rest
+    /* nine records end at eight of the cuts + the full length: the rest
      * are inside a record */
-    CHECK_EQ_INT(refused, cuts - 7);
+    CHECK_EQ_INT(refused, cuts - 8);
 
     /* the 10th byte of a varint holds only bit 63 */
     w = buf + H;
@@ -163,6 +171,7 @@ int main(void)
 
     /* names */
     CHECK_EQ_STR(wire_record_name(AGENT_REC_ALLOC), "alloc");
+    CHECK_EQ_STR(wire_record_name(AGENT_REC_RESIDENT), "resident");
     CHECK(wire_record_name(0) == NULL && wire_record_name(AGENT_RECORDS + 1) == NULL);
     CHECK_EQ_STR(wire_allocator_name(AGENT_ALLOC_PYMEM_RAW), "pymem_raw");
     CHECK(wire_allocator_name(AGENT_ALLOCATORS) == NULL);
