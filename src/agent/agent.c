@@ -314,6 +314,7 @@ static void atfork_child(void)
     agent.pid = getpid();
     sample_atfork_child();
     native_atfork_child();
+    mappings_reset(1);
     chunks_atfork_child(keep);
     atomic_fetch_add(&agent_tstate_epoch, 1);       /* thread ids changed */
     if (!keep) {
@@ -405,6 +406,9 @@ void agent_flush_before_exec(void)
         atomic_load(&agent_state) != AGENT_ON)
         return;
     int guard = guard_enter();
+    /* the image's mappings go with it: what they held counts until now */
+    if (!atomic_load(&agent_finalizing))
+        mappings_send_all(0);
     chunks_flush_all();
     guard_leave(guard);
 }
@@ -423,6 +427,12 @@ void agent_flush_at_exit(void)
         return;
     }
     int guard = guard_enter();
+    /* what the mappings hold as the process goes (os._exit, a C exit: no
+     * FINALIZING sent them); never waiting for the table's lock, as below,
+     * and not from a signal handler that interrupted the agent (this
+     * thread may hold its chunk's lock) */
+    if (!guard && !atomic_load(&agent_finalizing))
+        mappings_send_all(0);
     chunks_flush_all();
     guard_leave(guard);
 }

@@ -2,7 +2,8 @@
  * agent.h -- what the parts of libstetho_agent.so share: the process-wide
  * state, the per-thread state, and the calls between interpose.c (the
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
- * (turning an allocation into records), chunk.c (per-thread buffers and
+ * (turning an allocation into records), mappings.c (the live anonymous
+ * mappings, measured as they go), chunk.c (per-thread buffers and
  * the FIFO), local.c (frees matched within a chunk, exact mode), stack.c
  * (Python stacks), native.c (native stacks, --native), sample.c (sampled
  * mode), and, for an
@@ -240,6 +241,32 @@ void record_realloc_failed(const void *old, int claim);
 void record_realloc(int allocator, const void *old, const void *p, size_t size,
                     uint64_t t_before, int claim);
 void record_finalizing(void) AGENT_HIDDEN;
+/* A RESIDENT record of the mapping recorded at p (mappings.c). */
+void record_resident(const void *p, uint64_t bytes) AGENT_HIDDEN;
+
+/* ---- mappings.c: the anonymous mappings recorded and live, measured
+ * with mincore() as they go (caller holds the guard) ---- */
+/* The table's lock: the mmap/munmap/mremap wrappers hold it across the real
+ * call and the calls below, but mappings_send_all() and _reset(). */
+void mappings_lock(void) AGENT_HIDDEN;
+void mappings_unlock(void) AGENT_HIDDEN;
+/* p was recorded as a mapping of len bytes (record_alloc, record_realloc);
+ * _measured: and its resident part is sent at once (mremap's pages). */
+void mappings_add(const void *p, size_t len) AGENT_HIDDEN;
+void mappings_add_measured(const void *p, size_t len) AGENT_HIDDEN;
+/* [addr, addr + len) is about to be unmapped or replaced: every recorded
+ * mapping overlapping it is measured and sent; 1 if one was recorded at
+ * addr (stetho takes a FREE of addr as the whole of it). */
+int mappings_before_unmap(const void *addr, size_t len) AGENT_HIDDEN;
+/* ... and now it was: the one at addr, and those wholly inside, are
+ * forgotten; the others it cut are measured again. */
+void mappings_after_unmap(const void *addr, size_t len) AGENT_HIDDEN;
+/* Every live one measured and sent in this thread's stream (finalizing,
+ * exit, exec); wait 0: not if another thread holds the lock (exit may be
+ * called from a signal handler). */
+void mappings_send_all(int wait) AGENT_HIDDEN;
+/* Forget them all: a forked child (forked 1), a new in-process recording. */
+void mappings_reset(int forked) AGENT_HIDDEN;
 
 /* ---- chunk.c ---- */
 /* This thread's state, NULL until its first recorded event and after its

@@ -117,6 +117,7 @@ static int start(const char *fifo_path, const char *mode, int follow)
         pthread_atfork(got_atfork_prepare, got_atfork_parent, got_atfork_child);
     }
     chunks_new_session();
+    mappings_reset(0);              /* the new reader knows none of them */
     if (got_patch() < 0) {
         got_restore();
         close(agent.fd);

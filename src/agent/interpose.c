@@ -262,7 +262,11 @@ ALIGNED(memalign)
 PAGED(valloc, 0)
 PAGED(pvalloc, 1)
 
-/* ---- anonymous mappings ---- */
+/* ---- anonymous mappings ----
+ *
+ * Recorded as blocks of allocator MMAP; their resident part is measured
+ * by mappings.c before they go, under its lock, held across the real call
+ * (the caller's errno is the real call's). */
 
 AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -271,12 +275,24 @@ AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off
         long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
         return (void *)r;       /* the syscall wrapper already set errno */
     }
-    if (LIKELY(!(flags & MAP_ANONYMOUS) || !agent_should_record()))
+    /* MAP_FIXED, of any kind, replaces what was there: maybe a recorded
+     * mapping */
+    if (LIKELY(!(flags & (MAP_ANONYMOUS | MAP_FIXED)) || !agent_should_record()))
         return real(addr, len, prot, flags, fd, off);
     int guard = guard_enter();
+    mappings_lock();
+    int fixed = (flags & MAP_FIXED) != 0;
+    /* one recorded at addr is gone: stetho is told as by munmap */
+    if (fixed && mappings_before_unmap(addr, len))
+        record_free(AGENT_ALLOC_MMAP, addr);
     void *p = real(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED)
+    int saved = errno;
+    if (fixed)
+        mappings_after_unmap(addr, len);
+    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS))
         record_alloc(AGENT_ALLOC_MMAP, p, len);
+    mappings_unlock();
+    errno = saved;
     guard_leave(guard);
     return p;
 }
@@ -296,8 +312,14 @@ AGENT_EXPORT int munmap(void *addr, size_t len)
     /* We do not know whether the range was anonymous: stetho drops frees
      * of addresses it never saw allocated. */
     int guard = guard_enter();
+    mappings_lock();
+    mappings_before_unmap(addr, len);
     record_free(AGENT_ALLOC_MMAP, addr);
     int rc = real(addr, len);
+    int saved = errno;
+    mappings_after_unmap(addr, len);
+    mappings_unlock();
+    errno = saved;
     guard_leave(guard);
     return rc;
 }
@@ -317,13 +339,26 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
     if (LIKELY(!agent_should_record()))
         return real(old, old_len, len, flags, want);
     int guard = guard_enter();
+    mappings_lock();
+    /* the old mapping is freed (stetho), its pages moved or cut; at want,
+     * what was there is replaced (told as by munmap) */
+    mappings_before_unmap(old, old_len);
+    if ((flags & MREMAP_FIXED) && want != old && mappings_before_unmap(want, len))
+        record_free(AGENT_ALLOC_MMAP, want);
     int claim = record_realloc_claim(old);
     uint64_t t = claim ? record_time(thread_get()) : 0;
     void *p = real(old, old_len, len, flags, want);
-    if (p != MAP_FAILED)
+    int saved = errno;
+    if (p != MAP_FAILED) {
+        mappings_after_unmap(old, old_len);
+        if ((flags & MREMAP_FIXED) && want != old)
+            mappings_after_unmap(want, len);
         record_realloc(AGENT_ALLOC_MMAP, old, p, len, t, claim);
-    else
+    } else {
         record_realloc_failed(old, claim);
+    }
+    mappings_unlock();
+    errno = saved;
     guard_leave(guard);
     return p;
 }

@@ -114,8 +114,32 @@ void record_alloc(int allocator, const void *p, size_t size)
     uint64_t ts = event_time(th);
     thread_lock(th);
     put_alloc(th, allocator, p, size, ts);
-    if (allocator == AGENT_ALLOC_MMAP)
-        chunk_flush(th);            /* now: stetho measures a mapping's pages while it lives */
+    if (UNLIKELY(allocator == AGENT_ALLOC_MMAP)) {
+        /* now: stetho measures a mapping's pages while it lives, and
+         * another thread's RESIDENT or FREE of it must come after it */
+        chunk_flush(th);
+        thread_unlock(th);
+        mappings_add(p, size);      /* the wrapper holds the table's lock */
+        return;
+    }
+    thread_unlock(th);
+}
+
+/* The mapping recorded at p had `bytes` resident now (mappings.c). */
+void record_resident(const void *p, uint64_t bytes)
+{
+    struct agent_thread *th = thread_get();
+    if (!th)
+        return;
+    uint64_t ts = record_time_precise(th);
+    thread_lock(th);
+    uint8_t *w = chunk_reserve(th, WIRE_FIXED_RESIDENT, ts);
+    if (w)
+        chunk_commit(th, wire_put_resident(w, &(struct wire_resident){
+                                                  .addr = (uintptr_t)p,
+                                                  .bytes = bytes,
+                                                  .dt_ns = dt_of(th, ts),
+                                              }));
     thread_unlock(th);
 }
 
@@ -173,6 +197,15 @@ void record_realloc(int allocator, const void *p, const void *q, size_t size,
         put_free(th, allocator, p, t_before ? t_before : ts);
     if (alloc_it)
         put_alloc(th, allocator, q, size, ts);
+    if (UNLIKELY(allocator == AGENT_ALLOC_MMAP)) {
+        chunk_flush(th);            /* as record_alloc's */
+        thread_unlock(th);
+        /* the wrapper holds the table's lock; the pages mremap carried
+         * over are resident at once: said now, not left to stetho */
+        if (alloc_it)
+            mappings_add_measured(q, size);
+        return;
+    }
     thread_unlock(th);
 }
 
@@ -191,6 +224,9 @@ void record_finalizing(void)
         guard_leave(guard);
         return;
     }
+    /* what the mappings hold now is what they leave: measured here, since
+     * stetho may read this long after the process is gone */
+    mappings_send_all(1);
     uint64_t ts = record_time_precise(th);
     thread_lock(th);
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_FINALIZING, ts);

@@ -133,6 +133,54 @@ def test_threads(python):
     assert all(t != r.events[0].pid for s in tids.values() for t in s)
 
 
+@pytest.mark.parametrize("mode", ["exact", "sampled:65536"])
+@pytest.mark.parametrize("end", ["finalize", "exit"])
+def test_mappings_measured_as_they_go(python, mode, end):
+    """The agent measures a recorded mapping's resident part itself
+    (mincore) and sends it (RESIDENT) before the mapping goes, after a cut
+    that leaves part of it, and for a live one at the end -- before
+    FINALIZING, or at os._exit: stetho may read all this long after."""
+    args = [str(PROGRAMS / "mapper.py")] + (["exit"] if end == "exit" else [])
+    r = run_agent(python.path, args, mode=mode)
+    assert r.returncode == 0, r.stderr
+    a = json.loads(r.stdout)
+    mb = 1 << 20
+    w, c, f, k = a["whole"], a["cut"], a["fixed"], a["kept"]
+    want = [("alloc", w, 8), ("resident", w, 2), ("free", w, None),
+            ("alloc", c, 8), ("resident", c, 8), ("resident", c, 6),     # its tail cut
+            ("resident", c, 6), ("resident", c, 4),                      # a hole
+            ("resident", c, 4), ("free", c, None),                       # its start
+            ("alloc", f, 4), ("resident", f, 4), ("free", f, None),      # MAP_FIXED over it
+            ("alloc", f, 4), ("resident", f, 0), ("free", f, None),
+            ("alloc", k, 4), ("resident", k, 1)]
+    if end == "finalize":
+        want.append(("finalizing", 0, None))
+    addrs = {w, c, f, k}
+    got = [e for e in r.events if e.kind == "finalizing" or
+           (e.allocator == "mmap" and e.addr in addrs)]
+    i = 0
+    for e in got:
+        if i == len(want):
+            break
+        kind, addr, size = want[i]
+        if e.kind != kind or (kind != "finalizing" and e.addr != addr):
+            continue
+        if kind == "alloc":
+            assert e.size == size * mb, (i, e)
+        elif kind == "resident":
+            # transparent huge pages may make a touched page's neighbours
+            # resident too: never less than touched, at most 2 MiB more
+            if not size * mb <= e.size <= size * mb + 2 * mb:
+                continue
+        i += 1
+    assert i == len(want), (want[i], [(e.kind, e.addr, e.size) for e in got])
+    # nothing about a mapping after the process began to finalize
+    fin = [j for j, e in enumerate(r.events) if e.kind == "finalizing"]
+    assert len(fin) == (end == "finalize")
+    if fin:
+        assert not [e for e in r.events[fin[0] + 1:] if e.kind == "resident"]
+
+
 def test_local_frees_only_while_alone(python):
     """A free matched within its chunk (FREE_LOCAL) says its block was not
     freed by another thread in between: so the agent matches frees only
