@@ -14,7 +14,8 @@
  * number of events decoded, the number of functions with call counts
  * (memtrack_counted) and --native's merges (memtrack_native_stats).  memory 0: only call counts come
  * (memtrack_calls_only).  mempump_start() returns NULL when out of memory
- * or threads.
+ * or threads.  A test hook, STETHO_TEST_MEMORY_LAG_MS (pump.c), holds the
+ * decoding a given time behind the agents.
  */
 #ifndef STETHO_MEMORY_PUMP_H
 #define STETHO_MEMORY_PUMP_H
