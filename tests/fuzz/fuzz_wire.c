@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         memtrack_feed(m, chunk, hl + n);
     }
-    memtrack_tick(m, 2000, NULL, 0);
-    memtrack_finish(m, 3000);
+    memtrack_tick(m, 2000);
+    memtrack_finish(m, 3000, 0, 0);
     memtrack_free(m);
     capw_close(w, 3000);
     unlink(path);
