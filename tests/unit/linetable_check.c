@@ -12,25 +12,11 @@
  * summary line; exit 1 if any answer differed, 2 on unreadable input.
  */
 #include "cpython/linetable.h"
+#include "unhex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static size_t unhex(const char *s, uint8_t *out, size_t max)
-{
-    size_t n = 0;
-    if (!strcmp(s, "-"))
-        return 0;
-    while (s[0] && s[1] && n < max) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1)
-            break;
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 

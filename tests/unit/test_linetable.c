@@ -7,26 +7,12 @@
  */
 #include "check.h"
 #include "cpython/linetable.h"
+#include "unhex.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_OFFSETS 65536
-
-static size_t unhex(const char *s, uint8_t *out, size_t max)
-{
-    size_t n = 0;
-    if (!strcmp(s, "-"))
-        return 0;
-    while (s[0] && s[1] && n < max) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1)
-            break;
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
-}
 
 int main(void)
 {
