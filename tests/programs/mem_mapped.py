@@ -63,4 +63,5 @@ def main():
         json.dump(truth, f)
 
 
-main()
+if __name__ == "__main__":
+    main()
