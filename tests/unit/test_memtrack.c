@@ -91,6 +91,23 @@ static void end(struct chunk *c)
     memcpy(c->b + offsetof(struct agent_chunk_header, len), &len, 2);
 }
 
+static void load(const char *path, struct capture *cap)
+{
+    char err[200];
+    CHECK_EQ_INT(capture_load(path, cap, err, sizeof err), 0);
+}
+
+/* The run ends at end_ns: memtrack's last records written, the capture
+ * closed, then read back into *cap. */
+static void finish_and_load(struct memtrack *m, struct capture_writer *w, uint64_t end_ns,
+                            const char *path, struct capture *cap)
+{
+    memtrack_finish(m, end_ns, 0, 0);
+    memtrack_free(m);
+    CHECK_EQ_INT(capw_close(w, end_ns), 0);
+    load(path, cap);
+}
+
 /* metrics of the stack whose innermost frame is called `name` */
 static const struct cap_mem_stack *by_name(const struct capture *cap, const char *name)
 {
@@ -239,13 +256,8 @@ static void agent_residents(const char *path)
     resident(&c, KEPT, size / 2);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
-    memtrack_finish(m, 4000, 0, 0);
-    memtrack_free(m);
-    CHECK_EQ_INT(capw_close(w, 4000), 0);
-
     struct capture cap;
-    char err[200];
-    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    finish_and_load(m, w, 4000, path, &cap);
     const struct cap_mem_stack *kept = by_name(&cap, "kept"), *brief = by_name(&cap, "brief");
     const struct cap_mem_stack *smap = by_name(&cap, "sampled_map");
     CHECK(kept && brief && smap);
@@ -287,13 +299,8 @@ static void new_stream_ids(const char *path)
     alloc(&c, 0x300, 7, 1);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
-    memtrack_finish(m, 3000, 0, 0);
-    memtrack_free(m);
-    CHECK_EQ_INT(capw_close(w, 3000), 0);
-
     struct capture cap;
-    char err[200];
-    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    finish_and_load(m, w, 3000, path, &cap);
     const struct cap_mem_stack *a = by_name(&cap, "first_thread"),
                                *b = by_name(&cap, "second_thread");
     CHECK(a && b);
@@ -358,13 +365,8 @@ static void many_blocks(const char *path)
     finalizing(&c);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
-    memtrack_finish(m, 1000, 0, 0);
-    memtrack_free(m);
-    CHECK_EQ_INT(capw_close(w, 1000), 0);
-
     struct capture cap;
-    char err[200];
-    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    finish_and_load(m, w, 1000, path, &cap);
     CHECK_EQ_INT(cap.mem_totals.alloc_count, N + 2);
     CHECK_EQ_INT(cap.mem_totals.alloc_bytes, sizes + 3000);
     CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, sizes);
@@ -449,13 +451,8 @@ static void native_stacks(const char *path)
     memtrack_native_stats(m, &merged, &partial);
     CHECK_EQ_INT(merged, 1);
     CHECK_EQ_INT(partial, 0);
-    memtrack_finish(m, 1000, 0, 0);
-    memtrack_free(m);
-    CHECK_EQ_INT(capw_close(w, 1000), 0);
-
     struct capture cap;
-    char err[200];
-    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    finish_and_load(m, w, 1000, path, &cap);
     const struct cap_mem_stack *leaf = by_name(&cap, "c_leaf");
     CHECK(leaf != NULL);
     if (leaf) {
@@ -507,12 +504,6 @@ static void feed_both(struct memtrack *plain, struct memtrack *local, struct chu
     end(b);
     CHECK_EQ_INT(memtrack_feed(plain, a->b, a->n), 0);
     CHECK_EQ_INT(memtrack_feed(local, b->b, b->n), 0);
-}
-
-static void load(const char *path, struct capture *cap)
-{
-    char err[200];
-    CHECK_EQ_INT(capture_load(path, cap, err, sizeof err), 0);
 }
 
 static void local_pairs(const char *path)
@@ -749,13 +740,8 @@ int main(void)
     CHECK_EQ_INT(memtrack_dropped(m), 3);
 
     memtrack_tick(m, 5000);
-    memtrack_finish(m, 6000, 0, 0);
-    memtrack_free(m);
-    CHECK_EQ_INT(capw_close(w, 6000), 0);
-
     struct capture cap;
-    char err[200];
-    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    finish_and_load(m, w, 6000, path, &cap);
     CHECK(cap.has_memory);
     CHECK(cap.has_mem_totals);
     const struct cap_mem_stack *grow = by_name(&cap, "grow"), *spike = by_name(&cap, "spike"),
@@ -805,7 +791,7 @@ int main(void)
     memtrack_tick(m, 5000);
     capw_flush(w);
     /* no finish, no close: as if stetho were killed here */
-    CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
+    load(path, &cap);
     CHECK(cap.truncated);
     CHECK(cap.has_memory);
     CHECK(!cap.has_mem_totals);
