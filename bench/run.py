@@ -46,6 +46,7 @@ PINS = {
     "pandas": "3.1.1",
     "black": "26.10.1",
     "yappi": "1.6.10",
+    "austin-dist": "3.7.0",   # 4.0.0 needs glibc 2.38 (Debian 12 has 2.36)
 }
 
 # name -> (source, loops, note).  source "pyperformance:bm_x" takes
@@ -166,6 +167,16 @@ def make_tools(stetho_extra, baseline=False):
         Tool("py-spy", lambda c, p, o: [vbin(c, "py-spy"), "record", "-o", os.path.join(o, "pyspy.txt"),
                                         "-f", "raw", "--", py(c), *p],
              packages=["py-spy"], sampler=True, note="py-spy record -f raw (100 Hz, pauses the target per sample)"),
+        Tool("py-spy-1k", lambda c, p, o: [vbin(c, "py-spy"), "record", "--rate", "1000",
+                                           "-o", os.path.join(o, "pyspy.txt"), "-f", "raw", "--", py(c), *p],
+             packages=["py-spy"], sampler=True,
+             note="py-spy record --rate 1000 -f raw (1 kHz, pauses the target per sample)"),
+        Tool("austin", lambda c, p, o: [vbin(c, "austin"), "-i", "10000", "-o", os.path.join(o, "austin.txt"),
+                                        py(c), *p],
+             packages=["austin-dist"], sampler=True, note="austin -i 10000 -o FILE (100 Hz, never pauses the target)"),
+        Tool("austin-1k", lambda c, p, o: [vbin(c, "austin"), "-i", "1000", "-o", os.path.join(o, "austin.txt"),
+                                           py(c), *p],
+             packages=["austin-dist"], sampler=True, note="austin -i 1000 -o FILE (1 kHz)"),
         Tool("py-spy-nonblocking", lambda c, p, o: [vbin(c, "py-spy"), "record", "--nonblocking",
                                                     "-o", os.path.join(o, "pyspy.txt"), "-f", "raw", "--", py(c), *p],
              packages=["py-spy"], sampler=True, note="py-spy record --nonblocking -f raw (100 Hz)"),
