@@ -1,9 +1,11 @@
 /*
  * elf.h -- find symbols in an ELF shared object or executable on disk.
  *
- * Contract: elf_open() maps the file read-only and indexes .dynsym and
- * .symtab (whichever exist); elf_symbol() returns a symbol's st_value (an
- * address as linked, before the load bias) and size; elf_load_bias() turns
+ * Contract: elf_open() maps the file read-only; elf_symbol() returns a
+ * symbol's st_value (an address as linked, before the load bias) and size,
+ * from .dynsym through its .gnu.hash when it is there, else from .dynsym
+ * and .symtab (whichever exist), indexed on first need (so a look-up may
+ * allocate, and an elf_file is not to be shared between threads); elf_load_bias() turns
  * the start of the file's lowest mapping in a process into the bias to add
  * to st_value.  Malformed files give an error, never a crash.
  */
@@ -21,7 +23,7 @@ int elf_open(const char *path, struct elf_file **out);
 void elf_close(struct elf_file *f);
 
 /* 0 and *value, *size if `name` is a defined symbol; -1 otherwise. */
-int elf_symbol(const struct elf_file *f, const char *name, uint64_t *value, uint64_t *size);
+int elf_symbol(struct elf_file *f, const char *name, uint64_t *value, uint64_t *size);
 
 /* Bias = start of the file's lowest mapping - page-aligned p_vaddr of its
  * first PT_LOAD segment (0 for non-PIE executables). */

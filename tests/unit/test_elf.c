@@ -15,7 +15,9 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Looked up in /proc/self/exe; non-static so they are in .symtab. */
@@ -334,6 +336,95 @@ static void test_libpython(const char *path, int minor, int *loaded)
     elf_close(f);
 }
 
+/* The file's bytes, or NULL. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    long n;
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) > 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (fp)
+        fclose(fp);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
+/* Section header of the file's .gnu.hash, or NULL. */
+static unsigned char *gnu_hash_shdr(unsigned char *img, size_t len)
+{
+    Elf64_Ehdr eh;
+    memcpy(&eh, img, sizeof eh);
+    for (uint64_t i = 1; i < eh.e_shnum; i++) {
+        uint64_t at = eh.e_shoff + i * sizeof(Elf64_Shdr);
+        Elf64_Shdr sh;
+        if (at + sizeof sh > len)
+            return NULL;
+        memcpy(&sh, img + at, sizeof sh);
+        if (sh.sh_type == SHT_GNU_HASH)
+            return img + at;
+    }
+    return NULL;
+}
+
+/* Look-ups through .gnu.hash give what the full index gives: the same
+ * file with its .gnu.hash hidden (type SHT_PROGBITS), then with a corrupt
+ * one (bucket count past the section: the index must take over). */
+static void test_gnu_hash(const char *path)
+{
+    static const char *const names[] = {
+        "_PyRuntime", "Py_Version", "PyCode_Type", "Py_Initialize", "PyRun_SimpleString",
+        "Py_AddPendingCall", "PyList_Type", "_PyThreadState_Current", "main",
+        "no_such_symbol_anywhere", "",
+    };
+    size_t len;
+    unsigned char *img = slurp(path, &len);
+    unsigned char *sh = img ? gnu_hash_shdr(img, len) : NULL;
+    if (!sh) {
+        printf("# skip: %s: no .gnu.hash\n", path);
+        free(img);
+        return;
+    }
+    printf("# .gnu.hash vs index: %s\n", path);
+    struct elf_file *f;
+    CHECK_EQ_INT(elf_open(path, &f), 0);
+    for (int variant = 0; f && variant < 2; variant++) {
+        Elf64_Shdr hdr;
+        memcpy(&hdr, sh, sizeof hdr);
+        unsigned char saved[4];
+        memcpy(saved, img + hdr.sh_offset, 4);
+        if (variant == 0) {
+            uint32_t type = SHT_PROGBITS;
+            memcpy(sh + offsetof(Elf64_Shdr, sh_type), &type, sizeof type);
+        } else {
+            uint32_t huge = 0xfffffff0u;
+            memcpy(img + hdr.sh_offset, &huge, 4);
+        }
+        char tmp[PATH_MAX];
+        struct elf_file *g = NULL;
+        if (write_temp(img, len, tmp, sizeof tmp) == 0) {
+            CHECK_EQ_INT(elf_open(tmp, &g), 0);
+            unlink(tmp);
+        }
+        memcpy(sh, &hdr, sizeof hdr);
+        memcpy(img + hdr.sh_offset, saved, 4);
+        int found = 0;
+        for (size_t i = 0; g && i < sizeof names / sizeof *names; i++) {
+            uint64_t v1 = 1, s1 = 1, v2 = 2, s2 = 2;
+            int r1 = elf_symbol(f, names[i], &v1, &s1), r2 = elf_symbol(g, names[i], &v2, &s2);
+            CHECK(r1 == r2 && (r1 < 0 || (v1 == v2 && s1 == s2)));
+            found += r1 == 0;
+        }
+        CHECK(!g || found >= 4);    /* the C API's were there to be found */
+        elf_close(g);
+    }
+    elf_close(f);
+    free(img);
+}
+
 static void test_pythons(void)
 {
     const char *home = getenv("HOME");
@@ -346,8 +437,10 @@ static void test_pythons(void)
         for (size_t i = 0; i < g.gl_pathc; i++) {
             int minor;
             const char *base = strstr(g.gl_pathv[i], "/libpython3.");
-            if (base && sscanf(base, "/libpython3.%d", &minor) == 1)
+            if (base && sscanf(base, "/libpython3.%d", &minor) == 1) {
                 test_libpython(g.gl_pathv[i], minor, &loaded);
+                test_gnu_hash(g.gl_pathv[i]);
+            }
         }
         globfree(&g);
     } else {
@@ -369,6 +462,7 @@ static void test_pythons(void)
     CHECK(elf_symbol(f, "_PyRuntime", &v, &s) == 0 && v != 0 && s > 0);
     CHECK(elf_symbol(f, "Py_Version", &v, &s) == 0 && s == 8);   /* an unsigned long */
     elf_close(f);
+    test_gnu_hash(deb);
 }
 
 int main(void)
