@@ -534,6 +534,8 @@ struct interp_view {
     uint64_t head;              /* first interpreter only: the list's head */
     int head_ok;
     int collecting;             /* first interpreter only: 1, 0, -1 unknown */
+    int64_t gc[PY_GC_GENERATIONS][3];   /* first interpreter only: gc's counters, */
+    int gc_ok;                          /*   if the layout knows them and they were read */
     int64_t holder;             /* the GIL's holder, 0 if free, -1 unknown */
     uint64_t gil_addr;          /* the GIL's struct, 0 if unknown */
 };
@@ -569,14 +571,19 @@ static void interp_read(struct py_target *t, uint64_t interp, int first, struct 
             holder_off = l->is_gil_holder;
         }
     }
-    struct reader_iov iov[7];
+    struct reader_iov iov[8];
     size_t k = 0;
     iov[k++] = (struct reader_iov){ interp + l->is_threads_head, &v->threads, 8, 0 };
     iov[k++] = (struct reader_iov){ interp + l->is_next, &v->next, 8, 0 };
-    size_t ic = k, ig;
+    size_t ic = k, ig, igc = 0;
     if (first) {
         iov[k++] = (struct reader_iov){ interp + l->is_gc_collecting, &collecting, 4, 0 };
         iov[k++] = (struct reader_iov){ t->runtime + l->rt_interpreters_head, &v->head, 8, 0 };
+        /* the sampler records these every tick: here they cost no read of their own */
+        if (l->is_gc_stats != PY_NOFIELD) {
+            igc = k;
+            iov[k++] = (struct reader_iov){ interp + l->is_gc_stats, v->gc, sizeof v->gc, 0 };
+        }
     }
     ig = k;
     if (gil) {
@@ -590,6 +597,7 @@ static void interp_read(struct py_target *t, uint64_t interp, int first, struct 
     v->next_ok = iov[1].ok;
     v->collecting = first && iov[ic].ok ? collecting != 0 : -1;
     v->head_ok = first && iov[ic + 1].ok;
+    v->gc_ok = igc && iov[igc].ok;
     v->holder = -1;
     if (gil == 2 && !(iov[ig + 2].ok && base_again == base)) {
         t->gil_interp = 0;              /* not that pointer any more */
@@ -607,6 +615,7 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
     uint64_t interp;
     s->nthreads = s->nframes = 0;
     s->gc_collecting = -1;
+    s->gc_stats_ok = 0;
     s->gil_addr = 0;
     s->interp = 0;
     /* the main interpreter stays where it is: the one of the last walk is
@@ -641,6 +650,8 @@ static int walk_once(struct py_target *t, struct py_snapshot *s)
         else {
             s->gil_addr = v.gil_addr;
             s->gc_collecting = v.collecting;
+            s->gc_stats_ok = v.gc_ok;
+            memcpy(s->gc_stats, v.gc, sizeof s->gc_stats);
         }
         if (!v.threads_ok)
             break;

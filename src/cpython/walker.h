@@ -24,6 +24,7 @@
 
 #define PY_MAX_DEPTH 16384
 #define PY_MAX_THREADS 4096
+#define PY_GC_GENERATIONS 3
 
 enum py_marker {
     PY_MARK_NONE = 0,
@@ -83,6 +84,9 @@ struct py_snapshot {
     size_t nframes, cap_frames;
     uint64_t interp;        /* the main interpreter, as read by this walk */
     int gc_collecting;      /* 1, 0, or -1 if unknown */
+    int64_t gc_stats[PY_GC_GENERATIONS][3];  /* the collector's counters, as
+                               read with the interpreter (cpython/gcstats.h) */
+    int gc_stats_ok;        /*   1 if they were read */
     uint64_t gil_addr;      /* the GIL's struct (a futex wait inside it is a
                                wait for the GIL), 0 if unknown */
     struct py_raw_frame *raw;   /* scratch for walks: */

@@ -523,12 +523,12 @@ static void split_late(struct sampler *s, struct cap_sample *cs, uint32_t prev_s
     capw_sample(s->w, &early);
 }
 
-/* The collector's counters: one small read per tick, a record when they
- * changed (so the last one is at most a tick old when the process ends). */
+/* The collector's counters, read with the walk: a record when they changed
+ * (so the last one is at most a tick old when the process ends). */
 static void record_gc(struct sampler *s, struct process *p, uint64_t now)
 {
     struct cap_gc_point g = { .t_ns = rel(s, now), .pid = p->pid };
-    if (py_gc_stats(&p->target, s->snap.interp, &g) < 0)
+    if (py_gc_stats(&s->snap, &g) < 0)
         return;
     if (p->gc_known && !memcmp(g.collections, p->gc.collections, sizeof g.collections) &&
         !memcmp(g.collected, p->gc.collected, sizeof g.collected) &&
