@@ -1,9 +1,9 @@
 /*
  * threadstat.c -- per-thread scheduler accounting from /proc, cheaply.
  *
- * Three small files per thread per sample; keeping them open and pread()ing
- * from offset 0 avoids an open/close pair each (procfs regenerates the
- * contents on every read from the start).
+ * Two or three small files per thread per sample; keeping them open and
+ * pread()ing from offset 0 avoids an open/close pair each (procfs
+ * regenerates the contents on every read from the start).
  */
 #include "proc/threadstat.h"
 
@@ -22,6 +22,16 @@ struct entry {
     pid_t tid;                  /* 0: free */
     int fd[NFILES];
     int used;                   /* read since the last sweep */
+    /* /syscall as last read of the thread blocked, and its CPU time and
+     * times switched in (schedstat) read just before: while both stay the
+     * same the thread has not run since, so it is blocked where it was,
+     * with the same arguments and user sp/pc -- no need to read it again
+     * (that read is most of a blocked thread's cost: the kernel makes sure
+     * the thread is off its CPU) */
+    int kept;
+    uint64_t kept_cpu, kept_runs;
+    long kept_nr;
+    uint64_t kept_arg0, kept_arg1, kept_sp, kept_pc;
 };
 
 struct threadstat {
@@ -88,6 +98,7 @@ static struct entry *get(struct threadstat *ts, pid_t tid)
     struct entry *e = &ts->v[ts->n];
     e->tid = tid;
     e->used = 0;
+    e->kept = 0;
     for (int i = 0; i < NFILES; i++) {
         char path[96];
         snprintf(path, sizeof path, "/proc/%d/task/%d/%s", (int)ts->pid, (int)tid,
@@ -133,10 +144,15 @@ static int parse_u64(const char **p, uint64_t *out)
     return 0;
 }
 
-/* /schedstat: "on-CPU-ns run-queue-ns timeslices" */
-static int parse_schedstat(const char *p, struct thread_times *t)
+/* /schedstat: "on-CPU-ns run-queue-ns timeslices"; *runs = timeslices, or
+ * UINT64_MAX if absent (then nothing is kept on it). */
+static int parse_schedstat(const char *p, struct thread_times *t, uint64_t *runs)
 {
-    return parse_u64(&p, &t->cpu_ns) < 0 || parse_u64(&p, &t->runq_ns) < 0 ? -1 : 0;
+    if (parse_u64(&p, &t->cpu_ns) < 0 || parse_u64(&p, &t->runq_ns) < 0)
+        return -1;
+    if (parse_u64(&p, runs) < 0)
+        *runs = UINT64_MAX;
+    return 0;
 }
 
 /* /stat: "tid (comm) S ppid ... utime stime ..."; comm may hold spaces and
@@ -175,17 +191,28 @@ int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *t)
     if (!e)
         return -1;
     e->used = 1;
-    if (read_file(e->fd[F_SCHEDSTAT], buf, sizeof buf) <= 0 || parse_schedstat(buf, t) < 0)
+    uint64_t runs;
+    if (read_file(e->fd[F_SCHEDSTAT], buf, sizeof buf) <= 0 || parse_schedstat(buf, t, &runs) < 0)
         return forget(ts, e);
     if (read_file(e->fd[F_STAT], buf, sizeof buf) <= 0 || parse_stat(buf, t) < 0)
         return forget(ts, e);
     t->syscall = -1;
     t->syscall_arg0 = t->syscall_arg1 = 0;
     t->user_sp = t->user_pc = 0;
+    if (t->state == 'R')
+        return 0;
+    if (e->kept && runs != UINT64_MAX && e->kept_cpu == t->cpu_ns && e->kept_runs == runs) {
+        t->syscall = e->kept_nr;        /* not run since: blocked where it was */
+        t->syscall_arg0 = e->kept_arg0;
+        t->syscall_arg1 = e->kept_arg1;
+        t->user_sp = e->kept_sp;
+        t->user_pc = e->kept_pc;
+        return 0;
+    }
+    e->kept = 0;
     /* "running", or "-1 sp pc" (blocked outside a syscall), or
      * "nr arg0 ... arg5 sp pc"; only worth asking when the thread sleeps */
-    if (t->state != 'R' && e->fd[F_SYSCALL] >= 0 &&
-        read_file(e->fd[F_SYSCALL], buf, sizeof buf) > 0) {
+    if (e->fd[F_SYSCALL] >= 0 && read_file(e->fd[F_SYSCALL], buf, sizeof buf) > 0) {
         long nr;
         unsigned long long a[8];
         int got = sscanf(buf, "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx",
@@ -199,6 +226,14 @@ int threadstat_read(struct threadstat *ts, pid_t tid, struct thread_times *t)
             t->user_sp = nr >= 0 ? a[6] : a[0];
             t->user_pc = nr >= 0 ? a[7] : a[1];
         }
+        e->kept = got >= 1;             /* not "running" */
+        e->kept_cpu = t->cpu_ns;
+        e->kept_runs = runs;
+        e->kept_nr = t->syscall;
+        e->kept_arg0 = t->syscall_arg0;
+        e->kept_arg1 = t->syscall_arg1;
+        e->kept_sp = t->user_sp;
+        e->kept_pc = t->user_pc;
     }
     return 0;
 }

@@ -6,9 +6,13 @@
  * and system clock ticks (/stat: utime, stime; the kernel scales them so
  * their sum tracks the exact CPU time), its scheduler state letter, and --
  * if it is blocked -- the system call it is blocked in with its first
- * argument and its user stack pointer and pc (/syscall).  File descriptors are kept open in a small cache
- * keyed by tid, so a steady-state read is three preads.  -1 if the thread
- * is gone.  Also: classify a blocking system call into a wait kind.
+ * argument and its user stack pointer and pc (/syscall: read again only
+ * when the thread has run since it was last read blocked -- its CPU time
+ * or its count of times switched in moved -- else it is blocked where it
+ * was).  File descriptors are kept open in a small cache keyed by tid, so
+ * a steady-state read is two preads (three for a thread that blocked anew
+ * since the last read).  -1 if the thread is gone.  Also: classify a
+ * blocking system call into a wait kind.
  */
 #ifndef STETHO_PROC_THREADSTAT_H
 #define STETHO_PROC_THREADSTAT_H
