@@ -92,6 +92,17 @@ static inline __attribute__((always_inline)) void note_free(int domain, const vo
  * neither counted against the countdown a second time nor recorded. */
 #define FULL_PATH __attribute__((noinline))
 
+/* Once FINALIZING was sent nothing is recorded: the rest of the exit's
+ * calls (every object the program still held is freed then, a quarter
+ * of alloc_objects' frees in a one-loop run) only forward, inline, where
+ * they went through the full path's call and checks (~25 instructions
+ * each, callgrind).  Tested after the fast path, so it costs that
+ * nothing. */
+static inline int forward_only(void)
+{
+    return atomic_load_explicit(&agent_finalizing, memory_order_relaxed);
+}
+
 static FULL_PATH void *w_malloc_full(struct domain *d, size_t n)
 {
     if (guard_held() || !py_recording())
@@ -112,6 +123,8 @@ static inline void *w_malloc(struct domain *d, size_t n)
         agent_guard = 0;
         return p;
     }
+    if (UNLIKELY(forward_only()))
+        return d->prev.malloc(d->prev.ctx, n);
     return w_malloc_full(d, n);
 }
 
@@ -136,6 +149,8 @@ static inline void *w_calloc(struct domain *d, size_t n, size_t size)
         agent_guard = 0;
         return p;
     }
+    if (UNLIKELY(forward_only()))
+        return d->prev.calloc(d->prev.ctx, n, size);
     return w_calloc_full(d, n, size);
 }
 
@@ -165,6 +180,8 @@ static inline void *w_realloc(struct domain *d, void *p, size_t n)
         agent_guard = 0;
         return q;
     }
+    if (UNLIKELY(forward_only()))
+        return d->prev.realloc(d->prev.ctx, p, n);
     return w_realloc_full(d, p, n);
 }
 
@@ -189,6 +206,10 @@ static inline void w_free(struct domain *d, int domain, void *p)
         agent_guard = 1;
         d->prev.free(d->prev.ctx, p);
         agent_guard = 0;
+        return;
+    }
+    if (UNLIKELY(p && forward_only())) {
+        d->prev.free(d->prev.ctx, p);
         return;
     }
     w_free_full(d, p);
