@@ -82,6 +82,7 @@ struct stack_state {
     struct py_target t;         /* a copy of agent.target with its own code cache */
 
     uint64_t tstate;            /* ours, 0 if not known */
+    uint64_t self;              /* pthread_self() of the thread that owns it */
     uint64_t tstate_epoch;
     uint32_t miss_wait, miss_backoff;
     uint64_t code_epoch;
@@ -171,6 +172,7 @@ static struct stack_state *stack_new(void)
     s->levels = agent_real.calloc(LEVEL_SIZE, sizeof *s->levels);
     s->next_frame = s->next_stack = 1;
     s->code_epoch = atomic_load(&agent_code_epoch);
+    s->self = (uint64_t)pthread_self();     /* stack_capture: the owner makes it */
     if (!s->t.codes || !s->fast || !s->levels || set_depth(s, FIRST_DEPTH) < 0) {
         stack_free(s);
         return NULL;
@@ -206,19 +208,20 @@ void stack_reset(struct stack_state *s)
 /* A thread state names its thread by pthread_self() (every version) and,
  * from 3.11, by kernel tid too.  pthread_self() is the one to match: a
  * forked child's thread keeps its parent's, while its kernel tid changes
- * and Python updates native_thread_id only a while after the fork. */
-static uint64_t my_id(const struct py_layout *l, pid_t tid, uint64_t *off)
+ * and Python updates native_thread_id only a while after the fork.  Kept
+ * in the state (a thread's pthread_self() never changes, a fork's child
+ * included), where the call was on every event's path. */
+static uint64_t my_id(const struct stack_state *s, uint64_t *off)
 {
-    (void)tid;
-    *off = l->ts_thread_id;
-    return (uint64_t)pthread_self();
+    *off = s->t.layout.ts_thread_id;
+    return s->self;
 }
 
-static uint64_t lookup_tstate(struct stack_state *s, pid_t tid)
+static uint64_t lookup_tstate(struct stack_state *s)
 {
     const struct py_layout *l = &s->t.layout;
     struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
-    uint64_t off, want = my_id(l, tid, &off), interp;
+    uint64_t off, want = my_id(s, &off), interp;
     if (reader_ptr(&r, agent.runtime + l->rt_interpreters_head, &interp) < 0)
         return 0;
     for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
@@ -239,12 +242,12 @@ static uint64_t lookup_tstate(struct stack_state *s, pid_t tid)
     return 0;
 }
 
-static uint64_t find_tstate(struct stack_state *s, pid_t tid)
+static uint64_t find_tstate(struct stack_state *s)
 {
     uint64_t epoch = atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed);
     if (s->tstate_epoch == epoch) {
         if (s->tstate) {
-            uint64_t off, want = my_id(&s->t.layout, tid, &off), id;
+            uint64_t off, want = my_id(s, &off), id;
             memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
             if (id == want)
                 return s->tstate;
@@ -254,7 +257,7 @@ static uint64_t find_tstate(struct stack_state *s, pid_t tid)
         }
     }
     s->tstate_epoch = epoch;
-    s->tstate = lookup_tstate(s, tid);
+    s->tstate = lookup_tstate(s);
     if (s->tstate) {
         s->miss_backoff = 0;
     } else {
@@ -445,7 +448,7 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
         s->code_epoch = ce;
     }
 
-    uint64_t tstate = find_tstate(s, th->tid), frame;
+    uint64_t tstate = find_tstate(s), frame;
     if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
         return 0;
     enum py_marker end;
