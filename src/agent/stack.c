@@ -429,6 +429,16 @@ static int raw_eq(const struct py_raw_frame *a, const struct py_raw_frame *b)
     return a->addr == b->addr && a->code == b->code && a->instr == b->instr;
 }
 
+/* The same, for interpreter frames (3.11+), whose instruction pointer is
+ * an address inside their code object (its bytecode, or 2 bytes before it
+ * while not started): two code objects alive at once do not overlap, and
+ * one freed since the last walk emptied that walk (agent_code_epoch), so
+ * the same pointer is the same code.  One compare a level less. */
+static int raw_eq_ip(const struct py_raw_frame *a, const struct py_raw_frame *b)
+{
+    return a->addr == b->addr && a->instr == b->instr;
+}
+
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
 {
     if (atomic_load_explicit(&agent_finalizing, memory_order_relaxed) || !agent.python)
@@ -469,8 +479,13 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
         size_t lim = levels < s->n_last ? levels : s->n_last;
         const struct py_raw_frame *now = s->scratch + (levels - 1);
         common = m;
-        while (common < lim && raw_eq(now - common, &s->last[common]))
-            common++;
+        if (s->t.layout.frame_model == PY_FRAMES_OBJECT) {
+            while (common < lim && raw_eq(now - common, &s->last[common]))
+                common++;
+        } else {
+            while (common < lim && raw_eq_ip(now - common, &s->last[common]))
+                common++;
+        }
     }
     uint32_t parent = common ? s->last_stack[common - 1] : 0;
     for (size_t k = common; k < levels; k++) {
