@@ -40,7 +40,8 @@
 /* (parent stack, code, position, entry) -> stack id, in front of the
  * frame cache and the stack table: a level that changed since the last
  * walk is then one probe instead of a frame-id lookup and a stack-table
- * probe (~70 instructions an event on alloc_objects, callgrind, 3.11).
+ * probe (94 % hits, -40 instructions an event on alloc_objects,
+ * callgrind, 3.11).
  * 48 KiB per thread. */
 #define LEVEL_SIZE 2048
 #define FIRST_DEPTH 128
