@@ -381,15 +381,20 @@ static inline void bprefetch(const struct memtrack *m, int32_t pid, uint64_t add
     prefetch_slot(&m->blocks[((i & ~(SLOTS_PER_LINE - 1)) + SLOTS_PER_LINE) & mask]);
 }
 
-static struct block *bfind(struct memtrack *m, int32_t pid, uint64_t addr)
+/* The slot of (pid, addr): its block, or the empty slot its probe ends at
+ * (where it would be inserted). */
+static struct block *bslot(struct memtrack *m, int32_t pid, uint64_t addr)
 {
     size_t mask = m->capblocks - 1, i = bhash(pid, addr) & mask;
-    while (m->blocks[i].addr) {
-        if (m->blocks[i].addr == addr && m->blocks[i].pid == pid)
-            return &m->blocks[i];
+    while (m->blocks[i].addr && (m->blocks[i].addr != addr || m->blocks[i].pid != pid))
         i = (i + 1) & mask;
-    }
-    return NULL;
+    return &m->blocks[i];
+}
+
+static struct block *bfind(struct memtrack *m, int32_t pid, uint64_t addr)
+{
+    struct block *b = bslot(m, pid, addr);
+    return b->addr ? b : NULL;
 }
 
 static int binsert(struct memtrack *m, const struct block *b);
@@ -411,21 +416,27 @@ static int bgrow(struct memtrack *m)
     return 0;
 }
 
+/* 0 inserted, 1 replaced (a free we never saw), -1 out of memory.  slot:
+ * where bslot() found b's probe to end, if nothing moved since; or NULL.
+ * (An allocation probes once: its lookup finds where it goes.) */
+static int binsert_at(struct memtrack *m, struct block *slot, const struct block *b)
+{
+    if ((m->nblocks + 1) * 2 > m->capblocks) {
+        if (bgrow(m) < 0)
+            return -1;
+        slot = NULL;                    /* the table moved */
+    }
+    if (!slot)
+        slot = bslot(m, b->pid, b->addr);
+    int replaced = slot->addr != 0;
+    *slot = *b;
+    m->nblocks += !replaced;
+    return replaced;
+}
+
 static int binsert(struct memtrack *m, const struct block *b)
 {
-    if ((m->nblocks + 1) * 2 > m->capblocks && bgrow(m) < 0)
-        return -1;
-    size_t mask = m->capblocks - 1, i = bhash(b->pid, b->addr) & mask;
-    while (m->blocks[i].addr) {
-        if (m->blocks[i].addr == b->addr && m->blocks[i].pid == b->pid) {
-            m->blocks[i] = *b;          /* a free we never saw: replace */
-            return 1;
-        }
-        i = (i + 1) & mask;
-    }
-    m->blocks[i] = *b;
-    m->nblocks++;
-    return 0;
+    return binsert_at(m, NULL, b);
 }
 
 /* Backward-shift deletion keeps probe chains whole without tombstones. */
@@ -841,9 +852,11 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
     uint32_t stack = b.stack;
     struct stack_metrics *s = &m->stacks[stack];
     uint64_t w = b.size;
-    struct block *old = bfind(m, n->pid, addr);
-    if (old)                            /* its free never reached us */
-        release(m, old, now);
+    struct block *slot = bslot(m, n->pid, addr);
+    if (slot->addr) {                   /* its free never reached us */
+        release(m, slot, now);
+        slot = NULL;                    /* the deletion moved its probe chain */
+    }
     struct orphan *o = orphan_slot(m, n->pid, addr);
     /* strictly later: the same thread freeing then reusing an address (as
      * pymalloc does at once) must not cancel the new block */
@@ -851,7 +864,7 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
     int mapped = 0;
     if (freed_already)
         o->addr = 0;                    /* allocated, and freed later: not live */
-    else if (binsert(m, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP)
+    else if (binsert_at(m, slot, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP)
         mapped = mapping_add(m, &b, size) == 0;
     count_alloc(m, n, &b, size);
     if (mapped) {                       /* counts once its pages are seen */
