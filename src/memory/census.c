@@ -20,6 +20,8 @@
 struct item {
     uint64_t addr, size, count, bytes;  /* size: the block's; count, bytes: what it stands for */
     uint32_t stack;
+    uint32_t name;              /* its type's, once read and counted; CENSUS_NO_TYPE:
+                                   read, no object; 0: not (yet), or unreadable */
 };
 
 struct tally {
@@ -96,10 +98,11 @@ static uint32_t name_id(struct census *c, const struct objtype *t)
     return c->names[i];
 }
 
-static void count(struct census *c, uint32_t name, const struct item *p)
+static void count_known(struct census *c, uint32_t name, uint64_t n, uint64_t bytes,
+                        uint32_t stack)
 {
     int isnew;
-    uint32_t *slot = kmap_put(&c->index, name, p->stack, (uint32_t)c->ntally, &isnew);
+    uint32_t *slot = kmap_put(&c->index, name, stack, (uint32_t)c->ntally, &isnew);
     if (!slot) {
         c->oom = 1;
         return;
@@ -115,10 +118,15 @@ static void count(struct census *c, uint32_t name, const struct item *p)
             c->tally = v;
             c->captally = cap;
         }
-        c->tally[c->ntally++] = (struct tally){ name, p->stack, 0, 0 };
+        c->tally[c->ntally++] = (struct tally){ name, stack, 0, 0 };
     }
-    c->tally[*slot].count += p->count;
-    c->tally[*slot].bytes += p->bytes;
+    c->tally[*slot].count += n;
+    c->tally[*slot].bytes += bytes;
+}
+
+static void count(struct census *c, uint32_t name, const struct item *p)
+{
+    count_known(c, name, p->count, p->bytes, p->stack);
 }
 
 static size_t head_len(const struct item *it)
@@ -130,7 +138,7 @@ static size_t head_len(const struct item *it)
  * others' possible type words read in batches, then they are classified.
  * (Reading every word first would read, for each tuple, the objects its
  * items point at: a million tuples, millions of reads.) */
-static void classify(struct census *c, const struct item *items, const uint8_t **heads,
+static void classify(struct census *c, struct item *items, const uint8_t **heads,
                      size_t n)
 {
     size_t need = n * (OBJTYPE_HEAD / 16), nc = 0;
@@ -151,6 +159,7 @@ static void classify(struct census *c, const struct item *items, const uint8_t *
         uint32_t name = t ? name_id(c, t) : 0;
         if (name) {
             count(c, name, &items[i]);
+            items[i].name = name;
             heads[i] = NULL;    /* done */
         }
     }
@@ -168,8 +177,12 @@ static void classify(struct census *c, const struct item *items, const uint8_t *
         const struct objtype *t = objtype_of(&c->types, &c->r, heads[i], head_len(&items[i]),
                                              items[i].size);
         uint32_t name = t ? name_id(c, t) : 0;
-        if (name)
+        if (name) {
             count(c, name, &items[i]);
+            items[i].name = name;
+        } else if (!t && c->types.n < OBJTYPE_CACHE_MAX) {
+            items[i].name = CENSUS_NO_TYPE;     /* every word it has was tried */
+        }
     }
 }
 
@@ -299,7 +312,20 @@ void census_add(struct census *c, uint64_t addr, uint64_t size, uint64_t count, 
         c->items = v;
         c->capitems = cap;
     }
-    c->items[c->nitems++] = (struct item){ addr, size, count, bytes, stack };
+    c->items[c->nitems++] = (struct item){ addr, size, count, bytes, stack, 0 };
+}
+
+void census_add_known(struct census *c, uint32_t name, uint64_t count, uint64_t bytes,
+                      uint32_t stack)
+{
+    if (!c->oom)
+        count_known(c, name, count, bytes, stack);
+}
+
+void census_each_read(const struct census *c, census_read_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < c->nitems; i++)
+        fn(ctx, c->items[i].addr, i < c->pos ? c->items[i].name : 0);
 }
 
 void census_drop(struct census_result *r)

@@ -13,7 +13,11 @@
  * (one process_vm_readv per batch).  A block whose type does not check
  * out, or cannot be read (freed and unmapped since), is not counted.
  * census_end() gives the records (none when out of memory: a census with
- * types missing would mislead) and when the reading ended.  Memory: the batch,
+ * types missing would mislead) and when the reading ended.  A block whose
+ * type an earlier census found is counted without a read
+ * (census_add_known: an object's type is its own for its whole life);
+ * census_each_read() tells, after census_end(), which type each block
+ * added was found to have, for the caller to keep.  Memory: the batch,
  * the type cache and the (type, stack) table of one census; a census_new()
  * is used by one thread.
  */
@@ -33,6 +37,19 @@ void census_begin(struct census *c, pid_t pid);
 /* size: the block's own size; count, bytes: what it stands for. */
 void census_add(struct census *c, uint64_t addr, uint64_t size, uint64_t count,
                 uint64_t bytes, uint32_t stack);
+/* A block whose type (its name's capture string id) an earlier census
+ * read: counted as census_add() would, without reading it. */
+void census_add_known(struct census *c, uint32_t name, uint64_t count, uint64_t bytes,
+                      uint32_t stack);
+/* For each block census_add() gave this census: its address and its type's
+ * name id; CENSUS_NO_TYPE if it was read and holds no object (a buffer the
+ * object allocator gave out; never said while the type cache is full, when
+ * an unknown type may be no type only for want of room); 0 if it could not
+ * be read or was not read (the census was cut short). */
+#define CENSUS_NO_TYPE UINT32_MAX
+typedef void (*census_read_fn)(void *ctx, uint64_t addr, uint32_t name);
+void census_each_read(const struct census *c, census_read_fn fn, void *ctx);
+
 struct census_result {
     struct cap_type_count *v;   /* NULL when empty */
     size_t n;

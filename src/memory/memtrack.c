@@ -77,8 +77,23 @@ struct block {
     uint32_t stack;                     /* index into memtrack.stacks */
     uint64_t size;                      /* estimated bytes (sampling weight) */
     uint32_t count;                     /* estimated blocks it stands for */
-    uint8_t allocator;
+    uint32_t allocator : 8;
+    uint32_t type : 24;                 /* object allocator: its type's name (capture
+                                           string id) once a census read it; 0: not
+                                           yet; TYPE_PENDING: being read */
 };
+
+/* A live object's type is read by one census and kept for the next ones: a
+ * census then reads only the objects made since (json_dumps: 57 k live
+ * blocks, read again every 250 ms, were a fifth of stetho's CPU).  An
+ * object's type does not change but for a `__class__` assignment, and such
+ * an object is counted under the type it had when first read.  A block read
+ * that holds no object (a buffer from the object allocator: 16 k of them
+ * in json_dumps) is not read again either.  Only a
+ * block that is still the one the census was given (still pending: a new
+ * block at the same address starts at 0) takes what was read. */
+#define TYPE_PENDING ((1u << 24) - 1)
+#define TYPE_NONE ((1u << 24) - 2)     /* read: holds no object */
 
 /* A free that came before its allocation: another thread's chunk with the
  * allocation had not arrived yet (threads send their own chunks, so events
@@ -967,12 +982,34 @@ static void census_of(struct memtrack *m, struct proc_state *p, uint64_t now)
             continue;
         /* a sampled block's own size: its weight over the blocks it stands
          * for, rounded up (the count was rounded: never below the real size) */
+        if (b->type == TYPE_NONE)
+            continue;
+        if (b->type && b->type != TYPE_PENDING) {
+            census_add_known(m->census, b->type, b->count, b->size, m->stacks[b->stack].stack);
+            continue;
+        }
         uint64_t size = b->count > 1 ? (b->size + b->count - 1) / b->count : b->size;
         census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
+        m->blocks[i].type = TYPE_PENDING;
     }
     m->census_pid = pid;
     m->census_t = rel(m, now);
     m->census_cost = 0;
+}
+
+/* What a census read of the block at addr, kept if the block is still the
+ * one it was given. */
+struct learn {
+    struct memtrack *m;
+    int32_t pid;
+};
+
+static void learn_type(void *ctx, uint64_t addr, uint32_t name)
+{
+    struct learn *l = ctx;
+    struct block *b = bfind(l->m, l->pid, addr);
+    if (b && b->type == TYPE_PENDING)
+        b->type = name == CENSUS_NO_TYPE ? TYPE_NONE : name < TYPE_NONE ? name : 0;
 }
 
 /* The memory thread's CPU time: what a census costs us (its wall time
@@ -1013,8 +1050,13 @@ static void census_tick(struct memtrack *m, uint64_t now)
     if (!done)
         return;
     struct proc_state *p = proc(m, m->census_pid);
-    if (p && !p->finalized)
+    if (p && !p->finalized) {
         census_end(m->census, m->census_t, &p->census);
+        struct learn ctx = { m, m->census_pid };
+        t0 = cpu_ns();
+        census_each_read(m->census, learn_type, &ctx);
+        m->census_cost += cpu_ns() - t0;
+    }
     m->census_pid = 0;
     uint64_t cost = m->census_cost * CENSUS_COST;
     m->census_next = rel(m, now) + (cost > CENSUS_NS ? cost : CENSUS_NS);

@@ -89,3 +89,20 @@ def test_no_census_without_memory(stetho, python, tmp_path):
     assert cp.returncode == 0
     cp = run([stetho, "leaks", str(cap)])
     assert cp.returncode == 0 and "Live objects by type" not in cp.stdout.decode()
+
+
+def test_census_reads_a_reused_address_anew(stetho, python, tmp_path):
+    # each live object's type is read once and kept: New objects made where
+    # Old ones were (same size, freed) must count as New, none as Old
+    cap = tmp_path / "reuse.stetho"
+    cp = run([stetho, "run", "-q", "--memory", "exact", "-o", str(cap), "--", python.path,
+              str(PROGRAMS / "type_reuse.py")], cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    want = json.loads(cp.stdout.decode())
+    assert want["reused"] > 0.2         # else this would test nothing (0.37-0.95 seen)
+    types = types_of(stetho, cap)
+    assert types["censuses"] >= 3
+    rows = {r["type"]: r for r in types["rows"]}
+    assert rows["New"]["end_count"] == pytest.approx(want["new"], rel=0.01)
+    assert rows["New"]["created_at"]["function"] == "make_new"
+    assert rows.get("Old", {}).get("end_count", 0) <= 0.01 * want["new"]
