@@ -509,7 +509,7 @@ def summarize(results, tools, workloads):
             summary["plain_median_cpu"][w] = statistics.median(r["total_cpu"] for r in plain)
     for t in tools:
         s = {"median_ratio": {}, "cpu_ratio": {}, "runs_ok": 0, "runs_failed": 0, "worst": None,
-             "worst_paired": None,
+             "worst_paired": None, "paired_median": {},
              "sampler_cpu_pct": {}, "failures": []}
         cpu_all = wall_all = 0.0
         for w in workloads:
@@ -517,7 +517,7 @@ def summarize(results, tools, workloads):
             ok = [r for r in runs if r["ok"]]
             s["runs_ok"] += len(ok)
             for r in runs:
-                if not r["ok"]:
+                if not r["ok"] and not r.get("absent"):
                     s["runs_failed"] += 1
                     s["failures"].append({"workload": w, "error": r.get("error"), "stderr": r.get("stderr", "")})
             base = summary["plain_median"].get(w)
@@ -542,6 +542,10 @@ def summarize(results, tools, workloads):
             paired = [r["wall"] / q["wall"] for r, q in zip(runs, plain_runs)
                       if r["ok"] and q["ok"] and q["wall"]]
             if paired and t != "plain":
+                # The median paired ratio: the steadiest estimate of a tool's
+                # cost the bench has (plain-control's reads 1.000 within a
+                # per cent where its plain-median ratio moves by 5).
+                s["paired_median"][w] = statistics.median(paired)
                 pw = max(paired)
                 if s["worst_paired"] is None or pw > s["worst_paired"]["ratio"]:
                     s["worst_paired"] = {"ratio": pw, "workload": w}
@@ -553,6 +557,8 @@ def summarize(results, tools, workloads):
                 wall_all += wsum
         s["geomean"] = gmean(list(s["median_ratio"].values()))
         s["geomean_cpu"] = gmean(list(s["cpu_ratio"].values()))
+        s["geomean_paired"] = (gmean(list(s["paired_median"].values()))
+                               if len(s["paired_median"]) == len(workloads) else None)
         s["sampler_cpu_pct_all"] = 100.0 * cpu_all / wall_all if wall_all else None
         summary["tools"][t] = s
     return summary
@@ -581,6 +587,8 @@ def markdown(meta, summary, tools_by_name, tool_order, workloads, problems):
              "(1.000 = no overhead). Cells: median over runs. "
              "*geomean*: geometric mean of the medians over workloads. "
              "*worst*: the single slowest run of any workload (tail). "
+             "*paired*: the geometric mean over workloads of the median ratio of a run to the "
+             "plain run of its own round (slow spells cancel; the steadiest figure here). "
              "*worst paired*: the largest ratio of a run to the plain run of the same round "
              "(a slow spell of the machine slows both; plain-control, the workload alone "
              "again, shows this figure's noise floor). "
@@ -590,7 +598,7 @@ def markdown(meta, summary, tools_by_name, tool_order, workloads, problems):
              "*sampler CPU*: CPU time of the profiler's own process (out-of-process tools only) "
              "as % of one core over its wall time.")
     L.append("")
-    head = ["tool", *workloads, "geomean", "worst run", "worst paired", "geomean CPU", "sampler CPU"]
+    head = ["tool", *workloads, "geomean", "paired", "worst run", "worst paired", "geomean CPU", "sampler CPU"]
     L.append("| " + " | ".join(head) + " |")
     L.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
     for t in tool_order:
@@ -611,7 +619,8 @@ def markdown(meta, summary, tools_by_name, tool_order, workloads, problems):
         wp = s.get("worst_paired")
         paired = "—" if not wp else f"{wp['ratio']:.3f} ({wp['workload']})"
         cpu = "—" if not tool.sampler or s["sampler_cpu_pct_all"] is None else f"{s['sampler_cpu_pct_all']:.1f}%"
-        L.append(f"| {t} | " + " | ".join(cells) + f" | **{gm}** | {worst} | {paired} | "
+        L.append(f"| {t} | " + " | ".join(cells) + f" | **{gm}** | {fmt_ratio(s.get('geomean_paired'))} | "
+                 f"{worst} | {paired} | "
                  f"{fmt_ratio(s['geomean_cpu'])} | {cpu} |")
     L.append("")
     L.append("Plain wall time (median, seconds) and loop counts:")
@@ -664,6 +673,60 @@ def markdown(meta, summary, tools_by_name, tool_order, workloads, problems):
     return "\n".join(L) + "\n"
 
 
+def pool(paths):
+    """Several result files of the same workloads read as one run: each
+    file's rounds are kept whole (a tool a file lacks is padded with absent
+    runs, so that run i still pairs with plain run i), then summarized the
+    same way.  Returns the markdown."""
+    loaded, tools, workloads = [], [], []
+    for path in paths:
+        try:
+            with open(path) as f:
+                d = json.load(f)
+            runs = d["runs"]
+            if not isinstance(runs, dict):
+                raise ValueError("no runs")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            sys.exit(f"bench: {path}: not a bench result file ({e})")
+        loaded.append((path, d))
+        for w, by_tool in runs.items():
+            if w in WORKLOADS and w not in workloads:
+                workloads.append(w)
+            for t in by_tool:
+                if t not in tools:
+                    tools.append(t)
+    if "plain" not in tools:
+        sys.exit("bench: --pool: no plain runs in these files")
+    results = {w: {t: [] for t in tools} for w in workloads}
+    for _, d in loaded:
+        for w in workloads:
+            by_tool = d["runs"].get(w)
+            if not by_tool:
+                continue
+            n = len(by_tool.get("plain", []))
+            for t in tools:
+                got = by_tool.get(t) or [{"ok": False, "absent": True}] * n
+                results[w][t].extend(got[:n] + [{"ok": False, "absent": True}] * (n - len(got)))
+    summary = summarize(results, tools, workloads)
+    L = [f"# Pooled: {', '.join(os.path.basename(p) for p, _ in loaded)}", "",
+         "Each file's rounds kept whole. Cells: the median, over every round of every file, of a "
+         "run's wall time over the plain run of its own round. *paired*: their geometric mean over "
+         "workloads. *runs*: runs that completed (the files' plain medians differ from day to day, "
+         "so only paired ratios pool).", ""]
+    head = ["tool", *workloads, "paired", "runs", "worst paired"]
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    for t in tools:
+        if t == "plain":
+            continue
+        st = summary["tools"][t]
+        wp = st.get("worst_paired")
+        L.append(f"| {t} | " + " | ".join(fmt_ratio(st["paired_median"].get(w)) for w in workloads)
+                 + f" | **{fmt_ratio(st['geomean_paired'])}** | {st['runs_ok']} | "
+                 + ("—" if not wp else f"{wp['ratio']:.3f} ({wp['workload']})") + " |")
+    return "\n".join(L) + "\n"
+
+
 def out_paths(outdir, stamp):
     os.makedirs(outdir, exist_ok=True)
     base = os.path.join(outdir, stamp)
@@ -702,12 +765,18 @@ def main():
                     help="print loop counts that make each workload last --target-seconds plain, and exit")
     ap.add_argument("--target-seconds", type=float, default=1.25)
     ap.add_argument("--list", action="store_true", help="list tools and workloads, and exit")
+    ap.add_argument("--pool", nargs="+", metavar="JSON",
+                    help="read these result files as one run (their rounds pooled) and print "
+                         "the paired table; nothing is run")
     args = ap.parse_args()
     if args.out:        # the run works in a scratch directory: resolve --out first
         args.out = os.path.abspath(args.out)
 
     all_tools = make_tools(args.stetho_args, baseline=bool(args.baseline_stetho))
     by_name = {t.name: t for t in all_tools}
+    if args.pool:
+        sys.stdout.write(pool(args.pool))
+        return 0
     if args.list:
         print("tools:")
         for t in all_tools:
