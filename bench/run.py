@@ -705,7 +705,7 @@ def pool(paths):
                 continue
             n = len(by_tool.get("plain", []))
             for t in tools:
-                got = by_tool.get(t) or [{"ok": False, "absent": True}] * n
+                got = by_tool.get(t, [])
                 results[w][t].extend(got[:n] + [{"ok": False, "absent": True}] * (n - len(got)))
     summary = summarize(results, tools, workloads)
     L = [f"# Pooled: {', '.join(os.path.basename(p) for p, _ in loaded)}", "",
