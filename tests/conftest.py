@@ -395,3 +395,13 @@ def load_json_stdout(cp):
         pytest.fail(f"stdout is not exactly one JSON document ({e}):\n{text[:2000]}")
     assert isinstance(obj, dict), f"JSON is not an object: {type(obj)}"
     return obj
+
+
+def record_program(stetho, python, tmp_path, program, memory, name, timeout=120):
+    """`stetho run -q --memory MEMORY` around tests/programs/PROGRAM, which
+    prints what it did as one JSON object: (the capture, that object)."""
+    cap = tmp_path / f"{name}.stetho"
+    cp = run([stetho, "run", "-q", "--memory", memory, "-o", str(cap), "--", python.path,
+              str(PROGRAMS / program)], cwd=tmp_path, timeout=timeout)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    return cap, load_json_stdout(cp)

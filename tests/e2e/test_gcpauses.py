@@ -12,15 +12,11 @@ the agent (--memory off) the pauses are not timed and the report says so.
 
 import json
 
-from conftest import PROGRAMS, run
+from conftest import PROGRAMS, record_program, run
 
 
 def test_pauses_match_gc_stats(stetho, python, tmp_path):
-    cap = tmp_path / "gc.stetho"
-    cp = run([stetho, "run", "-q", "--memory", "sampled", "-o", str(cap), "--", python.path,
-              str(PROGRAMS / "gc_pauses.py")], cwd=tmp_path, timeout=120)
-    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
-    want = json.loads(cp.stdout.decode())
+    cap, want = record_program(stetho, python, tmp_path, "gc_pauses.py", "sampled", "gc")
     cp = run([stetho, "leaks", "--json", str(cap)])
     assert cp.returncode == 0
     pauses = json.loads(cp.stdout.decode())["leaks"]["gc"]["exact_pauses"]

@@ -19,15 +19,11 @@ import os
 
 import pytest
 
-from conftest import PROGRAMS, run
+from conftest import record_program, run
 
 
 def record(stetho, interp, tmp, memory):
-    cap = tmp / "types.stetho"
-    cp = run([stetho, "run", "-q", "--memory", memory, "-o", str(cap), "--", interp.path,
-              str(PROGRAMS / "type_census.py")], cwd=tmp, timeout=120)
-    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
-    return cap, json.loads(cp.stdout.decode())
+    return record_program(stetho, interp, tmp, "type_census.py", memory, "types")
 
 
 def types_of(stetho, cap):
@@ -94,11 +90,7 @@ def test_no_census_without_memory(stetho, python, tmp_path):
 def test_census_reads_a_reused_address_anew(stetho, python, tmp_path):
     # each live object's type is read once and kept: New objects made where
     # Old ones were (same size, freed) must count as New, none as Old
-    cap = tmp_path / "reuse.stetho"
-    cp = run([stetho, "run", "-q", "--memory", "exact", "-o", str(cap), "--", python.path,
-              str(PROGRAMS / "type_reuse.py")], cwd=tmp_path, timeout=120)
-    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
-    want = json.loads(cp.stdout.decode())
+    cap, want = record_program(stetho, python, tmp_path, "type_reuse.py", "exact", "reuse")
     assert want["reused"] > 0.2         # else this would test nothing (0.37-0.95 seen)
     types = types_of(stetho, cap)
     assert types["censuses"] >= 3
