@@ -46,6 +46,13 @@ static void stack(struct chunk *c, uint64_t id, uint64_t parent, uint64_t fr)
     c->n = (size_t)(wire_put_stack(c->b + c->n, &(struct wire_stack){ id, parent, fr, 0 }) - c->b);
 }
 
+/* A one-frame stack: frame `id` named `name`, and stack `id` of it alone. */
+static void root(struct chunk *c, uint64_t id, const char *name, uint64_t line)
+{
+    frame(c, id, name, line);
+    stack(c, id, 0, id);
+}
+
 static void alloc_by(struct chunk *c, uint64_t allocator, uint64_t addr, uint64_t size,
                      uint64_t st)
 {
@@ -139,11 +146,9 @@ static void mappings(const char *path)
     struct memtrack *m = memtrack_new(w, 0);
     struct chunk c;
     begin(&c, pid, pid);
-    frame(&c, 1, "reserve", 1);
-    frame(&c, 2, "half", 2);
-    frame(&c, 3, "full", 3);
-    for (uint64_t i = 1; i <= 3; i++)
-        stack(&c, i, 0, i);
+    root(&c, 1, "reserve", 1);
+    root(&c, 2, "half", 2);
+    root(&c, 3, "full", 3);
     for (int i = 0; i < 3; i++)
         alloc_by(&c, AGENT_ALLOC_MMAP, (uint64_t)(uintptr_t)r[i], len, (uint64_t)i + 1);
     alloc(&c, 0x1000, 1000, 1);                 /* an ordinary block counts whole */
@@ -213,10 +218,8 @@ static void agent_residents(const char *path)
     struct memtrack *m = memtrack_new(w, 0);
     struct chunk c;
     begin(&c, pid, pid);
-    frame(&c, 1, "kept", 1);
-    frame(&c, 2, "brief", 2);
-    stack(&c, 1, 0, 1);
-    stack(&c, 2, 0, 2);
+    root(&c, 1, "kept", 1);
+    root(&c, 2, "brief", 2);
     alloc_by(&c, AGENT_ALLOC_MMAP, KEPT, 1024 * K, 1);
     alloc_by(&c, AGENT_ALLOC_MMAP, BRIEF, 2048 * K, 2);
     end(&c);
@@ -250,8 +253,7 @@ static void agent_residents(const char *path)
     const uint64_t mean = 64 * K, size = 100 * K;
     begin(&c, pid - 1, pid - 1);
     sampled(&c, mean);
-    frame(&c, 1, "sampled_map", 3);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "sampled_map", 3);
     alloc_by(&c, AGENT_ALLOC_MMAP, KEPT, size, 1);
     resident(&c, KEPT, size / 2);
     end(&c);
@@ -286,16 +288,14 @@ static void new_stream_ids(const char *path)
     struct memtrack *m = memtrack_new(w, 0);
     struct chunk c;
     begin(&c, 300, 21);
-    frame(&c, 1, "first_thread", 1);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "first_thread", 1);
     alloc(&c, 0x100, 10, 1);
     alloc(&c, 0x200, 10, 1);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
     begin(&c, 300, 21);
     wire_put_header(c.b, AGENT_CHUNK_NEW_STREAM, c.n, 300, 21, 2000);
-    frame(&c, 1, "second_thread", 2);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "second_thread", 2);
     alloc(&c, 0x300, 7, 1);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
@@ -324,8 +324,7 @@ static void many_blocks(const char *path)
     struct memtrack *m = memtrack_new(w, 0);
     struct chunk c;
     begin(&c, 200, 200);
-    frame(&c, 1, "keep", 1);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "keep", 1);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
     uint64_t sizes = 0, freed = 0;
@@ -703,8 +702,7 @@ int main(void)
      * allocation), a block with no Python stack, and a free of a block of
      * thread 11 (cross-thread) */
     begin(&c, 100, 12);
-    frame(&c, 1, "temp", 30);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "temp", 30);
     alloc(&c, 0x5000, 50, 1);
     fre(&c, 0x5000);
     alloc(&c, 0x6000, 70, 0);
@@ -724,8 +722,7 @@ int main(void)
      * mean of 1000 stands for about 1000 bytes */
     begin(&c, 200, 200);
     sampled(&c, 1000);
-    frame(&c, 1, "sampled_fn", 40);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "sampled_fn", 40);
     alloc(&c, 0x7000, 1, 1);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
@@ -773,8 +770,7 @@ int main(void)
     w = capw_open(path, 10000000);
     m = memtrack_new(w, 0);
     begin(&c, 100, 11);
-    frame(&c, 1, "main", 1);
-    stack(&c, 1, 0, 1);
+    root(&c, 1, "main", 1);
     alloc(&c, 0x1000, 500, 1);
     fre(&c, 0x1000);
     end(&c);
