@@ -980,14 +980,14 @@ static void census_of(struct memtrack *m, struct proc_state *p, uint64_t now)
         const struct block *b = &m->blocks[i];
         if (!b->addr || b->pid != pid || b->allocator != AGENT_ALLOC_PYOBJECT)
             continue;
-        /* a sampled block's own size: its weight over the blocks it stands
-         * for, rounded up (the count was rounded: never below the real size) */
         if (b->type == TYPE_NONE)
             continue;
         if (b->type && b->type != TYPE_PENDING) {
             census_add_known(m->census, b->type, b->count, b->size, m->stacks[b->stack].stack);
             continue;
         }
+        /* a sampled block's own size: its weight over the blocks it stands
+         * for, rounded up (the count was rounded: never below the real size) */
         uint64_t size = b->count > 1 ? (b->size + b->count - 1) / b->count : b->size;
         census_add(m->census, b->addr, size, b->count, b->size, m->stacks[b->stack].stack);
         m->blocks[i].type = TYPE_PENDING;
