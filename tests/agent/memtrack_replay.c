@@ -4,9 +4,13 @@
  * a plain reader, e.g. `cat FIFO > FILE`) are fed to memtrack as the
  * memory thread would, and the time of that alone is measured.
  *
- *   memtrack_replay FILE [ROUNDS]
+ *   memtrack_replay FILE [ROUNDS [TICK_MS]]
  *       one line: events, chunks, dropped, bytes per event, and the best
- *       CPU time per event (ns) over ROUNDS (default 3) fresh memtracks
+ *       CPU time per event (ns) over ROUNDS (default 3) fresh memtracks;
+ *       with TICK_MS, memtrack_tick() also runs as the memory thread's
+ *       would, every TICK_MS of the stream's own time (its chunks' time
+ *       stamps), so what a tick writes to the capture is in the figure too
+ *       (its census finds the process gone: it reads nothing)
  *
  * The capture it writes goes to a temporary file, deleted.  A file that
  * cannot be read: one line "memtrack_replay: ..." on stderr, exit status 2.
@@ -53,11 +57,12 @@ static uint8_t *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "memtrack_replay: usage: memtrack_replay FILE [ROUNDS]\n");
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "memtrack_replay: usage: memtrack_replay FILE [ROUNDS [TICK_MS]]\n");
         return 2;
     }
-    int rounds = argc == 3 ? atoi(argv[2]) : 3;
+    int rounds = argc >= 3 ? atoi(argv[2]) : 3;
+    uint64_t tick_ns = argc == 4 ? strtoull(argv[3], NULL, 10) * 1000000u : 0;
     size_t len;
     uint8_t *b = slurp(argv[1], &len);
     if (!b) {
@@ -80,12 +85,17 @@ int main(int argc, char **argv)
             return 2;
         }
         chunks = 0;
-        uint64_t t0 = cpu_ns();
+        uint64_t t0 = cpu_ns(), next_tick = 0;
         for (size_t off = 0; len - off >= sizeof(struct agent_chunk_header);) {
             struct agent_chunk_header h;
             memcpy(&h, b + off, sizeof h);
             if (h.len < sizeof h || h.len > len - off)
                 break;
+            if (tick_ns && h.t_ns >= next_tick) {
+                if (next_tick)
+                    memtrack_tick(m, h.t_ns);
+                next_tick = h.t_ns + tick_ns;
+            }
             memtrack_feed(m, b + off, h.len);
             off += h.len;
             chunks++;
