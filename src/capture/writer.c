@@ -197,7 +197,13 @@ struct capture_writer *capw_open(const char *path, uint64_t interval_ns)
     if (!w)
         return NULL;
     intern_init(&w->in);
-    pthread_mutex_init(&w->lock, NULL);
+    /* recursive: a call within capw_hold() takes it again, owned already:
+     * no atomic operation then */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&w->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         free(w);
@@ -832,6 +838,18 @@ int capw_close(struct capture_writer *w, uint64_t duration_ns)
         errno = w->err;
     free(w);
     return rc;
+}
+
+void capw_hold(struct capture_writer *w)
+{
+    if (w)
+        pthread_mutex_lock(&w->lock);
+}
+
+void capw_release(struct capture_writer *w)
+{
+    if (w)
+        pthread_mutex_unlock(&w->lock);
 }
 
 uint64_t capw_bytes(const struct capture_writer *w)

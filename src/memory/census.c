@@ -336,8 +336,10 @@ void census_drop(struct census_result *r)
 
 void census_write(struct capture_writer *w, struct census_result *r)
 {
+    capw_hold(w);                       /* thousands of rows: one lock */
     for (size_t i = 0; i < r->n; i++)
         capw_type_count(w, &r->v[i]);
+    capw_release(w);
     census_drop(r);
 }
 

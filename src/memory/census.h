@@ -63,7 +63,7 @@ int census_step(struct census *c, uint64_t budget_ns);
 /* The census at t_ns (since the capture's start) into *out (emptied
  * first), reading what is left. */
 void census_end(struct census *c, uint64_t t_ns, struct census_result *out);
-/* Writes r's records (the writer's lock taken per record), then empties r. */
+/* Writes r's records (the writer's lock taken once for them all), then empties r. */
 void census_write(struct capture_writer *w, struct census_result *r);
 void census_drop(struct census_result *r);
 

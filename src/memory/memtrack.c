@@ -1322,6 +1322,7 @@ static uint64_t rel(const struct memtrack *m, uint64_t now)
  * what each stack holds now (MEM_LIVE, for `top`'s "held now"). */
 static void write_changes(struct memtrack *m, uint64_t t)
 {
+    capw_hold(m->w);                    /* a record or three per stack: one lock */
     if (m->peak_changed) {
         struct cap_timeline_point p = { rel(m, m->peak_t), 0, m->peak_heap, m->peak_mapped,
                                         m->peak_mapped_res };
@@ -1351,6 +1352,7 @@ static void write_changes(struct memtrack *m, uint64_t t)
     }
     m->ntick = 0;
     m->peak_changed = 0;
+    capw_release(m->w);
 }
 
 /* The end of a growth bucket: every stack's live bytes, except those of
@@ -1413,10 +1415,13 @@ static void write_growth(struct memtrack *m)
 
 void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64_t peak_rss_t)
 {
+    capw_hold(m->w);                    /* a record or more per stack: one lock */
     for (size_t i = 0; i < m->ncalls; i++)
         capw_call(m->w, &m->calls[i]);
-    if (m->calls_only)
+    if (m->calls_only) {
+        capw_release(m->w);
         return;
+    }
     uint64_t t = rel(m, now);
     if (m->heap > m->peak_heap)         /* still at its peak at the end */
         new_peak(m, now);
@@ -1450,4 +1455,5 @@ void memtrack_finish(struct memtrack *m, uint64_t now, uint64_t peak_rss, uint64
     m->totals.peak_rss_bytes = peak_rss;
     m->totals.peak_rss_t_ns = peak_rss_t;
     capw_mem_totals(m->w, &m->totals);
+    capw_release(m->w);
 }
