@@ -28,11 +28,19 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define ZSTD_LEVEL 6            /* cheap at sampling rates; level 3 is ~10% bigger */
-/* Level 6's own match tables (2^19 hash + 2^18 chain entries, 3 MiB) are
- * zeroed when the stream starts: ~1 ms of page faults and memset per run,
- * a sixth of what a 100 Hz run of a second or two costs stetho in all.
- * 2^16 each (512 KiB) made a 260 KiB exact-memory capture 0.2 % bigger. */
+#define ZSTD_LEVEL 3
+/* Level 3: exact memory mode writes ~40 MB of records a run on deepstack
+ * (a MEM_ALLOCS per allocating stack per tick), and level 6 compressing them
+ * was 18-24 % of stetho's CPU there; level 3 cut that by 30 % (replayed
+ * stream, perf), and its captures came out within a few percent of level
+ * 6's (smaller in exact mode: 2.38 vs 2.56 MB deepstack, 0.66 vs 0.75 MB
+ * json_dumps, 0.61 vs 0.57 MB alloc_objects; 2-17 KB time-only captures
+ * either way).
+ * A level's own match tables (level 6: 2^19 hash + 2^18 chain entries,
+ * 3 MiB) are zeroed when the stream starts: ~1 ms of page faults and
+ * memset per run, a sixth of what a 100 Hz run of a second or two costs
+ * stetho in all.  2^16 each (512 KiB) made a 260 KiB exact-memory capture
+ * 0.2 % bigger (level 6). */
 #define ZSTD_HASH_LOG 16
 #define ZSTD_CHAIN_LOG 16
 
