@@ -69,6 +69,7 @@ struct stack_metrics {
                                            from the first one it held memory at */
     uint32_t growth_len;
     uint8_t dirty, tick_dirty, peak_dirty;
+    uint8_t held;                       /* in memtrack.held */
 };
 
 struct block {
@@ -164,6 +165,8 @@ struct memtrack {
     struct kmap index;                  /* (pid, tid, stack) -> stacks[i] */
     uint32_t *dirty, *tick_dirty;       /* stack ids */
     size_t ndirty, capdirty, ntick, captick;
+    uint32_t *held;                     /* stack ids that held memory at a tick */
+    size_t nheld, capheld;
 
     struct orphan orphans[ORPHANS];
     struct local_block local[WIRE_ALLOCS_MAX];  /* this chunk's allocations */
@@ -276,6 +279,7 @@ void memtrack_free(struct memtrack *m)
     kmap_free(&m->index);
     free(m->dirty);
     free(m->tick_dirty);
+    free(m->held);
     free(m->maps);
     kmap_free(&m->map_index);
     census_free(m->census);
@@ -1349,6 +1353,11 @@ static void write_changes(struct memtrack *m, uint64_t t)
         }
         s->tick_bytes = s->tick_count = 0;
         s->tick_dirty = s->peak_dirty = 0;
+        if (s->live && !s->held && grow_array((void **)&m->held, &m->capheld, m->nheld + 1,
+                                              sizeof *m->held) == 0) {
+            s->held = 1;
+            m->held[m->nheld++] = id;
+        }
     }
     m->ntick = 0;
     m->peak_changed = 0;
@@ -1356,12 +1365,17 @@ static void write_changes(struct memtrack *m, uint64_t t)
 }
 
 /* The end of a growth bucket: every stack's live bytes, except those of
- * processes that began to finalize; then, when full, pairs merge. */
+ * processes that began to finalize; then, when full, pairs merge.  Only
+ * the stacks that held memory at some tick can have a growth (a stack's
+ * live bytes change only with a mark, written at the next tick, which
+ * write_changes() looks at): deepstack has ~35 k stacks, most of which
+ * never hold anything, and visiting each at every bucket was half of what
+ * a tick cost there. */
 static void growth_point(struct memtrack *m)
 {
     uint32_t at = m->growth_n;
-    for (size_t id = 1; id < m->nstacks; id++) {
-        struct stack_metrics *s = &m->stacks[id];
+    for (size_t i = 0; i < m->nheld; i++) {
+        struct stack_metrics *s = &m->stacks[m->held[i]];
         if (!s->growth) {
             if (!s->live || !(s->growth = calloc(GROWTH_BUCKETS, sizeof *s->growth)))
                 continue;
@@ -1373,8 +1387,8 @@ static void growth_point(struct memtrack *m)
     }
     if (++m->growth_n < GROWTH_BUCKETS)
         return;
-    for (size_t id = 1; id < m->nstacks; id++) {
-        struct stack_metrics *s = &m->stacks[id];
+    for (size_t i = 0; i < m->nheld; i++) {
+        struct stack_metrics *s = &m->stacks[m->held[i]];
         if (!s->growth)
             continue;
         uint32_t half = (s->growth_len + 1) / 2;
