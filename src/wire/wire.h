@@ -376,7 +376,8 @@ WIRE_RECORDS(WIRE_GETTER_ROOMY_, WIRE_ROOMY_U_, WIRE_GET_S_)
 /* The next record at cur into *r: 1, or 0 at the end, or -1 if the record
  * is malformed (cur is then at its end).  Inline: stetho decodes every
  * event the agents send. */
-static inline __attribute__((always_inline)) int wire_next(struct vcur *cur, struct wire_record *r)
+static inline __attribute__((always_inline)) int
+wire_next(struct vcur *cur, struct wire_record *r)
 {
     struct vcur k = *cur, *c = &k;      /* a local: kept in registers */
     if (c->bad)
