@@ -160,6 +160,7 @@ int agent_try_start(void)
             if (timing_gc)
                 gcpause_schedule();     /* queued: runs once we are out of the hook */
             pyhooks_install();
+            evalhook_install();
             atomic_store(&agent_state, AGENT_ON);
             started = 1;
         } else {

@@ -99,6 +99,34 @@ struct stack_state;
 struct native_state;
 struct local_slot;
 
+/* The thread's frame evaluations in progress, pushed and popped by the
+ * frame-evaluation hook (evalhook.c), innermost last.  An entry exists
+ * only while its evaluation runs: the hook pops to its own index when it
+ * returns, so an entry still there is still running, and the frames below
+ * its frame cannot have moved since (their evaluations wait for it).
+ * stack.c stamps an entry when a walk found its frame: `level` frames
+ * below it, valid while gen equals the shadow's gen (stack.c bumps it
+ * whenever its last walk is redone or dropped). */
+struct shadow_entry {
+    uint64_t frame;             /* the frame the evaluation runs */
+    uint32_t level;             /* stack.c: levels of the last walk below it */
+    uint32_t gen;               /* stack.c: 0, or the gen it was stamped in */
+};
+_Static_assert(sizeof(struct shadow_entry) == 16, "four entries per cache line");
+
+struct agent_shadow {
+    struct shadow_entry *entries;
+    uint32_t depth, cap;
+    uint32_t gen;               /* never 0 once entries exist */
+    uint32_t deep_at;           /* depth where the hook steps aside (3.11+) */
+    int aside;                  /* this thread made the hook step aside */
+    uintptr_t stack_low;        /* the thread's stack ends here (0: unknown) */
+    /* what the hook costs and saves, weighed every EVAL_WINDOW pushes */
+    uint32_t window;            /* pushes left to the next weighing */
+    uint32_t epoch;             /* evalhook.c's, when this window began */
+    uint64_t levels, walked;    /* stack.c: levels of the stacks taken, frames walked */
+};
+
 /* One per thread that has recorded something; owned by that thread.  The
  * lock guards the chunk against the exit flusher; the owner takes it per
  * event, nobody else takes it on the hot path (thread_lock below). */
@@ -123,6 +151,7 @@ struct agent_thread {
     int64_t countdown;          /* sampled: bytes to the next sample */
     uint64_t rng;
 
+    struct agent_shadow shadow; /* exact mode: evalhook.c */
     struct stack_state *stack;  /* NULL until a Python stack is wanted */
     struct native_state *native;    /* NULL until a native stack is wanted */
 };
@@ -230,6 +259,17 @@ int pyhooks_init(void) AGENT_HIDDEN;            /* constructor: find Python */
 int pyhooks_ready(void) AGENT_HIDDEN;           /* initialized, on its main thread */
 void pyhooks_install(void) AGENT_HIDDEN;
 void pyhooks_uninstall(void) AGENT_HIDDEN;     /* the allocators it replaced */
+
+/* ---- evalhook.c: a PEP 523 frame-evaluation hook keeping each thread's
+ * shadow (exact mode); install with the GIL held ---- */
+void evalhook_install(void) AGENT_HIDDEN;
+void evalhook_uninstall(void) AGENT_HIDDEN;
+void evalhook_thread_free(struct agent_thread *th) AGENT_HIDDEN;
+/* The hook is paused (it cost more than it saved): stack.c counts the
+ * stacks taken meanwhile with evalhook_paused_capture(), which asks for a
+ * new trial after a while. */
+extern _Atomic int agent_eval_paused AGENT_HIDDEN;
+void evalhook_paused_capture(void) AGENT_HIDDEN;
 
 /* ---- record.c (caller holds the guard) ---- */
 uint64_t record_time(struct agent_thread *th) AGENT_HIDDEN; /* an event's stamp (th: thread_get()) */

@@ -186,6 +186,7 @@ static void thread_exit(void *arg)
     stack_free(th->stack);
     native_free(th->native);
     local_free_table(th);
+    evalhook_thread_free(th);
     agent_real.free(th);
     guard_leave(guard);
 }

@@ -125,6 +125,7 @@ static int start(const char *fifo_path, const char *mode, int follow)
         return fail("cannot hook the allocator functions (is the agent preloaded?)%s", "");
     }
     pyhooks_install();
+    evalhook_install();
     atomic_store(&agent_state, AGENT_ON);
     recording = 1;
     return 0;
@@ -148,6 +149,7 @@ AGENT_EXPORT int stetho_agent_stop(void)
     atomic_store(&agent_state, AGENT_OFF);
     got_restore();
     pyhooks_uninstall();
+    evalhook_uninstall();
     chunks_end_session();
     if (agent.fd >= 0)
         close(agent.fd);

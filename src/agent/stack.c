@@ -421,6 +421,56 @@ static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uin
     return id;
 }
 
+/* ---- the shadow (evalhook.c): where a walk may stop ---- */
+
+/* The newest evaluation whose frame a walk found since the last walk was
+ * redone: 1 + its index, or 0 if none.  Its frame is then at the same
+ * level as then, and every level below it is as last walked (the
+ * evaluation still runs, so its callers wait).  Usually the top one, or
+ * the one below when a new call was just pushed. */
+static uint32_t shadow_top(const struct stack_state *s, const struct agent_shadow *sh)
+{
+    for (uint32_t i = sh->depth; i > 0; i--) {
+        const struct shadow_entry *e = &sh->entries[i - 1];
+        if (e->gen == sh->gen)
+            return e->level < s->n_last ? i : 0;
+    }
+    return 0;
+}
+
+/* After a walk of `levels` levels, scratch[0..n) innermost first: stamp
+ * the entries whose frames it found with their levels.  A walk that
+ * stopped at entry top - 1 stamps the entries above it; a whole walk
+ * starts a new generation (the old stamps may describe another chain) and
+ * stamps all, unless it was cut short (its levels are not the chain's).
+ * The entries are in the chain's order: one pass over both, top down and
+ * innermost up; an entry whose frame is not met (another greenlet's, a
+ * frame swapped in) stays unstamped, and so do those below it. */
+static void shadow_stamp(struct stack_state *s, struct agent_shadow *sh, uint32_t top,
+                         size_t levels, int n, int stopped, enum py_marker end)
+{
+    if (!sh->depth)
+        return;
+    if (!stopped) {
+        if (!++sh->gen)
+            sh->gen = 1;
+        if (end != PY_MARK_NONE)
+            return;
+    }
+    uint32_t j = sh->depth;
+    int i = 0, lim = stopped == 1 ? n - 1 : n;  /* stopped == 1: scratch[n-1] is top's */
+    for (; j > top && i < lim; i++) {
+        struct shadow_entry *e = &sh->entries[j - 1];
+        if (s->scratch[i].addr == e->frame) {
+            e->level = (uint32_t)(levels - 1 - (size_t)i);
+            e->gen = sh->gen;
+            j--;
+        }
+    }
+    for (; j > top; j--)
+        sh->entries[j - 1].gen = 0;
+}
+
 /* ---- the walk ---- */
 
 /* The same frame at the same place: with the same code, the same
@@ -438,6 +488,24 @@ static int raw_eq(const struct py_raw_frame *a, const struct py_raw_frame *b)
 static int raw_eq_ip(const struct py_raw_frame *a, const struct py_raw_frame *b)
 {
     return a->addr == b->addr && a->instr == b->instr;
+}
+
+/* The frame at `frame`, read in place, is at the place last walked:
+ * raw_eq or raw_eq_ip without a walk (the addresses are equal). */
+static inline int same_place(const struct py_layout *l, uint64_t frame,
+                             const struct py_raw_frame *last)
+{
+    const uint8_t *f = (const uint8_t *)(uintptr_t)frame;
+    if (l->frame_model == PY_FRAMES_OBJECT) {
+        int32_t lasti;
+        uint64_t code;
+        memcpy(&lasti, f + l->fr_lasti, sizeof lasti);
+        memcpy(&code, f + l->fr_code, sizeof code);
+        return (uint64_t)(int64_t)lasti == last->instr && (code & ~(uint64_t)3) == last->code;
+    }
+    uint64_t instr;
+    memcpy(&instr, f + l->fr_instr, sizeof instr);
+    return instr == last->instr;
 }
 
 uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
@@ -462,20 +530,72 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
     uint64_t tstate = find_tstate(s), frame;
     if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
         return 0;
-    enum py_marker end;
-    int n;
-    for (;;) {
-        n = py_walk_raw(&s->t, frame, s->scratch, s->cap, &end);
-        if (end != PY_MARK_TRUNCATED || (size_t)n < s->cap || s->cap >= PY_MAX_DEPTH ||
-            set_depth(s, s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4) < 0)
-            break;
+    struct agent_shadow *sh = &th->shadow;
+    if (sh->depth) {
+        /* the commonest case: still in the evaluation the last walk ended
+         * in, on its own frame (a C function allocating, a loop) */
+        const struct shadow_entry *e = &sh->entries[sh->depth - 1];
+        if (e->frame == frame && e->gen == sh->gen && (size_t)e->level + 1 == s->n_last &&
+            same_place(&s->t.layout, frame, &s->last[e->level])) {
+            sh->levels += e->level + 1;
+            return s->last_stack[e->level];
+        }
     }
-    size_t m = end != PY_MARK_NONE, levels = m + (size_t)n;
+    if (UNLIKELY(atomic_load_explicit(&agent_eval_paused, memory_order_relaxed)))
+        evalhook_paused_capture();
+    enum py_marker end;
+    int n = 0, met = 0, stopped = 0;
+    size_t base = 0;            /* stopped: the levels below, as last walked */
+    uint32_t top = shadow_top(s, sh);
+    if (top) {
+        const struct shadow_entry *e = &sh->entries[top - 1];
+        base = e->level;
+        for (;;) {
+            n = py_walk_raw_to(&s->t, frame, e->frame, s->scratch, s->cap, &end, &met);
+            if (met ? base + (size_t)n <= s->cap : end != PY_MARK_TRUNCATED)
+                break;
+            /* room for the frames above it, and the levels below */
+            size_t grown = s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4;
+            size_t want = met && base + (size_t)n > grown ? base + (size_t)n : grown;
+            if (s->cap >= PY_MAX_DEPTH || want > PY_MAX_DEPTH || set_depth(s, want) < 0)
+                break;
+        }
+        stopped = met && base + (size_t)n <= s->cap ? met : 0;
+        if (stopped == 1)
+            s->scratch[n - 1].entry = 1;    /* an evaluation began there (3.12+: its shim) */
+    }
+    if (!stopped) {
+        /* a walk that missed the frame, but was not cut short, is the whole walk */
+        int have = top && !met && end != PY_MARK_TRUNCATED;
+        top = 0;
+        base = 0;
+        for (;; have = 0) {
+            if (!have)
+                n = py_walk_raw(&s->t, frame, s->scratch, s->cap, &end);
+            if (end != PY_MARK_TRUNCATED || (size_t)n < s->cap || s->cap >= PY_MAX_DEPTH ||
+                set_depth(s, s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4) < 0)
+                break;
+        }
+    }
+    size_t m = stopped ? 0 : end != PY_MARK_NONE, levels = m + base + (size_t)n;
     if (!levels)
         return 0;
+    sh->levels += levels;       /* evalhook.c weighs what the walks were spared */
+    sh->walked += (size_t)n;
 
     size_t common = 0;
-    if (end == s->last_end && s->n_last >= m) {
+    if (stopped) {
+        common = base;
+        size_t lim = levels < s->n_last ? levels : s->n_last;
+        const struct py_raw_frame *now = s->scratch + (levels - 1);
+        if (s->t.layout.frame_model == PY_FRAMES_OBJECT) {
+            while (common < lim && raw_eq(now - common, &s->last[common]))
+                common++;
+        } else {
+            while (common < lim && raw_eq_ip(now - common, &s->last[common]))
+                common++;
+        }
+    } else if (end == s->last_end && s->n_last >= m) {
         /* root first: scratch is innermost first, last root first */
         size_t lim = levels < s->n_last ? levels : s->n_last;
         const struct py_raw_frame *now = s->scratch + (levels - 1);
@@ -524,5 +644,6 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
     }
     s->n_last = levels;
     s->last_end = end;
+    shadow_stamp(s, sh, top, levels, n, stopped, end);
     return parent;
 }

@@ -169,13 +169,14 @@ read_frame(struct reader *rd, struct framewin *win, const struct frame_fields *f
  * (max still bounds a chain that is corrupt). */
 static inline __attribute__((always_inline)) int
 walk_raw(struct reader *rd, struct framewin *win, const struct frame_fields *ff, const int local,
-         const enum frame_model model, uint64_t frame, struct py_raw_frame *raw, size_t max,
-         enum py_marker *end)
+         const enum frame_model model, uint64_t frame, const uint64_t stop,
+         struct py_raw_frame *raw, size_t max, enum py_marker *end, int *stopped)
 {
     size_t n = 0, steps = 0, power = 1;
     uint64_t tortoise = 0;
     *end = PY_MARK_NONE;
     while (frame) {
+        const uint64_t at = frame;
         if (n >= max || (!local && frame == tortoise)) {
             *end = PY_MARK_TRUNCATED;
             break;
@@ -195,22 +196,35 @@ walk_raw(struct reader *rd, struct framewin *win, const struct frame_fields *ff,
             continue;
         }
         n += (size_t)r;
+        if (stop && at == stop) {
+            *stopped = r ? 1 : 2;
+            break;
+        }
     }
     return (int)n;
+}
+
+int py_walk_raw_to(struct py_target *t, uint64_t frame, uint64_t stop, struct py_raw_frame *raw,
+                   size_t max, enum py_marker *end, int *stopped)
+{
+    struct frame_fields ff;
+    frame_fields(&t->layout, &ff);
+    *stopped = 0;
+    if (ff.object_model)
+        return walk_raw(&t->rd, NULL, &ff, 1, FRAMES_OBJECT, frame, stop, raw, max, end, stopped);
+    if (ff.entry_mask)
+        return walk_raw(&t->rd, NULL, &ff, 1, FRAMES_ENTRY, frame, stop, raw, max, end, stopped);
+    return walk_raw(&t->rd, NULL, &ff, 1, FRAMES_SHIMS, frame, stop, raw, max, end, stopped);
 }
 
 int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
                 enum py_marker *end)
 {
+    int stopped;
+    if (t->rd.local)
+        return py_walk_raw_to(t, frame, 0, raw, max, end, &stopped);
     struct frame_fields ff;
     frame_fields(&t->layout, &ff);
-    if (t->rd.local) {
-        if (ff.object_model)
-            return walk_raw(&t->rd, NULL, &ff, 1, FRAMES_OBJECT, frame, raw, max, end);
-        if (ff.entry_mask)
-            return walk_raw(&t->rd, NULL, &ff, 1, FRAMES_ENTRY, frame, raw, max, end);
-        return walk_raw(&t->rd, NULL, &ff, 1, FRAMES_SHIMS, frame, raw, max, end);
-    }
     /* remote: frames a few pages at a time (framewin.h); measured on a
      * 200-frame recursion, 213 reads and 155 us a walk become 11 and 21 us
      * (3.11), 212 and 140 us become 16 and 28 us (3.9) */
@@ -218,7 +232,7 @@ int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, s
         t->win = framewin_new();        /* NULL: frame by frame, as before */
     if (t->win)
         framewin_reset(t->win);
-    return walk_raw(&t->rd, t->win, &ff, 0, FRAMES_ANY, frame, raw, max, end);
+    return walk_raw(&t->rd, t->win, &ff, 0, FRAMES_ANY, frame, 0, raw, max, end, &stopped);
 }
 
 /* The line executing at pos (the first line if not started yet). */

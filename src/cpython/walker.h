@@ -113,6 +113,13 @@ int py_walk(struct py_target *t, struct py_snapshot *s);
 int py_walk_raw(struct py_target *t, uint64_t frame, struct py_raw_frame *raw, size_t max,
                 enum py_marker *end);
 
+/* py_walk_raw for the local reader, ending early at the frame whose
+ * address is stop (0: none): *stopped is then 1 if that frame is raw[n-1],
+ * 2 if it was skipped (pushed, not started), else 0.  The agent stops at a
+ * frame whose callers it knows unchanged (agent/evalhook.c). */
+int py_walk_raw_to(struct py_target *t, uint64_t frame, uint64_t stop, struct py_raw_frame *raw,
+                   size_t max, enum py_marker *end, int *stopped);
+
 /* The first frame of a thread state (following 3.11/3.12's cframe); 0 if
  * none; -1 if unreadable. */
 int py_thread_frame(struct py_target *t, uint64_t tstate, uint64_t *frame);

@@ -105,6 +105,9 @@ def test_window_accuracy(stetho, python, tmp_path, memory, tol):
     # the GOT: patched in the window, exactly as before after it
     assert f["hooked_in"] > 0 and f["hooked_after"] == 0, f
     assert f["digest_changed"] and f["digest_restored"], f
+    # exact mode's frame-evaluation hook (src/agent/evalhook.c): in for the
+    # window, and the interpreter's own evaluation back after it
+    assert f["eval_default"] == [True, memory != "exact", True], f
     st = f["stats"]
     for k in ("wall", "user", "sys", "wait_sleep", "wait_io", "wait_lock", "wait_gil",
               "peak_heap", "peak_rss", "allocated", "allocations", "leaked"):

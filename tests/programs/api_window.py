@@ -74,6 +74,17 @@ def warm_up(memory="exact"):
         pass
 
 
+def eval_frame_is_default():
+    """Is the interpreter's frame evaluation its own (no PEP 523 hook)?"""
+    import ctypes
+    api = ctypes.pythonapi
+    api.PyInterpreterState_Get.restype = ctypes.c_void_p
+    get = api._PyInterpreterState_GetEvalFrameFunc
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
+    return get(api.PyInterpreterState_Get()) == default
+
+
 def dump(out, facts):
     with open(os.path.join(out, "facts.json"), "w") as f:
         json.dump(facts, f)
@@ -102,8 +113,10 @@ if mode == "window":
     a = agent()
     warm_up(memory)
     digest0 = a.lib.stetho_agent_got_digest()
+    eval_before = eval_frame_is_default()
     p = stetho.Profiler(memory=memory, interval_ms=5, output=os.path.join(out, "cap.stetho"))
     p.start()
+    eval_in = eval_frame_is_default()
     hooked_in = a.hooked()
     digest_in = a.lib.stetho_agent_got_digest()
     inside_burn()
@@ -117,6 +130,7 @@ if mode == "window":
     after = outside_alloc()
     dump(out, {"hooked_in": hooked_in, "hooked_after": a.hooked(),
                "digest_restored": digest0 == digest1, "digest_changed": digest0 != digest_in,
+               "eval_default": [eval_before, eval_in, eval_frame_is_default()],
                "stats": p.stats()})
 
 elif mode == "repeat":

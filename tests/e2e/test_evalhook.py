@@ -1,0 +1,33 @@
+"""Exact mode's frame-evaluation hook (src/agent/evalhook.c) on programs
+that recurse deeply: from 3.11 a Python call normally takes no C stack, and
+from 3.12 does not count against the C recursion limit (1500); with a hook
+set every call goes through C, so the hook must step aside before either
+matters.  The program (tests/programs/deep_calls.py) recurses 3000 deep in
+its main thread and 3000 deep in a thread with a 256 KiB stack (3.11+;
+2000 and 100 before, where every call takes C stack anyway): under stetho
+it must finish exactly as without, and its allocation at the bottom of each
+recursion be attributed to `bottom` called from `down` (the stack may be
+cut at the walker's 16384 frames, with its root marked truncated)."""
+from conftest import PROGRAMS, load_json_stdout, record_program, run
+from test_api import export
+
+
+def test_deep_recursion_runs_as_without_stetho(stetho, python, tmp_path):
+    plain = run([python.path, str(PROGRAMS / "deep_calls.py")], timeout=120)
+    assert plain.returncode == 0, plain.stderr.decode(errors="replace")
+    want = load_json_stdout(plain)
+    cap, got = record_program(stetho, python, tmp_path, "deep_calls.py", "exact", "deep",
+                              timeout=300)
+    assert got == want
+    exp = export(stetho, cap, tmp_path)
+    names = [f["function"] for f in exp["frames"]]
+    at_bottom = [s for s in exp["stacks"]
+                 if s["frames"] and names[s["frames"][-1]] == "bottom"
+                 and s.get("alloc_bytes", 0) >= want["bottom"]]
+    # one per thread, each under `down`, as deep as the walker goes
+    assert len({s["tid"] for s in at_bottom}) == 2, [(s["tid"], len(s["frames"])) for s in at_bottom]
+    for s in at_bottom:
+        downs = sum(names[i] == "down" for i in s["frames"])
+        assert names[s["frames"][-2]] == "down", s
+        assert downs >= min(want["thread_depth"], 1000), downs
+    assert sum(s["alloc_bytes"] for s in at_bottom) < 2 * want["bottom"] + 4096
