@@ -124,6 +124,7 @@ struct agent_shadow {
     /* what the hook costs and saves, weighed every EVAL_WINDOW pushes */
     uint32_t window;            /* pushes left to the next weighing */
     uint32_t epoch;             /* evalhook.c's, when this window began */
+    uint32_t bad;               /* windows in a row where it cost more */
     uint64_t levels, walked;    /* stack.c: levels of the stacks taken, frames walked */
 };
 

@@ -127,9 +127,14 @@ static __attribute__((noinline)) void weigh(struct agent_shadow *sh)
     if (!current)
         return;                 /* began before the last trial: not a fair window */
     if ((uint64_t)EVAL_WINDOW * eval_call_cost <= saved * 8) {
+        sh->bad = 0;
         eval_backoff = RESUME_FIRST;
         return;
     }
+    /* one window is a phase (alloc_objects' one in 40); two in a row, a trend */
+    if (++sh->bad < 2)
+        return;
+    sh->bad = 0;
     if (!add_pending || atomic_exchange(&agent_eval_paused, 1))
         return;                 /* no way to come back: stay */
     atomic_store(&eval_resume_in, eval_backoff);
