@@ -125,6 +125,7 @@ struct agent_shadow {
     uint32_t window;            /* pushes left to the next weighing */
     uint32_t epoch;             /* evalhook.c's, when this window began */
     uint32_t bad;               /* windows in a row where it cost more */
+    uint32_t trial;             /* the first window since a trial began */
     uint64_t levels, walked;    /* stack.c: levels of the stacks taken, frames walked */
 };
 

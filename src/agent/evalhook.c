@@ -124,17 +124,20 @@ static __attribute__((noinline)) void weigh(struct agent_shadow *sh)
     sh->levels = sh->walked = 0;
     sh->window = EVAL_WINDOW;
     sh->epoch = epoch;
-    if (!current)
-        return;                 /* began before the last trial: not a fair window */
+    if (!current) {
+        sh->trial = 1;          /* began before the last trial: not a fair window */
+        return;
+    }
     if ((uint64_t)EVAL_WINDOW * eval_call_cost <= saved * 8) {
-        sh->bad = 0;
+        sh->bad = sh->trial = 0;
         eval_backoff = RESUME_FIRST;
         return;
     }
-    /* one window is a phase (alloc_objects' one in 40); two in a row, a trend */
-    if (++sh->bad < 2)
+    /* a trial decides at once; else a bad window or two is a phase
+     * (alloc_objects' sums, 2 in 40), three in a row a trend */
+    if (++sh->bad < (sh->trial ? 1u : 3u))
         return;
-    sh->bad = 0;
+    sh->bad = sh->trial = 0;
     if (!add_pending || atomic_exchange(&agent_eval_paused, 1))
         return;                 /* no way to come back: stay */
     atomic_store(&eval_resume_in, eval_backoff);
