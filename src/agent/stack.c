@@ -508,7 +508,7 @@ static inline int same_place(const struct py_layout *l, uint64_t frame,
     return instr == last->instr;
 }
 
-uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
+static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint64_t ts)
 {
     if (atomic_load_explicit(&agent_finalizing, memory_order_relaxed) || !agent.python)
         return 0;
@@ -531,16 +531,6 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
     if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
         return 0;
     struct agent_shadow *sh = &th->shadow;
-    if (sh->depth) {
-        /* the commonest case: still in the evaluation the last walk ended
-         * in, on its own frame (a C function allocating, a loop) */
-        const struct shadow_entry *e = &sh->entries[sh->depth - 1];
-        if (e->frame == frame && e->gen == sh->gen && (size_t)e->level + 1 == s->n_last &&
-            same_place(&s->t.layout, frame, &s->last[e->level])) {
-            sh->levels += e->level + 1;
-            return s->last_stack[e->level];
-        }
-    }
     if (UNLIKELY(atomic_load_explicit(&agent_eval_paused, memory_order_relaxed)))
         evalhook_paused_capture();
     enum py_marker end;
@@ -646,4 +636,36 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
     s->last_end = end;
     shadow_stamp(s, sh, top, levels, n, stopped, end);
     return parent;
+}
+
+/* The commonest case first, in a function of its own (capture's prologue
+ * was ~18 instructions an event): the allocation comes from the frame the
+ * last walk ended in, the newest evaluation's, stamped, at the place last
+ * walked -- a C function allocating, a loop.  The same checks as
+ * capture's own (the thread state is still ours, no code object freed),
+ * read in place. */
+uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
+{
+    struct stack_state *s = th->stack;
+    struct agent_shadow *sh = &th->shadow;
+    if (LIKELY(s && sh->depth && s->tstate &&
+               s->code_epoch == atomic_load_explicit(&agent_code_epoch, memory_order_relaxed) &&
+               s->tstate_epoch ==
+                   atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed) &&
+               !atomic_load_explicit(&agent_finalizing, memory_order_relaxed))) {
+        const struct py_layout *l = &s->t.layout;
+        const struct shadow_entry *e = &sh->entries[sh->depth - 1];
+        uint64_t id, frame;
+        memcpy(&id, (const void *)(uintptr_t)(s->tstate + l->ts_thread_id), sizeof id);
+        memcpy(&frame, (const void *)(uintptr_t)(s->tstate + l->ts_frame), sizeof frame);
+        if (frame && l->cframe_current_frame != PY_NOFIELD)      /* 3.11/3.12 */
+            memcpy(&frame, (const void *)(uintptr_t)(frame + l->cframe_current_frame),
+                   sizeof frame);
+        if (id == s->self && frame && e->frame == frame && e->gen == sh->gen &&
+            (size_t)e->level + 1 == s->n_last && same_place(l, frame, &s->last[e->level])) {
+            sh->levels += e->level + 1;
+            return s->last_stack[e->level];
+        }
+    }
+    return capture(th, ts);
 }
