@@ -228,10 +228,11 @@ void evalhook_install(void)
     if (cur != evalhook)            /* ours still set from an earlier recording: keep its next */
         eval_next = cur;
     eval_inline = agent.target.major == 3 && agent.target.minor >= 11;
-    /* measured with callgrind against a frame a walk was spared (~29
-     * instructions, 3.11 go): a call through the hook ~210 on 3.11
-     * (richards), ~365 on 3.13, ~20 on 3.9/3.10 */
-    eval_call_cost = !eval_inline ? 5 : agent.target.minor == 11 ? 56 : 96;
+    /* measured with callgrind against a level a walk was spared (~29
+     * instructions on 3.11, go; from 3.12 a hooked call adds a C shim
+     * frame to the chain, so ~2 frames a level): a call through the hook
+     * ~210 on 3.11 (richards), ~365 on 3.13, ~20 on 3.9/3.10 */
+    eval_call_cost = !eval_inline ? 5 : agent.target.minor == 11 ? 56 : 52;
     atomic_store(&agent_eval_paused, 0);
     atomic_store(&eval_on, 1);
     settle();
