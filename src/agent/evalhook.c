@@ -107,12 +107,13 @@ static int grow(struct agent_shadow *sh)
             pthread_attr_destroy(&a);
         }
     }
+    if (ne) {
+        /* before the guard goes: a signal handler's allocation reads them */
+        sh->entries = ne;
+        sh->cap = ncap;
+    }
     guard_leave(guard);
-    if (!ne)
-        return -1;
-    sh->entries = ne;
-    sh->cap = ncap;
-    return 0;
+    return ne ? 0 : -1;
 }
 
 /* Were the frames the walks were spared worth this window's calls? */
@@ -200,6 +201,7 @@ static void *evalhook(void *tstate, void *frame, int throwflag)
     if (UNLIKELY(--sh->window == 0))
         weigh(sh);
     sh->entries[d] = (struct shadow_entry){ (uint64_t)(uintptr_t)frame, 0, 0 };
+    atomic_signal_fence(memory_order_release);      /* the entry, then the depth */
     sh->depth = d + 1;
     void *r = eval_next(tstate, frame, throwflag);
     /* the same thread, so the same state (it is freed only at the thread's
