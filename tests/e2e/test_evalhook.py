@@ -31,3 +31,21 @@ def test_deep_recursion_runs_as_without_stetho(stetho, python, tmp_path):
         assert names[s["frames"][-2]] == "down", s
         assert downs >= min(want["thread_depth"], 1000), downs
     assert sum(s["alloc_bytes"] for s in at_bottom) < 2 * want["bottom"] + 4096
+
+
+def test_hook_pauses_where_calls_cost_more(stetho, python, tmp_path):
+    """tests/programs/evalhook_phases.py: 300k calls that allocate little,
+    then 800k allocations 40 frames deep with few calls.  From 3.11 a call
+    through the hook costs several frames' walk: the hook pauses in the
+    first phase and is back in the second (tried again after 4096 stacks
+    taken, by a pending call).  On 3.9/3.10 a call costs it little and
+    every small int `add` makes is a stack spared a walk: it stays in."""
+    _, got = record_program(stetho, python, tmp_path, "evalhook_phases.py", "exact", "phases")
+    if python.version >= (3, 11):
+        assert got == {"start": False, "after_calls": True, "after_allocs": False}
+    else:
+        assert got == {"start": False, "after_calls": False, "after_allocs": False}
+    # not in any other mode
+    cp = run([stetho, "run", "-q", "--memory", "sampled", "-o", str(tmp_path / "s.stetho"), "--",
+              python.path, str(PROGRAMS / "evalhook_phases.py")], cwd=tmp_path)
+    assert load_json_stdout(cp) == {"start": True, "after_calls": True, "after_allocs": True}
