@@ -318,7 +318,8 @@ struct agent_thread *thread_get(void) AGENT_HIDDEN;    /* NULL: cannot record */
 void chunk_lone_free(int allocator, const void *p) AGENT_HIDDEN;
 
 /* th's lock.  The owner takes it around every event; the others who take
- * it -- the exit flusher (try only), a session's start and end, the
+ * it -- the flusher at finalization and exit (its own thread's: try only;
+ * another's: a bounded wait), a session's start and end, the
  * thread's own exit -- are rare, but one of them may hold it across a
  * write(2) into a full FIFO, so a waiter sleeps instead of spinning.  It is
  * the futex mutex of Drepper's "Futexes Are Tricky" (mutex 2; glibc's

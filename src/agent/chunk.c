@@ -2,13 +2,25 @@
  * chunk.c -- per-thread state and its event buffer: one chunk of at most
  * AGENT_CHUNK_MAX bytes, sent to the FIFO with a single write(2) when it is
  * full, when it is 50 ms old (checked as events arrive: a thread that stops
- * allocating keeps its last chunk until it exits), at thread exit, and at
- * process exit.
+ * allocating keeps its last chunk until it exits), at thread exit, when the
+ * interpreter finalizes (every thread's, before FINALIZING) and at process
+ * exit.
  *
  * A registry of every thread's state lets the exit flusher send what is
- * left; its lock is taken only when a thread starts or ends, at fork and
- * at exit -- never per event.  There is no helper thread: one would show up
- * in the program (3.12 warns on fork() with more than one OS thread).
+ * left; its lock is taken only when a thread starts or ends, at fork, when
+ * the interpreter finalizes and at exit -- never per event.  There is no
+ * helper thread: one would show up in the program (3.12 warns on fork()
+ * with more than one OS thread).
+ *
+ * Nothing lost at the end: stetho counts nothing of a process once it has
+ * read its FINALIZING record, so every thread's events must be in the FIFO
+ * before it.  join() may return before the joined thread has sent its
+ * last chunk (it waits for the thread's Python state to be released, and
+ * the thread runs its key destructors, ours among them, after that), so
+ * the thread that sends FINALIZING first sends every registered thread's
+ * chunk (chunks_flush_all), and a thread that ends sends its chunk before
+ * it leaves the registry: at every moment a thread's unsent events are in
+ * the registry.
  */
 #include "agent/agent.h"
 
@@ -27,6 +39,9 @@ static size_t registered;               /* threads in the registry */
 _Atomic uint64_t agent_solo;
 static pthread_key_t thread_key;
 static int have_key;
+/* this thread holds registry_lock: the exit flusher, run from a signal
+ * handler that interrupted it there, must not wait for it */
+static AGENT_TLS int holding_registry;
 
 AGENT_TLS struct agent_thread *agent_self;
 static AGENT_TLS int self_gone;        /* this thread's state was torn down */
@@ -50,6 +65,18 @@ static void solo_update(void)
 static pid_t my_tid(void)
 {
     return (pid_t)syscall(SYS_gettid);
+}
+
+static void registry_take(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    holding_registry = 1;
+}
+
+static void registry_give(void)
+{
+    holding_registry = 0;
+    pthread_mutex_unlock(&registry_lock);
 }
 
 /* ---- writing to the FIFO ---- */
@@ -164,11 +191,54 @@ void thread_wake(struct agent_thread *th)
     syscall(SYS_futex, &th->lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* thread_lock, giving up at `deadline` (agent_clock_ns): 1 if taken.  A
+ * waiter that gives up leaves the word at 2: the owner's release then
+ * makes one needless wake, nothing worse. */
+static int thread_lock_until(struct agent_thread *th, uint64_t deadline)
+{
+    if (thread_trylock(th))
+        return 1;
+    while (atomic_exchange_explicit(&th->lock, 2, memory_order_acquire) != 0) {
+        uint64_t now = agent_clock_ns();
+        if (now >= deadline)
+            return 0;
+        struct timespec left = { (time_t)((deadline - now) / 1000000000u),
+                                 (long)((deadline - now) % 1000000000u) };
+        syscall(SYS_futex, &th->lock, FUTEX_WAIT_PRIVATE, 2, &left, NULL, 0);
+    }
+    return 1;
+}
+
+/* registry_take, giving up at `deadline` (agent_clock_ns): 1 if taken.
+ * pthread_mutex_timedlock counts in CLOCK_REALTIME. */
+static int registry_take_until(uint64_t deadline)
+{
+    uint64_t now = agent_clock_ns(), left = deadline > now ? deadline - now : 0;
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_sec += (time_t)(left / 1000000000u);
+    at.tv_nsec += (long)(left % 1000000000u);
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&registry_lock, &at) != 0)
+        return 0;
+    holding_registry = 1;
+    return 1;
+}
+
 static void thread_exit(void *arg)
 {
     struct agent_thread *th = arg;
     int guard = guard_enter();
-    pthread_mutex_lock(&registry_lock);
+    /* sent before leaving the registry, not after: in between, neither
+     * FINALIZING's flush nor the exit's would know of it (the head
+     * comment); nothing is recorded into th after this, the guard is held */
+    thread_lock(th);
+    chunk_flush(th);
+    thread_unlock(th);
+    registry_take();
     if (th->prev)
         th->prev->next = th->next;
     else
@@ -177,10 +247,7 @@ static void thread_exit(void *arg)
         th->next->prev = th->prev;
     registered--;
     solo_update();
-    pthread_mutex_unlock(&registry_lock);
-    thread_lock(th);
-    chunk_flush(th);
-    thread_unlock(th);
+    registry_give();
     agent_self = NULL;
     self_gone = 1;
     stack_free(th->stack);
@@ -199,14 +266,14 @@ static struct agent_thread *thread_new(void)
     th->tid = my_tid();
     th->new_stream = 1;
     sample_thread_init(th);
-    pthread_mutex_lock(&registry_lock);
+    registry_take();
     th->next = registry;
     if (registry)
         registry->prev = th;
     registry = th;
     registered++;
     solo_update();
-    pthread_mutex_unlock(&registry_lock);
+    registry_give();
     agent_self = th;
     if (have_key)
         pthread_setspecific(thread_key, th);
@@ -227,21 +294,28 @@ void chunks_init(void)
     have_key = pthread_key_create(&thread_key, thread_exit) == 0;
 }
 
-/* At exit, from any context -- _exit may be called from a signal handler
- * that interrupted this very thread inside the agent: never wait for a
- * lock here; a buffer whose lock is held is skipped (its events are lost,
- * the program is not stuck). */
+/* When the interpreter finalizes (record.c) and at exit, from any context
+ * -- _exit may be called from a signal handler that interrupted this very
+ * thread inside the agent, holding its own lock or the registry's: those
+ * are never waited for.  Another thread's lock is, for its event or its
+ * write in progress (a thread killed by the process's exit half-way
+ * through would lose its chunk), but FLUSH_WAIT_NS in all at most: a
+ * buffer still held then is skipped (its events are lost, the program is
+ * not stuck). */
+#define FLUSH_WAIT_NS (500 * 1000000ull)
+
 void chunks_flush_all(void)
 {
-    if (pthread_mutex_trylock(&registry_lock) != 0)
+    uint64_t deadline = agent_clock_ns() + FLUSH_WAIT_NS;
+    if (holding_registry || !registry_take_until(deadline))
         return;
     for (struct agent_thread *th = registry; th; th = th->next) {
-        if (!thread_trylock(th))
+        if (!(th == agent_self ? thread_trylock(th) : thread_lock_until(th, deadline)))
             continue;
         chunk_flush(th);
         thread_unlock(th);
     }
-    pthread_mutex_unlock(&registry_lock);
+    registry_give();
 }
 
 /* No lock of ours may be held across fork(): the registry's is taken here
@@ -249,12 +323,12 @@ void chunks_flush_all(void)
  * that thread is inside the agent, and fork() is never called from there. */
 void chunks_atfork_prepare(void)
 {
-    pthread_mutex_lock(&registry_lock);
+    registry_take();
 }
 
 void chunks_atfork_parent(void)
 {
-    pthread_mutex_unlock(&registry_lock);
+    registry_give();
 }
 
 /* In the child only the forking thread exists.  The other threads' states
@@ -263,6 +337,7 @@ void chunks_atfork_parent(void)
 void chunks_atfork_child(int keep)
 {
     pthread_mutex_init(&registry_lock, NULL);
+    holding_registry = 0;
     registry = agent_self;
     registered = agent_self != NULL;
     solo_update();
@@ -287,7 +362,7 @@ void chunks_atfork_child(int keep)
  * the ids this thread defined before, and what sampled blocks it had. */
 void chunks_new_session(void)
 {
-    pthread_mutex_lock(&registry_lock);
+    registry_take();
     for (struct agent_thread *th = registry; th; th = th->next) {
         thread_lock(th);
         th->len = 0;
@@ -300,7 +375,7 @@ void chunks_new_session(void)
             native_reset(th->native);
         thread_unlock(th);
     }
-    pthread_mutex_unlock(&registry_lock);
+    registry_give();
 }
 
 /* The end of an in-process recording, with agent_state already OFF: a
@@ -308,11 +383,11 @@ void chunks_new_session(void)
  * the lock), one that takes it after finds nothing more to write. */
 void chunks_end_session(void)
 {
-    pthread_mutex_lock(&registry_lock);
+    registry_take();
     for (struct agent_thread *th = registry; th; th = th->next) {
         thread_lock(th);
         chunk_flush(th);
         thread_unlock(th);
     }
-    pthread_mutex_unlock(&registry_lock);
+    registry_give();
 }

@@ -224,6 +224,9 @@ void record_finalizing(void)
         guard_leave(guard);
         return;
     }
+    /* every thread's events so far go before FINALIZING: stetho counts
+     * none that come after it (chunk.c's head comment) */
+    chunks_flush_all();
     /* what the mappings hold now is what they leave: measured here, since
      * stetho may read this long after the process is gone */
     mappings_send_all(1);
