@@ -574,22 +574,12 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
     sh->walked += (size_t)n;
 
     size_t common = 0;
-    if (stopped) {
-        common = base;
+    if (stopped || (end == s->last_end && s->n_last >= m)) {
+        /* root first: scratch is innermost first, last root first; a walk
+         * that stopped has the levels below its stop as last walked */
         size_t lim = levels < s->n_last ? levels : s->n_last;
         const struct py_raw_frame *now = s->scratch + (levels - 1);
-        if (s->t.layout.frame_model == PY_FRAMES_OBJECT) {
-            while (common < lim && raw_eq(now - common, &s->last[common]))
-                common++;
-        } else {
-            while (common < lim && raw_eq_ip(now - common, &s->last[common]))
-                common++;
-        }
-    } else if (end == s->last_end && s->n_last >= m) {
-        /* root first: scratch is innermost first, last root first */
-        size_t lim = levels < s->n_last ? levels : s->n_last;
-        const struct py_raw_frame *now = s->scratch + (levels - 1);
-        common = m;
+        common = stopped ? base : m;
         if (s->t.layout.frame_model == PY_FRAMES_OBJECT) {
             while (common < lim && raw_eq(now - common, &s->last[common]))
                 common++;
