@@ -5,8 +5,8 @@
  * (turning an allocation into records), mappings.c (the live anonymous
  * mappings, measured as they go), chunk.c (per-thread buffers and
  * the FIFO), local.c (frees matched within a chunk, exact mode), stack.c
- * (Python stacks), native.c (native stacks, --native), sample.c (sampled
- * mode), and, for an
+ * (Python stacks), evalhook.c (where a stack's walk may stop, exact mode),
+ * native.c (native stacks, --native), sample.c (sampled mode), and, for an
  * agent dlopen'ed into a running interpreter, inside.c (start and stop a
  * recording: inside.h) and got.c (the hooks put into every object's GOT).
  *
