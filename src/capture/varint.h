@@ -97,8 +97,11 @@ struct vcur {
 
 /* The varint at c->p, read from at most n (<= VARINT_MAX) bytes.  One body
  * for both readers below: with n the constant VARINT_MAX the compiler drops
- * the end test of every byte. */
-static inline uint64_t vcur_take_(struct vcur *c, size_t n)
+ * the end test of every byte.  A malformed one sets bad and moves p to the
+ * end -- but for the roomy reader only past its VARINT_MAX bytes: the next
+ * fields of its record must stay inside the room its caller checked (from
+ * the end they would read past it); the caller moves p to the end. */
+static inline uint64_t vcur_take_(struct vcur *c, size_t n, const int roomy)
 {
     const uint8_t *p = c->p;
     uint64_t v = 0;
@@ -118,22 +121,23 @@ static inline uint64_t vcur_take_(struct vcur *c, size_t n)
         }
     }
     c->bad = 1;
-    c->p = c->end;
+    c->p = roomy ? p + VARINT_MAX : c->end;
     return 0;
 }
 
 static inline uint64_t vcur_varint(struct vcur *c)
 {
     size_t n = (size_t)(c->end - c->p);
-    return vcur_take_(c, n < VARINT_MAX ? n : VARINT_MAX);
+    return vcur_take_(c, n < VARINT_MAX ? n : VARINT_MAX, 0);
 }
 
 /* vcur_varint() for a caller that made sure VARINT_MAX bytes are left (a
  * decoder checking once for a whole record of varints): no end test per
- * byte, a fifth of stetho's decoding instructions. */
+ * byte, a fifth of stetho's decoding instructions.  The caller moves p to
+ * the end if bad is set after the record (vcur_take_). */
 static inline uint64_t vcur_varint_roomy(struct vcur *c)
 {
-    return vcur_take_(c, VARINT_MAX);
+    return vcur_take_(c, VARINT_MAX, 1);
 }
 
 static inline int64_t vcur_svarint(struct vcur *c)

@@ -402,8 +402,9 @@ wire_next(struct vcur *cur, struct wire_record *r)
 #undef WIRE_CASE_
     default:
         c->bad = 1;
-        c->p = c->end;
     }
+    if (c->bad)
+        c->p = c->end;          /* a roomy read stops inside the record (vcur_take_) */
     *cur = k;
     return c->bad ? -1 : 1;
 }
