@@ -123,6 +123,17 @@ static int set_depth(struct stack_state *s, size_t cap)
     return 0;
 }
 
+/* Room for a deeper walk: four times the frames (at most PY_MAX_DEPTH), and
+ * at least at_least; -1 if there can be no more. */
+static int deeper(struct stack_state *s, size_t at_least)
+{
+    size_t grown = s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4;
+    size_t want = at_least > grown ? at_least : grown;
+    if (s->cap >= PY_MAX_DEPTH || want > PY_MAX_DEPTH)
+        return -1;
+    return set_depth(s, want);
+}
+
 static void clear_ids(struct stack_state *s)
 {
     for (size_t i = 0; i < s->frames_cap; i++) {
@@ -243,19 +254,26 @@ static uint64_t lookup_tstate(struct stack_state *s)
     return 0;
 }
 
+/* The cached thread state still holds: none freed since, and it still
+ * names this thread.  Inline: stack_capture's fast path asks it too. */
+static inline int tstate_kept(const struct stack_state *s)
+{
+    if (!s->tstate ||
+        s->tstate_epoch != atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed))
+        return 0;
+    uint64_t off, want = my_id(s, &off), id;
+    memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
+    return id == want;
+}
+
 static uint64_t find_tstate(struct stack_state *s)
 {
     uint64_t epoch = atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed);
-    if (s->tstate_epoch == epoch) {
-        if (s->tstate) {
-            uint64_t off, want = my_id(s, &off), id;
-            memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
-            if (id == want)
-                return s->tstate;
-        } else if (s->miss_wait) {
-            s->miss_wait--;             /* not a Python thread (yet): ask again later */
-            return 0;
-        }
+    if (tstate_kept(s))
+        return s->tstate;
+    if (s->tstate_epoch == epoch && !s->tstate && s->miss_wait) {
+        s->miss_wait--;                 /* not a Python thread (yet): ask again later */
+        return 0;
     }
     s->tstate_epoch = epoch;
     s->tstate = lookup_tstate(s);
@@ -542,12 +560,9 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
         base = e->level;
         for (;;) {
             n = py_walk_raw_to(&s->t, frame, e->frame, s->scratch, s->cap, &end, &met);
-            if (met ? base + (size_t)n <= s->cap : end != PY_MARK_TRUNCATED)
-                break;
-            /* room for the frames above it, and the levels below */
-            size_t grown = s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4;
-            size_t want = met && base + (size_t)n > grown ? base + (size_t)n : grown;
-            if (s->cap >= PY_MAX_DEPTH || want > PY_MAX_DEPTH || set_depth(s, want) < 0)
+            /* else room for the frames above it, and the levels below */
+            if ((met ? base + (size_t)n <= s->cap : end != PY_MARK_TRUNCATED) ||
+                deeper(s, met ? base + (size_t)n : 0) < 0)
                 break;
         }
         stopped = met && base + (size_t)n <= s->cap ? met : 0;
@@ -562,8 +577,7 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
         for (;; have = 0) {
             if (!have)
                 n = py_walk_raw(&s->t, frame, s->scratch, s->cap, &end);
-            if (end != PY_MARK_TRUNCATED || (size_t)n < s->cap || s->cap >= PY_MAX_DEPTH ||
-                set_depth(s, s->cap * 4 > PY_MAX_DEPTH ? PY_MAX_DEPTH : s->cap * 4) < 0)
+            if (end != PY_MARK_TRUNCATED || (size_t)n < s->cap || deeper(s, 0) < 0)
                 break;
         }
     }
@@ -638,20 +652,17 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
 {
     struct stack_state *s = th->stack;
     struct agent_shadow *sh = &th->shadow;
-    if (LIKELY(s && sh->depth && s->tstate &&
+    if (LIKELY(s && sh->depth &&
                s->code_epoch == atomic_load_explicit(&agent_code_epoch, memory_order_relaxed) &&
-               s->tstate_epoch ==
-                   atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed) &&
-               !atomic_load_explicit(&agent_finalizing, memory_order_relaxed))) {
+               !atomic_load_explicit(&agent_finalizing, memory_order_relaxed) && tstate_kept(s))) {
         const struct py_layout *l = &s->t.layout;
         const struct shadow_entry *e = &sh->entries[sh->depth - 1];
-        uint64_t id, frame;
-        memcpy(&id, (const void *)(uintptr_t)(s->tstate + l->ts_thread_id), sizeof id);
+        uint64_t frame;     /* py_thread_frame, in place */
         memcpy(&frame, (const void *)(uintptr_t)(s->tstate + l->ts_frame), sizeof frame);
         if (frame && l->cframe_current_frame != PY_NOFIELD)      /* 3.11/3.12 */
             memcpy(&frame, (const void *)(uintptr_t)(frame + l->cframe_current_frame),
                    sizeof frame);
-        if (id == s->self && frame && e->frame == frame && e->gen == sh->gen &&
+        if (frame && e->frame == frame && e->gen == sh->gen &&
             (size_t)e->level + 1 == s->n_last && same_place(l, frame, &s->last[e->level])) {
             sh->levels += e->level + 1;
             return s->last_stack[e->level];
