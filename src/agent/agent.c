@@ -378,6 +378,10 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     int mode_ok = !v || strlen(v) < sizeof mode;
     if (v && mode_ok)
         strcpy(mode, v);
+    char ring_path[4096] = "";
+    v = getenv(AGENT_ENV_RING);
+    if (v && strlen(v) < sizeof ring_path)
+        strcpy(ring_path, v);
     v = getenv(AGENT_ENV_FOLLOW);
     agent.follow = v && strcmp(v, "1") == 0;
     counting_calls = calls_init(getenv(AGENT_ENV_CALLS));
@@ -394,6 +398,8 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
         guard_leave(guard);
         return;                             /* inert: only forward */
     }
+    if (have_path && !agent.sampled)
+        ring_attach(ring_path);             /* else the FIFO takes the chunks */
     atomic_store(&agent_state, AGENT_WAIT_PY);
     guard_leave(guard);
 }

@@ -391,6 +391,15 @@ void chunks_end_session(void) AGENT_HIDDEN;
  * queue our own stop (any thread, inside a hook) ---- */
 void inside_fifo_lost(void) AGENT_HIDDEN;
 
+/* ---- ring.c (protocol.h's ring; exact mode under `stetho run`) ---- */
+/* Map the ring at path for the rest of the process's life: 0, or -1 (the
+ * chunks keep to the FIFO). */
+int ring_attach(const char *path) AGENT_HIDDEN;
+int ring_attached(void) AGENT_HIDDEN;
+/* One whole chunk into the next slot, waiting while the ring is full;
+ * -1: stetho is gone (or the ring is broken), nothing was sent. */
+int ring_put(const void *buf, size_t len) AGENT_HIDDEN;
+
 /* ---- local.c (exact mode; caller holds th->lock) ---- */
 /* th's allocation record number `index` of its chunk, for p, was just
  * written at rec. */

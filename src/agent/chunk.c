@@ -116,9 +116,11 @@ int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len)
     return r == (ssize_t)len ? 0 : -1;
 }
 
+/* A chunk to stetho: into the ring if this process has one, else the FIFO. */
 static void fifo_write(const void *buf, size_t len)
 {
-    if (agent_fifo_write(agent.fd, agent.fifo_dev, agent.fifo_ino, buf, len) < 0)
+    if (ring_attached() ? ring_put(buf, len) < 0
+                        : agent_fifo_write(agent.fd, agent.fifo_dev, agent.fifo_ino, buf, len) < 0)
         agent_turn_off();
 }
 

@@ -173,6 +173,11 @@ static int agent_setup(const struct common_opts *o, struct channel **fifo, int *
     if (o->memory != MEMORY_OFF) {
         setenv(AGENT_ENV_FIFO, channel_path(ch), 1);
         setenv(AGENT_ENV_MODE, mode, 1);
+        /* exact mode: the chunks go through the ring (agent/protocol.h);
+         * without one, through the FIFO as in the other modes */
+        const char *ring = o->memory == MEMORY_EXACT ? channel_ring(ch) : NULL;
+        if (ring)
+            setenv(AGENT_ENV_RING, ring, 1);
         *record_memory = 1;
     }
     if (o->calls)

@@ -1,11 +1,13 @@
 /*
- * channel.c -- a FIFO between the agents and stetho.
+ * channel.c -- a FIFO between the agents and stetho, and in exact mode
+ * under `stetho run` the ring beside it (ringread.h).
  *
  * Agents write whole chunks of at most PIPE_BUF bytes, which the kernel
  * never interleaves; a read may still return several chunks or end inside
  * one, so bytes are buffered and cut by each chunk's length field.
  */
 #include "memory/channel.h"
+#include "memory/ringread.h"
 #include "agent/protocol.h"
 
 #include <errno.h>
@@ -31,6 +33,15 @@
  * at full speed, on each of the cores), so a quarter of the pipe at most
  * fills meanwhile: nobody blocks on a sleeping reader. */
 #define LINGER_NS_PER_BYTE 1
+/* The ring (ringread.h) has no way to wake us: while agents use it, it is
+ * looked at every RING_LOOK_NS, every RING_QUIET_NS after RING_QUIET empty
+ * looks in a row (the ring holds ~7 ms of a thread's events at full speed,
+ * so a burst after a quiet spell still finds room), and taken
+ * RING_TAKE_MAX slots (128 KiB) between two looks at the clock. */
+#define RING_LOOK_NS 1000000u
+#define RING_QUIET_NS 4000000u
+#define RING_QUIET 16u
+#define RING_TAKE_MAX 32u
 
 struct channel {
     int rfd, wfd;
@@ -39,6 +50,8 @@ struct channel {
     char dir[64], path[96];
     uint8_t *buf;
     size_t have;
+    struct ringread *ring;      /* NULL until channel_ring() */
+    unsigned ring_quiet;        /* empty looks in a row */
 };
 
 struct channel *channel_open(void)
@@ -73,6 +86,18 @@ fail:
 const char *channel_path(const struct channel *ch)
 {
     return ch->path;
+}
+
+const char *channel_ring(struct channel *ch)
+{
+    if (!ch->ring)
+        ch->ring = ringread_create(ch->dir);
+    return ch->ring ? ringread_path(ch->ring) : NULL;
+}
+
+uint64_t channel_bad(const struct channel *ch)
+{
+    return ch->ring ? ringread_bad(ch->ring) : 0;
 }
 
 /* Hand over every whole chunk in the buffer; keep a partial one. */
@@ -113,6 +138,8 @@ void channel_drain(struct channel *ch, channel_fn fn, void *ctx)
 {
     while (read_once(ch, BUF_SIZE, fn, ctx) > 0)
         ;
+    if (ch->ring)
+        ringread_finish(ch->ring, fn, ctx);
 }
 
 static uint64_t now_ns(void)
@@ -149,8 +176,20 @@ void channel_wait(struct channel *ch, uint64_t deadline, channel_fn fn, void *ct
         uint64_t now = now_ns();
         if (now >= deadline)
             return;
+        uint64_t until = deadline;
+        if (ch->ring) {
+            size_t n = ringread_take(ch->ring, RING_TAKE_MAX, fn, ctx);
+            if (n == RING_TAKE_MAX)
+                continue;               /* more there: the clock, then again */
+            ch->ring_quiet = n ? 0 : ch->ring_quiet + (ch->ring_quiet < RING_QUIET);
+            if (ringread_used(ch->ring)) {
+                uint64_t step = ch->ring_quiet < RING_QUIET ? RING_LOOK_NS : RING_QUIET_NS;
+                if (deadline - now > step)
+                    until = now + step;
+            }
+        }
         short ready;
-        if (sleep_until(ch, now, deadline, 1, &ready))
+        if (sleep_until(ch, now, until, 1, &ready))
             return;
         if (!ready)
             continue;
@@ -185,6 +224,7 @@ void channel_close(struct channel *ch)
         close(ch->wfd);
     if (ch->wake >= 0)
         close(ch->wake);
+    ringread_close(ch->ring);
     if (ch->path[0])
         unlink(ch->path);
     if (ch->dir[0] && strstr(ch->dir, "stetho-"))

@@ -15,7 +15,13 @@
  * channel_wait() in progress (or else the next one) return at once: a
  * reader being stopped does not sleep out its deadline first.
  * channel_drain() hands what is buffered now, until the pipe is empty.
- * channel_close() removes the FIFO and its directory.
+ * channel_ring() makes the ring (ringread.h) the agents of exact mode use
+ * instead of the FIFO, and returns its path (NULL: it could not be made;
+ * the FIFO serves); from then on channel_wait() also takes what the ring
+ * holds, looking at it every millisecond or so while agents use it, and
+ * channel_drain() takes the rest of it, as the last call of a run
+ * (ringread_finish).  channel_bad() counts ring slots that held no valid
+ * chunk.  channel_close() removes the FIFO, the ring and the directory.
  */
 #ifndef STETHO_MEMORY_CHANNEL_H
 #define STETHO_MEMORY_CHANNEL_H
@@ -29,6 +35,8 @@ struct channel;
 
 struct channel *channel_open(void);
 const char *channel_path(const struct channel *ch);
+const char *channel_ring(struct channel *ch);
+uint64_t channel_bad(const struct channel *ch);
 void channel_wait(struct channel *ch, uint64_t deadline_ns, channel_fn fn, void *ctx);
 void channel_wake(struct channel *ch);
 void channel_drain(struct channel *ch, channel_fn fn, void *ctx);

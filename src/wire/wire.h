@@ -16,7 +16,7 @@
  * Transport (agent/protocol.h): whole chunks of at most AGENT_CHUNK_MAX
  * bytes, each sent with one write(2) to a FIFO, so chunks of many threads
  * and processes never interleave (the kernel keeps writes of up to
- * PIPE_BUF bytes whole).
+ * PIPE_BUF bytes whole), or copied into one slot of the ring.
  *
  * A chunk: struct agent_chunk_header, then records until `len` bytes.
  * Each thread has its own chunks and its own id spaces: frame and stack ids
