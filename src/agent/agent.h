@@ -237,6 +237,8 @@ void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
  * more, or stetho went away -- without SIGPIPE: stop sending). */
 int agent_fifo_open(const char *path, dev_t *dev, ino_t *ino) AGENT_HIDDEN;
 int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len) AGENT_HIDDEN;
+/* 1 while stetho reads our FIFO (agent.fd): the ring's sign of life. */
+int agent_fifo_read(void) AGENT_HIDDEN;
 void agent_flush_before_exec(void) AGENT_HIDDEN;
 /* Open the FIFO, set the mode ("exact", "sampled:<mean>"), find Python: -1
  * if any fails.  The first call also sets up what lives as long as the

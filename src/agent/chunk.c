@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,6 +88,17 @@ static int fifo_is_ours(int fd, dev_t dev, ino_t ino)
 {
     struct stat st;
     return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* stetho still reads our FIFO: the descriptor is still the FIFO (else the
+ * program closed it; it may be something else under that number now), and
+ * a write end with no reader left polls POLLERR. */
+int agent_fifo_read(void)
+{
+    if (agent.fd < 0 || !fifo_is_ours(agent.fd, agent.fifo_dev, agent.fifo_ino))
+        return 0;
+    struct pollfd p = { agent.fd, POLLOUT, 0 };
+    return poll(&p, 1, 0) < 0 || !(p.revents & (POLLERR | POLLNVAL));
 }
 
 /* One write of a whole chunk (<= PIPE_BUF, so the kernel keeps it whole).

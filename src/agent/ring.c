@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -62,13 +61,6 @@ int ring_attached(void)
     return ring != NULL;
 }
 
-/* stetho still reads the FIFO (a write end with no reader polls POLLERR). */
-static int stetho_alive(void)
-{
-    struct pollfd p = { agent.fd, POLLOUT, 0 };
-    return agent.fd < 0 ? 0 : poll(&p, 1, 0) < 0 || !(p.revents & (POLLERR | POLLNVAL));
-}
-
 int ring_put(const void *buf, size_t len)
 {
     struct agent_ring *r = ring;
@@ -89,7 +81,7 @@ int ring_put(const void *buf, size_t len)
         }
         if (dif < 0) {
             /* the slot still holds the chunk of SLOTS positions back */
-            if (++waits % ALIVE_EVERY == 0 && !stetho_alive())
+            if (++waits % ALIVE_EVERY == 0 && !agent_fifo_read())
                 return -1;
             if (waits < 16) {
                 sched_yield();
