@@ -75,6 +75,8 @@ class Agent:
         lib.stetho_agent_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
         lib.stetho_agent_start.restype = ctypes.c_int
         lib.stetho_agent_stop.restype = ctypes.c_int
+        lib.stetho_agent_use_ring.argtypes = [ctypes.c_char_p]
+        lib.stetho_agent_use_ring.restype = ctypes.c_int
         lib.stetho_agent_calls_start.argtypes = [ctypes.c_char_p]
         lib.stetho_agent_calls_start.restype = ctypes.c_int
         lib.stetho_agent_calls_stop.restype = ctypes.c_int
@@ -91,7 +93,10 @@ class Agent:
     def _error(self):
         return self.lib.stetho_agent_error().decode("utf-8", "replace")
 
-    def start(self, fifo, mode, follow):
+    def start(self, fifo, mode, follow, ring=None):
+        # without it (or if it cannot be mapped) the FIFO takes the chunks
+        if ring is not None:
+            self.lib.stetho_agent_use_ring(os.fsencode(ring))
         if self.lib.stetho_agent_start(os.fsencode(fifo), mode.encode(), int(bool(follow))) != 0:
             raise StethoError(f"memory recording could not start: {self._error()}")
 

@@ -138,8 +138,13 @@ class Profiler:
         self._pid = os.getpid()
         cmd = [stetho, "attach", "-q", "--handshake", "-o", self._capture,
                "-i", repr(float(self.interval_ms))]
+        # exact mode: the agent's chunks go through a ring of shared slots,
+        # not a write(2) each (docs/memory.md, "The ring")
+        ring_wanted = self._mode == "exact"
         if self._mode:
             cmd.append("--memory-fifo")
+            if ring_wanted:
+                cmd.append("--memory-ring")
         if self.subprocesses:
             cmd.append("--subprocesses")
         if self.calls:
@@ -155,13 +160,18 @@ class Profiler:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=err, start_new_session=True)
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-        fifo = None
+        fifo = ring = None
         try:
             if self._mode or self.calls:
                 line = _read_line(proc.stdout.fileno(), deadline)
                 if not line or not line.startswith("fifo "):
                     self._fail(proc, errpath, "could not start")
                 fifo = line[5:]
+            if ring_wanted:
+                line = _read_line(proc.stdout.fileno(), deadline)
+                if line is None or not (line == "ring" or line.startswith("ring ")):
+                    self._fail(proc, errpath, "could not start")
+                ring = line[5:] or None
             _engine.allow_tracer(proc.pid)
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
@@ -172,7 +182,7 @@ class Profiler:
                 if self._mode:
                     # the agent's mode string (agent/protocol.h AGENT_MODE_NATIVE)
                     mode = self._mode + (",native" if self.native else "")
-                    agent.start(fifo, mode, self.subprocesses)
+                    agent.start(fifo, mode, self.subprocesses, ring)
                     self._agent = agent
                 if self.calls:
                     agent.calls_start(fifo)

@@ -394,10 +394,12 @@ void chunks_end_session(void) AGENT_HIDDEN;
 void inside_fifo_lost(void) AGENT_HIDDEN;
 
 /* ---- ring.c (protocol.h's ring; exact mode under `stetho run`) ---- */
-/* Map the ring at path for the rest of the process's life: 0, or -1 (the
- * chunks keep to the FIFO). */
+/* Map the ring at path: 0, or -1 (the chunks keep to the FIFO). */
 int ring_attach(const char *path) AGENT_HIDDEN;
 int ring_attached(void) AGENT_HIDDEN;
+/* Unmap it once no thread is inside ring_put; the chunks go to the FIFO
+ * again (inside.c, at a recording's stop). */
+void ring_detach(void) AGENT_HIDDEN;
 /* One whole chunk into the next slot, waiting while the ring is full;
  * -1: stetho is gone (or the ring is broken), nothing was sent. */
 int ring_put(const void *buf, size_t len) AGENT_HIDDEN;

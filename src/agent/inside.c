@@ -89,6 +89,19 @@ static void find_pending_calls(void)
         add_pending_call = NULL;        /* cannot tell when it is unsafe: never */
 }
 
+/* The ring for the next start (stetho_agent_use_ring), if any. */
+static char ring_path[4096];
+
+AGENT_EXPORT int stetho_agent_use_ring(const char *path)
+{
+    if (recording)
+        return fail("a recording is already on in this process%s", "");
+    if (!path || strlen(path) >= sizeof ring_path)
+        return fail("bad ring path%s", "");
+    strcpy(ring_path, path);
+    return 0;
+}
+
 static int start(const char *fifo_path, const char *mode, int follow)
 {
     static int atfork_once;
@@ -118,8 +131,12 @@ static int start(const char *fifo_path, const char *mode, int follow)
     }
     chunks_new_session();
     mappings_reset(0);              /* the new reader knows none of them */
+    if (ring_path[0] && !agent.sampled)
+        ring_attach(ring_path);     /* else the FIFO takes the chunks */
+    ring_path[0] = 0;
     if (got_patch() < 0) {
         got_restore();
+        ring_detach();
         close(agent.fd);
         agent.fd = -1;
         return fail("cannot hook the allocator functions (is the agent preloaded?)%s", "");
@@ -151,6 +168,7 @@ AGENT_EXPORT int stetho_agent_stop(void)
     pyhooks_uninstall();
     evalhook_uninstall();
     chunks_end_session();
+    ring_detach();
     if (agent.fd >= 0)
         close(agent.fd);
     agent.fd = -1;

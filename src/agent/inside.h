@@ -20,6 +20,10 @@
  * under `stetho run` (the agent preloaded) cannot start: it records already.
  * With follow_children, a process forked in the window records on (as with
  * `stetho run --subprocesses`); otherwise it stops recording at the fork.
+ * stetho_agent_use_ring(), before a start in exact mode, names the ring
+ * (protocol.h) that `stetho attach --memory-ring` made: that recording's
+ * chunks go there instead of the FIFO (if it cannot be mapped, the FIFO
+ * serves), and its stop unmaps it.
  * stetho_agent_hooked() counts the GOT entries that point into the agent
  * now: 0 after a stop; stetho_agent_got_digest() hashes every hooked GOT
  * entry's address and value: after a stop, what it was before the start.
@@ -29,6 +33,7 @@
 
 int stetho_agent_start(const char *fifo_path, const char *mode, int follow_children);
 int stetho_agent_stop(void);
+int stetho_agent_use_ring(const char *ring_path);
 /* Exact call counts from inside (calls.h, calls_start_inside): sent to
  * the FIFO of `stetho attach --handshake --calls` (the memory recording's,
  * if there is one too).  GIL held; 0, or -1 with

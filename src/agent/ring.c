@@ -1,18 +1,22 @@
 /*
  * ring.c -- the agent's end of the ring (agent/protocol.h, struct
- * agent_ring): exact mode under `stetho run` sends its memory chunks into
- * slots of a file both map, instead of write(2)s into the FIFO.
+ * agent_ring): exact mode sends its memory chunks into slots of a file
+ * stetho maps too, instead of write(2)s into the FIFO.
  *
- * Mapped once, by the preloaded agent's constructor, and never unmapped:
- * a thread may be copying into it until the process's last instant (the
- * exit flush), and forked children share it.  An agent dlopen'ed into a
- * running interpreter (the Python API, attach) keeps to the FIFO, whose
- * descriptor it can close when a recording ends.
+ * The preloaded agent (`stetho run`) maps it once, in its constructor, and
+ * never unmaps it: a thread may be copying into it until the process's
+ * last instant (the exit flush), and forked children share it.  An agent
+ * dlopen'ed into a running interpreter (the Python API) maps the ring of
+ * each recording at its start and unmaps it at its stop (ring_detach),
+ * once no thread is inside ring_put: every put counts itself in `users`
+ * before it looks at `ring`, and the detach takes `ring` away before it
+ * waits for `users` to fall to 0 (both sequentially consistent, so a put
+ * that found the ring is waited for).
  *
  * A full ring means stetho is behind: the thread waits, as it would in a
- * write(2) into a full pipe (exact mode drops nothing), sleeping in steps
- * and checking every ~100 ms that stetho still holds the FIFO open; if
- * not, the chunk is not sent and the caller stops recording.
+ * write(2) into a full pipe (exact mode drops nothing), yielding, then
+ * sleeping in steps, and checking every ~100 ms that stetho still reads
+ * the FIFO; if not, the chunk is not sent and the caller stops recording.
  */
 #include "agent/agent.h"
 
@@ -29,12 +33,13 @@
 #define WAIT_STEP_NS 50000L         /* a full ring: sleeps of 50 us */
 #define ALIVE_EVERY 2000u           /* ~100 ms of them between two looks at stetho */
 
-static struct agent_ring *ring;     /* NULL: chunks go to the FIFO */
+static struct agent_ring *_Atomic ring;    /* NULL: chunks go to the FIFO */
+static _Atomic unsigned users;              /* threads inside ring_put */
 
 int ring_attach(const char *path)
 {
-    if (ring || !path || !*path)
-        return ring ? 0 : -1;
+    if (atomic_load(&ring) || !path || !*path)
+        return atomic_load(&ring) ? 0 : -1;
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -1;
@@ -52,18 +57,29 @@ int ring_attach(const char *path)
         agent_real.munmap(m, AGENT_RING_BYTES);
         return -1;
     }
-    ring = r;
+    atomic_store(&ring, r);
     return 0;
 }
 
 int ring_attached(void)
 {
-    return ring != NULL;
+    return atomic_load_explicit(&ring, memory_order_relaxed) != NULL;
 }
 
-int ring_put(const void *buf, size_t len)
+void ring_detach(void)
 {
-    struct agent_ring *r = ring;
+    struct agent_ring *r = atomic_exchange(&ring, NULL);
+    if (!r)
+        return;
+    while (atomic_load(&users)) {
+        struct timespec ts = { 0, WAIT_STEP_NS };
+        nanosleep(&ts, NULL);
+    }
+    agent_real.munmap(r, AGENT_RING_BYTES);
+}
+
+static int put(struct agent_ring *r, const void *buf, size_t len)
+{
     uint64_t pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
     unsigned waits = 0;
     for (unsigned tries = 0;; tries++) {
@@ -98,4 +114,13 @@ int ring_put(const void *buf, size_t len)
     memcpy(slot, buf, len);
     atomic_store_explicit(&r->seq[pos & (AGENT_RING_SLOTS - 1)], pos + 1, memory_order_release);
     return 0;
+}
+
+int ring_put(const void *buf, size_t len)
+{
+    atomic_fetch_add(&users, 1);
+    struct agent_ring *r = atomic_load(&ring);
+    int rc = r ? put(r, buf, len) : -1;     /* detached: the recording ended */
+    atomic_fetch_sub(&users, 1);
+    return rc;
 }

@@ -41,6 +41,9 @@ static void attach_usage(FILE *f)
           "  --memory-fifo         also record the memory events of an agent the program\n"
           "                        started itself (the Python API): makes a FIFO and\n"
           "                        prints \"fifo PATH\" on stdout\n"
+          "  --memory-ring         with --memory-fifo, for exact mode: also make the ring\n"
+          "                        the agent sends its chunks through and print\n"
+          "                        \"ring PATH\" (\"ring\" alone if it could not be made)\n"
           "  --thread TID          only this thread of the process (its kernel id)\n"
           "  --handshake           wait for a line on stdin before attaching, print\n"
           "                        \"ready\" on stdout after the first sample; with\n"
@@ -54,7 +57,7 @@ int cmd_attach(int argc, char **argv)
     struct common_opts o;
     options_defaults(&o);
     const char *pidarg = NULL;
-    int memory_fifo = 0, handshake = 0, memory_attach = 0;
+    int memory_fifo = 0, memory_ring = 0, handshake = 0, memory_attach = 0;
     pid_t only_tid = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -64,6 +67,10 @@ int cmd_attach(int argc, char **argv)
         }
         if (!strcmp(a, "--memory-fifo")) {
             memory_fifo = 1;
+            continue;
+        }
+        if (!strcmp(a, "--memory-ring")) {
+            memory_ring = 1;
             continue;
         }
         if (!strcmp(a, "--handshake")) {
@@ -115,6 +122,10 @@ int cmd_attach(int argc, char **argv)
         if (!memory)
             return cli_error("cannot make a FIFO: %s", strerror(errno));
         printf("fifo %s\n", channel_path(memory));
+        if (memory_fifo && memory_ring) {
+            const char *ring = channel_ring(memory);
+            printf("ring%s%s\n", ring ? " " : "", ring ? ring : "");
+        }
         fflush(stdout);
     }
     if (handshake) {
