@@ -108,6 +108,8 @@ def test_window_accuracy(stetho, python, tmp_path, memory, tol):
     # exact mode's frame-evaluation hook (src/agent/evalhook.c): in for the
     # window, and the interpreter's own evaluation back after it
     assert f["eval_default"] == [True, memory != "exact", True], f
+    # exact mode's ring: mapped for the window, unmapped at its stop
+    assert f["ring_mapped"] == [0, memory == "exact", 0], f
     st = f["stats"]
     for k in ("wall", "user", "sys", "wait_sleep", "wait_io", "wait_lock", "wait_gil",
               "peak_heap", "peak_rss", "allocated", "allocations", "leaked"):

@@ -85,6 +85,12 @@ def eval_frame_is_default():
     return get(api.PyInterpreterState_Get()) == default
 
 
+def ring_mapped():
+    """Is a ring of the agent's (docs/memory.md, "The ring") mapped here?"""
+    with open("/proc/self/maps") as f:
+        return sum("stetho-ring-" in line for line in f)
+
+
 def dump(out, facts):
     with open(os.path.join(out, "facts.json"), "w") as f:
         json.dump(facts, f)
@@ -114,9 +120,11 @@ if mode == "window":
     warm_up(memory)
     digest0 = a.lib.stetho_agent_got_digest()
     eval_before = eval_frame_is_default()
+    ring_before = ring_mapped()
     p = stetho.Profiler(memory=memory, interval_ms=5, output=os.path.join(out, "cap.stetho"))
     p.start()
     eval_in = eval_frame_is_default()
+    ring_in = ring_mapped()
     hooked_in = a.hooked()
     digest_in = a.lib.stetho_agent_got_digest()
     inside_burn()
@@ -131,6 +139,7 @@ if mode == "window":
     dump(out, {"hooked_in": hooked_in, "hooked_after": a.hooked(),
                "digest_restored": digest0 == digest1, "digest_changed": digest0 != digest_in,
                "eval_default": [eval_before, eval_in, eval_frame_is_default()],
+               "ring_mapped": [ring_before, ring_in, ring_mapped()],
                "stats": p.stats()})
 
 elif mode == "repeat":
