@@ -17,6 +17,11 @@
  * write(2) into a full pipe (exact mode drops nothing), yielding, then
  * sleeping in steps, and checking every ~100 ms that stetho still reads
  * the FIFO; if not, the chunk is not sent and the caller stops recording.
+ * One wait is bounded: a put made while this thread is inside another (an
+ * exit flush from a signal handler that interrupted a put): the slot the
+ * outer put claimed and has not filled stops stetho, so a full ring would
+ * never free a slot for the inner one.  It gives up after NESTED_WAITS
+ * (~0.5 s, the exit flush's own bound) and the chunk is lost.
  */
 #include "agent/agent.h"
 
@@ -32,6 +37,9 @@
 #define CLAIM_TRIES (1u << 20)      /* a ring that never lets us claim: broken */
 #define WAIT_STEP_NS 50000L         /* a full ring: sleeps of 50 us */
 #define ALIVE_EVERY 2000u           /* ~100 ms of them between two looks at stetho */
+#define NESTED_WAITS (4 * ALIVE_EVERY)
+
+static AGENT_TLS int in_put;        /* this thread is inside ring_put */
 
 static struct agent_ring *_Atomic ring;    /* NULL: chunks go to the FIFO */
 static _Atomic unsigned users;              /* threads inside ring_put */
@@ -78,7 +86,7 @@ void ring_detach(void)
     agent_real.munmap(r, AGENT_RING_BYTES);
 }
 
-static int put(struct agent_ring *r, const void *buf, size_t len)
+static int put(struct agent_ring *r, const void *buf, size_t len, int nested)
 {
     uint64_t pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
     unsigned waits = 0;
@@ -97,7 +105,8 @@ static int put(struct agent_ring *r, const void *buf, size_t len)
         }
         if (dif < 0) {
             /* the slot still holds the chunk of SLOTS positions back */
-            if (++waits % ALIVE_EVERY == 0 && !agent_fifo_read())
+            if ((++waits % ALIVE_EVERY == 0 && !agent_fifo_read()) ||
+                (nested && waits >= NESTED_WAITS))
                 return -1;
             if (waits < 16) {
                 sched_yield();
@@ -119,8 +128,10 @@ static int put(struct agent_ring *r, const void *buf, size_t len)
 int ring_put(const void *buf, size_t len)
 {
     atomic_fetch_add(&users, 1);
+    int nested = in_put++;
     struct agent_ring *r = atomic_load(&ring);
-    int rc = r ? put(r, buf, len) : -1;     /* detached: the recording ended */
+    int rc = r ? put(r, buf, len, nested) : -1;     /* detached: the recording ended */
+    in_put--;
     atomic_fetch_sub(&users, 1);
     return rc;
 }
