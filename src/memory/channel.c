@@ -1,6 +1,6 @@
 /*
  * channel.c -- a FIFO between the agents and stetho, and in exact mode
- * under `stetho run` the ring beside it (ringread.h).
+ * the ring beside it (ringread.h).
  *
  * Agents write whole chunks of at most PIPE_BUF bytes, which the kernel
  * never interleaves; a read may still return several chunks or end inside
@@ -93,11 +93,6 @@ const char *channel_ring(struct channel *ch)
     if (!ch->ring)
         ch->ring = ringread_create(ch->dir);
     return ch->ring ? ringread_path(ch->ring) : NULL;
-}
-
-uint64_t channel_bad(const struct channel *ch)
-{
-    return ch->ring ? ringread_bad(ch->ring) : 0;
 }
 
 /* Hand over every whole chunk in the buffer; keep a partial one. */

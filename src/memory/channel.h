@@ -20,8 +20,8 @@
  * the FIFO serves); from then on channel_wait() also takes what the ring
  * holds, looking at it every millisecond or so while agents use it, and
  * channel_drain() takes the rest of it, as the last call of a run
- * (ringread_finish).  channel_bad() counts ring slots that held no valid
- * chunk.  channel_close() removes the FIFO, the ring and the directory.
+ * (ringread_finish).  channel_close() removes the FIFO, the ring and the
+ * directory.
  */
 #ifndef STETHO_MEMORY_CHANNEL_H
 #define STETHO_MEMORY_CHANNEL_H
@@ -36,7 +36,6 @@ struct channel;
 struct channel *channel_open(void);
 const char *channel_path(const struct channel *ch);
 const char *channel_ring(struct channel *ch);
-uint64_t channel_bad(const struct channel *ch);
 void channel_wait(struct channel *ch, uint64_t deadline_ns, channel_fn fn, void *ctx);
 void channel_wake(struct channel *ch);
 void channel_drain(struct channel *ch, channel_fn fn, void *ctx);
