@@ -393,7 +393,7 @@ void chunks_end_session(void) AGENT_HIDDEN;
  * queue our own stop (any thread, inside a hook) ---- */
 void inside_fifo_lost(void) AGENT_HIDDEN;
 
-/* ---- ring.c (protocol.h's ring; exact mode under `stetho run`) ---- */
+/* ---- ring.c (protocol.h's ring; exact mode) ---- */
 /* Map the ring at path: 0, or -1 (the chunks keep to the FIFO). */
 int ring_attach(const char *path) AGENT_HIDDEN;
 int ring_attached(void) AGENT_HIDDEN;

@@ -129,7 +129,7 @@ int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len)
 }
 
 /* A chunk to stetho: into the ring if this process has one, else the FIFO. */
-static void fifo_write(const void *buf, size_t len)
+static void send_chunk(const void *buf, size_t len)
 {
     if (ring_attached() ? ring_put(buf, len) < 0
                         : agent_fifo_write(agent.fd, agent.fifo_dev, agent.fifo_ino, buf, len) < 0)
@@ -141,7 +141,7 @@ void chunk_flush(struct agent_thread *th)
     if (th->len > sizeof(struct agent_chunk_header)) {
         wire_put_header(th->chunk, th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0, th->len,
                         agent.pid, th->tid, th->t0);
-        fifo_write(th->chunk, th->len);
+        send_chunk(th->chunk, th->len);
         th->new_stream = 0;
     }
     th->len = 0;
@@ -163,7 +163,7 @@ void chunk_lone_free(int allocator, const void *p)
                                &(struct wire_free){ .allocator = (uint64_t)allocator,
                                                     .addr = (uintptr_t)p });
     wire_put_header(buf, 0, (size_t)(w - buf), agent.pid, my_tid(), agent_now());
-    fifo_write(buf, (size_t)(w - buf));
+    send_chunk(buf, (size_t)(w - buf));
 }
 
 /* No assert here, on every event's path: that a record fits a fresh chunk

@@ -25,7 +25,6 @@
  */
 #include "agent/agent.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
@@ -74,15 +73,19 @@ int ring_attached(void)
     return atomic_load_explicit(&ring, memory_order_relaxed) != NULL;
 }
 
+static void nap(void)
+{
+    struct timespec ts = { 0, WAIT_STEP_NS };
+    nanosleep(&ts, NULL);
+}
+
 void ring_detach(void)
 {
     struct agent_ring *r = atomic_exchange(&ring, NULL);
     if (!r)
         return;
-    while (atomic_load(&users)) {
-        struct timespec ts = { 0, WAIT_STEP_NS };
-        nanosleep(&ts, NULL);
-    }
+    while (atomic_load(&users))
+        nap();
     agent_real.munmap(r, AGENT_RING_BYTES);
 }
 
@@ -108,12 +111,10 @@ static int put(struct agent_ring *r, const void *buf, size_t len, int nested)
             if ((++waits % ALIVE_EVERY == 0 && !agent_fifo_read()) ||
                 (nested && waits >= NESTED_WAITS))
                 return -1;
-            if (waits < 16) {
+            if (waits < 16)
                 sched_yield();
-            } else {
-                struct timespec ts = { 0, WAIT_STEP_NS };
-                nanosleep(&ts, NULL);
-            }
+            else
+                nap();
             tries = 0;
         }
         pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
