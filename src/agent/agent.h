@@ -294,7 +294,9 @@ void record_resident(const void *p, uint64_t bytes) AGENT_HIDDEN;
  * call and the calls below, but mappings_send_all() and _reset(). */
 void mappings_lock(void) AGENT_HIDDEN;
 void mappings_unlock(void) AGENT_HIDDEN;
-/* p was recorded as a mapping of len bytes (record_alloc, record_realloc);
+/* p was recorded as a mapping of len bytes, at least
+ * WIRE_MAPPING_MEASURED_MIN (record_alloc, record_realloc; a smaller one
+ * counts whole and is never in the table);
  * _measured: and its resident part is sent at once (mremap's pages). */
 void mappings_add(const void *p, size_t len) AGENT_HIDDEN;
 void mappings_add_measured(const void *p, size_t len) AGENT_HIDDEN;

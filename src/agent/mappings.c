@@ -1,7 +1,8 @@
 /*
  * mappings.c -- the anonymous mappings this process recorded (ALLOC of
- * allocator MMAP) that are live, and their resident part measured here,
- * with mincore(), whenever one goes or the program ends.
+ * allocator MMAP) of WIRE_MAPPING_MEASURED_MIN bytes or more that are
+ * live, and their resident part measured here, with mincore(), whenever
+ * one goes or the program ends (a smaller one counts whole: wire.h).
  *
  * stetho counts a mapping by its resident pages, which it reads from
  * outside (/proc/PID/pagemap) at its ticks -- once it has decoded the

@@ -114,7 +114,7 @@ void record_alloc(int allocator, const void *p, size_t size)
     uint64_t ts = event_time(th);
     thread_lock(th);
     put_alloc(th, allocator, p, size, ts);
-    if (UNLIKELY(allocator == AGENT_ALLOC_MMAP)) {
+    if (UNLIKELY(allocator == AGENT_ALLOC_MMAP) && size >= WIRE_MAPPING_MEASURED_MIN) {
         /* now: stetho measures a mapping's pages while it lives, and
          * another thread's RESIDENT or FREE of it must come after it */
         chunk_flush(th);
@@ -197,13 +197,12 @@ void record_realloc(int allocator, const void *p, const void *q, size_t size,
         put_free(th, allocator, p, t_before ? t_before : ts);
     if (alloc_it)
         put_alloc(th, allocator, q, size, ts);
-    if (UNLIKELY(allocator == AGENT_ALLOC_MMAP)) {
+    if (UNLIKELY(allocator == AGENT_ALLOC_MMAP) && alloc_it && size >= WIRE_MAPPING_MEASURED_MIN) {
         chunk_flush(th);            /* as record_alloc's */
         thread_unlock(th);
         /* the wrapper holds the table's lock; the pages mremap carried
          * over are resident at once: said now, not left to stetho */
-        if (alloc_it)
-            mappings_add_measured(q, size);
+        mappings_add_measured(q, size);
         return;
     }
     thread_unlock(th);

@@ -8,9 +8,10 @@
  * stacks whose live bytes changed since the previous one (a dirty list), so
  * its cost follows the activity, not the number of stacks.
  *
- * Anonymous mappings (allocator MMAP) are counted by what is resident: a
- * library may reserve address space it never touches (OpenBLAS maps 32 MiB
- * per thread at import), and that is no memory held.  Each live mapping is
+ * Anonymous mappings (allocator MMAP) of WIRE_MAPPING_MEASURED_MIN bytes or
+ * more (smaller ones count whole, as any block) are counted by what is
+ * resident: a library may reserve address space it never touches
+ * (OpenBLAS maps 32 MiB per thread at import), and that is no memory held.  Each live mapping is
  * kept in a side table with the bytes it counts for now; memtrack_tick()
  * reads the resident pages of the ranges (/proc/PID/pagemap, a bounded
  * number of pages per tick, round robin) and moves the heap, the stacks and
@@ -907,7 +908,8 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
     int mapped = 0;
     if (freed_already)
         o->addr = 0;                    /* allocated, and freed later: not live */
-    else if (binsert_at(m, slot, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP)
+    else if (binsert_at(m, slot, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP &&
+             size >= WIRE_MAPPING_MEASURED_MIN)
         mapped = mapping_add(m, &b, size) == 0;
     count_alloc(m, n, &b, size);
     if (mapped) {                       /* counts once its pages are seen */

@@ -171,6 +171,19 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
  * of unknown addresses), the domain for Python's.  REALLOC: the new block
  * (the old one is a FREE); MEMALIGN: posix_memalign, aligned_alloc,
  * memalign, valloc, pvalloc; MMAP: anonymous mmap / mremap. */
+/* An anonymous mapping (allocator MMAP) of at least this many bytes counts
+ * by its resident pages (RESIDENT records, stetho's pagemap reads); a
+ * smaller one counts whole, as a malloc'd block of its size does (glibc
+ * maps those from 128 KiB up).  Small ones come and go fast -- CPython 3.11+
+ * maps its frames' data stack 16 KiB at a time, ~170 a second on a deep
+ * recursion -- and measuring each (the agent flushing its chunk at the
+ * mmap and calling mincore() at the munmap, stetho reading its pagemap)
+ * cost a deep-stack program 5-10 % in sampled mode; what it can miscount is
+ * a few pages each.  What is reserved and never touched is large
+ * (OpenBLAS's 32 MiB buffers): that is what this keeps apart.  Agent and
+ * stetho decide by the same size: the ALLOC's. */
+#define WIRE_MAPPING_MEASURED_MIN (1u << 20)
+
 #define AGENT_ALLOCATOR_LIST(X)          \
     X(MALLOC, 0, "malloc")               \
     X(CALLOC, 1, "calloc")               \

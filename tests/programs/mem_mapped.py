@@ -5,9 +5,12 @@ touched; all kept until the end.
 
 reserve() maps 64 MiB and touches nothing, partly() maps 64 MiB and touches
 its first 16 MiB, fully() maps 32 MiB and touches all of it (one byte per
-page: no big temporary buffer).  Then the program waits a little (so the
-pages are seen touched) and writes, per function, the bytes it mapped and
-the bytes it touched, and its own VmRSS, to TRUTH.json.
+page: no big temporary buffer); small() maps 16 x 256 KiB and touches
+nothing: mappings under 1 MiB count whole, as malloc'd blocks do
+(src/wire/wire.h, WIRE_MAPPING_MEASURED_MIN).  Then the program waits a
+little (so the pages are seen touched) and writes, per function, the bytes
+it mapped and touched (the large ones), the bytes stetho should count, and
+its own VmRSS, to TRUTH.json.
 """
 import json
 import mmap
@@ -43,6 +46,11 @@ def fully():
     KEEP.append(m)
 
 
+def small():
+    for _ in range(16):
+        KEEP.append(mmap.mmap(-1, 256 * 1024))
+
+
 def vm_rss():
     with open("/proc/self/status") as f:
         for line in f:
@@ -55,9 +63,11 @@ def main():
     reserve()
     partly()
     fully()
+    small()
     time.sleep(0.3)
     truth = {"mapped": {"reserve": 64 * MB, "partly": 64 * MB, "fully": 32 * MB},
              "touched": {"reserve": 0, "partly": 16 * MB, "fully": 32 * MB},
+             "counted": {"reserve": 0, "partly": 16 * MB, "fully": 32 * MB, "small": 4 * MB},
              "vm_rss_bytes": vm_rss()}
     with open(sys.argv[1], "w") as f:
         json.dump(truth, f)
