@@ -28,6 +28,7 @@ FUZZERS = {
     "fuzz_wire": (["src/memory/memtrack.c", "src/wire/wire.c", "build/libstetho_core.a"],
                   ["-lzstd", "-lm", "-ldw", "-lelf", "-lz", "-lpthread"], "wire", 8192),
     "fuzz_linetable": (["src/cpython/linetable.c"], [], "linetable", 4096),
+    "fuzz_ring": (["src/memory/ringread.c", "src/wire/wire.c"], [], "ring", 16384),
 }
 
 
