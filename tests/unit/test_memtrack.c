@@ -128,13 +128,16 @@ static const struct cap_mem_stack *by_name(const struct capture *cap, const char
 
 /* Three real mappings of ours: untouched, half touched, fully touched;
  * then the untouched one is touched and all are unmapped.  The heap counts
- * what is resident, the mapped figures keep the whole sizes. */
+ * what is resident, the mapped figures keep the whole sizes.  A fourth,
+ * small (under WIRE_MAPPING_MEASURED_MIN) and untouched, counts whole, as
+ * any block, and in no mapped figure. */
 static void mappings(const char *path)
 {
-    const size_t len = 64 * 4096;
-    uint8_t *r[3];
-    for (int i = 0; i < 3; i++) {
-        r[i] = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const size_t len = WIRE_MAPPING_MEASURED_MIN, small = len / 16;
+    _Static_assert(WIRE_MAPPING_MEASURED_MIN % (32 * 4096) == 0, "whole pages, halves, sixteenths");
+    uint8_t *r[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = mmap(NULL, i == 3 ? small : len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         CHECK(r[i] != MAP_FAILED);
         if (r[i] == MAP_FAILED)
             return;
@@ -149,28 +152,30 @@ static void mappings(const char *path)
     root(&c, 1, "reserve", 1);
     root(&c, 2, "half", 2);
     root(&c, 3, "full", 3);
-    for (int i = 0; i < 3; i++)
-        alloc_by(&c, AGENT_ALLOC_MMAP, (uint64_t)(uintptr_t)r[i], len, (uint64_t)i + 1);
+    root(&c, 4, "small", 4);
+    for (int i = 0; i < 4; i++)
+        alloc_by(&c, AGENT_ALLOC_MMAP, (uint64_t)(uintptr_t)r[i], i == 3 ? small : len,
+                 (uint64_t)i + 1);
     alloc(&c, 0x1000, 1000, 1);                 /* an ordinary block counts whole */
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
     struct cap_timeline_point now;
     memtrack_now(m, &now);                      /* not measured yet: nothing resident */
-    CHECK_EQ_INT(now.heap_bytes, 1000);
+    CHECK_EQ_INT(now.heap_bytes, 1000 + small);
     CHECK_EQ_INT(now.mapped_bytes, 3 * len);
     memtrack_tick(m, 2000);
     memtrack_now(m, &now);
     CHECK_EQ_INT(now.mapped_bytes, 3 * len);
     CHECK_EQ_INT(now.mapped_resident_bytes, len / 2 + len);
-    CHECK_EQ_INT(now.heap_bytes, 1000 + len / 2 + len);
+    CHECK_EQ_INT(now.heap_bytes, 1000 + small + len / 2 + len);
 
     memset(r[0], 1, len);                       /* the reservation is used after all */
     memtrack_tick(m, 3000);
     memtrack_now(m, &now);
-    CHECK_EQ_INT(now.heap_bytes, 1000 + 2 * len + len / 2);
+    CHECK_EQ_INT(now.heap_bytes, 1000 + small + 2 * len + len / 2);
 
     begin(&c, pid, pid);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         free_by(&c, AGENT_ALLOC_MMAP, (uint64_t)(uintptr_t)r[i]);
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
@@ -181,18 +186,21 @@ static void mappings(const char *path)
     memtrack_finish(m, 4000, 0, 0);
     memtrack_free(m);
     CHECK_EQ_INT(capw_close(w, 4000), 0);
-    for (int i = 0; i < 3; i++)
-        munmap(r[i], len);
+    for (int i = 0; i < 4; i++)
+        munmap(r[i], i == 3 ? small : len);
 
     struct capture cap;
     char err[200];
     CHECK_EQ_INT(capture_load(path, &cap, err, sizeof err), 0);
-    CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, 1000 + 2 * len + len / 2);
+    CHECK_EQ_INT(cap.mem_totals.peak_heap_bytes, 1000 + small + 2 * len + len / 2);
     CHECK_EQ_INT(cap.mem_totals.peak_mapped_bytes, 3 * len);
     CHECK_EQ_INT(cap.mem_totals.peak_mapped_resident_bytes, 2 * len + len / 2);
     const struct cap_mem_stack *reserve = by_name(&cap, "reserve"), *half = by_name(&cap, "half");
-    CHECK(reserve && half);
-    if (reserve && half) {
+    const struct cap_mem_stack *sm = by_name(&cap, "small");
+    CHECK(reserve && half && sm);
+    if (reserve && half && sm) {
+        CHECK_EQ_INT(sm->peak_bytes, small);
+        CHECK_EQ_INT(sm->peak_mapped_bytes, 0);
         CHECK_EQ_INT(reserve->peak_bytes, 1000 + len);     /* its block, and the mapping */
         CHECK_EQ_INT(reserve->peak_mapped_bytes, len);
         CHECK_EQ_INT(half->peak_bytes, len / 2);
@@ -248,9 +256,9 @@ static void agent_residents(const char *path)
     end(&c);
     CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
 
-    /* sampled: a 100 KiB mapping stands for w = 100 KiB / (1 - e^-(100/64))
-     * bytes; half of it resident counts w / 2 */
-    const uint64_t mean = 64 * K, size = 100 * K;
+    /* sampled: a 1 MiB mapping sampled with a mean of 1 MiB stands for
+     * w = 1 MiB / (1 - e^-1) bytes; half of it resident counts w / 2 */
+    const uint64_t mean = 1024 * K, size = WIRE_MAPPING_MEASURED_MIN;
     begin(&c, pid - 1, pid - 1);
     sampled(&c, mean);
     root(&c, 1, "sampled_map", 3);
