@@ -47,7 +47,10 @@ int ring_attach(const char *path)
 {
     if (atomic_load(&ring) || !path || !*path)
         return atomic_load(&ring) ? 0 : -1;
-    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    /* /proc/PID/fd/N, stetho's memfd, is a link to follow; a file in a
+     * shared directory (/dev/shm) is not */
+    int follow = strncmp(path, "/proc/", 6) == 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
     if (fd < 0)
         return -1;
     struct stat st;

@@ -16,9 +16,19 @@ struct ringread {
     struct agent_ring *ring;
     uint64_t deq;                   /* ours alone: not in the shared file */
     uint64_t bad;                   /* slots whose chunk did not check */
+    int memfd;                      /* kept open: path names it; -1: a file */
     char path[128];
     uint8_t copy[AGENT_RING_SLOT];
 };
+
+/* Its name goes: the memfd closed, or the file removed. */
+static void ringread_forget(struct ringread *r)
+{
+    if (r->memfd >= 0)
+        close(r->memfd);
+    else
+        unlink(r->path);
+}
 
 static int make_file(struct ringread *r, const char *dir)
 {
@@ -34,13 +44,39 @@ static int make_file(struct ringread *r, const char *dir)
     return fd;
 }
 
+/* A memfd, named by its /proc path: nothing is left behind when stetho
+ * is killed (a file in /dev/shm was, 1 MiB of memory each until reboot),
+ * and a process that still maps it keeps it alive.  The agents open that
+ * path (the kernel lets a process of the same user open another's fd
+ * there); if /proc does not show it to us, a named file instead. */
+static int make_memfd(struct ringread *r)
+{
+    char name[32];
+    snprintf(name, sizeof name, "stetho-ring-%d", (int)getpid());
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    snprintf(r->path, sizeof r->path, "/proc/%d/fd/%d", (int)getpid(), fd);
+    int probe = -1;
+    if (ftruncate(fd, (off_t)AGENT_RING_BYTES) < 0 ||
+        (probe = open(r->path, O_RDWR | O_CLOEXEC)) < 0) {
+        close(fd);
+        return -1;
+    }
+    close(probe);
+    return fd;
+}
+
 struct ringread *ringread_create(const char *fallback_dir)
 {
     struct ringread *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    r->memfd = make_memfd(r);
+    int fd = r->memfd;
     /* /dev/shm: memory, never written back to a disk as the slots churn */
-    int fd = make_file(r, "/dev/shm");
+    if (fd < 0)
+        fd = make_file(r, "/dev/shm");
     if (fd < 0 && fallback_dir && strlen(fallback_dir) < 90)
         fd = make_file(r, fallback_dir);
     if (fd < 0) {
@@ -48,9 +84,10 @@ struct ringread *ringread_create(const char *fallback_dir)
         return NULL;
     }
     void *m = mmap(NULL, AGENT_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
+    if (r->memfd < 0)
+        close(fd);
     if (m == MAP_FAILED) {
-        unlink(r->path);
+        ringread_forget(r);
         free(r);
         return NULL;
     }
@@ -135,6 +172,6 @@ void ringread_close(struct ringread *r)
     if (!r)
         return;
     munmap(r->ring, AGENT_RING_BYTES);
-    unlink(r->path);
+    ringread_forget(r);
     free(r);
 }

@@ -2,9 +2,11 @@
  * ringread.h -- stetho's end of the agents' ring (agent/protocol.h,
  * struct agent_ring): the one consumer.
  *
- * Contract: ringread_create() makes the ring's file (0600, in /dev/shm, else
- * beside `fallback_dir`), sized and initialized, and maps it;
- * ringread_path() is what STETHO_AGENT_RING is set to.  ringread_take()
+ * Contract: ringread_create() makes the ring (a memfd, named by its path
+ * in /proc, so nothing is left behind if stetho is killed; else a file,
+ * 0600, in /dev/shm or beside `fallback_dir`), sized and initialized, and
+ * maps it; ringread_path() is what STETHO_AGENT_RING is set to: the agents
+ * open it, a process of the same user.  ringread_take()
  * hands over, in ring order, up to `max` published chunks, each copied out
  * of the shared slot before it is looked at (the program can write
  * anywhere in the ring) and checked like a chunk read from the FIFO: its
@@ -12,8 +14,8 @@
  * skipped.  It returns how many slots it took.  ringread_used() is 1 once
  * any agent claimed a slot.  ringread_finish(), once no agent writes any
  * more, takes what is left, past slots claimed but never filled (an agent
- * killed half-way through its copy).  ringread_close() unmaps and removes
- * the file.  Never blocks; no thread of its own.
+ * killed half-way through its copy).  ringread_close() unmaps it and
+ * closes the memfd or removes the file.  Never blocks; no thread of its own.
  */
 #ifndef STETHO_MEMORY_RINGREAD_H
 #define STETHO_MEMORY_RINGREAD_H

@@ -101,15 +101,31 @@ def test_target_sigkilled(stetho, python, tmp_path, spawn):
     assert func_samples(export, "survive_burn") >= 20
 
 
+def ring_maps(pid):
+    """The lines of pid's memory map that are stetho's ring."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return [line.strip() for line in f if "stetho-ring" in line]
+    except OSError:
+        return []
+
+
 # exact: the agent sends its chunks through the ring (agent/protocol.h),
 # which nobody empties once stetho is gone: the program must notice (the
-# FIFO has no reader) and go on unrecorded rather than wait for a free slot
+# FIFO has no reader) and go on unrecorded rather than wait for a free slot.
+# The ring is a memfd of stetho's: killed, stetho leaves no file behind (a
+# ring in /dev/shm stayed there, 1 MiB of memory, until the next boot)
 @pytest.mark.parametrize("options", [(), ("--memory", "exact")], ids=["default", "exact"])
 def test_stetho_sigkilled(stetho, python, tmp_path, spawn, options):
     seconds = 2.5
     proc, target, cap, marker = start_survivor(spawn, stetho, python, tmp_path, seconds, options)
     try:
         time.sleep(0.7)
+        rings = ring_maps(target)
+        if options:
+            assert rings and all(f"/memfd:stetho-ring-{proc.pid} " in r for r in rings), rings
+        else:
+            assert not rings, rings
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert proc.returncode == -signal.SIGKILL
