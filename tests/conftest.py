@@ -338,6 +338,16 @@ def path_env_with_python3(interp, bindir):
 # Timing notes for the final summary
 # --------------------------------------------------------------------------
 
+def ring_maps(pid):
+    """The lines of pid's memory map that are stetho's ring (exact mode's
+    chunks, docs/memory.md "The ring"): a memfd of stetho's."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return [line.strip() for line in f if "stetho-ring" in line]
+    except OSError:
+        return []
+
+
 TIMINGS = []
 
 

@@ -17,6 +17,7 @@
  * write(2) into a full pipe (exact mode drops nothing), yielding, then
  * sleeping in steps, and checking every ~100 ms that stetho still reads
  * the FIFO; if not, the chunk is not sent and the caller stops recording.
+ * Puts look too, once per ~100 ms of chunks (stetho_gone).
  * One wait is bounded: a put made while this thread is inside another (an
  * exit flush from a signal handler that interrupted a put): the slot the
  * outer put claimed and has not filled stops stetho, so a full ring would
@@ -37,11 +38,13 @@
 #define WAIT_STEP_NS 50000L         /* a full ring: sleeps of 50 us */
 #define ALIVE_EVERY 2000u           /* ~100 ms of them between two looks at stetho */
 #define NESTED_WAITS (4 * ALIVE_EVERY)
+#define ALIVE_NS 100000000ull       /* stetho looked for every 100 ms of chunks */
 
 static AGENT_TLS int in_put;        /* this thread is inside ring_put */
 
 static struct agent_ring *_Atomic ring;    /* NULL: chunks go to the FIFO */
 static _Atomic unsigned users;              /* threads inside ring_put */
+static _Atomic uint64_t alive_at;           /* chunk time of the last look at stetho */
 
 int ring_attach(const char *path)
 {
@@ -129,12 +132,30 @@ static int put(struct agent_ring *r, const void *buf, size_t len, int nested)
     return 0;
 }
 
+/* Is stetho gone (nobody reads the FIFO)?  Looked at once per ALIVE_NS of
+ * the chunks' own time stamps (no clock read, one thread looks): a write
+ * into the FIFO fails at once when stetho is gone, a copy into the ring
+ * does not, and a ring that never fills would keep a recording stetho
+ * left going (and the hooks of an injected agent in place) for ever. */
+static int stetho_gone(const void *buf)
+{
+    struct agent_chunk_header h;
+    memcpy(&h, buf, sizeof h);
+    uint64_t last = atomic_load_explicit(&alive_at, memory_order_relaxed);
+    if ((int64_t)(h.t_ns - last) < (int64_t)ALIVE_NS ||
+        !atomic_compare_exchange_strong_explicit(&alive_at, &last, h.t_ns,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return 0;
+    return !agent_fifo_read();
+}
+
 int ring_put(const void *buf, size_t len)
 {
     atomic_fetch_add(&users, 1);
     int nested = in_put++;
     struct agent_ring *r = atomic_load(&ring);
-    int rc = r ? put(r, buf, len, nested) : -1;     /* detached: the recording ended */
+    /* detached: the recording ended */
+    int rc = r && !stetho_gone(buf) ? put(r, buf, len, nested) : -1;
     in_put--;
     atomic_fetch_sub(&users, 1);
     return rc;

@@ -163,11 +163,21 @@ int memattach_open(const struct py_target *t, const char *mode, int quiet,
 int memattach_start(struct memattach *m, double timeout_s)
 {
     const struct py_target *t = m->t;
-    char fifo[PATH_MAX * 4 + 8], md[256], call[PATH_MAX * 4 + 300], reply[PATH_MAX];
+    char fifo[PATH_MAX * 4 + 8], md[256], call[PATH_MAX * 8 + 600], reply[PATH_MAX];
+    char ringlit[PATH_MAX * 4 + 8];
     char source[SOURCE_MAX], err[512], answer[512];
     bytes_literal(fifo, sizeof fifo, channel_path(m->ch));
     bytes_literal(md, sizeof md, m->mode);
-    snprintf(call, sizeof call, "l.stetho_agent_start(%s, %s, 0)", fifo, md);
+    /* exact mode: the chunks go through a ring (docs/memory.md, "The
+     * ring"), as under `stetho run`; a process of another user cannot
+     * open it (it is our memfd) and keeps to the FIFO */
+    const char *ring = strncmp(m->mode, "exact", 5) == 0 ? channel_ring(m->ch) : NULL;
+    if (ring && bytes_literal(ringlit, sizeof ringlit, ring) == 0)
+        snprintf(call, sizeof call,
+                 "(l.stetho_agent_use_ring(%s), l.stetho_agent_start(%s, %s, 0))[1]",
+                 ringlit, fifo, md);
+    else
+        snprintf(call, sizeof call, "l.stetho_agent_start(%s, %s, 0)", fifo, md);
     reply_path(m, "start", reply, sizeof reply);
     if (make_source(source, sizeof source, m->agent, call, reply) < 0)
         return cli_error("attach --memory: the paths are too long");

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import PROGRAMS, READY_TIMEOUT, note_timing, read_line_with_prefix, run
+from conftest import PROGRAMS, READY_TIMEOUT, note_timing, read_line_with_prefix, ring_maps, run
 
 EXACT_TOL = 0.02
 SAMPLED_TOL = 0.10
@@ -102,10 +102,18 @@ def test_known_allocations_after_attach(stetho, python, spawn, tmp_path, mode, t
     p = start_target(spawn, python, stetho, tmp_path, "poll")
     st, latency = start_attach(spawn, stetho, p.pid, tmp_path, f"--memory={mode}")
     note_timing(f"attach --memory={mode} latency, Python {python.id}", latency)
+    # exact mode's chunks go through stetho's ring, as under `stetho run`;
+    # it is unmapped with the hooks
+    rings = ring_maps(p.pid)
+    if mode == "exact":
+        assert len(rings) == 1 and f"/memfd:stetho-ring-{st.pid} " in rings[0], rings
+    else:
+        assert not rings, rings
     touch(tmp_path, "go")
     done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
     truth = json.loads(done.split(b" ", 1)[1])
     stop_attach(st)
+    assert not ring_maps(p.pid)
     touch(tmp_path, "stop")
     assert finish(p, 7) == ["HOOKED 0"]
     with open(tmp_path / "cap.json", encoding="utf-8") as f:
@@ -140,6 +148,24 @@ def test_stetho_killed_the_agent_unhooks_itself(stetho, python, spawn, tmp_path)
     st.wait(timeout=ATTACH_TIMEOUT)
     touch(tmp_path, "go")
     assert finish(p, 0) == ["HOOKED 0"]
+
+
+def test_stetho_killed_then_little_allocated(stetho, python, spawn, tmp_path):
+    """In exact mode the chunks go into stetho's ring, which a dead stetho
+    never empties, and a ring that never fills says nothing: the agent
+    looks for stetho itself (every ~100 ms of chunks), so a few allocations
+    after stetho is gone (far less than the ring holds) still end the
+    recording and take the hooks out."""
+    p = start_target(spawn, python, stetho, tmp_path, "poll")
+    st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact")
+    st.kill()
+    st.wait(timeout=ATTACH_TIMEOUT)
+    time.sleep(0.3)
+    touch(tmp_path, "go")
+    read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
+    time.sleep(0.3)                         # the unhooking is queued for the main thread
+    touch(tmp_path, "stop")
+    assert finish(p, 7) == ["HOOKED 0"]
 
 
 def test_attaching_twice(stetho, python, spawn, tmp_path):

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from conftest import INTERPRETERS, PROGRAMS, READY_TIMEOUT, read_line_with_prefix, run
+from conftest import (INTERPRETERS, PROGRAMS, READY_TIMEOUT, read_line_with_prefix,
+                      ring_maps, run)
 
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                    "runtime error:", "Sanitizer")
@@ -99,15 +100,6 @@ def test_target_sigkilled(stetho, python, tmp_path, spawn):
     assert export["program"]["exit_code"] == 137
     assert export["totals"]["samples"] >= 20
     assert func_samples(export, "survive_burn") >= 20
-
-
-def ring_maps(pid):
-    """The lines of pid's memory map that are stetho's ring."""
-    try:
-        with open(f"/proc/{pid}/maps") as f:
-            return [line.strip() for line in f if "stetho-ring" in line]
-    except OSError:
-        return []
 
 
 # exact: the agent sends its chunks through the ring (agent/protocol.h),
