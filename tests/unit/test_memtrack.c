@@ -6,7 +6,8 @@
  * mappings of this process, measured through its own pagemap, or as the
  * agent measured them: RESIDENT), blocks
  * freed within their chunk (ALLOC_LOCAL, FREE_LOCAL) counted exactly as an
- * ALLOC and a FREE, a thread's ids forgotten when its tid starts a new
+ * ALLOC and a FREE, growth points (a bucket's value whether or not its
+ * stack was visited at its end), a thread's ids forgotten when its tid starts a new
  * stream, and --native's merge of a native stack (pcs of this
  * very program, named from its own symbols) with a Python one.  Chunks are
  * built with the agent's encoders (wire.h).
@@ -28,10 +29,15 @@ struct chunk {
     size_t n;
 };
 
-static void begin(struct chunk *c, int32_t pid, int32_t tid)
+static void begin_at(struct chunk *c, int32_t pid, int32_t tid, uint64_t t_ns)
 {
     c->n = sizeof(struct agent_chunk_header);
-    wire_put_header(c->b, 0, c->n, pid, tid, 1000);
+    wire_put_header(c->b, 0, c->n, pid, tid, t_ns);
+}
+
+static void begin(struct chunk *c, int32_t pid, int32_t tid)
+{
+    begin_at(c, pid, tid, 1000);
 }
 
 static void frame(struct chunk *c, uint64_t id, const char *name, uint64_t line)
@@ -124,6 +130,90 @@ static const struct cap_mem_stack *by_name(const struct capture *cap, const char
             return &cap->mem[i];
     }
     return NULL;
+}
+
+/* The growth of the stack whose innermost frame is called `name`. */
+static const struct cap_mem_growth *growth_of(const struct capture *cap, const char *name)
+{
+    for (size_t i = 0; i < cap->ngrowth; i++) {
+        uint32_t fr = cap->stacks[cap->growth[i].stack].frame;
+        if (!strcmp(cap->strings[cap->frames[fr].function], name))
+            return &cap->growth[i];
+    }
+    return NULL;
+}
+
+static void check_growth(const struct capture *cap, const char *name, uint32_t n,
+                         const uint64_t *want)
+{
+    const struct cap_mem_growth *g = growth_of(cap, name);
+    CHECK(g != NULL);
+    if (!g)
+        return;
+    CHECK_EQ_INT(g->n, n);
+    CHECK_EQ_INT(g->bucket_ns, 100000000);
+    for (uint32_t i = 0; i < n && i < g->n; i++)
+        CHECK_EQ_INT(g->live[i], want[i]);
+}
+
+/* Growth points over 3.5 s of ticks every 50 ms (70 buckets of 50 ms: one
+ * merge into 100 ms ones): a stack that never changes after its first
+ * point, one that changes now and then, and one whose process finalizes
+ * midway (its points stop there).  A bucket's value is what the stack held
+ * at its end, whether or not the stack was visited then (memtrack.c visits
+ * only the stacks that moved, and fills the others in). */
+static void growth_points(const char *path)
+{
+    const uint64_t ms = 1000000;
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    begin_at(&c, 100, 11, ms / 2);
+    root(&c, 1, "steady", 1);
+    root(&c, 2, "moving", 2);
+    alloc(&c, 0x1000, 100, 1);
+    alloc(&c, 0x2000, 10, 2);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    begin_at(&c, 200, 21, ms / 2);
+    root(&c, 1, "gone", 3);
+    alloc(&c, 0x5000, 7, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    for (uint64_t k = 1; k <= 70; k++) {
+        /* just before the k-th tick, which ends bucket k - 1 */
+        if (k == 10 || k == 20) {
+            begin_at(&c, 100, 11, k * 50 * ms);
+            if (k == 10)
+                alloc(&c, 0x3000, 20, 2);           /* moving: 30 from bucket 9 */
+            else
+                fre(&c, 0x2000);                    /* moving: 20 from bucket 19 */
+            end(&c);
+            CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+        }
+        if (k == 30) {
+            begin_at(&c, 200, 21, k * 50 * ms);
+            finalizing(&c);                         /* gone: buckets 0-28 only */
+            end(&c);
+            CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+        }
+        memtrack_tick(m, k * 50 * ms + ms);
+    }
+    struct capture cap;
+    finish_and_load(m, w, 3600 * ms, path, &cap);
+    /* 64 buckets of 50 ms merged in pairs (each keeps its later value) into
+     * 32 of 100 ms, then 3 more (ends at 3.3, 3.4 and 3.5 s) */
+    uint64_t steady[35], moving[35], gone[15];
+    for (int i = 0; i < 35; i++) {
+        steady[i] = 100;
+        moving[i] = i < 4 ? 10 : i < 9 ? 30 : 20;   /* 50 ms buckets 9 and 19 */
+    }
+    for (int i = 0; i < 15; i++)
+        gone[i] = 7;                                /* 29 buckets, merged: 15 */
+    check_growth(&cap, "steady", 35, steady);
+    check_growth(&cap, "moving", 35, moving);
+    check_growth(&cap, "gone", 15, gone);
+    capture_free(&cap);
 }
 
 /* Three real mappings of ours: untouched, half touched, fully touched;
@@ -804,6 +894,7 @@ int main(void)
     capture_free(&cap);
     memtrack_free(m);
     capw_close(w, 0);
+    growth_points(path);
     mappings(path);
     agent_residents(path);
     new_stream_ids(path);
