@@ -64,13 +64,13 @@ struct rss_peak {
 
 /* A timeline point: the processes' RSS now, the heap as decoded so far. */
 static void timeline_point(struct capture_writer *w, struct sampler *s, struct mempump *mem,
-                           uint64_t t_ns, struct rss_peak *peak)
+                           struct rss_files *files, uint64_t t_ns, struct rss_peak *peak)
 {
     pid_t pids[64];
     size_t n = sampler_pids(s, pids, 64);
     struct cap_timeline_point p = { .t_ns = t_ns };
     for (size_t i = 0; i < n; i++)
-        p.rss_bytes += proc_rss(pids[i]);
+        p.rss_bytes += rss_files_read(files, pids[i]);
     mempump_now(mem, &p);
     if (p.rss_bytes > peak->bytes)
         *peak = (struct rss_peak){ p.rss_bytes, t_ns };
@@ -116,6 +116,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         return -1;
     }
     struct rss_peak rss = { 0, 0 };
+    struct rss_files rss_files = { 0 };
     int said_ready = 0;
     if (o->after_start)
         res->aborted = o->after_start(o->before_finish_ctx);
@@ -145,7 +146,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
             }
         }
         if (mem && o->record_memory)
-            timeline_point(w, s, mem, now_ns() - start, &rss);
+            timeline_point(w, s, mem, &rss_files, now_ns() - start, &rss);
         if (now - last_flush >= FLUSH_EVERY_NS) {
             capw_flush(w);
             last_flush = now;
@@ -157,6 +158,7 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
         sleep_until(next);
     }
     uint64_t end = now_ns();
+    rss_files_close(&rss_files);
     if (o->before_finish && !res->aborted)
         o->before_finish(o->before_finish_ctx);
     struct mempump_result mr = {0};

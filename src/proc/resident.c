@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define PM_PRESENT (1ull << 63)        /* Documentation/admin-guide/mm/pagemap.rst */
@@ -27,6 +29,59 @@ uint64_t proc_rss(pid_t pid)
     int ok = fscanf(f, "%llu %llu", &size, &resident) == 2;
     fclose(f);
     return ok ? resident * page_size() : 0;
+}
+
+/* statm's second field (resident pages) from its text, 0 if malformed. */
+static uint64_t statm_resident(const char *text)
+{
+    char *end;
+    strtoull(text, &end, 10);
+    if (end == text || *end != ' ')
+        return 0;
+    const char *second = end + 1;
+    unsigned long long resident = strtoull(second, &end, 10);
+    return end == second ? 0 : (uint64_t)resident * page_size();
+}
+
+static void rss_files_drop(struct rss_files *f, size_t i)
+{
+    close(f->fd[i]);
+    f->n--;
+    memmove(f->pid + i, f->pid + i + 1, (f->n - i) * sizeof *f->pid);
+    memmove(f->fd + i, f->fd + i + 1, (f->n - i) * sizeof *f->fd);
+}
+
+uint64_t rss_files_read(struct rss_files *f, pid_t pid)
+{
+    size_t i = 0;
+    while (i < f->n && f->pid[i] != pid)
+        i++;
+    if (i == f->n) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return 0;
+        if (f->n == RSS_FILES_MAX)
+            rss_files_drop(f, 0);
+        i = f->n++;
+        f->pid[i] = pid;
+        f->fd[i] = fd;
+    }
+    char buf[160];
+    ssize_t r = pread(f->fd[i], buf, sizeof buf - 1, 0);
+    if (r <= 0) {
+        rss_files_drop(f, i);
+        return 0;
+    }
+    buf[r] = 0;
+    return statm_resident(buf);
+}
+
+void rss_files_close(struct rss_files *f)
+{
+    while (f->n)
+        rss_files_drop(f, f->n - 1);
 }
 
 int pagemap_open(pid_t pid)
