@@ -18,7 +18,7 @@
  * channel_ring() makes the ring (ringread.h) the agents of exact mode use
  * instead of the FIFO, and returns its path (NULL: it could not be made;
  * the FIFO serves); from then on channel_wait() also takes what the ring
- * holds, looking at it every 2 ms or so while agents use it, and
+ * holds, looking at it every millisecond or so while agents use it, and
  * channel_drain() takes the rest of it, as the last call of a run
  * (ringread_finish).  channel_close() removes the FIFO, the ring and the
  * directory.
