@@ -37,11 +37,8 @@
  * looked at every RING_LOOK_NS, every RING_QUIET_NS after RING_QUIET empty
  * looks in a row (the ring holds ~7 ms of a thread's events at full speed,
  * so a burst after a quiet spell still finds room), and taken
- * RING_TAKE_MAX slots (128 KiB) between two looks at the clock.  Each look
- * that finds the ring caught up is a sleep and a wake-up (~10 us of our CPU
- * here, in the kernel's switches: a tenth of stetho's CPU on nbody at one
- * look a millisecond): 2 ms leaves a thread at full speed most of the ring. */
-#define RING_LOOK_NS 2000000u
+ * RING_TAKE_MAX slots (128 KiB) between two looks at the clock. */
+#define RING_LOOK_NS 1000000u
 #define RING_QUIET_NS 4000000u
 #define RING_QUIET 16u
 #define RING_TAKE_MAX 32u
