@@ -18,19 +18,6 @@ static uint64_t page_size(void)
     return p > 0 ? (uint64_t)p : 4096;
 }
 
-uint64_t proc_rss(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long size, resident;
-    if (!f)
-        return 0;
-    int ok = fscanf(f, "%llu %llu", &size, &resident) == 2;
-    fclose(f);
-    return ok ? resident * page_size() : 0;
-}
-
 /* statm's second field (resident pages) from its text, 0 if malformed. */
 static uint64_t statm_resident(const char *text)
 {
@@ -41,6 +28,35 @@ static uint64_t statm_resident(const char *text)
     const char *second = end + 1;
     unsigned long long resident = strtoull(second, &end, 10);
     return end == second ? 0 : (uint64_t)resident * page_size();
+}
+
+static int statm_open(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* The resident bytes statm says now, read from offset 0 of an open statm;
+ * -1 if it cannot be read (the process is gone). */
+static int64_t statm_read(int fd)
+{
+    char buf[160];
+    ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
+    if (r <= 0)
+        return -1;
+    buf[r] = 0;
+    return (int64_t)statm_resident(buf);
+}
+
+uint64_t proc_rss(pid_t pid)
+{
+    int fd = statm_open(pid);
+    if (fd < 0)
+        return 0;
+    int64_t bytes = statm_read(fd);
+    close(fd);
+    return bytes > 0 ? (uint64_t)bytes : 0;
 }
 
 static void rss_files_drop(struct rss_files *f, size_t i)
@@ -57,9 +73,7 @@ uint64_t rss_files_read(struct rss_files *f, pid_t pid)
     while (i < f->n && f->pid[i] != pid)
         i++;
     if (i == f->n) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = statm_open(pid);
         if (fd < 0)
             return 0;
         if (f->n == RSS_FILES_MAX)
@@ -68,14 +82,12 @@ uint64_t rss_files_read(struct rss_files *f, pid_t pid)
         f->pid[i] = pid;
         f->fd[i] = fd;
     }
-    char buf[160];
-    ssize_t r = pread(f->fd[i], buf, sizeof buf - 1, 0);
-    if (r <= 0) {
+    int64_t bytes = statm_read(f->fd[i]);
+    if (bytes < 0) {
         rss_files_drop(f, i);
         return 0;
     }
-    buf[r] = 0;
-    return statm_resident(buf);
+    return (uint64_t)bytes;
 }
 
 void rss_files_close(struct rss_files *f)
