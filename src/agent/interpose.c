@@ -282,9 +282,14 @@ AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off
     int guard = guard_enter();
     mappings_lock();
     int fixed = (flags & MAP_FIXED) != 0;
-    /* one recorded at addr is gone: stetho is told as by munmap */
-    if (fixed && mappings_before_unmap(addr, len))
+    /* whatever was at addr is gone: stetho is told as by munmap, whether
+     * or not the mapping is in our table (one under
+     * WIRE_MAPPING_MEASURED_MIN never is); stetho drops frees of
+     * addresses it never saw allocated */
+    if (fixed) {
+        mappings_before_unmap(addr, len);
         record_free(AGENT_ALLOC_MMAP, addr);
+    }
     void *p = real(addr, len, prot, flags, fd, off);
     int saved = errno;
     if (fixed)
@@ -343,8 +348,10 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
     /* the old mapping is freed (stetho), its pages moved or cut; at want,
      * what was there is replaced (told as by munmap) */
     mappings_before_unmap(old, old_len);
-    if ((flags & MREMAP_FIXED) && want != old && mappings_before_unmap(want, len))
+    if ((flags & MREMAP_FIXED) && want != old) {
+        mappings_before_unmap(want, len);
         record_free(AGENT_ALLOC_MMAP, want);
+    }
     int claim = record_realloc_claim(old);
     uint64_t t = claim ? record_time(thread_get()) : 0;
     void *p = real(old, old_len, len, flags, want);

@@ -183,20 +183,18 @@ static int concerned(const struct mapping *mp, uintptr_t lo, uintptr_t hi)
     return (mp->lo < hi && lo < mp->hi) || mp->addr == lo;
 }
 
-int mappings_before_unmap(const void *addr, size_t len)
+void mappings_before_unmap(const void *addr, size_t len)
 {
     uintptr_t lo = (uintptr_t)addr, hi = range_end(lo, len);
-    int at_addr = 0, any = 0;
+    int any = 0;
     for (size_t i = 0; i < used; i++) {
         if (!concerned(&table[i], lo, hi))
             continue;
         any = 1;
-        at_addr |= table[i].addr == lo;
         send(&table[i]);
     }
     if (any)
         measure_others(lo, hi);
-    return at_addr;
 }
 
 void mappings_after_unmap(const void *addr, size_t len)
