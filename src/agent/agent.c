@@ -317,6 +317,7 @@ static void atfork_child(void)
     native_atfork_child();
     mappings_reset(1);
     chunks_atfork_child(keep);
+    evalhook_atfork_child(keep);
     atomic_fetch_add(&agent_tstate_epoch, 1);       /* thread ids changed */
     if (!keep) {
         atomic_store(&agent_state, AGENT_OFF);

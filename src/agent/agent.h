@@ -269,11 +269,16 @@ void pyhooks_uninstall(void) AGENT_HIDDEN;     /* the allocators it replaced */
 void evalhook_install(void) AGENT_HIDDEN;
 void evalhook_uninstall(void) AGENT_HIDDEN;
 void evalhook_thread_free(struct agent_thread *th) AGENT_HIDDEN;
-/* The hook is paused (it cost more than it saved): stack.c counts the
- * stacks taken meanwhile with evalhook_paused_capture(), which asks for a
- * new trial after a while. */
+/* fork: only the calling thread goes on; keep: it records */
+void evalhook_atfork_child(int keep) AGENT_HIDDEN;
+/* The hook is paused (it cost more than it saved), or the hook's state
+ * changed where it could not be put in or out (no GIL: a thread's exit, a
+ * forked child): stack.c then calls evalhook_capture() at each stack
+ * taken, which counts them towards a new trial and asks a pending call
+ * for what is owed. */
 extern _Atomic int agent_eval_paused AGENT_HIDDEN;
-void evalhook_paused_capture(void) AGENT_HIDDEN;
+extern _Atomic int agent_eval_owed AGENT_HIDDEN;
+void evalhook_capture(void) AGENT_HIDDEN;
 
 /* ---- record.c (caller holds the guard) ---- */
 uint64_t record_time(struct agent_thread *th) AGENT_HIDDEN; /* an event's stamp (th: thread_get()) */

@@ -33,6 +33,13 @@
  * that depth.  3.9/3.10 recurse on the C stack for every call anyway: no
  * stepping aside there, and the hook costs little.
  *
+ * Where the state changes without the GIL -- a thread that stepped aside
+ * ends (a thread with a small stack never steps back), a forked child
+ * keeps only the forking thread -- putting ours in or out is owed
+ * (agent_eval_owed): the next stack taken asks a pending call for it, or,
+ * where nothing records any more (a child not followed), the hook itself
+ * does it at its next call.
+ *
  * Another hook already set (a debugger's, another tool's) is chained: ours
  * calls it.  Ours is put in or taken out only where the one set is the one
  * we expect (settle()); removal leaves ours chained, forwarding, where
@@ -66,6 +73,7 @@ static unsigned eval_call_cost;             /* a call's cost, in eighths of a fr
 static _Atomic int eval_on;                 /* recording: ours may be set */
 static _Atomic int eval_aside;              /* threads that made it step aside */
 _Atomic int agent_eval_paused;              /* it cost more than it saved */
+_Atomic int agent_eval_owed;                /* a settle() is owed (the head comment) */
 static _Atomic int64_t eval_resume_in;      /* stacks taken before a new trial */
 static _Atomic int eval_resume_queued;
 static _Atomic uint32_t eval_epoch;         /* bumped at each trial: windows start anew */
@@ -146,24 +154,31 @@ static __attribute__((noinline)) void weigh(struct agent_shadow *sh)
     settle();
 }
 
-/* A pending call: with the GIL, in the main thread. */
+/* A pending call: with the GIL, in the main thread.  A new trial if
+ * paused, and what is owed. */
 static int resume(void *unused)
 {
     (void)unused;
     atomic_store(&eval_resume_queued, 0);
+    int owed = atomic_exchange(&agent_eval_owed, 0);
     if (atomic_load(&eval_on) && atomic_exchange(&agent_eval_paused, 0)) {
         atomic_fetch_add(&eval_epoch, 1);
-        settle();
+        owed = 1;
     }
+    if (owed)
+        settle();
     return 0;
 }
 
-void evalhook_paused_capture(void)
+void evalhook_capture(void)
 {
-    if (atomic_fetch_sub_explicit(&eval_resume_in, 1, memory_order_relaxed) != 1)
+    int owed = atomic_load_explicit(&agent_eval_owed, memory_order_relaxed);
+    if (!owed && (!atomic_load_explicit(&agent_eval_paused, memory_order_relaxed) ||
+                  atomic_fetch_sub_explicit(&eval_resume_in, 1, memory_order_relaxed) != 1))
         return;
     /* not once the interpreter finalizes: its pending calls go away */
-    if (agent.finalizing_at && __atomic_load_n((void **)agent.finalizing_at, __ATOMIC_RELAXED))
+    if (!add_pending ||
+        (agent.finalizing_at && __atomic_load_n((void **)agent.finalizing_at, __ATOMIC_RELAXED)))
         return;
     if (!atomic_exchange(&eval_resume_queued, 1) && add_pending(resume, NULL) != 0) {
         atomic_store(&eval_resume_queued, 0);
@@ -188,8 +203,14 @@ static __attribute__((noinline)) void step_back(struct agent_shadow *sh)
 static void *evalhook(void *tstate, void *frame, int throwflag)
 {
     struct agent_thread *th = agent_self;
-    if (!th || !atomic_load_explicit(&eval_on, memory_order_relaxed))
+    if (!th || !atomic_load_explicit(&eval_on, memory_order_relaxed)) {
+        /* recording ended where ours could not be taken out (a forked
+         * child not followed): we hold the GIL here */
+        if (UNLIKELY(atomic_load_explicit(&agent_eval_owed, memory_order_relaxed)) &&
+            !atomic_load(&eval_on) && atomic_exchange(&agent_eval_owed, 0))
+            settle();
         return eval_next(tstate, frame, throwflag);
+    }
     struct agent_shadow *sh = &th->shadow;
     uint32_t d = sh->depth;
     if (UNLIKELY(d >= sh->cap) && grow(sh) < 0)
@@ -249,8 +270,26 @@ void evalhook_uninstall(void)
 
 void evalhook_thread_free(struct agent_thread *th)
 {
-    if (th->shadow.aside)
-        atomic_fetch_sub(&eval_aside, 1);
+    /* the last thread that made ours step aside: ours may go back in, but
+     * not from here (no GIL) */
+    if (th->shadow.aside && atomic_fetch_sub(&eval_aside, 1) == 1)
+        atomic_store(&agent_eval_owed, 1);
     agent_real.free(th->shadow.entries);
     memset(&th->shadow, 0, sizeof th->shadow);
+}
+
+/* Only this thread goes on: the others' steps aside went with them; a
+ * trial queued by the parent is the parent's (its pending call may never
+ * run here).  Not followed, the child records nothing: ours comes out.
+ * Either way only with the GIL, later (agent_eval_owed). */
+void evalhook_atfork_child(int keep)
+{
+    if (!eval_interp)
+        return;
+    struct agent_thread *self = agent_self;
+    atomic_store(&eval_aside, self && self->shadow.aside ? 1 : 0);
+    atomic_store(&eval_resume_queued, 0);
+    if (!keep)
+        atomic_store(&eval_on, 0);
+    atomic_store(&agent_eval_owed, 1);
 }

@@ -549,8 +549,9 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
     if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
         return 0;
     struct agent_shadow *sh = &th->shadow;
-    if (UNLIKELY(atomic_load_explicit(&agent_eval_paused, memory_order_relaxed)))
-        evalhook_paused_capture();
+    if (UNLIKELY(atomic_load_explicit(&agent_eval_paused, memory_order_relaxed) |
+                 atomic_load_explicit(&agent_eval_owed, memory_order_relaxed)))
+        evalhook_capture();
     enum py_marker end;
     int n = 0, met = 0, stopped = 0;
     size_t base = 0;            /* stopped: the levels below, as last walked */

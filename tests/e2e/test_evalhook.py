@@ -8,6 +8,8 @@ its main thread and 3000 deep in a thread with a 256 KiB stack (3.11+;
 it must finish exactly as without, and its allocation at the bottom of each
 recursion be attributed to `bottom` called from `down` (the stack may be
 cut at the walker's 16384 frames, with its root marked truncated)."""
+import pytest
+
 from conftest import PROGRAMS, load_json_stdout, record_program, run
 from test_api import export
 
@@ -49,3 +51,29 @@ def test_hook_pauses_where_calls_cost_more(stetho, python, tmp_path):
     cp = run([stetho, "run", "-q", "--memory", "sampled", "-o", str(tmp_path / "s.stetho"), "--",
               python.path, str(PROGRAMS / "evalhook_phases.py")], cwd=tmp_path)
     assert load_json_stdout(cp) == {"start": True, "after_calls": True, "after_allocs": True}
+
+
+@pytest.mark.parametrize("case,follow", [("thread", False), ("fork-aside", True),
+                                         ("fork-plain", False)])
+def test_hook_state_changed_without_the_gil(stetho, python, tmp_path, case, follow):
+    """tests/programs/evalhook_threads.py: a thread with a 256 KiB stack
+    makes the hook step aside (3.11+) and ends, or is still aside when the
+    program forks.  The hook must be back for the other threads once it has
+    ended, in a followed child (where that thread does not exist), and out
+    of a child not followed (it records nothing).  Before, the first two
+    kept it out for the rest of the run and the last kept it in."""
+    cap = tmp_path / "cap.stetho"
+    cp = run([stetho, "run", "-q", "--memory", "exact", *(["--subprocesses"] if follow else []),
+              "-o", str(cap), "--", python.path, str(PROGRAMS / "evalhook_threads.py"), case],
+             cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode(errors="replace")
+    got = load_json_stdout(cp)
+    aside = python.version >= (3, 11)
+    want = {"main": True}
+    if case != "fork-plain":
+        want["thread"] = not aside
+    if case == "thread":
+        want["after_thread"] = True
+    else:
+        want["child"] = follow
+    assert got == want
