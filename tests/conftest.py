@@ -184,6 +184,23 @@ def python(request):
     return request.param
 
 
+def newest_interp():
+    """The newest interpreter found, or None."""
+    return max(AVAILABLE, key=lambda i: i.version) if AVAILABLE else None
+
+
+@pytest.fixture(scope="session")
+def one_python():
+    """The newest interpreter found, for a test of what does not depend on
+    the Python it runs (a terminal UI's keys, an argument's error): run
+    once rather than once per interpreter, which CI's time cannot afford
+    for every test.  What reads the interpreter is tested with `python`."""
+    interp = newest_interp()
+    if interp is None:
+        pytest.skip("MISSING INTERPRETER: none found")
+    return interp
+
+
 # --------------------------------------------------------------------------
 # Running things
 # --------------------------------------------------------------------------

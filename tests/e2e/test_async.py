@@ -222,8 +222,7 @@ def test_task_offsets_match_the_interpreter(python):
 MANY = str(PROGRAMS / "async_many.py")
 
 
-@pytest.fixture(scope="module")
-def many(stetho, python, tmp_path_factory):
+def record_many(stetho, python, tmp_path_factory):
     work = tmp_path_factory.mktemp("many")
     cap = work / "cap.stetho"
     cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(cap), "--",
@@ -231,6 +230,18 @@ def many(stetho, python, tmp_path_factory):
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
     assert b"DONE" in cp.stdout
     return cap
+
+
+@pytest.fixture(scope="module")
+def many(stetho, python, tmp_path_factory):
+    return record_many(stetho, python, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def many_once(stetho, one_python, tmp_path_factory):
+    """The same in one interpreter: for the HTML page's filter, which reads
+    the capture as every interpreter's (the `many` tests check those)."""
+    return record_many(stetho, one_python, tmp_path_factory)
 
 
 def collapsed(stetho, cap, metric, *opts):
@@ -348,11 +359,13 @@ def test_merged_tasks_in_pprof(stetho, many, tmp_path):
 
 # --- the HTML report's filter: a task like a thread --------------------------
 
-def test_html_filter_shows_one_task(stetho, python, tmp_path):
+def test_html_filter_shows_one_task(stetho, one_python, tmp_path):
+    """In one interpreter: the page's filter does not depend on it (the
+    tasks each one's capture holds are checked above)."""
     from test_html import check_report
     cap = tmp_path / "cap.stetho"
     cp = run([stetho, "run", "--async", "--quiet", "--memory", "off", "-o", str(cap), "--",
-              python.path, PROGRAM, "1.5"], cwd=tmp_path, timeout=60)
+              one_python.path, PROGRAM, "1.5"], cwd=tmp_path, timeout=60)
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
     page = tmp_path / "report.html"
     cp = run([stetho, "html", str(cap), "-o", str(page)])
@@ -374,12 +387,12 @@ def test_html_filter_shows_one_task(stetho, python, tmp_path):
     assert got["sleep"] >= 0.9 * got["wall"], got
 
 
-def test_html_merged_tasks_filter(stetho, many, tmp_path):
+def test_html_merged_tasks_filter(stetho, many_once, tmp_path):
     from test_html import check_report
     page = tmp_path / "report.html"
-    cp = run([stetho, "html", str(many), "--merge-tasks", "-o", str(page)])
+    cp = run([stetho, "html", str(many_once), "--merge-tasks", "-o", str(page)])
     assert cp.returncode == 0, cp.stderr.decode(errors="replace")
     result = check_report(page, "--task", "worker", "--func", "spin")
-    stacks = collapsed(stetho, many, "samples", "--merge-tasks")
+    stacks = collapsed(stetho, many_once, "samples", "--merge-tasks")
     want = sum(v for k, v in stacks.items() if k.split(";")[1:2] == ["<task worker>"])
     assert result["task"]["totals"]["samples"] == want > 0, (result["task"], want)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import (INTERPRETERS, PROGRAMS, READY_TIMEOUT, read_line_with_prefix,
+from conftest import (PROGRAMS, READY_TIMEOUT, newest_interp, read_line_with_prefix,
                       ring_maps, run)
 
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
@@ -154,11 +154,6 @@ def test_stetho_sigkilled(stetho, python, tmp_path, spawn, options):
 # --------------------------------------------------------------------------
 # cut-short copies of a real capture
 # --------------------------------------------------------------------------
-
-def newest_interp():
-    usable = [i for i in INTERPRETERS if not i.missing]
-    return max(usable, key=lambda i: i.version) if usable else None
-
 
 @pytest.fixture(scope="module")
 def real_capture(stetho, tmp_path_factory):

@@ -4,6 +4,9 @@ Each test starts tests/programs/top_target.py (a thread burning CPU in
 burn_cpu, the main thread sleeping in wait_forever), runs `stetho top` on it
 in an 80x24 tmux pane running a plain shell, sends keys and reads the
 screen back with capture-pane.  tmux runs on a socket of its own per test.
+What top reads from the program (its functions and lines, memory, native
+frames, `run --live`) is tested in every interpreter; the view's keys,
+layout and errors in the newest one only (`target`, conftest's one_python).
 """
 
 import json
@@ -93,14 +96,26 @@ def pane():
         p.close()
 
 
-@pytest.fixture
-def target(python, spawn):
+def target_starter(python, spawn):
     def start(seconds=None):
         args = [python.path, str(TARGET)] + ([str(seconds)] if seconds else [])
         proc = spawn.popen(args)
         read_line_with_prefix(proc, b"READY", READY_TIMEOUT)
         return proc
     return start
+
+
+@pytest.fixture
+def py_target(python, spawn):
+    """top_target.py in each interpreter: for what top reads from it."""
+    return target_starter(python, spawn)
+
+
+@pytest.fixture
+def target(one_python, spawn):
+    """top_target.py in one interpreter: for the view's keys, layout and
+    errors, which do not depend on the Python it shows."""
+    return target_starter(one_python, spawn)
 
 
 def table_rows(screen):
@@ -127,8 +142,8 @@ def has_both(s):
     return "burn_cpu" in s and "wait_forever" in s
 
 
-def test_shows_the_busy_function(stetho, python, target, pane):
-    proc = target()
+def test_shows_the_busy_function(stetho, python, py_target, pane):
+    proc = py_target()
     p = start_top(pane, stetho, proc.pid)
     s = p.wait(has_both, "burn_cpu and wait_forever")
     assert f"pid {proc.pid}" in s
@@ -189,8 +204,8 @@ def test_thread_key_shows_one_thread_at_a_time(stetho, target, pane):
     p.wait(lambda s: "all threads" in s and has_both(s), "all threads again")
 
 
-def test_lines_key(stetho, target, pane):
-    proc = target()
+def test_lines_key(stetho, py_target, pane):
+    proc = py_target()
     p = start_top(pane, stetho, proc.pid)
     p.wait(has_both, "both functions")
     p.keys("l")
@@ -332,8 +347,8 @@ def test_run_live(stetho, python, pane, tmp_path):
     assert list(tmp_path.glob("stetho-top_target-*.stetho"))
 
 
-def test_run_live_needs_a_terminal(stetho, python, tmp_path):
-    cp = run([stetho, "run", "--live", "--", python.path, str(TARGET), "1"], cwd=tmp_path)
+def test_run_live_needs_a_terminal(stetho, one_python, tmp_path):
+    cp = run([stetho, "run", "--live", "--", one_python.path, str(TARGET), "1"], cwd=tmp_path)
     assert cp.returncode == 2
     assert cp.stderr.decode() == "stetho: run: --live needs a terminal\n"
 

@@ -15,5 +15,7 @@ def survive_burn(seconds):
 
 print("READY", os.getpid(), flush=True)
 survive_burn(float(sys.argv[1]))
-with open(sys.argv[2], "w") as f:
+# whole or not at all: the test reads it as soon as it is there
+with open(sys.argv[2] + ".part", "w") as f:
     f.write(f"finished {os.getpid()}\n")
+os.rename(sys.argv[2] + ".part", sys.argv[2])
