@@ -4,18 +4,9 @@ what it saves (the frames an allocation's walk is spared): first many calls
 and no allocation, then allocations 40 frames deep and few calls.  Prints
 one JSON object: whether the interpreter's own frame evaluation was in
 place (no hook) at the start, after each phase; tests/e2e/test_evalhook.py."""
-import ctypes
 import json
 
-api = ctypes.pythonapi
-api.PyInterpreterState_Get.restype = ctypes.c_void_p
-get = api._PyInterpreterState_GetEvalFrameFunc
-get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
-DEFAULT = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
-
-
-def own_evaluation():
-    return get(api.PyInterpreterState_Get()) == DEFAULT
+from evalframe import deep, own_evaluation
 
 
 def add(a, b):
@@ -27,12 +18,6 @@ def calls_only(n):
     for i in range(n):
         t = add(t, i & 7)
     return t
-
-
-def deep(n, k):
-    if n:
-        return deep(n - 1, k)
-    return [str(i) * 3 for i in range(k)]      # allocations, no calls
 
 
 start = own_evaluation()

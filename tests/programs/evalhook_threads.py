@@ -10,27 +10,16 @@ that made the hook step aside must not keep it out in the child (followed:
 
 Prints one JSON object: whether the hook was in place (not the
 interpreter's own evaluation) at each point; tests/e2e/test_evalhook.py."""
-import ctypes
 import json
 import os
 import sys
 import threading
 
-api = ctypes.pythonapi
-api.PyInterpreterState_Get.restype = ctypes.c_void_p
-get = api._PyInterpreterState_GetEvalFrameFunc
-get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
-DEFAULT = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
+from evalframe import deep, own_evaluation
 
 
 def hooked():
-    return get(api.PyInterpreterState_Get()) != DEFAULT
-
-
-def deep(n, k):
-    if n:
-        return deep(n - 1, k)
-    return [str(i) * 3 for i in range(k)]      # allocations, no calls
+    return not own_evaluation()
 
 
 def allocate():
