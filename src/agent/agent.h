@@ -306,9 +306,9 @@ void mappings_unlock(void) AGENT_HIDDEN;
 void mappings_add(const void *p, size_t len) AGENT_HIDDEN;
 void mappings_add_measured(const void *p, size_t len) AGENT_HIDDEN;
 /* [addr, addr + len) is about to be unmapped or replaced: every recorded
- * mapping overlapping it is measured and sent.  The caller then sends a
- * FREE of addr in any case (stetho takes it as the whole mapping there,
- * and drops it if none was). */
+ * mapping overlapping it is measured and sent (interpose.c's unmapping()
+ * then sends the FREE of addr: stetho takes it as the whole mapping
+ * there, and drops it if none was). */
 void mappings_before_unmap(const void *addr, size_t len) AGENT_HIDDEN;
 /* ... and now it was: the one at addr, and those wholly inside, are
  * forgotten; the others it cut are measured again. */

@@ -268,6 +268,17 @@ PAGED(pvalloc, 1)
  * by mappings.c before they go, under its lock, held across the real call
  * (the caller's errno is the real call's). */
 
+/* [addr, addr + len) is about to go (munmap) or be replaced (MAP_FIXED,
+ * MREMAP_FIXED): the recorded mappings it touches are measured, and
+ * stetho is told the one at addr is freed -- whether or not it is in our
+ * table (one under WIRE_MAPPING_MEASURED_MIN never is); stetho drops
+ * frees of addresses it never saw allocated.  Under mappings_lock(). */
+static void unmapping(void *addr, size_t len)
+{
+    mappings_before_unmap(addr, len);
+    record_free(AGENT_ALLOC_MMAP, addr);
+}
+
 AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     void *(*real)(void *, size_t, int, int, int, off_t) = agent_real.mmap;
@@ -282,14 +293,8 @@ AGENT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off
     int guard = guard_enter();
     mappings_lock();
     int fixed = (flags & MAP_FIXED) != 0;
-    /* whatever was at addr is gone: stetho is told as by munmap, whether
-     * or not the mapping is in our table (one under
-     * WIRE_MAPPING_MEASURED_MIN never is); stetho drops frees of
-     * addresses it never saw allocated */
-    if (fixed) {
-        mappings_before_unmap(addr, len);
-        record_free(AGENT_ALLOC_MMAP, addr);
-    }
+    if (fixed)
+        unmapping(addr, len);           /* whatever was there is gone */
     void *p = real(addr, len, prot, flags, fd, off);
     int saved = errno;
     if (fixed)
@@ -314,12 +319,10 @@ AGENT_EXPORT int munmap(void *addr, size_t len)
         return (int)syscall(SYS_munmap, addr, len);
     if (LIKELY(!agent_should_record()))
         return real(addr, len);
-    /* We do not know whether the range was anonymous: stetho drops frees
-     * of addresses it never saw allocated. */
+    /* We do not know whether the range was anonymous: unmapping() */
     int guard = guard_enter();
     mappings_lock();
-    mappings_before_unmap(addr, len);
-    record_free(AGENT_ALLOC_MMAP, addr);
+    unmapping(addr, len);
     int rc = real(addr, len);
     int saved = errno;
     mappings_after_unmap(addr, len);
@@ -348,10 +351,8 @@ AGENT_EXPORT void *mremap(void *old, size_t old_len, size_t len, int flags, ...)
     /* the old mapping is freed (stetho), its pages moved or cut; at want,
      * what was there is replaced (told as by munmap) */
     mappings_before_unmap(old, old_len);
-    if ((flags & MREMAP_FIXED) && want != old) {
-        mappings_before_unmap(want, len);
-        record_free(AGENT_ALLOC_MMAP, want);
-    }
+    if ((flags & MREMAP_FIXED) && want != old)
+        unmapping(want, len);
     int claim = record_realloc_claim(old);
     uint64_t t = claim ? record_time(thread_get()) : 0;
     void *p = real(old, old_len, len, flags, want);
