@@ -155,18 +155,16 @@ static __attribute__((noinline)) void weigh(struct agent_shadow *sh)
 }
 
 /* A pending call: with the GIL, in the main thread.  A new trial if
- * paused, and what is owed. */
+ * paused; and ours put in or out as the state says, which pays what is
+ * owed (settle() changes nothing where nothing changed). */
 static int resume(void *unused)
 {
     (void)unused;
     atomic_store(&eval_resume_queued, 0);
-    int owed = atomic_exchange(&agent_eval_owed, 0);
-    if (atomic_load(&eval_on) && atomic_exchange(&agent_eval_paused, 0)) {
+    atomic_store(&agent_eval_owed, 0);
+    if (atomic_load(&eval_on) && atomic_exchange(&agent_eval_paused, 0))
         atomic_fetch_add(&eval_epoch, 1);
-        owed = 1;
-    }
-    if (owed)
-        settle();
+    settle();
     return 0;
 }
 
@@ -207,7 +205,7 @@ static void *evalhook(void *tstate, void *frame, int throwflag)
         /* recording ended where ours could not be taken out (a forked
          * child not followed): we hold the GIL here */
         if (UNLIKELY(atomic_load_explicit(&agent_eval_owed, memory_order_relaxed)) &&
-            !atomic_load(&eval_on) && atomic_exchange(&agent_eval_owed, 0))
+            atomic_exchange(&agent_eval_owed, 0))
             settle();
         return eval_next(tstate, frame, throwflag);
     }
