@@ -13,8 +13,9 @@
  * resident: a library may reserve address space it never touches
  * (OpenBLAS maps 32 MiB per thread at import), and that is no memory
  * held.  Each live mapping is kept in a side table with the bytes it
- * counts for now; memtrack_tick() reads the resident pages of the ranges (/proc/PID/pagemap, a bounded
- * number of pages per tick, round robin) and moves the heap, the stacks and
+ * counts for now; memtrack_tick() reads the resident pages of the ranges
+ * (/proc/PID/pagemap, a bounded number of pages per tick, round robin)
+ * and moves the heap, the stacks and
  * so the peak by the difference, as an allocation or a free would.  A new
  * mapping counts 0 until measured (its pages are not touched yet).  When
  * our decoding lags the program by more than a mapping's life (or the

@@ -4,10 +4,10 @@ tests/programs/mem_mapped.py maps 64 MiB it never touches, 64 MiB of which
 it touches 16, and 32 MiB it touches whole, and 16 mappings of 256 KiB it
 never touches, and keeps them all to the end; 16 more of 256 KiB it
 replaces at once with a file mapped over each (MAP_FIXED), which count
-nothing.  stetho counts an anonymous
-mapping of 1 MiB or more in the heap by its resident pages, and keeps its
-whole size beside ("mapped"); a smaller one counts whole, as a malloc'd
-block does (measuring each cost more than its pages could be wrong by):
+nothing.  stetho counts an anonymous mapping of 1 MiB or more in the heap
+by its resident pages, and keeps its whole size beside ("mapped"); a
+smaller one counts whole, as a malloc'd block does (measuring each cost
+more than its pages could be wrong by):
 
 * per function, held at the peak and leaked = what it touched, and the
   small ones' whole size (1 MiB of slack for the interpreter's own small
