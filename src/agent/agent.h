@@ -143,6 +143,7 @@ struct agent_thread {
     size_t len;                 /* bytes used in chunk, header included */
     uint64_t chunk_gen;         /* bumped at each chunk started (local.c) */
     uint32_t allocs;            /* allocation records in the chunk */
+    struct wire_last last;      /* the chunk's last D fields (wire.h) */
     uint8_t chunk[AGENT_CHUNK_MAX];
 
     struct local_slot *local;   /* exact mode: local.c; NULL until used */

@@ -180,6 +180,7 @@ uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts)
         th->len = sizeof(struct agent_chunk_header);
         th->chunk_gen++;            /* local.c: what was in the last one is gone */
         th->allocs = 0;
+        th->last = (struct wire_last){ 0, 0 };
         if (agent.sampled && !th->announced) {
             uint8_t *w = wire_put_sampled(th->chunk + th->len,
                                           &(struct wire_sampled){ agent.mean });

@@ -89,9 +89,10 @@ uint8_t *local_free(struct agent_thread *th, int allocator, const void *p, uint8
     assert(s->off < th->len && th->chunk[s->off] == AGENT_REC_ALLOC);
     th->chunk[s->off] = AGENT_REC_ALLOC_LOCAL;
     s->gen = 0;
-    return wire_put_free_local(w, &(struct wire_free_local){ .allocator = (uint64_t)allocator,
-                                                             .index = s->index,
-                                                             .dt_ns = dt_ns });
+    return wire_put_free_local_after(w, &th->last,
+                                     &(struct wire_free_local){ .allocator = (uint64_t)allocator,
+                                                                .index = s->index,
+                                                                .dt_ns = dt_ns });
 }
 
 void local_free_table(struct agent_thread *th)

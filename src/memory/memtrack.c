@@ -1304,7 +1304,7 @@ on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uint64_t t0,
 int memtrack_feed(struct memtrack *m, const uint8_t *chunk, size_t len)
 {
     struct agent_chunk_header h;
-    struct vcur c;
+    struct wire_cur c;
     if (wire_chunk_open(chunk, len, &h, &c) < 0) {
         m->dropped++;
         return -1;

@@ -3,21 +3,21 @@
 #include "wire/wire.h"
 
 int wire_chunk_open(const uint8_t *chunk, size_t len, struct agent_chunk_header *h,
-                    struct vcur *c)
+                    struct wire_cur *c)
 {
     if (len < sizeof *h)
         return -1;
     memcpy(h, chunk, sizeof *h);
     if (h->magic != AGENT_MAGIC || h->version != AGENT_VERSION || h->len != len)
         return -1;
-    *c = (struct vcur){ chunk + sizeof *h, chunk + len, 0 };
+    *c = (struct wire_cur){ { chunk + sizeof *h, chunk + len, 0 }, { 0, 0 } };
     return 0;
 }
 
 const char *wire_record_name(uint64_t type)
 {
 #define NAME_OF(NAME, code, name, fields) [code] = #name,
-    static const char *const names[AGENT_RECORDS + 1] = { WIRE_RECORDS(NAME_OF, , ) };
+    static const char *const names[AGENT_RECORDS + 1] = { WIRE_RECORDS(NAME_OF, , , ) };
 #undef NAME_OF
     return type <= AGENT_RECORDS ? names[type] : NULL;
 }

@@ -23,7 +23,14 @@
  * are per (pid, tid), dense from 1, defined (FRAME, STACK records) before
  * their first use in that thread's stream.  A record is its type byte, then
  * its fields in order: U, an unsigned LEB128 varint; S, a varint length and
- * that many bytes (UTF-8, no NUL).
+ * that many bytes (UTF-8, no NUL); D, the varint of the zigzag of the
+ * field's difference from the chunk's previous D field of the same name
+ * (from 0 for the first), modulo 2^64.  The events' addresses and times
+ * are D fields: a thread's blocks come mostly from a few pools and arenas,
+ * and its events' times are close or equal (the coarse clock, agent/
+ * record.c), so each takes a byte or two where it took 4-7: an event's
+ * record is ~5 bytes instead of ~11 (json_dumps), for the agent to encode,
+ * the ring to carry and stetho to decode.
  *
  *   FRAME       a frame of this stream: line and first_line are 0 if
  *               unknown; kind is enum agent_frame_kind; name and file are
@@ -83,8 +90,7 @@
  *               that leaves the mapping), and FREE is on the hot path.
  *
  * dt_ns: nanoseconds since the chunk header's t_ns (CLOCK_MONOTONIC), so
- * stetho can order events in time.  Addresses are sent as they are (the
- * varint keeps small ones small); a FREE of an address stetho never saw
+ * stetho can order events in time.  A FREE of an address stetho never saw
  * allocated (made before the agent's hooks, or in another thread whose
  * chunk has not arrived yet) is for stetho to reconcile.
  *
@@ -108,7 +114,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 5
+#define AGENT_VERSION 6
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -146,13 +152,15 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
 
 /* ---- the description ----
  *
- * WIRE_RECORDS(REC, U, S): REC(NAME, type byte, name, fields), the fields
- * as U(field) and S(field) in the order they are sent. */
-#define WIRE_RECORDS(REC, U, S)                                                   \
+ * WIRE_RECORDS(REC, U, S, D): REC(NAME, type byte, name, fields), the
+ * fields as U(field), S(field) and D(field) in the order they are sent
+ * (a D field's name is a member of struct wire_last).  The rarer records'
+ * times and addresses stay U: only the events' are worth the state. */
+#define WIRE_RECORDS(REC, U, S, D)                                                 \
     REC(FRAME, 1, frame, U(id) U(line) U(first_line) U(kind) S(name) S(file))     \
     REC(STACK, 2, stack, U(id) U(parent) U(frame) U(entry))                       \
-    REC(ALLOC, 3, alloc, U(allocator) U(addr) U(size) U(stack) U(dt_ns) U(native)) \
-    REC(FREE, 4, free, U(allocator) U(addr) U(dt_ns))                             \
+    REC(ALLOC, 3, alloc, U(allocator) D(addr) U(size) U(stack) D(dt_ns) U(native)) \
+    REC(FREE, 4, free, U(allocator) D(addr) D(dt_ns))                             \
     REC(FINALIZING, 5, finalizing, U(dt_ns))                                      \
     REC(SAMPLED, 6, sampled, U(mean))                                             \
     REC(GC_PAUSE, 7, gc_pause, U(generation) U(collected) U(uncollectable)        \
@@ -160,9 +168,9 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(CALLS, 8, calls, U(caller) U(callee) U(calls) U(rec_calls) U(cum_ns) U(own_ns)) \
     REC(NATIVE, 9, native, U(id) U(parent) U(pc))                                 \
     REC(MODULE, 10, module, U(start) U(end) U(flags) S(path))                     \
-    REC(ALLOC_LOCAL, 11, alloc_local, U(allocator) U(addr) U(size) U(stack) U(dt_ns) \
+    REC(ALLOC_LOCAL, 11, alloc_local, U(allocator) D(addr) U(size) U(stack) D(dt_ns) \
         U(native))                                                                \
-    REC(FREE_LOCAL, 12, free_local, U(allocator) U(index) U(dt_ns))                \
+    REC(FREE_LOCAL, 12, free_local, U(allocator) U(index) D(dt_ns))                \
     REC(RESIDENT, 13, resident, U(addr) U(bytes) U(dt_ns))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
@@ -209,11 +217,11 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
 /* ---- what the description makes ---- */
 
 #define WIRE_ENUM_REC_(NAME, code, name, fields) AGENT_REC_##NAME = code,
-enum agent_record { WIRE_RECORDS(WIRE_ENUM_REC_, , ) };
+enum agent_record { WIRE_RECORDS(WIRE_ENUM_REC_, , , ) };
 #undef WIRE_ENUM_REC_
 
 #define WIRE_COUNT_(...) +1
-enum { AGENT_RECORDS = 0 WIRE_RECORDS(WIRE_COUNT_, , ) };
+enum { AGENT_RECORDS = 0 WIRE_RECORDS(WIRE_COUNT_, , , ) };
 enum { AGENT_ALLOCATORS = 0 AGENT_ALLOCATOR_LIST(WIRE_COUNT_) };
 enum { AGENT_FRAME_KINDS = 0 AGENT_FRAME_KIND_LIST(WIRE_COUNT_) };
 #undef WIRE_COUNT_
@@ -237,7 +245,7 @@ AGENT_FRAME_KIND_LIST(WIRE_DENSE_)
 #undef WIRE_DENSE_
 #define WIRE_DENSE_(NAME, code, name, fields) \
     _Static_assert(code >= 1 && code <= AGENT_RECORDS, #NAME " is dense from 1");
-WIRE_RECORDS(WIRE_DENSE_, , )
+WIRE_RECORDS(WIRE_DENSE_, , , )
 #undef WIRE_DENSE_
 
 /* A string field: bytes that are not NUL-terminated.  Decoded ones point
@@ -250,7 +258,7 @@ struct wire_bytes {
 #define WIRE_U_FIELD_(f) uint64_t f;
 #define WIRE_S_FIELD_(f) struct wire_bytes f;
 #define WIRE_STRUCT_(NAME, code, name, fields) struct wire_##name { fields };
-WIRE_RECORDS(WIRE_STRUCT_, WIRE_U_FIELD_, WIRE_S_FIELD_)
+WIRE_RECORDS(WIRE_STRUCT_, WIRE_U_FIELD_, WIRE_S_FIELD_, WIRE_U_FIELD_)
 #undef WIRE_STRUCT_
 
 /* The agent makes an ALLOC an ALLOC_LOCAL by rewriting its type byte in
@@ -268,7 +276,7 @@ _Static_assert(sizeof(struct agent_chunk_header) == 24, "WIRE_ALLOCS_MAX counts 
 struct wire_record {
     enum agent_record type;
     union {
-        WIRE_RECORDS(WIRE_MEMBER_, , )
+        WIRE_RECORDS(WIRE_MEMBER_, , , )
     } u;
 };
 #undef WIRE_MEMBER_
@@ -277,7 +285,7 @@ struct wire_record {
  * bytes; wire_size_<name>(r): the most bytes r takes. */
 #define WIRE_FIXED_U_(f) + VARINT_MAX
 #define WIRE_FIXED_(NAME, code, name, fields) WIRE_FIXED_##NAME = 1 fields,
-enum { WIRE_RECORDS(WIRE_FIXED_, WIRE_FIXED_U_, WIRE_FIXED_U_) };
+enum { WIRE_RECORDS(WIRE_FIXED_, WIRE_FIXED_U_, WIRE_FIXED_U_, WIRE_FIXED_U_) };
 #undef WIRE_FIXED_
 
 #define WIRE_NONE_(f)
@@ -288,7 +296,7 @@ enum { WIRE_RECORDS(WIRE_FIXED_, WIRE_FIXED_U_, WIRE_FIXED_U_) };
         (void)r;                                                            \
         return (size_t)WIRE_FIXED_##NAME fields;                            \
     }
-WIRE_RECORDS(WIRE_SIZE_, WIRE_NONE_, WIRE_SIZE_S_)
+WIRE_RECORDS(WIRE_SIZE_, WIRE_NONE_, WIRE_SIZE_S_, WIRE_NONE_)
 #undef WIRE_SIZE_
 
 /* The longest FRAME fits a fresh chunk (which may start with SAMPLED); so
@@ -300,20 +308,41 @@ _Static_assert(sizeof(struct agent_chunk_header) + WIRE_FIXED_SAMPLED + WIRE_FIX
                    WIRE_FILE_MAX <= AGENT_CHUNK_MAX,
                "a MODULE record must fit in a chunk");
 
-/* ---- encoding: wire_put_<name>(w, r) writes r at w, returns the end ---- */
+/* What a chunk's D fields are sent relative to: the last of each name (0
+ * at the chunk's start). */
+struct wire_last {
+    uint64_t addr, dt_ns;
+};
+
+/* ---- encoding ----
+ *
+ * wire_put_<name>_after(w, last, r) writes r at w and returns the end,
+ * each D field relative to *last's, which it then replaces.
+ * wire_put_<name>(w, r): the same for a record with no D field, or the
+ * first of its chunk. */
 
 #define WIRE_PUT_U_(f) w = varint_put(w, r->f);
 #define WIRE_PUT_S_(f)                  \
     w = varint_put(w, r->f.len);        \
     memcpy(w, r->f.p, r->f.len);        \
     w += r->f.len;
-#define WIRE_PUT_(NAME, code, name, fields)                                             \
-    static inline uint8_t *wire_put_##name(uint8_t *w, const struct wire_##name *r)     \
-    {                                                                                   \
-        *w++ = (uint8_t)AGENT_REC_##NAME;                                               \
-        fields return w;                                                                \
+#define WIRE_PUT_D_(f)                                          \
+    w = varint_put(w, zigzag((int64_t)(r->f - last->f)));       \
+    last->f = r->f;
+#define WIRE_PUT_(NAME, code, name, fields)                                              \
+    static inline uint8_t *wire_put_##name##_after(uint8_t *w, struct wire_last *last,   \
+                                                   const struct wire_##name *r)          \
+    {                                                                                    \
+        (void)last;                                                                      \
+        *w++ = (uint8_t)AGENT_REC_##NAME;                                                \
+        fields return w;                                                                 \
+    }                                                                                    \
+    static inline uint8_t *wire_put_##name(uint8_t *w, const struct wire_##name *r)      \
+    {                                                                                    \
+        struct wire_last first = { 0, 0 };                                               \
+        return wire_put_##name##_after(w, &first, r);                                    \
     }
-WIRE_RECORDS(WIRE_PUT_, WIRE_PUT_U_, WIRE_PUT_S_)
+WIRE_RECORDS(WIRE_PUT_, WIRE_PUT_U_, WIRE_PUT_S_, WIRE_PUT_D_)
 #undef WIRE_PUT_
 
 /* A chunk's header at the start of `chunk` (len bytes in all). */
@@ -334,10 +363,17 @@ static inline void wire_put_header(uint8_t *chunk, uint8_t flags, size_t len, in
 
 /* ---- decoding ---- */
 
+/* A cursor over a chunk's records: its bytes, and the last D fields read
+ * (what the next ones are relative to). */
+struct wire_cur {
+    struct vcur v;
+    struct wire_last last;
+};
+
 /* The header of a chunk of len bytes into *h, and a cursor over its
  * records into *c; -1 if the header is bad (magic, version, length). */
 int wire_chunk_open(const uint8_t *chunk, size_t len, struct agent_chunk_header *h,
-                    struct vcur *c);
+                    struct wire_cur *c);
 
 /* A string field (wire_next's). */
 static inline struct wire_bytes wire_get_bytes_(struct vcur *c)
@@ -360,44 +396,52 @@ static inline struct wire_bytes wire_get_bytes_(struct vcur *c)
 #define WIRE_NO_(f)
 #define WIRE_ONE_(f) + 1
 #define WIRE_STRINGS_(NAME, code, name, fields) WIRE_STRINGS_##NAME = 0 fields,
-enum { WIRE_RECORDS(WIRE_STRINGS_, WIRE_NO_, WIRE_ONE_) };
+enum { WIRE_RECORDS(WIRE_STRINGS_, WIRE_NO_, WIRE_ONE_, WIRE_NO_) };
 #undef WIRE_STRINGS_
 #undef WIRE_ONE_
 #undef WIRE_NO_
 #define WIRE_GET_U_(f) x->f = vcur_varint(c);
 #define WIRE_GET_S_(f) x->f = wire_get_bytes_(c);
+#define WIRE_GET_D_(f) x->f = last->f += (uint64_t)unzigzag(vcur_varint(c));
 #define WIRE_ROOMY_U_(f) x->f = vcur_varint_roomy(c);
-#define WIRE_GETTER_(NAME, code, name, fields)                                      \
-    static inline void wire_get_##name##_(struct vcur *c, struct wire_##name *x)    \
-    {                                                                               \
-        fields                                                                      \
+#define WIRE_ROOMY_D_(f) x->f = last->f += (uint64_t)unzigzag(vcur_varint_roomy(c));
+#define WIRE_GETTER_(NAME, code, name, fields)                                       \
+    static inline void wire_get_##name##_(struct vcur *c, struct wire_last *last,    \
+                                          struct wire_##name *x)                     \
+    {                                                                                \
+        (void)last;                                                                  \
+        fields                                                                       \
     }
-#define WIRE_GETTER_ROOMY_(NAME, code, name, fields)                                   \
-    static inline void wire_get_roomy_##name##_(struct vcur *c, struct wire_##name *x) \
-    {                                                                                  \
-        fields                                                                         \
+#define WIRE_GETTER_ROOMY_(NAME, code, name, fields)                                 \
+    static inline void wire_get_roomy_##name##_(struct vcur *c, struct wire_last *last, \
+                                                struct wire_##name *x)               \
+    {                                                                                \
+        (void)last;                                                                  \
+        fields                                                                       \
     }
-WIRE_RECORDS(WIRE_GETTER_, WIRE_GET_U_, WIRE_GET_S_)
+WIRE_RECORDS(WIRE_GETTER_, WIRE_GET_U_, WIRE_GET_S_, WIRE_GET_D_)
 /* (a record with strings never takes this one: its strings read checked) */
-WIRE_RECORDS(WIRE_GETTER_ROOMY_, WIRE_ROOMY_U_, WIRE_GET_S_)
+WIRE_RECORDS(WIRE_GETTER_ROOMY_, WIRE_ROOMY_U_, WIRE_GET_S_, WIRE_ROOMY_D_)
 #undef WIRE_GETTER_
 #undef WIRE_GETTER_ROOMY_
 #undef WIRE_GET_U_
 #undef WIRE_GET_S_
+#undef WIRE_GET_D_
 #undef WIRE_ROOMY_U_
+#undef WIRE_ROOMY_D_
 
 /* The next record at cur into *r: 1, or 0 at the end, or -1 if the record
  * is malformed (cur is then at its end).  Inline: stetho decodes every
  * event the agents send. */
 static inline __attribute__((always_inline)) int
-wire_next(struct vcur *cur, struct wire_record *r)
+wire_next(struct wire_cur *cur, struct wire_record *r)
 {
     /* cur itself, not a copy: a copy lives in memory anyway once a checked
      * read takes its address, and GCC copied it in and out with 16-byte
      * loads of (p, end) just after 8-byte stores of p, which no store
      * forwards: a stall per record, a fifth of memtrack_feed's samples
      * (perf, json_dumps). */
-    struct vcur *c = cur;
+    struct vcur *c = &cur->v;
     if (c->bad)
         return -1;
     if (c->p >= c->end)
@@ -412,11 +456,11 @@ wire_next(struct vcur *cur, struct wire_record *r)
 #define WIRE_CASE_(NAME, code, name, fields)                                   \
     case AGENT_REC_##NAME:                                                     \
         if (WIRE_STRINGS_##NAME == 0 && left >= (size_t)WIRE_FIXED_##NAME - 1) \
-            wire_get_roomy_##name##_(c, &r->u.name);                           \
+            wire_get_roomy_##name##_(c, &cur->last, &r->u.name);               \
         else                                                                   \
-            wire_get_##name##_(c, &r->u.name);                                 \
+            wire_get_##name##_(c, &cur->last, &r->u.name);                     \
         break;
-        WIRE_RECORDS(WIRE_CASE_, , )
+        WIRE_RECORDS(WIRE_CASE_, , , )
 #undef WIRE_CASE_
     default:
         c->bad = 1;

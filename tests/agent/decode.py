@@ -12,21 +12,23 @@ import sys
 from dataclasses import dataclass, field
 
 MAGIC = 0x5354
-VERSION = 5
+VERSION = 6
 HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
 
 # The records as src/wire/wire.h describes them (test_wire.py checks this
 # table against the C one): type byte -> (name, fields in wire order), a
-# field "u" an unsigned varint, "s" a varint length and that many UTF-8 bytes.
+# field "u" an unsigned varint, "s" a varint length and that many UTF-8 bytes,
+# "d" the zigzag varint of its difference from the chunk's previous "d" field
+# of the same name (from 0 for the first), modulo 2**64.
 RECORDS = {
     1: ("frame", (("id", "u"), ("line", "u"), ("first_line", "u"), ("kind", "u"),
                   ("name", "s"), ("file", "s"))),
     2: ("stack", (("id", "u"), ("parent", "u"), ("frame", "u"), ("entry", "u"))),
-    3: ("alloc", (("allocator", "u"), ("addr", "u"), ("size", "u"), ("stack", "u"),
-                  ("dt_ns", "u"), ("native", "u"))),
-    4: ("free", (("allocator", "u"), ("addr", "u"), ("dt_ns", "u"))),
+    3: ("alloc", (("allocator", "u"), ("addr", "d"), ("size", "u"), ("stack", "u"),
+                  ("dt_ns", "d"), ("native", "u"))),
+    4: ("free", (("allocator", "u"), ("addr", "d"), ("dt_ns", "d"))),
     5: ("finalizing", (("dt_ns", "u"),)),
     6: ("sampled", (("mean", "u"),)),
     7: ("gc_pause", (("generation", "u"), ("collected", "u"), ("uncollectable", "u"),
@@ -35,9 +37,9 @@ RECORDS = {
                   ("cum_ns", "u"), ("own_ns", "u"))),
     9: ("native", (("id", "u"), ("parent", "u"), ("pc", "u"))),
     10: ("module", (("start", "u"), ("end", "u"), ("flags", "u"), ("path", "s"))),
-    11: ("alloc_local", (("allocator", "u"), ("addr", "u"), ("size", "u"), ("stack", "u"),
-                         ("dt_ns", "u"), ("native", "u"))),
-    12: ("free_local", (("allocator", "u"), ("index", "u"), ("dt_ns", "u"))),
+    11: ("alloc_local", (("allocator", "u"), ("addr", "d"), ("size", "u"), ("stack", "u"),
+                         ("dt_ns", "d"), ("native", "u"))),
+    12: ("free_local", (("allocator", "u"), ("index", "u"), ("dt_ns", "d"))),
     13: ("resident", (("addr", "u"), ("bytes", "u"), ("dt_ns", "u"))),
 }
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
@@ -128,6 +130,7 @@ def _bytes(buf, pos, end):
 
 def records(buf, pos, end):
     """The records of buf[pos:end] (a chunk's body): (name, {field: value})."""
+    last = {}           # the chunk's previous "d" field of each name
     while pos < end:
         rec = buf[pos]
         pos += 1
@@ -136,7 +139,12 @@ def records(buf, pos, end):
         name, fields = RECORDS[rec]
         values = {}
         for field, kind in fields:
-            values[field], pos = (_varint if kind == "u" else _bytes)(buf, pos, end)
+            if kind == "d":
+                delta, pos = _varint(buf, pos, end)
+                last[field] = (last.get(field, 0) + ((delta >> 1) ^ -(delta & 1))) % (1 << 64)
+                values[field] = last[field]
+            else:
+                values[field], pos = (_varint if kind == "u" else _bytes)(buf, pos, end)
         yield name, values
 
 

@@ -43,6 +43,7 @@ static void schema(void)
     const char *sep = "";
 #define U(f) printf("%s[\"" #f "\", \"u\"]", fsep), fsep = ", ";
 #define S(f) printf("%s[\"" #f "\", \"s\"]", fsep), fsep = ", ";
+#define D(f) printf("%s[\"" #f "\", \"d\"]", fsep), fsep = ", ";
 #define REC(NAME, code, name, fields)                                               \
     {                                                                               \
         const char *fsep = "";                                                      \
@@ -50,10 +51,11 @@ static void schema(void)
         fields printf("]}");                                                        \
         sep = ", ";                                                                 \
     }
-    WIRE_RECORDS(REC, U, S)
+    WIRE_RECORDS(REC, U, S, D)
 #undef REC
 #undef U
 #undef S
+#undef D
     printf("], \"allocators\": [");
     for (int i = 0; i < AGENT_ALLOCATORS; i++)
         printf("%s\"%s\"", i ? ", " : "", wire_allocator_name((uint64_t)i));
@@ -68,17 +70,19 @@ static void print_record(const struct wire_record *r)
     printf("{\"type\": \"%s\"", wire_record_name(r->type));
 #define U(f) printf(", \"" #f "\": %" PRIu64, x->f);
 #define S(f) printf(", \"" #f "\": "), json_str(x->f.p, x->f.len);
+#define D(f) U(f)
 #define REC(NAME, code, name, fields)                   \
     case AGENT_REC_##NAME: {                            \
         const struct wire_##name *x = &r->u.name;       \
         fields break;                                   \
     }
     switch (r->type) {
-        WIRE_RECORDS(REC, U, S)
+        WIRE_RECORDS(REC, U, S, D)
     }
 #undef REC
 #undef U
 #undef S
+#undef D
     printf("}\n");
 }
 
@@ -118,7 +122,7 @@ int main(int argc, char **argv)
             return fail("bad chunk length", at);
         if (fread(chunk + sizeof h, 1, h.len - sizeof h, f) != h.len - sizeof h)
             return fail("partial chunk", at);
-        struct vcur c;
+        struct wire_cur c;
         if (wire_chunk_open(chunk, h.len, &h, &c) < 0)
             return fail("bad chunk header", at);
         printf("{\"pid\": %" PRId32 ", \"tid\": %" PRId32 ", \"flags\": %u, \"t_ns\": %" PRIu64

@@ -45,13 +45,13 @@ static void take(void *ctx, const uint8_t *chunk, size_t len)
     if (chunk + len > s->map && chunk < s->map + AGENT_RING_BYTES)
         __builtin_trap();
     struct agent_chunk_header h;
-    struct vcur c;
+    struct wire_cur c;
     struct wire_record r;
     if (len < sizeof h || len > AGENT_RING_SLOT)
         __builtin_trap();
     if (wire_chunk_open(chunk, len, &h, &c) == 0) {
         while (wire_next(&c, &r) > 0)
-            if (c.p > c.end)
+            if (c.v.p > c.v.end)
                 __builtin_trap();
     }
     s->chunks++;

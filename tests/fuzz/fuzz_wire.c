@@ -46,14 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         100 + (tag >> 1 & 1), 1000);
         /* the decoder alone: it ends at the chunk's end, every time */
         struct agent_chunk_header h;
-        struct vcur c;
+        struct wire_cur c;
         struct wire_record r;
         if (wire_chunk_open(chunk, hl + n, &h, &c) < 0)
             __builtin_trap();
         while (wire_next(&c, &r) > 0)
-            if (c.p > c.end)
+            if (c.v.p > c.v.end)
                 __builtin_trap();
-        if (c.p != c.end)
+        if (c.v.p != c.v.end)
             __builtin_trap();
         memtrack_feed(m, chunk, hl + n);
     }

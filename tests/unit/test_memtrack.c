@@ -27,11 +27,13 @@
 struct chunk {
     uint8_t b[AGENT_CHUNK_MAX];
     size_t n;
+    struct wire_last last;          /* the chunk's last D fields (wire.h) */
 };
 
 static void begin_at(struct chunk *c, int32_t pid, int32_t tid, uint64_t t_ns)
 {
     c->n = sizeof(struct agent_chunk_header);
+    c->last = (struct wire_last){ 0, 0 };
     wire_put_header(c->b, 0, c->n, pid, tid, t_ns);
 }
 
@@ -63,7 +65,7 @@ static void alloc_by(struct chunk *c, uint64_t allocator, uint64_t addr, uint64_
                      uint64_t st)
 {
     struct wire_alloc r = { allocator, addr, size, st, 0, 0 };
-    c->n = (size_t)(wire_put_alloc(c->b + c->n, &r) - c->b);
+    c->n = (size_t)(wire_put_alloc_after(c->b + c->n, &c->last, &r) - c->b);
 }
 
 static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
@@ -74,7 +76,7 @@ static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
 static void free_by(struct chunk *c, uint64_t allocator, uint64_t addr)
 {
     struct wire_free r = { allocator, addr, 0 };
-    c->n = (size_t)(wire_put_free(c->b + c->n, &r) - c->b);
+    c->n = (size_t)(wire_put_free_after(c->b + c->n, &c->last, &r) - c->b);
 }
 
 static void fre(struct chunk *c, uint64_t addr)
@@ -651,7 +653,7 @@ static void local_pairs(const char *path)
                 if (l.chunk == ch) {
                     b.b[l.off] = AGENT_REC_ALLOC_LOCAL;
                     struct wire_free_local r = { AGENT_ALLOC_MALLOC, l.index, 0 };
-                    b.n = (size_t)(wire_put_free_local(b.b + b.n, &r) - b.b);
+                    b.n = (size_t)(wire_put_free_local_after(b.b + b.n, &b.last, &r) - b.b);
                     nlocal++;
                 } else {
                     fre(&b, l.addr);
@@ -874,9 +876,10 @@ int main(void)
     end(&c);
     memtrack_feed(m, c.b, c.n);
     /* a varint longer than 64 bits is refused, the chunk dropped: an
-     * address of 2^64 - 1 is the longest there is */
+     * address 2^63 away from the last (the chunk's first: from 0) is the
+     * longest there is */
     begin(&c, 100, 11);
-    fre(&c, UINT64_MAX);
+    fre(&c, 1ull << 63);
     CHECK_EQ_INT(c.b[c.n - 2], 0x01);       /* the 10th byte of the address */
     c.b[c.n - 2] = 0x02;
     end(&c);

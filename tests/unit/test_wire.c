@@ -14,7 +14,7 @@
 static uint8_t buf[AGENT_CHUNK_MAX];
 
 /* buf with a header for n bytes in all, and a cursor over its records */
-static int open_chunk(size_t n, struct vcur *c)
+static int open_chunk(size_t n, struct wire_cur *c)
 {
     struct agent_chunk_header h;
     wire_put_header(buf, AGENT_CHUNK_NEW_STREAM, n, 42, 43, 1000);
@@ -58,9 +58,11 @@ int main(void)
     w = wire_put_native(w, &na);
     CHECK((size_t)(w - at) <= WIRE_FIXED_NATIVE);
     at = w;
-    w = wire_put_alloc(w, &al);
+    struct wire_last last = { 0, 0 };   /* the free's D fields are relative to the alloc's */
+    w = wire_put_alloc_after(w, &last, &al);
     CHECK((size_t)(w - at) <= WIRE_FIXED_ALLOC);
-    w = wire_put_free(w, &fe);
+    w = wire_put_free_after(w, &last, &fe);
+    CHECK(last.addr == fe.addr && last.dt_ns == fe.dt_ns);
     at = w;
     w = wire_put_resident(w, &re);
     CHECK((size_t)(w - at) <= WIRE_FIXED_RESIDENT);
@@ -69,7 +71,7 @@ int main(void)
     size_t n = (size_t)(w - buf);
     CHECK(n <= AGENT_CHUNK_MAX);
 
-    struct vcur c;
+    struct wire_cur c;
     struct wire_record r;
     CHECK_EQ_INT(open_chunk(n, &c), 0);
     CHECK_EQ_INT(wire_next(&c, &r), 1);
@@ -110,7 +112,7 @@ int main(void)
      * nothing is read past the cut */
     int refused = 0, cuts = 0;
     for (size_t cut = H + 1; cut < n; cut++) {
-        struct vcur cc;
+        struct wire_cur cc;
         if (open_chunk(cut, &cc) < 0)
             continue;
         int rc;
@@ -118,24 +120,62 @@ int main(void)
             ;
         cuts++;
         refused += rc < 0;
-        if (cc.p != cc.end)
+        if (cc.v.p != cc.v.end)
             CHECK(!"stopped at the cut");
     }
     /* nine records end at eight of the cuts + the full length: the rest
      * are inside a record */
     CHECK_EQ_INT(refused, cuts - 8);
 
+    /* addresses and times as differences: near ones take a byte or two,
+     * and they come back whatever their distance (across 0 and 2^64 too) */
+    static const uint64_t addrs[] = { 0x7f3a12345670ull, 0x7f3a12345690ull, 0x7f3a12345010ull,
+                                      0x7f3a12345010ull, 0x55d0c0de0000ull, 8, UINT64_MAX - 7,
+                                      0 };
+    enum { NADDRS = sizeof addrs / sizeof *addrs };
+    size_t at_of[NADDRS + 1];
+    w = buf + H;
+    last = (struct wire_last){ 0, 0 };
+    for (size_t i = 0; i < NADDRS; i++) {
+        at_of[i] = (size_t)(w - buf);
+        if (i % 2)
+            w = wire_put_free_after(w, &last, &(struct wire_free){ 1, addrs[i], i });
+        else
+            w = wire_put_alloc_after(w, &last, &(struct wire_alloc){ 0, addrs[i], 16, 0, i, 0 });
+    }
+    at_of[NADDRS] = (size_t)(w - buf);
+    CHECK_EQ_INT(at_of[2] - at_of[1], 1 + 1 + 1 + 1);          /* +32: one byte */
+    CHECK_EQ_INT(at_of[3] - at_of[2], 1 + 1 + 2 + 1 + 1 + 1 + 1); /* -1664: two */
+    CHECK_EQ_INT(at_of[4] - at_of[3], 1 + 1 + 1 + 1);          /* the same: one */
+    CHECK_EQ_INT(open_chunk(at_of[NADDRS], &c), 0);
+    for (size_t i = 0; i < NADDRS; i++) {
+        CHECK_EQ_INT(wire_next(&c, &r), 1);
+        CHECK(i % 2 ? r.type == AGENT_REC_FREE && r.u.free.addr == addrs[i] &&
+                          r.u.free.dt_ns == i
+                    : r.type == AGENT_REC_ALLOC && r.u.alloc.addr == addrs[i] &&
+                          r.u.alloc.dt_ns == i);
+    }
+    CHECK_EQ_INT(wire_next(&c, &r), 0);
+    /* an ALLOC_LOCAL's address counts as an ALLOC's (the agent rewrites
+     * the type byte only) */
+    buf[at_of[0]] = AGENT_REC_ALLOC_LOCAL;
+    CHECK_EQ_INT(open_chunk(at_of[NADDRS], &c), 0);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_ALLOC_LOCAL && r.u.alloc_local.addr == addrs[0]);
+    CHECK_EQ_INT(wire_next(&c, &r), 1);
+    CHECK(r.type == AGENT_REC_FREE && r.u.free.addr == addrs[1]);
+
     /* the 10th byte of a varint holds only bit 63 */
     w = buf + H;
-    w = wire_put_free(w, &(struct wire_free){ 0, UINT64_MAX, 0 });
-    CHECK_EQ_INT(w[-2], 0x01);
+    w = wire_put_free(w, &(struct wire_free){ 0, 0, 1ull << 63 });  /* zigzag: 2^64 - 1 */
+    CHECK_EQ_INT(w[-1], 0x01);
     CHECK_EQ_INT(open_chunk((size_t)(w - buf), &c), 0);
     CHECK_EQ_INT(wire_next(&c, &r), 1);
-    CHECK(r.u.free.addr == UINT64_MAX);
-    w[-2] = 0x02;
+    CHECK(r.u.free.dt_ns == 1ull << 63);
+    w[-1] = 0x02;
     CHECK_EQ_INT(open_chunk((size_t)(w - buf), &c), 0);
     CHECK_EQ_INT(wire_next(&c, &r), -1);
-    CHECK(c.p == c.end);
+    CHECK(c.v.p == c.v.end);
     CHECK_EQ_INT(wire_next(&c, &r), -1);
     /* eleven bytes of varint */
     memcpy(buf + H, "\x04\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00\x00", 14);
@@ -159,7 +199,7 @@ int main(void)
     CHECK_EQ_INT(wire_chunk_open(buf, H + 1, &h, &c), 0);
     CHECK(h.pid == 42 && h.tid == -43 && h.flags == AGENT_CHUNK_NEW_STREAM && h.t_ns == 1000 &&
           h.len == H + 1);
-    CHECK(c.p == buf + H && c.end == buf + H + 1);
+    CHECK(c.v.p == buf + H && c.v.end == buf + H + 1);
     CHECK_EQ_INT(wire_chunk_open(buf, H - 1, &h, &c), -1);
     CHECK_EQ_INT(wire_chunk_open(buf, H + 2, &h, &c), -1);
     CHECK_EQ_INT(wire_chunk_open(buf, H + 1, &h, &c), 0);
