@@ -405,25 +405,21 @@ enum { WIRE_RECORDS(WIRE_STRINGS_, WIRE_NO_, WIRE_ONE_, WIRE_NO_) };
 #define WIRE_GET_D_(f) x->f = last->f += (uint64_t)unzigzag(vcur_varint(c));
 #define WIRE_ROOMY_U_(f) x->f = vcur_varint_roomy(c);
 #define WIRE_ROOMY_D_(f) x->f = last->f += (uint64_t)unzigzag(vcur_varint_roomy(c));
-#define WIRE_GETTER_(NAME, code, name, fields)                                       \
-    static inline void wire_get_##name##_(struct vcur *c, struct wire_last *last,    \
-                                          struct wire_##name *x)                     \
-    {                                                                                \
-        (void)last;                                                                  \
-        fields                                                                       \
+#define WIRE_GETTER_AS_(fn, name, fields)                                           \
+    static inline void fn(struct vcur *c, struct wire_last *last, struct wire_##name *x) \
+    {                                                                               \
+        (void)last;                                                                 \
+        fields                                                                      \
     }
-#define WIRE_GETTER_ROOMY_(NAME, code, name, fields)                                 \
-    static inline void wire_get_roomy_##name##_(struct vcur *c, struct wire_last *last, \
-                                                struct wire_##name *x)               \
-    {                                                                                \
-        (void)last;                                                                  \
-        fields                                                                       \
-    }
+#define WIRE_GETTER_(NAME, code, name, fields) WIRE_GETTER_AS_(wire_get_##name##_, name, fields)
+#define WIRE_GETTER_ROOMY_(NAME, code, name, fields) \
+    WIRE_GETTER_AS_(wire_get_roomy_##name##_, name, fields)
 WIRE_RECORDS(WIRE_GETTER_, WIRE_GET_U_, WIRE_GET_S_, WIRE_GET_D_)
 /* (a record with strings never takes this one: its strings read checked) */
 WIRE_RECORDS(WIRE_GETTER_ROOMY_, WIRE_ROOMY_U_, WIRE_GET_S_, WIRE_ROOMY_D_)
 #undef WIRE_GETTER_
 #undef WIRE_GETTER_ROOMY_
+#undef WIRE_GETTER_AS_
 #undef WIRE_GET_U_
 #undef WIRE_GET_S_
 #undef WIRE_GET_D_
