@@ -72,14 +72,15 @@ EVENT_PATH void put_alloc(struct agent_thread *th, int allocator, const void *p,
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_ALLOC, ts);
     if (!w)
         return;
-    chunk_commit(th, wire_put_alloc_after(w, &th->last, &(struct wire_alloc){
-                                           .allocator = (uint64_t)allocator,
-                                           .addr = (uintptr_t)p,
-                                           .size = size,
-                                           .stack = stack,
-                                           .dt_ns = dt_of(th, ts),
-                                           .native = native,
-                                       }));
+    chunk_commit(th, wire_put_alloc_after(w, &th->last,
+                                          &(struct wire_alloc){
+                                              .allocator = (uint64_t)allocator,
+                                              .addr = (uintptr_t)p,
+                                              .size = size,
+                                              .stack = stack,
+                                              .dt_ns = dt_of(th, ts),
+                                              .native = native,
+                                          }));
     uint32_t index = th->allocs++;
     if (!agent.sampled && allocator != AGENT_ALLOC_MMAP)
         local_alloc(th, p, w, index);
@@ -93,11 +94,12 @@ EVENT_PATH void put_free(struct agent_thread *th, int allocator, const void *p, 
     /* after chunk_reserve, which may have sent the chunk the block was in */
     uint8_t *end = agent.sampled ? NULL : local_free(th, allocator, p, w, dt_of(th, ts));
     if (!end)
-        end = wire_put_free_after(w, &th->last, &(struct wire_free){
-                                   .allocator = (uint64_t)allocator,
-                                   .addr = (uintptr_t)p,
-                                   .dt_ns = dt_of(th, ts),
-                               });
+        end = wire_put_free_after(w, &th->last,
+                                  &(struct wire_free){
+                                      .allocator = (uint64_t)allocator,
+                                      .addr = (uintptr_t)p,
+                                      .dt_ns = dt_of(th, ts),
+                                  });
     chunk_commit(th, end);
 }
 
