@@ -194,6 +194,23 @@ def test_libraries_loaded_and_unloaded_while_starting(stetho, python, tmp_path):
     assert f["loads"] > 0 and f["hooked_after"] == 0, f
 
 
+def test_windows_while_threads_allocate(stetho, python, tmp_path):
+    """Each start and stop claims every thread's chunk (src/agent/chunk.c,
+    thread_claim) while three threads allocate without a pause: nothing
+    hangs, the threads go on after the last stop, and the last window
+    (exact) has the main thread's known blocks and the threads' own."""
+    run_api(stetho, python, tmp_path, "busy", 12, tmp_path, timeout=300)
+    f = facts(tmp_path)
+    assert all(f["moved_after"]) and min(f["rounds"]) > 0, f
+    assert f["hooked_after"] == 0, f
+    exp = export(stetho, tmp_path / "cap.stetho", tmp_path)
+    known = func(exp, "main_known")
+    assert within(known["alloc_bytes"], 10 * 100_000, 0.01), known
+    tids = {s["tid"] for s in exp["stacks"] if s.get("alloc_bytes", 0) > 0
+            and any(exp["frames"][i]["function"] == "busy_alloc" for i in s["frames"])}
+    assert tids and f["main_tid"] not in tids, (tids, f)
+
+
 ERRORS = r"""
 import os, sys, stetho
 def expect(exc, what, f):

@@ -17,6 +17,10 @@
                                      and an exec'd child's time
     api_window.py dlstress N OUT     start/stop N times while another thread
                                      loads and unloads libraries
+    api_window.py busy N OUT         start/stop N times while three threads
+                                     allocate without a pause (each start and
+                                     stop claims their chunks mid-event); the
+                                     last window's capture to OUT/cap.stetho
 """
 import json
 import os
@@ -298,3 +302,36 @@ elif mode == "dlstress":
     stop.set()
     t.join()
     dump(out, {"loads": loads[0], "libs": len(libs), "hooked_after": a.hooked()})
+
+elif mode == "busy":
+    n, out = int(sys.argv[2]), sys.argv[3]
+    stop = threading.Event()
+    rounds = [0, 0, 0]
+
+    def busy_alloc(k):
+        while not stop.is_set():
+            keep = [bytearray(64 + i % 200) for i in range(500)]
+            del keep
+            rounds[k] += 1
+
+    def main_known():
+        return [bytearray(100_000) for _ in range(10)]
+
+    a = agent()
+    threads = [threading.Thread(target=busy_alloc, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(n):
+        last = i == n - 1
+        with stetho.profile(memory="exact" if i % 2 or last else "sampled", interval_ms=5,
+                            output=os.path.join(out, "cap.stetho") if last else None):
+            keep = main_known()
+            time.sleep(0.01)
+    before_stop = list(rounds)
+    time.sleep(0.05)
+    moved = [r > b for r, b in zip(rounds, before_stop)]
+    stop.set()
+    for t in threads:
+        t.join()
+    dump(out, {"rounds": rounds, "moved_after": moved, "hooked_after": a.hooked(),
+               "main_tid": threading.get_native_id()})
