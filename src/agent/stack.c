@@ -89,6 +89,22 @@ struct stack_entry {
     int entry;                  /* the frame began its interpreter call */
 };
 
+/* In front of the stack table, by the parent's id: its children looked up
+ * last, (frame, entry) -> stack id.  The table is probed at a random place
+ * per lookup, and in a program with tens of thousands of stacks (the
+ * bench's deepstack: 62 k) that probe was a cache miss, ~60 % of the
+ * walk's time (perf); a parent met again is mostly the one the last walks
+ * went through, so its hints are in cache.  deepstack, 80 loops, exact,
+ * 6 interleaved runs: the program's user CPU 1.88 -> 1.48 s (plain 0.88).
+ * 32 bytes a stack.  Never wrong: a stack's id does not change until the
+ * ids are cleared, and the hints with them. */
+#define HINT_WAYS 4
+struct stack_hint {
+    uint32_t key[HINT_WAYS];    /* frame << 1 | entry; 0: empty (frame ids start at 1) */
+    uint32_t id[HINT_WAYS];
+};
+_Static_assert(sizeof(struct stack_hint) == 32, "two a cache line");
+
 struct stack_state {
     struct py_target t;         /* a copy of agent.target with its own code cache */
 
@@ -111,6 +127,8 @@ struct stack_state {
     size_t frames_cap, frames_used;
     struct stack_entry *stacks;
     size_t stacks_cap, stacks_used;
+    struct stack_hint *hints;       /* by stack id (0: the root), hints_cap of them */
+    size_t hints_cap;
     uint32_t next_frame, next_stack;
 };
 
@@ -160,6 +178,8 @@ static void clear_ids(struct stack_state *s)
     }
     memset(s->frames, 0, s->frames_cap * sizeof *s->frames);
     memset(s->stacks, 0, s->stacks_cap * sizeof *s->stacks);
+    if (s->hints)
+        memset(s->hints, 0, s->hints_cap * sizeof *s->hints);
     if (s->fast)                /* NULL: stack_new's allocation failed */
         memset(s->fast, 0, FAST_SIZE * sizeof *s->fast);
     if (s->levels)
@@ -219,6 +239,7 @@ void stack_free(struct stack_state *s)
     codecache_free(s->t.codes);
     agent_real.free(s->frames);
     agent_real.free(s->stacks);
+    agent_real.free(s->hints);
     agent_real.free(s->fast);
     agent_real.free(s->levels);
     agent_real.free(s->scratch);
@@ -438,8 +459,24 @@ static int grow_stacks(struct stack_state *s)
 
 /* entry is part of the stack: where a native stack's interpreter call
  * goes (wire.h STACK). */
-static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uint32_t parent,
-                             uint32_t frame, int entry, uint64_t ts)
+/* Room for the hints of stack ids up to `id`; -1 if none could be made
+ * (the hints are then only not used). */
+static int grow_hints(struct stack_state *s, uint32_t id)
+{
+    size_t ncap = s->hints_cap ? s->hints_cap : 1024;
+    while (ncap <= id)
+        ncap *= 2;
+    struct stack_hint *nh = agent_real.realloc(s->hints, ncap * sizeof *nh);
+    if (!nh)
+        return -1;
+    memset(nh + s->hints_cap, 0, (ncap - s->hints_cap) * sizeof *nh);
+    s->hints = nh;
+    s->hints_cap = ncap;
+    return 0;
+}
+
+static uint32_t stack_find(struct stack_state *s, struct agent_thread *th, uint32_t parent,
+                           uint32_t frame, int entry, uint64_t ts)
 {
     uint64_t key = (uint64_t)parent << 32 | frame;
     if ((s->stacks_used + 1) * 2 > s->stacks_cap && grow_stacks(s) < 0)
@@ -456,6 +493,35 @@ static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uin
                                                             (uint64_t)(entry != 0) }));
     s->stacks[i] = (struct stack_entry){ key, id, entry != 0 };
     s->stacks_used++;
+    return id;
+}
+
+static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uint32_t parent,
+                             uint32_t frame, int entry, uint64_t ts)
+{
+    uint32_t hk = frame << 1 | (entry != 0);
+    int hinted = frame < (1u << 31) && parent < s->hints_cap;
+    if (hinted) {
+        const struct stack_hint *h = &s->hints[parent];
+        for (int j = 0; j < HINT_WAYS; j++)
+            if (h->key[j] == hk)
+                return h->id[j];
+    }
+    uint32_t id = stack_find(s, th, parent, frame, entry, ts);
+    if (!id)
+        return 0;
+    if (id >= s->hints_cap && grow_hints(s, id) < 0)
+        return id;
+    if (hinted || (frame < (1u << 31) && parent < s->hints_cap)) {
+        struct stack_hint *h = &s->hints[parent];
+        int j = 0;
+        while (j < HINT_WAYS && h->key[j])
+            j++;
+        if (j == HINT_WAYS)
+            j = (int)(frame & (HINT_WAYS - 1));     /* full: replace one */
+        h->key[j] = hk;
+        h->id[j] = id;
+    }
     return id;
 }
 
