@@ -195,10 +195,11 @@ def test_libraries_loaded_and_unloaded_while_starting(stetho, python, tmp_path):
 
 
 def test_windows_while_threads_allocate(stetho, python, tmp_path):
-    """Each start and stop claims every thread's chunk (src/agent/chunk.c,
-    thread_claim) while three threads allocate without a pause: nothing
-    hangs, the threads go on after the last stop, and the last window
-    (exact) has the main thread's known blocks and the threads' own."""
+    """Each start and stop takes every thread's chunk lock (src/agent/chunk.c,
+    chunks_new_session / chunks_end_session) while three threads allocate
+    without a pause: nothing hangs, the threads go on after the last stop,
+    and the last window (exact) has the main thread's known blocks and the
+    threads' own."""
     run_api(stetho, python, tmp_path, "busy", 12, tmp_path, timeout=300)
     f = facts(tmp_path)
     assert all(f["moved_after"]) and min(f["rounds"]) > 0, f

@@ -19,7 +19,7 @@
                                      loads and unloads libraries
     api_window.py busy N OUT         start/stop N times while three threads
                                      allocate without a pause (each start and
-                                     stop claims their chunks mid-event); the
+                                     stop takes their chunks' locks); the
                                      last window's capture to OUT/cap.stetho
 """
 import json
