@@ -25,6 +25,7 @@
 #include "util/mix.h"
 #include "util/utf8.h"
 
+#include <assert.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -54,8 +55,9 @@
  * them.  They were cleared with memset, 80 KiB a thread each time: one
  * loop of the bench's pipeline (pandas, black; under a second) frees a
  * code object ~10,000 times, and those clears were 830 M of the 3.66 G
- * instructions exact mode added (cachegrind, 3.11).  Cleared for real
- * only when the tag wraps. */
+ * instructions exact mode added (cachegrind, 3.11) -- in time ~2 % of
+ * its wall (a memset clears 80 KiB in microseconds; cachegrind counts
+ * it byte by byte).  Cleared for real only when the tag wraps. */
 #define TAG_SHIFT 48
 #define TAG_ONE ((uint64_t)1 << TAG_SHIFT)
 
@@ -457,8 +459,6 @@ static int grow_stacks(struct stack_state *s)
     return 0;
 }
 
-/* entry is part of the stack: where a native stack's interpreter call
- * goes (wire.h STACK). */
 /* Room for the hints of stack ids up to `id`; -1 if none could be made
  * (the hints are then only not used). */
 static int grow_hints(struct stack_state *s, uint32_t id)
@@ -475,6 +475,9 @@ static int grow_hints(struct stack_state *s, uint32_t id)
     return 0;
 }
 
+/* The id of (parent, frame, entry) in the stack table, made (and sent as
+ * a STACK) if new; 0 on failure.  entry is part of the stack: where a
+ * native stack's interpreter call goes (wire.h STACK). */
 static uint32_t stack_find(struct stack_state *s, struct agent_thread *th, uint32_t parent,
                            uint32_t frame, int entry, uint64_t ts)
 {
@@ -496,32 +499,32 @@ static uint32_t stack_find(struct stack_state *s, struct agent_thread *th, uint3
     return id;
 }
 
+/* stack_find through the parent's hints.  Ids are made in order, so a
+ * parent's is below its children's: hints that hold a child's id hold its
+ * parent's. */
 static uint32_t stack_intern(struct stack_state *s, struct agent_thread *th, uint32_t parent,
                              uint32_t frame, int entry, uint64_t ts)
 {
+    int hintable = frame < (1u << 31);      /* hk keeps frame's 31 low bits */
     uint32_t hk = frame << 1 | (entry != 0);
-    int hinted = frame < (1u << 31) && parent < s->hints_cap;
-    if (hinted) {
+    if (hintable && parent < s->hints_cap) {
         const struct stack_hint *h = &s->hints[parent];
         for (int j = 0; j < HINT_WAYS; j++)
             if (h->key[j] == hk)
                 return h->id[j];
     }
     uint32_t id = stack_find(s, th, parent, frame, entry, ts);
-    if (!id)
-        return 0;
-    if (id >= s->hints_cap && grow_hints(s, id) < 0)
+    if (!id || !hintable || (id >= s->hints_cap && grow_hints(s, id) < 0))
         return id;
-    if (hinted || (frame < (1u << 31) && parent < s->hints_cap)) {
-        struct stack_hint *h = &s->hints[parent];
-        int j = 0;
-        while (j < HINT_WAYS && h->key[j])
-            j++;
-        if (j == HINT_WAYS)
-            j = (int)(frame & (HINT_WAYS - 1));     /* full: replace one */
-        h->key[j] = hk;
-        h->id[j] = id;
-    }
+    assert(parent < id);
+    struct stack_hint *h = &s->hints[parent];
+    int j = 0;
+    while (j < HINT_WAYS && h->key[j])
+        j++;
+    if (j == HINT_WAYS)
+        j = (int)(frame & (HINT_WAYS - 1));     /* full: replace one */
+    h->key[j] = hk;
+    h->id[j] = id;
     return id;
 }
 
@@ -698,6 +701,7 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
         uint32_t fid;
         struct level_entry *le = NULL;
         int64_t pos = 0;
+        uint64_t ck = 0;            /* code_key() of the level's code */
         if (k < m) {
             fid = marker_frame(s, th, end, ts);
             s->last[k] = (struct py_raw_frame){ .instr = (uint64_t)end };
@@ -707,8 +711,8 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
             pos = py_raw_pos(&s->t.layout, f);
             le = &s->levels[mix64(f->code ^ ((uint64_t)pos << 40) ^ ((uint64_t)parent << 20)) &
                             (LEVEL_SIZE - 1)];
-            if (le->id && le->code == code_key(s, f->code) && le->pos == pos &&
-                le->parent == parent &&
+            ck = code_key(s, f->code);
+            if (le->id && le->code == ck && le->pos == pos && le->parent == parent &&
                 le->entry == (uint32_t)(f->entry != 0)) {
                 s->last_stack[k] = parent = le->id;
                 continue;
@@ -724,8 +728,8 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
         }
         s->last_stack[k] = parent;
         /* a shim keeps its caller's id; 0 (a shim at the root) is no id */
-        if (le && parent && pos == (int32_t)pos && code_key(s, s->last[k].code))
-            *le = (struct level_entry){ code_key(s, s->last[k].code), (int32_t)pos, from,
+        if (le && parent && ck && pos == (int32_t)pos)
+            *le = (struct level_entry){ ck, (int32_t)pos, from,
                                         (uint32_t)(s->last[k].entry != 0), parent };
     }
     s->n_last = levels;
