@@ -399,8 +399,10 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
         guard_leave(guard);
         return;                             /* inert: only forward */
     }
-    if (have_path && !agent.sampled)
-        ring_attach(ring_path);             /* else the FIFO takes the chunks */
+    /* else the FIFO takes the chunks; mapped for good: its clock can be read
+     * with no care for an unmapping */
+    if (have_path && !agent.sampled && ring_attach(ring_path) == 0)
+        agent.clock = ring_clock();
     atomic_store(&agent_state, AGENT_WAIT_PY);
     guard_leave(guard);
 }

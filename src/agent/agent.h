@@ -62,6 +62,10 @@ struct agent {
     uint64_t main_interp;       /* interpreters.head when hooks went in */
     int python;                 /* the symbols were found and a layout fits */
     int safe_reads;             /* process_vm_readv on ourselves works */
+
+    /* stetho's clock in the ring (protocol.h): set only where the ring is
+     * never unmapped (the preloaded agent's); NULL: none (record.c) */
+    const _Atomic uint64_t *clock;
 };
 
 extern struct agent agent AGENT_HIDDEN;
@@ -150,6 +154,7 @@ struct agent_thread {
     uint64_t solo_seen;         /* agent_solo as local.c last saw it */
     uint64_t clock_solo;        /* agent_solo at the last precise stamp */
     uint64_t clock_last;        /* the last stamp record_time() gave */
+    uint32_t clock_skip;        /* stamps left from stetho's clock before the kernel's */
 
     int64_t countdown;          /* sampled: bytes to the next sample */
     uint64_t rng;
@@ -406,6 +411,7 @@ void inside_fifo_lost(void) AGENT_HIDDEN;
 /* Map the ring at path: 0, or -1 (the chunks keep to the FIFO). */
 int ring_attach(const char *path) AGENT_HIDDEN;
 int ring_attached(void) AGENT_HIDDEN;
+const _Atomic uint64_t *ring_clock(void) AGENT_HIDDEN;
 /* Unmap it once no thread is inside ring_put; the chunks go to the FIFO
  * again (inside.c, at a recording's stop). */
 void ring_detach(void) AGENT_HIDDEN;

@@ -35,6 +35,7 @@
 
 #include "wire/wire.h"
 
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -67,7 +68,11 @@
 struct agent_ring {
     uint64_t magic;                 /* AGENT_RING_MAGIC */
     uint32_t slots, slot_size;      /* AGENT_RING_SLOTS, AGENT_RING_SLOT */
-    uint8_t pad0[48];
+    /* stetho's CLOCK_MONOTONIC, stored each time it looks at the ring
+     * (every 1-4 ms while agents use it; 0 until then): a time stamp for
+     * the agents that costs them a load (agent.h, struct agent's clock) */
+    _Atomic uint64_t clock_ns;
+    uint8_t pad0[40];
     _Atomic uint64_t enq;           /* the next position to claim */
     uint8_t pad1[56];
     _Atomic uint64_t seq[AGENT_RING_SLOTS];
@@ -75,6 +80,7 @@ struct agent_ring {
 
 _Static_assert((AGENT_RING_SLOTS & (AGENT_RING_SLOTS - 1)) == 0, "slots: a power of two");
 _Static_assert(sizeof(struct agent_ring) <= AGENT_RING_DATA, "the head fits its page");
+_Static_assert(offsetof(struct agent_ring, enq) == 64, "clock_ns shares the read-mostly line, not enq's");
 _Static_assert(AGENT_RING_SLOT >= AGENT_CHUNK_MAX, "a slot holds a whole chunk");
 
 #endif

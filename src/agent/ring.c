@@ -79,6 +79,13 @@ int ring_attached(void)
     return atomic_load_explicit(&ring, memory_order_relaxed) != NULL;
 }
 
+/* The clock stetho keeps in the attached ring (NULL if none). */
+const _Atomic uint64_t *ring_clock(void)
+{
+    struct agent_ring *r = atomic_load(&ring);
+    return r ? &r->clock_ns : NULL;
+}
+
 static void nap(void)
 {
     struct timespec ts = { 0, WAIT_STEP_NS };

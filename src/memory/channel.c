@@ -37,7 +37,9 @@
  * looked at every RING_LOOK_NS, every RING_QUIET_NS after RING_QUIET empty
  * looks in a row (the ring holds ~7 ms of a thread's events at full speed,
  * so a burst after a quiet spell still finds room), and taken
- * RING_TAKE_MAX slots (128 KiB) between two looks at the clock. */
+ * RING_TAKE_MAX slots (128 KiB) between two looks at the clock.  Each
+ * look stores the clock in the ring, where the agents take their coarse
+ * time stamps from (ringread_clock). */
 #define RING_LOOK_NS 1000000u
 #define RING_QUIET_NS 4000000u
 #define RING_QUIET 16u
@@ -173,6 +175,9 @@ void channel_wait(struct channel *ch, uint64_t deadline, channel_fn fn, void *ct
             return;
         uint64_t until = deadline;
         if (ch->ring) {
+            /* only once it is used: from then on we look every few ms */
+            if (ringread_used(ch->ring))
+                ringread_clock(ch->ring, now);
             size_t n = ringread_take(ch->ring, RING_TAKE_MAX, fn, ctx);
             if (n == RING_TAKE_MAX)
                 continue;               /* more there: the clock, then again */

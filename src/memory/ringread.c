@@ -113,6 +113,11 @@ int ringread_used(const struct ringread *r)
     return atomic_load_explicit(&r->ring->enq, memory_order_relaxed) != 0;
 }
 
+void ringread_clock(struct ringread *r, uint64_t now_ns)
+{
+    atomic_store_explicit(&r->ring->clock_ns, now_ns, memory_order_relaxed);
+}
+
 uint64_t ringread_bad(const struct ringread *r)
 {
     return r->bad;

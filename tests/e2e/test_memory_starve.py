@@ -77,6 +77,31 @@ def test_storm_does_not_starve_the_sampler(stetho, python, tmp_path, where):
     assert export["totals"]["peak_heap_bytes"] >= 60 << 20, export["totals"]
 
 
+def test_peak_after_idle_is_dated_right(stetho, python, tmp_path):
+    """One allocation makes the heap's peak right after an idle second: the
+    peak's time is when it was made.  The agent dates its events in exact
+    mode from a coarse clock stetho keeps in the ring (record.c); were that
+    clock stale, the peak would be dated up to the idle second early.  The
+    program's zero is after stetho's (stetho starts first), so the reported
+    time is at least the program's own figure less the coarse clock's
+    granularity, and at most that plus the interpreter's start-up."""
+    if python.missing:
+        pytest.skip("MISSING INTERPRETER: " + python.missing)
+    truth_path, out = tmp_path / "truth.json", tmp_path / "cap.json"
+    cmd = [stetho, "run", "-q", "--memory", "exact", "-o", str(out), "--", python.path,
+           str(PROGRAMS / "mem_after_idle.py"), str(truth_path)]
+    cp = run(cmd, cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, f"{cmd}\n{err(cp)}"
+    truth = json.loads(truth_path.read_text())
+    export = json.loads(out.read_text())
+    t = export["totals"]
+    assert t["peak_heap_bytes"] >= 96 << 20, t
+    low = truth["before"] - truth["start"] - 0.1
+    high = truth["after"] - truth["start"] + 3.0
+    print(f"{python.id}: peak at {t['peak_time_s']} s, the program's {low + 0.1:.3f} s")
+    assert low <= t["peak_time_s"] <= high, (t["peak_time_s"], low, high)
+
+
 def test_stalled_sampler_does_not_shift_time(stetho, python, tmp_path, spawn):
     if python.missing:
         pytest.skip("MISSING INTERPRETER: " + python.missing)
