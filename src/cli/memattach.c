@@ -56,7 +56,17 @@ static int bytes_literal(char *out, size_t len, const char *s)
 /* The code the program runs: `call` is the agent call that returns 0 or
  * -1 (l is the agent); the answer goes to reply, written whole (rename).
  * Nothing escapes it: a pending call that raised would raise in the
- * program.  exec with a fresh dict: the program's __main__ gets no name. */
+ * program.  exec with a fresh dict: the program's __main__ gets no name.
+ *
+ * A pending call runs between two bytecodes of whatever the main thread
+ * runs -- and that may be the import machinery's own Python code (an
+ * import in progress: importlib._bootstrap is Python).  An import of ours
+ * from there re-enters it in the same thread and breaks the import under
+ * way (its module lock's bookkeeping raised KeyError in the program; a
+ * module half imported is seen as such).  So the code first looks down its
+ * thread's frames: inside importlib, it imports nothing (sys and os are
+ * taken from sys.modules) and answers "busy", and stetho asks again a
+ * moment later (exec_call). */
 static int make_source(char *out, size_t len, const char *agent, const char *call,
                        const char *reply)
 {
@@ -67,13 +77,21 @@ static int make_source(char *out, size_t len, const char *agent, const char *cal
         return -1;
     int n = snprintf(out, len,
         "exec(r'''try:\n"
-        " import ctypes, os\n"
-        " l = ctypes.PyDLL(os.fsdecode(%s), mode=os.RTLD_LOCAL)\n"
-        " l.stetho_agent_error.restype = ctypes.c_char_p\n"
-        " m = b'ok' if %s == 0 else l.stetho_agent_error()\n"
+        " import sys\n"
+        " f = sys._getframe()\n"
+        " while f is not None and not f.f_code.co_filename.startswith('<frozen importlib'):\n"
+        "  f = f.f_back\n"
+        " if f is not None:\n"
+        "  m = b'busy'\n"
+        " else:\n"
+        "  import ctypes, os\n"
+        "  l = ctypes.PyDLL(os.fsdecode(%s), mode=os.RTLD_LOCAL)\n"
+        "  l.stetho_agent_error.restype = ctypes.c_char_p\n"
+        "  m = b'ok' if %s == 0 else l.stetho_agent_error()\n"
         "except BaseException as e:\n"
         " m = repr(e).encode()\n"
         "try:\n"
+        " os = sys.modules['os']\n"
         " f = os.open(%s, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)\n"
         " os.write(f, m)\n"
         " os.close(f)\n"
@@ -110,6 +128,42 @@ static int wait_reply(const struct memattach *m, const char *what, double timeou
         if (now_ns() >= deadline)
             return 0;
         nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+    }
+}
+
+#define BUSY_RETRY_NS 20000000L        /* 20 ms: an import is over by then, mostly */
+#define BUSY_TRIES 250                  /* each leaves a 4 KiB page mapped (remote_exec.h) */
+
+/* The program runs `call` (make_source) and answers `what`: 1 with its
+ * answer, 0 if its main thread ran no Python code before the deadline, -1
+ * if it exited, -2 if the call could not be queued (err says why).  A
+ * "busy" (it was inside an import) is asked again BUSY_RETRY_NS later,
+ * until the deadline. */
+static int exec_call(struct memattach *m, const char *what, const char *call, double timeout_s,
+                     char *answer, size_t len, char *err, size_t errlen)
+{
+    char reply[PATH_MAX], source[SOURCE_MAX];
+    reply_path(m, what, reply, sizeof reply);
+    if (make_source(source, sizeof source, m->agent, call, reply) < 0) {
+        snprintf(err, errlen, "attach --memory: the paths are too long");
+        return -2;
+    }
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_s * 1e9);
+    for (int tries = 1;; tries++) {
+        unlink(reply);                  /* the answer before, if any */
+        if (py_remote_exec(m->t, source, err, errlen) < 0)
+            return -2;
+        uint64_t now = now_ns();
+        int got = wait_reply(m, what, now < deadline ? (double)(deadline - now) / 1e9 : 0,
+                             answer, len);
+        if (got != 1 || strcmp(answer, "busy") != 0)
+            return got;
+        if (tries == BUSY_TRIES || now_ns() + BUSY_RETRY_NS >= deadline) {
+            snprintf(answer, len, "its main thread was inside an import each time it was "
+                     "asked (%d times)", tries);
+            return 1;
+        }
+        nanosleep(&(struct timespec){ 0, BUSY_RETRY_NS }, NULL);
     }
 }
 
@@ -163,9 +217,9 @@ int memattach_open(const struct py_target *t, const char *mode, int quiet,
 int memattach_start(struct memattach *m, double timeout_s)
 {
     const struct py_target *t = m->t;
-    char fifo[PATH_MAX * 4 + 8], md[256], call[PATH_MAX * 8 + 600], reply[PATH_MAX];
+    char fifo[PATH_MAX * 4 + 8], md[256], call[PATH_MAX * 8 + 600];
     char ringlit[PATH_MAX * 4 + 8];
-    char source[SOURCE_MAX], err[512], answer[512];
+    char err[512], answer[512];
     bytes_literal(fifo, sizeof fifo, channel_path(m->ch));
     bytes_literal(md, sizeof md, m->mode);
     /* exact mode: the chunks go through a ring (docs/memory.md, "The
@@ -178,12 +232,9 @@ int memattach_start(struct memattach *m, double timeout_s)
                  ringlit, fifo, md);
     else
         snprintf(call, sizeof call, "l.stetho_agent_start(%s, %s, 0)", fifo, md);
-    reply_path(m, "start", reply, sizeof reply);
-    if (make_source(source, sizeof source, m->agent, call, reply) < 0)
-        return cli_error("attach --memory: the paths are too long");
-    if (py_remote_exec(t, source, err, sizeof err) < 0)
+    int got = exec_call(m, "start", call, timeout_s, answer, sizeof answer, err, sizeof err);
+    if (got == -2)
         return cli_error("%s", err);
-    int got = wait_reply(m, "start", timeout_s, answer, sizeof answer);
     if (got < 0)
         return cli_error("process %d exited before memory recording started", (int)t->pid);
     if (got == 0)
@@ -209,16 +260,15 @@ void memattach_stop(struct memattach *m, double timeout_s)
 {
     if (!m->started || (kill(m->t->pid, 0) < 0 && errno == ESRCH))
         return;                         /* it exited: its agent flushed at exit */
-    char reply[PATH_MAX], source[SOURCE_MAX], err[512], answer[512];
-    reply_path(m, "stop", reply, sizeof reply);
-    if (make_source(source, sizeof source, m->agent, "l.stetho_agent_stop()", reply) < 0 ||
-        py_remote_exec(m->t, source, err, sizeof err) < 0) {
+    char err[512], answer[512];
+    int got = exec_call(m, "stop", "l.stetho_agent_stop()", timeout_s, answer, sizeof answer,
+                        err, sizeof err);
+    if (got == -2) {
         if (kill(m->t->pid, 0) == 0)
             fprintf(stderr, "stetho: could not stop the recording in process %d (%s); "
                     "it stops by itself when it finds stetho gone\n", (int)m->t->pid, err);
         return;
     }
-    int got = wait_reply(m, "stop", timeout_s, answer, sizeof answer);
     if (got == 0)
         fprintf(stderr, "stetho: process %d ran no Python code for %g s: its recording "
                 "stops by itself when it finds stetho gone\n", (int)m->t->pid, timeout_s);

@@ -8,7 +8,10 @@
  * Py_AddPendingCall(PyRun_SimpleString, page).  CPython then runs the
  * source as it runs its own pending calls (signal handlers): in the main
  * thread, between two bytecodes, with the GIL -- so nothing is run in the
- * middle of the allocator, the import machinery or a lock.  It returns as
+ * middle of the allocator or a C lock; but it may be in the middle of
+ * Python code that is not reentrant, the import machinery's own
+ * (importlib._bootstrap): source that imports must first look whether its
+ * thread is inside an import (cli/memattach.c does).  It returns as
  * soon as the call is queued; the source runs when the main thread next
  * executes Python code (a thread blocked in a system call runs it when
  * the call returns).  The source must not raise (PyRun_SimpleString would

@@ -211,6 +211,30 @@ def test_target_blocked_in_read(stetho, python, spawn, tmp_path):
     assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
 
 
+def test_attach_while_importing(stetho, python, spawn, tmp_path):
+    """The main thread imports ctypes afresh again and again, as a program
+    starting up imports its modules; stetho's start and stop run between
+    two of its bytecodes and import ctypes too.  Landing inside an import
+    (about half the time here) once made the start fail ("partially
+    initialized module 'ctypes'"), left the recording running after the
+    stop, or broke the program's own import (KeyError in importlib); now
+    each waits for the import to be over: every attach starts and stops,
+    the program's imports all succeed and nothing is left hooked."""
+    p = start_target(spawn, python, stetho, tmp_path, "importing")
+    for i in range(4):
+        st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact", name=f"cap{i}")
+        time.sleep(0.3)
+        err = stop_attach(st)
+        assert "stopping the recording" not in err and "could not" not in err, err
+        with open(tmp_path / f"cap{i}.json", encoding="utf-8") as f:
+            assert func_mem(json.load(f), "import_loop")["alloc_bytes"] > 0
+    touch(tmp_path, "stop")
+    lines = finish(p, 7)
+    assert len(lines) == 2 and lines[1] == "HOOKED 0", lines
+    imports, failed = map(int, lines[0].split()[1:])
+    assert imports > 0 and failed == 0, lines
+
+
 def test_threads_allocating_hard(stetho, python, spawn, tmp_path):
     p = start_target(spawn, python, stetho, tmp_path, "threads")
     st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact")

@@ -19,6 +19,10 @@ MODE:
            "stop"; each thread's count at the end, "HOOKED n", exit 7.
   hooked   as threads, but no "stop": after "go" (stetho killed), wait up
            to 10 s for the agent to unhook itself; print "HOOKED n".
+  importing  the main thread imports a module afresh, again and again
+           (about half its time inside importlib), until "stop"; then
+           "IMPORTS n failed", "HOOKED n", exit 7.  An import that raised
+           is counted, not fatal.
 """
 import json
 import os
@@ -57,6 +61,28 @@ def workloads():
     churn_blocks(2000)
     one = sys.getsizeof(bytearray(BLOCK))
     return {"keep_blocks": 1000 * one, "churn_blocks": 2000 * one}
+
+
+def import_loop():
+    """Import ctypes afresh (stetho's start imports it too) until "stop",
+    with as much time again outside the import machinery; (imports,
+    imports that raised)."""
+    import importlib
+    done = failed = 0
+    stop = os.path.join(DIR, "stop")
+    while not os.path.exists(stop):
+        t = time.perf_counter()
+        sys.modules.pop("ctypes", None)
+        try:
+            importlib.import_module("ctypes")
+        except Exception:
+            failed += 1
+        done += 1
+        spent = time.perf_counter() - t
+        junk = []
+        while time.perf_counter() - t < 2 * spent:
+            junk.append(bytearray(100))
+    return done, failed
 
 
 def hooked():
@@ -109,6 +135,10 @@ def main():
             t.join()
         print("HOOKED", hooked(), flush=True)
         return
+    if MODE == "importing":
+        print("IMPORTS", *import_loop(), flush=True)
+        print("HOOKED", hooked(), flush=True)
+        sys.exit(7)
     if MODE == "rawread":
         line, errno = raw_read_line()
         print("READ" if line is not None else "READ-ERROR", line or errno, flush=True)
