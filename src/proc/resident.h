@@ -7,8 +7,9 @@
  * gone, EACCES/EPERM when not permitted); pagemap_resident() counts the
  * bytes of whole pages in [addr, addr + len) that are present in RAM now
  * (pages swapped out or never touched are not), or -1 if the pagemap could
- * not be read.  Reading costs 8 bytes per page of the range: callers bound
- * the ranges they measure.
+ * not be read.  Through PAGEMAP_SCAN where the kernel has it (6.7+: it
+ * skips what was never touched at once), else reading costs 8 bytes per
+ * page of the range: callers bound the ranges they measure.
  */
 #ifndef STETHO_PROC_RESIDENT_H
 #define STETHO_PROC_RESIDENT_H

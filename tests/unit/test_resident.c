@@ -1,11 +1,15 @@
 /*
  * test_resident.c -- rss_files_read (proc/resident.h): the same figure as
  * proc_rss, fresh at every read of the open file, 0 and forgotten for a
- * process gone, and bounded to RSS_FILES_MAX open files.
+ * process gone, and bounded to RSS_FILES_MAX open files.  pagemap_resident:
+ * the present pages of a mapping untouched, touched in a pattern of more
+ * runs than one scan returns, and whole, each as a plain read of
+ * /proc/self/pagemap counts them.
  */
 #include "check.h"
 #include "proc/resident.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -72,8 +76,55 @@ static void test_gone_and_bounded(void)
     rss_files_close(&f);
 }
 
+/* The oracle: present pages in [addr, addr + len) by reading each entry. */
+static int64_t present_by_read(uint64_t addr, uint64_t len)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), n = 0;
+    for (uint64_t p = addr / page; p < (addr + len + page - 1) / page; p++) {
+        uint64_t e;
+        if (pread(fd, &e, sizeof e, (off_t)(p * sizeof e)) != (ssize_t)sizeof e) {
+            close(fd);
+            return -1;
+        }
+        n += e >> 63;
+    }
+    close(fd);
+    return (int64_t)(n * page);
+}
+
+static void test_pagemap(void)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    size_t len = 16 * MB;
+    unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED);
+    if (m == MAP_FAILED)
+        return;
+    madvise(m, len, MADV_NOHUGEPAGE);           /* one page per touch: the pattern holds */
+    int fd = pagemap_open(getpid());
+    CHECK(fd >= 0);
+    uint64_t a = (uint64_t)(uintptr_t)m;
+    CHECK_EQ_INT(pagemap_resident(fd, a, len), 0);
+    /* every other page of the first 2 MiB: 256 runs, several scans' worth */
+    for (size_t off = 0; off < 2 * MB; off += 2 * page)
+        m[off] = 1;
+    CHECK_EQ_INT(pagemap_resident(fd, a, len), (int64_t)(MB));
+    CHECK_EQ_INT(pagemap_resident(fd, a, len), present_by_read(a, len));
+    /* an unaligned range: whole pages from the one addr is in */
+    CHECK_EQ_INT(pagemap_resident(fd, a + 3 * page + 17, 10 * page), 5 * (int64_t)page);
+    memset(m, 2, len);
+    CHECK_EQ_INT(pagemap_resident(fd, a, len), (int64_t)len);
+    CHECK_EQ_INT(pagemap_resident(fd, a + 100, len - 100), (int64_t)len - 100);   /* capped */
+    close(fd);
+    munmap(m, len);
+}
+
 int main(void)
 {
+    test_pagemap();
     test_self();
     test_gone_and_bounded();
     return CHECK_DONE();
