@@ -17,6 +17,8 @@ void report_after_run(const char *capture_path, const struct session_result *res
     if (res->samples == 0) {
         if (res->error[0])
             fprintf(out, "stetho: no samples: %s\n", res->error);
+        else if (res->stopped)
+            fprintf(out, "stetho: no samples (stopped before the first sample)\n");
         else
             fprintf(out, "stetho: no samples (the program ended before its first sample)\n");
     } else {

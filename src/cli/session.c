@@ -135,8 +135,10 @@ int session_record(pid_t pid, int child, const struct session_opts *o,
             sampler_exited(s, pid, -1, now);
             break;
         }
-        if (stop_requested || (o->duration_s > 0 && (double)(now - start) / 1e9 >= o->duration_s))
+        if (stop_requested || (o->duration_s > 0 && (double)(now - start) / 1e9 >= o->duration_s)) {
+            res->stopped = 1;
             break;
+        }
         sampler_tick(s, now);
         if (o->ready_fd > 0 && !said_ready) {
             said_ready = 1;

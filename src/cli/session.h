@@ -62,6 +62,8 @@ struct session_result {
     uint64_t memory_native_partial;     /* of which partially */
     double seconds;
     char error[512];            /* why nothing was sampled, if so */
+    int stopped;                /* ended by a stop (Ctrl-C, SIGTERM, --duration),
+                                   not by the program's end */
     int aborted;                /* after_start's non-zero status */
     int native;                 /* --native, and what it cost: */
     struct sampler_native_stats native_stats;

@@ -140,6 +140,24 @@ def test_target_exits_while_attached(stetho, python, spawn, tmp_path):
     assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
 
 
+def test_stopped_before_the_first_sample(stetho, python, spawn, tmp_path):
+    """--duration over before the first sample (the memory start took
+    longer): stetho says it was stopped -- not that the program ended, which
+    runs on -- and unhooks."""
+    p = start_target(spawn, python, stetho, tmp_path, "poll")
+    st = spawn.popen([stetho, "attach", "--memory=exact", "--duration", "0.001", "-o",
+                      str(tmp_path / "cap.json"), str(p.pid)], stdin=subprocess.DEVNULL)
+    _, err = st.communicate(timeout=ATTACH_TIMEOUT)
+    err = err.decode(errors="replace")
+    assert st.returncode == 0, err
+    assert "no samples (stopped before the first sample)" in err, err
+    assert p.poll() is None
+    touch(tmp_path, "go")
+    touch(tmp_path, "stop")
+    lines = finish(p, 7)
+    assert lines[-1] == "HOOKED 0", lines
+
+
 def test_stetho_killed_the_agent_unhooks_itself(stetho, python, spawn, tmp_path):
     p = start_target(spawn, python, stetho, tmp_path, "hooked")
     st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact")

@@ -328,7 +328,12 @@ elif mode == "busy":
             keep = main_known()
             time.sleep(0.01)
     before_stop = list(rounds)
-    time.sleep(0.05)
+    # each thread goes on: given up to 10 s (a loaded machine may not run
+    # all three within a fixed 50 ms, as CI once found on 3.10)
+    deadline = time.monotonic() + 10
+    while (not all(r > b for r, b in zip(rounds, before_stop))
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
     moved = [r > b for r, b in zip(rounds, before_stop)]
     stop.set()
     for t in threads:
