@@ -62,11 +62,16 @@ static int bytes_literal(char *out, size_t len, const char *s)
  * runs -- and that may be the import machinery's own Python code (an
  * import in progress: importlib._bootstrap is Python).  An import of ours
  * from there re-enters it in the same thread and breaks the import under
- * way (its module lock's bookkeeping raised KeyError in the program; a
- * module half imported is seen as such).  So the code first looks down its
- * thread's frames: inside importlib, it imports nothing (sys and os are
- * taken from sys.modules) and answers "busy", and stetho asks again a
- * moment later (exec_call). */
+ * way (its module lock's bookkeeping raised KeyError in the program), and
+ * a module the thread is importing is seen half made (ctypes: no PyDLL
+ * yet).  So the code first looks at the frame it interrupted (the third
+ * from its own: its exec, the source's module, then the program's) and at
+ * ctypes in sys.modules: in importlib's own code, or with ctypes being
+ * imported, it imports nothing (sys and os are taken from sys.modules) and
+ * answers "busy", and stetho asks again a moment later (exec_call).  A
+ * module body running under an import further down (a program that runs
+ * its work from an import) is not busy: importing from there is what that
+ * body itself may do. */
 static int make_source(char *out, size_t len, const char *agent, const char *call,
                        const char *reply)
 {
@@ -78,10 +83,12 @@ static int make_source(char *out, size_t len, const char *agent, const char *cal
     int n = snprintf(out, len,
         "exec(r'''try:\n"
         " import sys\n"
-        " f = sys._getframe()\n"
-        " while f is not None and not f.f_code.co_filename.startswith('<frozen importlib'):\n"
-        "  f = f.f_back\n"
-        " if f is not None:\n"
+        " try:\n"
+        "  f = sys._getframe(2).f_code.co_filename.startswith('<frozen importlib')\n"
+        " except ValueError:\n"
+        "  f = False\n"
+        " c = sys.modules.get('ctypes')\n"
+        " if f or getattr(getattr(c, '__spec__', None), '_initializing', False):\n"
         "  m = b'busy'\n"
         " else:\n"
         "  import ctypes, os\n"

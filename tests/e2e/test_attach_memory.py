@@ -140,6 +140,23 @@ def test_target_exits_while_attached(stetho, python, spawn, tmp_path):
     assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
 
 
+def test_attach_to_work_under_an_import(stetho, python, spawn, tmp_path):
+    """All of the program runs from a module body under an import: that is
+    not "inside an import" for the start and stop (only importlib's own code
+    is), so the attach works as for any program."""
+    p = start_target(spawn, python, stetho, tmp_path, "underimport")
+    st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact")
+    touch(tmp_path, "go")
+    done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
+    truth = json.loads(done.split(b" ", 1)[1])
+    stop_attach(st)
+    touch(tmp_path, "stop")
+    assert finish(p, 7) == ["HOOKED 0"]
+    with open(tmp_path / "cap.json", encoding="utf-8") as f:
+        keep = func_mem(json.load(f), "keep_blocks")
+    assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
+
+
 def test_stopped_before_the_first_sample(stetho, python, spawn, tmp_path):
     """--duration over before the first sample (the memory start took
     longer): stetho says it was stopped -- not that the program ended, which

@@ -23,6 +23,8 @@ MODE:
            (about half its time inside importlib), until "stop"; then
            "IMPORTS n failed", "HOOKED n", exit 7.  An import that raised
            is counted, not fatal.
+  underimport  as poll, but all of it runs from the body of a module being
+           imported (a program whose work runs under an import).
 """
 import json
 import os
@@ -139,6 +141,20 @@ def main():
         print("IMPORTS", *import_loop(), flush=True)
         print("HOOKED", hooked(), flush=True)
         sys.exit(7)
+    if MODE == "underimport":
+        import atexit
+        import shutil
+        import tempfile
+        where = tempfile.mkdtemp()
+        atexit.register(shutil.rmtree, where, True)
+        with open(os.path.join(where, "work_under_import.py"), "w") as f:
+            f.write("import sys\nsys.modules['__main__'].poll_flow()\n")
+        sys.path.insert(0, where)
+        import work_under_import  # noqa: F401  (never returns: poll_flow exits)
+    poll_flow()
+
+
+def poll_flow():
     if MODE == "rawread":
         line, errno = raw_read_line()
         print("READ" if line is not None else "READ-ERROR", line or errno, flush=True)
