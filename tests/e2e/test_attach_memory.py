@@ -83,6 +83,22 @@ def finish(proc, expect_status):
     return out.decode().splitlines()
 
 
+def workloads_then_stop(p, st, tmp, go=True):
+    """A target attached by st: its workloads run (after "go" if `go`),
+    stetho stops, the program ends unhooked; the capture has keep_blocks's
+    known bytes."""
+    if go:
+        touch(tmp, "go")
+    done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
+    truth = json.loads(done.split(b" ", 1)[1])
+    stop_attach(st)
+    touch(tmp, "stop")
+    assert finish(p, 7) == ["HOOKED 0"]
+    with open(tmp / "cap.json", encoding="utf-8") as f:
+        keep = func_mem(json.load(f), "keep_blocks")
+    assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
+
+
 def func_mem(export, function):
     idx = {i for i, f in enumerate(export["frames"]) if f["function"] == function}
     acc = {"alloc_bytes": 0, "leaked_bytes": 0}
@@ -146,15 +162,7 @@ def test_attach_to_work_under_an_import(stetho, python, spawn, tmp_path):
     is), so the attach works as for any program."""
     p = start_target(spawn, python, stetho, tmp_path, "underimport")
     st, _ = start_attach(spawn, stetho, p.pid, tmp_path, "--memory=exact")
-    touch(tmp_path, "go")
-    done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
-    truth = json.loads(done.split(b" ", 1)[1])
-    stop_attach(st)
-    touch(tmp_path, "stop")
-    assert finish(p, 7) == ["HOOKED 0"]
-    with open(tmp_path / "cap.json", encoding="utf-8") as f:
-        keep = func_mem(json.load(f), "keep_blocks")
-    assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
+    workloads_then_stop(p, st, tmp_path)
 
 
 def test_stopped_before_the_first_sample(stetho, python, spawn, tmp_path):
@@ -211,15 +219,7 @@ def test_attaching_twice(stetho, python, spawn, tmp_path):
     err = cp.stderr.decode()
     assert cp.returncode == 2, err
     assert err.count("\n") == 1 and "already" in err, err
-    touch(tmp_path, "go")
-    done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
-    truth = json.loads(done.split(b" ", 1)[1])
-    stop_attach(st)
-    touch(tmp_path, "stop")
-    assert finish(p, 7) == ["HOOKED 0"]
-    with open(tmp_path / "cap.json", encoding="utf-8") as f:
-        keep = func_mem(json.load(f), "keep_blocks")
-    assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
+    workloads_then_stop(p, st, tmp_path)
 
 
 def test_target_blocked_in_read(stetho, python, spawn, tmp_path):
@@ -236,14 +236,7 @@ def test_target_blocked_in_read(stetho, python, spawn, tmp_path):
     wait_stderr(st, "recording memory in process")
     read, _, _ = read_line_with_prefix(p, b"READ", ATTACH_TIMEOUT)
     assert read == b"READ hello", read
-    done, _, _ = read_line_with_prefix(p, b"DONE", ATTACH_TIMEOUT)
-    truth = json.loads(done.split(b" ", 1)[1])
-    stop_attach(st)
-    touch(tmp_path, "stop")
-    assert finish(p, 7) == ["HOOKED 0"]
-    with open(tmp_path / "cap.json", encoding="utf-8") as f:
-        keep = func_mem(json.load(f), "keep_blocks")
-    assert within(keep["alloc_bytes"], truth["keep_blocks"], EXACT_TOL), (keep, truth)
+    workloads_then_stop(p, st, tmp_path, go=False)   # they run after the read
 
 
 def test_attach_while_importing(stetho, python, spawn, tmp_path):
