@@ -113,8 +113,11 @@ def worker(counts, i, stop):
     counts[i] = n
 
 
-def main():
-    print("READY", os.getpid(), flush=True)
+def main(under_import=False):
+    """under_import: called again from the body of a module being imported
+    (mode underimport); the other modes' stacks stay main -> workloads."""
+    if not under_import:
+        print("READY", os.getpid(), flush=True)
     if MODE in ("threads", "hooked"):
         counts, stop = [0] * 4, threading.Event()
         threads = [threading.Thread(target=worker, args=(counts, i, stop)) for i in range(4)]
@@ -141,20 +144,16 @@ def main():
         print("IMPORTS", *import_loop(), flush=True)
         print("HOOKED", hooked(), flush=True)
         sys.exit(7)
-    if MODE == "underimport":
+    if MODE == "underimport" and not under_import:
         import atexit
         import shutil
         import tempfile
         where = tempfile.mkdtemp()
         atexit.register(shutil.rmtree, where, True)
         with open(os.path.join(where, "work_under_import.py"), "w") as f:
-            f.write("import sys\nsys.modules['__main__'].poll_flow()\n")
+            f.write("import sys\nsys.modules['__main__'].main(under_import=True)\n")
         sys.path.insert(0, where)
-        import work_under_import  # noqa: F401  (never returns: poll_flow exits)
-    poll_flow()
-
-
-def poll_flow():
+        import work_under_import  # noqa: F401  (never returns: main exits)
     if MODE == "rawread":
         line, errno = raw_read_line()
         print("READ" if line is not None else "READ-ERROR", line or errno, flush=True)
