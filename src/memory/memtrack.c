@@ -761,6 +761,7 @@ static uint64_t scaled(const struct mapping *mp, uint64_t resident)
 /* An open /proc/PID/pagemap, reused while the pid stays the same. */
 struct pagemap {
     int fd, err;
+    int scan;                           /* pagemap_resident's: try PAGEMAP_SCAN */
     int32_t pid;
 };
 
@@ -772,8 +773,9 @@ static void measure(struct memtrack *m, struct pagemap *pm, struct mapping *mp, 
         pm->fd = pagemap_open(mp->pid);
         pm->pid = mp->pid;
         pm->err = pm->fd < 0 ? errno : 0;
+        pm->scan = 1;
     }
-    int64_t r = pm->fd >= 0 ? pagemap_resident(pm->fd, mp->addr, mp->len) : -1;
+    int64_t r = pm->fd >= 0 ? pagemap_resident(pm->fd, mp->addr, mp->len, &pm->scan) : -1;
     if (r < 0) {
         /* process gone: keep the last figure; not permitted: count it
          * whole, as before mappings were measured */
@@ -804,7 +806,7 @@ static void on_resident(struct memtrack *m, int32_t pid, uint64_t addr, uint64_t
 static void measure_mappings(struct memtrack *m, int32_t pid, uint64_t now)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), budget = MEASURE_PAGES;
-    struct pagemap pm = { -1, 0, 0 };
+    struct pagemap pm = { -1, 0, 1, 0 };
     if (pid > 0) {
         for (size_t i = 0; i < m->nmaps; i++)
             if (m->maps[i].pid == pid && !m->maps[i].measured)

@@ -125,7 +125,8 @@ int pagemap_open(pid_t pid)
 }
 
 /* Present bytes in [start, end) (page aligned) by PAGEMAP_SCAN; -1 if the
- * kernel has no such ioctl (or refuses it): the caller reads instead. */
+ * kernel has no such ioctl (or refuses it, or answers what we did not ask
+ * for): the caller reads instead. */
 static int64_t scan_present(int fd, uint64_t start, uint64_t end)
 {
     struct scan_region vec[SCAN_REGIONS];
@@ -147,12 +148,18 @@ static int64_t scan_present(int fd, uint64_t start, uint64_t end)
     return (int64_t)bytes;
 }
 
-int64_t pagemap_resident(int fd, uint64_t addr, uint64_t len)
+int64_t pagemap_resident(int fd, uint64_t addr, uint64_t len, int *scan)
 {
     uint64_t page = page_size(), first = addr / page, end = (addr + len + page - 1) / page;
-    int64_t scanned = scan_present(fd, first * page, end * page);
-    if (scanned >= 0)
-        return scanned < (int64_t)len ? scanned : (int64_t)len;
+    if (*scan) {
+        int64_t scanned = scan_present(fd, first * page, end * page);
+        if (scanned >= 0)
+            return scanned < (int64_t)len ? scanned : (int64_t)len;
+        /* an older kernel (ENOTTY), or one that refuses the arguments:
+         * it will again, so this pagemap is read from now on.  A process
+         * that is gone fails the read below as well. */
+        *scan = 0;
+    }
     uint64_t entries[PM_BATCH], present = 0;
     for (uint64_t p = first; p < end;) {
         uint64_t n = end - p < PM_BATCH ? end - p : PM_BATCH;

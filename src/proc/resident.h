@@ -9,7 +9,11 @@
  * (pages swapped out or never touched are not), or -1 if the pagemap could
  * not be read.  Through PAGEMAP_SCAN where the kernel has it (6.7+: it
  * skips what was never touched at once), else reading costs 8 bytes per
- * page of the range: callers bound the ranges they measure.
+ * page of the range: callers bound the ranges they measure.  *scan (one
+ * per open pagemap, 1 to begin with) says whether to try PAGEMAP_SCAN:
+ * it is set to 0 once the kernel refuses it, so that later calls read at
+ * once; 0 from the start reads always (the unit test's way to check the
+ * read on a kernel that scans).
  */
 #ifndef STETHO_PROC_RESIDENT_H
 #define STETHO_PROC_RESIDENT_H
@@ -36,6 +40,6 @@ uint64_t rss_files_read(struct rss_files *f, pid_t pid);
 void rss_files_close(struct rss_files *f);
 
 int pagemap_open(pid_t pid);
-int64_t pagemap_resident(int fd, uint64_t addr, uint64_t len);
+int64_t pagemap_resident(int fd, uint64_t addr, uint64_t len, int *scan);
 
 #endif

@@ -4,7 +4,9 @@
  * process gone, and bounded to RSS_FILES_MAX open files.  pagemap_resident:
  * the present pages of a mapping untouched, touched in a pattern of more
  * runs than one scan returns, and whole, each as a plain read of
- * /proc/self/pagemap counts them.
+ * /proc/self/pagemap counts them -- through PAGEMAP_SCAN where the kernel
+ * has it, and again through pagemap_resident's own read (what older
+ * kernels get), so both ways are checked on a kernel that scans.
  */
 #include "check.h"
 #include "proc/resident.h"
@@ -95,8 +97,11 @@ static int64_t present_by_read(uint64_t addr, uint64_t len)
     return (int64_t)(n * page);
 }
 
-static void test_pagemap(void)
+/* start: pagemap_resident's flag to begin with (1: PAGEMAP_SCAN where the
+ * kernel has it; 0: its read). */
+static void test_pagemap(int start)
 {
+    int scan = start;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     size_t len = 16 * MB;
     unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -107,24 +112,27 @@ static void test_pagemap(void)
     int fd = pagemap_open(getpid());
     CHECK(fd >= 0);
     uint64_t a = (uint64_t)(uintptr_t)m;
-    CHECK_EQ_INT(pagemap_resident(fd, a, len), 0);
+    CHECK_EQ_INT(pagemap_resident(fd, a, len, &scan), 0);
     /* every other page of the first 2 MiB: 256 runs, several scans' worth */
     for (size_t off = 0; off < 2 * MB; off += 2 * page)
         m[off] = 1;
-    CHECK_EQ_INT(pagemap_resident(fd, a, len), (int64_t)(MB));
-    CHECK_EQ_INT(pagemap_resident(fd, a, len), present_by_read(a, len));
+    CHECK_EQ_INT(pagemap_resident(fd, a, len, &scan), (int64_t)(MB));
+    CHECK_EQ_INT(pagemap_resident(fd, a, len, &scan), present_by_read(a, len));
     /* an unaligned range: whole pages from the one addr is in */
-    CHECK_EQ_INT(pagemap_resident(fd, a + 3 * page + 17, 10 * page), 5 * (int64_t)page);
+    CHECK_EQ_INT(pagemap_resident(fd, a + 3 * page + 17, 10 * page, &scan), 5 * (int64_t)page);
     memset(m, 2, len);
-    CHECK_EQ_INT(pagemap_resident(fd, a, len), (int64_t)len);
-    CHECK_EQ_INT(pagemap_resident(fd, a + 100, len - 100), (int64_t)len - 100);   /* capped */
+    CHECK_EQ_INT(pagemap_resident(fd, a, len, &scan), (int64_t)len);
+    CHECK_EQ_INT(pagemap_resident(fd, a + 100, len - 100, &scan), (int64_t)len - 100);   /* capped */
+    if (!start)
+        CHECK_EQ_INT(scan, 0);                 /* asked to read: never scanned */
     close(fd);
     munmap(m, len);
 }
 
 int main(void)
 {
-    test_pagemap();
+    test_pagemap(1);
+    test_pagemap(0);
     test_self();
     test_gone_and_bounded();
     return CHECK_DONE();
