@@ -372,11 +372,31 @@ def note_timing(what, seconds):
     TIMINGS.append((what, seconds))
 
 
+# Why each rerun test failed its first time (tests/run allows one rerun):
+# pytest-rerunfailures lists them by name only, and a flake that CI shows
+# once must be understood from its log.
+RERUN_REASONS = []
+RERUN_REASON_LINES = 40
+
+
+def pytest_runtest_logreport(report):
+    if report.outcome == "rerun":
+        text = report.longreprtext or "(no report)"
+        tail = text.splitlines()[-RERUN_REASON_LINES:]
+        RERUN_REASONS.append((report.nodeid, report.when, tail))
+
+
 def pytest_terminal_summary(terminalreporter):
     if TIMINGS:
         terminalreporter.section("stetho timings")
         for what, secs in TIMINGS:
             terminalreporter.write_line(f"{what}: {secs * 1000:.1f} ms")
+    if RERUN_REASONS:
+        terminalreporter.section("why tests were rerun (the first failure, its last lines)")
+        for nodeid, when, tail in RERUN_REASONS:
+            terminalreporter.write_line(f"--- {nodeid} ({when})")
+            for line in tail:
+                terminalreporter.write_line(line)
 
 
 # --------------------------------------------------------------------------
