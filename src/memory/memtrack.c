@@ -806,7 +806,7 @@ static void on_resident(struct memtrack *m, int32_t pid, uint64_t addr, uint64_t
 static void measure_mappings(struct memtrack *m, int32_t pid, uint64_t now)
 {
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), budget = MEASURE_PAGES;
-    struct pagemap pm = { -1, 0, 1, 0 };
+    struct pagemap pm = { .fd = -1 };       /* measure() opens it, scan flag and all */
     if (pid > 0) {
         for (size_t i = 0; i < m->nmaps; i++)
             if (m->maps[i].pid == pid && !m->maps[i].measured)
