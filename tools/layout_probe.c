@@ -236,10 +236,12 @@ int main(void)
     F(rt_gil, offsetof(_PyRuntimeState, ceval.gil));
     F(rt_gil_locked, offsetof(_PyRuntimeState, ceval.gil.locked));
     F(rt_gil_holder, offsetof(_PyRuntimeState, ceval.gil.last_holder));
+    F(rt_tstate_current, offsetof(_PyRuntimeState, gilstate.tstate_current));
 #else
     NF(rt_gil);
     NF(rt_gil_locked);
     NF(rt_gil_holder);
+    NF(rt_tstate_current);
 #endif
 
     /* PyInterpreterState */
@@ -281,6 +283,26 @@ int main(void)
     F(cframe_current_frame, offsetof(_PyCFrame, current_frame));
 #else
     NF(cframe_current_frame);
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+    {
+        /* the bit `active` is, found by setting it alone in a zeroed state */
+        PyThreadState ts;
+        uint32_t word;
+        _Static_assert(sizeof ts._status == sizeof word, "_status is one 32-bit word");
+        memset(&ts, 0, sizeof ts);
+        ts._status.active = 1;
+        memcpy(&word, &ts._status, sizeof word);
+        if (!word || (word & (word - 1))) {
+            fprintf(stderr, "layout_probe: PyThreadState._status.active is not one bit\n");
+            return 1;
+        }
+        F(ts_status, offsetof(PyThreadState, _status));
+        F(ts_status_active, word);
+    }
+#else
+    NF(ts_status);
+    NF(ts_status_active);
 #endif
 
     /* Frames */

@@ -28,6 +28,8 @@ _Atomic int agent_state = AGENT_OFF;
 _Atomic int agent_finalizing;
 _Atomic uint64_t agent_code_epoch;
 _Atomic uint64_t agent_tstate_epoch;
+_Atomic uint64_t agent_sub_interps[AGENT_SUB_INTERPS];
+_Atomic int agent_sub_interps_any;
 AGENT_TLS int agent_guard;
 
 static _Atomic int installing;

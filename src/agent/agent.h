@@ -73,6 +73,12 @@ extern _Atomic int agent_state AGENT_HIDDEN;
 extern _Atomic int agent_finalizing AGENT_HIDDEN;      /* FINALIZING was sent */
 extern _Atomic uint64_t agent_code_epoch AGENT_HIDDEN; /* a code object was freed */
 extern _Atomic uint64_t agent_tstate_epoch AGENT_HIDDEN; /* a thread state was freed */
+/* Interpreters besides the main one where a thread of ours ran (stack.c
+ * fills it, 0: a free slot; agent_sub_interps_any once one was): a thread
+ * state of theirs, or one of them, freed bumps the epoch too (pyhooks.c) */
+#define AGENT_SUB_INTERPS 32
+extern _Atomic uint64_t agent_sub_interps[AGENT_SUB_INTERPS] AGENT_HIDDEN;
+extern _Atomic int agent_sub_interps_any AGENT_HIDDEN;
 /* Bumped by 2 whenever a thread starts or stops recording (the registry,
  * chunk.c); its low bit is set while exactly one thread records. */
 extern _Atomic uint64_t agent_solo AGENT_HIDDEN;
@@ -433,7 +439,10 @@ uint8_t *local_free(struct agent_thread *th, int allocator, const void *p, uint8
 void local_free_table(struct agent_thread *th) AGENT_HIDDEN;
 
 /* ---- stack.c (caller holds th->lock) ---- */
-uint32_t stack_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;
+/* The id of the calling thread's Python stack, 0 if none.  gil: the event
+ * is an allocation in a Python domain (PyMem, PyObject), whose caller holds
+ * the GIL -- so the thread state it runs in can be told (sub-interpreters). */
+uint32_t stack_capture(struct agent_thread *th, uint64_t ts, int gil) AGENT_HIDDEN;
 void stack_free(struct stack_state *s) AGENT_HIDDEN;
 void stack_reset(struct stack_state *s) AGENT_HIDDEN;  /* new stream: ids from 1 */
 

@@ -67,11 +67,33 @@ static inline __attribute__((always_inline)) int py_recording(void)
     return 1;
 }
 
+/* A sub-interpreter's thread state (interp: its interp field), or the
+ * interpreter itself (3.12/3.13 keep its first thread state inside it, and
+ * allocate it on its own: the block is the interpreter), is the block at
+ * p, about to be freed.  An interpreter freed leaves the table. */
+static __attribute__((noinline)) int sub_interp_free(uint64_t interp, uintptr_t p)
+{
+    int hit = 0;
+    for (int i = 0; i < AGENT_SUB_INTERPS; i++) {
+        uint64_t known = atomic_load_explicit(&agent_sub_interps[i], memory_order_relaxed);
+        if (!known)
+            continue;
+        if (known == interp)
+            hit = 1;
+        if (known == p) {
+            atomic_compare_exchange_strong(&agent_sub_interps[i], &known, 0);
+            hit = 1;
+        }
+    }
+    return hit;
+}
+
 /* A block is about to be freed: if it is a code object or a thread state,
  * the stack caches that may hold its address must be dropped.  A code
  * object is not GC-tracked, so the block starts with the object and its
- * type is at +8; a thread state's interp pointer is at ts_interp.  A false
- * positive only costs a cache refill. */
+ * type is at +8; a thread state's interp pointer is at ts_interp (the
+ * main interpreter's, or a sub-interpreter's where a thread of ours ran:
+ * sub_interp_free).  A false positive only costs a cache refill. */
 static inline __attribute__((always_inline)) void note_free(int domain, const void *p)
 {
     if (domain == DOMAIN_OBJ) {
@@ -80,7 +102,9 @@ static inline __attribute__((always_inline)) void note_free(int domain, const vo
     } else if (domain == DOMAIN_RAW && agent.main_interp) {
         uint64_t interp;
         memcpy(&interp, (const char *)p + ts_interp, sizeof interp);
-        if (interp == agent.main_interp)
+        if (interp == agent.main_interp ||
+            (UNLIKELY(atomic_load_explicit(&agent_sub_interps_any, memory_order_relaxed)) &&
+             sub_interp_free(interp, (uintptr_t)p)))
             atomic_fetch_add_explicit(&agent_tstate_epoch, 1, memory_order_relaxed);
     }
 }

@@ -90,7 +90,8 @@ static uint64_t dt_of(const struct agent_thread *th, uint64_t ts)
 EVENT_PATH void put_alloc(struct agent_thread *th, int allocator, const void *p, size_t size,
                           uint64_t ts)
 {
-    uint32_t stack = stack_capture(th, ts);
+    uint32_t stack = stack_capture(th, ts, allocator == AGENT_ALLOC_PYMEM ||
+                                               allocator == AGENT_ALLOC_PYOBJECT);
     uint32_t native = agent.native ? native_capture(th, ts) : 0;
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_ALLOC, ts);
     if (!w)

@@ -14,10 +14,13 @@
  * decoding for positions seen before.  Everything here is per thread: no
  * locks.
  *
- * Which thread state is ours: found once by walking the interpreter's
- * thread list (with reads that cannot fault, since other threads change
- * it), then cached; the cache holds while no thread state was freed
- * (agent_tstate_epoch) and the cached one still names this thread.
+ * Which thread state is ours: found once by walking the interpreters'
+ * thread lists (with reads that cannot fault, since other threads change
+ * them), then cached; the cache holds while no thread state was freed
+ * (agent_tstate_epoch) and the cached one still names this thread -- and,
+ * for an allocation in a Python domain, is the one the thread runs in now:
+ * a thread that enters a sub-interpreter has a state in each interpreter,
+ * and its frames there are in the other one (tstate_kept, lookup_tstate).
  */
 #include "agent/agent.h"
 #include "cpython/walker.h"
@@ -114,6 +117,12 @@ struct stack_state {
     uint64_t self;              /* pthread_self() of the thread that owns it */
     uint64_t tstate_epoch;
     uint32_t miss_wait, miss_backoff;
+    uint32_t current_skip;      /* Python-domain events left before the
+                                   cached state is checked current again */
+    /* how to tell the cached state is current, in place (tstate_kept): */
+    uint64_t current_at;        /* 3.9-3.11: &gilstate.tstate_current, or 0 */
+    uint64_t status_off;        /* 3.12+: _status's offset, or 0 */
+    uint32_t status_active;     /*   its `active` bit */
     uint64_t code_epoch;
     uint64_t tag;               /* the caches' current tag (TAG_SHIFT), never 0 */
 
@@ -226,6 +235,13 @@ static struct stack_state *stack_new(void)
     s->code_epoch = atomic_load(&agent_code_epoch);
     s->tag = TAG_ONE;
     s->self = (uint64_t)pthread_self();     /* stack_capture: the owner makes it */
+    const struct py_layout *l = &s->t.layout;
+    if (l->rt_tstate_current != PY_NOFIELD) {
+        s->current_at = agent.runtime + l->rt_tstate_current;
+    } else if (l->ts_status != PY_NOFIELD && l->ts_status) {
+        s->status_off = l->ts_status;
+        s->status_active = (uint32_t)l->ts_status_active;
+    }
     if (!s->t.codes || !s->fast || !s->levels || set_depth(s, FIRST_DEPTH) < 0) {
         stack_free(s);
         return NULL;
@@ -271,56 +287,167 @@ static uint64_t my_id(const struct stack_state *s, uint64_t *off)
     return s->self;
 }
 
-static uint64_t lookup_tstate(struct stack_state *s)
+/* Whether the state at ts (read through r) is the one its thread runs in
+ * now, for a caller that holds the GIL (a Python-domain allocation): on
+ * 3.9-3.11 it is gilstate.tstate_current, the GIL holder's; on 3.12+ its
+ * `active` bit is set (cleared when the thread swaps it out or releases
+ * the GIL).  1 where the version says neither. */
+static int is_current_at(const struct stack_state *s, struct reader *r, uint64_t ts)
 {
     const struct py_layout *l = &s->t.layout;
-    struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
-    uint64_t off, want = my_id(s, &off), interp;
-    if (reader_ptr(&r, agent.runtime + l->rt_interpreters_head, &interp) < 0)
+    if (l->rt_tstate_current != PY_NOFIELD) {
+        uint64_t cur;
+        return reader_ptr(r, agent.runtime + l->rt_tstate_current, &cur) == 0 && cur == ts;
+    }
+    if (l->ts_status != PY_NOFIELD) {
+        uint32_t st;
+        return reader_read(r, ts + l->ts_status, &st, sizeof st) == 0 &&
+               (st & (uint32_t)l->ts_status_active) != 0;
+    }
+    return 1;
+}
+
+/* Remember an interpreter other than the main one where a thread of ours
+ * runs, so that the frees of its thread states, and of itself (3.12+ keep
+ * its first thread state inside it), are spotted too (pyhooks.c's
+ * note_free): a state cached after it was freed would be read, and its
+ * memory may be unmapped.  0 if it could not be (the table is full). */
+static int note_interp(struct reader *r, const struct py_layout *l, uint64_t ts)
+{
+    uint64_t interp;
+    if (reader_ptr(r, ts + l->ts_interp, &interp) < 0 || !interp)
         return 0;
-    for (int ni = 0; interp && ni < MAX_INTERPS; ni++) {
-        uint64_t ts, id;
-        if (reader_ptr(&r, interp + l->is_threads_head, &ts) < 0)
-            return 0;
-        for (int nt = 0; ts && nt < PY_MAX_THREADS; nt++) {
-            if (reader_ptr(&r, ts + off, &id) < 0)
-                return 0;
-            if (id == want)
-                return ts;
-            if (reader_ptr(&r, ts + l->ts_next, &ts) < 0)
-                return 0;
+    if (interp == agent.main_interp)
+        return 1;
+    /* 3.14 allocates an interpreter from a block aligned inside (not
+     * spotted by its address): not cached there (untested; slower) */
+    if (l->major != 3 || l->minor > 13)
+        return 0;
+    int free_at = -1;
+    for (int i = 0; i < AGENT_SUB_INTERPS; i++) {
+        uint64_t cur = atomic_load_explicit(&agent_sub_interps[i], memory_order_relaxed);
+        if (cur == interp)
+            return 1;
+        if (!cur && free_at < 0)
+            free_at = i;
+    }
+    for (int i = free_at < 0 ? AGENT_SUB_INTERPS : free_at; i < AGENT_SUB_INTERPS; i++) {
+        uint64_t cur = 0;
+        if (atomic_compare_exchange_strong(&agent_sub_interps[i], &cur, interp) ||
+            cur == interp) {
+            atomic_store(&agent_sub_interps_any, 1);
+            return 1;
         }
-        if (reader_ptr(&r, interp + l->is_next, &interp) < 0)
-            return 0;
     }
     return 0;
 }
 
+/* This thread's state: with `gil`, the current one if it can be found (a
+ * thread in a sub-interpreter has a state in each interpreter it entered),
+ * else the first one that names this thread.  *kept: 0 if it must not be
+ * cached (its interpreter could not be remembered: note_interp). */
+static uint64_t lookup_tstate(struct stack_state *s, int gil, int *kept)
+{
+    const struct py_layout *l = &s->t.layout;
+    struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
+    uint64_t off, want = my_id(s, &off), interp, found = 0, first = 0, id;
+    if (gil && l->rt_tstate_current != PY_NOFIELD) {
+        uint64_t cur;
+        if (reader_ptr(&r, agent.runtime + l->rt_tstate_current, &cur) == 0 && cur &&
+            reader_ptr(&r, cur + off, &id) == 0 && id == want)
+            found = cur;
+    }
+    if (!found && reader_ptr(&r, agent.runtime + l->rt_interpreters_head, &interp) == 0) {
+        for (int ni = 0; interp && !found && ni < MAX_INTERPS; ni++) {
+            uint64_t ts;
+            if (reader_ptr(&r, interp + l->is_threads_head, &ts) < 0)
+                break;
+            for (int nt = 0; ts && nt < PY_MAX_THREADS; nt++) {
+                if (reader_ptr(&r, ts + off, &id) < 0)
+                    break;
+                if (id == want) {
+                    if (!gil || l->ts_status == PY_NOFIELD || is_current_at(s, &r, ts)) {
+                        found = ts;
+                        break;
+                    }
+                    if (!first)
+                        first = ts;
+                }
+                if (reader_ptr(&r, ts + l->ts_next, &ts) < 0)
+                    break;
+            }
+            if (!found && reader_ptr(&r, interp + l->is_next, &interp) < 0)
+                break;
+        }
+    }
+    if (!found)
+        found = first;
+    *kept = !found || note_interp(&r, l, found);
+    return found;
+}
+
+/* Python-domain events after a look that found no current state, before
+ * the next look: such a look walks every interpreter's threads, and an
+ * allocation in a Python domain without the GIL (a bug of its caller) or
+ * in the middle of a swap would otherwise make one per event. */
+#define CURRENT_SKIP 256
+
 /* The cached thread state still holds: none freed since, and it still
- * names this thread.  Inline: stack_capture's fast path asks it too. */
-static inline int tstate_kept(const struct stack_state *s)
+ * names this thread -- and, for a Python-domain allocation (gil: its
+ * caller holds the GIL), it is the one the thread runs in: on 3.9-3.11 the
+ * GIL holder's (which also says it is ours: the id is not read), on 3.12+
+ * one whose `active` bit is set (and which names us: a state freed in
+ * place -- 3.12+'s first state of an interpreter is inside it -- may be
+ * another thread's now).  Inline: stack_capture's fast path asks it too. */
+static inline int tstate_kept(struct stack_state *s, int gil)
 {
     if (!s->tstate ||
         s->tstate_epoch != atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed))
         return 0;
+    if (gil) {
+        int current = 1;
+        if (s->current_at) {
+            uint64_t cur;
+            memcpy(&cur, (const void *)(uintptr_t)s->current_at, sizeof cur);
+            if (LIKELY(cur == s->tstate))
+                return 1;
+            current = 0;
+        } else if (s->status_off) {
+            uint32_t st;
+            memcpy(&st, (const void *)(uintptr_t)(s->tstate + s->status_off), sizeof st);
+            current = (st & s->status_active) != 0;
+        }
+        if (UNLIKELY(!current)) {
+            if (!s->current_skip)
+                return 0;
+            s->current_skip--;  /* none current found lately: the id, below */
+        }
+    }
     uint64_t off, want = my_id(s, &off), id;
     memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
     return id == want;
 }
 
-static uint64_t find_tstate(struct stack_state *s)
+static uint64_t find_tstate(struct stack_state *s, int gil)
 {
     uint64_t epoch = atomic_load_explicit(&agent_tstate_epoch, memory_order_relaxed);
-    if (tstate_kept(s))
+    if (tstate_kept(s, gil))
         return s->tstate;
     if (s->tstate_epoch == epoch && !s->tstate && s->miss_wait) {
         s->miss_wait--;                 /* not a Python thread (yet): ask again later */
         return 0;
     }
+    int kept;
     s->tstate_epoch = epoch;
-    s->tstate = lookup_tstate(s);
+    s->tstate = lookup_tstate(s, gil, &kept);
+    if (!kept)
+        s->tstate_epoch = epoch - 1;    /* looked up again at the next event */
     if (s->tstate) {
         s->miss_backoff = 0;
+        if (gil) {
+            struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
+            s->current_skip = is_current_at(s, &r, s->tstate) ? 0 : CURRENT_SKIP;
+        }
     } else {
         s->miss_backoff = s->miss_backoff ? s->miss_backoff * 2 : 4;
         if (s->miss_backoff > BACKOFF_MAX)
@@ -615,7 +742,12 @@ static inline int same_place(const struct py_layout *l, uint64_t frame,
     return instr == last->instr;
 }
 
-static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint64_t ts)
+/* capture()'s `how`: the event's gil (stack_capture), and whether
+ * tstate_kept() has just said yes (the fast path asked it: not twice) */
+#define CAPTURE_GIL 1
+#define CAPTURE_KEPT 2
+
+static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint64_t ts, int how)
 {
     if (atomic_load_explicit(&agent_finalizing, memory_order_relaxed) || !agent.python)
         return 0;
@@ -638,7 +770,7 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
         s->code_epoch = ce;
     }
 
-    uint64_t tstate = find_tstate(s), frame;
+    uint64_t tstate = how & CAPTURE_KEPT ? s->tstate : find_tstate(s, how & CAPTURE_GIL), frame;
     if (!tstate || py_thread_frame(&s->t, tstate, &frame) < 0 || !frame)
         return 0;
     struct agent_shadow *sh = &th->shadow;
@@ -744,13 +876,13 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
  * walked -- a C function allocating, a loop.  The same checks as
  * capture's own (the thread state is still ours, no code object freed),
  * read in place. */
-uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
+uint32_t stack_capture(struct agent_thread *th, uint64_t ts, int gil)
 {
     struct stack_state *s = th->stack;
     struct agent_shadow *sh = &th->shadow;
     if (LIKELY(s && sh->depth &&
                s->code_epoch == atomic_load_explicit(&agent_code_epoch, memory_order_relaxed) &&
-               !atomic_load_explicit(&agent_finalizing, memory_order_relaxed) && tstate_kept(s))) {
+               !atomic_load_explicit(&agent_finalizing, memory_order_relaxed) && tstate_kept(s, gil))) {
         const struct py_layout *l = &s->t.layout;
         const struct shadow_entry *e = &sh->entries[sh->depth - 1];
         uint64_t frame;     /* py_thread_frame, in place */
@@ -763,6 +895,7 @@ uint32_t stack_capture(struct agent_thread *th, uint64_t ts)
             sh->levels += e->level + 1;
             return s->last_stack[e->level];
         }
+        return capture(th, ts, (gil ? CAPTURE_GIL : 0) | CAPTURE_KEPT);
     }
-    return capture(th, ts);
+    return capture(th, ts, gil ? CAPTURE_GIL : 0);
 }

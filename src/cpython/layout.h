@@ -41,6 +41,9 @@ struct py_layout {
     uint64_t rt_gil;                /* ceval.gil, the GIL's struct (3.9-3.11) */
     uint64_t rt_gil_locked;         /* ceval.gil.locked (3.9-3.11) */
     uint64_t rt_gil_holder;         /* ceval.gil.last_holder (3.9-3.11) */
+    uint64_t rt_tstate_current;     /* gilstate.tstate_current (3.9-3.11): the
+                                       thread state whose thread holds the GIL,
+                                       the one it runs in (sub-interpreters) */
 
     /* PyInterpreterState */
     uint64_t is_next;
@@ -60,6 +63,12 @@ struct py_layout {
     uint64_t ts_thread_id;          /* pthread_t */
     uint64_t ts_native_thread_id;   /* kernel tid (3.11+) */
     uint64_t cframe_current_frame;  /* _PyCFrame.current_frame (3.11/3.12) */
+    uint64_t ts_status;             /* _status, a 32-bit word of bit fields
+                                       (3.12/3.13) */
+    uint64_t ts_status_active;      /*   its `active` bit's mask: set while the
+                                       thread runs in this state (a thread in a
+                                       sub-interpreter has one state per
+                                       interpreter, one of them active) */
 
     /* Frames: PyFrameObject (3.9/3.10) or _PyInterpreterFrame (3.11+) */
     uint64_t fr_size;               /* bytes to read to cover every field */

@@ -96,7 +96,7 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     l.linetable_kind = PY_LINES_LOCATIONS;
     l.rt_interpreters_head = w[d->rt_interpreters_head];
     l.rt_finalizing = w[d->rt_finalizing];
-    l.rt_gil = l.rt_gil_locked = l.rt_gil_holder = PY_NOFIELD;
+    l.rt_gil = l.rt_gil_locked = l.rt_gil_holder = l.rt_tstate_current = PY_NOFIELD;
     l.is_next = w[d->is_next];
     l.is_threads_head = w[d->is_threads_head];
     l.is_gc_collecting = w[d->is_gc] + w[d->gc_collecting];
@@ -116,6 +116,11 @@ int py_layout_from_debug(struct reader *r, uint64_t runtime, int major, int mino
     l.ts_thread_id = w[d->ts_thread_id];
     l.ts_native_thread_id = w[d->ts_native_thread_id];
     l.cframe_current_frame = PY_NOFIELD;
+    /* _Py_DebugOffsets has no _status: the table's, for its own version
+     * only (a newer one may have moved it; without it, the agent keeps the
+     * first thread state it finds for a thread, as before) */
+    if (fallback->minor != minor)
+        l.ts_status = l.ts_status_active = PY_NOFIELD;
     l.fr_previous = w[d->fr_previous];
     l.fr_code = w[d->fr_executable];
     l.fr_instr = w[d->fr_instr_ptr];

@@ -454,6 +454,38 @@ def test_threads(stetho, python, tmp_path, memory_report):
     assert export["totals"]["peak_heap_bytes"] >= total_truth
 
 
+@pytest.mark.parametrize("mode", ["exact", "sampled:4096"])
+def test_sub_interpreter(stetho, python, tmp_path, mode, memory_report):
+    """A thread that enters a sub-interpreter allocates there under the
+    sub-interpreter's frames (its own thread state's), and under the main
+    interpreter's again once back: nothing of in_sub's under enter_sub, the
+    main interpreter's frame that entered it.  (Before, the agent kept the
+    first thread state it found for the thread: in_sub's 16 MB went to
+    enter_sub.)"""
+    export, _ = stetho_run(stetho, python, tmp_path, "mem_subinterp.py",
+                           [tmp_path / "t.json"], mode)
+    with open(tmp_path / "t.json") as f:
+        truth = json.load(f)
+    exact = mode == "exact"
+    got = {fn: func_mem(export, fn)["alloc_bytes"] for fn in truth}
+    memory_report.add(python.id, f"sub-interpreter ({mode})", sum(truth.values()),
+                      sum(got.values()),
+                      notes=" ".join(f"{fn} {100 * rel(got[fn], want):+.2f}%"
+                                     for fn, want in truth.items()))
+    for fn, want in truth.items():
+        # sampled: 2,000-byte objects at a mean of 4 KiB, ~2,500-5,000 samples
+        tol = EXACT_TOL if exact else max(SAMPLED_TOL, 4 * sampled_sigma(want, 2000, 4096))
+        assert within(got[fn], want, tol), \
+            f"{fn}: {got[fn]} bytes, truth {want} ({100 * rel(got[fn], want):+.2f}%)"
+        if exact:
+            peak = func_mem(export, fn)["peak_bytes"]
+            assert within(peak, want, EXACT_TOL), f"{fn}: live at peak {peak}, it held {want}"
+    # what enter_sub itself allocates: run_string's few KB, not in_sub's MBs
+    entered = func_mem(export, "enter_sub")["alloc_bytes"]
+    assert entered < truth["in_sub"] * 0.05, \
+        f"enter_sub shows {entered} bytes: in_sub's {truth['in_sub']} counted in the main interpreter"
+
+
 # --------------------------------------------------------------------------
 # 4. fork (all interpreters)
 # --------------------------------------------------------------------------

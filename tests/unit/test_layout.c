@@ -47,12 +47,14 @@ static void check_table(const struct py_layout *l, int minor)
     if (minor <= 11) {
         CHECK(plausible(l->rt_gil_locked, 1 << 20));
         CHECK(plausible(l->rt_gil_holder, 1 << 20));
+        CHECK(plausible(l->rt_tstate_current, 1 << 20));
         uint64_t rt[] = { l->rt_interpreters_head, l->rt_main_thread,
-                          l->rt_gil_locked, l->rt_gil_holder };
-        CHECK(distinct(rt, 4));
+                          l->rt_gil_locked, l->rt_gil_holder, l->rt_tstate_current };
+        CHECK(distinct(rt, 5));
     } else {
         CHECK(l->rt_gil_locked == NF);
         CHECK(l->rt_gil_holder == NF);
+        CHECK(l->rt_tstate_current == NF);
         CHECK(l->rt_interpreters_head != l->rt_main_thread);
     }
 
@@ -95,6 +97,18 @@ static void check_table(const struct py_layout *l, int minor)
         CHECK(plausible(l->cframe_current_frame, 256));
     else
         CHECK(l->cframe_current_frame == NF);
+    /* _status: one 32-bit word of bit fields, `active` one bit of it */
+    if (minor >= 12) {
+        CHECK(plausible(l->ts_status, 4096));
+        uint64_t ts[] = { l->ts_next, l->ts_interp, l->ts_frame, l->ts_thread_id,
+                          l->ts_status };
+        CHECK(distinct(ts, 5));
+        CHECK(l->ts_status_active != 0 && l->ts_status_active <= UINT32_MAX &&
+              (l->ts_status_active & (l->ts_status_active - 1)) == 0);
+    } else {
+        CHECK(l->ts_status == NF);
+        CHECK(l->ts_status_active == NF);
+    }
 
     /* Frames */
     CHECK(plausible(l->fr_previous, l->fr_size));
