@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct agent agent = { .fd = -1 };
+struct agent agent = { .fifo.fd = -1 };
 _Atomic int agent_state = AGENT_OFF;
 _Atomic int agent_finalizing;
 _Atomic uint64_t agent_code_epoch;
@@ -158,7 +158,7 @@ int agent_try_start(void)
     if (pyhooks_ready() && atomic_exchange(&installing, 1) == 0) {
         if (counting_calls)
             calls_schedule();
-        if (agent.fd >= 0) {
+        if (agent_fifo_fd(&agent.fifo) >= 0) {
             if (timing_gc)
                 gcpause_schedule();     /* queued: runs once we are out of the hook */
             pyhooks_install();
@@ -268,36 +268,6 @@ static int parse_mode(const char *mode)
     return 0;
 }
 
-/* Our descriptor goes high, out of the way of programs that expect the
- * numbers open() hands out. */
-int agent_fifo_open(const char *path, dev_t *dev, ino_t *ino)
-{
-    /* O_NONBLOCK: with nobody reading, fail at once instead of hanging */
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-        close(fd);
-        return -1;
-    }
-    /* a deeper pipe: the program blocks only when stetho is far behind */
-    fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-    static const int high[] = { 1000, 500, 200, 100 };
-    for (size_t i = 0; i < sizeof high / sizeof high[0]; i++) {
-        int hfd = fcntl(fd, F_DUPFD_CLOEXEC, high[i]);
-        if (hfd >= 0) {
-            close(fd);
-            fd = hfd;
-            break;
-        }
-    }
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return fd;
-}
-
 /* ---- fork ---- */
 
 static void atfork_prepare(void)
@@ -323,9 +293,7 @@ static void atfork_child(void)
     atomic_fetch_add(&agent_tstate_epoch, 1);       /* thread ids changed */
     if (!keep) {
         atomic_store(&agent_state, AGENT_OFF);
-        if (agent.fd >= 0)
-            close(agent.fd);    /* so stetho sees EOF when the parent is done */
-        agent.fd = -1;
+        agent_fifo_close(&agent.fifo);  /* so stetho sees EOF when the parent is done */
     }
 }
 
@@ -343,8 +311,7 @@ int agent_setup(const char *fifo_path, const char *mode)
      * only (stetho checked it is there before asking) */
     if (agent.native && native_init() < 0)
         agent.native = 0;
-    agent.fd = agent_fifo_open(fifo_path, &agent.fifo_dev, &agent.fifo_ino);
-    if (agent.fd < 0)
+    if (agent_fifo_open(&agent.fifo, fifo_path) < 0)
         return -1;
     if (!once) {
         once = 1;

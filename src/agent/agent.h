@@ -44,11 +44,17 @@ enum agent_state {
     AGENT_CLOSED,           /* the process is exiting: buffers were flushed */
 };
 
+/* A FIFO to stetho, write end (fifo.c). */
+struct agent_fifo {
+    _Atomic int fd;             /* -1: none */
+    dev_t dev;                  /* to notice the program closing our fd */
+    ino_t ino;
+    char path[128];             /* to open it again then; "" if too long */
+};
+
 /* Process-wide state, set up by the constructor (agent.c). */
 struct agent {
-    int fd;                     /* the FIFO, write end */
-    dev_t fifo_dev;             /* to notice the program closing our fd */
-    ino_t fifo_ino;
+    struct agent_fifo fifo;     /* the memory stream's (fifo.c) */
     int sampled;                /* 0: exact mode */
     uint64_t mean;              /* sampled: mean bytes between samples */
     int native;                 /* --native: each recorded block's native stack */
@@ -243,14 +249,20 @@ uint64_t agent_tick_scale(void) AGENT_HIDDEN;
 void agent_turn_off(void) AGENT_HIDDEN;         /* the FIFO broke: forward only */
 void agent_flush_at_exit(void) AGENT_HIDDEN;    /* send everything, stop */
 /* The FIFO to stetho (protocol.h), opened for writing high among the
- * descriptors and deep; -1 if it cannot be.  *dev, *ino identify it, so a
- * write never goes into a file the program opened under our number:
- * agent_fifo_write() sends one whole chunk, 0 or -1 (not our FIFO any
- * more, or stetho went away -- without SIGPIPE: stop sending). */
-int agent_fifo_open(const char *path, dev_t *dev, ino_t *ino) AGENT_HIDDEN;
-int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len) AGENT_HIDDEN;
-/* 1 while stetho reads our FIFO (agent.fd): the ring's sign of life. */
-int agent_fifo_read(void) AGENT_HIDDEN;
+ * descriptors and deep (fifo.c); agent_fifo_open: 0, or -1 if it cannot be
+ * (nobody reads it).  Every use checks that the descriptor is still ours
+ * (a program may close it and open a file of its own under its number)
+ * and opens the FIFO again if the program closed it: agent_fifo_fd() is
+ * our descriptor, -1 when there is none (never opened, closed, or stetho
+ * gone); agent_fifo_write() sends one whole chunk, 0 or -1 (stetho went
+ * away -- without SIGPIPE: stop sending); agent_fifo_reads() is 1 while
+ * stetho reads it (the ring's sign of life); agent_fifo_close() closes
+ * ours, never a number the program took. */
+int agent_fifo_open(struct agent_fifo *f, const char *path) AGENT_HIDDEN;
+int agent_fifo_fd(struct agent_fifo *f) AGENT_HIDDEN;
+int agent_fifo_write(struct agent_fifo *f, const void *buf, size_t len) AGENT_HIDDEN;
+int agent_fifo_reads(struct agent_fifo *f) AGENT_HIDDEN;
+void agent_fifo_close(struct agent_fifo *f) AGENT_HIDDEN;
 void agent_flush_before_exec(void) AGENT_HIDDEN;
 /* Open the FIFO, set the mode ("exact", "sampled:<mean>"), find Python: -1
  * if any fails.  The first call also sets up what lives as long as the

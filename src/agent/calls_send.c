@@ -36,21 +36,19 @@ static struct {
 } merged;
 
 static struct {
-    int fd;                     /* -1: nothing to send to */
-    dev_t dev;
-    ino_t ino;
+    struct agent_fifo fifo;     /* fd -1: nothing to send to */
     int started;                /* the stream's first chunk went */
     size_t len;
     uint8_t buf[AGENT_CHUNK_MAX];
-} out = { .fd = -1 };
+} out = { .fifo.fd = -1 };
 
 static void out_flush(void)
 {
-    if (out.len > sizeof(struct agent_chunk_header) && out.fd >= 0) {
+    if (out.len > sizeof(struct agent_chunk_header) && atomic_load(&out.fifo.fd) >= 0) {
         wire_put_header(out.buf, out.started ? 0 : AGENT_CHUNK_NEW_STREAM, out.len, (int32_t)owner,
                         WIRE_CALLS_TID, agent_now());
-        if (agent_fifo_write(out.fd, out.dev, out.ino, out.buf, out.len) < 0)
-            out.fd = -1;        /* stetho went away, or the program took our fd */
+        if (agent_fifo_write(&out.fifo, out.buf, out.len) < 0)
+            agent_fifo_close(&out.fifo);        /* stetho went away */
         out.started = 1;
     }
     out.len = sizeof(struct agent_chunk_header);
@@ -177,7 +175,7 @@ static void merge_table(const struct calls_table *t, uint64_t scale)
 
 void calls_send(int last)
 {
-    if (written || getpid() != owner || out.fd < 0)
+    if (written || getpid() != owner || atomic_load(&out.fifo.fd) < 0)
         return;
     written = last;
     uint64_t scale = agent_tick_scale();
@@ -213,18 +211,15 @@ void calls_send_begin(void)
 
 int calls_send_open(const char *fifo)
 {
-    out.fd = agent_fifo_open(fifo, &out.dev, &out.ino);
-    return out.fd >= 0;
+    return agent_fifo_open(&out.fifo, fifo) == 0;
 }
 
 int calls_send_open_p(void)
 {
-    return out.fd >= 0;
+    return atomic_load(&out.fifo.fd) >= 0;
 }
 
 void calls_send_close(void)
 {
-    if (out.fd >= 0)
-        close(out.fd);
-    out.fd = -1;
+    agent_fifo_close(&out.fifo);
 }

@@ -80,59 +80,11 @@ static void registry_give(void)
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* ---- writing to the FIFO ---- */
-
-/* The program may have closed our descriptor and opened something else
- * under its number: never write into a file that is not our FIFO. */
-static int fifo_is_ours(int fd, dev_t dev, ino_t ino)
-{
-    struct stat st;
-    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == dev && st.st_ino == ino;
-}
-
-/* stetho still reads our FIFO: the descriptor is still the FIFO (else the
- * program closed it; it may be something else under that number now), and
- * a write end with no reader left polls POLLERR. */
-int agent_fifo_read(void)
-{
-    if (agent.fd < 0 || !fifo_is_ours(agent.fd, agent.fifo_dev, agent.fifo_ino))
-        return 0;
-    struct pollfd p = { agent.fd, POLLOUT, 0 };
-    return poll(&p, 1, 0) < 0 || !(p.revents & (POLLERR | POLLNVAL));
-}
-
-/* One write of a whole chunk (<= PIPE_BUF, so the kernel keeps it whole).
- * SIGPIPE is blocked around it: if stetho went away, the program must not
- * die of it; the caller stops sending instead. */
-int agent_fifo_write(int fd, dev_t dev, ino_t ino, const void *buf, size_t len)
-{
-    if (fd < 0 || !fifo_is_ours(fd, dev, ino))
-        return -1;
-    sigset_t pipe, old;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, &old);
-    ssize_t r;
-    do
-        r = write(fd, buf, len);
-    while (r < 0 && errno == EINTR);
-    if (r != (ssize_t)len) {
-        int saved = errno;
-        if (r < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
-            struct timespec zero = { 0, 0 };
-            sigtimedwait(&pipe, NULL, &zero);     /* drop the pending SIGPIPE */
-        }
-        errno = saved;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return r == (ssize_t)len ? 0 : -1;
-}
-
 /* A chunk to stetho: into the ring if this process has one, else the FIFO. */
 static void send_chunk(const void *buf, size_t len)
 {
     if (ring_attached() ? ring_put(buf, len) < 0
-                        : agent_fifo_write(agent.fd, agent.fifo_dev, agent.fifo_ino, buf, len) < 0)
+                        : agent_fifo_write(&agent.fifo, buf, len) < 0)
         agent_turn_off();
 }
 

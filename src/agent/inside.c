@@ -119,7 +119,7 @@ static int start(const char *fifo_path, const char *mode, int follow)
     if (agent_setup(fifo_path, mode) < 0) {
         if (!agent.python)
             return fail("this interpreter's memory layout is not supported%s", "");
-        if (agent.fd < 0)
+        if (agent_fifo_fd(&agent.fifo) < 0)
             return fail("cannot open the memory FIFO: %s",
                         errno ? strerror(errno) : "bad mode");
         return fail("bad memory mode '%s'", mode);
@@ -137,8 +137,7 @@ static int start(const char *fifo_path, const char *mode, int follow)
     if (got_patch() < 0) {
         got_restore();
         ring_detach();
-        close(agent.fd);
-        agent.fd = -1;
+        agent_fifo_close(&agent.fifo);
         return fail("cannot hook the allocator functions (is the agent preloaded?)%s", "");
     }
     pyhooks_install();
@@ -169,9 +168,7 @@ AGENT_EXPORT int stetho_agent_stop(void)
     evalhook_uninstall();
     chunks_end_session();
     ring_detach();
-    if (agent.fd >= 0)
-        close(agent.fd);
-    agent.fd = -1;
+    agent_fifo_close(&agent.fifo);
     recording = 0;
     guard_leave(guard);
     return 0;

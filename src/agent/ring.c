@@ -121,7 +121,7 @@ static int put(struct agent_ring *r, const void *buf, size_t len, int nested)
         }
         if (dif < 0) {
             /* the slot still holds the chunk of SLOTS positions back */
-            if ((++waits % ALIVE_EVERY == 0 && !agent_fifo_read()) ||
+            if ((++waits % ALIVE_EVERY == 0 && !agent_fifo_reads(&agent.fifo)) ||
                 (nested && waits >= NESTED_WAITS))
                 return -1;
             if (waits < 16)
@@ -153,7 +153,7 @@ static int stetho_gone(const void *buf)
         !atomic_compare_exchange_strong_explicit(&alive_at, &last, h.t_ns,
                                                  memory_order_relaxed, memory_order_relaxed))
         return 0;
-    return !agent_fifo_read();
+    return !agent_fifo_reads(&agent.fifo);
 }
 
 int ring_put(const void *buf, size_t len)

@@ -486,6 +486,28 @@ def test_sub_interpreter(stetho, python, tmp_path, mode, memory_report):
         f"enter_sub shows {entered} bytes: in_sub's {truth['in_sub']} counted in the main interpreter"
 
 
+@pytest.mark.parametrize("mode", ["exact", "sampled:4096"])
+def test_program_closes_our_descriptor(stetho, python, tmp_path, mode, memory_report):
+    """A program that closes every descriptor above 2 (a daemon's
+    os.closerange) closes the agent's FIFO too: the agent opens it again and
+    records on.  (Before, recording stopped there without a word: in
+    sampled mode even the chunk not yet sent was lost, before() with it.)"""
+    export, _ = stetho_run(stetho, python, tmp_path, "mem_closefds.py",
+                           [tmp_path / "t.json"], mode)
+    with open(tmp_path / "t.json") as f:
+        truth = json.load(f)
+    got = {fn: func_mem(export, fn)["alloc_bytes"] for fn in truth}
+    memory_report.add(python.id, f"descriptors closed ({mode})", sum(truth.values()),
+                      sum(got.values()),
+                      notes=" ".join(f"{fn} {100 * rel(got[fn], want):+.2f}%"
+                                     for fn, want in truth.items()))
+    for fn, want in truth.items():
+        tol = (EXACT_TOL if mode == "exact"
+               else max(SAMPLED_TOL, 4 * sampled_sigma(want, 2000, 4096)))
+        assert within(got[fn], want, tol), \
+            f"{fn}: {got[fn]} bytes, truth {want} ({100 * rel(got[fn], want):+.2f}%)"
+
+
 # --------------------------------------------------------------------------
 # 4. fork (all interpreters)
 # --------------------------------------------------------------------------
