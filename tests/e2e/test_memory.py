@@ -454,6 +454,25 @@ def test_threads(stetho, python, tmp_path, memory_report):
     assert export["totals"]["peak_heap_bytes"] >= total_truth
 
 
+def check_known_functions(python, export, truth, mode, what, memory_report, block=2000):
+    """Each function of `truth` (name -> bytes it allocated and kept, made
+    of `block`-byte objects) allocated what it says: exact within 2% (and
+    held as much at the peak), sampled:MEAN within 10% or 4 sigma."""
+    got = {fn: func_mem(export, fn)["alloc_bytes"] for fn in truth}
+    memory_report.add(python.id, f"{what} ({mode})", sum(truth.values()), sum(got.values()),
+                      notes=" ".join(f"{fn} {100 * rel(got[fn], want):+.2f}%"
+                                     for fn, want in truth.items()))
+    exact = mode == "exact"
+    for fn, want in truth.items():
+        tol = (EXACT_TOL if exact else
+               max(SAMPLED_TOL, 4 * sampled_sigma(want, block, int(mode.split(":")[1]))))
+        assert within(got[fn], want, tol), \
+            f"{fn}: {got[fn]} bytes, truth {want} ({100 * rel(got[fn], want):+.2f}%)"
+        if exact:
+            peak = func_mem(export, fn)["peak_bytes"]
+            assert within(peak, want, EXACT_TOL), f"{fn}: live at peak {peak}, it held {want}"
+
+
 @pytest.mark.parametrize("mode", ["exact", "sampled:4096"])
 def test_sub_interpreter(stetho, python, tmp_path, mode, memory_report):
     """A thread that enters a sub-interpreter allocates there under the
@@ -466,20 +485,7 @@ def test_sub_interpreter(stetho, python, tmp_path, mode, memory_report):
                            [tmp_path / "t.json"], mode)
     with open(tmp_path / "t.json") as f:
         truth = json.load(f)
-    exact = mode == "exact"
-    got = {fn: func_mem(export, fn)["alloc_bytes"] for fn in truth}
-    memory_report.add(python.id, f"sub-interpreter ({mode})", sum(truth.values()),
-                      sum(got.values()),
-                      notes=" ".join(f"{fn} {100 * rel(got[fn], want):+.2f}%"
-                                     for fn, want in truth.items()))
-    for fn, want in truth.items():
-        # sampled: 2,000-byte objects at a mean of 4 KiB, ~2,500-5,000 samples
-        tol = EXACT_TOL if exact else max(SAMPLED_TOL, 4 * sampled_sigma(want, 2000, 4096))
-        assert within(got[fn], want, tol), \
-            f"{fn}: {got[fn]} bytes, truth {want} ({100 * rel(got[fn], want):+.2f}%)"
-        if exact:
-            peak = func_mem(export, fn)["peak_bytes"]
-            assert within(peak, want, EXACT_TOL), f"{fn}: live at peak {peak}, it held {want}"
+    check_known_functions(python, export, truth, mode, "sub-interpreter", memory_report)
     # what enter_sub itself allocates: run_string's few KB, not in_sub's MBs
     entered = func_mem(export, "enter_sub")["alloc_bytes"]
     assert entered < truth["in_sub"] * 0.05, \
@@ -496,16 +502,7 @@ def test_program_closes_our_descriptor(stetho, python, tmp_path, mode, memory_re
                            [tmp_path / "t.json"], mode)
     with open(tmp_path / "t.json") as f:
         truth = json.load(f)
-    got = {fn: func_mem(export, fn)["alloc_bytes"] for fn in truth}
-    memory_report.add(python.id, f"descriptors closed ({mode})", sum(truth.values()),
-                      sum(got.values()),
-                      notes=" ".join(f"{fn} {100 * rel(got[fn], want):+.2f}%"
-                                     for fn, want in truth.items()))
-    for fn, want in truth.items():
-        tol = (EXACT_TOL if mode == "exact"
-               else max(SAMPLED_TOL, 4 * sampled_sigma(want, 2000, 4096)))
-        assert within(got[fn], want, tol), \
-            f"{fn}: {got[fn]} bytes, truth {want} ({100 * rel(got[fn], want):+.2f}%)"
+    check_known_functions(python, export, truth, mode, "descriptors closed", memory_report)
 
 
 # --------------------------------------------------------------------------
