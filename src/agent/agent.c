@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct agent agent = { .fifo.fd = -1 };
+struct agent agent = { .fifo.state = AGENT_FIFO_NONE };
 _Atomic int agent_state = AGENT_OFF;
 _Atomic int agent_finalizing;
 _Atomic uint64_t agent_code_epoch;

@@ -44,9 +44,10 @@ enum agent_state {
     AGENT_CLOSED,           /* the process is exiting: buffers were flushed */
 };
 
-/* A FIFO to stetho, write end (fifo.c). */
+/* A FIFO to stetho, write end (fifo.c); AGENT_FIFO_NONE: not open. */
+#define AGENT_FIFO_NONE 0xffffffffull
 struct agent_fifo {
-    _Atomic int fd;             /* -1: none */
+    _Atomic uint64_t state;     /* the descriptor and a generation (fifo.c) */
     dev_t dev;                  /* to notice the program closing our fd */
     ino_t ino;
     char path[128];             /* to open it again then; "" if too long */

@@ -36,15 +36,15 @@ static struct {
 } merged;
 
 static struct {
-    struct agent_fifo fifo;     /* fd -1: nothing to send to */
+    struct agent_fifo fifo;     /* none: nothing to send to */
     int started;                /* the stream's first chunk went */
     size_t len;
     uint8_t buf[AGENT_CHUNK_MAX];
-} out = { .fifo.fd = -1 };
+} out = { .fifo.state = AGENT_FIFO_NONE };
 
 static void out_flush(void)
 {
-    if (out.len > sizeof(struct agent_chunk_header) && atomic_load(&out.fifo.fd) >= 0) {
+    if (out.len > sizeof(struct agent_chunk_header) && agent_fifo_fd(&out.fifo) >= 0) {
         wire_put_header(out.buf, out.started ? 0 : AGENT_CHUNK_NEW_STREAM, out.len, (int32_t)owner,
                         WIRE_CALLS_TID, agent_now());
         if (agent_fifo_write(&out.fifo, out.buf, out.len) < 0)
@@ -175,7 +175,7 @@ static void merge_table(const struct calls_table *t, uint64_t scale)
 
 void calls_send(int last)
 {
-    if (written || getpid() != owner || atomic_load(&out.fifo.fd) < 0)
+    if (written || getpid() != owner || agent_fifo_fd(&out.fifo) < 0)
         return;
     written = last;
     uint64_t scale = agent_tick_scale();
@@ -216,7 +216,7 @@ int calls_send_open(const char *fifo)
 
 int calls_send_open_p(void)
 {
-    return atomic_load(&out.fifo.fd) >= 0;
+    return agent_fifo_fd(&out.fifo) >= 0;
 }
 
 void calls_send_close(void)

@@ -10,7 +10,9 @@
  * does not, the FIFO is opened again by its path, if it is still the same
  * FIFO and stetho still reads it (stetho keeps a write end of its own, so
  * the FIFO never reads as ended while it runs); the old number is left
- * alone: it is the program's now.  Before, the agent stopped recording
+ * alone: it is the program's now (but for the window between a check and
+ * its write, a few instructions, which a program that closes and reuses
+ * the number in another thread at that moment could hit).  Before, the agent stopped recording
  * there, and everything the program allocated after was missing, without
  * a word.  Chunks are whole writes of at most PIPE_BUF bytes, so one
  * written on either descriptor arrives whole.
@@ -20,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,11 +61,29 @@ static int open_high(const char *path, struct stat *st)
     return fd;
 }
 
+/* f->state: the descriptor in its low 32 bits (all ones: none), and a
+ * generation above, bumped by every change, so that a thread that opened
+ * the FIFO again publishes its descriptor only if nobody changed it since
+ * it looked (a number the kernel hands out again does not fool it). */
+#define NO_FD 0xffffffffu
+
+static int fd_of(uint64_t state)
+{
+    uint32_t fd = (uint32_t)state;
+    return fd == NO_FD ? -1 : (int)fd;
+}
+
+static uint64_t next_state(uint64_t state, int fd)
+{
+    return ((state >> 32) + 1) << 32 | (fd < 0 ? NO_FD : (uint32_t)fd);
+}
+
 int agent_fifo_open(struct agent_fifo *f, const char *path)
 {
     struct stat st;
     size_t n = strlen(path);
-    atomic_store(&f->fd, -1);
+    uint64_t old = atomic_load(&f->state);
+    atomic_store(&f->state, next_state(old, -1));
     f->path[0] = 0;
     int fd = open_high(path, &st);
     if (fd < 0)
@@ -73,46 +92,38 @@ int agent_fifo_open(struct agent_fifo *f, const char *path)
     f->ino = st.st_ino;
     if (n < sizeof f->path)
         memcpy(f->path, path, n + 1);       /* else never opened again */
-    atomic_store(&f->fd, fd);
+    atomic_store(&f->state, next_state(old + (1ull << 32), fd));
     return 0;
 }
 
-/* Opened again, under the lock: one thread does it, and the others find
- * the new descriptor.  Only tried (a signal handler may have interrupted
- * the thread that holds it): a writer that cannot take it waits a little
- * for the one that did, then gives up. */
-static _Atomic int reopening;
-
-static int reopen(struct agent_fifo *f, int seen)
+/* Opened again, without a lock (a signal handler may interrupt a thread
+ * here, and the exit's flush may run in it): each thread that finds the
+ * descriptor gone opens its own; the first to publish it wins, the others
+ * close theirs and take the winner's.  A descriptor closed on purpose
+ * meanwhile (agent_fifo_close: the state changed) is not brought back. */
+static int reopen(struct agent_fifo *f, uint64_t seen)
 {
-    int expected = 0, fd = -1;
-    for (int tries = 0; !atomic_compare_exchange_strong(&reopening, &expected, 1); tries++) {
-        expected = 0;
-        if (tries == 1000)
-            return -1;
-        sched_yield();
+    struct stat st;
+    int fd = f->path[0] ? open_high(f->path, &st) : -1;
+    if (fd >= 0 && (st.st_dev != f->dev || st.st_ino != f->ino)) {
+        close(fd);                          /* another FIFO at that path now */
+        fd = -1;
     }
-    fd = atomic_load(&f->fd);
-    if (fd == seen || !is_ours(fd, f->dev, f->ino)) {     /* nobody did it meanwhile */
-        struct stat st;
-        int nfd = f->path[0] ? open_high(f->path, &st) : -1;
-        if (nfd >= 0 && (st.st_dev != f->dev || st.st_ino != f->ino)) {
-            close(nfd);                     /* another FIFO at that path now */
-            nfd = -1;
-        }
-        fd = nfd;
-        atomic_store(&f->fd, fd);
-    }
-    atomic_store(&reopening, 0);
-    return fd;
+    if (atomic_compare_exchange_strong(&f->state, &seen, next_state(seen, fd)))
+        return fd;
+    if (fd >= 0)
+        close(fd);                          /* never published: ours alone */
+    int now = fd_of(seen);                  /* what the winner left */
+    return now >= 0 && is_ours(now, f->dev, f->ino) ? now : -1;
 }
 
 int agent_fifo_fd(struct agent_fifo *f)
 {
-    int fd = atomic_load_explicit(&f->fd, memory_order_acquire);
+    uint64_t state = atomic_load_explicit(&f->state, memory_order_acquire);
+    int fd = fd_of(state);
     if (fd < 0)
         return -1;
-    return is_ours(fd, f->dev, f->ino) ? fd : reopen(f, fd);
+    return is_ours(fd, f->dev, f->ino) ? fd : reopen(f, state);
 }
 
 int agent_fifo_reads(struct agent_fifo *f)
@@ -153,7 +164,10 @@ int agent_fifo_write(struct agent_fifo *f, const void *buf, size_t len)
 
 void agent_fifo_close(struct agent_fifo *f)
 {
-    int fd = atomic_exchange(&f->fd, -1);
+    uint64_t state = atomic_load(&f->state);
+    while (!atomic_compare_exchange_weak(&f->state, &state, next_state(state, -1)))
+        ;
+    int fd = fd_of(state);
     if (fd >= 0 && is_ours(fd, f->dev, f->ino))
         close(fd);                          /* never a number the program took */
 }

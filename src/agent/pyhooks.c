@@ -68,7 +68,7 @@ static inline __attribute__((always_inline)) int py_recording(void)
 }
 
 /* A sub-interpreter's thread state (interp: its interp field), or the
- * interpreter itself (3.12/3.13 keep its first thread state inside it, and
+ * interpreter itself (3.11-3.13 keep its first thread state inside it, and
  * allocate it on its own: the block is the interpreter), is the block at
  * p, about to be freed.  An interpreter freed leaves the table. */
 static __attribute__((noinline)) int sub_interp_free(uint64_t interp, uintptr_t p)

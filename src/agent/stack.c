@@ -17,7 +17,8 @@
  * Which thread state is ours: found once by walking the interpreters'
  * thread lists (with reads that cannot fault, since other threads change
  * them), then cached; the cache holds while no thread state was freed
- * (agent_tstate_epoch) and the cached one still names this thread -- and,
+ * (agent_tstate_epoch) and the cached one still names the thread it named
+ * (ours, or on 3.9-3.11 the creator of a state borrowed to run in) -- and,
  * for an allocation in a Python domain, is the one the thread runs in now:
  * a thread that enters a sub-interpreter has a state in each interpreter,
  * and its frames there are in the other one (tstate_kept, lookup_tstate).
@@ -115,6 +116,8 @@ struct stack_state {
 
     uint64_t tstate;            /* ours, 0 if not known */
     uint64_t self;              /* pthread_self() of the thread that owns it */
+    uint64_t tstate_id;         /* the thread id the cached state had: ours,
+                                   or (3.9-3.11) the one a borrowed state has */
     uint64_t tstate_epoch;
     uint32_t miss_wait, miss_backoff;
     uint32_t current_skip;      /* Python-domain events left before the
@@ -308,10 +311,13 @@ static int is_current_at(const struct stack_state *s, struct reader *r, uint64_t
 }
 
 /* Remember an interpreter other than the main one where a thread of ours
- * runs, so that the frees of its thread states, and of itself (3.12+ keep
+ * runs, so that the frees of its thread states, and of itself (3.11+ keep
  * its first thread state inside it), are spotted too (pyhooks.c's
  * note_free): a state cached after it was freed would be read, and its
- * memory may be unmapped.  0 if it could not be (the table is full). */
+ * memory may be unmapped.  0 if the state must not be cached: the table
+ * is full, or the interpreter was not in it yet (a state of it freed
+ * between the walk that found it and now was not spotted: the next event
+ * looks again, and finds only live ones). */
 static int note_interp(struct reader *r, const struct py_layout *l, uint64_t ts)
 {
     uint64_t interp;
@@ -333,11 +339,12 @@ static int note_interp(struct reader *r, const struct py_layout *l, uint64_t ts)
     }
     for (int i = free_at < 0 ? AGENT_SUB_INTERPS : free_at; i < AGENT_SUB_INTERPS; i++) {
         uint64_t cur = 0;
-        if (atomic_compare_exchange_strong(&agent_sub_interps[i], &cur, interp) ||
-            cur == interp) {
+        if (atomic_compare_exchange_strong(&agent_sub_interps[i], &cur, interp)) {
             atomic_store(&agent_sub_interps_any, 1);
-            return 1;
+            return 0;
         }
+        if (cur == interp)
+            return 1;
     }
     return 0;
 }
@@ -351,11 +358,19 @@ static uint64_t lookup_tstate(struct stack_state *s, int gil, int *kept)
     const struct py_layout *l = &s->t.layout;
     struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
     uint64_t off, want = my_id(s, &off), interp, found = 0, first = 0, id;
+    /* 3.9-3.11: the GIL holder's state is the one we run in, even one
+     * that names another thread: the sub-interpreters module of 3.9-3.12
+     * runs a string in an interpreter under its first state, whoever
+     * created it, when another thread asks (3.12's case is not seen:
+     * that state is active, but names its creator; 3.13 makes one per
+     * thread) */
     if (gil && l->rt_tstate_current != PY_NOFIELD) {
         uint64_t cur;
         if (reader_ptr(&r, agent.runtime + l->rt_tstate_current, &cur) == 0 && cur &&
-            reader_ptr(&r, cur + off, &id) == 0 && id == want)
+            reader_ptr(&r, cur + off, &id) == 0) {
             found = cur;
+            s->tstate_id = id;
+        }
     }
     if (!found && reader_ptr(&r, agent.runtime + l->rt_interpreters_head, &interp) == 0) {
         for (int ni = 0; interp && !found && ni < MAX_INTERPS; ni++) {
@@ -368,6 +383,7 @@ static uint64_t lookup_tstate(struct stack_state *s, int gil, int *kept)
                 if (id == want) {
                     if (!gil || l->ts_status == PY_NOFIELD || is_current_at(s, &r, ts)) {
                         found = ts;
+                        s->tstate_id = id;
                         break;
                     }
                     if (!first)
@@ -380,8 +396,10 @@ static uint64_t lookup_tstate(struct stack_state *s, int gil, int *kept)
                 break;
         }
     }
-    if (!found)
+    if (!found) {
         found = first;
+        s->tstate_id = want;
+    }
     *kept = !found || note_interp(&r, l, found);
     return found;
 }
@@ -393,12 +411,13 @@ static uint64_t lookup_tstate(struct stack_state *s, int gil, int *kept)
 #define CURRENT_SKIP 256
 
 /* The cached thread state still holds: none freed since, and it still
- * names this thread -- and, for a Python-domain allocation (gil: its
- * caller holds the GIL), it is the one the thread runs in: on 3.9-3.11 the
- * GIL holder's (which also says it is ours: the id is not read), on 3.12+
- * one whose `active` bit is set (and which names us: a state freed in
- * place -- 3.12+'s first state of an interpreter is inside it -- may be
- * another thread's now).  Inline: stack_capture's fast path asks it too. */
+ * names the thread it named (tstate_id) -- and, for a Python-domain
+ * allocation (gil: its caller holds the GIL), it is the one the thread
+ * runs in: on 3.9-3.11 the GIL holder's (which also says it is still
+ * that state: the id is not read), on 3.12+ one whose `active` bit is set
+ * (and which names that thread: a state freed in place -- 3.11+'s first
+ * state of an interpreter is inside it -- may be another thread's now).
+ * Inline: stack_capture's fast path asks it too. */
 static inline int tstate_kept(struct stack_state *s, int gil)
 {
     if (!s->tstate ||
@@ -423,9 +442,10 @@ static inline int tstate_kept(struct stack_state *s, int gil)
             s->current_skip--;  /* none current found lately: the id, below */
         }
     }
-    uint64_t off, want = my_id(s, &off), id;
+    uint64_t off, id;
+    (void)my_id(s, &off);
     memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
-    return id == want;
+    return id == s->tstate_id;
 }
 
 static uint64_t find_tstate(struct stack_state *s, int gil)
@@ -444,9 +464,14 @@ static uint64_t find_tstate(struct stack_state *s, int gil)
         s->tstate_epoch = epoch - 1;    /* looked up again at the next event */
     if (s->tstate) {
         s->miss_backoff = 0;
+        /* a look for another event may have found a state that is not
+         * current (the first that names us): the next Python-domain event
+         * checks it */
+        s->current_skip = 0;
         if (gil) {
             struct reader r = agent.safe_reads ? reader_remote(getpid()) : reader_local();
-            s->current_skip = is_current_at(s, &r, s->tstate) ? 0 : CURRENT_SKIP;
+            if (!is_current_at(s, &r, s->tstate))
+                s->current_skip = CURRENT_SKIP;
         }
     } else {
         s->miss_backoff = s->miss_backoff ? s->miss_backoff * 2 : 4;

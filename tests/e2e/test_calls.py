@@ -193,6 +193,30 @@ def test_subprocesses_count_each_process(python, stetho, tmp_path):
     assert rows == {"w_parent": 2, "w_child": 3}
 
 
+def test_counts_after_the_program_closes_our_descriptor(python, stetho, tmp_path):
+    """A program that closes every descriptor above 2 (a daemon's
+    os.closerange) closes the agent's call-count FIFO too: it is opened
+    again, and the counts arrive (before: "no call counts")."""
+    prog = tmp_path / "daemon.py"
+    prog.write_text(
+        "import os\n"
+        "def w_before():\n    return 1\n"
+        "def w_after():\n    return 2\n"
+        "w_before()\n"
+        "os.closerange(3, os.sysconf('SC_OPEN_MAX'))\n"
+        "mine = [os.open(os.devnull, os.O_RDONLY) for _ in range(64)]\n"
+        "for i in range(1000): w_after()\n")
+    cap = tmp_path / "daemon.stetho"
+    cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap),
+              "--", python.path, str(prog)], cwd=tmp_path, timeout=120)
+    assert cp.returncode == 0, cp.stderr.decode()
+    cp = run([stetho, "table", str(cap), "--calls", "--limit", "0"])
+    assert cp.returncode == 0, cp.stderr.decode()
+    rows = {m.group(2): int(m.group(1)) for m in
+            re.finditer(r"^\s*(\d+)\s.*\((w_\w+)\)$", cp.stdout.decode(), re.M)}
+    assert rows == {"w_before": 1, "w_after": 1000}
+
+
 def test_no_counts_from_a_killed_program_is_said(python, stetho, tmp_path):
     cap = tmp_path / "killed.stetho"
     cp = run([stetho, "run", "-q", "--calls", "--memory", "off", "-o", str(cap), "--",

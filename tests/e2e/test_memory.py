@@ -454,10 +454,12 @@ def test_threads(stetho, python, tmp_path, memory_report):
     assert export["totals"]["peak_heap_bytes"] >= total_truth
 
 
-def check_known_functions(python, export, truth, mode, what, memory_report, block=2000):
+def check_known_functions(python, export, truth, mode, what, memory_report, block=2000,
+                          peak=True):
     """Each function of `truth` (name -> bytes it allocated and kept, made
-    of `block`-byte objects) allocated what it says: exact within 2% (and
-    held as much at the peak), sampled:MEAN within 10% or 4 sigma."""
+    of `block`-byte objects) allocated what it says: exact within 2% (and,
+    with `peak`, held as much at the peak), sampled:MEAN within 10% or 4
+    sigma."""
     got = {fn: func_mem(export, fn)["alloc_bytes"] for fn in truth}
     memory_report.add(python.id, f"{what} ({mode})", sum(truth.values()), sum(got.values()),
                       notes=" ".join(f"{fn} {100 * rel(got[fn], want):+.2f}%"
@@ -468,28 +470,39 @@ def check_known_functions(python, export, truth, mode, what, memory_report, bloc
                max(SAMPLED_TOL, 4 * sampled_sigma(want, block, int(mode.split(":")[1]))))
         assert within(got[fn], want, tol), \
             f"{fn}: {got[fn]} bytes, truth {want} ({100 * rel(got[fn], want):+.2f}%)"
-        if exact:
-            peak = func_mem(export, fn)["peak_bytes"]
-            assert within(peak, want, EXACT_TOL), f"{fn}: live at peak {peak}, it held {want}"
+        if exact and peak:
+            held = func_mem(export, fn)["peak_bytes"]
+            assert within(held, want, EXACT_TOL), f"{fn}: live at peak {held}, it held {want}"
 
 
 @pytest.mark.parametrize("mode", ["exact", "sampled:4096"])
 def test_sub_interpreter(stetho, python, tmp_path, mode, memory_report):
     """A thread that enters a sub-interpreter allocates there under the
-    sub-interpreter's frames (its own thread state's), and under the main
-    interpreter's again once back: nothing of in_sub's under enter_sub, the
-    main interpreter's frame that entered it.  (Before, the agent kept the
-    first thread state it found for the thread: in_sub's 16 MB went to
-    enter_sub.)"""
+    sub-interpreter's frames (its own thread state's, or on 3.9-3.11 the one
+    it borrows when it is not the creator), and under the main
+    interpreter's again once back, and after the sub-interpreter is
+    destroyed: nothing of in_sub's under enter_sub, the main interpreter's
+    frame that entered it.  (Before, the agent kept the first thread state
+    it found for the thread: in_sub's 16 MB went to enter_sub.)"""
     export, _ = stetho_run(stetho, python, tmp_path, "mem_subinterp.py",
                            [tmp_path / "t.json"], mode)
     with open(tmp_path / "t.json") as f:
         truth = json.load(f)
-    check_known_functions(python, export, truth, mode, "sub-interpreter", memory_report)
+    borrowed = 0
+    if python.version[:2] == (3, 12):
+        # run from another thread, 3.12 runs it under the sub-interpreter's
+        # first thread state, active but naming the main thread: not seen
+        # (docs/memory.md, Limits); under enter_sub, as before
+        borrowed = truth.pop("in_sub_thread")
+    # the sub-interpreter's objects are freed before in_main_after runs:
+    # it was not live at the peak
+    check_known_functions(python, export, truth, mode, "sub-interpreter", memory_report,
+                          peak=False)
     # what enter_sub itself allocates: run_string's few KB, not in_sub's MBs
-    entered = func_mem(export, "enter_sub")["alloc_bytes"]
-    assert entered < truth["in_sub"] * 0.05, \
-        f"enter_sub shows {entered} bytes: in_sub's {truth['in_sub']} counted in the main interpreter"
+    entered = func_mem(export, "enter_sub")["alloc_bytes"] - borrowed * 1.25
+    inside = truth["in_sub"] + truth.get("in_sub_thread", 0)
+    assert entered < inside * 0.05, \
+        f"enter_sub shows {entered} bytes: the sub-interpreter's {inside} counted in the main one"
 
 
 @pytest.mark.parametrize("mode", ["exact", "sampled:4096"])
@@ -498,11 +511,14 @@ def test_program_closes_our_descriptor(stetho, python, tmp_path, mode, memory_re
     os.closerange) closes the agent's FIFO too: the agent opens it again and
     records on.  (Before, recording stopped there without a word: in
     sampled mode even the chunk not yet sent was lost, before() with it.)"""
+    decoy = tmp_path / "decoy"
     export, _ = stetho_run(stetho, python, tmp_path, "mem_closefds.py",
-                           [tmp_path / "t.json"], mode)
+                           [tmp_path / "t.json", decoy], mode)
     with open(tmp_path / "t.json") as f:
         truth = json.load(f)
     check_known_functions(python, export, truth, mode, "descriptors closed", memory_report)
+    # the program's file under our old numbers: never written to
+    assert decoy.stat().st_size == 0, f"the agent wrote {decoy.stat().st_size} bytes into a file of the program's"
 
 
 # --------------------------------------------------------------------------
