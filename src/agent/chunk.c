@@ -24,12 +24,8 @@
  */
 #include "agent/agent.h"
 
-#include <errno.h>
 #include <linux/futex.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>

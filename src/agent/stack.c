@@ -442,9 +442,8 @@ static inline int tstate_kept(struct stack_state *s, int gil)
             s->current_skip--;  /* none current found lately: the id, below */
         }
     }
-    uint64_t off, id;
-    (void)my_id(s, &off);
-    memcpy(&id, (const void *)(uintptr_t)(s->tstate + off), sizeof id);
+    uint64_t id;
+    memcpy(&id, (const void *)(uintptr_t)(s->tstate + s->t.layout.ts_thread_id), sizeof id);
     return id == s->tstate_id;
 }
 
