@@ -331,6 +331,8 @@ __attribute__((constructor)) static void agent_load(int argc, char **argv, char 
     agent_resolve();
     tsc_init();
     agent.pid = getpid();
+    const char *no_mb = getenv(AGENT_ENV_NO_MEMBARRIER);
+    agent.asym_off = no_mb && strcmp(no_mb, "1") == 0;
     /* dlopen'ed into an interpreter that is running already (the Python
      * API, src/agent/inside.c): the environment is the program's own, and
      * nothing records until it is asked to */

@@ -25,6 +25,8 @@
 #include "agent/agent.h"
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -172,6 +174,57 @@ static int thread_lock_until(struct agent_thread *th, uint64_t deadline)
     return 1;
 }
 
+/* The kernel's membarrier(2) for thread_enter's fast way (agent.h):
+ * registered once per process (and again in a forked child, a new
+ * address space).  1 if it works.  The registration waits for an RCU grace
+ * period when other threads exist (a dlopen'ed agent's first recording):
+ * a millisecond or so, once. */
+static int asym_register(void)
+{
+    if (agent.asym_off)
+        return 0;
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+           (cmds & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) &&
+           syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* th, taken by anyone but its owner (who uses thread_enter), giving up at
+ * `deadline` (agent_clock_ns; UINT64_MAX: never): 1 if taken.  The caller
+ * holds the registry's lock. */
+static int thread_take_until(struct agent_thread *th, uint64_t deadline)
+{
+    if (!thread_lock_until(th, deadline))
+        return 0;
+    if (!agent.asym)
+        return 1;
+    atomic_store(&th->claim, 1);
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        /* registered, so it does not fail (a child made by a bare clone(2),
+         * without our fork handler, might not be): a millisecond instead,
+         * a million times what a store takes to leave a core's buffer */
+        nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+    /* the owner is in one event at most (it sees claim for the next) */
+    for (unsigned spins = 0; atomic_load_explicit(&th->busy, memory_order_acquire); spins++) {
+        if (spins >= 64 && agent_clock_ns() >= deadline) {
+            atomic_store(&th->claim, 0);
+            thread_unlock(th);
+            return 0;
+        }
+        if (spins < 64)
+            sched_yield();
+        else
+            nanosleep(&(struct timespec){ 0, 50 * 1000 }, NULL);
+    }
+    return 1;
+}
+
+static void thread_give(struct agent_thread *th)
+{
+    atomic_store_explicit(&th->claim, 0, memory_order_release);
+    thread_unlock(th);
+}
+
 /* registry_take, giving up at `deadline` (agent_clock_ns): 1 if taken.
  * pthread_mutex_timedlock counts in CLOCK_REALTIME. */
 static int registry_take_until(uint64_t deadline)
@@ -198,9 +251,9 @@ static void thread_exit(void *arg)
     /* sent before leaving the registry, not after: in between, neither
      * FINALIZING's flush nor the exit's would know of it (the head
      * comment); nothing is recorded into th after this, the guard is held */
-    thread_lock(th);
+    thread_enter(th);
     chunk_flush(th);
-    thread_unlock(th);
+    thread_leave(th);
     registry_take();
     if (th->prev)
         th->prev->next = th->next;
@@ -255,6 +308,7 @@ struct agent_thread *thread_get(void)
 void chunks_init(void)
 {
     have_key = pthread_key_create(&thread_key, thread_exit) == 0;
+    agent.asym = asym_register();
 }
 
 /* When the interpreter finalizes (record.c) and at exit, from any context
@@ -273,10 +327,19 @@ void chunks_flush_all(void)
     if (holding_registry || !registry_take_until(deadline))
         return;
     for (struct agent_thread *th = registry; th; th = th->next) {
-        if (!(th == agent_self ? thread_trylock(th) : thread_lock_until(th, deadline)))
+        if (th == agent_self) {
+            /* ours: not if we interrupted our own event (a signal handler
+             * calling exit); nobody else takes it, we hold the registry */
+            if (atomic_load_explicit(&th->busy, memory_order_relaxed) || !thread_trylock(th))
+                continue;
+            chunk_flush(th);
+            thread_unlock(th);
+            continue;
+        }
+        if (!thread_take_until(th, deadline))
             continue;
         chunk_flush(th);
-        thread_unlock(th);
+        thread_give(th);
     }
     registry_give();
 }
@@ -300,6 +363,9 @@ void chunks_atfork_parent(void)
 void chunks_atfork_child(int keep)
 {
     pthread_mutex_init(&registry_lock, NULL);
+    /* a new address space; one thread, not in an event: safe to change */
+    if (agent.asym)
+        agent.asym = asym_register();
     holding_registry = 0;
     registry = agent_self;
     registered = agent_self != NULL;
@@ -308,6 +374,9 @@ void chunks_atfork_child(int keep)
         return;
     agent_self->next = agent_self->prev = NULL;
     atomic_store(&agent_self->lock, 0);
+    atomic_store(&agent_self->busy, 0);
+    atomic_store(&agent_self->claim, 0);
+    agent_self->held_word = 0;
     agent_self->len = 0;            /* the parent's events: the parent sends them */
     if (!keep)
         return;
@@ -327,7 +396,7 @@ void chunks_new_session(void)
 {
     registry_take();
     for (struct agent_thread *th = registry; th; th = th->next) {
-        thread_lock(th);
+        thread_take_until(th, UINT64_MAX);
         th->len = 0;
         th->new_stream = 1;
         th->announced = 0;
@@ -336,7 +405,7 @@ void chunks_new_session(void)
             stack_reset(th->stack);
         if (th->native)
             native_reset(th->native);
-        thread_unlock(th);
+        thread_give(th);
     }
     registry_give();
 }
@@ -348,9 +417,9 @@ void chunks_end_session(void)
 {
     registry_take();
     for (struct agent_thread *th = registry; th; th = th->next) {
-        thread_lock(th);
+        thread_take_until(th, UINT64_MAX);
         chunk_flush(th);
-        thread_unlock(th);
+        thread_give(th);
     }
     registry_give();
 }

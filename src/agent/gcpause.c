@@ -64,13 +64,13 @@ static pyobj *callback(pyobj *self, pyobj *args)
         if (th) {
             /* its stream's coarse stamps (record_time) must not go back */
             now = record_time_precise(th);
-            thread_lock(th);
+            thread_enter(th);
             uint8_t *w = chunk_reserve(th, WIRE_FIXED_GC_PAUSE, now);
             if (w) {
                 r.dt_ns = now > th->t0 ? now - th->t0 : 0;
                 chunk_commit(th, wire_put_gc_pause(w, &r));
             }
-            thread_unlock(th);
+            thread_leave(th);
         }
     }
     py.err_clear();

@@ -58,6 +58,10 @@
  * events with callbacks that return at once and count nothing -- CPython's
  * own cost of delivering them, the floor of --calls.  Read once at load. */
 #define AGENT_ENV_CALLS_FLOOR "STETHO_CALLS_FLOOR"
+/* A testing aid: "1" makes each thread take its chunk's lock word the
+ * plain way (agent.h, thread_enter), as where membarrier(2) is missing, so
+ * the tests cover that way too.  Read once at load. */
+#define AGENT_ENV_NO_MEMBARRIER "STETHO_AGENT_NO_MEMBARRIER"
 
 #define AGENT_RING_MAGIC 0x31474e4952485453ull    /* "STHRING1" */
 #define AGENT_RING_SLOTS 256u                     /* 1 MiB of slots, as deep as the pipe */

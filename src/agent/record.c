@@ -138,17 +138,17 @@ void record_alloc(int allocator, const void *p, size_t size)
         sample_add(p);
     }
     uint64_t ts = event_time(th);
-    thread_lock(th);
+    thread_enter(th);
     put_alloc(th, allocator, p, size, ts);
     if (UNLIKELY(allocator == AGENT_ALLOC_MMAP) && size >= WIRE_MAPPING_MEASURED_MIN) {
         /* now: stetho measures a mapping's pages while it lives, and
          * another thread's RESIDENT or FREE of it must come after it */
         chunk_flush(th);
-        thread_unlock(th);
+        thread_leave(th);
         mappings_add(p, size);      /* the wrapper holds the table's lock */
         return;
     }
-    thread_unlock(th);
+    thread_leave(th);
 }
 
 /* The mapping recorded at p had `bytes` resident now (mappings.c). */
@@ -158,7 +158,7 @@ void record_resident(const void *p, uint64_t bytes)
     if (!th)
         return;
     uint64_t ts = record_time_precise(th);
-    thread_lock(th);
+    thread_enter(th);
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_RESIDENT, ts);
     if (w)
         chunk_commit(th, wire_put_resident(w, &(struct wire_resident){
@@ -166,7 +166,7 @@ void record_resident(const void *p, uint64_t bytes)
                                                   .bytes = bytes,
                                                   .dt_ns = dt_of(th, ts),
                                               }));
-    thread_unlock(th);
+    thread_leave(th);
 }
 
 void record_free(int allocator, const void *p)
@@ -179,9 +179,9 @@ void record_free(int allocator, const void *p)
         return;
     }
     uint64_t ts = event_time(th);
-    thread_lock(th);
+    thread_enter(th);
     put_free(th, allocator, p, ts);
-    thread_unlock(th);
+    thread_leave(th);
 }
 
 /* p moved to q (q NULL: p was freed by a zero-size realloc).  t_before: the
@@ -218,20 +218,20 @@ void record_realloc(int allocator, const void *p, const void *q, size_t size,
     if (!free_it && !alloc_it)
         return;
     uint64_t ts = event_time(th);
-    thread_lock(th);
+    thread_enter(th);
     if (free_it)
         put_free(th, allocator, p, t_before ? t_before : ts);
     if (alloc_it)
         put_alloc(th, allocator, q, size, ts);
     if (UNLIKELY(allocator == AGENT_ALLOC_MMAP) && alloc_it && size >= WIRE_MAPPING_MEASURED_MIN) {
         chunk_flush(th);            /* as record_alloc's */
-        thread_unlock(th);
+        thread_leave(th);
         /* the wrapper holds the table's lock; the pages mremap carried
          * over are resident at once: said now, not left to stetho */
         mappings_add_measured(q, size);
         return;
     }
-    thread_unlock(th);
+    thread_leave(th);
 }
 
 /* The first thread to see _PyRuntime._finalizing set says so, and sends it
@@ -256,12 +256,12 @@ void record_finalizing(void)
      * stetho may read this long after the process is gone */
     mappings_send_all(1);
     uint64_t ts = record_time_precise(th);
-    thread_lock(th);
+    thread_enter(th);
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_FINALIZING, ts);
     if (w) {
         chunk_commit(th, wire_put_finalizing(w, &(struct wire_finalizing){ dt_of(th, ts) }));
         chunk_flush(th);
     }
-    thread_unlock(th);
+    thread_leave(th);
     guard_leave(guard);
 }

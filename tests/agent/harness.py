@@ -53,8 +53,9 @@ class AgentRun:
 
 
 def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
-              preload_lib=None, stdin=None):
-    """Run `python args...` with the agent; return an AgentRun."""
+              preload_lib=None, stdin=None, agent_env=None):
+    """Run `python args...` with the agent; return an AgentRun.  agent_env:
+    more STETHO_AGENT_* settings for the agent (the others are dropped)."""
     lib = preload_lib or agent_path()
     with tempfile.TemporaryDirectory(prefix="stetho-agent-") as tmp:
         fifo = os.path.join(tmp, "events")
@@ -84,6 +85,7 @@ def run_agent(python, args, mode="exact", follow=False, env=None, timeout=120,
         e["STETHO_AGENT_MODE"] = mode
         if follow:
             e["STETHO_AGENT_FOLLOW"] = "1"
+        e.update(agent_env or {})
         start = time.monotonic()
         start_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
         try:

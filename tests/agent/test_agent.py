@@ -365,3 +365,37 @@ def test_daemon_threads_at_exit(python):
     r = run_agent(python.path, [str(PROGRAMS / "daemon.py")], timeout=60)
     assert r.returncode == 0 and r.stdout == "bye\n", r.stderr
     assert len({e.tid for e in r.events}) >= 2
+
+
+@pytest.mark.parametrize("membarrier", [True, False], ids=["membarrier", "lock-word"])
+def test_threads_inside_the_agent_at_exit(python, membarrier):
+    """The exit's flush takes each thread's chunk while the thread may be
+    inside its own event (rawexit.py: ctypes calls PyMem_RawMalloc and
+    PyMem_RawFree without the GIL).  Owners enter with a plain store and the flush's membarrier
+    (agent.h, thread_enter), or, as where membarrier is missing, with the
+    lock word: either way no chunk is sent half-written and no event is
+    lost or doubled -- each thread's blocks pair up, allocation before
+    free, one at most still live when it was stopped."""
+    env = {} if membarrier else {"STETHO_AGENT_NO_MEMBARRIER": "1"}
+    r = run_agent(python.path, [str(PROGRAMS / "rawexit.py")], agent_env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    size = int(r.stdout)
+    by_tid = {}
+    for e in r.events:
+        if e.kind in ("alloc", "free") and e.allocator == "pymem_raw":
+            by_tid.setdefault(e.tid, []).append(e)
+    workers = {t: evs for t, evs in by_tid.items()
+               if sum(e.kind == "alloc" and e.size == size for e in evs) > 0}
+    assert len(workers) == 3, {t: len(evs) for t, evs in by_tid.items()}
+    for tid, evs in workers.items():
+        live, allocs = set(), 0
+        for e in evs:
+            if e.kind == "alloc":
+                if e.size == size:
+                    assert e.addr not in live, f"thread {tid}: {e.addr:#x} allocated twice"
+                    live.add(e.addr)
+                    allocs += 1
+            else:
+                live.discard(e.addr)
+        assert allocs >= 3000, (tid, allocs)
+        assert len(live) <= 1, (tid, len(live))

@@ -21,6 +21,13 @@
                                      allocate without a pause (each start and
                                      stop takes their chunks' locks); the
                                      last window's capture to OUT/cap.stetho
+    api_window.py rawbusy N OUT      N exact windows, each to OUT/cap-I.stetho,
+                                     while three threads call PyMem_RawMalloc
+                                     and PyMem_RawFree through ctypes.CDLL
+                                     (a hooked domain, no GIL: inside
+                                     the agent's hooks as the window starts
+                                     and stops); each window's count of
+                                     their calls made inside it to facts
 """
 import json
 import os
@@ -340,3 +347,38 @@ elif mode == "busy":
         t.join()
     dump(out, {"rounds": rounds, "moved_after": moved, "hooked_after": a.hooked(),
                "main_tid": threading.get_native_id()})
+
+elif mode == "rawbusy":
+    import ctypes
+    n, out = int(sys.argv[2]), sys.argv[3]
+    SIZE = 12345
+    stop = threading.Event()
+    calls = [0, 0, 0]
+    # not libc's malloc: the agent loaded here hooks GOTs, and ctypes would
+    # find the real one; the raw domain's hook is the allocator's own
+    libc = ctypes.CDLL(None)
+    libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+    libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+    libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+
+    def raw_loop(k):
+        malloc, free = libc.PyMem_RawMalloc, libc.PyMem_RawFree
+        while not stop.is_set():
+            free(malloc(SIZE))
+            calls[k] += 1
+
+    threads = [threading.Thread(target=raw_loop, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    windows = []
+    for i in range(n):
+        with stetho.profile(memory="exact", interval_ms=5,
+                            output=os.path.join(out, f"cap-{i}.stetho")):
+            before = list(calls)
+            time.sleep(0.005)
+            after = list(calls)
+        windows.append([a - b for a, b in zip(after, before)])
+    stop.set()
+    for t in threads:
+        t.join()
+    dump(out, {"size": SIZE, "windows": windows, "hooked_after": agent().hooked()})
