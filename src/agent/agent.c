@@ -411,7 +411,7 @@ void agent_flush_at_exit(void)
     /* what the mappings hold as the process goes (os._exit, a C exit: no
      * FINALIZING sent them); never waiting for the table's lock, as below,
      * and not from a signal handler that interrupted the agent (this
-     * thread may hold its chunk's lock) */
+     * thread may be inside its own event) */
     if (!guard && !atomic_load(&agent_finalizing))
         mappings_send_all(0);
     chunks_flush_all();

@@ -4,7 +4,7 @@
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
  * (turning an allocation into records), mappings.c (the live anonymous
  * mappings, measured as they go), chunk.c (per-thread buffers and
- * the FIFO), local.c (frees matched within a chunk, exact mode), stack.c
+ * the FIFO), local.h (frees matched within a chunk, exact mode), stack.c
  * (Python stacks), evalhook.c (where a stack's walk may stop, exact mode),
  * native.c (native stacks, --native), sample.c (sampled mode), and, for an
  * agent dlopen'ed into a running interpreter, inside.c (start and stop a
@@ -163,13 +163,13 @@ struct agent_thread {
     int announced;              /* SAMPLED was sent in this stream */
     uint64_t t0;                /* the chunk's t_ns; 0: no chunk started */
     size_t len;                 /* bytes used in chunk, header included */
-    uint64_t chunk_gen;         /* bumped at each chunk started (local.c) */
+    uint64_t chunk_gen;         /* bumped at each chunk started (local.h) */
     uint32_t allocs;            /* allocation records in the chunk */
     struct wire_last last;      /* the chunk's last D fields (wire.h) */
     uint8_t chunk[AGENT_CHUNK_MAX];
 
-    struct local_slot *local;   /* exact mode: local.c; NULL until used */
-    uint64_t solo_seen;         /* agent_solo as local.c last saw it */
+    struct local_slot *local;   /* exact mode: local.h; NULL until used */
+    uint64_t solo_seen;         /* agent_solo as local.h last saw it */
     uint64_t clock_solo;        /* agent_solo at the last precise stamp */
     uint64_t clock_last;        /* the last stamp record_time() gave */
     uint32_t clock_skip;        /* stamps left from stetho's clock before the kernel's */
@@ -426,14 +426,15 @@ static inline void thread_enter(struct agent_thread *th)
             return;
         /* a taker wants it: let it go first, wait on the word */
         atomic_store_explicit(&th->busy, 0, memory_order_release);
-        th->held_word = 1;
     }
     thread_lock(th);
+    th->held_word = 1;
 }
 
+/* By the way thread_enter went (held_word), not by agent.asym again. */
 static inline void thread_leave(struct agent_thread *th)
 {
-    if (LIKELY(agent.asym && !th->held_word)) {
+    if (LIKELY(!th->held_word)) {
         atomic_store_explicit(&th->busy, 0, memory_order_release);
         return;
     }
@@ -461,7 +462,7 @@ static inline void chunk_commit(struct agent_thread *th, uint8_t *end)
 {
     th->len = (size_t)(end - th->chunk);
 }
-void chunk_flush(struct agent_thread *th) AGENT_HIDDEN;    /* caller holds th->lock */
+void chunk_flush(struct agent_thread *th) AGENT_HIDDEN;    /* caller holds th (thread_enter/take) */
 void chunks_init(void) AGENT_HIDDEN;
 void chunks_flush_all(void) AGENT_HIDDEN;
 void chunks_atfork_prepare(void) AGENT_HIDDEN;
@@ -487,20 +488,9 @@ void ring_detach(void) AGENT_HIDDEN;
  * -1: stetho is gone (or the ring is broken), nothing was sent. */
 int ring_put(const void *buf, size_t len) AGENT_HIDDEN;
 
-/* ---- local.c (exact mode; caller holds th->lock) ---- */
-/* th's allocation record number `index` of its chunk, for p, was just
- * written at rec. */
-void local_alloc(struct agent_thread *th, const void *p, const uint8_t *rec, uint32_t index)
-    AGENT_HIDDEN;
-/* The free of p, to be written at w (room for WIRE_FIXED_FREE, reserved):
- * if p's allocation record is in this chunk and no other thread could have
- * freed p since, that record becomes an ALLOC_LOCAL and a FREE_LOCAL is
- * written at w; returns its end, or NULL (write a FREE). */
-uint8_t *local_free(struct agent_thread *th, int allocator, const void *p, uint8_t *w,
-                    uint64_t dt_ns) AGENT_HIDDEN;
-void local_free_table(struct agent_thread *th) AGENT_HIDDEN;
+/* ---- local.h: frees matched in the chunk (exact mode; record.c's and chunk.c's) ---- */
 
-/* ---- stack.c (caller holds th->lock) ---- */
+/* ---- stack.c (caller holds th: thread_enter) ---- */
 /* The id of the calling thread's Python stack, 0 if none.  gil: the event
  * is an allocation in a Python domain (PyMem, PyObject), whose caller holds
  * the GIL -- so the thread state it runs in can be told (sub-interpreters). */
@@ -513,7 +503,7 @@ void stack_reset(struct stack_state *s) AGENT_HIDDEN;  /* new stream: ids from 1
 int native_init(void) AGENT_HIDDEN;
 /* The calling thread's native stack above the agent, as a NATIVE id of its
  * stream (defining new ones and their modules on the way); 0 if none.
- * Caller holds th->lock and the guard. */
+ * Caller holds th (thread_enter) and the guard. */
 uint32_t native_capture(struct agent_thread *th, uint64_t ts) AGENT_HIDDEN;
 void native_free(struct native_state *s) AGENT_HIDDEN;
 void native_reset(struct native_state *s) AGENT_HIDDEN;    /* new stream */

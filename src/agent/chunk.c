@@ -23,6 +23,7 @@
  * the registry.
  */
 #include "agent/agent.h"
+#include "agent/local.h"
 
 #include <linux/futex.h>
 #include <linux/membarrier.h>
@@ -106,7 +107,7 @@ void chunk_lone_free(int allocator, const void *p)
     if (!self_gone || atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_ON)
         return;
     /* a free by a thread no longer in the registry: whoever records alone
-     * must not match a free across it (local.c), nor stamp coarsely */
+     * must not match a free across it (local.h), nor stamp coarsely */
     solo_change(atomic_load(&agent_solo) & 1);
     uint8_t buf[sizeof(struct agent_chunk_header) + WIRE_FIXED_FREE];
     uint8_t *w = wire_put_free(buf + sizeof(struct agent_chunk_header),
@@ -128,7 +129,7 @@ uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts)
     if (!th->len) {
         th->t0 = ts;
         th->len = sizeof(struct agent_chunk_header);
-        th->chunk_gen++;            /* local.c: what was in the last one is gone */
+        th->chunk_gen++;            /* local.h: what was in the last one is gone */
         th->allocs = 0;
         th->last = (struct wire_last){ 0, 0 };
         if (agent.sampled && !th->announced) {
@@ -199,22 +200,29 @@ static int thread_take_until(struct agent_thread *th, uint64_t deadline)
     if (!agent.asym)
         return 1;
     atomic_store(&th->claim, 1);
-    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-        /* registered, so it does not fail (a child made by a bare clone(2),
-         * without our fork handler, might not be): a millisecond instead,
-         * a million times what a store takes to leave a core's buffer */
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0 &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
+        /* registered, so the first does not fail (a child made by a bare
+         * clone(2), without our fork handler, might not be), and the
+         * second needs no registration: a millisecond instead, a million
+         * times what a store takes to leave a core's buffer */
         nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
-    /* the owner is in one event at most (it sees claim for the next) */
+    /* the owner is in one event at most (it sees claim for the next),
+     * unless it waits in it for stetho (a full FIFO or ring): yield a few
+     * times, then sleep, longer each time up to a millisecond */
+    long nap = 20 * 1000;
     for (unsigned spins = 0; atomic_load_explicit(&th->busy, memory_order_acquire); spins++) {
-        if (spins >= 64 && agent_clock_ns() >= deadline) {
+        if (agent_clock_ns() >= deadline) {
             atomic_store(&th->claim, 0);
             thread_unlock(th);
             return 0;
         }
-        if (spins < 64)
+        if (spins < 16) {
             sched_yield();
-        else
-            nanosleep(&(struct timespec){ 0, 50 * 1000 }, NULL);
+        } else {
+            nanosleep(&(struct timespec){ 0, nap }, NULL);
+            nap = nap * 2 > 1000 * 1000 ? 1000 * 1000 : nap * 2;
+        }
     }
     return 1;
 }
@@ -313,9 +321,9 @@ void chunks_init(void)
 
 /* When the interpreter finalizes (record.c) and at exit, from any context
  * -- _exit may be called from a signal handler that interrupted this very
- * thread inside the agent, holding its own lock or the registry's: those
- * are never waited for.  Another thread's lock is, for its event or its
- * write in progress (a thread killed by the process's exit half-way
+ * thread inside the agent, in its own event or holding the registry's
+ * lock: those are never waited for.  Another thread's event is
+ * (thread_take_until), or its write in progress (a thread killed by the process's exit half-way
  * through would lose its chunk), but FLUSH_WAIT_NS in all at most: a
  * buffer still held then is skipped (its events are lost, the program is
  * not stuck). */
@@ -345,8 +353,9 @@ void chunks_flush_all(void)
 }
 
 /* No lock of ours may be held across fork(): the registry's is taken here
- * so the child gets the list whole; a thread's own lock is only held while
- * that thread is inside the agent, and fork() is never called from there. */
+ * so the child gets the list whole; a thread's own state is only held
+ * (busy, or its word) while that thread is inside the agent, and fork() is
+ * never called from there. */
 void chunks_atfork_prepare(void)
 {
     registry_take();
@@ -411,8 +420,8 @@ void chunks_new_session(void)
 }
 
 /* The end of an in-process recording, with agent_state already OFF: a
- * thread that took its lock before that finishes its event (we wait for
- * the lock), one that takes it after finds nothing more to write. */
+ * thread that entered its event before that finishes it (we wait for it),
+ * one that enters after finds nothing more to write. */
 void chunks_end_session(void)
 {
     registry_take();

@@ -8,6 +8,7 @@
  * after our FREE and stetho can put them in order.
  */
 #include "agent/agent.h"
+#include "agent/local.h"
 
 /* An event's time stamp.  In exact mode its precision matters only for
  * ordering it with other threads' events (an address one thread frees and
@@ -241,8 +242,8 @@ void record_finalizing(void)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&agent_finalizing, &expected, 1))
         return;
-    /* the guard: a signal handler that allocates while we hold the
-     * thread's lock below must not come back in and wait for it */
+    /* the guard: a signal handler that allocates while we are in the
+     * thread's event below must not come back in */
     int guard = guard_enter();
     struct agent_thread *th = thread_get();
     if (!th) {

@@ -264,7 +264,7 @@ WIRE_RECORDS(WIRE_STRUCT_, WIRE_U_FIELD_, WIRE_S_FIELD_, WIRE_U_FIELD_)
 #undef WIRE_STRUCT_
 
 /* The agent makes an ALLOC an ALLOC_LOCAL by rewriting its type byte in
- * place (agent/local.c): same fields, so the same bytes after it. */
+ * place (agent/local.h): same fields, so the same bytes after it. */
 _Static_assert(sizeof(struct wire_alloc) == sizeof(struct wire_alloc_local) &&
                    offsetof(struct wire_alloc, stack) == offsetof(struct wire_alloc_local, stack) &&
                    offsetof(struct wire_alloc, dt_ns) == offsetof(struct wire_alloc_local, dt_ns) &&

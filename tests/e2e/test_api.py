@@ -270,16 +270,22 @@ def test_windows_while_threads_are_inside_the_agent(stetho, python, tmp_path, me
     """Each start and stop takes every thread's chunk (chunk.c,
     thread_take_until) while three threads are inside the agent's hooks a
     good part of their time (PyMem_RawMalloc and PyMem_RawFree through
-    ctypes, no GIL).  The
-    owners enter with a plain store, the taker's membarrier doing the rest
-    (agent.h, thread_enter), or with the lock word as where membarrier is
-    missing.  In every window each thread's calls made between two reads
-    of its counter inside the window are all there (one may have begun
-    before), under raw_loop, and no
-    more than one block a thread is left live: no chunk sent half-written,
-    no event lost to a start's reset or a stop's flush."""
+    ctypes, no GIL).  The owners enter with a plain store, the taker's
+    membarrier doing the rest (agent.h, thread_enter), or with the lock
+    word as where membarrier is missing.  In every window each thread's
+    calls made between two reads of its counter inside the window are all
+    there, under its own thread id (one may have begun before the hooks
+    went in), and no more than one block a thread is left live: no chunk
+    sent half-written, no event lost to a start's reset or a stop's
+    flush.  A thread that made fewer than two calls in a window (no CPU
+    for 5 ms on a loaded machine) has nothing to check there."""
+    import ctypes
     env = api_env(stetho)
-    if not membarrier:
+    env.pop("STETHO_AGENT_NO_MEMBARRIER", None)
+    if membarrier:
+        cmds = ctypes.CDLL(None).syscall(324, 0, 0, 0)     # SYS_membarrier, QUERY
+        assert cmds > 0 and cmds & 8 and cmds & 16, "no membarrier(2): the fast way is not tested"
+    else:
         env["STETHO_AGENT_NO_MEMBARRIER"] = "1"
     n = 40
     cp = run([python.path, PROGRAM, "rawbusy", str(n), str(tmp_path)], cwd=tmp_path, env=env,
@@ -290,20 +296,23 @@ def test_windows_while_threads_are_inside_the_agent(stetho, python, tmp_path, me
         assert mark not in err, err
     f = facts(tmp_path)
     assert f["hooked_after"] == 0, f
-    size = f["size"]
+    size, tids = f["size"], f["tids"]
+    checked = 0
     for i, counted in enumerate(f["windows"]):
         exp = export(stetho, tmp_path / f"cap-{i}.stetho", tmp_path)
         idx = {j for j, fr in enumerate(exp["frames"]) if fr["function"] == "raw_loop"}
-        mine = [s for s in exp["stacks"] if idx.intersection(s["frames"])]
-        per_tid = {}
-        for s in mine:
-            per_tid.setdefault(s["tid"], [0, 0])
-            per_tid[s["tid"]][0] += s["alloc_bytes"]
-            per_tid[s["tid"]][1] += s["leaked_bytes"]
-        got = sorted(v[0] for v in per_tid.values())
-        # each thread at least its counted calls' blocks (its Python ints on
-        # top), but one: a call may have read the allocator before the hooks
-        # went in, and been counted after the window's first read
-        want = sorted(size * max(c - 1, 0) for c in counted)
-        assert len(got) == 3 and all(g >= w for g, w in zip(got, want)), (i, got, want)
-        assert all(v[1] <= size + 4096 for v in per_tid.values()), (i, per_tid)
+        got, leaked = {}, {}
+        for s in exp["stacks"]:
+            if idx.intersection(s["frames"]):
+                got[s["tid"]] = got.get(s["tid"], 0) + s["alloc_bytes"]
+                leaked[s["tid"]] = leaked.get(s["tid"], 0) + s["leaked_bytes"]
+        assert set(got) <= set(tids), (i, sorted(got), tids)
+        for tid, calls in zip(tids, counted):
+            if calls < 2:
+                continue
+            checked += 1
+            # its counted calls' blocks (its Python ints on top), but one: a
+            # call may have read the allocator before the hooks went in
+            assert got.get(tid, 0) >= size * (calls - 1), (i, tid, got.get(tid), calls)
+            assert leaked.get(tid, 0) <= size + 4096, (i, tid, leaked.get(tid))
+    assert checked >= n, f"only {checked} thread-windows had two calls or more"

@@ -361,7 +361,10 @@ elif mode == "rawbusy":
     libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
     libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
 
+    tids = [0, 0, 0]
+
     def raw_loop(k):
+        tids[k] = threading.get_native_id()
         malloc, free = libc.PyMem_RawMalloc, libc.PyMem_RawFree
         while not stop.is_set():
             free(malloc(SIZE))
@@ -381,4 +384,5 @@ elif mode == "rawbusy":
     stop.set()
     for t in threads:
         t.join()
-    dump(out, {"size": SIZE, "windows": windows, "hooked_after": agent().hooked()})
+    dump(out, {"size": SIZE, "windows": windows, "tids": tids,
+               "hooked_after": agent().hooked()})

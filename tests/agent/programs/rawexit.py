@@ -3,10 +3,11 @@
 Three daemon threads call PyMem_RawMalloc and PyMem_RawFree (the raw
 domain: no GIL needed) through ctypes.CDLL, which lets the GIL go around
 each call: they are inside the agent's hooks (its
-per-thread lock held) a good part of their time, and never wait for the
+per-thread chunk held) a good part of their time, and never wait for the
 main thread.  The main thread waits until each has made ROUNDS pairs,
-then exits: the exit's flush takes each thread's chunk while the thread
-may be half-way through an event (src/agent/chunk.c, thread_take_until).
+then exits: the finalization's flush takes each thread's chunk while the
+thread may be half-way through an event (src/agent/chunk.c,
+thread_take_until); after it the hooks only forward.
 Prints the block size used.
 """
 import ctypes
