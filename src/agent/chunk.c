@@ -335,16 +335,13 @@ void chunks_flush_all(void)
     if (holding_registry || !registry_take_until(deadline))
         return;
     for (struct agent_thread *th = registry; th; th = th->next) {
-        if (th == agent_self) {
-            /* ours: not if we interrupted our own event (a signal handler
-             * calling exit); nobody else takes it, we hold the registry */
-            if (atomic_load_explicit(&th->busy, memory_order_relaxed) || !thread_trylock(th))
-                continue;
-            chunk_flush(th);
-            thread_unlock(th);
-            continue;
-        }
-        if (!thread_take_until(th, deadline))
+        /* ours: not if we interrupted our own event (a signal handler
+         * calling exit); nobody else takes it, we hold the registry */
+        int taken = th == agent_self
+                        ? !atomic_load_explicit(&th->busy, memory_order_relaxed) &&
+                              thread_trylock(th)
+                        : thread_take_until(th, deadline);
+        if (!taken)
             continue;
         chunk_flush(th);
         thread_give(th);
