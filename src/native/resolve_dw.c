@@ -36,10 +36,13 @@ void native_resolve(Dwfl_Module *m, Dwarf_Addr look, struct native_place *out)
     out->file = file;
     out->line = lineno;
     /* the function's first line: its entry's (like a Python frame's first
-     * line, what its function is told apart by) */
+     * line, what its function is told apart by) -- even where it is above
+     * the entry's: an address in code inlined from a function defined
+     * earlier in the file has that function's line (test_native.py's
+     * spin() inlines now(): 1 sample in ~50 had first line 0) */
     int first = 0;
     Dwfl_Line *entry = name && off <= look ? dwfl_module_getsrc(m, look - off) : NULL;
     const char *efile = entry ? dwfl_lineinfo(entry, NULL, &first, NULL, NULL, NULL) : NULL;
-    if (efile && !strcmp(efile, file) && first > 0 && first <= lineno)
+    if (efile && !strcmp(efile, file) && first > 0)
         out->first_line = first;
 }
