@@ -10,6 +10,7 @@
  * The Python C API is called only here at set-up, never on the hot path.
  */
 #include "agent/agent.h"
+#include "agent/event.h"
 #include "agent/fast.h"
 #include "cpython/layout.h"
 
@@ -134,7 +135,7 @@ static FULL_PATH void *w_malloc_full(struct domain *d, size_t n)
     int guard = guard_enter();
     void *p = d->prev.malloc(d->prev.ctx, n);
     if (p)
-        record_alloc(d->allocator, p, n);
+        event_alloc(d->allocator, p, n);
     guard_leave(guard);
     return p;
 }
@@ -159,7 +160,7 @@ static FULL_PATH void *w_calloc_full(struct domain *d, size_t n, size_t size)
     int guard = guard_enter();
     void *p = d->prev.calloc(d->prev.ctx, n, size);
     if (p)
-        record_alloc(d->allocator, p, n * size);
+        event_alloc(d->allocator, p, n * size);
     guard_leave(guard);
     return p;
 }
@@ -217,7 +218,7 @@ static FULL_PATH void w_free_full(struct domain *d, void *p)
     }
     int guard = guard_enter();
     note_free(d->domain, p);
-    record_free(d->allocator, p);
+    event_free(d->allocator, p);
     d->prev.free(d->prev.ctx, p);
     guard_leave(guard);
 }
