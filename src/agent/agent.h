@@ -162,6 +162,7 @@ struct agent_thread {
                                    id space afresh */
     int announced;              /* SAMPLED was sent in this stream */
     uint64_t t0;                /* the chunk's t_ns; 0: no chunk started */
+    uint64_t flush_at;          /* t0 + AGENT_FLUSH_AGE_NS; 0 while len is 0 */
     size_t len;                 /* bytes used in chunk, header included */
     uint64_t chunk_gen;         /* bumped at each chunk started (local.h) */
     uint32_t allocs;            /* allocation records in the chunk */
@@ -451,8 +452,9 @@ uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts) A
 
 static inline uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
 {
-    if (LIKELY(th->len && th->len + need <= AGENT_CHUNK_MAX &&
-               !(ts > th->t0 && ts - th->t0 >= AGENT_FLUSH_AGE_NS) &&
+    /* flush_at is 0 while no chunk is started (len 0): one compare for
+     * both, and one for the age (a stamp before t0 is young) */
+    if (LIKELY(ts < th->flush_at && th->len + need <= AGENT_CHUNK_MAX &&
                atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_OFF))
         return th->chunk + th->len;
     return chunk_reserve_slow(th, need, ts);

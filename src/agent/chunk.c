@@ -96,6 +96,7 @@ void chunk_flush(struct agent_thread *th)
         th->new_stream = 0;
     }
     th->len = 0;
+    th->flush_at = 0;
 }
 
 /* A free made after this thread's state was torn down (a C++ thread_local
@@ -128,6 +129,7 @@ uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts)
         return NULL;
     if (!th->len) {
         th->t0 = ts;
+        th->flush_at = ts + AGENT_FLUSH_AGE_NS;
         th->len = sizeof(struct agent_chunk_header);
         th->chunk_gen++;            /* local.h: what was in the last one is gone */
         th->allocs = 0;
@@ -384,6 +386,7 @@ void chunks_atfork_child(int keep)
     atomic_store(&agent_self->claim, 0);
     agent_self->held_word = 0;
     agent_self->len = 0;            /* the parent's events: the parent sends them */
+    agent_self->flush_at = 0;
     if (!keep)
         return;
     agent_self->tid = my_tid();
@@ -404,6 +407,7 @@ void chunks_new_session(void)
     for (struct agent_thread *th = registry; th; th = th->next) {
         thread_take_until(th, UINT64_MAX);
         th->len = 0;
+        th->flush_at = 0;
         th->new_stream = 1;
         th->announced = 0;
         sample_thread_init(th);
