@@ -355,6 +355,14 @@ def path_env_with_python3(interp, bindir):
 # Timing notes for the final summary
 # --------------------------------------------------------------------------
 
+def kernel_has_membarrier():
+    """MEMBARRIER_CMD_PRIVATE_EXPEDITED offered (what the agent's owner
+    side without locked instructions needs: agent.h, thread_enter)."""
+    import ctypes
+    cmds = ctypes.CDLL(None).syscall(324, 0, 0, 0)     # SYS_membarrier, MEMBARRIER_CMD_QUERY
+    return cmds > 0 and bool(cmds & 8) and bool(cmds & 16)
+
+
 def ring_maps(pid):
     """The lines of pid's memory map that are stetho's ring (exact mode's
     chunks, docs/memory.md "The ring"): a memfd of stetho's."""

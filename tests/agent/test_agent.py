@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import PROGRAMS, agent_path, preload, run_agent, run_plain  # noqa: E402
+from conftest import kernel_has_membarrier  # noqa: E402
 
 PY_ALLOCATORS = ("pymem_raw", "pymem", "pyobject")
 
@@ -367,18 +368,8 @@ def test_daemon_threads_at_exit(python):
     assert len({e.tid for e in r.events}) >= 2
 
 
-def kernel_has_membarrier():
-    """MEMBARRIER_CMD_PRIVATE_EXPEDITED offered (what agent.asym needs)."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    cmds = libc.syscall(324, 0, 0, 0)          # SYS_membarrier, MEMBARRIER_CMD_QUERY
-    return cmds > 0 and bool(cmds & 8) and bool(cmds & 16)
-
-
 @pytest.mark.parametrize("membarrier", [True, False], ids=["membarrier", "lock-word"])
 def test_threads_inside_the_agent_at_exit(python, membarrier):
-    if membarrier:
-        assert kernel_has_membarrier(), "the kernel has no membarrier(2): the fast way is not tested"
     """The finalization's flush takes each thread's chunk while the thread
     may be inside its own event (rawexit.py: ctypes calls PyMem_RawMalloc and
     PyMem_RawFree without the GIL).  Owners enter with a plain store and the flush's membarrier
@@ -386,6 +377,8 @@ def test_threads_inside_the_agent_at_exit(python, membarrier):
     lock word: either way no chunk is sent half-written and no event is
     lost or doubled -- each thread's blocks pair up, allocation before
     free, one at most still live when it was stopped."""
+    if membarrier:
+        assert kernel_has_membarrier(), "the kernel has no membarrier(2): the fast way is not tested"
     env = {} if membarrier else {"STETHO_AGENT_NO_MEMBARRIER": "1"}
     r = run_agent(python.path, [str(PROGRAMS / "rawexit.py")], agent_env=env, timeout=120)
     assert r.returncode == 0, r.stderr
