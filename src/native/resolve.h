@@ -7,8 +7,9 @@
  * the module m) up: function is the symbol without its version
  * ("clock_nanosleep@GLIBC_2.2.5" -> "clock_nanosleep"), C++ demangled, in
  * memory the caller frees, a PLT stub as "<function>@plt", NULL if m has
- * no symbol there (or memory ran out); file, line and first_line (the line of the function's entry) come
- * from m's debug information, also a separate file found by build-id:
+ * no symbol there (or memory ran out); file, line and first_line (the line
+ * of the function's entry) come from m's debug information, also a
+ * separate file found by build-id:
  * file NULL and lines 0 without it.  file points into libdw's data, valid
  * while m is.  Only built with elfutils.
  */

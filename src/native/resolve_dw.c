@@ -15,6 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A symbol as a function's name: without its version
+ * ("clock_nanosleep@GLIBC_2.2.5" -> "clock_nanosleep"), C++ demangled; NULL
+ * if memory ran out. */
+static char *function_name(const char *sym)
+{
+    char *plain = strndup(sym, strcspn(sym, "@"));
+    char *demangled = plain ? native_demangle(plain) : NULL;
+    if (demangled) {
+        free(plain);
+        plain = demangled;
+    }
+    return plain;
+}
+
 /* The section of elf named `name`, and its header; NULL if none. */
 static Elf_Scn *section(Elf *elf, size_t shstrndx, const char *name, GElf_Shdr *sh)
 {
@@ -77,25 +91,15 @@ void native_resolve(Dwfl_Module *m, Dwarf_Addr look, struct native_place *out)
     const char *name = dwfl_module_addrinfo(m, look, &off, &sym, NULL, NULL, NULL);
     const char *stub = name ? NULL : plt_symbol(m, look);
     if (stub) {
-        char *plain = strndup(stub, strcspn(stub, "@"));
-        char *demangled = plain ? native_demangle(plain) : NULL;
-        const char *base = demangled ? demangled : plain;
+        char *base = function_name(stub);
         size_t n = base ? strlen(base) + sizeof "@plt" : 0;
         if (base && (out->function = malloc(n)))
             snprintf(out->function, n, "%s@plt", base);
-        free(demangled);
-        free(plain);
+        free(base);
         return;                 /* a stub has no source line */
     }
-    if (name) {
-        char *plain = strndup(name, strcspn(name, "@"));
-        char *demangled = native_demangle(plain);
-        if (demangled) {
-            free(plain);
-            plain = demangled;
-        }
-        out->function = plain;
-    }
+    if (name)
+        out->function = function_name(name);
     /* NULL without debug information */
     Dwfl_Line *line = dwfl_module_getsrc(m, look);
     int lineno = 0;
