@@ -80,7 +80,6 @@ static inline uint64_t dt_of(const struct agent_thread *th, uint64_t ts)
     return ts > th->t0 ? ts - th->t0 : 0;
 }
 
-
 EVENT_PATH void put_alloc(struct agent_thread *th, int allocator, const void *p, size_t size,
                           uint64_t ts)
 {
