@@ -162,7 +162,7 @@ struct agent_thread {
                                    id space afresh */
     int announced;              /* SAMPLED was sent in this stream */
     uint64_t t0;                /* the chunk's t_ns; 0: no chunk started */
-    uint64_t flush_at;          /* t0 + AGENT_FLUSH_AGE_NS; 0 while len is 0 */
+    uint64_t flush_at;          /* t0 + AGENT_FLUSH_AGE_NS; 0 while len is 0 (chunk_drop) */
     size_t len;                 /* bytes used in chunk, header included */
     uint64_t chunk_gen;         /* bumped at each chunk started (local.h) */
     uint32_t allocs;            /* allocation records in the chunk */
@@ -463,6 +463,13 @@ static inline uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint6
 static inline void chunk_commit(struct agent_thread *th, uint8_t *end)
 {
     th->len = (size_t)(end - th->chunk);
+}
+
+/* No chunk started: the next reserve starts one (its slow path). */
+static inline void chunk_drop(struct agent_thread *th)
+{
+    th->len = 0;
+    th->flush_at = 0;
 }
 void chunk_flush(struct agent_thread *th) AGENT_HIDDEN;    /* caller holds th (thread_enter/take) */
 void chunks_init(void) AGENT_HIDDEN;

@@ -95,8 +95,7 @@ void chunk_flush(struct agent_thread *th)
         send_chunk(th->chunk, th->len);
         th->new_stream = 0;
     }
-    th->len = 0;
-    th->flush_at = 0;
+    chunk_drop(th);
 }
 
 /* A free made after this thread's state was torn down (a C++ thread_local
@@ -385,8 +384,7 @@ void chunks_atfork_child(int keep)
     atomic_store(&agent_self->busy, 0);
     atomic_store(&agent_self->claim, 0);
     agent_self->held_word = 0;
-    agent_self->len = 0;            /* the parent's events: the parent sends them */
-    agent_self->flush_at = 0;
+    chunk_drop(agent_self);         /* the parent's events: the parent sends them */
     if (!keep)
         return;
     agent_self->tid = my_tid();
@@ -406,8 +404,7 @@ void chunks_new_session(void)
     registry_take();
     for (struct agent_thread *th = registry; th; th = th->next) {
         thread_take_until(th, UINT64_MAX);
-        th->len = 0;
-        th->flush_at = 0;
+        chunk_drop(th);
         th->new_stream = 1;
         th->announced = 0;
         sample_thread_init(th);
