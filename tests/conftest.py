@@ -351,10 +351,6 @@ def path_env_with_python3(interp, bindir):
     return env
 
 
-# --------------------------------------------------------------------------
-# Timing notes for the final summary
-# --------------------------------------------------------------------------
-
 def kernel_has_membarrier():
     """MEMBARRIER_CMD_PRIVATE_EXPEDITED offered (what the agent's owner
     side without locked instructions needs: agent.h, thread_enter)."""
@@ -362,6 +358,10 @@ def kernel_has_membarrier():
     cmds = ctypes.CDLL(None).syscall(324, 0, 0, 0)     # SYS_membarrier, MEMBARRIER_CMD_QUERY
     return cmds > 0 and bool(cmds & 8) and bool(cmds & 16)
 
+
+# --------------------------------------------------------------------------
+# Timing notes for the final summary
+# --------------------------------------------------------------------------
 
 def ring_maps(pid):
     """The lines of pid's memory map that are stetho's ring (exact mode's
