@@ -313,6 +313,7 @@ int agent_setup(const char *fifo_path, const char *mode)
         agent.native = 0;
     if (agent_fifo_open(&agent.fifo, fifo_path) < 0)
         return -1;
+    agent.nursery = !agent.sampled && !agent.native;   /* nursery.h */
     if (!once) {
         once = 1;
         chunks_init();

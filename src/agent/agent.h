@@ -4,7 +4,8 @@
  * exported malloc & co), pyhooks.c (Python's allocator domains), record.c
  * (turning an allocation into records), mappings.c (the live anonymous
  * mappings, measured as they go), chunk.c (per-thread buffers and
- * the FIFO), local.h (frees matched within a chunk, exact mode), stack.c
+ * the FIFO), local.h (frees matched within a chunk, exact mode), nursery.h
+ * and nursery.c (young small blocks summed, exact mode), stack.c
  * (Python stacks), evalhook.c (where a stack's walk may stop, exact mode),
  * native.c (native stacks, --native), sample.c (sampled mode), and, for an
  * agent dlopen'ed into a running interpreter, inside.c (start and stop a
@@ -59,6 +60,7 @@ struct agent {
     int sampled;                /* 0: exact mode */
     uint64_t mean;              /* sampled: mean bytes between samples */
     int native;                 /* --native: each recorded block's native stack */
+    int nursery;                /* young small blocks summed (nursery.h): exact, not native */
     int asym;                   /* membarrier(2) works: thread_enter's fast way */
     int asym_off;               /* AGENT_ENV_NO_MEMBARRIER: not tried */
     int follow;                 /* STETHO_AGENT_FOLLOW=1 */
@@ -117,6 +119,7 @@ static inline int guard_held(void)
 struct stack_state;
 struct native_state;
 struct local_slot;
+struct nursery;
 
 /* The thread's frame evaluations in progress, pushed and popped by the
  * frame-evaluation hook (evalhook.c), innermost last.  An entry exists
@@ -170,6 +173,8 @@ struct agent_thread {
     uint8_t chunk[AGENT_CHUNK_MAX];
 
     struct local_slot *local;   /* exact mode: local.h; NULL until used */
+    struct nursery *nursery;    /* exact mode: nursery.h; NULL until used */
+    uint64_t last_alloc;        /* the address last allocated (wire.h's temporary) */
     uint64_t solo_seen;         /* agent_solo as local.h last saw it */
     uint64_t clock_solo;        /* agent_solo at the last precise stamp */
     uint64_t clock_last;        /* the last stamp record_time() gave */
@@ -449,6 +454,7 @@ static inline void thread_leave(struct agent_thread *th)
  * few compares on every event's path; chunk_reserve_slow does the rest. */
 #define AGENT_FLUSH_AGE_NS (50 * 1000000ull)
 uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts) AGENT_HIDDEN;
+uint8_t *chunk_room(struct agent_thread *th, size_t need, uint64_t ts) AGENT_HIDDEN;
 
 static inline uint8_t *chunk_reserve(struct agent_thread *th, size_t need, uint64_t ts)
 {

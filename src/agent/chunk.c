@@ -24,6 +24,7 @@
  */
 #include "agent/agent.h"
 #include "agent/local.h"
+#include "agent/nursery.h"
 
 #include <linux/futex.h>
 #include <linux/membarrier.h>
@@ -89,6 +90,7 @@ static void send_chunk(const void *buf, size_t len)
 
 void chunk_flush(struct agent_thread *th)
 {
+    nursery_settle(th);     /* what it holds is this chunk's (nursery.h) */
     if (th->len > sizeof(struct agent_chunk_header)) {
         wire_put_header(th->chunk, th->new_stream ? AGENT_CHUNK_NEW_STREAM : 0, th->len,
                         agent.pid, th->tid, th->t0);
@@ -117,15 +119,33 @@ void chunk_lone_free(int allocator, const void *p)
     send_chunk(buf, (size_t)(w - buf));
 }
 
-/* No assert here, on every event's path: that a record fits a fresh chunk
- * is checked when compiling (wire.h, for the largest, FRAME). */
-uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts)
+static void flush_if_due(struct agent_thread *th, size_t need, uint64_t ts)
 {
     if (th->len && (th->len + need > AGENT_CHUNK_MAX ||
                     (ts > th->t0 && ts - th->t0 >= AGENT_FLUSH_AGE_NS)))
         chunk_flush(th);
-    if (atomic_load_explicit(&agent_state, memory_order_relaxed) == AGENT_OFF)
+}
+
+/* No assert here, on every event's path: that a record fits a fresh chunk
+ * is checked when compiling (wire.h, for the largest, FRAME). */
+uint8_t *chunk_reserve_slow(struct agent_thread *th, size_t need, uint64_t ts)
+{
+    if (atomic_load_explicit(&agent_state, memory_order_relaxed) == AGENT_OFF) {
+        flush_if_due(th, need, ts);
         return NULL;
+    }
+    uint8_t *w = chunk_room(th, need, ts);
+    /* the flush may have found stetho gone (agent_turn_off) */
+    return atomic_load_explicit(&agent_state, memory_order_relaxed) != AGENT_OFF ? w : NULL;
+}
+
+/* chunk_reserve's, whatever agent_state says: for what the nursery writes
+ * at a chunk's end, which belongs to events already recorded -- a session
+ * ends with agent_state OFF, then sends every thread's chunk
+ * (chunks_end_session). */
+uint8_t *chunk_room(struct agent_thread *th, size_t need, uint64_t ts)
+{
+    flush_if_due(th, need, ts);
     if (!th->len) {
         th->t0 = ts;
         th->flush_at = ts + AGENT_FLUSH_AGE_NS;
@@ -278,6 +298,7 @@ static void thread_exit(void *arg)
     stack_free(th->stack);
     native_free(th->native);
     local_free_table(th);
+    nursery_free_table(th);
     evalhook_thread_free(th);
     agent_real.free(th);
     guard_leave(guard);
@@ -385,6 +406,7 @@ void chunks_atfork_child(int keep)
     atomic_store(&agent_self->claim, 0);
     agent_self->held_word = 0;
     chunk_drop(agent_self);         /* the parent's events: the parent sends them */
+    nursery_drop(agent_self);
     if (!keep)
         return;
     agent_self->tid = my_tid();
@@ -405,6 +427,7 @@ void chunks_new_session(void)
     for (struct agent_thread *th = registry; th; th = th->next) {
         thread_take_until(th, UINT64_MAX);
         chunk_drop(th);
+        nursery_drop(th);
         th->new_stream = 1;
         th->announced = 0;
         sample_thread_init(th);

@@ -21,6 +21,7 @@
 
 #include "agent/agent.h"
 #include "agent/local.h"
+#include "agent/nursery.h"
 
 #define EVENT_PATH static inline __attribute__((always_inline))
 
@@ -80,15 +81,11 @@ static inline uint64_t dt_of(const struct agent_thread *th, uint64_t ts)
     return ts > th->t0 ? ts - th->t0 : 0;
 }
 
-EVENT_PATH void put_alloc(struct agent_thread *th, int allocator, const void *p, size_t size,
-                          uint64_t ts)
+/* An ALLOC record at w (room for WIRE_FIXED_ALLOC, reserved), its time ts:
+ * put_alloc's, and the nursery's for a block it lets go (nursery.c). */
+EVENT_PATH void write_alloc(struct agent_thread *th, uint8_t *w, int allocator, const void *p,
+                            size_t size, uint32_t stack, uint32_t native, uint64_t ts)
 {
-    uint32_t stack = stack_capture(th, ts, allocator == AGENT_ALLOC_PYMEM ||
-                                               allocator == AGENT_ALLOC_PYOBJECT);
-    uint32_t native = agent.native ? native_capture(th, ts) : 0;
-    uint8_t *w = chunk_reserve(th, WIRE_FIXED_ALLOC, ts);
-    if (!w)
-        return;
     chunk_commit(th, wire_put_alloc_after(w, &th->last,
                                           &(struct wire_alloc){
                                               .allocator = (uint64_t)allocator,
@@ -103,11 +100,33 @@ EVENT_PATH void put_alloc(struct agent_thread *th, int allocator, const void *p,
         local_alloc(th, p, w, index);
 }
 
+EVENT_PATH void put_alloc(struct agent_thread *th, int allocator, const void *p, size_t size,
+                          uint64_t ts)
+{
+    uint32_t stack = stack_capture(th, ts, allocator == AGENT_ALLOC_PYMEM ||
+                                               allocator == AGENT_ALLOC_PYOBJECT);
+    th->last_alloc = (uintptr_t)p;
+    if (agent.nursery && nursery_hold(th, allocator, p, size, stack, ts))
+        return;
+    uint32_t native = agent.native ? native_capture(th, ts) : 0;
+    uint8_t *w = chunk_reserve(th, WIRE_FIXED_ALLOC, ts);
+    if (w)
+        write_alloc(th, w, allocator, p, size, stack, native, ts);
+}
+
 EVENT_PATH void put_free(struct agent_thread *th, int allocator, const void *p, uint64_t ts)
 {
+    /* the thread's last allocation: stetho's "temporary" (wire.h) */
+    int temporary = th->last_alloc == (uintptr_t)p;
+    if (temporary)
+        th->last_alloc = 0;
+    if (agent.nursery && nursery_free(th, p, temporary))
+        return;
     uint8_t *w = chunk_reserve(th, WIRE_FIXED_FREE, ts);
     if (!w)
         return;
+    if (temporary)
+        allocator |= WIRE_TEMPORARY;
     /* after chunk_reserve, which may have sent the chunk the block was in */
     uint8_t *end = agent.sampled ? NULL : local_free(th, allocator, p, w, dt_of(th, ts));
     if (!end)

@@ -140,7 +140,6 @@ struct ns {
     uint32_t *metrics;                  /* agent stack id -> metrics_of(), 0: not yet */
     size_t nmetrics;
     uint32_t native_root;               /* capture stack of "[native]" */
-    uint64_t last_alloc;                /* for "temporary" */
     uint64_t sample_mean;               /* 0: exact */
     struct mn_thread *native;           /* --native: its stack trees */
 };
@@ -863,7 +862,7 @@ static inline void new_block(struct memtrack *m, struct ns *n, uint64_t allocato
 
 /* What every allocation adds to the allocated figures of its stack and of
  * the totals (size: as requested, for the histogram). */
-static inline void count_alloc(struct memtrack *m, struct ns *n, const struct block *b,
+static inline void count_alloc(struct memtrack *m, const struct block *b,
                                uint64_t size)
 {
     struct stack_metrics *s = &m->stacks[b->stack];
@@ -879,19 +878,39 @@ static inline void count_alloc(struct memtrack *m, struct ns *n, const struct bl
     m->totals.by_allocator_count[b->allocator] += count;
     int bucket = size ? 64 - __builtin_clzll(size) : 0;
     m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1] += count;
-    n->last_alloc = b->addr;
 }
 
-/* Its freeing thread's "temporary" (freed before that thread allocated
- * anything else). */
-static void count_temporary(struct memtrack *m, struct ns *n, uint64_t addr, uint32_t stack,
-                            uint32_t count)
+/* A "temporary": freed before its thread allocated anything else (the
+ * agent tells: WIRE_TEMPORARY, TEMPS's temporary). */
+static void count_temporary(struct memtrack *m, uint32_t stack, uint64_t count)
 {
-    if (n->last_alloc != addr)
-        return;
     m->stacks[stack].temporary += count;
     m->totals.temporary_count += count;
-    n->last_alloc = 0;
+}
+
+/* A TEMPS record: t->count blocks allocated and freed (wire.h), counted as
+ * that many ALLOCs and FREEs would be; the heap is where it was. */
+static void on_temps(struct memtrack *m, struct ns *n, const struct wire_temps *t)
+{
+    if (m->only_tid && n->pid == m->only_pid && n->tid != m->only_tid)
+        return;
+    uint32_t stack = stack_metrics(m, n, t->stack, 0);
+    if (!stack)
+        return;
+    struct stack_metrics *s = &m->stacks[stack];
+    s->alloc_bytes += t->bytes;
+    s->alloc_count += t->count;
+    s->tick_bytes += t->bytes;
+    s->tick_count += t->count;
+    tick_touch(m, stack, s);
+    m->totals.alloc_bytes += t->bytes;
+    m->totals.alloc_count += t->count;
+    m->totals.by_allocator_bytes[t->allocator] += t->bytes;
+    m->totals.by_allocator_count[t->allocator] += t->count;
+    m->totals.size_hist[t->size_class < CAP_MEM_HIST ? t->size_class : CAP_MEM_HIST - 1] +=
+        t->count;
+    if (t->temporary)
+        count_temporary(m, stack, t->temporary);
 }
 
 static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint64_t addr,
@@ -919,7 +938,7 @@ static void on_alloc(struct memtrack *m, struct ns *n, uint64_t allocator, uint6
     else if (binsert_at(m, slot, &b) >= 0 && b.allocator == AGENT_ALLOC_MMAP &&
              size >= WIRE_MAPPING_MEASURED_MIN)
         mapped = mapping_add(m, &b, size) == 0;
-    count_alloc(m, n, &b, size);
+    count_alloc(m, &b, size);
     if (mapped) {                       /* counts once its pages are seen */
         s->live_mapped += w;
         m->mapped += w;
@@ -941,7 +960,7 @@ static void on_alloc_local(struct memtrack *m, struct ns *n, uint64_t allocator,
     new_block(m, n, allocator, addr, size, stack_id, native, &b);
     if (!b.stack)
         return;
-    count_alloc(m, n, &b, size);
+    count_alloc(m, &b, size);
     struct stack_metrics *s = &m->stacks[b.stack];
     s->live += b.size;
     mark(m, b.stack, s);
@@ -950,9 +969,11 @@ static void on_alloc_local(struct memtrack *m, struct ns *n, uint64_t allocator,
     /* a sampled stream never sends one: b.count is 1 */
 }
 
-static void on_free_local(struct memtrack *m, struct ns *n, struct local_block *lb, uint64_t now)
+static void on_free_local(struct memtrack *m, struct local_block *lb, int temporary,
+                          uint64_t now)
 {
-    count_temporary(m, n, lb->addr, lb->stack, 1);
+    if (temporary)
+        count_temporary(m, lb->stack, 1);
     before_decrease(m, now);
     struct stack_metrics *s = &m->stacks[lb->stack];
     s->live = sub_sat(s->live, lb->size);
@@ -961,7 +982,8 @@ static void on_free_local(struct memtrack *m, struct ns *n, struct local_block *
     lb->state = LOCAL_NONE;
 }
 
-static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t now)
+static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, int temporary,
+                    uint64_t now)
 {
     struct block *b = bfind(m, n->pid, addr);
     if (!b) {
@@ -971,7 +993,8 @@ static void on_free(struct memtrack *m, struct ns *n, uint64_t addr, uint64_t no
         *o = (struct orphan){ addr, n->pid, now };
         return;
     }
-    count_temporary(m, n, addr, b->stack, b->count);
+    if (temporary)
+        count_temporary(m, b->stack, b->count);
     release(m, b, now);
 }
 
@@ -1134,7 +1157,6 @@ static void on_new_stream(struct memtrack *m, struct ns *n, uint64_t now)
             memset(n->stacks, 0, n->nstacks * sizeof *n->stacks);
         n->native_root = 0;
         mn_thread_reset(n->native);
-        n->last_alloc = 0;
         n->sample_mean = 0;
         if (n->tid == n->pid) {         /* the main thread again: an exec */
             struct proc_state *p = proc(m, n->pid);
@@ -1260,7 +1282,8 @@ on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uint64_t t0,
     case AGENT_REC_FREE:
         m->events++;
         if (!p->finalized)
-            on_free(m, n, r->u.free.addr, t0 + r->u.free.dt_ns);
+            on_free(m, n, r->u.free.addr, (r->u.free.allocator & WIRE_TEMPORARY) != 0,
+                    t0 + r->u.free.dt_ns);
         return 0;
     case AGENT_REC_FREE_LOCAL: {
         const struct wire_free_local *f = &r->u.free_local;
@@ -1271,7 +1294,24 @@ on_record(struct memtrack *m, struct proc_state *p, struct ns *n, uint64_t t0,
         if (lb->state == LOCAL_IGNORED || p->finalized)
             lb->state = LOCAL_NONE;
         else
-            on_free_local(m, n, lb, t0 + f->dt_ns);
+            on_free_local(m, lb, (f->allocator & WIRE_TEMPORARY) != 0, t0 + f->dt_ns);
+        return 0;
+    }
+    case AGENT_REC_TEMPS: {
+        /* each block's size has size_class bits: within [2^(c-1), 2^c) */
+        const struct wire_temps *t = &r->u.temps;
+        if ((t->stack && (t->stack >= n->nstacks || !n->stacks[t->stack])) ||
+            t->allocator >= AGENT_ALLOCATORS || t->allocator == AGENT_ALLOC_MMAP ||
+            t->size_class > WIRE_TEMPS_CLASS_MAX || !t->count || t->count > UINT32_MAX ||
+            t->temporary > t->count || n->sample_mean)
+            return -1;
+        uint64_t lo = t->size_class ? 1ull << (t->size_class - 1) : 0;
+        uint64_t hi = t->size_class ? (1ull << t->size_class) - 1 : 0;
+        if (t->bytes < t->count * lo || t->bytes > t->count * hi)
+            return -1;
+        m->events += 2 * t->count;
+        if (!p->finalized)
+            on_temps(m, n, t);
         return 0;
     }
     case AGENT_REC_FINALIZING:

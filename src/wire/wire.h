@@ -45,13 +45,26 @@
  *               stack (0 = no Python frames: a [native] root of the thread),
  *               native (--native: the NATIVE stack of the allocator's
  *               caller; 0 = none)
- *   FREE        the block at addr goes back to the allocator's family
+ *   FREE        the block at addr goes back to the allocator's family;
+ *               allocator | WIRE_TEMPORARY: the block was the last one its
+ *               thread allocated (memray's "temporary"; the agent tells,
+ *               since some of the thread's allocations arrive as TEMPS)
  *   ALLOC_LOCAL an ALLOC (same fields) whose block is freed later in this
  *               same chunk, by a FREE_LOCAL: it never needs a place among
  *               the live blocks (exact mode; never for a mapping)
  *   FREE_LOCAL  the FREE of the block of the chunk's index-th allocation
  *               record (ALLOC or ALLOC_LOCAL, counted from 0), which must
  *               be an ALLOC_LOCAL not freed yet; allocator as in FREE
+ *   TEMPS       `count` blocks, `bytes` in all, each allocated and freed
+ *               by this thread while it recorded alone and before its
+ *               chunk was sent (exact mode, agent/nursery.h): allocator,
+ *               stack as in ALLOC, size_class the bit length of each
+ *               one's size (0 for 0 bytes, at most WIRE_TEMPS_CLASS_MAX),
+ *               `temporary` of them freed as the thread's last allocation.
+ *               Applied as that many ALLOCs and FREEs: every figure is
+ *               theirs but the heap's height in between (a peak can miss
+ *               what a thread's nursery held, NURSERY_SLOTS blocks of at
+ *               most WIRE_TEMPS_SIZE_MAX bytes)
  *   FINALIZING  the interpreter began to finalize (the program's own code
  *               is over: what is live now leaked)
  *   GC_PAUSE    one collection of the garbage collector, timed from
@@ -116,7 +129,7 @@
 
 #define AGENT_CHUNK_MAX 4096
 #define AGENT_MAGIC 0x5354u         /* "ST" */
-#define AGENT_VERSION 6
+#define AGENT_VERSION 7
 
 /* The longest name and file a FRAME carries, so one always fits a chunk. */
 #define WIRE_NAME_MAX 512
@@ -173,7 +186,9 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     REC(ALLOC_LOCAL, 11, alloc_local, U(allocator) D(addr) U(size) U(stack) D(dt_ns) \
         U(native))                                                                \
     REC(FREE_LOCAL, 12, free_local, U(allocator) U(index) D(dt_ns))                \
-    REC(RESIDENT, 13, resident, U(addr) U(bytes) U(dt_ns))
+    REC(RESIDENT, 13, resident, U(addr) U(bytes) U(dt_ns))                       \
+    REC(TEMPS, 14, temps, U(allocator) U(stack) U(size_class) U(count) U(bytes)   \
+        U(temporary))
 
 /* Which allocator an event came through (for `stetho stats`): X(NAME,
  * value, name).  A FREE names the family: MALLOC for free() whatever
@@ -212,6 +227,15 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
     X(NATIVE, 1, "native")               \
     X(SYNTHETIC, 2, "synthetic")
 
+/* FREE and FREE_LOCAL: the block was its thread's last allocation. */
+#define WIRE_TEMPORARY 0x40u
+/* TEMPS: the blocks it sums are at most this big (size_class <= 10). */
+#define WIRE_TEMPS_SIZE_MAX 512u
+#define WIRE_TEMPS_CLASS_MAX 10u
+_Static_assert((1u << WIRE_TEMPS_CLASS_MAX) > WIRE_TEMPS_SIZE_MAX &&
+                   (1u << (WIRE_TEMPS_CLASS_MAX - 1)) <= WIRE_TEMPS_SIZE_MAX,
+               "a TEMPS block's bit length is at most WIRE_TEMPS_CLASS_MAX");
+
 /* The most allocation records a chunk holds (each is at least its type
  * byte and six one-byte varints): FREE_LOCAL's index is below it. */
 #define WIRE_ALLOCS_MAX ((AGENT_CHUNK_MAX - 24) / 7)
@@ -241,6 +265,8 @@ enum agent_frame_kind { AGENT_FRAME_KIND_LIST(WIRE_ENUM_) };
     _Static_assert(value < AGENT_ALLOCATORS, #NAME " is dense");
 AGENT_ALLOCATOR_LIST(WIRE_DENSE_)
 #undef WIRE_DENSE_
+_Static_assert(WIRE_TEMPORARY >= AGENT_ALLOCATORS && WIRE_TEMPORARY < 0x80,
+               "a free's temporary bit is no allocator's, and keeps it one byte");
 #define WIRE_DENSE_(NAME, value, name) \
     _Static_assert(value < AGENT_FRAME_KINDS, #NAME " is dense");
 AGENT_FRAME_KIND_LIST(WIRE_DENSE_)

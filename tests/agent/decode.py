@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 MAGIC = 0x5354
-VERSION = 6
+VERSION = 7
 HEADER = struct.Struct("<HBBHHiiQ")
 CHUNK_MAX = 4096
 NEW_STREAM = 0x01
@@ -41,7 +41,10 @@ RECORDS = {
                          ("dt_ns", "d"), ("native", "u"))),
     12: ("free_local", (("allocator", "u"), ("index", "u"), ("dt_ns", "d"))),
     13: ("resident", (("addr", "u"), ("bytes", "u"), ("dt_ns", "u"))),
+    14: ("temps", (("allocator", "u"), ("stack", "u"), ("size_class", "u"), ("count", "u"),
+                   ("bytes", "u"), ("temporary", "u"))),
 }
+TEMPORARY = 0x40    # in a free's allocator: the thread's last allocation
 ALLOCATORS = ["malloc", "calloc", "realloc", "memalign", "mmap", "pymem_raw", "pymem",
               "pyobject"]
 FRAME_KINDS = ["python", "native", "synthetic"]
@@ -62,7 +65,7 @@ class Frame:
 
 @dataclass
 class Event:
-    kind: str               # "alloc", "free", "finalizing", "resident"
+    kind: str               # "alloc", "free", "finalizing", "resident", "temps"
     pid: int
     tid: int
     t_ns: int
@@ -73,6 +76,10 @@ class Event:
     sampled_mean: int = 0   # >0: a Poisson sample with this mean
     local: bool = False     # a free sent as FREE_LOCAL (its block's ALLOC in its chunk)
     alloc_ns: int = 0       # a FREE_LOCAL's: the time of that ALLOC
+    temporary: int = 0      # a free's: 1 if it was its thread's last allocation;
+                            # a temps': how many of its blocks were
+    count: int = 1          # a temps': blocks allocated and freed (size: their bytes)
+    size_class: int = 0     # a temps': each block's size's bit length
 
 
 @dataclass
@@ -222,11 +229,18 @@ class Decoder:
                 if i >= len(allocs) or not allocs[i][1]:
                     raise DecodeError(f"free_local of allocation {i}: not an unfreed alloc_local")
                 allocs[i][1] = False
-                yield Event("free", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
-                            allocs[i][0], local=True, alloc_ns=allocs[i][2])
+                yield Event("free", pid, tid, t0 + r["dt_ns"],
+                            ALLOCATORS[r["allocator"] & ~TEMPORARY], allocs[i][0], local=True,
+                            alloc_ns=allocs[i][2], temporary=int(bool(r["allocator"] & TEMPORARY)))
             elif rec == "free":
-                yield Event("free", pid, tid, t0 + r["dt_ns"], ALLOCATORS[r["allocator"]],
-                            r["addr"])
+                yield Event("free", pid, tid, t0 + r["dt_ns"],
+                            ALLOCATORS[r["allocator"] & ~TEMPORARY], r["addr"],
+                            temporary=int(bool(r["allocator"] & TEMPORARY)))
+            elif rec == "temps":
+                # stamped with the chunk's start: it sums blocks of this chunk
+                yield Event("temps", pid, tid, t0, ALLOCATORS[r["allocator"]], 0, r["bytes"],
+                            st.stack(r["stack"]), st.mean, temporary=r["temporary"],
+                            count=r["count"], size_class=r["size_class"])
             elif rec == "finalizing":
                 yield Event("finalizing", pid, tid, t0 + r["dt_ns"])
             elif rec == "resident":

@@ -454,6 +454,31 @@ def test_threads(stetho, python, tmp_path, memory_report):
     assert export["totals"]["peak_heap_bytes"] >= total_truth
 
 
+def test_young_small_blocks(stetho, python, tmp_path, memory_report):
+    """Small blocks that die young are summed in the agent (TEMPS records,
+    src/agent/nursery.h), those that stay are let go as ALLOCs: counts,
+    bytes, temporaries and what is held all stay exact.  A function's loop
+    itself allocates a few blocks (its frame, the iterator), hence the
+    slack of 16."""
+    export, _ = stetho_run(stetho, python, tmp_path, "mem_young.py", [tmp_path / "t.json"],
+                           "exact")
+    with open(tmp_path / "t.json") as f:
+        truth = json.load(f)
+    memory_report.add(python.id, "young small blocks", sum(t["bytes"] for t in truth.values()),
+                      sum(func_mem(export, fn)["alloc_bytes"] for fn in truth))
+
+    def near(got, want, slack):
+        return want <= got <= want + slack
+    for fn, t in truth.items():
+        m = func_mem(export, fn)
+        assert near(m["alloc_count"], t["count"], 16), (fn, m, t)
+        assert near(m["alloc_bytes"], t["bytes"], 16 * 512), (fn, m, t)
+        assert near(m["temporary_count"], t["temporary"], 16), (fn, m, t)
+        assert near(m["leaked_bytes"], t.get("leaked", 0), 16 * 512), (fn, m, t)
+        # what it kept, at the peak (the nurseries hold back 128 KiB at most)
+        assert near(m["peak_bytes"], t.get("leaked", 0), 128 * 1024), (fn, m, t)
+
+
 def check_known_functions(python, export, truth, mode, what, memory_report, block=2000,
                           peak=True):
     """Each function of `truth` (name -> bytes it allocated and kept, made

@@ -73,6 +73,31 @@ def inside_temp():
         del b
 
 
+# inside_small()'s: small blocks, made beforehand (ints above 256 are objects)
+SMALL_KEPT = [(i, 2 + (i * 7) % 400) for i in range(100)]
+SMALL_TEMP = [2 + (i * 13) % 400 for i in range(1000)]
+
+
+def inside_small():
+    """Small blocks kept, and more dropped at once, at the window's very end:
+    the agent holds the last ones back (src/agent/nursery.h) until its
+    session ends, and must send them then."""
+    kept = [None] * len(SMALL_KEPT)
+    for i, s in SMALL_KEPT:
+        kept[i] = bytes(s)
+    for s in SMALL_TEMP:
+        bytes(s)
+    return kept
+
+
+def small_truth():
+    size = lambda s: sys.getsizeof(bytes(s))   # noqa: E731
+    kept = sum(size(s) for _, s in SMALL_KEPT)
+    return {"count": len(SMALL_KEPT) + len(SMALL_TEMP) + 1, "kept": kept,
+            "bytes": kept + sum(size(s) for s in SMALL_TEMP)
+            + sys.getsizeof([None] * len(SMALL_KEPT))}
+
+
 def agent():
     return _engine.Agent.load(_engine.find_agent(_engine.find_stetho()))
 
@@ -143,6 +168,7 @@ if mode == "window":
     held = inside_alloc()
     inside_temp()
     del pre
+    small = inside_small()
     p.stop()
     digest1 = a.lib.stetho_agent_got_digest()
     outside_burn()
@@ -151,7 +177,7 @@ if mode == "window":
                "digest_restored": digest0 == digest1, "digest_changed": digest0 != digest_in,
                "eval_default": [eval_before, eval_in, eval_frame_is_default()],
                "ring_mapped": [ring_before, ring_in, ring_mapped()],
-               "stats": p.stats()})
+               "stats": p.stats(), "small": small_truth()})
 
 elif mode == "repeat":
     n, memory, out = int(sys.argv[2]), sys.argv[3], sys.argv[4]

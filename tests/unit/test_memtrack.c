@@ -28,12 +28,14 @@ struct chunk {
     uint8_t b[AGENT_CHUNK_MAX];
     size_t n;
     struct wire_last last;          /* the chunk's last D fields (wire.h) */
+    uint64_t last_alloc;            /* as the agent's: a free of it is a temporary */
 };
 
 static void begin_at(struct chunk *c, int32_t pid, int32_t tid, uint64_t t_ns)
 {
     c->n = sizeof(struct agent_chunk_header);
     c->last = (struct wire_last){ 0, 0 };
+    c->last_alloc = 0;
     wire_put_header(c->b, 0, c->n, pid, tid, t_ns);
 }
 
@@ -66,6 +68,17 @@ static void alloc_by(struct chunk *c, uint64_t allocator, uint64_t addr, uint64_
 {
     struct wire_alloc r = { allocator, addr, size, st, 0, 0 };
     c->n = (size_t)(wire_put_alloc_after(c->b + c->n, &c->last, &r) - c->b);
+    c->last_alloc = addr;
+}
+
+/* WIRE_TEMPORARY if addr was the chunk's last allocation (the agent's
+ * test, per thread; a test's thread starts afresh with each chunk). */
+static uint64_t temporary(struct chunk *c, uint64_t addr)
+{
+    if (c->last_alloc != addr)
+        return 0;
+    c->last_alloc = 0;
+    return WIRE_TEMPORARY;
 }
 
 static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
@@ -75,7 +88,7 @@ static void alloc(struct chunk *c, uint64_t addr, uint64_t size, uint64_t st)
 
 static void free_by(struct chunk *c, uint64_t allocator, uint64_t addr)
 {
-    struct wire_free r = { allocator, addr, 0 };
+    struct wire_free r = { allocator | temporary(c, addr), addr, 0 };
     c->n = (size_t)(wire_put_free_after(c->b + c->n, &c->last, &r) - c->b);
 }
 
@@ -652,7 +665,8 @@ static void local_pairs(const char *path)
                 fre(&a, l.addr);
                 if (l.chunk == ch) {
                     b.b[l.off] = AGENT_REC_ALLOC_LOCAL;
-                    struct wire_free_local r = { AGENT_ALLOC_MALLOC, l.index, 0 };
+                    struct wire_free_local r = { AGENT_ALLOC_MALLOC | temporary(&b, l.addr),
+                                                 l.index, 0 };
                     b.n = (size_t)(wire_put_free_local_after(b.b + b.n, &b.last, &r) - b.b);
                     nlocal++;
                 } else {
@@ -768,6 +782,166 @@ static void local_refused(const char *path)
     CHECK_EQ_INT(memtrack_dropped(m), 6);
     memtrack_free(m);
     capw_close(w, 0);
+}
+
+static void temps(struct chunk *c, uint64_t allocator, uint64_t st, uint64_t cls, uint64_t count,
+                  uint64_t bytes, uint64_t temporaries)
+{
+    struct wire_temps r = { allocator, st, cls, count, bytes, temporaries };
+    c->n = (size_t)(wire_put_temps(c->b + c->n, &r) - c->b);
+}
+
+/* TEMPS (the agent's nursery, agent/nursery.h) stands for its ALLOCs and
+ * FREEs: one stream with every small block allocated and freed as records
+ * of their own, one with them summed per (stack, allocator, size class)
+ * at each chunk's end, the same long-lived blocks in both.  Every figure
+ * agrees but the peak, which may miss what was summed (at most the blocks
+ * the nursery can hold). */
+static void temps_as_pairs(const char *path)
+{
+    enum { CHUNKS = 400, PER_CHUNK = 60, KEYS = 3 * 2 * 11 };
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s.2", path);
+    struct capture_writer *w1 = capw_open(path, 10000000), *w2 = capw_open(path2, 10000000);
+    struct memtrack *m1 = memtrack_new(w1, 0), *m2 = memtrack_new(w2, 0);
+    const char *names[] = { "one", "two", "three" };
+    const uint64_t allocators[] = { AGENT_ALLOC_PYOBJECT, AGENT_ALLOC_MALLOC };
+    struct chunk a, b;
+    begin(&a, 300, 300);
+    begin(&b, 300, 300);
+    for (uint64_t i = 1; i <= 3; i++) {
+        frame(&a, i, names[i - 1], i);
+        frame(&b, i, names[i - 1], i);
+        stack(&a, i, 0, i);
+        stack(&b, i, 0, i);
+    }
+    feed_both(m1, m2, &a, &b);
+    uint64_t rng = 88172645463325252ull, next = 0x100000, kept[64];
+    size_t nkept = 0, summed = 0;
+    for (size_t ch = 1; ch <= CHUNKS; ch++) {
+        begin(&a, 300, 300);
+        begin(&b, 300, 300);
+        uint64_t count[KEYS] = { 0 }, bytes[KEYS] = { 0 }, temp[KEYS] = { 0 };
+        for (int e = 0; e < PER_CHUNK; e++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            uint64_t st = 1 + rng % 3, al = (rng >> 8) % 2, size = (rng >> 12) % 513;
+            uint64_t addr = (next += 1024), cls = size ? 64 - (uint64_t)__builtin_clzll(size) : 0;
+            if ((rng >> 30) % 5 == 0) {         /* kept: in both as it is */
+                alloc_by(&a, allocators[al], addr, size, st);
+                alloc_by(&b, allocators[al], addr, size, st);
+                if (nkept == 64) {
+                    free_by(&a, allocators[al], kept[0]);
+                    free_by(&b, allocators[al], kept[0]);
+                    memmove(kept, kept + 1, 63 * sizeof *kept);
+                    nkept--;
+                }
+                kept[nkept++] = addr;
+                continue;
+            }
+            /* a young block: freed at once (a temporary) or after another */
+            alloc_by(&a, allocators[al], addr, size, st);
+            int at_once = (rng >> 40) % 2;
+            if (!at_once)
+                alloc_by(&a, allocators[al], addr + 512, 0, st);
+            free_by(&a, allocators[al], addr);
+            size_t k = (size_t)((st - 1) * 22 + al * 11 + cls);
+            count[k]++;
+            bytes[k] += size;
+            temp[k] += (uint64_t)at_once;
+            if (!at_once) {
+                free_by(&a, allocators[al], addr + 512);     /* the last: a temporary */
+                count[(st - 1) * 22 + al * 11]++;
+                temp[(st - 1) * 22 + al * 11]++;
+            }
+        }
+        for (size_t k = 0; k < KEYS; k++)
+            if (count[k]) {
+                temps(&b, allocators[k / 11 % 2], 1 + k / 22, k % 11, count[k], bytes[k],
+                      temp[k]);
+                summed++;
+            }
+        feed_both(m1, m2, &a, &b);
+        if (ch % 100 == 0) {
+            memtrack_tick(m1, 1000 + ch);
+            memtrack_tick(m2, 1000 + ch);
+        }
+    }
+    CHECK(summed > CHUNKS * 10);
+    CHECK_EQ_INT(memtrack_events(m1), memtrack_events(m2));
+    memtrack_finish(m1, 9000, 0, 0);
+    memtrack_finish(m2, 9000, 0, 0);
+    memtrack_free(m1);
+    memtrack_free(m2);
+    CHECK_EQ_INT(capw_close(w1, 9000), 0);
+    CHECK_EQ_INT(capw_close(w2, 9000), 0);
+    struct capture c1, c2;
+    load(path, &c1);
+    load(path2, &c2);
+    const struct cap_mem_totals *t1 = &c1.mem_totals, *t2 = &c2.mem_totals;
+    CHECK(t1->temporary_count > CHUNKS && t1->leaked_bytes > 0);
+    CHECK_EQ_INT(t1->alloc_bytes, t2->alloc_bytes);
+    CHECK_EQ_INT(t1->alloc_count, t2->alloc_count);
+    CHECK_EQ_INT(t1->leaked_bytes, t2->leaked_bytes);
+    CHECK_EQ_INT(t1->temporary_count, t2->temporary_count);
+    CHECK(!memcmp(t1->size_hist, t2->size_hist, sizeof t1->size_hist));
+    CHECK(!memcmp(t1->by_allocator_bytes, t2->by_allocator_bytes, sizeof t1->by_allocator_bytes));
+    CHECK(!memcmp(t1->by_allocator_count, t2->by_allocator_count, sizeof t1->by_allocator_count));
+    /* stream 1's heap rose by a young block (two at most) above stream 2's */
+    CHECK(t2->peak_heap_bytes <= t1->peak_heap_bytes &&
+          t1->peak_heap_bytes <= t2->peak_heap_bytes + 2 * 512);
+    for (int i = 0; i < 3; i++) {
+        const struct cap_mem_stack *s1 = by_name(&c1, names[i]), *s2 = by_name(&c2, names[i]);
+        CHECK(s1 && s2);
+        if (!s1 || !s2)
+            continue;
+        CHECK_EQ_INT(s1->alloc_bytes, s2->alloc_bytes);
+        CHECK_EQ_INT(s1->alloc_count, s2->alloc_count);
+        CHECK_EQ_INT(s1->leaked_bytes, s2->leaked_bytes);
+        CHECK_EQ_INT(s1->temporary_count, s2->temporary_count);
+    }
+    capture_free(&c1);
+    capture_free(&c2);
+    unlink(path2);
+
+    /* refused: a size class its bytes cannot have, more temporaries than
+     * blocks, none at all, a mapping, an undefined stack, a sampled stream */
+    struct capture_writer *w = capw_open(path, 10000000);
+    struct memtrack *m = memtrack_new(w, 0);
+    struct chunk c;
+    begin(&c, 100, 11);
+    root(&c, 1, "main", 1);
+    temps(&c, AGENT_ALLOC_MALLOC, 1, 7, 2, 200, 1);     /* 2 x 100 B: class 7 */
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), 0);
+    const uint64_t bad[][6] = {
+        { AGENT_ALLOC_MALLOC, 1, 7, 2, 126, 0 },        /* < 2 x 64 */
+        { AGENT_ALLOC_MALLOC, 1, 7, 2, 256, 0 },        /* > 2 x 127 */
+        { AGENT_ALLOC_MALLOC, 1, 7, 2, 200, 3 },
+        { AGENT_ALLOC_MALLOC, 1, 0, 0, 0, 0 },
+        { AGENT_ALLOC_MALLOC, 1, 11, 1, 1024, 0 },
+        { AGENT_ALLOC_MMAP, 1, 7, 2, 200, 0 },
+        { AGENT_ALLOCATORS, 1, 7, 2, 200, 0 },
+        { AGENT_ALLOC_MALLOC, 2, 7, 2, 200, 0 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        begin(&c, 100, 11);
+        temps(&c, bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], bad[i][5]);
+        end(&c);
+        CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    }
+    begin(&c, 100, 12);
+    sampled(&c, 1000);
+    root(&c, 1, "main", 1);
+    temps(&c, AGENT_ALLOC_MALLOC, 1, 7, 2, 200, 1);
+    end(&c);
+    CHECK_EQ_INT(memtrack_feed(m, c.b, c.n), -1);
+    struct capture cap;
+    finish_and_load(m, w, 6000, path, &cap);
+    const struct cap_mem_stack *s = by_name(&cap, "main");
+    CHECK(s && s->alloc_bytes == 200 && s->alloc_count == 2 && s->temporary_count == 1 &&
+          s->peak_bytes == 0);
+    CHECK_EQ_INT(cap.mem_totals.size_hist[7], 2);
+    capture_free(&cap);
 }
 
 int main(void)
@@ -905,6 +1079,7 @@ int main(void)
     native_stacks(path);
     local_pairs(path);
     local_refused(path);
+    temps_as_pairs(path);
     unlink(path);
     return CHECK_DONE();
 }
