@@ -273,7 +273,15 @@ static void view_loop(pid_t pid, pid_t recorder, const char *path, struct top_vi
         double wait = next - now_s();
         timeout(wait > 0.2 || v->paused || !recording ? 200 : wait > 0 ? (int)(wait * 1000) : 0);
         int ch = getch();
-        if (ch == ERR || ch == KEY_RESIZE)
+        if (ch == KEY_RESIZE) {
+            /* the terminal may keep or reflow the old text into the new
+             * size (tmux does): repaint every cell, not only what changed
+             * since the last frame -- a loaded machine's tests saw the old
+             * rows stay under the new ones */
+            clearok(curscr, TRUE);
+            continue;
+        }
+        if (ch == ERR)
             continue;
         if (v->editing) {
             filter_key(v, ch);
