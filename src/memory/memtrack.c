@@ -860,24 +860,29 @@ static inline void new_block(struct memtrack *m, struct ns *n, uint64_t allocato
     b->allocator = (uint8_t)(allocator < AGENT_ALLOCATORS ? allocator : 0);
 }
 
-/* What every allocation adds to the allocated figures of its stack and of
- * the totals (size: as requested, for the histogram). */
-static inline void count_alloc(struct memtrack *m, const struct block *b,
-                               uint64_t size)
+/* What `count` allocations of `bytes` in all add to the allocated figures
+ * of their stack and of the totals; size_class: wire_size_class() of each
+ * one's size as requested, for the histogram. */
+static inline void count_allocated(struct memtrack *m, uint32_t stack, uint32_t allocator,
+                                   uint64_t bytes, uint64_t count, uint32_t size_class)
 {
-    struct stack_metrics *s = &m->stacks[b->stack];
-    uint64_t w = b->size, count = b->count;
-    s->alloc_bytes += w;
+    struct stack_metrics *s = &m->stacks[stack];
+    s->alloc_bytes += bytes;
     s->alloc_count += count;
-    s->tick_bytes += w;
+    s->tick_bytes += bytes;
     s->tick_count += count;
-    tick_touch(m, b->stack, s);
-    m->totals.alloc_bytes += w;
+    tick_touch(m, stack, s);
+    m->totals.alloc_bytes += bytes;
     m->totals.alloc_count += count;
-    m->totals.by_allocator_bytes[b->allocator] += w;
-    m->totals.by_allocator_count[b->allocator] += count;
-    int bucket = size ? 64 - __builtin_clzll(size) : 0;
-    m->totals.size_hist[bucket < CAP_MEM_HIST ? bucket : CAP_MEM_HIST - 1] += count;
+    m->totals.by_allocator_bytes[allocator] += bytes;
+    m->totals.by_allocator_count[allocator] += count;
+    m->totals.size_hist[size_class < CAP_MEM_HIST ? size_class : CAP_MEM_HIST - 1] += count;
+}
+
+/* Every allocation's (size: as requested). */
+static inline void count_alloc(struct memtrack *m, const struct block *b, uint64_t size)
+{
+    count_allocated(m, b->stack, b->allocator, b->size, b->count, wire_size_class(size));
 }
 
 /* A "temporary": freed before its thread allocated anything else (the
@@ -897,18 +902,8 @@ static void on_temps(struct memtrack *m, struct ns *n, const struct wire_temps *
     uint32_t stack = stack_metrics(m, n, t->stack, 0);
     if (!stack)
         return;
-    struct stack_metrics *s = &m->stacks[stack];
-    s->alloc_bytes += t->bytes;
-    s->alloc_count += t->count;
-    s->tick_bytes += t->bytes;
-    s->tick_count += t->count;
-    tick_touch(m, stack, s);
-    m->totals.alloc_bytes += t->bytes;
-    m->totals.alloc_count += t->count;
-    m->totals.by_allocator_bytes[t->allocator] += t->bytes;
-    m->totals.by_allocator_count[t->allocator] += t->count;
-    m->totals.size_hist[t->size_class < CAP_MEM_HIST ? t->size_class : CAP_MEM_HIST - 1] +=
-        t->count;
+    count_allocated(m, stack, (uint32_t)t->allocator, t->bytes, t->count,
+                    (uint32_t)t->size_class);
     if (t->temporary)
         count_temporary(m, stack, t->temporary);
 }

@@ -229,6 +229,13 @@ _Static_assert(AGENT_CHUNK_MAX <= UINT16_MAX, "the header's len holds a chunk's 
 
 /* FREE and FREE_LOCAL: the block was its thread's last allocation. */
 #define WIRE_TEMPORARY 0x40u
+/* A size's class: its bit length (0 for 0 bytes), the size histogram's
+ * bucket and TEMPS's size_class alike. */
+static inline uint32_t wire_size_class(uint64_t size)
+{
+    return size ? 64u - (uint32_t)__builtin_clzll(size) : 0;
+}
+
 /* TEMPS: the blocks it sums are at most this big (size_class <= 10). */
 #define WIRE_TEMPS_SIZE_MAX 512u
 #define WIRE_TEMPS_CLASS_MAX 10u

@@ -840,7 +840,7 @@ static void temps_as_pairs(const char *path)
         for (int e = 0; e < PER_CHUNK; e++) {
             rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
             uint64_t st = 1 + rng % 3, al = (rng >> 8) % 2, size = (rng >> 12) % 513;
-            uint64_t addr = (next += 1024), cls = size ? 64 - (uint64_t)__builtin_clzll(size) : 0;
+            uint64_t addr = (next += 1024), cls = wire_size_class(size);
             if ((rng >> 30) % 5 == 0) {         /* kept: in both as it is */
                 alloc_by(&a, allocators[al], addr, size, st);
                 alloc_by(&b, allocators[al], addr, size, st);
