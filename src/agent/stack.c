@@ -748,22 +748,48 @@ static int raw_eq_ip(const struct py_raw_frame *a, const struct py_raw_frame *b)
     return a->addr == b->addr && a->instr == b->instr;
 }
 
-/* The frame at `frame`, read in place, is at the place last walked:
- * raw_eq or raw_eq_ip without a walk (the addresses are equal). */
+/* Where the frame at `frame` is now, read in place, into f (a copy of
+ * its last walk: the rest stays): its instruction, and for frame objects
+ * its code (an interpreter frame's instruction pointer says the code). */
+static inline void place_of(const struct py_layout *l, uint64_t frame, struct py_raw_frame *f)
+{
+    const uint8_t *fp = (const uint8_t *)(uintptr_t)frame;
+    if (l->frame_model == PY_FRAMES_OBJECT) {
+        int32_t lasti;
+        memcpy(&lasti, fp + l->fr_lasti, sizeof lasti);
+        memcpy(&f->code, fp + l->fr_code, sizeof f->code);
+        f->code &= ~(uint64_t)3;
+        f->instr = (uint64_t)(int64_t)lasti;
+    } else {
+        memcpy(&f->instr, fp + l->fr_instr, sizeof f->instr);
+    }
+}
+
+/* The frame at `frame` is at the place last walked: raw_eq or raw_eq_ip
+ * without a walk (the addresses are equal). */
 static inline int same_place(const struct py_layout *l, uint64_t frame,
                              const struct py_raw_frame *last)
 {
-    const uint8_t *f = (const uint8_t *)(uintptr_t)frame;
-    if (l->frame_model == PY_FRAMES_OBJECT) {
-        int32_t lasti;
-        uint64_t code;
-        memcpy(&lasti, f + l->fr_lasti, sizeof lasti);
-        memcpy(&code, f + l->fr_code, sizeof code);
-        return (uint64_t)(int64_t)lasti == last->instr && (code & ~(uint64_t)3) == last->code;
-    }
-    uint64_t instr;
-    memcpy(&instr, f + l->fr_instr, sizeof instr);
-    return instr == last->instr;
+    struct py_raw_frame now = *last;
+    place_of(l, frame, &now);
+    return now.instr == last->instr && now.code == last->code;
+}
+
+/* The levels table's slot for a frame of code `code` at pos over the
+ * stack `parent`, and whether it holds that level (ck: code_key(code)):
+ * capture()'s and moved_within()'s one lookup. */
+static inline struct level_entry *level_slot(struct stack_state *s, uint64_t code, int64_t pos,
+                                             uint32_t parent)
+{
+    return &s->levels[mix64(code ^ ((uint64_t)pos << 40) ^ ((uint64_t)parent << 20)) &
+                      (LEVEL_SIZE - 1)];
+}
+
+static inline int level_holds(const struct level_entry *le, uint64_t ck, int64_t pos,
+                              uint32_t parent, int entry)
+{
+    return le->id && le->code == ck && le->pos == pos && le->parent == parent &&
+           le->entry == (uint32_t)(entry != 0);
 }
 
 /* The next case: the same frame, stamped, moved on to another place (a
@@ -777,25 +803,13 @@ static inline uint32_t moved_within(struct stack_state *s, struct agent_shadow *
                                     uint64_t frame, size_t k)
 {
     const struct py_layout *l = &s->t.layout;
-    const uint8_t *fp = (const uint8_t *)(uintptr_t)frame;
     struct py_raw_frame f = s->last[k];
-    if (l->frame_model == PY_FRAMES_OBJECT) {
-        int32_t lasti;
-        memcpy(&lasti, fp + l->fr_lasti, sizeof lasti);
-        memcpy(&f.code, fp + l->fr_code, sizeof f.code);
-        f.code &= ~(uint64_t)3;
-        f.instr = (uint64_t)(int64_t)lasti;
-    } else {
-        memcpy(&f.instr, fp + l->fr_instr, sizeof f.instr);
-    }
+    place_of(l, frame, &f);
     int64_t pos = py_raw_pos(l, &f);
     uint32_t parent = k ? s->last_stack[k - 1] : 0;
-    const struct level_entry *le =
-        &s->levels[mix64(f.code ^ ((uint64_t)pos << 40) ^ ((uint64_t)parent << 20)) &
-                   (LEVEL_SIZE - 1)];
+    const struct level_entry *le = level_slot(s, f.code, pos, parent);
     uint64_t ck = code_key(s, f.code);
-    if (!le->id || !ck || le->code != ck || le->pos != pos || le->parent != parent ||
-        le->entry != (uint32_t)(f.entry != 0))
+    if (!level_holds(le, ck, pos, parent, f.entry))
         return 0;
     s->last[k] = f;
     s->last_stack[k] = le->id;
@@ -903,11 +917,9 @@ static __attribute__((noinline)) uint32_t capture(struct agent_thread *th, uint6
             const struct py_raw_frame *f = &s->scratch[levels - 1 - k];
             s->last[k] = *f;
             pos = py_raw_pos(&s->t.layout, f);
-            le = &s->levels[mix64(f->code ^ ((uint64_t)pos << 40) ^ ((uint64_t)parent << 20)) &
-                            (LEVEL_SIZE - 1)];
+            le = level_slot(s, f->code, pos, parent);
             ck = code_key(s, f->code);
-            if (le->id && le->code == ck && le->pos == pos && le->parent == parent &&
-                le->entry == (uint32_t)(f->entry != 0)) {
+            if (level_holds(le, ck, pos, parent, f->entry)) {
                 s->last_stack[k] = parent = le->id;
                 continue;
             }
