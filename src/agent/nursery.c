@@ -82,7 +82,6 @@ void nursery_settle(struct agent_thread *th)
         n->temps--;
     }
     assert(!n->blocks && !n->temps);
-    n->events = 0;
     n->settling = 0;
 }
 

@@ -12,9 +12,10 @@
  * pushed out of its slot by a newer one is written then, as the ALLOC it
  * would have been, with its own stamp.  Everything still waiting is
  * written (blocks as ALLOCs, sums as TEMPS) when the chunk is sent, for
- * whatever reason (full, old, the thread's end, FINALIZING, exit, a
- * session's end): so what the nursery holds is always part of the chunk
- * being filled, never older than it, and nothing waits past it.
+ * whatever reason (full, old, NURSERY_EVENTS held or summed, the thread's
+ * end, FINALIZING, exit, a session's end): so what the nursery holds is
+ * always part of the chunk being filled, never older than it, and
+ * nothing waits past it.
  *
  * Held only while this thread records alone, as local.h's matching and
  * for the same reason: another thread recording could free one of our
@@ -96,7 +97,7 @@ _Static_assert(WIRE_TEMPS_SIZE_MAX <= 0xffff && AGENT_ALLOCATORS <= 0xffff,
                "a held block's size and allocator fit its meta word");
 
 /* nursery.c: an ALLOC of a block the nursery let go (its own stamp), and
- * a TEMPS record, each written into th's chunk through chunk_reserve. */
+ * a TEMPS record, each written into th's chunk through chunk_room. */
 void nursery_write_block(struct agent_thread *th, const struct nursery_block *b) AGENT_HIDDEN;
 void nursery_write_temps(struct agent_thread *th, const struct nursery_temps *t) AGENT_HIDDEN;
 void nursery_settle(struct agent_thread *th) AGENT_HIDDEN;
@@ -172,7 +173,7 @@ static inline __attribute__((always_inline)) int nursery_free(struct agent_threa
     b->addr = 0;
     n->blocks--;
     uint32_t size = META_SIZE(meta);
-    uint64_t key = (meta & ~0xffffull) | (size ? 32u - (uint32_t)__builtin_clz(size) : 0);
+    uint64_t key = (meta & ~0xffffull) | wire_size_class(size);
     struct nursery_temps *t = &n->sum[(key * 0x9E3779B97F4A7C15ull) >> (64 - TEMPS_BITS)];
     if (UNLIKELY(t->key != key) && t->count) {
         struct nursery_temps old = *t;
