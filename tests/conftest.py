@@ -359,10 +359,6 @@ def kernel_has_membarrier():
     return cmds > 0 and bool(cmds & 8) and bool(cmds & 16)
 
 
-# --------------------------------------------------------------------------
-# Timing notes for the final summary
-# --------------------------------------------------------------------------
-
 def ring_maps(pid):
     """The lines of pid's memory map that are stetho's ring (exact mode's
     chunks, docs/memory.md "The ring"): a memfd of stetho's."""
@@ -372,6 +368,10 @@ def ring_maps(pid):
     except OSError:
         return []
 
+
+# --------------------------------------------------------------------------
+# Timing notes for the final summary
+# --------------------------------------------------------------------------
 
 TIMINGS = []
 
